@@ -1,0 +1,37 @@
+using System.Collections.Immutable;
+using Orleans.Concurrency;
+
+namespace Grid.Grains;
+
+/// <summary>Changes of an index shard since a version.</summary>
+[GenerateSerializer, Immutable, Alias("grid.index-changes")]
+public sealed record IndexChanges(
+    [property: Id(0)] ImmutableArray<NodeSummary> Nodes,
+    [property: Id(1)] long Version,
+    [property: Id(2)] long Epoch);
+
+/// <summary>
+/// One shard of the soft capacity index and health watch: node summaries pushed by node grains, and last
+/// heartbeat times scanned by one timer per shard. Only shard membership (node ids) is durable; the rest is
+/// rebuilt from the node grains when the shard activates. Key: shard number.
+/// </summary>
+[Alias("grid.ICapacityIndexGrain")]
+public interface ICapacityIndexGrain : IGrainWithIntegerKey
+{
+    [Alias("AddNode")]
+    Task AddNodeAsync(NodeSummary summary);
+
+    [Alias("Update")]
+    Task UpdateAsync(NodeSummary summary);
+
+    /// <summary>Summaries changed after <paramref name="sinceVersion"/> within <paramref name="epoch"/> (all if the epoch differs).</summary>
+    [Alias("GetChanges")]
+    Task<IndexChanges> GetChangesAsync(long epoch, long sinceVersion);
+
+    [Alias("Beat")]
+    [OneWay]
+    Task BeatAsync(long nodeId, DateTimeOffset at);
+
+    [Alias("Ping")]
+    Task<int> PingAsync();
+}

@@ -1,0 +1,30 @@
+using System.Collections.Immutable;
+
+namespace Grid.Grains;
+
+/// <summary>A farm: its data, public IPv4 pool and node ids. Key: farm id.</summary>
+[Alias("grid.IFarmGrain")]
+public interface IFarmGrain : IGrainWithIntegerKey
+{
+    [Alias("Create")]
+    Task<FarmInfo> CreateAsync(long twinId, FarmSpec spec);
+
+    [Alias("Get")]
+    Task<FarmInfo?> GetAsync();
+
+    [Alias("AddNode")]
+    Task AddNodeAsync(long nodeId);
+
+    /// <summary>
+    /// Hands <paramref name="count"/> free addresses to a reservation, or none when the pool is short.
+    /// Idempotent per reservation: a repeated call returns what the reservation already holds.
+    /// </summary>
+    [Alias("AllocateIps")]
+    Task<ImmutableArray<FarmIp>?> AllocateIpsAsync(long reservationId, int count);
+
+    [Alias("ReleaseIps")]
+    Task ReleaseIpsAsync(long reservationId);
+
+    [Alias("FreeIpCount")]
+    Task<int> FreeIpCountAsync();
+}

@@ -1,0 +1,44 @@
+using System.Collections.Immutable;
+
+namespace Grid.Grains;
+
+/// <summary>
+/// One farmer machine and the authoritative ledger of its capacity: allocations keyed by reservation and
+/// epoch. Allocation is atomic because a grain handles one call at a time. Key: node id.
+/// </summary>
+[Alias("grid.INodeGrain")]
+public interface INodeGrain : IGrainWithIntegerKey
+{
+    [Alias("Register")]
+    Task<NodeInfo> RegisterAsync(NodeRegistration registration, double cpuOvercommit);
+
+    [Alias("Get")]
+    Task<NodeInfo?> GetAsync();
+
+    [Alias("GetSummary")]
+    Task<NodeSummary?> GetSummaryAsync();
+
+    [Alias("VerifyKey")]
+    Task<bool> VerifyKeyAsync(string nodeKeyHash);
+
+    [Alias("TryAllocate")]
+    Task<AllocationResult> TryAllocateAsync(AllocationRequest request);
+
+    /// <summary>Frees what a reservation holds here at <paramref name="epoch"/> or older, and its IPs.</summary>
+    [Alias("Release")]
+    Task ReleaseAsync(long reservationId, long epoch);
+
+    /// <summary>Replaces the workloads this node should run for a reservation at an epoch.</summary>
+    [Alias("SetWorkloads")]
+    Task<bool> SetWorkloadsAsync(long reservationId, long epoch, ImmutableArray<WorkloadAssignment> workloads);
+
+    [Alias("Heartbeat")]
+    Task<HeartbeatResponse> HeartbeatAsync(Heartbeat heartbeat);
+
+    /// <summary>Declares the node down (heartbeat timeout); its reservations are moved elsewhere.</summary>
+    [Alias("MarkDown")]
+    Task MarkDownAsync(DateTimeOffset lastHeartbeat);
+
+    [Alias("SetDraining")]
+    Task SetDrainingAsync(bool draining, int maxParallel);
+}

@@ -1,0 +1,35 @@
+using System.Collections.Immutable;
+
+namespace Grid.Grains;
+
+/// <summary>A tenant's claim on capacity and its placement state machine. Key: reservation id.</summary>
+[Alias("grid.IReservationGrain")]
+public interface IReservationGrain : IGrainWithIntegerKey
+{
+    /// <summary>Places the reservation and answers after the placement is durable; stores nothing if nothing fits.</summary>
+    [Alias("Create")]
+    Task<ReservationOutcome> CreateAsync(ReservationRequest request);
+
+    [Alias("Get")]
+    Task<ReservationInfo?> GetAsync();
+
+    [Alias("Cancel")]
+    Task<bool> CancelAsync();
+
+    [Alias("AddWorkload")]
+    Task<WorkloadInfo> AddWorkloadAsync(long workloadId, WorkloadSpec spec);
+
+    [Alias("RemoveWorkload")]
+    Task RemoveWorkloadAsync(long workloadId);
+
+    [Alias("GetEvents")]
+    Task<ImmutableArray<ReservationEvent>> GetEventsAsync();
+
+    /// <summary>True while the reservation holds a placement on the node at exactly that epoch.</summary>
+    [Alias("IsPlacedOn")]
+    Task<bool> IsPlacedOnAsync(long nodeId, long epoch);
+
+    /// <summary>Told by a node grain that the node was lost or drained: re-place with the next epoch.</summary>
+    [Alias("Evacuate")]
+    Task<bool> EvacuateAsync(long nodeId, bool makeBeforeBreak);
+}

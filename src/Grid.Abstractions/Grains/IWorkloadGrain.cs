@@ -1,0 +1,23 @@
+namespace Grid.Grains;
+
+/// <summary>What runs inside a reservation: spec, desired vs reported state, restarts. Key: workload id.</summary>
+[Alias("grid.IWorkloadGrain")]
+public interface IWorkloadGrain : IGrainWithIntegerKey
+{
+    [Alias("Create")]
+    Task<WorkloadInfo> CreateAsync(long reservationId, long twinId, WorkloadSpec spec, long? nodeId, long epoch);
+
+    [Alias("Get")]
+    Task<WorkloadInfo?> GetAsync();
+
+    /// <summary>Follows its reservation to a new placement.</summary>
+    [Alias("Placed")]
+    Task PlacedAsync(long? nodeId, long epoch);
+
+    /// <summary>A node agent's report; ignored unless it comes from the current node and epoch.</summary>
+    [Alias("Report")]
+    Task ReportAsync(long nodeId, WorkloadReport report);
+
+    [Alias("Delete")]
+    Task DeleteAsync();
+}

@@ -1,0 +1,103 @@
+using System.Collections.Immutable;
+
+namespace Grid;
+
+public enum NodeStatus
+{
+    Down,
+    Up,
+    Standby,
+}
+
+public enum NodeCertification
+{
+    Diy,
+    Certified,
+}
+
+[GenerateSerializer, Immutable, Alias("grid.location")]
+public sealed record Location([property: Id(0)] string Country, [property: Id(1)] string City);
+
+[GenerateSerializer, Immutable, Alias("grid.node-registration")]
+public sealed record NodeRegistration(
+    [property: Id(0)] long FarmId,
+    [property: Id(1)] long TwinId,
+    [property: Id(2)] Capacity Resources,
+    [property: Id(3)] Location Location,
+    [property: Id(4)] NodeCertification Certification,
+    [property: Id(5)] string NodeKeyHash);
+
+/// <summary>What a node holds for one reservation at one placement epoch.</summary>
+[GenerateSerializer, Immutable, Alias("grid.allocation")]
+public sealed record Allocation(
+    [property: Id(0)] long ReservationId,
+    [property: Id(1)] long Epoch,
+    [property: Id(2)] long TwinId,
+    [property: Id(3)] Capacity Resources,
+    [property: Id(4)] ImmutableArray<FarmIp> PublicIps,
+    [property: Id(5)] string? AntiAffinityGroup,
+    [property: Id(6)] ImmutableArray<WorkloadAssignment> Workloads,
+    [property: Id(7)] DateTimeOffset AllocatedAt);
+
+/// <summary>A request to a node grain to hold capacity for a reservation at an epoch.</summary>
+[GenerateSerializer, Immutable, Alias("grid.allocation-request")]
+public sealed record AllocationRequest(
+    [property: Id(0)] long ReservationId,
+    [property: Id(1)] long Epoch,
+    [property: Id(2)] long TwinId,
+    [property: Id(3)] Capacity Resources,
+    [property: Id(4)] string? AntiAffinityGroup,
+    [property: Id(5)] ImmutableArray<WorkloadAssignment> Workloads);
+
+public enum AllocationOutcome
+{
+    Allocated,
+    NodeNotAvailable,
+    InsufficientCapacity,
+    InsufficientIpv4,
+    AntiAffinity,
+}
+
+[GenerateSerializer, Immutable, Alias("grid.allocation-result")]
+public sealed record AllocationResult(
+    [property: Id(0)] AllocationOutcome Outcome,
+    [property: Id(1)] ImmutableArray<FarmIp> PublicIps,
+    [property: Id(2)] NodeSummary? Summary,
+    [property: Id(3)] CapacityUnit? Shortfall = null);
+
+/// <summary>
+/// The soft, schedulable picture of a node kept by the capacity index: enough to filter and score without
+/// calling the node grain. <see cref="Version"/> grows with every change so stale copies can be discarded.
+/// </summary>
+[GenerateSerializer, Immutable, Alias("grid.node-summary")]
+public sealed record NodeSummary(
+    [property: Id(0)] long NodeId,
+    [property: Id(1)] long FarmId,
+    [property: Id(2)] long TwinId,
+    [property: Id(3)] NodeStatus Status,
+    [property: Id(4)] bool Draining,
+    [property: Id(5)] bool Schedulable,
+    [property: Id(6)] Capacity Total,
+    [property: Id(7)] Capacity Free,
+    [property: Id(8)] Location Location,
+    [property: Id(9)] NodeCertification Certification,
+    [property: Id(10)] ImmutableArray<string> AntiAffinityKeys,
+    [property: Id(11)] long Version);
+
+/// <summary>The owner's view of a node.</summary>
+[GenerateSerializer, Immutable, Alias("grid.node-info")]
+public sealed record NodeInfo(
+    [property: Id(0)] long NodeId,
+    [property: Id(1)] long FarmId,
+    [property: Id(2)] long TwinId,
+    [property: Id(3)] NodeStatus Status,
+    [property: Id(4)] bool Draining,
+    [property: Id(5)] Location Location,
+    [property: Id(6)] NodeCertification Certification,
+    [property: Id(7)] Capacity Total,
+    [property: Id(8)] Capacity Used,
+    [property: Id(9)] Capacity Free,
+    [property: Id(10)] ImmutableArray<Allocation> Allocations,
+    [property: Id(11)] DateTimeOffset? LastHeartbeat,
+    [property: Id(12)] long Uptime,
+    [property: Id(13)] DateTimeOffset CreatedAt);

@@ -1,0 +1,87 @@
+using System.Collections.Immutable;
+
+namespace Grid;
+
+public enum ReservationState
+{
+    Pending,
+    Active,
+    Migrating,
+    Unschedulable,
+    Lost,
+    Grace,
+    Cancelled,
+}
+
+public enum PlacementStrategy
+{
+    /// <summary>Fill the fullest node that fits first, keeping whole nodes free for large requests.</summary>
+    Binpack,
+
+    /// <summary>Prefer the emptiest node, spreading load and failure impact.</summary>
+    Spread,
+}
+
+/// <summary>Optional placement constraints of a reservation.</summary>
+[GenerateSerializer, Immutable, Alias("grid.constraints")]
+public sealed record PlacementConstraints(
+    [property: Id(0)] ImmutableArray<long> FarmIds,
+    [property: Id(1)] string? Country,
+    [property: Id(2)] bool? Certified,
+    [property: Id(3)] long? NodeId,
+    [property: Id(4)] string? AntiAffinityGroup)
+{
+    public static readonly PlacementConstraints None = new([], null, null, null, null);
+}
+
+[GenerateSerializer, Immutable, Alias("grid.reservation-request")]
+public sealed record ReservationRequest(
+    [property: Id(0)] long TwinId,
+    [property: Id(1)] Capacity Resources,
+    [property: Id(2)] PlacementConstraints Constraints,
+    [property: Id(3)] PlacementStrategy Strategy);
+
+/// <summary>Why nodes were rejected, per filter, when a reservation could not be placed.</summary>
+[GenerateSerializer, Immutable, Alias("grid.placement-report")]
+public sealed record PlacementReport(
+    [property: Id(0)] int TotalNodes,
+    [property: Id(1)] ImmutableDictionary<string, int> Rejections)
+{
+    /// <summary>Human summary like <c>0/20 nodes fit: 12 insufficient mru, 5 other country, 3 down</c>.</summary>
+    public string Describe() =>
+        Rejections.Count == 0
+            ? $"0/{TotalNodes} nodes fit"
+            : $"0/{TotalNodes} nodes fit: " + string.Join(", ",
+                Rejections.OrderByDescending(r => r.Value).ThenBy(r => r.Key, StringComparer.Ordinal)
+                    .Select(r => $"{r.Value} {r.Key}"));
+}
+
+[GenerateSerializer, Immutable, Alias("grid.reservation-info")]
+public sealed record ReservationInfo(
+    [property: Id(0)] long ReservationId,
+    [property: Id(1)] long TwinId,
+    [property: Id(2)] ReservationState State,
+    [property: Id(3)] long? NodeId,
+    [property: Id(4)] long Epoch,
+    [property: Id(5)] Capacity Resources,
+    [property: Id(6)] PlacementConstraints Constraints,
+    [property: Id(7)] PlacementStrategy Strategy,
+    [property: Id(8)] ImmutableArray<FarmIp> PublicIps,
+    [property: Id(9)] ImmutableArray<long> WorkloadIds,
+    [property: Id(10)] DateTimeOffset CreatedAt,
+    [property: Id(11)] DateTimeOffset UpdatedAt);
+
+/// <summary>Outcome of creating a reservation: the reservation, or why nothing fits.</summary>
+[GenerateSerializer, Immutable, Alias("grid.reservation-outcome")]
+public sealed record ReservationOutcome(
+    [property: Id(0)] ReservationInfo? Reservation,
+    [property: Id(1)] PlacementReport? Unplaceable);
+
+/// <summary>Something that happened to a reservation: placed, moved, failed, cancelled.</summary>
+[GenerateSerializer, Immutable, Alias("grid.reservation-event")]
+public sealed record ReservationEvent(
+    [property: Id(0)] DateTimeOffset At,
+    [property: Id(1)] string Kind,
+    [property: Id(2)] long? NodeId,
+    [property: Id(3)] long Epoch,
+    [property: Id(4)] string Message);
