@@ -19,9 +19,16 @@ public sealed record FarmSpec(
     [property: Id(2)] ImmutableArray<PublicIp> PublicIps,
     [property: Id(3)] double CpuOvercommit);
 
-/// <summary>A public IP of a farm and the reservation holding it (0 when free).</summary>
+/// <summary>
+/// A public IP of a farm and the reservation holding it (0 when free) at a placement epoch: a reservation that
+/// moves within the farm keeps its address, and releasing the old epoch does not free it.
+/// </summary>
 [GenerateSerializer, Immutable, Alias("grid.farm-ip")]
-public sealed record FarmIp([property: Id(0)] string Ip, [property: Id(1)] string Gateway, [property: Id(2)] long ReservationId);
+public sealed record FarmIp(
+    [property: Id(0)] string Ip,
+    [property: Id(1)] string Gateway,
+    [property: Id(2)] long ReservationId,
+    [property: Id(3)] long Epoch = 0);
 
 [GenerateSerializer, Immutable, Alias("grid.farm-info")]
 public sealed record FarmInfo(

@@ -68,6 +68,7 @@ public sealed record AllocationResult(
 /// <summary>
 /// The soft, schedulable picture of a node kept by the capacity index: enough to filter and score without
 /// calling the node grain. <see cref="Version"/> grows with every change so stale copies can be discarded.
+/// A node that came back from <c>down</c> takes no new placements before <see cref="RejoinAt"/> (flap hysteresis).
 /// </summary>
 [GenerateSerializer, Immutable, Alias("grid.node-summary")]
 public sealed record NodeSummary(
@@ -76,13 +77,14 @@ public sealed record NodeSummary(
     [property: Id(2)] long TwinId,
     [property: Id(3)] NodeStatus Status,
     [property: Id(4)] bool Draining,
-    [property: Id(5)] bool Schedulable,
+    [property: Id(5)] DateTimeOffset? RejoinAt,
     [property: Id(6)] Capacity Total,
     [property: Id(7)] Capacity Free,
     [property: Id(8)] Location Location,
     [property: Id(9)] NodeCertification Certification,
     [property: Id(10)] ImmutableArray<string> AntiAffinityKeys,
-    [property: Id(11)] long Version);
+    [property: Id(11)] long Version,
+    [property: Id(12)] Capacity Used);
 
 /// <summary>The owner's view of a node.</summary>
 [GenerateSerializer, Immutable, Alias("grid.node-info")]
@@ -100,4 +102,5 @@ public sealed record NodeInfo(
     [property: Id(10)] ImmutableArray<Allocation> Allocations,
     [property: Id(11)] DateTimeOffset? LastHeartbeat,
     [property: Id(12)] long Uptime,
-    [property: Id(13)] DateTimeOffset CreatedAt);
+    [property: Id(13)] DateTimeOffset CreatedAt,
+    [property: Id(14)] DateTimeOffset? RejoinAt);

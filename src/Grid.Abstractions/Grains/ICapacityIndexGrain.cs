@@ -22,6 +22,7 @@ public interface ICapacityIndexGrain : IGrainWithIntegerKey
     Task AddNodeAsync(NodeSummary summary);
 
     [Alias("Update")]
+    [OneWay]
     Task UpdateAsync(NodeSummary summary);
 
     /// <summary>Summaries changed after <paramref name="sinceVersion"/> within <paramref name="epoch"/> (all if the epoch differs).</summary>

@@ -17,13 +17,13 @@ public interface IFarmGrain : IGrainWithIntegerKey
 
     /// <summary>
     /// Hands <paramref name="count"/> free addresses to a reservation, or none when the pool is short.
-    /// Idempotent per reservation: a repeated call returns what the reservation already holds.
+    /// Idempotent per reservation: a repeated call returns what the reservation already holds, moved to the new epoch.
     /// </summary>
     [Alias("AllocateIps")]
-    Task<ImmutableArray<FarmIp>?> AllocateIpsAsync(long reservationId, int count);
+    Task<ImmutableArray<FarmIp>?> AllocateIpsAsync(long reservationId, long epoch, int count);
 
     [Alias("ReleaseIps")]
-    Task ReleaseIpsAsync(long reservationId);
+    Task ReleaseIpsAsync(long reservationId, long epoch);
 
     [Alias("FreeIpCount")]
     Task<int> FreeIpCountAsync();

@@ -1,4 +1,5 @@
 using System.Collections.Immutable;
+using Orleans.Concurrency;
 
 namespace Grid.Grains;
 
@@ -27,9 +28,18 @@ public interface IReservationGrain : IGrainWithIntegerKey
 
     /// <summary>True while the reservation holds a placement on the node at exactly that epoch.</summary>
     [Alias("IsPlacedOn")]
+    [AlwaysInterleave]
     Task<bool> IsPlacedOnAsync(long nodeId, long epoch);
 
     /// <summary>Told by a node grain that the node was lost or drained: re-place with the next epoch.</summary>
     [Alias("Evacuate")]
     Task<bool> EvacuateAsync(long nodeId, bool makeBeforeBreak);
+
+    /// <summary>The node came back: a reservation that could not leave it (pinned or unschedulable) is active again.</summary>
+    [Alias("NodeReturned")]
+    Task NodeReturnedAsync(long nodeId);
+
+    /// <summary>A workload reported running at an epoch; completes a make-before-break move once all do.</summary>
+    [Alias("WorkloadRunning")]
+    Task WorkloadRunningAsync(long workloadId, long epoch);
 }

@@ -1,3 +1,5 @@
+using Orleans.Concurrency;
+
 namespace Grid.Grains;
 
 /// <summary>What runs inside a reservation: spec, desired vs reported state, restarts. Key: workload id.</summary>
@@ -16,6 +18,7 @@ public interface IWorkloadGrain : IGrainWithIntegerKey
 
     /// <summary>A node agent's report; ignored unless it comes from the current node and epoch.</summary>
     [Alias("Report")]
+    [OneWay]
     Task ReportAsync(long nodeId, WorkloadReport report);
 
     [Alias("Delete")]

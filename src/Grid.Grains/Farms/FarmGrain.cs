@@ -1,0 +1,123 @@
+using System.Collections.Immutable;
+using Grid.Grains;
+
+namespace Grid.Farms;
+
+[GenerateSerializer, Alias("grid.state.farm")]
+public sealed class FarmState
+{
+    [Id(0)] public long TwinId { get; set; }
+    [Id(1)] public string Name { get; set; } = "";
+    [Id(2)] public FarmCertification Certification { get; set; }
+    [Id(3)] public double CpuOvercommit { get; set; } = 1.0;
+    [Id(4)] public List<FarmIp> PublicIps { get; set; } = [];
+    [Id(5)] public List<long> NodeIds { get; set; } = [];
+    [Id(6)] public DateTimeOffset CreatedAt { get; set; }
+}
+
+/// <summary>A farm and its public IPv4 pool: an address is held by at most one reservation at a time.</summary>
+public sealed class FarmGrain(
+    [PersistentState("farm", GridStorage.Name)] IPersistentState<FarmState> state,
+    TimeProvider time) : Grain, IFarmGrain
+{
+    public async Task<FarmInfo> CreateAsync(long twinId, FarmSpec spec)
+    {
+        if (state.RecordExists)
+        {
+            throw new GridRequestException(409, "Farm exists", $"Farm {this.GetPrimaryKeyLong()} already exists.");
+        }
+
+        state.State = new FarmState
+        {
+            TwinId = twinId,
+            Name = spec.Name,
+            Certification = spec.Certification,
+            CpuOvercommit = spec.CpuOvercommit,
+            PublicIps = spec.PublicIps.Select(ip => new FarmIp(ip.Ip, ip.Gateway, 0)).ToList(),
+            CreatedAt = time.GetUtcNow(),
+        };
+        await state.WriteStateAsync();
+        return Info();
+    }
+
+    public Task<FarmInfo?> GetAsync() => Task.FromResult(state.RecordExists ? Info() : null);
+
+    public async Task AddNodeAsync(long nodeId)
+    {
+        if (!state.State.NodeIds.Contains(nodeId))
+        {
+            state.State.NodeIds.Add(nodeId);
+            await state.WriteStateAsync();
+        }
+    }
+
+    public async Task<ImmutableArray<FarmIp>?> AllocateIpsAsync(long reservationId, long epoch, int count)
+    {
+        var ips = state.State.PublicIps;
+        var held = ips.Select((ip, index) => (ip, index)).Where(x => x.ip.ReservationId == reservationId).Take(count).ToList();
+        var free = ips.Select((ip, index) => (ip, index)).Where(x => x.ip.ReservationId == 0).Take(count - held.Count).ToList();
+        if (held.Count + free.Count < count)
+        {
+            return null;
+        }
+
+        var changes = held.Concat(free).Where(x => x.ip.ReservationId != reservationId || x.ip.Epoch != epoch).ToList();
+        if (changes.Count == 0)
+        {
+            return held.Select(x => x.ip).ToImmutableArray();
+        }
+
+        foreach (var (ip, index) in changes)
+        {
+            ips[index] = ip with { ReservationId = reservationId, Epoch = epoch };
+        }
+
+        try
+        {
+            await state.WriteStateAsync();
+        }
+        catch
+        {
+            // Keep memory equal to what is durable: a failed write hands out nothing.
+            foreach (var (ip, index) in changes)
+            {
+                ips[index] = ip;
+            }
+
+            throw;
+        }
+
+        return ips.Where(ip => ip.ReservationId == reservationId).ToImmutableArray();
+    }
+
+    public async Task ReleaseIpsAsync(long reservationId, long epoch)
+    {
+        var ips = state.State.PublicIps;
+        var changed = false;
+        for (var i = 0; i < ips.Count; i++)
+        {
+            if (ips[i].ReservationId == reservationId && ips[i].Epoch <= epoch)
+            {
+                ips[i] = ips[i] with { ReservationId = 0, Epoch = 0 };
+                changed = true;
+            }
+        }
+
+        if (changed)
+        {
+            await state.WriteStateAsync();
+        }
+    }
+
+    public Task<int> FreeIpCountAsync() => Task.FromResult(state.State.PublicIps.Count(ip => ip.ReservationId == 0));
+
+    private FarmInfo Info() => new(
+        this.GetPrimaryKeyLong(),
+        state.State.TwinId,
+        state.State.Name,
+        state.State.Certification,
+        state.State.CpuOvercommit,
+        [.. state.State.PublicIps],
+        [.. state.State.NodeIds],
+        state.State.CreatedAt);
+}

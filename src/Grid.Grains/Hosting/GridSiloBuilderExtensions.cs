@@ -1,0 +1,33 @@
+using Grid.Ids;
+using Grid.Index;
+using Grid.Scheduling;
+using Grid.Telemetry;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+
+namespace Grid.Hosting;
+
+public static class GridSiloBuilderExtensions
+{
+    /// <summary>
+    /// Registers the grid's silo-local services: the index replica, the scheduler, id blocks, evacuation and
+    /// metrics. Storage and clustering are configured by the host.
+    /// </summary>
+    public static ISiloBuilder AddGridGrains(this ISiloBuilder silo)
+    {
+        var services = silo.Services;
+        services.TryAddSingleton(TimeProvider.System);
+        services.AddMetrics();
+        services.AddOptions<GridHealthOptions>().BindConfiguration(GridHealthOptions.Section);
+        services.AddOptions<GridIndexOptions>().BindConfiguration(GridIndexOptions.Section)
+            .Validate(o => o.Shards is > 0 and <= 1024, "Grid:Index:Shards must be between 1 and 1024.");
+        services.AddSingleton<CapacityView>();
+        services.AddSingleton<ReservationScheduler>();
+        services.AddSingleton<MassFailureBrake>();
+        services.AddSingleton<EvacuationQueue>();
+        services.AddSingleton<IdGenerator>();
+        services.AddSingleton<GridMetrics>();
+        services.AddHostedService<IndexReplicator>();
+        return silo;
+    }
+}

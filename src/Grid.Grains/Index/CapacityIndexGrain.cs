@@ -1,0 +1,143 @@
+using System.Collections.Immutable;
+using Grid.Grains;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace Grid.Index;
+
+[GenerateSerializer, Alias("grid.state.index-shard")]
+public sealed class IndexShardState
+{
+    /// <summary>The only durable part of a shard: which nodes belong to it, to rebuild the rest.</summary>
+    [Id(0)] public HashSet<long> NodeIds { get; set; } = [];
+}
+
+/// <summary>
+/// One shard of the capacity index and health watch. Summaries and heartbeat times are soft: on activation
+/// they are rebuilt from the node grains, and every node gets a grace period before it can be declared down,
+/// so a silo or controller restart never causes mass false failures. Detection costs O(1) per heartbeat and
+/// one scan per shard per tick.
+/// </summary>
+public sealed partial class CapacityIndexGrain(
+    [PersistentState("index", GridStorage.Name)] IPersistentState<IndexShardState> state,
+    TimeProvider time,
+    IOptions<GridHealthOptions> health,
+    ILogger<CapacityIndexGrain> logger) : Grain, ICapacityIndexGrain
+{
+    private const int RebuildChunk = 256;
+    private readonly Dictionary<long, Entry> _entries = [];
+    private readonly long _epoch = Random.Shared.NextInt64(1, long.MaxValue);
+    private long _version;
+
+    public override Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        var graceUntil = time.GetUtcNow() + health.Value.EffectiveStartupGrace;
+        foreach (var nodeId in state.State.NodeIds)
+        {
+            _entries[nodeId] = new Entry { LastBeat = graceUntil - health.Value.HeartbeatTimeout };
+        }
+
+        this.RegisterGrainTimer(RebuildAsync, TimeSpan.Zero, Timeout.InfiniteTimeSpan);
+        this.RegisterGrainTimer(ScanAsync, health.Value.ScanInterval, health.Value.ScanInterval);
+        return Task.CompletedTask;
+    }
+
+    public async Task AddNodeAsync(NodeSummary summary)
+    {
+        if (state.State.NodeIds.Add(summary.NodeId))
+        {
+            await state.WriteStateAsync();
+        }
+
+        Apply(summary);
+    }
+
+    public Task UpdateAsync(NodeSummary summary)
+    {
+        Apply(summary);
+        return Task.CompletedTask;
+    }
+
+    public Task<IndexChanges> GetChangesAsync(long epoch, long sinceVersion)
+    {
+        var since = epoch == _epoch ? sinceVersion : -1;
+        var changed = _entries.Values
+            .Where(e => e.Summary is not null && e.ShardVersion > since)
+            .Select(e => e.Summary!)
+            .ToImmutableArray();
+        return Task.FromResult(new IndexChanges(changed, _version, _epoch));
+    }
+
+    public Task BeatAsync(long nodeId, DateTimeOffset at)
+    {
+        if (_entries.TryGetValue(nodeId, out var entry) && at > entry.LastBeat)
+        {
+            entry.LastBeat = at;
+        }
+
+        return Task.CompletedTask;
+    }
+
+    public Task<int> PingAsync() => Task.FromResult(_entries.Count);
+
+    private void Apply(NodeSummary summary)
+    {
+        if (!_entries.TryGetValue(summary.NodeId, out var entry))
+        {
+            entry = new Entry { LastBeat = time.GetUtcNow() };
+            _entries[summary.NodeId] = entry;
+        }
+
+        if (entry.Summary is null || entry.Summary.Version < summary.Version)
+        {
+            entry.Summary = summary;
+            entry.ShardVersion = ++_version;
+        }
+    }
+
+    private async Task RebuildAsync(CancellationToken cancellationToken)
+    {
+        var missing = _entries.Where(e => e.Value.Summary is null).Select(e => e.Key).ToList();
+        foreach (var chunk in missing.Chunk(RebuildChunk))
+        {
+            var summaries = await Task.WhenAll(chunk.Select(id => GrainFactory.GetGrain<INodeGrain>(id).GetSummaryAsync()));
+            foreach (var summary in summaries.OfType<NodeSummary>())
+            {
+                Apply(summary);
+            }
+        }
+
+        LogRebuilt(logger, this.GetPrimaryKeyLong(), _entries.Count);
+    }
+
+    private Task ScanAsync(CancellationToken cancellationToken)
+    {
+        var deadline = time.GetUtcNow() - health.Value.HeartbeatTimeout;
+        foreach (var (nodeId, entry) in _entries)
+        {
+            if (entry.Summary is { Status: NodeStatus.Up } && entry.LastBeat < deadline && entry.ReportedDownAt != entry.LastBeat)
+            {
+                // Once per silence: the node grain re-checks against its own last heartbeat before acting.
+                entry.ReportedDownAt = entry.LastBeat;
+                LogSilent(logger, nodeId, entry.LastBeat);
+                GrainFactory.GetGrain<INodeGrain>(nodeId).MarkDownAsync(entry.LastBeat).Ignore();
+            }
+        }
+
+        return Task.CompletedTask;
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Index shard {Shard} rebuilt: {Count} nodes")]
+    private static partial void LogRebuilt(ILogger logger, long shard, int count);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Node {NodeId} silent since {LastBeat:O}: declaring it down")]
+    private static partial void LogSilent(ILogger logger, long nodeId, DateTimeOffset lastBeat);
+
+    private sealed class Entry
+    {
+        public NodeSummary? Summary { get; set; }
+        public long ShardVersion { get; set; }
+        public DateTimeOffset LastBeat { get; set; }
+        public DateTimeOffset? ReportedDownAt { get; set; }
+    }
+}

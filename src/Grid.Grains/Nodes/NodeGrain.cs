@@ -1,0 +1,426 @@
+using System.Collections.Immutable;
+using Grid.Grains;
+using Grid.Scheduling;
+using Grid.Telemetry;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace Grid.Nodes;
+
+/// <summary>
+/// The authority on one node's capacity. Every allocation is keyed by reservation and epoch and written
+/// before it is acknowledged; heartbeats touch only soft state unless the status changes.
+/// </summary>
+public sealed partial class NodeGrain(
+    [PersistentState("node", GridStorage.Name)] IPersistentState<NodeState> state,
+    TimeProvider time,
+    IOptions<GridHealthOptions> health,
+    IOptions<GridIndexOptions> index,
+    CapacityView view,
+    EvacuationQueue evacuations,
+    GridMetrics metrics,
+    ILogger<NodeGrain> logger) : Grain, INodeGrain
+{
+    private static readonly TimeSpan OrphanCheckAge = TimeSpan.FromMinutes(1);
+    private readonly Dictionary<long, WorkloadState> _reported = [];
+    private DateTimeOffset? _lastHeartbeat;
+    private long _uptime;
+    private long _version;
+
+    private long NodeId => this.GetPrimaryKeyLong();
+
+    private ICapacityIndexGrain Shard => GrainFactory.GetGrain<ICapacityIndexGrain>(index.Value.ShardOf(NodeId));
+
+    public override Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        if (state.State.Registration is not null)
+        {
+            // The index is soft state: an activation refreshes it, and allocations whose reservation no longer
+            // points here (a crash between allocation and the reservation's write) are released.
+            PublishSummary();
+            this.RegisterGrainTimer(ReleaseOrphansAsync, OrphanCheckAge, OrphanCheckAge);
+        }
+
+        return Task.CompletedTask;
+    }
+
+    public async Task<NodeInfo> RegisterAsync(NodeRegistration registration, double cpuOvercommit)
+    {
+        if (state.State.Registration is not null)
+        {
+            throw new GridRequestException(409, "Node exists", $"Node {NodeId} is already registered.");
+        }
+
+        state.State = new NodeState
+        {
+            Registration = registration,
+            CpuOvercommit = cpuOvercommit,
+            CreatedAt = time.GetUtcNow(),
+        };
+        await state.WriteStateAsync();
+        var summary = Summary();
+        view.Update(summary);
+        await Shard.AddNodeAsync(summary);
+        this.RegisterGrainTimer(ReleaseOrphansAsync, OrphanCheckAge, OrphanCheckAge);
+        return Info();
+    }
+
+    public Task<NodeInfo?> GetAsync() => Task.FromResult(state.State.Registration is null ? null : Info());
+
+    public Task<NodeSummary?> GetSummaryAsync() =>
+        Task.FromResult(state.State.Registration is null ? null : Summary());
+
+    public Task<bool> VerifyKeyAsync(string nodeKeyHash) =>
+        Task.FromResult(state.State.Registration is { } r && Twins.KeyHash.FixedTimeEquals(r.NodeKeyHash, nodeKeyHash));
+
+    public async Task<AllocationResult> TryAllocateAsync(AllocationRequest request)
+    {
+        if (state.State.Registration is not { } registration || !IsSchedulable())
+        {
+            return new(AllocationOutcome.NodeNotAvailable, [], Summary());
+        }
+
+        var allocations = state.State.Allocations;
+        allocations.TryGetValue(request.ReservationId, out var existing);
+        if (existing is not null && existing.Epoch == request.Epoch)
+        {
+            return new(AllocationOutcome.Allocated, existing.PublicIps, Summary());
+        }
+
+        if (request.AntiAffinityGroup is { } group && allocations.Values.Any(a =>
+                a.ReservationId != request.ReservationId && a.TwinId == request.TwinId && a.AntiAffinityGroup == group))
+        {
+            return new(AllocationOutcome.AntiAffinity, [], Summary());
+        }
+
+        // An older epoch of the same reservation on this node is replaced, so its capacity counts as free.
+        var used = Used() - (existing?.Resources ?? Capacity.Zero);
+        var free = CapacityMath.Free(registration.Resources, used, state.State.CpuOvercommit);
+        if (CapacityMath.FirstShortfall(free, request.Resources) is { } shortfall)
+        {
+            return new(AllocationOutcome.InsufficientCapacity, [], Summary(), shortfall);
+        }
+
+        var ips = ImmutableArray<FarmIp>.Empty;
+        var farm = GrainFactory.GetGrain<IFarmGrain>(registration.FarmId);
+        if (request.Resources.Ipv4 > 0)
+        {
+            if (await farm.AllocateIpsAsync(request.ReservationId, request.Epoch, request.Resources.Ipv4) is not { } got)
+            {
+                return new(AllocationOutcome.InsufficientIpv4, [], Summary(), CapacityUnit.Ipv4);
+            }
+
+            ips = got;
+        }
+
+        allocations[request.ReservationId] = new Allocation(
+            request.ReservationId, request.Epoch, request.TwinId, request.Resources, ips,
+            request.AntiAffinityGroup, request.Workloads, time.GetUtcNow());
+        try
+        {
+            await state.WriteStateAsync();
+        }
+        catch
+        {
+            RestoreAllocation(request.ReservationId, existing);
+            if (!ips.IsEmpty && existing is null)
+            {
+                await farm.ReleaseIpsAsync(request.ReservationId, request.Epoch);
+            }
+
+            throw;
+        }
+
+        var summary = Summary();
+        PublishSummary(summary);
+        return new(AllocationOutcome.Allocated, ips, summary);
+    }
+
+    public async Task ReleaseAsync(long reservationId, long epoch)
+    {
+        if (!state.State.Allocations.TryGetValue(reservationId, out var allocation) || allocation.Epoch > epoch)
+        {
+            return;
+        }
+
+        state.State.Allocations.Remove(reservationId);
+        try
+        {
+            await state.WriteStateAsync();
+        }
+        catch
+        {
+            RestoreAllocation(reservationId, allocation);
+            throw;
+        }
+
+        if (!allocation.PublicIps.IsEmpty && state.State.Registration is { } registration)
+        {
+            await GrainFactory.GetGrain<IFarmGrain>(registration.FarmId).ReleaseIpsAsync(reservationId, epoch);
+        }
+
+        foreach (var workload in allocation.Workloads)
+        {
+            _reported.Remove(workload.WorkloadId);
+        }
+
+        PublishSummary();
+    }
+
+    public async Task<bool> SetWorkloadsAsync(long reservationId, long epoch, ImmutableArray<WorkloadAssignment> workloads)
+    {
+        if (!state.State.Allocations.TryGetValue(reservationId, out var allocation) || allocation.Epoch != epoch)
+        {
+            return false;
+        }
+
+        state.State.Allocations[reservationId] = allocation with { Workloads = workloads };
+        try
+        {
+            await state.WriteStateAsync();
+        }
+        catch
+        {
+            RestoreAllocation(reservationId, allocation);
+            throw;
+        }
+
+        return true;
+    }
+
+    public async Task<HeartbeatResponse> HeartbeatAsync(Heartbeat heartbeat)
+    {
+        var now = time.GetUtcNow();
+        _lastHeartbeat = now;
+        _uptime = heartbeat.Uptime;
+        await Shard.BeatAsync(NodeId, now);
+
+        if (state.State.Status != NodeStatus.Up)
+        {
+            await SetStatusAsync(NodeStatus.Up, now);
+        }
+
+        await ForwardReportsAsync(heartbeat.Workloads);
+        var desired = state.State.Allocations.Values.SelectMany(a => a.Workloads).ToImmutableArray();
+        return new HeartbeatResponse(state.State.Status, state.State.Draining, desired);
+    }
+
+    public async Task MarkDownAsync(DateTimeOffset lastHeartbeat)
+    {
+        // A heartbeat that arrived after the shard's scan wins: the node is alive.
+        if (state.State.Status == NodeStatus.Down || (_lastHeartbeat is { } seen && seen > lastHeartbeat))
+        {
+            return;
+        }
+
+        await SetStatusAsync(NodeStatus.Down, time.GetUtcNow());
+        EvacuateAll(makeBeforeBreak: false);
+    }
+
+    public async Task SetDrainingAsync(bool draining, int maxParallel)
+    {
+        state.State.Draining = draining;
+        state.State.DrainMaxParallel = Math.Max(1, maxParallel);
+        await state.WriteStateAsync();
+        LogDraining(logger, NodeId, draining, maxParallel);
+        PublishSummary();
+        if (draining)
+        {
+            EvacuateAll(makeBeforeBreak: true);
+        }
+    }
+
+    private void EvacuateAll(bool makeBeforeBreak)
+    {
+        if (state.State.Registration is not { } registration || state.State.Allocations.Count == 0)
+        {
+            return;
+        }
+
+        evacuations.Enqueue(new EvacuationBatch(
+            NodeId,
+            registration.FarmId,
+            registration.Location.Country,
+            [.. state.State.Allocations.Keys],
+            makeBeforeBreak,
+            makeBeforeBreak ? state.State.DrainMaxParallel : 0));
+    }
+
+    private async Task SetStatusAsync(NodeStatus status, DateTimeOffset now)
+    {
+        var previous = state.State.Status;
+        state.State.Status = status;
+        state.State.StatusChangedAt = now;
+        if (status == NodeStatus.Down)
+        {
+            state.State.HasBeenDown = true;
+        }
+        else if (status == NodeStatus.Up && state.State.HasBeenDown)
+        {
+            state.State.RejoinAt = now + health.Value.RejoinAfter;
+            RegisterRejoinRefresh();
+        }
+
+        if (status == NodeStatus.Up && previous == NodeStatus.Down)
+        {
+            // Reservations that could not leave (pinned, or nothing else fit) are served here again.
+            foreach (var reservationId in state.State.Allocations.Keys)
+            {
+                GrainFactory.GetGrain<IReservationGrain>(reservationId).NodeReturnedAsync(NodeId).Ignore();
+            }
+        }
+
+        await state.WriteStateAsync();
+        metrics.NodeStatusChanged(status);
+        LogStatusChanged(logger, NodeId, previous, status);
+        PublishSummary();
+    }
+
+    private void RegisterRejoinRefresh()
+    {
+        // When the hysteresis ends the index must learn the node takes placements again.
+        var due = health.Value.RejoinAfter + TimeSpan.FromMilliseconds(50);
+        this.RegisterGrainTimer(_ =>
+        {
+            PublishSummary();
+            return Task.CompletedTask;
+        }, new GrainTimerCreationOptions(due, Timeout.InfiniteTimeSpan) { Interleave = true });
+    }
+
+    private async Task ForwardReportsAsync(ImmutableArray<WorkloadReport> reports)
+    {
+        if (reports.IsDefaultOrEmpty)
+        {
+            return;
+        }
+
+        var current = state.State.Allocations.Values
+            .SelectMany(a => a.Workloads)
+            .ToDictionary(w => w.WorkloadId, w => w.Epoch);
+        var changed = new List<Task>();
+        foreach (var report in reports)
+        {
+            // Reports of copies this node should not run (older epoch, unknown) are not forwarded: the
+            // desired list in the answer tells the agent to stop them.
+            if (!current.TryGetValue(report.WorkloadId, out var epoch) || epoch != report.Epoch)
+            {
+                continue;
+            }
+
+            if (_reported.TryGetValue(report.WorkloadId, out var last) && last == report.State)
+            {
+                continue;
+            }
+
+            _reported[report.WorkloadId] = report.State;
+            changed.Add(GrainFactory.GetGrain<IWorkloadGrain>(report.WorkloadId).ReportAsync(NodeId, report));
+        }
+
+        await Task.WhenAll(changed);
+    }
+
+    private async Task ReleaseOrphansAsync(CancellationToken cancellationToken)
+    {
+        var cutoff = time.GetUtcNow() - OrphanCheckAge;
+        foreach (var allocation in state.State.Allocations.Values.Where(a => a.AllocatedAt < cutoff).ToList())
+        {
+            var reservation = GrainFactory.GetGrain<IReservationGrain>(allocation.ReservationId);
+            if (!await reservation.IsPlacedOnAsync(NodeId, allocation.Epoch))
+            {
+                LogOrphanReleased(logger, NodeId, allocation.ReservationId, allocation.Epoch);
+                await ReleaseAsync(allocation.ReservationId, allocation.Epoch);
+            }
+        }
+    }
+
+    private void RestoreAllocation(long reservationId, Allocation? previous)
+    {
+        if (previous is null)
+        {
+            state.State.Allocations.Remove(reservationId);
+        }
+        else
+        {
+            state.State.Allocations[reservationId] = previous;
+        }
+    }
+
+    private bool IsSchedulable() =>
+        state.State.Status == NodeStatus.Up
+        && !state.State.Draining
+        && (state.State.RejoinAt is not { } rejoin || time.GetUtcNow() >= rejoin);
+
+    private Capacity Used()
+    {
+        var used = Capacity.Zero;
+        foreach (var allocation in state.State.Allocations.Values)
+        {
+            used += allocation.Resources;
+        }
+
+        return used;
+    }
+
+    private void PublishSummary(NodeSummary? summary = null)
+    {
+        summary ??= Summary();
+        view.Update(summary);
+        Shard.UpdateAsync(summary).Ignore();
+    }
+
+    private NodeSummary Summary()
+    {
+        var registration = state.State.Registration!;
+        // Versions must grow across re-activations too, so they follow the wall clock.
+        _version = Math.Max(_version + 1, DateTime.UtcNow.Ticks);
+        var used = Used();
+        return new NodeSummary(
+            NodeId,
+            registration.FarmId,
+            registration.TwinId,
+            state.State.Status,
+            state.State.Draining,
+            state.State.RejoinAt,
+            registration.Resources,
+            CapacityMath.Free(registration.Resources, used, state.State.CpuOvercommit),
+            registration.Location,
+            registration.Certification,
+            [.. state.State.Allocations.Values
+                .Where(a => a.AntiAffinityGroup is not null)
+                .Select(a => AntiAffinity.Key(a.TwinId, a.AntiAffinityGroup!))
+                .Distinct()],
+            _version,
+            used);
+    }
+
+    private NodeInfo Info()
+    {
+        var registration = state.State.Registration!;
+        var used = Used();
+        return new NodeInfo(
+            NodeId,
+            registration.FarmId,
+            registration.TwinId,
+            state.State.Status,
+            state.State.Draining,
+            registration.Location,
+            registration.Certification,
+            registration.Resources,
+            used,
+            CapacityMath.Free(registration.Resources, used, state.State.CpuOvercommit),
+            [.. state.State.Allocations.Values.OrderBy(a => a.ReservationId)],
+            _lastHeartbeat,
+            _uptime,
+            state.State.CreatedAt,
+            state.State.RejoinAt);
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Node {NodeId} status {Previous} -> {Status}")]
+    private static partial void LogStatusChanged(ILogger logger, long nodeId, NodeStatus previous, NodeStatus status);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Node {NodeId} draining={Draining} (maxParallel {MaxParallel})")]
+    private static partial void LogDraining(ILogger logger, long nodeId, bool draining, int maxParallel);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Node {NodeId} released orphan allocation of reservation {ReservationId} epoch {Epoch}")]
+    private static partial void LogOrphanReleased(ILogger logger, long nodeId, long reservationId, long epoch);
+}

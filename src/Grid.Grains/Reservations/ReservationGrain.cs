@@ -1,0 +1,375 @@
+using System.Collections.Immutable;
+using Grid.Grains;
+using Grid.Scheduling;
+using Grid.Telemetry;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace Grid.Reservations;
+
+/// <summary>
+/// A reservation's state machine: <c>active → (migrating → active)* → cancelled</c>, <c>unschedulable</c>
+/// while nothing fits (retried with backoff), <c>lost</c> for a pinned reservation whose node is down.
+/// Every answer that acknowledges a change is given after the change is durable.
+/// </summary>
+public sealed partial class ReservationGrain(
+    [PersistentState("reservation", GridStorage.Name)] IPersistentState<ReservationRecord> state,
+    ReservationScheduler scheduler,
+    TimeProvider time,
+    IOptions<GridHealthOptions> health,
+    GridMetrics metrics,
+    ILogger<ReservationGrain> logger) : Grain, IReservationGrain, IRemindable
+{
+    private const int MaxEvents = 200;
+    private const string RetryReminder = "retry-placement";
+    private static readonly TimeSpan MaxBackoff = TimeSpan.FromSeconds(60);
+    private static readonly TimeSpan MigrationTimeout = TimeSpan.FromSeconds(60);
+    private IGrainTimer? _retryTimer;
+
+    private long ReservationId => this.GetPrimaryKeyLong();
+
+    private ReservationRecord Record => state.State;
+
+    private bool Exists => Record.Request is not null;
+
+    public override Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        if (Record.State == ReservationState.Migrating)
+        {
+            ScheduleMigrationTimeout();
+        }
+
+        return Task.CompletedTask;
+    }
+
+    public async Task<ReservationOutcome> CreateAsync(ReservationRequest request)
+    {
+        if (Exists)
+        {
+            return new(Info(), null);
+        }
+
+        var (placement, report) = await scheduler.PlaceAsync(ReservationId, 1, request, []);
+        if (placement is null)
+        {
+            return new(null, report);
+        }
+
+        var now = time.GetUtcNow();
+        state.State = new ReservationRecord
+        {
+            Request = request,
+            State = ReservationState.Active,
+            NodeId = placement.NodeId,
+            Epoch = 1,
+            PublicIps = [.. placement.PublicIps],
+            CreatedAt = now,
+            UpdatedAt = now,
+        };
+        AddEvent("placed", placement.NodeId, $"Placed on node {placement.NodeId}.");
+        try
+        {
+            await state.WriteStateAsync();
+        }
+        catch
+        {
+            // Not acknowledged, so the allocation must not stay behind (the node's orphan check is the backstop).
+            state.State = new ReservationRecord();
+            await ReleaseQuietlyAsync(placement.NodeId, 1);
+            throw;
+        }
+
+        await GrainFactory.GetGrain<ITwinGrain>(request.TwinId).AddReservationAsync(ReservationId);
+        return new(Info(), null);
+    }
+
+    public Task<ReservationInfo?> GetAsync() => Task.FromResult(Exists ? Info() : null);
+
+    public async Task<bool> CancelAsync()
+    {
+        if (!Exists)
+        {
+            return false;
+        }
+
+        if (Record.State == ReservationState.Cancelled)
+        {
+            return true;
+        }
+
+        var (nodeId, epoch, previous) = (Record.NodeId, Record.Epoch, Record.PreviousNodeId);
+        Record.State = ReservationState.Cancelled;
+        Record.PreviousNodeId = null;
+        AddEvent("cancelled", nodeId, "Cancelled by the tenant.");
+        await state.WriteStateAsync();
+        await StopRetryingAsync();
+
+        var releases = new List<Task>();
+        if (nodeId is { } node)
+        {
+            releases.Add(GrainFactory.GetGrain<INodeGrain>(node).ReleaseAsync(ReservationId, epoch));
+        }
+
+        if (previous is { } old)
+        {
+            releases.Add(GrainFactory.GetGrain<INodeGrain>(old).ReleaseAsync(ReservationId, epoch));
+        }
+
+        releases.AddRange(Record.Workloads.Keys.Select(id => GrainFactory.GetGrain<IWorkloadGrain>(id).DeleteAsync()));
+        await Task.WhenAll(releases);
+        return true;
+    }
+
+    public async Task<WorkloadInfo> AddWorkloadAsync(long workloadId, WorkloadSpec spec)
+    {
+        EnsureServing();
+        var limit = Record.Request!.Resources with { Ipv4 = 0 };
+        var used = Record.Workloads.Values.Aggregate(Capacity.Zero, (sum, w) => sum + w.Resources);
+        if (!limit.Covers(used + spec.Resources with { Ipv4 = 0 }))
+        {
+            var free = limit - used;
+            throw new GridRequestException(409, "Workload exceeds reservation",
+                $"Reservation {ReservationId} has cru {free.Cru}, mru {free.Mru}, sru {free.Sru}, hru {free.Hru} left for workloads.");
+        }
+
+        var workload = await GrainFactory.GetGrain<IWorkloadGrain>(workloadId)
+            .CreateAsync(ReservationId, Record.Request.TwinId, spec, Record.NodeId, Record.Epoch);
+        Record.Workloads[workloadId] = spec;
+        AddEvent("workload-added", Record.NodeId, $"Workload {workloadId} ({spec.Name}) added.");
+        await state.WriteStateAsync();
+        await PushWorkloadsAsync();
+        return workload;
+    }
+
+    public async Task RemoveWorkloadAsync(long workloadId)
+    {
+        if (Record.Workloads.Remove(workloadId))
+        {
+            AddEvent("workload-removed", Record.NodeId, $"Workload {workloadId} removed.");
+            await state.WriteStateAsync();
+            await PushWorkloadsAsync();
+        }
+    }
+
+    public Task<ImmutableArray<ReservationEvent>> GetEventsAsync() => Task.FromResult(Record.Events.ToImmutableArray());
+
+    public Task<bool> IsPlacedOnAsync(long nodeId, long epoch) =>
+        Task.FromResult(Exists && Record.State != ReservationState.Cancelled
+            && ((Record.NodeId == nodeId && Record.Epoch == epoch)
+                || (Record.PreviousNodeId == nodeId && Record.PreviousEpoch == epoch)));
+
+    public async Task<bool> EvacuateAsync(long nodeId, bool makeBeforeBreak)
+    {
+        if (!Exists || Record.State == ReservationState.Cancelled || Record.NodeId != nodeId)
+        {
+            return true;
+        }
+
+        if (Record.Request!.Constraints.NodeId is not null)
+        {
+            if (!makeBeforeBreak && Record.State != ReservationState.Lost)
+            {
+                Record.State = ReservationState.Lost;
+                AddEvent("lost", nodeId, $"Pinned to node {nodeId}, which is down; waiting for it to return.");
+                await state.WriteStateAsync();
+            }
+
+            return false;
+        }
+
+        var oldEpoch = Record.Epoch;
+        var epoch = oldEpoch + 1;
+        var assignments = Assignments(epoch);
+        var (placement, report) = await scheduler.PlaceAsync(ReservationId, epoch, Record.Request, assignments, new HashSet<long> { nodeId });
+        if (placement is null)
+        {
+            if (!makeBeforeBreak)
+            {
+                Record.State = ReservationState.Unschedulable;
+                AddEvent("unschedulable", nodeId, $"Node {nodeId} is down and no other node fits: {report!.Describe()}. Retrying.");
+                await state.WriteStateAsync();
+                await ScheduleRetryAsync();
+            }
+            else
+            {
+                AddEvent("move-failed", nodeId, $"Could not move off draining node {nodeId}: {report!.Describe()}.");
+                await state.WriteStateAsync();
+            }
+
+            return false;
+        }
+
+        Record.NodeId = placement.NodeId;
+        Record.Epoch = epoch;
+        Record.PublicIps = [.. placement.PublicIps];
+        Record.Retries = 0;
+        var waitForWorkloads = makeBeforeBreak && Record.Workloads.Count > 0;
+        Record.State = waitForWorkloads ? ReservationState.Migrating : ReservationState.Active;
+        Record.PreviousNodeId = waitForWorkloads ? nodeId : null;
+        Record.PreviousEpoch = waitForWorkloads ? oldEpoch : 0;
+        AddEvent("moved", placement.NodeId,
+            $"Moved from node {nodeId} (epoch {oldEpoch}) to node {placement.NodeId} (epoch {epoch}){(makeBeforeBreak ? ", make-before-break" : "")}.");
+        await state.WriteStateAsync();
+        metrics.Moved(makeBeforeBreak ? "drain" : "node-down");
+        LogMoved(logger, ReservationId, nodeId, placement.NodeId, epoch);
+        await StopRetryingAsync();
+
+        await Task.WhenAll(Record.Workloads.Keys.Select(id => GrainFactory.GetGrain<IWorkloadGrain>(id).PlacedAsync(placement.NodeId, epoch)));
+        if (waitForWorkloads)
+        {
+            ScheduleMigrationTimeout();
+        }
+        else
+        {
+            await ReleaseQuietlyAsync(nodeId, oldEpoch);
+        }
+
+        return true;
+    }
+
+    public async Task NodeReturnedAsync(long nodeId)
+    {
+        if (Exists && Record.NodeId == nodeId && Record.State is ReservationState.Lost or ReservationState.Unschedulable)
+        {
+            Record.State = ReservationState.Active;
+            AddEvent("node-returned", nodeId, $"Node {nodeId} is back; serving from it again.");
+            await state.WriteStateAsync();
+            await StopRetryingAsync();
+        }
+    }
+
+    public async Task WorkloadRunningAsync(long workloadId, long epoch)
+    {
+        if (Record.State != ReservationState.Migrating || epoch != Record.Epoch)
+        {
+            return;
+        }
+
+        var running = await Task.WhenAll(Record.Workloads.Keys.Select(id => GrainFactory.GetGrain<IWorkloadGrain>(id).GetAsync()));
+        if (running.All(w => w is null || (w.State == WorkloadState.Running && w.Epoch == epoch)))
+        {
+            await CompleteMigrationAsync("new copies running");
+        }
+    }
+
+    public async Task ReceiveReminder(string reminderName, TickStatus status)
+    {
+        if (reminderName == RetryReminder)
+        {
+            await RetryPlacementAsync();
+        }
+    }
+
+    private async Task CompleteMigrationAsync(string why)
+    {
+        if (Record.State != ReservationState.Migrating || Record.PreviousNodeId is not { } previous)
+        {
+            return;
+        }
+
+        var previousEpoch = Record.PreviousEpoch;
+        Record.State = ReservationState.Active;
+        Record.PreviousNodeId = null;
+        AddEvent("migrated", Record.NodeId, $"Released node {previous} (epoch {previousEpoch}): {why}.");
+        await state.WriteStateAsync();
+        await ReleaseQuietlyAsync(previous, previousEpoch);
+    }
+
+    private void ScheduleMigrationTimeout() =>
+        this.RegisterGrainTimer(_ => CompleteMigrationAsync("migration timeout"), MigrationTimeout, Timeout.InfiniteTimeSpan);
+
+    private async Task RetryPlacementAsync()
+    {
+        if (Record.State != ReservationState.Unschedulable || Record.NodeId is not { } nodeId)
+        {
+            await StopRetryingAsync();
+            return;
+        }
+
+        Record.Retries++;
+        await EvacuateAsync(nodeId, makeBeforeBreak: false);
+    }
+
+    private async Task ScheduleRetryAsync()
+    {
+        var backoff = TimeSpan.FromTicks(Math.Min(
+            MaxBackoff.Ticks, health.Value.RetryBackoff.Ticks * (1L << Math.Min(Record.Retries, 10))));
+        _retryTimer?.Dispose();
+        _retryTimer = this.RegisterGrainTimer(_ => RetryPlacementAsync(), backoff, Timeout.InfiniteTimeSpan);
+        // The reminder survives a silo loss; the timer gives the fast backoff in between.
+        await this.RegisterOrUpdateReminder(RetryReminder, MaxBackoff, MaxBackoff);
+    }
+
+    private async Task StopRetryingAsync()
+    {
+        _retryTimer?.Dispose();
+        _retryTimer = null;
+        if (await this.GetReminder(RetryReminder) is { } reminder)
+        {
+            await this.UnregisterReminder(reminder);
+        }
+    }
+
+    private async Task PushWorkloadsAsync()
+    {
+        if (Record.NodeId is { } node)
+        {
+            await GrainFactory.GetGrain<INodeGrain>(node).SetWorkloadsAsync(ReservationId, Record.Epoch, Assignments(Record.Epoch));
+        }
+    }
+
+    private ImmutableArray<WorkloadAssignment> Assignments(long epoch) =>
+        [.. Record.Workloads.OrderBy(w => w.Key).Select(w => new WorkloadAssignment(w.Key, ReservationId, epoch, w.Value))];
+
+    private async Task ReleaseQuietlyAsync(long nodeId, long epoch)
+    {
+        try
+        {
+            await GrainFactory.GetGrain<INodeGrain>(nodeId).ReleaseAsync(ReservationId, epoch);
+        }
+        catch (Exception exception)
+        {
+            // The node's orphan check releases it later: the reservation no longer points there.
+            LogReleaseFailed(logger, exception, ReservationId, nodeId, epoch);
+        }
+    }
+
+    private void EnsureServing()
+    {
+        if (!Exists || Record.State is ReservationState.Cancelled)
+        {
+            throw new GridRequestException(409, "Reservation not active", $"Reservation {ReservationId} is {(Exists ? "cancelled" : "unknown")}.");
+        }
+    }
+
+    private void AddEvent(string kind, long? nodeId, string message)
+    {
+        var now = time.GetUtcNow();
+        Record.UpdatedAt = now;
+        Record.Events.Add(new ReservationEvent(now, kind, nodeId, Record.Epoch, message));
+        if (Record.Events.Count > MaxEvents)
+        {
+            Record.Events.RemoveRange(0, Record.Events.Count - MaxEvents);
+        }
+    }
+
+    private ReservationInfo Info() => new(
+        ReservationId,
+        Record.Request!.TwinId,
+        Record.State,
+        Record.NodeId,
+        Record.Epoch,
+        Record.Request.Resources,
+        Record.Request.Constraints,
+        Record.Request.Strategy,
+        [.. Record.PublicIps],
+        [.. Record.Workloads.Keys.Order()],
+        Record.CreatedAt,
+        Record.UpdatedAt);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Reservation {ReservationId} moved from node {From} to node {To} (epoch {Epoch})")]
+    private static partial void LogMoved(ILogger logger, long reservationId, long from, long to, long epoch);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Reservation {ReservationId} could not release node {NodeId} epoch {Epoch}")]
+    private static partial void LogReleaseFailed(ILogger logger, Exception exception, long reservationId, long nodeId, long epoch);
+}

@@ -1,0 +1,62 @@
+using System.Collections.Immutable;
+using Grid.Grains;
+using Microsoft.Extensions.Logging;
+
+namespace Grid.Scheduling;
+
+/// <summary>The reservations to move off one node, and how.</summary>
+public sealed record EvacuationBatch(
+    long NodeId,
+    long FarmId,
+    string Country,
+    ImmutableArray<long> ReservationIds,
+    bool MakeBeforeBreak,
+    int MaxParallel);
+
+/// <summary>
+/// Drives moves off a lost or draining node outside the node grain's turn, so the reservations can call back
+/// into the node (release) without a deadlock, and so the brake can pace them.
+/// </summary>
+public sealed partial class EvacuationQueue(IGrainFactory grains, MassFailureBrake brake, ILogger<EvacuationQueue> logger)
+{
+    private const int DefaultParallelism = 64;
+
+    public void Enqueue(EvacuationBatch batch)
+    {
+        if (!batch.MakeBeforeBreak)
+        {
+            brake.RecordDown(batch.FarmId, batch.Country);
+        }
+
+        _ = Task.Run(() => RunAsync(batch));
+    }
+
+    private async Task RunAsync(EvacuationBatch batch)
+    {
+        LogEvacuating(logger, batch.NodeId, batch.ReservationIds.Length, batch.MakeBeforeBreak);
+        var parallel = new ParallelOptions { MaxDegreeOfParallelism = batch.MaxParallel > 0 ? batch.MaxParallel : DefaultParallelism };
+        await Parallel.ForEachAsync(batch.ReservationIds, parallel, async (reservationId, cancellationToken) =>
+        {
+            try
+            {
+                if (!batch.MakeBeforeBreak)
+                {
+                    await brake.WaitAsync(batch.FarmId, batch.Country, cancellationToken);
+                }
+
+                await grains.GetGrain<IReservationGrain>(reservationId).EvacuateAsync(batch.NodeId, batch.MakeBeforeBreak);
+            }
+            catch (Exception exception)
+            {
+                // The reservation's own retry (unschedulable backoff) or the node's next down/drain covers it.
+                LogMoveFailed(logger, exception, reservationId, batch.NodeId);
+            }
+        });
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Moving {Count} reservations off node {NodeId} (make-before-break: {MakeBeforeBreak})")]
+    private static partial void LogEvacuating(ILogger logger, long nodeId, int count, bool makeBeforeBreak);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Moving reservation {ReservationId} off node {NodeId} failed")]
+    private static partial void LogMoveFailed(ILogger logger, Exception exception, long reservationId, long nodeId);
+}

@@ -1,0 +1,98 @@
+using System.Collections.Immutable;
+
+namespace Grid.Scheduling;
+
+/// <summary>
+/// The scheduler's filters and scores, as pure functions of a node summary, so they are tested without a cluster.
+/// A rejection is named the way the 409 answer names it ("down", "insufficient mru", "other country", ...).
+/// </summary>
+public static class PlacementFilter
+{
+    public const string Down = "down";
+    public const string Draining = "draining";
+    public const string Rejoining = "rejoining";
+    public const string Excluded = "excluded";
+    public const string NotPinned = "not the pinned node";
+    public const string OtherFarm = "other farm";
+    public const string OtherCountry = "other country";
+    public const string NotCertified = "not certified";
+    public const string AntiAffinityConflict = "anti-affinity";
+    public const string InsufficientIpv4 = "insufficient ipv4";
+
+    public static string Insufficient(CapacityUnit unit) => "insufficient " + unit.ToString().ToLowerInvariant();
+
+    /// <summary>Why <paramref name="node"/> cannot take <paramref name="request"/>, or null if it fits.</summary>
+    public static string? Reject(NodeSummary node, ReservationRequest request, DateTimeOffset now, IReadOnlySet<long>? excluded)
+    {
+        var constraints = request.Constraints;
+        if (constraints.NodeId is { } pinned && pinned != node.NodeId)
+        {
+            return NotPinned;
+        }
+
+        if (excluded is not null && excluded.Contains(node.NodeId))
+        {
+            return Excluded;
+        }
+
+        if (!constraints.FarmIds.IsDefaultOrEmpty && !constraints.FarmIds.Contains(node.FarmId))
+        {
+            return OtherFarm;
+        }
+
+        if (constraints.Country is { } country && !string.Equals(country, node.Location.Country, StringComparison.OrdinalIgnoreCase))
+        {
+            return OtherCountry;
+        }
+
+        if (constraints.Certified == true && node.Certification != NodeCertification.Certified)
+        {
+            return NotCertified;
+        }
+
+        if (node.Status != NodeStatus.Up)
+        {
+            return Down;
+        }
+
+        if (node.Draining)
+        {
+            return Draining;
+        }
+
+        if (node.RejoinAt is { } rejoin && now < rejoin)
+        {
+            return Rejoining;
+        }
+
+        if (CapacityMath.FirstShortfall(node.Free, request.Resources) is { } unit)
+        {
+            return Insufficient(unit);
+        }
+
+        if (constraints.AntiAffinityGroup is { } group && node.AntiAffinityKeys.Contains(AntiAffinity.Key(request.TwinId, group)))
+        {
+            return AntiAffinityConflict;
+        }
+
+        return null;
+    }
+
+    /// <summary>
+    /// Higher is better. Binpack prefers the node left with the least free capacity after placement; spread the
+    /// most. Memory weighs most because it is never overcommitted.
+    /// </summary>
+    public static double Score(NodeSummary node, Capacity wanted, PlacementStrategy strategy)
+    {
+        var left = Share(node.Free.Mru - wanted.Mru, node.Total.Mru) * 2
+            + Share(node.Free.Cru - wanted.Cru, node.Total.Cru)
+            + Share(node.Free.Sru - wanted.Sru, node.Total.Sru) * 0.5;
+        return strategy == PlacementStrategy.Spread ? left : -left;
+    }
+
+    /// <summary>Counts rejections into the report form used for a 409.</summary>
+    public static PlacementReport Report(int total, IEnumerable<string> rejections) =>
+        new(total, rejections.GroupBy(r => r).ToImmutableDictionary(g => g.Key, g => g.Count()));
+
+    private static double Share(long part, long whole) => whole <= 0 ? 0 : (double)part / whole;
+}

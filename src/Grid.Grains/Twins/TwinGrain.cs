@@ -1,0 +1,65 @@
+using System.Collections.Immutable;
+using Grid.Grains;
+
+namespace Grid.Twins;
+
+[GenerateSerializer, Alias("grid.state.twin")]
+public sealed class TwinState
+{
+    [Id(0)] public string Name { get; set; } = "";
+    [Id(1)] public string ApiKeyHash { get; set; } = "";
+    [Id(2)] public List<long> FarmIds { get; set; } = [];
+    [Id(3)] public List<long> ReservationIds { get; set; } = [];
+    [Id(4)] public DateTimeOffset CreatedAt { get; set; }
+}
+
+public sealed class TwinGrain(
+    [PersistentState("twin", GridStorage.Name)] IPersistentState<TwinState> state,
+    TimeProvider time) : Grain, ITwinGrain
+{
+    public async Task<TwinInfo> CreateAsync(string name, string apiKeyHash)
+    {
+        if (state.RecordExists)
+        {
+            throw new GridRequestException(409, "Twin exists", $"Twin {this.GetPrimaryKeyLong()} already exists.");
+        }
+
+        state.State = new TwinState { Name = name, ApiKeyHash = apiKeyHash, CreatedAt = time.GetUtcNow() };
+        await state.WriteStateAsync();
+        return Info();
+    }
+
+    public Task<TwinInfo?> GetAsync() => Task.FromResult(state.RecordExists ? Info() : null);
+
+    public Task<bool> VerifyKeyAsync(string apiKeyHash) =>
+        Task.FromResult(state.RecordExists && KeyHash.FixedTimeEquals(state.State.ApiKeyHash, apiKeyHash));
+
+    public async Task AddFarmAsync(long farmId)
+    {
+        if (!state.State.FarmIds.Contains(farmId))
+        {
+            state.State.FarmIds.Add(farmId);
+            await state.WriteStateAsync();
+        }
+    }
+
+    public Task<ImmutableArray<long>> GetFarmIdsAsync() => Task.FromResult(state.State.FarmIds.ToImmutableArray());
+
+    public async Task AddReservationAsync(long reservationId)
+    {
+        // Ids only grow, so a check of the tail keeps retried calls idempotent without a scan.
+        if (state.State.ReservationIds.Count > 0 && state.State.ReservationIds[^1] >= reservationId
+            && state.State.ReservationIds.Contains(reservationId))
+        {
+            return;
+        }
+
+        state.State.ReservationIds.Add(reservationId);
+        await state.WriteStateAsync();
+    }
+
+    public Task<ImmutableArray<long>> GetReservationIdsAsync() =>
+        Task.FromResult(state.State.ReservationIds.ToImmutableArray());
+
+    private TwinInfo Info() => new(this.GetPrimaryKeyLong(), state.State.Name, state.State.CreatedAt);
+}

@@ -1,0 +1,117 @@
+using Grid.Grains;
+
+namespace Grid.Workloads;
+
+[GenerateSerializer, Alias("grid.state.workload")]
+public sealed class WorkloadRecord
+{
+    [Id(0)] public long ReservationId { get; set; }
+    [Id(1)] public long TwinId { get; set; }
+    [Id(2)] public WorkloadSpec? Spec { get; set; }
+    [Id(3)] public WorkloadState State { get; set; }
+    [Id(4)] public long? NodeId { get; set; }
+    [Id(5)] public long Epoch { get; set; }
+    [Id(6)] public int Restarts { get; set; }
+    [Id(7)] public string? Message { get; set; }
+    [Id(8)] public DateTimeOffset CreatedAt { get; set; }
+    [Id(9)] public DateTimeOffset UpdatedAt { get; set; }
+}
+
+/// <summary>
+/// A workload: desired spec and the state reported by the node running its current epoch. Reports from any
+/// other node or epoch are fenced off (a stale copy never changes what the tenant sees).
+/// </summary>
+public sealed class WorkloadGrain(
+    [PersistentState("workload", GridStorage.Name)] IPersistentState<WorkloadRecord> state,
+    TimeProvider time) : Grain, IWorkloadGrain
+{
+    private WorkloadRecord Record => state.State;
+
+    public async Task<WorkloadInfo> CreateAsync(long reservationId, long twinId, WorkloadSpec spec, long? nodeId, long epoch)
+    {
+        if (Record.Spec is not null)
+        {
+            return Info();
+        }
+
+        var now = time.GetUtcNow();
+        state.State = new WorkloadRecord
+        {
+            ReservationId = reservationId,
+            TwinId = twinId,
+            Spec = spec,
+            State = WorkloadState.Deploying,
+            NodeId = nodeId,
+            Epoch = epoch,
+            CreatedAt = now,
+            UpdatedAt = now,
+        };
+        await state.WriteStateAsync();
+        return Info();
+    }
+
+    public Task<WorkloadInfo?> GetAsync() => Task.FromResult(Record.Spec is null ? null : Info());
+
+    public async Task PlacedAsync(long? nodeId, long epoch)
+    {
+        if (Record.Spec is null || Record.State == WorkloadState.Deleted || epoch <= Record.Epoch && nodeId == Record.NodeId)
+        {
+            return;
+        }
+
+        Record.NodeId = nodeId;
+        Record.Epoch = epoch;
+        Record.State = WorkloadState.Deploying;
+        Record.Message = null;
+        Record.UpdatedAt = time.GetUtcNow();
+        await state.WriteStateAsync();
+    }
+
+    public async Task ReportAsync(long nodeId, WorkloadReport report)
+    {
+        if (Record.Spec is null || Record.State == WorkloadState.Deleted || nodeId != Record.NodeId || report.Epoch != Record.Epoch)
+        {
+            return;
+        }
+
+        if (Record.State == report.State && Record.Restarts == report.Restarts && Record.Message == report.Message)
+        {
+            return;
+        }
+
+        Record.State = report.State;
+        Record.Restarts = report.Restarts;
+        Record.Message = report.Message;
+        Record.UpdatedAt = time.GetUtcNow();
+        await state.WriteStateAsync();
+        if (report.State == WorkloadState.Running)
+        {
+            GrainFactory.GetGrain<IReservationGrain>(Record.ReservationId).WorkloadRunningAsync(this.GetPrimaryKeyLong(), report.Epoch).Ignore();
+        }
+    }
+
+    public async Task DeleteAsync()
+    {
+        if (Record.Spec is null || Record.State == WorkloadState.Deleted)
+        {
+            return;
+        }
+
+        Record.State = WorkloadState.Deleted;
+        Record.UpdatedAt = time.GetUtcNow();
+        await state.WriteStateAsync();
+    }
+
+    private WorkloadInfo Info() => new(
+        this.GetPrimaryKeyLong(),
+        Record.ReservationId,
+        Record.TwinId,
+        Record.Spec!,
+        Record.State,
+        Record.NodeId,
+        Record.Epoch,
+        Record.Restarts,
+        Record.Message,
+        Record.CreatedAt,
+        Record.UpdatedAt);
+}
