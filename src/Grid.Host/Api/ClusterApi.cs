@@ -1,0 +1,27 @@
+using System.Collections.Immutable;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Orleans.Runtime;
+
+namespace Grid.Host.Api;
+
+public sealed record SiloInfo(string Address, string Name, string HostName, string Status, DateTimeOffset StartedAt);
+
+public static class ClusterApi
+{
+    public static RouteGroupBuilder MapClusterApi(this RouteGroupBuilder api)
+    {
+        api.MapGet("/cluster", GetCluster).WithTags("Cluster").WithName("GetCluster")
+            .WithSummary("The silos of the controller cluster and their status (active, dead, ...).");
+        return api;
+    }
+
+    public static async Task<Ok<ImmutableArray<SiloInfo>>> GetCluster(IGrainFactory grains)
+    {
+        var hosts = await grains.GetGrain<IManagementGrain>(0).GetDetailedHosts(onlyActive: false);
+        return TypedResults.Ok(hosts
+            .OrderBy(h => h.StartTime)
+            .Select(h => new SiloInfo(
+                h.SiloAddress.ToParsableString(), h.SiloName, h.HostName, h.Status.ToString().ToLowerInvariant(), h.StartTime))
+            .ToImmutableArray());
+    }
+}

@@ -1,0 +1,155 @@
+using System.Collections.Immutable;
+using Grid.Grains;
+using Grid.Ids;
+using Grid.Twins;
+using Microsoft.AspNetCore.Http.HttpResults;
+
+namespace Grid.Host.Api;
+
+public static class NodesApi
+{
+    public const int MaxDrainParallel = 100;
+    public const int MaxReportedWorkloads = 10_000;
+
+    public static RouteGroupBuilder MapNodesApi(this RouteGroupBuilder api)
+    {
+        var nodes = api.MapGroup("/nodes").WithTags("Nodes");
+        nodes.MapPost("/", RegisterNode).WithName("RegisterNode").WithSummary("Register a node in one of the caller's farms.")
+            .AddEndpointFilter(TwinAuthentication.RequireTwin);
+        nodes.MapGet("/", ListNodes).WithName("ListNodes").WithSummary("The nodes of the caller's farms.")
+            .AddEndpointFilter(TwinAuthentication.RequireTwin);
+        nodes.MapGet("/{nodeId:long}", GetNode).WithName("GetNode").WithSummary("Owner's view of a node: status, resources, allocations.")
+            .AddEndpointFilter(TwinAuthentication.RequireTwin);
+        nodes.MapPost("/{nodeId:long}/drain", StartDrain).WithName("DrainNode")
+            .WithSummary("Stop new placements and move the node's reservations make-before-break, maxParallel at a time.")
+            .AddEndpointFilter(TwinAuthentication.RequireTwin);
+        nodes.MapDelete("/{nodeId:long}/drain", EndDrain).WithName("UndrainNode").WithSummary("End a drain.")
+            .AddEndpointFilter(TwinAuthentication.RequireTwin);
+        nodes.MapPost("/{nodeId:long}/heartbeat", Heartbeat).WithName("NodeHeartbeat")
+            .WithSummary("Node agent heartbeat (Bearer node key); answers the workloads the node should run.");
+        return api;
+    }
+
+    public static async Task<Results<Created<NodeCreated>, ValidationProblem, ProblemHttpResult>> RegisterNode(
+        CreateNodeRequest body, HttpContext http, IGrainFactory grains, IdGenerator ids)
+    {
+        var validation = new Validation();
+        var farmId = validation.Amount("farmId", body.FarmId, 1, long.MaxValue, required: true);
+        var resources = validation.Resources("resources", body.Resources, forNode: true);
+        var country = validation.Name("location.country", body.Location?.Country);
+        var city = validation.OptionalName("location.city", body.Location?.City) ?? "";
+        if (!validation.IsValid)
+        {
+            return TypedResults.ValidationProblem(validation.Errors);
+        }
+
+        var twinId = TwinAuthentication.TwinId(http);
+        if (await FarmsApi.OwnedFarmAsync(grains, farmId, twinId) is not { } farm)
+        {
+            return Problems.NotFound($"Farm {farmId}");
+        }
+
+        var nodeId = await ids.NextAsync(IdKind.Node);
+        var nodeKey = KeyHash.NewKey(KeyHash.NodePrefix, nodeId);
+        var registration = new NodeRegistration(
+            farmId, twinId, resources, new Location(country, city), body.Certification ?? NodeCertification.Diy, KeyHash.Hash(nodeKey));
+        var node = await grains.GetGrain<INodeGrain>(nodeId).RegisterAsync(registration, farm.CpuOvercommit);
+        await grains.GetGrain<IFarmGrain>(farmId).AddNodeAsync(nodeId);
+        return TypedResults.Created($"/api/v1/nodes/{nodeId}", new NodeCreated(nodeId, nodeKey, farmId, node.Status));
+    }
+
+    public static async Task<Ok<ImmutableArray<NodeInfo>>> ListNodes(HttpContext http, IGrainFactory grains)
+    {
+        var farmIds = await grains.GetGrain<ITwinGrain>(TwinAuthentication.TwinId(http)).GetFarmIdsAsync();
+        var farms = await Task.WhenAll(farmIds.Select(id => grains.GetGrain<IFarmGrain>(id).GetAsync()));
+        var nodeIds = farms.OfType<FarmInfo>().SelectMany(f => f.NodeIds);
+        var nodes = await Task.WhenAll(nodeIds.Select(id => grains.GetGrain<INodeGrain>(id).GetAsync()));
+        return TypedResults.Ok(nodes.OfType<NodeInfo>().OrderBy(n => n.NodeId).ToImmutableArray());
+    }
+
+    public static async Task<Results<Ok<NodeInfo>, ProblemHttpResult>> GetNode(long nodeId, HttpContext http, IGrainFactory grains)
+    {
+        var node = await OwnedNodeAsync(grains, nodeId, TwinAuthentication.TwinId(http));
+        return node is null ? Problems.NotFound($"Node {nodeId}") : TypedResults.Ok(node);
+    }
+
+    public static async Task<Results<Ok<NodeInfo>, ValidationProblem, ProblemHttpResult>> StartDrain(
+        long nodeId, DrainRequest? body, HttpContext http, IGrainFactory grains)
+    {
+        var validation = new Validation();
+        var maxParallel = (int)validation.Amount("maxParallel", body?.MaxParallel ?? 2, 1, MaxDrainParallel, required: false);
+        if (!validation.IsValid)
+        {
+            return TypedResults.ValidationProblem(validation.Errors);
+        }
+
+        return await SetDrainingAsync(grains, nodeId, TwinAuthentication.TwinId(http), true, maxParallel);
+    }
+
+    public static async Task<Results<Ok<NodeInfo>, ValidationProblem, ProblemHttpResult>> EndDrain(
+        long nodeId, HttpContext http, IGrainFactory grains) =>
+        await SetDrainingAsync(grains, nodeId, TwinAuthentication.TwinId(http), false, 1);
+
+    public static async Task<Results<Ok<HeartbeatResponse>, ValidationProblem, ProblemHttpResult>> Heartbeat(
+        long nodeId, HeartbeatRequest body, HttpContext http, NodeHeartbeats heartbeats)
+    {
+        var validation = new Validation();
+        var uptime = validation.Amount("uptime", body.Uptime, 0, long.MaxValue, required: true);
+        var reports = ImmutableArray.CreateBuilder<WorkloadReport>();
+        var workloads = body.Workloads ?? [];
+        if (workloads.Length > MaxReportedWorkloads)
+        {
+            validation.Add("workloads", $"at most {MaxReportedWorkloads} per heartbeat.");
+            workloads = [];
+        }
+
+        for (var i = 0; i < workloads.Length; i++)
+        {
+            var w = workloads[i];
+            if (w is not { WorkloadId: > 0, Epoch: >= 0, State: { } state })
+            {
+                validation.Add($"workloads[{i}]", "needs workloadId > 0, epoch >= 0 and state.");
+                continue;
+            }
+
+            reports.Add(new WorkloadReport(w.WorkloadId.Value, w.Epoch.Value, state, Math.Max(0, w.Restarts ?? 0), Truncate(w.Message)));
+        }
+
+        if (!validation.IsValid)
+        {
+            return TypedResults.ValidationProblem(validation.Errors);
+        }
+
+        var answer = await heartbeats.BeatAsync(nodeId, TwinAuthentication.BearerToken(http), new Grid.Heartbeat(uptime, reports.ToImmutable()));
+        return answer is null
+            ? Problems.Unauthorized($"A valid node key for node {nodeId} is required: Authorization: Bearer <nodeKey>.")
+            : TypedResults.Ok(answer);
+    }
+
+    /// <summary>The node if it exists and belongs to the twin; another twin's node looks exactly like a missing one.</summary>
+    public static async Task<NodeInfo?> OwnedNodeAsync(IGrainFactory grains, long nodeId, long twinId)
+    {
+        if (nodeId <= 0)
+        {
+            return null;
+        }
+
+        var node = await grains.GetGrain<INodeGrain>(nodeId).GetAsync();
+        return node is not null && node.TwinId == twinId ? node : null;
+    }
+
+    private static async Task<Results<Ok<NodeInfo>, ValidationProblem, ProblemHttpResult>> SetDrainingAsync(
+        IGrainFactory grains, long nodeId, long twinId, bool draining, int maxParallel)
+    {
+        if (await OwnedNodeAsync(grains, nodeId, twinId) is null)
+        {
+            return Problems.NotFound($"Node {nodeId}");
+        }
+
+        var node = grains.GetGrain<INodeGrain>(nodeId);
+        await node.SetDrainingAsync(draining, maxParallel);
+        return TypedResults.Ok((await node.GetAsync())!);
+    }
+
+    private static string? Truncate(string? message) => message is { Length: > 1024 } ? message[..1024] : message;
+}

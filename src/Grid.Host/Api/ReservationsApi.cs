@@ -1,0 +1,163 @@
+using System.Collections.Immutable;
+using Grid.Grains;
+using Grid.Ids;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Mvc;
+
+namespace Grid.Host.Api;
+
+public static class ReservationsApi
+{
+    public const int MaxIdempotencyKeyLength = 128;
+    public const int MaxFarmFilter = 100;
+    public const int MaxPageSize = 500;
+
+    public static RouteGroupBuilder MapReservationsApi(this RouteGroupBuilder api)
+    {
+        var reservations = api.MapGroup("/reservations").WithTags("Reservations");
+        reservations.MapPost("/", CreateReservation).WithName("CreateReservation")
+            .WithSummary("Reserve capacity; answers 201 after the placement is durable, 409 with the reasons when nothing fits.");
+        reservations.MapGet("/", ListReservations).WithName("ListReservations").WithSummary("The caller's reservations, newest first.");
+        reservations.MapGet("/{reservationId:long}", GetReservation).WithName("GetReservation");
+        reservations.MapDelete("/{reservationId:long}", CancelReservation).WithName("CancelReservation")
+            .WithSummary("Cancel: frees capacity and IPs; its workloads are deleted.");
+        reservations.MapGet("/{reservationId:long}/events", GetEvents).WithName("GetReservationEvents")
+            .WithSummary("Placements, moves, failures and cancellation of a reservation.");
+        return api;
+    }
+
+    public static async Task<Results<Created<ReservationInfo>, ValidationProblem, ProblemHttpResult>> CreateReservation(
+        CreateReservationRequest body,
+        [FromHeader(Name = "Idempotency-Key")] string? idempotencyKey,
+        HttpContext http,
+        IGrainFactory grains,
+        IdGenerator ids)
+    {
+        var twinId = TwinAuthentication.TwinId(http);
+        var validation = new Validation();
+        var resources = validation.Resources("resources", body.Resources, forNode: false);
+        if (validation.IsValid && resources == Capacity.Zero)
+        {
+            validation.Add("resources", "must ask for some capacity.");
+        }
+
+        var constraints = Constraints(validation, body.Constraints);
+        if (idempotencyKey is { } key && (key.Length is 0 or > MaxIdempotencyKeyLength || key.Any(char.IsControl)))
+        {
+            validation.Add("Idempotency-Key", $"must be 1-{MaxIdempotencyKeyLength} printable characters.");
+        }
+
+        if (!validation.IsValid)
+        {
+            return TypedResults.ValidationProblem(validation.Errors);
+        }
+
+        var request = new ReservationRequest(twinId, resources, constraints, body.Strategy ?? PlacementStrategy.Binpack);
+        ReservationOutcome outcome;
+        if (idempotencyKey is null)
+        {
+            outcome = await grains.GetGrain<IReservationGrain>(await ids.NextAsync(IdKind.Reservation)).CreateAsync(request);
+        }
+        else
+        {
+            try
+            {
+                outcome = await grains.GetGrain<IIdempotencyGrain>($"{twinId}/{idempotencyKey}").ReserveAsync(request);
+            }
+            catch (IdempotencyConflictException exception)
+            {
+                return TypedResults.Problem(title: "Idempotency-Key reused", detail: exception.Message,
+                    statusCode: StatusCodes.Status422UnprocessableEntity);
+            }
+        }
+
+        return outcome.Reservation is { } reservation
+            ? TypedResults.Created($"/api/v1/reservations/{reservation.ReservationId}", reservation)
+            : Problems.Unplaceable(outcome.Unplaceable!);
+    }
+
+    public static async Task<Results<Ok<Page<ReservationInfo>>, ValidationProblem>> ListReservations(
+        HttpContext http, IGrainFactory grains, int? page, int? size)
+    {
+        var validation = new Validation();
+        var pageNumber = (int)validation.Amount("page", page ?? 1, 1, int.MaxValue, required: false);
+        var pageSize = (int)validation.Amount("size", size ?? 50, 1, MaxPageSize, required: false);
+        if (!validation.IsValid)
+        {
+            return TypedResults.ValidationProblem(validation.Errors);
+        }
+
+        var ids = await grains.GetGrain<ITwinGrain>(TwinAuthentication.TwinId(http)).GetReservationIdsAsync();
+        var pageIds = ids.Reverse().Skip((int)Math.Min((long)(pageNumber - 1) * pageSize, int.MaxValue)).Take(pageSize);
+        var infos = await Task.WhenAll(pageIds.Select(id => grains.GetGrain<IReservationGrain>(id).GetAsync()));
+        return TypedResults.Ok(new Page<ReservationInfo>([.. infos.OfType<ReservationInfo>()], pageNumber, pageSize, ids.Length));
+    }
+
+    public static async Task<Results<Ok<ReservationInfo>, ProblemHttpResult>> GetReservation(
+        long reservationId, HttpContext http, IGrainFactory grains)
+    {
+        var reservation = await OwnedReservationAsync(grains, reservationId, TwinAuthentication.TwinId(http));
+        return reservation is null ? Problems.NotFound($"Reservation {reservationId}") : TypedResults.Ok(reservation);
+    }
+
+    public static async Task<Results<NoContent, ProblemHttpResult>> CancelReservation(
+        long reservationId, HttpContext http, IGrainFactory grains)
+    {
+        if (await OwnedReservationAsync(grains, reservationId, TwinAuthentication.TwinId(http)) is null)
+        {
+            return Problems.NotFound($"Reservation {reservationId}");
+        }
+
+        await grains.GetGrain<IReservationGrain>(reservationId).CancelAsync();
+        return TypedResults.NoContent();
+    }
+
+    public static async Task<Results<Ok<ImmutableArray<ReservationEvent>>, ProblemHttpResult>> GetEvents(
+        long reservationId, HttpContext http, IGrainFactory grains)
+    {
+        if (await OwnedReservationAsync(grains, reservationId, TwinAuthentication.TwinId(http)) is null)
+        {
+            return Problems.NotFound($"Reservation {reservationId}");
+        }
+
+        return TypedResults.Ok(await grains.GetGrain<IReservationGrain>(reservationId).GetEventsAsync());
+    }
+
+    /// <summary>The reservation if it exists and belongs to the twin; another twin's looks exactly like a missing one.</summary>
+    public static async Task<ReservationInfo?> OwnedReservationAsync(IGrainFactory grains, long reservationId, long twinId)
+    {
+        if (reservationId <= 0)
+        {
+            return null;
+        }
+
+        var reservation = await grains.GetGrain<IReservationGrain>(reservationId).GetAsync();
+        return reservation is not null && reservation.TwinId == twinId ? reservation : null;
+    }
+
+    private static PlacementConstraints Constraints(Validation validation, ConstraintsRequest? body)
+    {
+        if (body is null)
+        {
+            return PlacementConstraints.None;
+        }
+
+        var farmIds = body.FarmIds ?? [];
+        if (farmIds.Length > MaxFarmFilter || farmIds.Any(id => id <= 0))
+        {
+            validation.Add("constraints.farmIds", $"at most {MaxFarmFilter} positive farm ids.");
+        }
+
+        if (body.NodeId is <= 0)
+        {
+            validation.Add("constraints.nodeId", "must be a positive node id.");
+        }
+
+        return new PlacementConstraints(
+            farmIds,
+            validation.OptionalName("constraints.country", body.Country),
+            body.Certified,
+            body.NodeId,
+            validation.OptionalName("constraints.antiAffinityGroup", body.AntiAffinityGroup));
+    }
+}

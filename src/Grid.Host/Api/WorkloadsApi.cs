@@ -1,0 +1,123 @@
+using System.Collections.Immutable;
+using Grid.Grains;
+using Grid.Ids;
+using Microsoft.AspNetCore.Http.HttpResults;
+
+namespace Grid.Host.Api;
+
+public static class WorkloadsApi
+{
+    public const int MaxArgs = 256;
+    public const int MaxEnv = 256;
+    public const int MaxCommandLength = 4096;
+
+    public static RouteGroupBuilder MapWorkloadsApi(this RouteGroupBuilder api)
+    {
+        api.MapPost("/reservations/{reservationId:long}/workloads", DeployWorkload).WithTags("Workloads").WithName("DeployWorkload")
+            .WithSummary("Deploy a workload inside a reservation; the workloads never exceed the reservation's resources.");
+        api.MapGet("/workloads/{workloadId:long}", GetWorkload).WithTags("Workloads").WithName("GetWorkload");
+        api.MapDelete("/workloads/{workloadId:long}", DeleteWorkload).WithTags("Workloads").WithName("DeleteWorkload");
+        return api;
+    }
+
+    public static async Task<Results<Created<WorkloadInfo>, ValidationProblem, ProblemHttpResult>> DeployWorkload(
+        long reservationId, CreateWorkloadRequest body, HttpContext http, IGrainFactory grains, IdGenerator ids)
+    {
+        var validation = new Validation();
+        var name = validation.Name("name", body.Name);
+        if (body.Type is null)
+        {
+            validation.Add("type", "is required: process, vm, zdb or gateway.");
+        }
+
+        var resources = body.Resources is null ? Capacity.Zero : validation.Resources("resources", body.Resources, forNode: false);
+        if (resources.Ipv4 > 0)
+        {
+            validation.Add("resources.ipv4", "public IPs belong to the reservation, not to a workload.");
+        }
+
+        var process = Process(validation, body.Type, body.Process);
+        if (!validation.IsValid)
+        {
+            return TypedResults.ValidationProblem(validation.Errors);
+        }
+
+        if (await ReservationsApi.OwnedReservationAsync(grains, reservationId, TwinAuthentication.TwinId(http)) is null)
+        {
+            return Problems.NotFound($"Reservation {reservationId}");
+        }
+
+        var workloadId = await ids.NextAsync(IdKind.Workload);
+        var workload = await grains.GetGrain<IReservationGrain>(reservationId)
+            .AddWorkloadAsync(workloadId, new WorkloadSpec(name, body.Type!.Value, resources, process));
+        return TypedResults.Created($"/api/v1/workloads/{workloadId}", workload);
+    }
+
+    public static async Task<Results<Ok<WorkloadInfo>, ProblemHttpResult>> GetWorkload(long workloadId, HttpContext http, IGrainFactory grains)
+    {
+        var workload = await OwnedWorkloadAsync(grains, workloadId, TwinAuthentication.TwinId(http));
+        return workload is null ? Problems.NotFound($"Workload {workloadId}") : TypedResults.Ok(workload);
+    }
+
+    public static async Task<Results<NoContent, ProblemHttpResult>> DeleteWorkload(long workloadId, HttpContext http, IGrainFactory grains)
+    {
+        if (await OwnedWorkloadAsync(grains, workloadId, TwinAuthentication.TwinId(http)) is not { } workload)
+        {
+            return Problems.NotFound($"Workload {workloadId}");
+        }
+
+        await grains.GetGrain<IReservationGrain>(workload.ReservationId).RemoveWorkloadAsync(workloadId);
+        await grains.GetGrain<IWorkloadGrain>(workloadId).DeleteAsync();
+        return TypedResults.NoContent();
+    }
+
+    private static async Task<WorkloadInfo?> OwnedWorkloadAsync(IGrainFactory grains, long workloadId, long twinId)
+    {
+        if (workloadId <= 0)
+        {
+            return null;
+        }
+
+        var workload = await grains.GetGrain<IWorkloadGrain>(workloadId).GetAsync();
+        return workload is not null && workload.TwinId == twinId ? workload : null;
+    }
+
+    private static ProcessSpec? Process(Validation validation, WorkloadType? type, ProcessRequest? body)
+    {
+        if (type != WorkloadType.Process)
+        {
+            if (body is not null)
+            {
+                validation.Add("process", "is only for workloads of type process.");
+            }
+
+            return null;
+        }
+
+        if (body is null || string.IsNullOrWhiteSpace(body.Command))
+        {
+            validation.Add("process.command", "is required for a process workload.");
+            return null;
+        }
+
+        if (body.Command.Length > MaxCommandLength || body.Command.Contains('\0', StringComparison.Ordinal))
+        {
+            validation.Add("process.command", $"must be at most {MaxCommandLength} characters without NUL.");
+        }
+
+        var args = body.Args ?? [];
+        if (args.Length > MaxArgs || args.Any(a => a is null || a.Length > MaxCommandLength || a.Contains('\0', StringComparison.Ordinal)))
+        {
+            validation.Add("process.args", $"at most {MaxArgs} arguments of at most {MaxCommandLength} characters.");
+        }
+
+        var env = body.Env ?? ImmutableDictionary<string, string>.Empty;
+        if (env.Count > MaxEnv || env.Any(e => e.Key.Length is 0 or > 256 || e.Key.Contains('=', StringComparison.Ordinal)
+                || e.Key.Contains('\0', StringComparison.Ordinal) || e.Value is null || e.Value.Length > MaxCommandLength))
+        {
+            validation.Add("process.env", $"at most {MaxEnv} variables with names without '=' and values of at most {MaxCommandLength} characters.");
+        }
+
+        return new ProcessSpec(body.Command, args, env);
+    }
+}

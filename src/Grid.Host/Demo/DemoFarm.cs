@@ -1,0 +1,119 @@
+using System.Collections.Concurrent;
+using System.Collections.Immutable;
+using System.Diagnostics;
+using Grid.Grains;
+using Grid.Host.Api;
+using Grid.Ids;
+using Grid.Twins;
+using Microsoft.Extensions.Options;
+
+namespace Grid.Host.Demo;
+
+/// <summary>
+/// A simulated farm so the grid is alive at once: a demo twin owning 3 farms in 3 countries and
+/// <c>Grid:Demo:Nodes</c> nodes that heartbeat through <see cref="NodeHeartbeats"/>, the same path as real
+/// agents. Simulated nodes report every desired workload as running.
+/// </summary>
+public sealed partial class DemoFarm(
+    IGrainFactory grains,
+    IdGenerator ids,
+    NodeHeartbeats heartbeats,
+    IOptions<GridHostOptions> options,
+    IOptions<GridHealthOptions> health,
+    ILogger<DemoFarm> logger) : BackgroundService
+{
+    private readonly ConcurrentDictionary<long, ImmutableArray<WorkloadReport>> _running = new();
+
+    private static readonly (string Name, string Country, string City, string Subnet)[] Farms =
+    [
+        ("demo-farm-ghent", "Belgium", "Ghent", "185.69.166"),
+        ("demo-farm-cairo", "Egypt", "Cairo", "197.50.12"),
+        ("demo-farm-vienna", "Austria", "Vienna", "91.212.34"),
+    ];
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var nodes = await RetryAsync(() => CreateAsync(options.Value.Demo.EffectiveNodes(options.Value.Storage)), stoppingToken);
+        var started = Stopwatch.StartNew();
+        using var timer = new PeriodicTimer(health.Value.HeartbeatInterval);
+        do
+        {
+            await Task.WhenAll(nodes.Select(node => BeatAsync(node, (long)started.Elapsed.TotalSeconds)));
+        }
+        while (await timer.WaitForNextTickAsync(stoppingToken));
+    }
+
+    private async Task BeatAsync((long NodeId, string Key) node, long uptime)
+    {
+        try
+        {
+            var running = _running.GetValueOrDefault(node.NodeId, []);
+            var answer = await heartbeats.BeatAsync(node.NodeId, node.Key, new Heartbeat(uptime, running));
+            _running[node.NodeId] = answer is null
+                ? []
+                : [.. answer.Desired.Select(w => new WorkloadReport(w.WorkloadId, w.Epoch, WorkloadState.Running))];
+        }
+        catch (Exception exception)
+        {
+            LogBeatFailed(logger, node.NodeId, exception.GetType().Name);
+        }
+    }
+
+    private async Task<List<(long NodeId, string Key)>> CreateAsync(int count)
+    {
+        var twinId = await ids.NextAsync(IdKind.Twin);
+        var apiKey = KeyHash.NewKey(KeyHash.TwinPrefix, twinId);
+        await grains.GetGrain<ITwinGrain>(twinId).CreateAsync("demo", KeyHash.Hash(apiKey));
+
+        var farmIds = new List<long>();
+        foreach (var farm in Farms)
+        {
+            var farmId = await ids.NextAsync(IdKind.Farm);
+            var ips = Enumerable.Range(10, 8).Select(i => new PublicIp($"{farm.Subnet}.{i}/24", $"{farm.Subnet}.1")).ToImmutableArray();
+            await grains.GetGrain<IFarmGrain>(farmId).CreateAsync(twinId, new FarmSpec(farm.Name, FarmCertification.Gold, ips, 1.0));
+            await grains.GetGrain<ITwinGrain>(twinId).AddFarmAsync(farmId);
+            farmIds.Add(farmId);
+        }
+
+        var nodes = new List<(long NodeId, string Key)>();
+        for (var i = 0; i < count; i++)
+        {
+            var farm = Farms[i % Farms.Length];
+            var farmId = farmIds[i % Farms.Length];
+            var nodeId = await ids.NextAsync(IdKind.Node);
+            var nodeKey = KeyHash.NewKey(KeyHash.NodePrefix, nodeId);
+            // Varied but deterministic machines: 8-32 cores, 32-128 GiB RAM, 1-2 TiB SSD, some with HDD.
+            var resources = new Capacity(8 << (i % 3), 32L << 30 << (i % 3), (1L << 40) * (1 + (i % 2)), i % 4 == 0 ? 4L << 40 : 0);
+            var registration = new NodeRegistration(farmId, twinId, resources, new Location(farm.Country, farm.City),
+                i % 5 == 0 ? NodeCertification.Certified : NodeCertification.Diy, KeyHash.Hash(nodeKey));
+            await grains.GetGrain<INodeGrain>(nodeId).RegisterAsync(registration, 1.0);
+            await grains.GetGrain<IFarmGrain>(farmId).AddNodeAsync(nodeId);
+            nodes.Add((nodeId, nodeKey));
+        }
+
+        LogDemoReady(logger, count, Farms.Length, twinId, apiKey);
+        return nodes;
+    }
+
+    private static async Task<T> RetryAsync<T>(Func<Task<T>> action, CancellationToken cancellationToken)
+    {
+        // The silo may still be starting when hosted services run.
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                return await action();
+            }
+            catch (Exception) when (attempt < 30 && !cancellationToken.IsCancellationRequested)
+            {
+                await Task.Delay(TimeSpan.FromMilliseconds(500), cancellationToken);
+            }
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Demo farm ready: {Nodes} simulated nodes in {Farms} farms. Demo twin {TwinId}, API key: {ApiKey}")]
+    private static partial void LogDemoReady(ILogger logger, int nodes, int farms, long twinId, string apiKey);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Demo node {NodeId} heartbeat failed: {Error}")]
+    private static partial void LogBeatFailed(ILogger logger, long nodeId, string error);
+}

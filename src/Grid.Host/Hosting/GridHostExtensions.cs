@@ -1,0 +1,140 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Grid.Hosting;
+using Grid.Host.Api;
+using Grid.Host.Demo;
+using Grid.Telemetry;
+using Microsoft.Extensions.Options;
+using OpenTelemetry;
+using OpenTelemetry.Metrics;
+using OpenTelemetry.Resources;
+using OpenTelemetry.Trace;
+
+namespace Grid.Host.Hosting;
+
+public static partial class GridHostExtensions
+{
+    public const string DefaultUrl = "http://127.0.0.1:5080";
+    public const string ConnectionStringName = "Grid";
+
+    /// <summary>
+    /// The whole controller in one host: an Orleans silo (in-memory by default, PostgreSQL with
+    /// <c>Grid:Storage=postgres</c>), the HTTP API, health, OpenAPI and OpenTelemetry.
+    /// </summary>
+    public static WebApplicationBuilder AddGridHost(this WebApplicationBuilder builder)
+    {
+        var options = builder.Configuration.GetSection(GridHostOptions.Section).Get<GridHostOptions>() ?? new GridHostOptions();
+        builder.Services.AddOptions<GridHostOptions>().BindConfiguration(GridHostOptions.Section);
+        if (string.IsNullOrEmpty(builder.Configuration["urls"]) && !builder.Configuration.GetSection("Kestrel:Endpoints").Exists())
+        {
+            builder.WebHost.UseUrls(DefaultUrl);
+        }
+
+        builder.UseOrleans(silo => ConfigureSilo(silo, builder.Configuration, options));
+        builder.Services.AddHostedService<StorageNotice>();
+        if (options.Demo.EffectiveNodes(options.Storage) > 0)
+        {
+            builder.Services.AddHostedService<DemoFarm>();
+        }
+
+        builder.Services.AddSingleton<TwinAuthentication>();
+        builder.Services.AddSingleton<NodeHeartbeats>();
+        builder.Services.ConfigureHttpJsonOptions(json => ConfigureJson(json.SerializerOptions));
+        builder.Services.AddProblemDetails();
+        builder.Services.AddExceptionHandler<GridExceptionHandler>();
+        builder.Services.AddOpenApi();
+        var health = builder.Services.AddHealthChecks()
+            .AddCheck<SiloHealthCheck>("silo", tags: [GridEndpoints.ReadyTag]);
+        if (options.Storage == GridStorageKind.Postgres)
+        {
+            health.AddGridPostgres(builder.Configuration.GetConnectionString(ConnectionStringName)!, GridEndpoints.ReadyTag);
+        }
+
+        builder.AddGridTelemetry();
+        return builder;
+    }
+
+    /// <summary>camelCase JSON with enums as camelCase strings, for the API and its clients alike.</summary>
+    public static void ConfigureJson(JsonSerializerOptions json)
+    {
+        json.PropertyNamingPolicy = JsonNamingPolicy.CamelCase;
+        json.Converters.Add(new JsonStringEnumConverter(JsonNamingPolicy.CamelCase, allowIntegerValues: false));
+    }
+
+    private static void ConfigureSilo(ISiloBuilder silo, IConfiguration configuration, GridHostOptions options)
+    {
+        var cluster = options.Cluster;
+        silo.AddGridGrains();
+        silo.AddActivityPropagation();
+        silo.Configure<ClusterOptions>(o =>
+        {
+            o.ClusterId = cluster.ClusterId;
+            o.ServiceId = cluster.ServiceId;
+        });
+        silo.Configure<ClusterMembershipOptions>(o =>
+        {
+            o.ProbeTimeout = cluster.ProbeTimeout;
+            o.NumMissedProbesLimit = cluster.NumMissedProbesLimit;
+            o.TableRefreshTimeout = cluster.TableRefreshTimeout;
+            // A killed silo stays dead; no need to wait the default minutes before its entry may be cleaned up.
+            o.DefunctSiloExpiration = TimeSpan.FromHours(1);
+        });
+
+        if (options.Storage == GridStorageKind.Postgres)
+        {
+            var connectionString = configuration.GetConnectionString(ConnectionStringName);
+            if (string.IsNullOrWhiteSpace(connectionString))
+            {
+                throw new OptionsValidationException(ConnectionStringName, typeof(GridHostOptions),
+                    ["Grid:Storage=postgres needs ConnectionStrings:Grid (e.g. Host=127.0.0.1;Username=postgres;Database=grid)."]);
+            }
+
+            silo.UseGridPostgres(connectionString);
+            silo.ConfigureEndpoints(AdvertisedAddress(cluster.AdvertisedAddress), cluster.SiloPort, cluster.GatewayPort, listenOnAnyHostAddress: true);
+        }
+        else
+        {
+            silo.UseLocalhostClustering(cluster.SiloPort, cluster.GatewayPort, serviceId: cluster.ServiceId, clusterId: cluster.ClusterId);
+            silo.AddMemoryGrainStorage(GridStorage.Name);
+            silo.UseInMemoryReminderService();
+        }
+
+        if (!string.IsNullOrEmpty(Environment.GetEnvironmentVariable("POD_NAMESPACE")))
+        {
+            silo.UseKubernetesHosting();
+        }
+    }
+
+    private static IPAddress AdvertisedAddress(string? configured)
+    {
+        if (!string.IsNullOrWhiteSpace(configured))
+        {
+            return IPAddress.TryParse(configured, out var address)
+                ? address
+                : Dns.GetHostAddresses(configured).First(a => a.AddressFamily == AddressFamily.InterNetwork);
+        }
+
+        return Dns.GetHostAddresses(Dns.GetHostName())
+            .FirstOrDefault(a => a.AddressFamily == AddressFamily.InterNetwork && !IPAddress.IsLoopback(a)) ?? IPAddress.Loopback;
+    }
+
+    private static void AddGridTelemetry(this WebApplicationBuilder builder)
+    {
+        var otel = builder.Services.AddOpenTelemetry()
+            .ConfigureResource(resource => resource.AddService(builder.Configuration["OTEL_SERVICE_NAME"] ?? "grid-orleans"))
+            .WithMetrics(metrics => metrics
+                .AddMeter(GridTelemetry.Name, "Microsoft.Orleans")
+                .AddAspNetCoreInstrumentation()
+                .AddRuntimeInstrumentation()
+                .AddPrometheusExporter())
+            .WithTracing(tracing => tracing
+                .AddSource(GridTelemetry.Name, "Microsoft.Orleans.Runtime", "Microsoft.Orleans.Application")
+                .AddAspNetCoreInstrumentation());
+        if (!string.IsNullOrWhiteSpace(builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]))
+        {
+            otel.UseOtlpExporter();
+        }
+    }
+}
