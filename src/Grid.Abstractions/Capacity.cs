@@ -24,6 +24,7 @@ public sealed record Capacity(
     public bool Covers(Capacity other) =>
         other.Cru <= Cru && other.Mru <= Mru && other.Sru <= Sru && other.Hru <= Hru && other.Ipv4 <= Ipv4;
 
+    [System.Text.Json.Serialization.JsonIgnore]
     public bool IsNegative => Cru < 0 || Mru < 0 || Sru < 0 || Hru < 0 || Ipv4 < 0;
 }
 

@@ -51,4 +51,4 @@ public sealed record ProcessRequest(string? Command, ImmutableArray<string>? Arg
 public sealed record CreateWorkloadRequest(string? Name, WorkloadType? Type, ResourcesRequest? Resources, ProcessRequest? Process);
 
 /// <summary>A page of a listing.</summary>
-public sealed record Page<T>(ImmutableArray<T> Items, int Page, int Size, int Total);
+public sealed record Page<T>(ImmutableArray<T> Items, int PageNumber, int Size, int Total);

@@ -3,6 +3,7 @@ using System.Collections.Immutable;
 using System.Diagnostics;
 using Grid.Grains;
 using Grid.Host.Api;
+using Grid.Host.Hosting;
 using Grid.Ids;
 using Grid.Twins;
 using Microsoft.Extensions.Options;

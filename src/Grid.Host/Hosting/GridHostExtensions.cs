@@ -7,6 +7,7 @@ using Grid.Host.Api;
 using Grid.Host.Demo;
 using Grid.Telemetry;
 using Microsoft.Extensions.Options;
+using Orleans.Configuration;
 using OpenTelemetry;
 using OpenTelemetry.Metrics;
 using OpenTelemetry.Resources;
@@ -43,6 +44,8 @@ public static partial class GridHostExtensions
         builder.Services.AddSingleton<NodeHeartbeats>();
         builder.Services.ConfigureHttpJsonOptions(json => ConfigureJson(json.SerializerOptions));
         builder.Services.AddProblemDetails();
+        // Malformed bodies reach the exception handler, which answers a ProblemDetails that says what was wrong.
+        builder.Services.Configure<Microsoft.AspNetCore.Routing.RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
         builder.Services.AddExceptionHandler<GridExceptionHandler>();
         builder.Services.AddOpenApi();
         var health = builder.Services.AddHealthChecks()
