@@ -1,0 +1,62 @@
+using System.Net;
+using System.Net.Sockets;
+using Grid.Host.Hosting;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Grid.Host.Tests;
+
+/// <summary>The real host (Kestrel + silo) started in this process on free loopback ports.</summary>
+public sealed class GridApp : IAsyncDisposable
+{
+    private readonly WebApplication _app;
+
+    private GridApp(WebApplication app, Uri address)
+    {
+        _app = app;
+        Address = address;
+        Client = new HttpClient { BaseAddress = address, Timeout = TimeSpan.FromSeconds(60) };
+    }
+
+    public Uri Address { get; }
+
+    public HttpClient Client { get; }
+
+    public IServiceProvider Services => _app.Services;
+
+    public static async Task<GridApp> StartAsync(params string[] settings)
+    {
+        string[] args =
+        [
+            "--urls", "http://127.0.0.1:0",
+            $"--Grid:Cluster:SiloPort={FreePort()}",
+            $"--Grid:Cluster:GatewayPort={FreePort()}",
+            "--Grid:Demo:Nodes=0",
+            "--Logging:LogLevel:Default=Warning",
+            .. settings,
+        ];
+        var builder = WebApplication.CreateBuilder(args);
+        builder.AddGridHost();
+        var app = builder.Build();
+        app.MapGridEndpoints();
+        await app.StartAsync();
+        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        return new GridApp(app, new Uri(address));
+    }
+
+    public static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        Client.Dispose();
+        await _app.StopAsync();
+        await _app.DisposeAsync();
+    }
+}
