@@ -18,7 +18,7 @@ public sealed class FarmState
 /// <summary>A farm and its public IPv4 pool: an address is held by at most one reservation at a time.</summary>
 public sealed class FarmGrain(
     [PersistentState("farm", GridStorage.Name)] IPersistentState<FarmState> state,
-    TimeProvider time) : Grain, IFarmGrain
+    GridClock clock) : Grain, IFarmGrain
 {
     public async Task<FarmInfo> CreateAsync(long twinId, FarmSpec spec)
     {
@@ -34,7 +34,7 @@ public sealed class FarmGrain(
             Certification = spec.Certification,
             CpuOvercommit = spec.CpuOvercommit,
             PublicIps = spec.PublicIps.Select(ip => new FarmIp(ip.Ip, ip.Gateway, 0)).ToList(),
-            CreatedAt = time.GetUtcNow(),
+            CreatedAt = clock.UtcNow,
         };
         await state.WriteStateAsync();
         return Info();

@@ -16,7 +16,7 @@ public static class GridSiloBuilderExtensions
     public static ISiloBuilder AddGridGrains(this ISiloBuilder silo)
     {
         var services = silo.Services;
-        services.TryAddSingleton(TimeProvider.System);
+        services.TryAddSingleton(new GridClock(TimeProvider.System));
         services.AddMetrics();
         services.AddOptions<GridHealthOptions>().BindConfiguration(GridHealthOptions.Section);
         services.AddOptions<GridIndexOptions>().BindConfiguration(GridIndexOptions.Section)

@@ -20,7 +20,7 @@ public sealed class IndexShardState
 /// </summary>
 public sealed partial class CapacityIndexGrain(
     [PersistentState("index", GridStorage.Name)] IPersistentState<IndexShardState> state,
-    TimeProvider time,
+    GridClock clock,
     IOptions<GridHealthOptions> health,
     ILogger<CapacityIndexGrain> logger) : Grain, ICapacityIndexGrain
 {
@@ -31,7 +31,7 @@ public sealed partial class CapacityIndexGrain(
 
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
-        var graceUntil = time.GetUtcNow() + health.Value.EffectiveStartupGrace;
+        var graceUntil = clock.UtcNow + health.Value.EffectiveStartupGrace;
         foreach (var nodeId in state.State.NodeIds)
         {
             _entries[nodeId] = new Entry { LastBeat = graceUntil - health.Value.HeartbeatTimeout };
@@ -84,7 +84,7 @@ public sealed partial class CapacityIndexGrain(
     {
         if (!_entries.TryGetValue(summary.NodeId, out var entry))
         {
-            entry = new Entry { LastBeat = time.GetUtcNow() };
+            entry = new Entry { LastBeat = clock.UtcNow };
             _entries[summary.NodeId] = entry;
         }
 
@@ -112,7 +112,7 @@ public sealed partial class CapacityIndexGrain(
 
     private Task ScanAsync(CancellationToken cancellationToken)
     {
-        var deadline = time.GetUtcNow() - health.Value.HeartbeatTimeout;
+        var deadline = clock.UtcNow - health.Value.HeartbeatTimeout;
         foreach (var (nodeId, entry) in _entries)
         {
             if (entry.Summary is { Status: NodeStatus.Up } && entry.LastBeat < deadline && entry.ReportedDownAt != entry.LastBeat)

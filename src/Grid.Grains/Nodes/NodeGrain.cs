@@ -13,7 +13,7 @@ namespace Grid.Nodes;
 /// </summary>
 public sealed partial class NodeGrain(
     [PersistentState("node", GridStorage.Name)] IPersistentState<NodeState> state,
-    TimeProvider time,
+    GridClock clock,
     IOptions<GridHealthOptions> health,
     IOptions<GridIndexOptions> index,
     CapacityView view,
@@ -55,7 +55,7 @@ public sealed partial class NodeGrain(
         {
             Registration = registration,
             CpuOvercommit = cpuOvercommit,
-            CreatedAt = time.GetUtcNow(),
+            CreatedAt = clock.UtcNow,
         };
         await state.WriteStateAsync();
         var summary = Summary();
@@ -115,7 +115,7 @@ public sealed partial class NodeGrain(
 
         allocations[request.ReservationId] = new Allocation(
             request.ReservationId, request.Epoch, request.TwinId, request.Resources, ips,
-            request.AntiAffinityGroup, request.Workloads, time.GetUtcNow());
+            request.AntiAffinityGroup, request.Workloads, clock.UtcNow);
         try
         {
             await state.WriteStateAsync();
@@ -190,7 +190,7 @@ public sealed partial class NodeGrain(
 
     public async Task<HeartbeatResponse> HeartbeatAsync(Heartbeat heartbeat)
     {
-        var now = time.GetUtcNow();
+        var now = clock.UtcNow;
         _lastHeartbeat = now;
         _uptime = heartbeat.Uptime;
         await Shard.BeatAsync(NodeId, now);
@@ -213,7 +213,7 @@ public sealed partial class NodeGrain(
             return;
         }
 
-        await SetStatusAsync(NodeStatus.Down, time.GetUtcNow());
+        await SetStatusAsync(NodeStatus.Down, clock.UtcNow);
         EvacuateAll(makeBeforeBreak: false);
     }
 
@@ -321,7 +321,7 @@ public sealed partial class NodeGrain(
 
     private async Task ReleaseOrphansAsync(CancellationToken cancellationToken)
     {
-        var cutoff = time.GetUtcNow() - OrphanCheckAge;
+        var cutoff = clock.UtcNow - OrphanCheckAge;
         foreach (var allocation in state.State.Allocations.Values.Where(a => a.AllocatedAt < cutoff).ToList())
         {
             var reservation = GrainFactory.GetGrain<IReservationGrain>(allocation.ReservationId);
@@ -348,7 +348,7 @@ public sealed partial class NodeGrain(
     private bool IsSchedulable() =>
         state.State.Status == NodeStatus.Up
         && !state.State.Draining
-        && (state.State.RejoinAt is not { } rejoin || time.GetUtcNow() >= rejoin);
+        && (state.State.RejoinAt is not { } rejoin || clock.UtcNow >= rejoin);
 
     private Capacity Used()
     {

@@ -15,7 +15,7 @@ namespace Grid.Reservations;
 public sealed partial class ReservationGrain(
     [PersistentState("reservation", GridStorage.Name)] IPersistentState<ReservationRecord> state,
     ReservationScheduler scheduler,
-    TimeProvider time,
+    GridClock clock,
     IOptions<GridHealthOptions> health,
     GridMetrics metrics,
     ILogger<ReservationGrain> logger) : Grain, IReservationGrain, IRemindable
@@ -55,7 +55,7 @@ public sealed partial class ReservationGrain(
             return new(null, report);
         }
 
-        var now = time.GetUtcNow();
+        var now = clock.UtcNow;
         state.State = new ReservationRecord
         {
             Request = request,
@@ -344,7 +344,7 @@ public sealed partial class ReservationGrain(
 
     private void AddEvent(string kind, long? nodeId, string message)
     {
-        var now = time.GetUtcNow();
+        var now = clock.UtcNow;
         Record.UpdatedAt = now;
         Record.Events.Add(new ReservationEvent(now, kind, nodeId, Record.Epoch, message));
         if (Record.Events.Count > MaxEvents)

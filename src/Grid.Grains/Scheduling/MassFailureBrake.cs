@@ -13,7 +13,7 @@ namespace Grid.Scheduling;
 /// </summary>
 public sealed partial class MassFailureBrake(
     CapacityView view,
-    TimeProvider time,
+    GridClock clock,
     IOptions<GridHealthOptions> options,
     GridMetrics metrics,
     ILogger<MassFailureBrake> logger)
@@ -22,11 +22,11 @@ public sealed partial class MassFailureBrake(
 
     /// <summary>Keys (<c>farm:F</c>, <c>country:C</c>) whose moves are rate limited now.</summary>
     public IReadOnlyCollection<string> Engaged =>
-        [.. _windows.Where(w => IsEngaged(w.Key, w.Value, time.GetUtcNow())).Select(w => w.Key)];
+        [.. _windows.Where(w => IsEngaged(w.Key, w.Value, clock.UtcNow)).Select(w => w.Key)];
 
     public void RecordDown(long farmId, string country)
     {
-        var now = time.GetUtcNow();
+        var now = clock.UtcNow;
         foreach (var key in Keys(farmId, country))
         {
             var window = _windows.GetOrAdd(key, _ => new Window());
@@ -57,12 +57,12 @@ public sealed partial class MassFailureBrake(
                 continue;
             }
 
-            while (IsEngaged(key, window, time.GetUtcNow()))
+            while (IsEngaged(key, window, clock.UtcNow))
             {
                 TimeSpan wait;
                 lock (window)
                 {
-                    var now = time.GetUtcNow();
+                    var now = clock.UtcNow;
                     var next = window.NextMoveAt > now ? window.NextMoveAt : now;
                     window.NextMoveAt = next + TimeSpan.FromSeconds(1 / Math.Max(rate, 0.001));
                     wait = next - now;
@@ -74,7 +74,7 @@ public sealed partial class MassFailureBrake(
                 }
 
                 metrics.MoveDelayed();
-                await Task.Delay(wait, time, cancellationToken);
+                await Task.Delay(wait, clock.Time, cancellationToken);
                 break;
             }
         }

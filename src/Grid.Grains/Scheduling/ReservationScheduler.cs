@@ -13,7 +13,7 @@ public sealed record Placement(long NodeId, long FarmId, ImmutableArray<FarmIp> 
 /// the best node grain to allocate; on a refusal (the view was stale) try the next. No global lock and no
 /// scheduler grain on the hot path: the node grain's single-threaded ledger is the only arbiter.
 /// </summary>
-public sealed class ReservationScheduler(IGrainFactory grains, CapacityView view, TimeProvider time, GridMetrics metrics)
+public sealed class ReservationScheduler(IGrainFactory grains, CapacityView view, GridClock clock, GridMetrics metrics)
 {
     /// <summary>Bound on allocation attempts per placement, so a storm of refusals cannot spin forever.</summary>
     private const int MaxAttempts = 64;
@@ -67,7 +67,7 @@ public sealed class ReservationScheduler(IGrainFactory grains, CapacityView view
     private async Task<List<NodeSummary>> SelectCandidatesAsync(
         ReservationRequest request, IReadOnlySet<long>? excluded, Dictionary<long, string> rejections)
     {
-        var now = time.GetUtcNow();
+        var now = clock.UtcNow;
         var scored = new List<(NodeSummary Node, double Score)>();
         foreach (var node in view.Nodes)
         {

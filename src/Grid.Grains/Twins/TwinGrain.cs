@@ -15,7 +15,7 @@ public sealed class TwinState
 
 public sealed class TwinGrain(
     [PersistentState("twin", GridStorage.Name)] IPersistentState<TwinState> state,
-    TimeProvider time) : Grain, ITwinGrain
+    GridClock clock) : Grain, ITwinGrain
 {
     public async Task<TwinInfo> CreateAsync(string name, string apiKeyHash)
     {
@@ -24,7 +24,7 @@ public sealed class TwinGrain(
             throw new GridRequestException(409, "Twin exists", $"Twin {this.GetPrimaryKeyLong()} already exists.");
         }
 
-        state.State = new TwinState { Name = name, ApiKeyHash = apiKeyHash, CreatedAt = time.GetUtcNow() };
+        state.State = new TwinState { Name = name, ApiKeyHash = apiKeyHash, CreatedAt = clock.UtcNow };
         await state.WriteStateAsync();
         return Info();
     }

@@ -23,7 +23,7 @@ public sealed class WorkloadRecord
 /// </summary>
 public sealed class WorkloadGrain(
     [PersistentState("workload", GridStorage.Name)] IPersistentState<WorkloadRecord> state,
-    TimeProvider time) : Grain, IWorkloadGrain
+    GridClock clock) : Grain, IWorkloadGrain
 {
     private WorkloadRecord Record => state.State;
 
@@ -34,7 +34,7 @@ public sealed class WorkloadGrain(
             return Info();
         }
 
-        var now = time.GetUtcNow();
+        var now = clock.UtcNow;
         state.State = new WorkloadRecord
         {
             ReservationId = reservationId,
@@ -63,7 +63,7 @@ public sealed class WorkloadGrain(
         Record.Epoch = epoch;
         Record.State = WorkloadState.Deploying;
         Record.Message = null;
-        Record.UpdatedAt = time.GetUtcNow();
+        Record.UpdatedAt = clock.UtcNow;
         await state.WriteStateAsync();
     }
 
@@ -82,7 +82,7 @@ public sealed class WorkloadGrain(
         Record.State = report.State;
         Record.Restarts = report.Restarts;
         Record.Message = report.Message;
-        Record.UpdatedAt = time.GetUtcNow();
+        Record.UpdatedAt = clock.UtcNow;
         await state.WriteStateAsync();
         if (report.State == WorkloadState.Running)
         {
@@ -98,7 +98,7 @@ public sealed class WorkloadGrain(
         }
 
         Record.State = WorkloadState.Deleted;
-        Record.UpdatedAt = time.GetUtcNow();
+        Record.UpdatedAt = clock.UtcNow;
         await state.WriteStateAsync();
     }
 

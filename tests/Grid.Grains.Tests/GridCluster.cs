@@ -1,0 +1,127 @@
+using System.Collections.Concurrent;
+using System.Collections.Immutable;
+using Grid.Grains;
+using Grid.Hosting;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Time.Testing;
+using Orleans.TestingHost;
+
+namespace Grid.Grains.Tests;
+
+/// <summary>
+/// An Orleans test cluster running the grid grains with an injected clock. Grain timers tick in real time
+/// (every 50 ms for the health scan); what they compare against is the fake clock, which the test moves.
+/// </summary>
+public sealed class GridCluster : IAsyncDisposable
+{
+    private static readonly ConcurrentDictionary<string, FakeTimeProvider> Clocks = new();
+    private static long _nextId = 1_000;
+
+    private GridCluster(TestCluster cluster, FakeTimeProvider clock)
+    {
+        Cluster = cluster;
+        Clock = clock;
+    }
+
+    public TestCluster Cluster { get; }
+
+    public FakeTimeProvider Clock { get; }
+
+    public IGrainFactory Grains => Cluster.GrainFactory;
+
+    public static async Task<GridCluster> StartAsync(params (string Key, string Value)[] settings)
+    {
+        var clockId = Guid.NewGuid().ToString("N");
+        var clock = new FakeTimeProvider(new DateTimeOffset(2026, 11, 23, 12, 0, 0, TimeSpan.Zero));
+        Clocks[clockId] = clock;
+        var builder = new TestClusterBuilder(1);
+        builder.Properties["clock"] = clockId;
+        builder.Properties["Grid:Health:ScanInterval"] = "00:00:00.050";
+        builder.Properties["Grid:Index:RefreshInterval"] = "00:00:00.050";
+        foreach (var (key, value) in settings)
+        {
+            builder.Properties[key] = value;
+        }
+
+        builder.AddSiloBuilderConfigurator<SiloConfigurator>();
+        var cluster = builder.Build();
+        await cluster.DeployAsync();
+        return new GridCluster(cluster, clock);
+    }
+
+    /// <summary>A key no other test uses.</summary>
+    public static long NewId() => Interlocked.Add(ref _nextId, 1_000);
+
+    public async Task<long> CreateFarmAsync(long twinId, int publicIps = 0)
+    {
+        var farmId = NewId();
+        var ips = Enumerable.Range(2, publicIps).Select(i => new PublicIp($"10.9.{farmId % 250}.{i}/24", $"10.9.{farmId % 250}.1")).ToImmutableArray();
+        await Grains.GetGrain<IFarmGrain>(farmId).CreateAsync(twinId, new FarmSpec($"farm-{farmId}", FarmCertification.NotCertified, ips, 1.0));
+        return farmId;
+    }
+
+    public async Task<long> RegisterNodeAsync(long farmId, long twinId, Capacity resources, string country = "BE", bool heartbeat = true)
+    {
+        var nodeId = NewId();
+        await Grains.GetGrain<INodeGrain>(nodeId).RegisterAsync(
+            new NodeRegistration(farmId, twinId, resources, new Location(country, "City"), NodeCertification.Diy, "hash"), 1.0);
+        if (heartbeat)
+        {
+            await BeatAsync(nodeId);
+        }
+
+        return nodeId;
+    }
+
+    public Task<HeartbeatResponse> BeatAsync(long nodeId, params WorkloadReport[] reports) =>
+        Grains.GetGrain<INodeGrain>(nodeId).HeartbeatAsync(new Heartbeat(1, [.. reports]));
+
+    /// <summary>Moves the clock forward in steps, heartbeating the given nodes at each step (the others stay silent).</summary>
+    public async Task AdvanceAsync(TimeSpan by, IEnumerable<long> beating, TimeSpan? step = null)
+    {
+        var nodes = beating.ToList();
+        var stride = step ?? TimeSpan.FromSeconds(1);
+        for (var passed = TimeSpan.Zero; passed < by; passed += stride)
+        {
+            Clock.Advance(stride);
+            await Task.WhenAll(nodes.Select(n => BeatAsync(n)));
+        }
+    }
+
+    public async Task<ReservationInfo> ReserveAsync(long twinId, Capacity resources, PlacementConstraints? constraints = null)
+    {
+        var outcome = await Grains.GetGrain<IReservationGrain>(NewId())
+            .CreateAsync(new ReservationRequest(twinId, resources, constraints ?? PlacementConstraints.None, PlacementStrategy.Binpack));
+        Assert.True(outcome.Reservation is not null, outcome.Unplaceable?.Describe());
+        return outcome.Reservation;
+    }
+
+    public static async Task UntilAsync(Func<Task<bool>> condition, string what, int seconds = 20)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(seconds);
+        while (!await condition())
+        {
+            Assert.True(DateTime.UtcNow < deadline, $"Timed out waiting until {what}.");
+            await Task.Delay(20);
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await Cluster.StopAllSilosAsync();
+        await Cluster.DisposeAsync();
+    }
+
+    private sealed class SiloConfigurator : ISiloConfigurator
+    {
+        public void Configure(ISiloBuilder silo)
+        {
+            var clock = Clocks[silo.Configuration["clock"]!];
+            silo.AddMemoryGrainStorage(GridStorage.Name);
+            silo.UseInMemoryReminderService();
+            silo.AddGridGrains();
+            silo.Services.Replace(ServiceDescriptor.Singleton(new GridClock(clock)));
+        }
+    }
+}
