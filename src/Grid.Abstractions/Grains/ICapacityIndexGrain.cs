@@ -33,6 +33,13 @@ public interface ICapacityIndexGrain : IGrainWithIntegerKey
     [OneWay]
     Task BeatAsync(long nodeId, DateTimeOffset at);
 
+    /// <summary>
+    /// Drops the shard's soft state; the next call re-activates it, rebuilt from the node grains with a fresh
+    /// grace period — exactly what happens after a silo or controller restart.
+    /// </summary>
+    [Alias("Reset")]
+    Task ResetAsync();
+
     [Alias("Ping")]
     Task<int> PingAsync();
 }

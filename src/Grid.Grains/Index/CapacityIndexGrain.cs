@@ -78,6 +78,12 @@ public sealed partial class CapacityIndexGrain(
         return Task.CompletedTask;
     }
 
+    public Task ResetAsync()
+    {
+        DeactivateOnIdle();
+        return Task.CompletedTask;
+    }
+
     public Task<int> PingAsync() => Task.FromResult(_entries.Count);
 
     private void Apply(NodeSummary summary)

@@ -20,6 +20,8 @@ public sealed record EvacuationBatch(
 public sealed partial class EvacuationQueue(IGrainFactory grains, MassFailureBrake brake, ILogger<EvacuationQueue> logger)
 {
     private const int DefaultParallelism = 64;
+    private static readonly TimeSpan MigrationWait = TimeSpan.FromSeconds(90);
+    private static readonly TimeSpan SettlePoll = TimeSpan.FromMilliseconds(100);
 
     public void Enqueue(EvacuationBatch batch)
     {
@@ -44,7 +46,12 @@ public sealed partial class EvacuationQueue(IGrainFactory grains, MassFailureBra
                     await brake.WaitAsync(batch.FarmId, batch.Country, cancellationToken);
                 }
 
-                await grains.GetGrain<IReservationGrain>(reservationId).EvacuateAsync(batch.NodeId, batch.MakeBeforeBreak);
+                var reservation = grains.GetGrain<IReservationGrain>(reservationId);
+                if (await reservation.EvacuateAsync(batch.NodeId, batch.MakeBeforeBreak) && batch.MakeBeforeBreak)
+                {
+                    // A drain slot stays taken until the new copy runs and the old one is released.
+                    await WaitUntilSettledAsync(reservation, cancellationToken);
+                }
             }
             catch (Exception exception)
             {
@@ -52,6 +59,15 @@ public sealed partial class EvacuationQueue(IGrainFactory grains, MassFailureBra
                 LogMoveFailed(logger, exception, reservationId, batch.NodeId);
             }
         });
+    }
+
+    private static async Task WaitUntilSettledAsync(IReservationGrain reservation, CancellationToken cancellationToken)
+    {
+        var deadline = DateTime.UtcNow + MigrationWait;
+        while (DateTime.UtcNow < deadline && (await reservation.GetAsync())?.State == ReservationState.Migrating)
+        {
+            await Task.Delay(SettlePoll, cancellationToken);
+        }
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Moving {Count} reservations off node {NodeId} (make-before-break: {MakeBeforeBreak})")]

@@ -1,0 +1,113 @@
+using Grid.Grains;
+using Grid.Scheduling;
+using Microsoft.Extensions.DependencyInjection;
+using Orleans.TestingHost;
+
+namespace Grid.Grains.Tests;
+
+/// <summary>Grace after a restart, flap hysteresis and the correlated-failure brake.</summary>
+public sealed class HealthTests
+{
+    private static readonly Capacity Node = new(64, 64L << 30, 0, 0);
+    private static readonly Capacity Small = new(1, 1L << 30, 0, 0);
+
+    [Fact]
+    public async Task AfterARestartNodesGetAGracePeriodBeforeTheyCanBeDeclaredDown()
+    {
+        await using var grid = await GridCluster.StartAsync();
+        var twin = GridCluster.NewId();
+        var farm = await grid.CreateFarmAsync(twin);
+        var nodes = new List<long>();
+        for (var i = 0; i < 5; i++)
+        {
+            nodes.Add(await grid.RegisterNodeAsync(farm, twin, Node));
+        }
+
+        // The controller goes away (soft state lost) while nodes cannot reach it for a minute.
+        await Task.WhenAll(Enumerable.Range(0, 8).Select(s => grid.Grains.GetGrain<ICapacityIndexGrain>(s).ResetAsync()));
+        grid.Clock.Advance(TimeSpan.FromSeconds(60));
+        await GridCluster.UntilAsync(async () => await grid.Grains.GetGrain<ICapacityIndexGrain>(nodes[0] % 8).PingAsync() > 0, "the shard is back");
+        await Task.Delay(500);
+
+        Assert.All(await StatusesAsync(grid, nodes), s => Assert.Equal(NodeStatus.Up, s));
+
+        var beating = nodes.Take(3).ToList();
+        await grid.AdvanceAsync(TimeSpan.FromSeconds(15), beating);
+        await GridCluster.UntilAsync(async () => (await StatusesAsync(grid, nodes)).Count(s => s == NodeStatus.Down) == 2, "the two silent nodes are down");
+        Assert.All(await StatusesAsync(grid, beating), s => Assert.Equal(NodeStatus.Up, s));
+    }
+
+    [Fact]
+    public async Task ANodeBackFromDownTakesNoPlacementsUntilItStayedUpForTheRejoinDelay()
+    {
+        await using var grid = await GridCluster.StartAsync();
+        var twin = GridCluster.NewId();
+        var farm = await grid.CreateFarmAsync(twin);
+        var node = await grid.RegisterNodeAsync(farm, twin, Node);
+        var onFarm = PlacementConstraints.None with { FarmIds = [farm] };
+
+        await grid.AdvanceAsync(TimeSpan.FromSeconds(10), []);
+        await GridCluster.UntilAsync(async () => (await StatusesAsync(grid, [node]))[0] == NodeStatus.Down, "the node is down");
+        await grid.BeatAsync(node);
+
+        var early = await Reserve(grid, twin, onFarm);
+        Assert.Null(early.Reservation);
+        Assert.Contains("1 rejoining", early.Unplaceable!.Describe());
+
+        await grid.AdvanceAsync(TimeSpan.FromSeconds(31), [node]);
+        await GridCluster.UntilAsync(async () => (await Reserve(grid, twin, onFarm)).Reservation is not null, "the node takes placements again");
+    }
+
+    [Fact]
+    public async Task WhenMostOfAFarmGoesDownAtOnceMovesOutOfItAreRateLimited()
+    {
+        await using var grid = await GridCluster.StartAsync(
+            ("Grid:Health:MassFailureShare", "0.5"), ("Grid:Health:MassFailureMovesPerSecond", "2"));
+        var twin = GridCluster.NewId();
+        var failing = await grid.CreateFarmAsync(twin);
+        var healthy = await grid.CreateFarmAsync(twin);
+        var failingNodes = new List<long>();
+        for (var i = 0; i < 3; i++)
+        {
+            failingNodes.Add(await grid.RegisterNodeAsync(failing, twin, new Capacity(10, 10L << 30, 0, 0), country: "XA"));
+        }
+
+        // Ten reservations fill each of the three nodes that will fail (the only nodes yet); the farm's fourth
+        // node and a healthy farm come after.
+        var reservations = new List<ReservationInfo>();
+        for (var i = 0; i < 30; i++)
+        {
+            reservations.Add(await grid.ReserveAsync(twin, Small));
+        }
+
+        failingNodes.Add(await grid.RegisterNodeAsync(failing, twin, new Capacity(10, 10L << 30, 0, 0), country: "XA"));
+        var healthyNodes = new List<long>();
+        for (var i = 0; i < 4; i++)
+        {
+            healthyNodes.Add(await grid.RegisterNodeAsync(healthy, twin, Node, country: "XB"));
+        }
+
+        await grid.AdvanceAsync(TimeSpan.FromSeconds(10), [failingNodes[3], .. healthyNodes]);
+        var brake = ((InProcessSiloHandle)grid.Cluster.Primary!).SiloHost.Services.GetRequiredService<MassFailureBrake>();
+        await GridCluster.UntilAsync(() => Task.FromResult(brake.Engaged.Contains($"farm:{failing}")), "the brake is engaged for the farm");
+        await Task.Delay(500);
+        var movedEarly = await CountMovedAsync(grid, reservations, failingNodes);
+        Assert.True(movedEarly < reservations.Count, $"all {movedEarly} moved at once despite the brake");
+
+        await grid.AdvanceAsync(TimeSpan.FromSeconds(20), [failingNodes[3], .. healthyNodes], TimeSpan.FromMilliseconds(250));
+        await GridCluster.UntilAsync(async () => await CountMovedAsync(grid, reservations, failingNodes) == reservations.Count, "every reservation moved in the end");
+    }
+
+    private static async Task<int> CountMovedAsync(GridCluster grid, List<ReservationInfo> reservations, List<long> failingNodes)
+    {
+        var now = await Task.WhenAll(reservations.Select(r => grid.Grains.GetGrain<IReservationGrain>(r.ReservationId).GetAsync()));
+        return now.Count(r => r!.State == ReservationState.Active && r.Epoch == 2 && !failingNodes.Take(3).Contains(r.NodeId!.Value));
+    }
+
+    private static Task<ReservationOutcome> Reserve(GridCluster grid, long twin, PlacementConstraints constraints) =>
+        grid.Grains.GetGrain<IReservationGrain>(GridCluster.NewId())
+            .CreateAsync(new ReservationRequest(twin, Small, constraints, PlacementStrategy.Binpack));
+
+    private static async Task<NodeStatus[]> StatusesAsync(GridCluster grid, IEnumerable<long> nodes) =>
+        (await Task.WhenAll(nodes.Select(n => grid.Grains.GetGrain<INodeGrain>(n).GetAsync()))).Select(n => n!.Status).ToArray();
+}
