@@ -1,0 +1,59 @@
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+
+namespace Grid.Storage;
+
+/// <summary>Puts a silo's membership, grain state and reminders on PostgreSQL.</summary>
+public static class GridPostgresSiloBuilderExtensions
+{
+    /// <summary>Name of the grain storage: <c>[PersistentState("x", GridPostgresSiloBuilderExtensions.StorageName)]</c>.</summary>
+    public const string StorageName = "grid";
+
+    /// <summary>ADO.NET invariant of Npgsql.</summary>
+    public const string Invariant = "Npgsql";
+
+    /// <summary>
+    /// Configures ADO.NET clustering, the <see cref="StorageName"/> grain storage (with
+    /// <see cref="GridJsonGrainStorageSerializer"/>) and the reminder service on the PostgreSQL
+    /// database at <paramref name="connectionString"/>, applies <see cref="PostgresSchema"/> before
+    /// membership starts and registers <see cref="PostgresHealthCheck"/> in the container.
+    /// The connection string is passed through <see cref="PostgresConnectionString.Tune"/>.
+    /// </summary>
+    public static ISiloBuilder UseGridPostgres(
+        this ISiloBuilder silo,
+        string connectionString,
+        Action<OptionsBuilder<GridPostgresOptions>>? configure = null)
+    {
+        ArgumentNullException.ThrowIfNull(silo);
+        var tuned = PostgresConnectionString.Tune(connectionString);
+
+        var options = silo.Services.AddOptions<GridPostgresOptions>()
+            .Validate(o => o.SchemaRetryTimeout > TimeSpan.Zero, "SchemaRetryTimeout must be positive.")
+            .Validate(o => o.HealthCheckTimeout > TimeSpan.Zero, "HealthCheckTimeout must be positive.")
+            .ValidateOnStart();
+        configure?.Invoke(options);
+
+        silo.Services.AddSingleton(new GridPostgresConnection(tuned));
+        silo.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>, PostgresSchemaInitializer>();
+        silo.Services.AddSingleton(sp => new PostgresHealthCheck(
+            tuned, sp.GetRequiredService<IOptions<GridPostgresOptions>>().Value.HealthCheckTimeout));
+
+        silo.UseAdoNetClustering(o =>
+        {
+            o.Invariant = Invariant;
+            o.ConnectionString = tuned;
+        });
+        silo.AddAdoNetGrainStorage(StorageName, o =>
+        {
+            o.Invariant = Invariant;
+            o.ConnectionString = tuned;
+            o.GrainStorageSerializer = new GridJsonGrainStorageSerializer();
+        });
+        silo.UseAdoNetReminderService(o =>
+        {
+            o.Invariant = Invariant;
+            o.ConnectionString = tuned;
+        });
+        return silo;
+    }
+}
