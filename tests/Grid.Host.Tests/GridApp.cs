@@ -1,6 +1,5 @@
-using System.Net;
-using System.Net.Sockets;
 using Grid.Host.Hosting;
+using Grid.Testing;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
@@ -31,8 +30,8 @@ public sealed class GridApp : IAsyncDisposable
         string[] args =
         [
             "--urls", "http://127.0.0.1:0",
-            $"--Grid:Cluster:SiloPort={FreePort()}",
-            $"--Grid:Cluster:GatewayPort={FreePort()}",
+            $"--Grid:Cluster:SiloPort={FreePort.Get()}",
+            $"--Grid:Cluster:GatewayPort={FreePort.Get()}",
             "--Grid:Demo:Nodes=0",
             "--Logging:LogLevel:Default=Warning",
             .. settings,
@@ -44,13 +43,6 @@ public sealed class GridApp : IAsyncDisposable
         await app.StartAsync();
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         return new GridApp(app, new Uri(address));
-    }
-
-    public static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
     public async ValueTask DisposeAsync()

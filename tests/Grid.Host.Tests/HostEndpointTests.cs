@@ -1,4 +1,5 @@
 using System.Net;
+using Grid.Testing;
 
 namespace Grid.Host.Tests;
 
@@ -18,7 +19,8 @@ public sealed class HostEndpointTests(GridAppFixture fixture)
         var grid = fixture.Client;
         var (_, key) = await grid.CreateTwinAsync();
         await grid.UpNodeAsync(key, await grid.CreateFarmAsync(key));
-        await ReservationApiTests.Poll(async () => (await http.GetStringAsync("/metrics")).Contains("grid_nodes{", StringComparison.Ordinal));
+        await Poll.UntilAsync(async () => (await http.GetStringAsync("/metrics")).Contains("grid_nodes{", StringComparison.Ordinal),
+            TimeSpan.FromSeconds(10), "metrics show the nodes");
         var metrics = await http.GetStringAsync("/metrics");
         Assert.Contains("grid_capacity_total", metrics);
     }

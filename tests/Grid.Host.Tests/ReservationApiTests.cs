@@ -237,7 +237,8 @@ public sealed class ReservationApiTests(GridAppFixture fixture)
         Assert.Equal("/bin/sh", assignment["spec"]!["process"]!["command"]!.GetValue<string>());
 
         await _grid.HeartbeatAsync(nodeId, nodeKey, new[] { new { workloadId, epoch = 1, state = "running" } });
-        await Poll(async () => (await _grid.GetAsync($"/api/v1/workloads/{workloadId}", key))["state"]!.GetValue<string>() == "running");
+        await Grid.Testing.Poll.UntilAsync(async () => (await _grid.GetAsync($"/api/v1/workloads/{workloadId}", key))["state"]!.GetValue<string>() == "running",
+            TimeSpan.FromSeconds(10), "the workload is reported running");
 
         var (deleted, _) = await _grid.SendAsync(HttpMethod.Delete, $"/api/v1/workloads/{workloadId}", key, null);
         Assert.Equal(HttpStatusCode.NoContent, deleted);
@@ -261,15 +262,5 @@ public sealed class ReservationApiTests(GridAppFixture fixture)
         Assert.Empty((await _grid.HeartbeatAsync(nodeId, nodeKey))["desired"]!.AsArray());
         var events = await _grid.GetAsync($"/api/v1/reservations/{id}/events", key);
         Assert.Equal(["placed", "workload-added", "cancelled"], events.AsArray().Select(e => e!["kind"]!.GetValue<string>()).ToArray());
-    }
-
-    internal static async Task Poll(Func<Task<bool>> condition, int seconds = 10)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(seconds);
-        while (!await condition())
-        {
-            Assert.True(DateTime.UtcNow < deadline, "condition not met before the deadline");
-            await Task.Delay(50);
-        }
     }
 }

@@ -5,6 +5,7 @@ using System.Text.Json.Serialization;
 using Grid.Hosting;
 using Grid.Host.Api;
 using Grid.Host.Demo;
+using Grid.Storage;
 using Grid.Telemetry;
 using Microsoft.Extensions.Options;
 using Orleans.Configuration;
@@ -52,7 +53,7 @@ public static partial class GridHostExtensions
             .AddCheck<SiloHealthCheck>("silo", tags: [GridEndpoints.ReadyTag]);
         if (options.Storage == GridStorageKind.Postgres)
         {
-            health.AddGridPostgres(builder.Configuration.GetConnectionString(ConnectionStringName)!, GridEndpoints.ReadyTag);
+            health.AddCheck<PostgresHealthCheck>("postgres", tags: [GridEndpoints.ReadyTag]);
         }
 
         builder.AddGridTelemetry();
