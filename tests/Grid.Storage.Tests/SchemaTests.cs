@@ -1,6 +1,7 @@
 using System.Reflection;
 using System.Text.RegularExpressions;
 using Grid.Testing;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Logging;
 using Npgsql;
 using Orleans.Configuration;
@@ -12,13 +13,15 @@ namespace Grid.Storage.Tests;
 public sealed partial class SchemaTests(PostgresFixture postgres)
 {
     [Fact]
-    public async Task SchemaAppliesTwiceWithoutError()
+    public async Task SchemaAppliesTwiceAndTheSecondRunRestoresStaleQueryText()
     {
         var connectionString = await postgres.NewDatabaseAsync("twice");
+        await PostgresSchema.ApplyAsync(connectionString);
+        await CountAsync(connectionString, "WITH s AS (UPDATE orleansquery SET querytext = 'stale' WHERE querykey = 'WriteToStorageKey' RETURNING 1) SELECT count(*) FROM s");
 
         await PostgresSchema.ApplyAsync(connectionString);
-        await PostgresSchema.ApplyAsync(connectionString);
 
+        Assert.Equal(0, await CountAsync(connectionString, "SELECT count(*) FROM orleansquery WHERE querytext = 'stale'"));
         Assert.Equal(PostgresSchema.Scripts.Count, await CountAsync(connectionString, "SELECT count(*) FROM grid_schema_script"));
     }
 
@@ -58,7 +61,7 @@ public sealed partial class SchemaTests(PostgresFixture postgres)
     }
 
     [Fact]
-    public async Task ApplyWaitsForADatabaseThatIsStillStarting()
+    public async Task ApplyWaitsForADatabaseThatIsStillStartingWhileHealthReportsUnhealthy()
     {
         var connectionString = await postgres.NewDatabaseAsync("outage");
         await postgres.Server.StopAsync();
@@ -68,6 +71,8 @@ public sealed partial class SchemaTests(PostgresFixture postgres)
             var applying = PostgresSchema.ApplyAsync(connectionString, logger, TimeSpan.FromSeconds(30));
             await Poll.UntilAsync(() => logger.Entries.Any(e => e.Level == LogLevel.Warning), TimeSpan.FromSeconds(10), "a logged retry");
             Assert.False(applying.IsCompleted);
+            var health = await new PostgresHealthCheck(connectionString, TimeSpan.FromSeconds(1)).CheckHealthAsync(new());
+            Assert.Equal(HealthStatus.Unhealthy, health.Status);
 
             await postgres.Server.StartAsync();
             await applying.WaitAsync(TimeSpan.FromSeconds(30));

@@ -4,6 +4,7 @@ using System.Text.Json;
 using Grid.Testing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
 using Npgsql;
 using Orleans.Configuration;
 
@@ -21,9 +22,10 @@ public sealed class SiloTests(PostgresFixture postgres)
         var cluster = new ClusterOptions { ClusterId = "grid-test", ServiceId = "grid-test-service" };
         var key = $"probe-{Guid.NewGuid():N}";
         var saved = SerializerTests.SampleState();
+        var logs = new RecordingLoggerProvider();
 
         // First cluster: schema applied by the silo itself, state written, reminder registered and firing.
-        await using (var first = await StartSiloAsync(connectionString, cluster))
+        await using (var first = await StartSiloAsync(connectionString, cluster, logs))
         {
             var probe = first.Services.GetRequiredService<IGrainFactory>().GetGrain<IProbeGrain>(key);
             await probe.Save(saved);
@@ -49,26 +51,37 @@ public sealed class SiloTests(PostgresFixture postgres)
 
         // Second cluster with the same ids: it must read the state back and pick the reminder up from the table.
         ProbeGrain.Ticks.TryRemove(key, out _);
-        await using (var second = await StartSiloAsync(connectionString, cluster))
+        await using (var second = await StartSiloAsync(connectionString, cluster, logs))
         {
             var probe = second.Services.GetRequiredService<IGrainFactory>().GetGrain<IProbeGrain>(key);
 
             SerializerTests.AssertSameState(saved, await probe.Load());
             await Poll.UntilAsync(() => ProbeGrain.Ticks.GetValueOrDefault(key) > 0, Patience, "the stored reminder to fire in the second cluster");
-            Assert.Equal(2, await SchemaTests.CountAsync(connectionString,
-                $"SELECT count(*) FROM orleans_membership WHERE deployment_id = '{cluster.ClusterId}'"));
+            Assert.Equal(1, await SchemaTests.CountAsync(connectionString,
+                $"SELECT count(*) FROM orleans_membership WHERE deployment_id = '{cluster.ClusterId}' AND status = 3"));
             Assert.Equal(1, await SchemaTests.CountAsync(connectionString,
                 $"SELECT count(*) FROM orleans_membership WHERE deployment_id = '{cluster.ClusterId}' AND status = 6"));
+
+            // The cleanup Orleans runs (hourly by default) goes through our SQL: the first silo's dead row goes, the live one stays.
+            await second.Services.GetRequiredService<IMembershipTable>().CleanupDefunctSiloEntriesAsync(DateTimeOffset.UtcNow, CancellationToken.None);
+            Assert.Equal(0, await SchemaTests.CountAsync(connectionString,
+                $"SELECT count(*) FROM orleans_membership WHERE deployment_id = '{cluster.ClusterId}' AND status = 6"));
+            Assert.Equal(1, await SchemaTests.CountAsync(connectionString,
+                $"SELECT count(*) FROM orleans_membership WHERE deployment_id = '{cluster.ClusterId}' AND status = 3"));
 
             Assert.Equal(Microsoft.Extensions.Diagnostics.HealthChecks.HealthStatus.Healthy,
                 (await second.Services.GetRequiredService<PostgresHealthCheck>().CheckHealthAsync(new())).Status);
             await second.StopAsync();
         }
+
+        // Every provider query ran against our SQL; any mismatch with the contract shows up as an error log.
+        Assert.DoesNotContain(logs.Entries, e => e.Level >= LogLevel.Error);
     }
 
-    private static async Task<SiloHost> StartSiloAsync(string connectionString, ClusterOptions cluster)
+    private static async Task<SiloHost> StartSiloAsync(string connectionString, ClusterOptions cluster, RecordingLoggerProvider logs)
     {
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
+        builder.Logging.AddProvider(logs);
         builder.UseOrleans(silo => silo
             .Configure<ClusterOptions>(o =>
             {

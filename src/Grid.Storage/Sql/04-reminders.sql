@@ -14,6 +14,13 @@ CREATE TABLE IF NOT EXISTS orleans_reminder
 
 CREATE INDEX IF NOT EXISTS ix_orleans_reminder_hash ON orleans_reminder (service_id, grain_hash);
 
+-- The row shape every reminder read returns, under the column names the provider reads.
+CREATE OR REPLACE VIEW orleans_reminder_row AS
+SELECT service_id, grain_hash,
+       grain_id AS GrainId, reminder_name AS ReminderName, start_time AS StartTime,
+       period_ms AS Period, version AS Version
+FROM orleans_reminder;
+
 INSERT INTO orleansquery (querykey, querytext) VALUES
 ('UpsertReminderRowKey', $q$
 INSERT INTO orleans_reminder
@@ -29,34 +36,30 @@ RETURNING version AS Version
 $q$),
 
 ('ReadReminderRowsKey', $q$
-SELECT grain_id AS GrainId, reminder_name AS ReminderName, start_time AS StartTime,
-       period_ms AS Period, version AS Version
-FROM orleans_reminder
-WHERE service_id = @ServiceId::varchar AND grain_id = @GrainId::varchar
+SELECT GrainId, ReminderName, StartTime, Period, Version
+FROM orleans_reminder_row
+WHERE service_id = @ServiceId::varchar AND GrainId = @GrainId::varchar
 $q$),
 
 ('ReadReminderRowKey', $q$
-SELECT grain_id AS GrainId, reminder_name AS ReminderName, start_time AS StartTime,
-       period_ms AS Period, version AS Version
-FROM orleans_reminder
-WHERE service_id = @ServiceId::varchar AND grain_id = @GrainId::varchar
-  AND reminder_name = @ReminderName::varchar
+SELECT GrainId, ReminderName, StartTime, Period, Version
+FROM orleans_reminder_row
+WHERE service_id = @ServiceId::varchar AND GrainId = @GrainId::varchar
+  AND ReminderName = @ReminderName::varchar
 $q$),
 
 -- A ring range that does not wrap: (begin, end].
 ('ReadRangeRows1Key', $q$
-SELECT grain_id AS GrainId, reminder_name AS ReminderName, start_time AS StartTime,
-       period_ms AS Period, version AS Version
-FROM orleans_reminder
+SELECT GrainId, ReminderName, StartTime, Period, Version
+FROM orleans_reminder_row
 WHERE service_id = @ServiceId::varchar
   AND grain_hash > @BeginHash::int AND grain_hash <= @EndHash::int
 $q$),
 
 -- A ring range that wraps around: (begin, max] plus [min, end].
 ('ReadRangeRows2Key', $q$
-SELECT grain_id AS GrainId, reminder_name AS ReminderName, start_time AS StartTime,
-       period_ms AS Period, version AS Version
-FROM orleans_reminder
+SELECT GrainId, ReminderName, StartTime, Period, Version
+FROM orleans_reminder_row
 WHERE service_id = @ServiceId::varchar
   AND (grain_hash > @BeginHash::int OR grain_hash <= @EndHash::int)
 $q$),
