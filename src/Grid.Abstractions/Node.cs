@@ -7,6 +7,9 @@ public enum NodeStatus
     Down,
     Up,
     Standby,
+
+    /// <summary>Up, but under maintenance: takes no new placements and its reservations are moved away.</summary>
+    Draining,
 }
 
 public enum NodeCertification

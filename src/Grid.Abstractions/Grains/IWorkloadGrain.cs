@@ -1,5 +1,3 @@
-using Orleans.Concurrency;
-
 namespace Grid.Grains;
 
 /// <summary>What runs inside a reservation: spec, desired vs reported state, restarts. Key: workload id.</summary>
@@ -16,10 +14,12 @@ public interface IWorkloadGrain : IGrainWithIntegerKey
     [Alias("Placed")]
     Task PlacedAsync(long? nodeId, long epoch);
 
-    /// <summary>A node agent's report; ignored unless it comes from the current node and epoch.</summary>
+    /// <summary>
+    /// A node agent's report; ignored (false) unless it comes from the current node and epoch — a report can
+    /// arrive before the workload learns of its new placement, so the node retries reports not accepted.
+    /// </summary>
     [Alias("Report")]
-    [OneWay]
-    Task ReportAsync(long nodeId, WorkloadReport report);
+    Task<bool> ReportAsync(long nodeId, WorkloadReport report);
 
     [Alias("Delete")]
     Task DeleteAsync();

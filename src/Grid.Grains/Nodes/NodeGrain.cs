@@ -22,7 +22,7 @@ public sealed partial class NodeGrain(
     ILogger<NodeGrain> logger) : Grain, INodeGrain
 {
     private static readonly TimeSpan OrphanCheckAge = TimeSpan.FromMinutes(1);
-    private readonly Dictionary<long, WorkloadState> _reported = [];
+    private readonly Dictionary<long, (long Epoch, WorkloadState State, int Restarts)> _reported = [];
     private DateTimeOffset? _lastHeartbeat;
     private long _uptime;
     private long _version;
@@ -202,7 +202,7 @@ public sealed partial class NodeGrain(
 
         await ForwardReportsAsync(heartbeat.Workloads);
         var desired = state.State.Allocations.Values.SelectMany(a => a.Workloads).ToImmutableArray();
-        return new HeartbeatResponse(state.State.Status, state.State.Draining, desired);
+        return new HeartbeatResponse(VisibleStatus(), state.State.Draining, desired);
     }
 
     public async Task MarkDownAsync(DateTimeOffset lastHeartbeat)
@@ -297,7 +297,7 @@ public sealed partial class NodeGrain(
         var current = state.State.Allocations.Values
             .SelectMany(a => a.Workloads)
             .ToDictionary(w => w.WorkloadId, w => w.Epoch);
-        var changed = new List<Task>();
+        var forwarded = new List<(WorkloadReport Report, Task<bool> Accepted)>();
         foreach (var report in reports)
         {
             // Reports of copies this node should not run (older epoch, unknown) are not forwarded: the
@@ -307,16 +307,20 @@ public sealed partial class NodeGrain(
                 continue;
             }
 
-            if (_reported.TryGetValue(report.WorkloadId, out var last) && last == report.State)
+            if (_reported.TryGetValue(report.WorkloadId, out var last) && last == (report.Epoch, report.State, report.Restarts))
             {
                 continue;
             }
 
-            _reported[report.WorkloadId] = report.State;
-            changed.Add(GrainFactory.GetGrain<IWorkloadGrain>(report.WorkloadId).ReportAsync(NodeId, report));
+            forwarded.Add((report, GrainFactory.GetGrain<IWorkloadGrain>(report.WorkloadId).ReportAsync(NodeId, report)));
         }
 
-        await Task.WhenAll(changed);
+        await Task.WhenAll(forwarded.Select(f => f.Accepted));
+        foreach (var (report, accepted) in forwarded.Where(f => f.Accepted.Result))
+        {
+            // Remembered only once accepted, so a report that raced ahead of the placement is sent again.
+            _reported[report.WorkloadId] = (report.Epoch, report.State, report.Restarts);
+        }
     }
 
     private async Task ReleaseOrphansAsync(CancellationToken cancellationToken)
@@ -349,6 +353,10 @@ public sealed partial class NodeGrain(
         state.State.Status == NodeStatus.Up
         && !state.State.Draining
         && (state.State.RejoinAt is not { } rejoin || clock.UtcNow >= rejoin);
+
+    /// <summary>What clients see: a draining node that is up shows as <c>draining</c>.</summary>
+    private NodeStatus VisibleStatus() =>
+        state.State.Draining && state.State.Status == NodeStatus.Up ? NodeStatus.Draining : state.State.Status;
 
     private Capacity Used()
     {
@@ -401,7 +409,7 @@ public sealed partial class NodeGrain(
             NodeId,
             registration.FarmId,
             registration.TwinId,
-            state.State.Status,
+            VisibleStatus(),
             state.State.Draining,
             registration.Location,
             registration.Certification,

@@ -67,16 +67,16 @@ public sealed class WorkloadGrain(
         await state.WriteStateAsync();
     }
 
-    public async Task ReportAsync(long nodeId, WorkloadReport report)
+    public async Task<bool> ReportAsync(long nodeId, WorkloadReport report)
     {
         if (Record.Spec is null || Record.State == WorkloadState.Deleted || nodeId != Record.NodeId || report.Epoch != Record.Epoch)
         {
-            return;
+            return false;
         }
 
         if (Record.State == report.State && Record.Restarts == report.Restarts && Record.Message == report.Message)
         {
-            return;
+            return true;
         }
 
         Record.State = report.State;
@@ -86,8 +86,11 @@ public sealed class WorkloadGrain(
         await state.WriteStateAsync();
         if (report.State == WorkloadState.Running)
         {
+            // Not awaited: the reservation may be calling nodes, and a node may be waiting on this report.
             GrainFactory.GetGrain<IReservationGrain>(Record.ReservationId).WorkloadRunningAsync(this.GetPrimaryKeyLong(), report.Epoch).Ignore();
         }
+
+        return true;
     }
 
     public async Task DeleteAsync()
