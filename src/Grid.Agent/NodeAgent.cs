@@ -33,6 +33,7 @@ public sealed partial class NodeAgent(AgentOptions options, ILogger<NodeAgent>? 
     private bool _fenced;
     private bool? _draining;
     private int _started;
+    private int _disposed;
 
     /// <summary>What the agent reported (or will report) about its workloads, as of its last loop turn.</summary>
     public ImmutableArray<WorkloadReport> Workloads => _snapshot;
@@ -95,6 +96,11 @@ public sealed partial class NodeAgent(AgentOptions options, ILogger<NodeAgent>? 
     /// </summary>
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) == 1)
+        {
+            return;
+        }
+
         await _abandon.CancelAsync();
         if (Volatile.Read(ref _started) == 1)
         {
