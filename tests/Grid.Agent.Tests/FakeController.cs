@@ -42,6 +42,7 @@ internal sealed class FakeController : IAsyncDisposable
         var app = builder.Build();
         var controller = new FakeController(app);
         app.MapPost("/api/v1/nodes/{nodeId:long}/heartbeat", controller.HeartbeatAsync);
+        controller.MapClientEndpoints(app);
         await app.StartAsync();
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         controller.Url = new Uri(address);
@@ -58,6 +59,36 @@ internal sealed class FakeController : IAsyncDisposable
     public Task StopAsync() => _app.StopAsync();
 
     public async ValueTask DisposeAsync() => await _app.DisposeAsync();
+
+    /// <summary>Bodies of client calls, by "METHOD path".</summary>
+    public ConcurrentDictionary<string, string> ClientBodies { get; } = new();
+
+    /// <summary>A few client endpoints with canned answers, enough to drive the CLI for real.</summary>
+    private void MapClientEndpoints(WebApplication app)
+    {
+        app.MapPost("/api/v1/twins", () => Results.Json(new { twinId = 3, apiKey = "key-3" }, statusCode: 201));
+        app.MapPost("/api/v1/nodes", async (HttpRequest request) =>
+        {
+            ClientBodies["POST /api/v1/nodes"] = await new StreamReader(request.Body).ReadToEndAsync();
+            return request.Headers.Authorization.ToString() == "Bearer key-3"
+                ? Results.Json(new { nodeId = NodeId, nodeKey = NodeKey, farmId = 1 }, statusCode: 201)
+                : Results.Problem(title: "Unauthorized", detail: "unknown api key", statusCode: 401);
+        });
+        app.MapGet("/api/v1/nodes/{id:long}", (long id) => Results.Json(new
+        {
+            nodeId = id,
+            farmId = 1,
+            status = "up",
+            draining = false,
+            total = new { cru = 8, mru = 16L << 30, sru = 512L << 30, hru = 0 },
+            allocations = new[] { new { reservationId = 1 } },
+        }));
+        app.MapPost("/api/v1/reservations", async (HttpRequest request) =>
+        {
+            ClientBodies["POST /api/v1/reservations"] = await new StreamReader(request.Body).ReadToEndAsync();
+            return Results.Problem(title: "Nothing fits", detail: "0/20 nodes fit: 12 insufficient mru, 8 down", statusCode: 409);
+        });
+    }
 
     private async Task<IResult> HeartbeatAsync(long nodeId, HttpRequest request)
     {
