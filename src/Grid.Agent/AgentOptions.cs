@@ -1,0 +1,82 @@
+namespace Grid.Agent;
+
+/// <summary>Settings of one <see cref="NodeAgent"/>.</summary>
+public sealed class AgentOptions
+{
+    /// <summary>Base URL of the grid controller's HTTP API, e.g. <c>http://127.0.0.1:5080</c>.</summary>
+    public required Uri ApiUrl { get; init; }
+
+    /// <summary>The node this agent speaks for.</summary>
+    public required long NodeId { get; init; }
+
+    /// <summary>The node key returned when the node was registered (sent as bearer token on heartbeats).</summary>
+    public required string NodeKey { get; init; }
+
+    /// <summary>Folder of the agent: PID file, credentials and one folder per workload under <c>workloads/</c>.</summary>
+    public required string WorkDir { get; init; }
+
+    /// <summary>
+    /// Whether <c>process</c> workloads run for real on this machine. They run as the agent's user with its
+    /// rights, so a farmer opts in explicitly. When false they are reported <c>failed</c>. Default: false.
+    /// </summary>
+    public bool AllowProcessWorkloads { get; init; }
+
+    /// <summary>Time between heartbeats. Default: 3 s.</summary>
+    public TimeSpan HeartbeatInterval { get; init; } = TimeSpan.FromSeconds(3);
+
+    /// <summary>
+    /// Self-fencing: when the controller has not answered for longer than this, the agent stops its process
+    /// workloads, because the controller has most likely moved them elsewhere. Null disables it.
+    /// Default: 9 s (the controller's heartbeat timeout).
+    /// </summary>
+    public TimeSpan? StopOnDisconnectAfter { get; init; } = TimeSpan.FromSeconds(9);
+
+    /// <summary>Timeout of one HTTP request to the controller. Default: 5 s.</summary>
+    public TimeSpan RequestTimeout { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>Time a workload gets between SIGTERM and SIGKILL. Default: 5 s.</summary>
+    public TimeSpan StopGracePeriod { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>Delay before the first restart of an exited workload; doubles per quick exit. Default: 1 s.</summary>
+    public TimeSpan RestartBackoffInitial { get; init; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>Largest restart delay; a workload that ran longer than this starts over at the initial delay. Default: 60 s.</summary>
+    public TimeSpan RestartBackoffMax { get; init; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>How often child processes are checked between heartbeats. Default: 250 ms.</summary>
+    public TimeSpan SupervisionInterval { get; init; } = TimeSpan.FromMilliseconds(250);
+
+    /// <summary>Throws <see cref="ArgumentException"/> when a setting cannot work.</summary>
+    public void Validate()
+    {
+        if (NodeId <= 0)
+        {
+            throw new ArgumentException("The node id must be positive.", nameof(NodeId));
+        }
+
+        if (string.IsNullOrWhiteSpace(NodeKey))
+        {
+            throw new ArgumentException("The node key is missing.", nameof(NodeKey));
+        }
+
+        if (string.IsNullOrWhiteSpace(WorkDir))
+        {
+            throw new ArgumentException("The work directory is missing.", nameof(WorkDir));
+        }
+
+        if (HeartbeatInterval <= TimeSpan.Zero || SupervisionInterval <= TimeSpan.Zero || RequestTimeout <= TimeSpan.Zero)
+        {
+            throw new ArgumentException("Intervals and timeouts must be positive.", nameof(HeartbeatInterval));
+        }
+
+        if (StopOnDisconnectAfter is { } fence && fence <= TimeSpan.Zero)
+        {
+            throw new ArgumentException("StopOnDisconnectAfter must be positive, or null to disable it.", nameof(StopOnDisconnectAfter));
+        }
+
+        if (RestartBackoffInitial <= TimeSpan.Zero || RestartBackoffMax < RestartBackoffInitial)
+        {
+            throw new ArgumentException("Restart backoff must be positive and its maximum at least its start.", nameof(RestartBackoffMax));
+        }
+    }
+}

@@ -1,0 +1,151 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Text.Json;
+
+namespace Grid.Agent;
+
+/// <summary>
+/// Typed client of the grid controller's HTTP API (<c>/api/v1</c>). Error answers become
+/// <see cref="GridApiException"/> with the ProblemDetails title, detail and status. Reads return the JSON as the
+/// controller sent it so tools can print it unchanged.
+/// </summary>
+/// <param name="http">Client whose <see cref="HttpClient.BaseAddress"/> is the controller's base URL.</param>
+/// <param name="apiKey">A twin's api key, sent as bearer token on every call but heartbeats.</param>
+public sealed class GridApiClient(HttpClient http, string? apiKey = null)
+{
+    /// <summary>A client with its own <see cref="HttpClient"/> for <paramref name="apiUrl"/>.</summary>
+    public static GridApiClient Create(Uri apiUrl, string? apiKey = null, TimeSpan? timeout = null) =>
+        new(CreateHttpClient(apiUrl, timeout ?? TimeSpan.FromSeconds(30)), apiKey);
+
+    /// <summary>An <see cref="HttpClient"/> for <paramref name="apiUrl"/> that resolves relative API paths correctly.</summary>
+    public static HttpClient CreateHttpClient(Uri apiUrl, TimeSpan timeout)
+    {
+        // Without the trailing slash a base address like http://h/grid would drop "grid" from relative paths.
+        var baseUrl = apiUrl.AbsoluteUri.EndsWith('/') ? apiUrl : new Uri(apiUrl.AbsoluteUri + "/");
+        return new HttpClient { BaseAddress = baseUrl, Timeout = timeout };
+    }
+
+    public Task<TwinCreated> CreateTwinAsync(string name, CancellationToken cancellationToken = default) =>
+        SendAsync<TwinCreated>(HttpMethod.Post, "api/v1/twins", new CreateTwinRequest(name), null, cancellationToken);
+
+    public Task<JsonElement> CreateFarmAsync(CreateFarmRequest request, CancellationToken cancellationToken = default) =>
+        SendAsync<JsonElement>(HttpMethod.Post, "api/v1/farms", request, apiKey, cancellationToken);
+
+    /// <summary>Registers a node; the answer carries the node key the agent authenticates with.</summary>
+    public async Task<(NodeRegistered Node, JsonElement Raw)> RegisterNodeAsync(RegisterNodeRequest request, CancellationToken cancellationToken = default)
+    {
+        var raw = await SendAsync<JsonElement>(HttpMethod.Post, "api/v1/nodes", request, apiKey, cancellationToken);
+        return (raw.Deserialize<NodeRegistered>(GridJson.Options) ?? throw Malformed("node registration"), raw);
+    }
+
+    public Task<JsonElement> ListNodesAsync(CancellationToken cancellationToken = default) =>
+        SendAsync<JsonElement>(HttpMethod.Get, "api/v1/nodes", null, apiKey, cancellationToken);
+
+    public Task<JsonElement> GetNodeAsync(long nodeId, CancellationToken cancellationToken = default) =>
+        SendAsync<JsonElement>(HttpMethod.Get, $"api/v1/nodes/{nodeId}", null, apiKey, cancellationToken);
+
+    public Task<JsonElement> DrainNodeAsync(long nodeId, int? maxParallel, CancellationToken cancellationToken = default) =>
+        SendAsync<JsonElement>(HttpMethod.Post, $"api/v1/nodes/{nodeId}/drain", new DrainRequest(maxParallel), apiKey, cancellationToken);
+
+    public Task<JsonElement> UndrainNodeAsync(long nodeId, CancellationToken cancellationToken = default) =>
+        SendAsync<JsonElement>(HttpMethod.Delete, $"api/v1/nodes/{nodeId}/drain", null, apiKey, cancellationToken);
+
+    /// <summary>Sends a node's heartbeat, authenticated with the node key; the answer lists its desired workloads.</summary>
+    public async Task<HeartbeatResponse> HeartbeatAsync(long nodeId, string nodeKey, Heartbeat heartbeat, CancellationToken cancellationToken = default) =>
+        await SendAsync<HeartbeatResponse?>(HttpMethod.Post, $"api/v1/nodes/{nodeId}/heartbeat", heartbeat, nodeKey, cancellationToken)
+        ?? throw Malformed("heartbeat");
+
+    /// <summary>Reserves capacity; <paramref name="idempotencyKey"/> makes a retried call return the first result.</summary>
+    public Task<JsonElement> ReserveAsync(CreateReservationRequest request, string? idempotencyKey = null, CancellationToken cancellationToken = default) =>
+        SendAsync<JsonElement>(HttpMethod.Post, "api/v1/reservations", request, apiKey, cancellationToken, idempotencyKey);
+
+    public Task<JsonElement> ListReservationsAsync(CancellationToken cancellationToken = default) =>
+        SendAsync<JsonElement>(HttpMethod.Get, "api/v1/reservations", null, apiKey, cancellationToken);
+
+    public Task<JsonElement> GetReservationAsync(long reservationId, CancellationToken cancellationToken = default) =>
+        SendAsync<JsonElement>(HttpMethod.Get, $"api/v1/reservations/{reservationId}", null, apiKey, cancellationToken);
+
+    public Task<JsonElement> CancelReservationAsync(long reservationId, CancellationToken cancellationToken = default) =>
+        SendAsync<JsonElement>(HttpMethod.Delete, $"api/v1/reservations/{reservationId}", null, apiKey, cancellationToken);
+
+    public Task<JsonElement> ReservationEventsAsync(long reservationId, CancellationToken cancellationToken = default) =>
+        SendAsync<JsonElement>(HttpMethod.Get, $"api/v1/reservations/{reservationId}/events", null, apiKey, cancellationToken);
+
+    public Task<JsonElement> DeployWorkloadAsync(long reservationId, DeployWorkloadRequest request, CancellationToken cancellationToken = default) =>
+        SendAsync<JsonElement>(HttpMethod.Post, $"api/v1/reservations/{reservationId}/workloads", request, apiKey, cancellationToken);
+
+    public Task<JsonElement> GetWorkloadAsync(long workloadId, CancellationToken cancellationToken = default) =>
+        SendAsync<JsonElement>(HttpMethod.Get, $"api/v1/workloads/{workloadId}", null, apiKey, cancellationToken);
+
+    public Task<JsonElement> DeleteWorkloadAsync(long workloadId, CancellationToken cancellationToken = default) =>
+        SendAsync<JsonElement>(HttpMethod.Delete, $"api/v1/workloads/{workloadId}", null, apiKey, cancellationToken);
+
+    /// <summary>
+    /// One call. A body-less success (204) reads as an undefined <see cref="JsonElement"/>
+    /// (<see cref="JsonValueKind.Undefined"/>) or null.
+    /// </summary>
+    private async Task<T> SendAsync<T>(HttpMethod method, string path, object? body, string? bearer, CancellationToken cancellationToken, string? idempotencyKey = null)
+    {
+        using var request = new HttpRequestMessage(method, path);
+        if (bearer is not null)
+        {
+            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", bearer);
+        }
+
+        if (idempotencyKey is not null)
+        {
+            request.Headers.Add("Idempotency-Key", idempotencyKey);
+        }
+
+        if (body is not null)
+        {
+            request.Content = JsonContent.Create(body, body.GetType(), options: GridJson.Options);
+        }
+
+        using var response = await http.SendAsync(request, cancellationToken);
+        var text = await response.Content.ReadAsStringAsync(cancellationToken);
+        if (!response.IsSuccessStatusCode)
+        {
+            throw ToException(response.StatusCode, response.ReasonPhrase, text);
+        }
+
+        if (string.IsNullOrWhiteSpace(text))
+        {
+            return default!;
+        }
+
+        try
+        {
+            return JsonSerializer.Deserialize<T>(text, GridJson.Options)!;
+        }
+        catch (JsonException e)
+        {
+            throw new GridApiException((int)response.StatusCode, "Malformed answer", $"{method} {path}: {e.Message}");
+        }
+    }
+
+    private static GridApiException ToException(HttpStatusCode status, string? reason, string body)
+    {
+        string? title = null;
+        string? detail = null;
+        try
+        {
+            using var problem = JsonDocument.Parse(body);
+            if (problem.RootElement.ValueKind == JsonValueKind.Object)
+            {
+                title = problem.RootElement.TryGetProperty("title", out var t) ? t.ToString() : null;
+                detail = problem.RootElement.TryGetProperty("detail", out var d) ? d.ToString() : null;
+            }
+        }
+        catch (JsonException)
+        {
+            // Not ProblemDetails (a proxy's HTML page, say): show the text itself.
+            detail = string.IsNullOrWhiteSpace(body) ? null : body.Trim();
+        }
+
+        return new GridApiException((int)status, title ?? reason ?? status.ToString(), detail);
+    }
+
+    private static GridApiException Malformed(string what) => new(200, "Malformed answer", $"the {what} answer was empty");
+}

@@ -1,0 +1,99 @@
+using System.CommandLine;
+using Grid.Agent;
+using Microsoft.Extensions.Logging;
+
+namespace Grid.Cli;
+
+/// <summary><c>grid agent</c> (run the node agent) and <c>grid agent register</c>.</summary>
+internal static class AgentCommands
+{
+    public static Command Build()
+    {
+        var workDir = WorkDirOption();
+        var nodeId = new Option<long?>("--node-id") { Description = "Node id (default: from <workdir>/node.json)" };
+        var nodeKey = new Option<string?>("--node-key") { Description = "Node key (default: from <workdir>/node.json)" };
+        var allow = new Option<bool>("--allow-process-workloads")
+        {
+            Description = "Run process workloads for real, as this agent's user with its rights (otherwise they are reported failed)",
+        };
+        var interval = CommonOptions.Duration("--heartbeat-interval", "Time between heartbeats (default 3s)", TimeSpan.FromSeconds(3));
+        var fence = CommonOptions.Duration(
+            "--stop-on-disconnect-after",
+            "Stop process workloads when the controller is unreachable this long (default 9s; 'off' keeps them running)",
+            TimeSpan.FromSeconds(9),
+            allowOff: true);
+        var grace = CommonOptions.Duration("--stop-grace", "Time between SIGTERM and SIGKILL when stopping a workload (default 5s)", TimeSpan.FromSeconds(5));
+        var agent = new Command("agent", "Run the node agent: heartbeat to the controller and run the workloads it assigns")
+        {
+            workDir, nodeId, nodeKey, allow, interval, fence, grace, Register(workDir),
+        };
+        agent.SetAction(async (parse, cancellationToken) =>
+        {
+            var dir = Path.GetFullPath(parse.GetValue(workDir)!);
+            var saved = NodeCredentials.Load(dir);
+            var id = parse.GetValue(nodeId) ?? saved?.NodeId;
+            var key = parse.GetValue(nodeKey) ?? saved?.NodeKey;
+            if (id is null || key is null)
+            {
+                return ApiAction.Fail(parse, $"no node credentials: pass --node-id and --node-key, or run 'grid agent register --workdir {dir}' first", 2);
+            }
+
+            var options = new AgentOptions
+            {
+                ApiUrl = CommonOptions.ApiUrl(parse, saved?.Api),
+                NodeId = id.Value,
+                NodeKey = key,
+                WorkDir = dir,
+                AllowProcessWorkloads = parse.GetValue(allow),
+                HeartbeatInterval = parse.GetValue(interval)!.Value,
+                StopOnDisconnectAfter = parse.GetValue(fence),
+                StopGracePeriod = parse.GetValue(grace)!.Value,
+            };
+            using var logging = LoggerFactory.Create(b => b.AddSimpleConsole(o =>
+            {
+                o.SingleLine = true;
+                o.TimestampFormat = "HH:mm:ss.fff ";
+            }));
+            await using var node = new NodeAgent(options, logging.CreateLogger<NodeAgent>());
+
+            // Cancelled on SIGTERM or Ctrl-C: RunAsync then stops the workloads before returning.
+            await node.RunAsync(cancellationToken);
+            return 0;
+        });
+        return agent;
+    }
+
+    private static Command Register(Option<string> workDir)
+    {
+        var farm = new Option<long>("--farm") { Description = "Farm id", Required = true };
+        var country = new Option<string>("--country") { Description = "Country of the node", DefaultValueFactory = _ => "Unknown" };
+        var city = new Option<string>("--city") { Description = "City of the node", DefaultValueFactory = _ => "Unknown" };
+        var certification = new Option<NodeCertification?>("--certification") { Description = "diy (default) or certified" };
+        var register = new Command("register", "Detect this machine's capacity, register it as a node and save the credentials in the work directory")
+        {
+            farm, country, city, certification,
+        };
+        register.SetApiAction(
+            async (parse, api, ct) =>
+            {
+                var dir = Path.GetFullPath(parse.GetValue(workDir)!);
+                var capacity = CapacityDetector.Detect(dir);
+                var request = new RegisterNodeRequest(parse.GetValue(farm), capacity, new Location(parse.GetValue(country)!, parse.GetValue(city)!), parse.GetValue(certification));
+                var (node, raw) = await api.RegisterNodeAsync(request, ct);
+                new NodeCredentials(CommonOptions.ApiUrl(parse), node.NodeId, node.NodeKey).Save(dir);
+                parse.InvocationConfiguration.Output.WriteLine(
+                    $"node {node.NodeId} registered with cru={capacity.Cru} mru={ByteSize.Format(capacity.Mru)} sru={ByteSize.Format(capacity.Sru)} hru=0; credentials in {Path.Combine(dir, NodeCredentials.FileName)}");
+                return raw;
+            },
+            (output, _) => output.WriteLine("start it with: grid agent --workdir <dir> [--allow-process-workloads]"));
+        return register;
+    }
+
+    /// <summary>The agent's work directory; a recursive option so <c>agent register</c> shares it.</summary>
+    private static Option<string> WorkDirOption() => new("--workdir")
+    {
+        Description = "Work directory: node.json, pids.json and workloads/ (default: $GRID_WORKDIR, else ./grid-agent)",
+        Recursive = true,
+        DefaultValueFactory = _ => Environment.GetEnvironmentVariable("GRID_WORKDIR") ?? "grid-agent",
+    };
+}

@@ -1,0 +1,49 @@
+using System.CommandLine;
+
+namespace Grid.Cli;
+
+/// <summary>The <c>grid</c> command tree.</summary>
+public static class GridCli
+{
+    /// <summary>Builds the root command with every client command and <c>grid agent</c>.</summary>
+    public static RootCommand Build()
+    {
+        var root = new RootCommand("grid: command line of the Grid.Orleans decentralized cloud controller")
+        {
+            CommonOptions.Api,
+            CommonOptions.ApiKey,
+            CommonOptions.Json,
+            TwinAndFarmCommands.Twins(),
+            TwinAndFarmCommands.Farms(),
+            NodeCommands.Build(),
+            ReservationCommands.Reserve(),
+            ReservationCommands.Reservations(),
+            WorkloadCommands.Build(),
+            AgentCommands.Build(),
+        };
+        return root;
+    }
+
+    /// <summary>
+    /// Parses and runs <paramref name="args"/>. SIGTERM and Ctrl-C cancel the running command; the agent gets
+    /// <paramref name="terminationTimeout"/> to stop its workloads before the process is ended forcibly.
+    /// </summary>
+    public static Task<int> RunAsync(string[] args, TextWriter? output = null, TextWriter? error = null, TimeSpan? terminationTimeout = null)
+    {
+        var configuration = new InvocationConfiguration
+        {
+            ProcessTerminationTimeout = terminationTimeout ?? TimeSpan.FromSeconds(60),
+        };
+        if (output is not null)
+        {
+            configuration.Output = output;
+        }
+
+        if (error is not null)
+        {
+            configuration.Error = error;
+        }
+
+        return Build().Parse(args).InvokeAsync(configuration);
+    }
+}

@@ -1,0 +1,1 @@
+return await Grid.Cli.GridCli.RunAsync(args);

@@ -1,0 +1,140 @@
+using System.Text.Json;
+using Grid.Cli;
+
+namespace Grid.Agent.Tests;
+
+public sealed class SizeAndDurationParsingTests
+{
+    [Theory]
+    [InlineData("0", 0L)]
+    [InlineData("1048576", 1048576L)]
+    [InlineData("100B", 100L)]
+    [InlineData("1K", 1024L)]
+    [InlineData("500M", 500L << 20)]
+    [InlineData("4G", 4L << 30)]
+    [InlineData("4g", 4L << 30)]
+    [InlineData("4GB", 4L << 30)]
+    [InlineData("4GiB", 4L << 30)]
+    [InlineData("1.5G", 3L << 29)]
+    [InlineData("1T", 1L << 40)]
+    [InlineData("2P", 2L << 50)]
+    public void ParsesSizesInBinaryUnits(string text, long bytes)
+    {
+        Assert.True(ByteSize.TryParse(text, out var parsed));
+        Assert.Equal(bytes, parsed);
+    }
+
+    [Theory]
+    [InlineData("")]
+    [InlineData("G")]
+    [InlineData("-1G")]
+    [InlineData("4X")]
+    [InlineData("4iB")]
+    [InlineData("9999999P")]
+    public void RejectsWhatIsNotASize(string text) => Assert.False(ByteSize.TryParse(text, out _));
+
+    [Theory]
+    [InlineData(4L << 30, "4G")]
+    [InlineData(3L << 29, "1.5G")]
+    [InlineData(512L << 20, "512M")]
+    [InlineData(100L, "100B")]
+    public void FormatsSizesShort(long bytes, string text) => Assert.Equal(text, ByteSize.Format(bytes));
+
+    [Theory]
+    [InlineData("500ms", 500)]
+    [InlineData("3s", 3000)]
+    [InlineData("2m", 120000)]
+    [InlineData("1.5", 1500)]
+    public void ParsesDurations(string text, int milliseconds)
+    {
+        Assert.True(Duration.TryParse(text, out var parsed));
+        Assert.Equal(TimeSpan.FromMilliseconds(milliseconds), parsed);
+    }
+}
+
+/// <summary>The <c>grid</c> command line in-process against a real HTTP endpoint.</summary>
+public sealed class CliTests : IAsyncLifetime
+{
+    private FakeController _controller = null!;
+
+    public async Task InitializeAsync() => _controller = await FakeController.StartAsync();
+
+    public async Task DisposeAsync() => await _controller.DisposeAsync();
+
+    [Fact]
+    public async Task TwinsCreatePrintsTheKeyAndJsonForScripts()
+    {
+        var (code, output, _) = await Grid("twins", "create", "--name", "alice");
+        Assert.Equal(0, code);
+        Assert.Contains("key-3", output, StringComparison.Ordinal);
+
+        (code, output, _) = await Grid("twins", "create", "--name", "alice", "--json");
+        Assert.Equal(0, code);
+        Assert.Equal("key-3", JsonDocument.Parse(output).RootElement.GetProperty("apiKey").GetString());
+    }
+
+    [Fact]
+    public async Task ReserveSendsSizesInBytesAndPrintsTheProblemWhenNothingFits()
+    {
+        var (code, _, error) = await Grid("reserve", "--cru", "2", "--mru", "4G", "--sru", "100G", "--country", "BE", "--strategy", "spread", "--api-key", "key-3");
+
+        Assert.Equal(1, code);
+        Assert.Contains("Nothing fits: 0/20 nodes fit: 12 insufficient mru, 8 down (HTTP 409)", error, StringComparison.Ordinal);
+        var body = JsonDocument.Parse(_controller.ClientBodies["POST /api/v1/reservations"]).RootElement;
+        Assert.Equal(4L << 30, body.GetProperty("resources").GetProperty("mru").GetInt64());
+        Assert.Equal("BE", body.GetProperty("constraints").GetProperty("country").GetString());
+        Assert.Equal("spread", body.GetProperty("strategy").GetString());
+    }
+
+    [Fact]
+    public async Task NodesShowRendersSizesForPeople()
+    {
+        var (code, output, _) = await Grid("nodes", "show", "5", "--api-key", "key-3");
+        Assert.Equal(0, code);
+        Assert.Contains("cru=8 mru=16G sru=512G hru=0B", output, StringComparison.Ordinal);
+        Assert.Contains("status:", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task MissingApiKeyOrBadSizeFailsWithoutCallingTheController()
+    {
+        Environment.SetEnvironmentVariable("GRID_API_KEY", null);
+        var (code, _, error) = await Grid("nodes", "list");
+        Assert.Equal(2, code);
+        Assert.Contains("no api key", error, StringComparison.Ordinal);
+
+        (code, _, error) = await Grid("reserve", "--mru", "4X", "--api-key", "k");
+        Assert.NotEqual(0, code);
+        Assert.False(_controller.ClientBodies.ContainsKey("POST /api/v1/reservations"));
+    }
+
+    [Fact]
+    public async Task AgentRegisterDetectsCapacityAndSavesCredentials()
+    {
+        var dir = Directory.CreateTempSubdirectory("grid-register-").FullName;
+        try
+        {
+            var (code, output, error) = await Grid("agent", "register", "--farm", "1", "--country", "BE", "--city", "Ghent", "--workdir", dir, "--api-key", "key-3");
+
+            Assert.True(code == 0, error);
+            Assert.Contains($"node {FakeController.NodeId} registered", output, StringComparison.Ordinal);
+            var sent = JsonDocument.Parse(_controller.ClientBodies["POST /api/v1/nodes"]).RootElement;
+            Assert.Equal(Environment.ProcessorCount, sent.GetProperty("resources").GetProperty("cru").GetInt32());
+            Assert.Equal(CapacityDetector.MemoryBytes(), sent.GetProperty("resources").GetProperty("mru").GetInt64());
+            Assert.Equal("Ghent", sent.GetProperty("location").GetProperty("city").GetString());
+            Assert.Equal(new NodeCredentials(_controller.Url, FakeController.NodeId, FakeController.NodeKey), NodeCredentials.Load(dir));
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    private async Task<(int Code, string Output, string Error)> Grid(params string[] args)
+    {
+        using var output = new StringWriter();
+        using var error = new StringWriter();
+        var code = await GridCli.RunAsync([.. args, "--api", _controller.Url.ToString()], output, error);
+        return (code, output.ToString(), error.ToString());
+    }
+}

@@ -1,0 +1,226 @@
+using System.Collections.Immutable;
+using System.Diagnostics;
+using Xunit.Abstractions;
+
+namespace Grid.Agent.Tests;
+
+/// <summary>The agent's reconcile loop against a real HTTP controller endpoint and real child processes.</summary>
+public sealed class NodeAgentTests(ITestOutputHelper output) : IAsyncLifetime
+{
+    private const string Ticker = "while true; do echo tick >> out.txt; echo \"hello $GRID_WORKLOAD_ID $GREETING\"; sleep 0.1; done";
+
+    private readonly TestWorkDir _dir = new();
+    private readonly List<(NodeAgent Agent, CancellationTokenSource Stop, Task Run)> _agents = [];
+    private FakeController _controller = null!;
+
+    public async Task InitializeAsync() => _controller = await FakeController.StartAsync();
+
+    public async Task DisposeAsync()
+    {
+        foreach (var (agent, stop, run) in _agents)
+        {
+            await stop.CancelAsync();
+            await run.WaitAsync(TimeSpan.FromSeconds(10));
+            await agent.DisposeAsync();
+            stop.Dispose();
+        }
+
+        await _controller.DisposeAsync();
+        _dir.Dispose();
+    }
+
+    [Fact]
+    public async Task StartsADesiredProcessWorkloadWhoseLogGrows()
+    {
+        _controller.Desired = [Script(1, 1, Ticker)];
+        Start(NewAgent());
+
+        await Eventually.HoldsAsync(() => _controller.LastReportOf(1, 1)?.State == WorkloadState.Running, "the workload is reported running");
+        var ticks = Path.Combine(_dir.WorkloadFolder(1, 1), "out.txt");
+        await Eventually.HoldsAsync(() => Lines(ticks) >= 3, "the workload appends lines in its own folder");
+        var before = Lines(ticks);
+        await Eventually.HoldsAsync(() => Lines(ticks) > before, "the file keeps growing");
+
+        var stdout = Path.Combine(_dir.WorkloadFolder(1, 1), "stdout.log");
+        await Eventually.HoldsAsync(() => File.Exists(stdout) && File.ReadAllText(stdout).Contains("hello 1 hi"), "stdout goes to stdout.log with the spec's env");
+        Assert.Contains(_controller.RawBodies, body => body.Contains("\"state\":\"running\"", StringComparison.Ordinal));
+        var pid = Assert.Single(_dir.Pids());
+        Assert.True(ProcessProbe.IsAlive(pid.Pid, pid.StartMarker));
+    }
+
+    [Fact]
+    public async Task RestartsAnExitedWorkloadWithBackoffAndCountsRestarts()
+    {
+        _controller.Desired = [Script(2, 1, "echo run >> out.txt; exit 3")];
+        Start(NewAgent());
+
+        await Eventually.HoldsAsync(() => _controller.LastReportOf(2, 1)?.Restarts >= 3, "three restarts are reported");
+        Assert.True(Lines(Path.Combine(_dir.WorkloadFolder(2, 1), "out.txt")) >= 3);
+        var messages = _controller.ReportsOf(2, 1).Select(r => r.Message ?? "").ToList();
+        Assert.Contains(messages, m => m.Contains("exited with code 3", StringComparison.Ordinal));
+
+        // The delay doubles from 0.1 s while the workload keeps exiting at once.
+        await Eventually.HoldsAsync(
+            () => _controller.ReportsOf(2, 1).Any(r => r.Message?.Contains("in 0.4s", StringComparison.Ordinal) == true),
+            "the backoff reaches 0.4 s");
+    }
+
+    [Fact]
+    public async Task StopsAWorkloadTheControllerNoLongerWants()
+    {
+        _controller.Desired = [Script(3, 1, Ticker)];
+        Start(NewAgent());
+        await Eventually.HoldsAsync(() => _controller.LastReportOf(3, 1)?.State == WorkloadState.Running, "the workload runs");
+        var pid = Assert.Single(_dir.Pids());
+
+        _controller.Desired = [];
+
+        await Eventually.HoldsAsync(() => !ProcessProbe.IsAlive(pid.Pid, pid.StartMarker), "the process is gone");
+        await Eventually.HoldsAsync(() => _controller.LastReportOf(3, 1)?.State == WorkloadState.Stopped, "the stop is reported");
+        Assert.Empty(_dir.Pids());
+    }
+
+    [Fact]
+    public async Task ReplacesAStaleEpochCopyWhenTheControllerPlacesANewerEpoch()
+    {
+        _controller.Desired = [Script(4, 1, Ticker)];
+        Start(NewAgent());
+        await Eventually.HoldsAsync(() => _controller.LastReportOf(4, 1)?.State == WorkloadState.Running, "epoch 1 runs");
+        var old = Assert.Single(_dir.Pids());
+
+        _controller.Desired = [Script(4, 2, Ticker)];
+
+        await Eventually.HoldsAsync(() => !ProcessProbe.IsAlive(old.Pid, old.StartMarker), "the epoch 1 copy is stopped");
+        await Eventually.HoldsAsync(() => _controller.LastReportOf(4, 2)?.State == WorkloadState.Running, "epoch 2 runs");
+        Assert.Contains("stale epoch", _controller.LastReportOf(4, 1)?.Message, StringComparison.Ordinal);
+        Assert.Equal(2, Assert.Single(_dir.Pids()).Epoch);
+    }
+
+    [Fact]
+    public async Task ReadoptsItsOrphansAfterACrashAndKeepsThemWhileDesired()
+    {
+        _controller.Desired = [Script(5, 1, Ticker)];
+        var first = NewAgent();
+        Start(first);
+        await Eventually.HoldsAsync(() => _controller.LastReportOf(5, 1)?.State == WorkloadState.Running, "the workload runs");
+        var orphan = Assert.Single(_dir.Pids());
+
+        await first.DisposeAsync();
+        Assert.True(ProcessProbe.IsAlive(orphan.Pid, orphan.StartMarker), "a crashed agent leaves its workloads running");
+        var seen = _controller.Heartbeats.Count;
+
+        Start(NewAgent());
+
+        await Eventually.HoldsAsync(
+            () => _controller.Heartbeats.Skip(seen).SelectMany(h => h.Workloads).Any(r => r.WorkloadId == 5 && r.Message?.Contains("re-adopted") == true),
+            "the new agent reports the orphan it re-adopted");
+        await Eventually.HoldsAsync(() => _controller.Heartbeats.Count >= seen + 4, "a few more heartbeats pass");
+        Assert.True(ProcessProbe.IsAlive(orphan.Pid, orphan.StartMarker), "the controller still wants it: it is kept");
+        Assert.Equal(orphan, Assert.Single(_dir.Pids()));
+
+        _controller.Desired = [];
+        await Eventually.HoldsAsync(() => !ProcessProbe.IsAlive(orphan.Pid, orphan.StartMarker), "the adopted orphan is stopped once undesired");
+    }
+
+    [Fact]
+    public async Task StopsAnOrphanTheControllerMovedAwayWhileTheAgentWasDown()
+    {
+        _controller.Desired = [Script(6, 1, Ticker)];
+        var first = NewAgent();
+        Start(first);
+        await Eventually.HoldsAsync(() => _controller.LastReportOf(6, 1)?.State == WorkloadState.Running, "the workload runs");
+        var orphan = Assert.Single(_dir.Pids());
+        await first.DisposeAsync();
+
+        _controller.Desired = [];
+        Start(NewAgent());
+
+        await Eventually.HoldsAsync(() => !ProcessProbe.IsAlive(orphan.Pid, orphan.StartMarker), "the orphan is stopped");
+        await Eventually.HoldsAsync(() => _controller.LastReportOf(6, 1)?.State == WorkloadState.Stopped, "its stop is reported");
+    }
+
+    [Fact]
+    public async Task SelfFencesWhenTheControllerGoesAway()
+    {
+        _controller.Desired = [Script(7, 1, Ticker)];
+        Start(NewAgent(stopOnDisconnectAfter: TimeSpan.FromSeconds(1)));
+        await Eventually.HoldsAsync(() => _controller.LastReportOf(7, 1)?.State == WorkloadState.Running, "the workload runs");
+        var pid = Assert.Single(_dir.Pids());
+
+        var clock = Stopwatch.StartNew();
+        await _controller.StopAsync();
+
+        await Eventually.HoldsAsync(() => !ProcessProbe.IsAlive(pid.Pid, pid.StartMarker), "the partitioned agent stops its workload");
+        output.WriteLine($"self-fenced {clock.Elapsed.TotalSeconds:0.00}s after the controller went away (limit 1 s)");
+        Assert.True(clock.Elapsed >= TimeSpan.FromSeconds(0.8), "not before the limit");
+        await Eventually.HoldsAsync(() => _dir.Pids().Count == 0, "the PID file forgets it");
+    }
+
+    [Fact]
+    public async Task RefusesProcessWorkloadsUnlessAllowedAndModelsOtherTypes()
+    {
+        var vm = new WorkloadAssignment(9, 109, 1, new WorkloadSpec("vm", WorkloadType.Vm, new Capacity(1, 1 << 30, 0, 0), null));
+        _controller.Desired = [Script(8, 1, Ticker), vm];
+        Start(NewAgent(allowProcesses: false));
+
+        await Eventually.HoldsAsync(() => _controller.LastReportOf(9, 1)?.State == WorkloadState.Running, "the vm is reported running");
+        var refused = _controller.LastReportOf(8, 1);
+        Assert.Equal(WorkloadState.Failed, refused?.State);
+        Assert.Contains("does not allow process workloads", refused?.Message, StringComparison.Ordinal);
+        Assert.Empty(_dir.Pids());
+        Assert.False(Directory.Exists(_dir.WorkloadFolder(8, 1)));
+    }
+
+    [Fact]
+    public async Task ShutdownStopsWorkloadsWithSigtermFirst()
+    {
+        const string polite = "trap 'echo bye >> out.txt; exit 0' TERM; while true; do echo tick >> out.txt; sleep 0.1; done";
+        _controller.Desired = [Script(10, 1, polite)];
+        var (_, stop, run) = Start(NewAgent());
+        await Eventually.HoldsAsync(() => _controller.LastReportOf(10, 1)?.State == WorkloadState.Running, "the workload runs");
+        var pid = Assert.Single(_dir.Pids());
+
+        await stop.CancelAsync();
+        await run.WaitAsync(TimeSpan.FromSeconds(10));
+
+        Assert.False(ProcessProbe.IsAlive(pid.Pid, pid.StartMarker));
+        Assert.Contains("bye", File.ReadAllText(Path.Combine(_dir.WorkloadFolder(10, 1), "out.txt")), StringComparison.Ordinal);
+        Assert.Empty(_dir.Pids());
+    }
+
+    private static WorkloadAssignment Script(long workloadId, long epoch, string script) =>
+        new(workloadId, 100 + workloadId, epoch, new WorkloadSpec(
+            $"w{workloadId}",
+            WorkloadType.Process,
+            new Capacity(1, 64 << 20, 0, 0),
+            new ProcessSpec("/bin/sh", ["-c", script], ImmutableDictionary<string, string>.Empty.Add("GREETING", "hi"))));
+
+    private static int Lines(string path) => File.Exists(path) ? File.ReadAllLines(path).Length : 0;
+
+    private NodeAgent NewAgent(bool allowProcesses = true, TimeSpan? stopOnDisconnectAfter = null) =>
+        new(
+            new AgentOptions
+            {
+                ApiUrl = _controller.Url,
+                NodeId = FakeController.NodeId,
+                NodeKey = FakeController.NodeKey,
+                WorkDir = _dir.Path,
+                AllowProcessWorkloads = allowProcesses,
+                HeartbeatInterval = TimeSpan.FromMilliseconds(150),
+                SupervisionInterval = TimeSpan.FromMilliseconds(25),
+                RestartBackoffInitial = TimeSpan.FromMilliseconds(100),
+                RestartBackoffMax = TimeSpan.FromMilliseconds(400),
+                StopGracePeriod = TimeSpan.FromSeconds(2),
+                RequestTimeout = TimeSpan.FromSeconds(2),
+                StopOnDisconnectAfter = stopOnDisconnectAfter ?? TimeSpan.FromSeconds(30),
+            },
+            new XunitLogger<NodeAgent>(output));
+
+    private (NodeAgent Agent, CancellationTokenSource Stop, Task Run) Start(NodeAgent agent)
+    {
+        var stop = new CancellationTokenSource();
+        var started = (agent, stop, Task.Run(() => agent.RunAsync(stop.Token)));
+        _agents.Add(started);
+        return started;
+    }
+}
