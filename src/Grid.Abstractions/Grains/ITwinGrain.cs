@@ -22,9 +22,11 @@ public interface ITwinGrain : IGrainWithIntegerKey
     [Alias("GetFarmIds")]
     Task<ImmutableArray<long>> GetFarmIdsAsync();
 
-    [Alias("AddReservation")]
-    Task AddReservationAsync(long reservationId);
+    /// <summary>Remembers that the twin has reservations in a bucket of <see cref="ITwinReservationsGrain"/>.</summary>
+    [Alias("AddReservationBucket")]
+    Task AddReservationBucketAsync(long bucket);
 
-    [Alias("GetReservationIds")]
-    Task<ImmutableArray<long>> GetReservationIdsAsync();
+    /// <summary>The buckets holding the twin's reservation ids, newest first.</summary>
+    [Alias("GetReservationBuckets")]
+    Task<ImmutableArray<long>> GetReservationBucketsAsync();
 }

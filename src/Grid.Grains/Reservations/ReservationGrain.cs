@@ -79,7 +79,7 @@ public sealed partial class ReservationGrain(
             throw;
         }
 
-        await GrainFactory.GetGrain<ITwinGrain>(request.TwinId).AddReservationAsync(ReservationId);
+        await GrainFactory.Bucket(request.TwinId, TwinReservations.BucketOf(ReservationId)).AddAsync(ReservationId);
         return new(Info(), null);
     }
 

@@ -19,6 +19,7 @@ public sealed partial class MassFailureBrake(
     ILogger<MassFailureBrake> logger)
 {
     private readonly ConcurrentDictionary<string, Window> _windows = new();
+    private (long At, Dictionary<string, int> Counts) _totals = (long.MinValue / 2, []);
 
     /// <summary>Keys (<c>farm:F</c>, <c>country:C</c>) whose moves are rate limited now.</summary>
     public IReadOnlyCollection<string> Engaged =>
@@ -104,10 +105,26 @@ public sealed partial class MassFailureBrake(
         return engaged;
     }
 
-    private int Total(string key) =>
-        key.StartsWith("farm:", StringComparison.Ordinal)
-            ? view.Nodes.Count(n => "farm:" + n.FarmId == key)
-            : view.Nodes.Count(n => "country:" + n.Location.Country.ToUpperInvariant() == key);
+    private int Total(string key)
+    {
+        // Counting means a walk over every node: do it at most once a second, not once per move.
+        var totals = _totals;
+        if (Environment.TickCount64 - totals.At > 1000)
+        {
+            var counts = new Dictionary<string, int>();
+            foreach (var node in view.Nodes)
+            {
+                foreach (var k in Keys(node.FarmId, node.Location.Country))
+                {
+                    counts[k] = counts.GetValueOrDefault(k) + 1;
+                }
+            }
+
+            _totals = totals = (Environment.TickCount64, counts);
+        }
+
+        return totals.Counts.GetValueOrDefault(key);
+    }
 
     private void Trim(Window window, DateTimeOffset now)
     {

@@ -19,6 +19,9 @@ public static class PlacementFilter
     public const string AntiAffinityConflict = "anti-affinity";
     public const string InsufficientIpv4 = "insufficient ipv4";
 
+    /// <summary>Passed every filter but was not tried within the attempt bound (it changed under us).</summary>
+    public const string Busy = "contended";
+
     public static string Insufficient(CapacityUnit unit) => "insufficient " + unit.ToString().ToLowerInvariant();
 
     /// <summary>Why <paramref name="node"/> cannot take <paramref name="request"/>, or null if it fits.</summary>

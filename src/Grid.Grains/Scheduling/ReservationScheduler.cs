@@ -18,6 +18,9 @@ public sealed class ReservationScheduler(IGrainFactory grains, CapacityView view
     /// <summary>Bound on allocation attempts per placement, so a storm of refusals cannot spin forever.</summary>
     private const int MaxAttempts = 64;
 
+    /// <summary>Candidates kept per selection pass: enough for a few refusals without sorting every node.</summary>
+    private const int Shortlist = 8;
+
     public async Task<(Placement? Placement, PlacementReport? Report)> PlaceAsync(
         long reservationId,
         long epoch,
@@ -29,72 +32,128 @@ public sealed class ReservationScheduler(IGrainFactory grains, CapacityView view
         activity?.SetTag("grid.reservation.id", reservationId);
         activity?.SetTag("grid.reservation.epoch", epoch);
         var started = Stopwatch.GetTimestamp();
-
-        var rejections = new Dictionary<long, string>();
-        var candidates = await SelectCandidatesAsync(request, excluded, rejections);
         var allocation = new AllocationRequest(
             reservationId, epoch, request.TwinId, request.Resources, request.Constraints.AntiAffinityGroup, workloads);
 
-        foreach (var candidate in candidates.Take(MaxAttempts))
+        // Nodes that refused, with the reason they gave: they are skipped in later passes and named in a 409.
+        var refused = new Dictionary<long, string>();
+        var shortFarms = new HashSet<long>();
+        while (refused.Count < MaxAttempts)
         {
-            var result = await grains.GetGrain<INodeGrain>(candidate.NodeId).TryAllocateAsync(allocation);
-            if (result.Summary is { } summary)
+            var candidates = await ShortlistAsync(request, excluded, refused, shortFarms);
+            if (candidates.Count == 0)
             {
-                view.Update(summary);
+                break;
             }
 
-            if (result.Outcome == AllocationOutcome.Allocated)
+            foreach (var candidate in candidates)
             {
-                metrics.Placed(Stopwatch.GetElapsedTime(started));
-                activity?.SetTag("grid.node.id", candidate.NodeId);
-                return (new Placement(candidate.NodeId, candidate.FarmId, result.PublicIps), null);
-            }
+                var result = await grains.GetGrain<INodeGrain>(candidate.NodeId).TryAllocateAsync(allocation);
+                if (result.Summary is { } summary)
+                {
+                    view.Update(summary);
+                }
 
-            rejections[candidate.NodeId] = result.Outcome switch
-            {
-                AllocationOutcome.InsufficientCapacity => PlacementFilter.Insufficient(result.Shortfall ?? CapacityUnit.Mru),
-                AllocationOutcome.InsufficientIpv4 => PlacementFilter.InsufficientIpv4,
-                AllocationOutcome.AntiAffinity => PlacementFilter.AntiAffinityConflict,
-                _ => PlacementFilter.Down,
-            };
+                if (result.Outcome == AllocationOutcome.Allocated)
+                {
+                    metrics.Placed(Stopwatch.GetElapsedTime(started));
+                    activity?.SetTag("grid.node.id", candidate.NodeId);
+                    return (new Placement(candidate.NodeId, candidate.FarmId, result.PublicIps), null);
+                }
+
+                refused[candidate.NodeId] = Reason(result);
+                if (result.Outcome == AllocationOutcome.InsufficientIpv4)
+                {
+                    shortFarms.Add(candidate.FarmId);
+                }
+            }
         }
 
         metrics.Unplaceable(Stopwatch.GetElapsedTime(started));
         activity?.SetStatus(ActivityStatusCode.Error, "unplaceable");
-        return (null, PlacementFilter.Report(Math.Max(view.Count, rejections.Count), rejections.Values));
+        return (null, Report(request, excluded, refused, shortFarms));
     }
 
-    private async Task<List<NodeSummary>> SelectCandidatesAsync(
-        ReservationRequest request, IReadOnlySet<long>? excluded, Dictionary<long, string> rejections)
+    private async Task<List<NodeSummary>> ShortlistAsync(
+        ReservationRequest request, IReadOnlySet<long>? excluded, Dictionary<long, string> refused, HashSet<long> shortFarms)
     {
         var now = clock.UtcNow;
-        var scored = new List<(NodeSummary Node, double Score)>();
+        var best = new List<(NodeSummary Node, double Score, ulong Tie)>(Shortlist + 1);
+        var salt = (ulong)Random.Shared.NextInt64();
         foreach (var node in view.Nodes)
         {
-            if (PlacementFilter.Reject(node, request, now, excluded) is { } reason)
+            if (refused.ContainsKey(node.NodeId) || shortFarms.Contains(node.FarmId) || PlacementFilter.Reject(node, request, now, excluded) is not null)
             {
-                rejections[node.NodeId] = reason;
+                continue;
             }
-            else
-            {
-                scored.Add((node, PlacementFilter.Score(node, request.Resources, request.Strategy)));
-            }
+
+            var score = Math.Round(PlacementFilter.Score(node, request.Resources, request.Strategy), 6);
+            Insert(best, node, score, salt);
         }
 
-        if (request.Resources.Ipv4 > 0 && scored.Count > 0)
+        if (request.Resources.Ipv4 > 0 && best.Count > 0)
         {
-            var farms = scored.Select(c => c.Node.FarmId).Distinct().ToList();
+            var farms = best.Select(c => c.Node.FarmId).Distinct().ToList();
             var free = await Task.WhenAll(farms.Select(f => grains.GetGrain<IFarmGrain>(f).FreeIpCountAsync()));
-            var short_ = farms.Where((_, i) => free[i] < request.Resources.Ipv4).ToHashSet();
-            foreach (var (node, _) in scored.Where(c => short_.Contains(c.Node.FarmId)))
+            foreach (var farm in farms.Where((_, i) => free[i] < request.Resources.Ipv4))
             {
-                rejections[node.NodeId] = PlacementFilter.InsufficientIpv4;
+                shortFarms.Add(farm);
             }
 
-            scored.RemoveAll(c => short_.Contains(c.Node.FarmId));
+            if (best.RemoveAll(c => shortFarms.Contains(c.Node.FarmId)) > 0 && best.Count == 0)
+            {
+                return await ShortlistAsync(request, excluded, refused, shortFarms);
+            }
         }
 
-        // Ties are broken at random so concurrent requests do not all queue on the same node grain.
-        return [.. scored.OrderByDescending(c => Math.Round(c.Score, 6)).ThenBy(_ => Random.Shared.Next()).Select(c => c.Node)];
+        return [.. best.Select(c => c.Node)];
     }
+
+    /// <summary>
+    /// Keeps the <see cref="Shortlist"/> best by score. Equal scores are ordered by a per-placement hash of the
+    /// node id, i.e. at random, so concurrent requests do not all queue on the same node grain.
+    /// </summary>
+    private static void Insert(List<(NodeSummary Node, double Score, ulong Tie)> best, NodeSummary node, double score, ulong salt)
+    {
+        var tie = unchecked(((ulong)node.NodeId ^ salt) * 0x9E3779B97F4A7C15UL);
+        if (best.Count == Shortlist && !Better(score, tie, best[^1]))
+        {
+            return;
+        }
+
+        var index = best.FindIndex(c => Better(score, tie, c));
+        best.Insert(index < 0 ? best.Count : index, (node, score, tie));
+        if (best.Count > Shortlist)
+        {
+            best.RemoveAt(best.Count - 1);
+        }
+    }
+
+    private static bool Better(double score, ulong tie, (NodeSummary Node, double Score, ulong Tie) other) =>
+        score > other.Score || (score == other.Score && tie > other.Tie);
+
+    /// <summary>Why each known node cannot take the request: its refusal if it gave one, else the filter's reason.</summary>
+    private PlacementReport Report(ReservationRequest request, IReadOnlySet<long>? excluded, Dictionary<long, string> refused, HashSet<long> shortFarms)
+    {
+        var now = clock.UtcNow;
+        var reasons = new List<string>();
+        foreach (var node in view.Nodes)
+        {
+            reasons.Add(refused.TryGetValue(node.NodeId, out var reason)
+                ? reason
+                : PlacementFilter.Reject(node, request, now, excluded)
+                    ?? (shortFarms.Contains(node.FarmId) ? PlacementFilter.InsufficientIpv4 : PlacementFilter.Busy));
+        }
+
+        return PlacementFilter.Report(reasons.Count, reasons);
+    }
+
+    private static string Reason(AllocationResult result) => result.Outcome switch
+    {
+        AllocationOutcome.InsufficientCapacity => PlacementFilter.Insufficient(result.Shortfall ?? CapacityUnit.Mru),
+        AllocationOutcome.InsufficientIpv4 => PlacementFilter.InsufficientIpv4,
+        AllocationOutcome.AntiAffinity => PlacementFilter.AntiAffinityConflict,
+        _ when result.Summary is { Draining: true } => PlacementFilter.Draining,
+        _ => PlacementFilter.Down,
+    };
 }

@@ -9,7 +9,7 @@ public sealed class TwinState
     [Id(0)] public string Name { get; set; } = "";
     [Id(1)] public string ApiKeyHash { get; set; } = "";
     [Id(2)] public List<long> FarmIds { get; set; } = [];
-    [Id(3)] public List<long> ReservationIds { get; set; } = [];
+    [Id(3)] public SortedSet<long> ReservationBuckets { get; set; } = [];
     [Id(4)] public DateTimeOffset CreatedAt { get; set; }
 }
 
@@ -45,21 +45,16 @@ public sealed class TwinGrain(
 
     public Task<ImmutableArray<long>> GetFarmIdsAsync() => Task.FromResult(state.State.FarmIds.ToImmutableArray());
 
-    public async Task AddReservationAsync(long reservationId)
+    public async Task AddReservationBucketAsync(long bucket)
     {
-        // Ids only grow, so a check of the tail keeps retried calls idempotent without a scan.
-        if (state.State.ReservationIds.Count > 0 && state.State.ReservationIds[^1] >= reservationId
-            && state.State.ReservationIds.Contains(reservationId))
+        if (state.State.ReservationBuckets.Add(bucket))
         {
-            return;
+            await state.WriteStateAsync();
         }
-
-        state.State.ReservationIds.Add(reservationId);
-        await state.WriteStateAsync();
     }
 
-    public Task<ImmutableArray<long>> GetReservationIdsAsync() =>
-        Task.FromResult(state.State.ReservationIds.ToImmutableArray());
+    public Task<ImmutableArray<long>> GetReservationBucketsAsync() =>
+        Task.FromResult(state.State.ReservationBuckets.Reverse().ToImmutableArray());
 
     private TwinInfo Info() => new(this.GetPrimaryKeyLong(), state.State.Name, state.State.CreatedAt);
 }

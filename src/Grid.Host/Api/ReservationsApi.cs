@@ -87,10 +87,12 @@ public static class ReservationsApi
             return TypedResults.ValidationProblem(validation.Errors);
         }
 
-        var ids = await grains.GetGrain<ITwinGrain>(TwinAuthentication.TwinId(http)).GetReservationIdsAsync();
-        var pageIds = ids.Reverse().Skip((int)Math.Min((long)(pageNumber - 1) * pageSize, int.MaxValue)).Take(pageSize);
+        var twinId = TwinAuthentication.TwinId(http);
+        var buckets = await grains.GetGrain<ITwinGrain>(twinId).GetReservationBucketsAsync();
+        var ids = (await Task.WhenAll(buckets.Select(b => grains.Bucket(twinId, b).GetAsync()))).SelectMany(b => b).ToList();
+        var pageIds = ids.Skip((int)Math.Min((long)(pageNumber - 1) * pageSize, int.MaxValue)).Take(pageSize);
         var infos = await Task.WhenAll(pageIds.Select(id => grains.GetGrain<IReservationGrain>(id).GetAsync()));
-        return TypedResults.Ok(new Page<ReservationInfo>([.. infos.OfType<ReservationInfo>()], pageNumber, pageSize, ids.Length));
+        return TypedResults.Ok(new Page<ReservationInfo>([.. infos.OfType<ReservationInfo>()], pageNumber, pageSize, ids.Count));
     }
 
     public static async Task<Results<Ok<ReservationInfo>, ProblemHttpResult>> GetReservation(

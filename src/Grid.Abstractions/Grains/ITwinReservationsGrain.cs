@@ -1,0 +1,29 @@
+using System.Collections.Immutable;
+
+namespace Grid.Grains;
+
+/// <summary>
+/// One bucket of a twin's reservation ids: ids <c>[bucket × Size, (bucket + 1) × Size)</c>. Buckets keep every
+/// write small however many reservations a tenant holds. Key: <c>"{twinId}/{bucket}"</c>.
+/// </summary>
+[Alias("grid.ITwinReservationsGrain")]
+public interface ITwinReservationsGrain : IGrainWithStringKey
+{
+    [Alias("Add")]
+    Task AddAsync(long reservationId);
+
+    [Alias("Get")]
+    Task<ImmutableArray<long>> GetAsync();
+}
+
+/// <summary>Where a twin's reservation ids are kept.</summary>
+public static class TwinReservations
+{
+    /// <summary>Ids per bucket. Default: 1024.</summary>
+    public const int BucketSize = 1024;
+
+    public static long BucketOf(long reservationId) => reservationId / BucketSize;
+
+    public static ITwinReservationsGrain Bucket(this IGrainFactory grains, long twinId, long bucket) =>
+        grains.GetGrain<ITwinReservationsGrain>($"{twinId}/{bucket}");
+}
