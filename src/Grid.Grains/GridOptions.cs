@@ -35,6 +35,12 @@ public sealed class GridHealthOptions
     /// <summary>Backoff between retries of an unschedulable reservation. Default: 2 s, doubling up to 60 s.</summary>
     public TimeSpan RetryBackoff { get; set; } = TimeSpan.FromSeconds(2);
 
+    /// <summary>
+    /// How often a node checks allocations at least this old against their reservations and releases those
+    /// no reservation points to (left by a crash between allocation and the reservation's write). Default: 1 min.
+    /// </summary>
+    public TimeSpan OrphanCheckInterval { get; set; } = TimeSpan.FromMinutes(1);
+
     public TimeSpan EffectiveStartupGrace => StartupGrace ?? HeartbeatTimeout + HeartbeatInterval;
 }
 

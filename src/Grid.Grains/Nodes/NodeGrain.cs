@@ -21,8 +21,8 @@ public sealed partial class NodeGrain(
     GridMetrics metrics,
     ILogger<NodeGrain> logger) : Grain, INodeGrain
 {
-    private static readonly TimeSpan OrphanCheckAge = TimeSpan.FromMinutes(1);
     private readonly Dictionary<long, (long Epoch, WorkloadState State, int Restarts)> _reported = [];
+    private readonly HashSet<(long ReservationId, long Epoch)> _confirmed = [];
     private DateTimeOffset? _lastHeartbeat;
     private long _uptime;
     private long _version;
@@ -38,7 +38,7 @@ public sealed partial class NodeGrain(
             // The index is soft state: an activation refreshes it, and allocations whose reservation no longer
             // points here (a crash between allocation and the reservation's write) are released.
             PublishSummary();
-            this.RegisterGrainTimer(ReleaseOrphansAsync, OrphanCheckAge, OrphanCheckAge);
+            this.RegisterGrainTimer(ReleaseOrphansAsync, health.Value.OrphanCheckInterval, health.Value.OrphanCheckInterval);
         }
 
         return Task.CompletedTask;
@@ -61,7 +61,7 @@ public sealed partial class NodeGrain(
         var summary = Summary();
         view.Update(summary);
         await Shard.AddNodeAsync(summary);
-        this.RegisterGrainTimer(ReleaseOrphansAsync, OrphanCheckAge, OrphanCheckAge);
+        this.RegisterGrainTimer(ReleaseOrphansAsync, health.Value.OrphanCheckInterval, health.Value.OrphanCheckInterval);
         return Info();
     }
 
@@ -153,6 +153,8 @@ public sealed partial class NodeGrain(
             RestoreAllocation(reservationId, allocation);
             throw;
         }
+
+        _confirmed.Remove((reservationId, allocation.Epoch));
 
         if (!allocation.PublicIps.IsEmpty && state.State.Registration is { } registration)
         {
@@ -325,11 +327,19 @@ public sealed partial class NodeGrain(
 
     private async Task ReleaseOrphansAsync(CancellationToken cancellationToken)
     {
-        var cutoff = clock.UtcNow - OrphanCheckAge;
-        foreach (var allocation in state.State.Allocations.Values.Where(a => a.AllocatedAt < cutoff).ToList())
+        var cutoff = clock.UtcNow - health.Value.OrphanCheckInterval;
+        var unconfirmed = state.State.Allocations.Values
+            .Where(a => a.AllocatedAt < cutoff && !_confirmed.Contains((a.ReservationId, a.Epoch)))
+            .ToList();
+        foreach (var allocation in unconfirmed)
         {
             var reservation = GrainFactory.GetGrain<IReservationGrain>(allocation.ReservationId);
-            if (!await reservation.IsPlacedOnAsync(NodeId, allocation.Epoch))
+            if (await reservation.IsPlacedOnAsync(NodeId, allocation.Epoch))
+            {
+                // Once confirmed an allocation stays valid until released; checked again only after a re-activation.
+                _confirmed.Add((allocation.ReservationId, allocation.Epoch));
+            }
+            else
             {
                 LogOrphanReleased(logger, NodeId, allocation.ReservationId, allocation.Epoch);
                 await ReleaseAsync(allocation.ReservationId, allocation.Epoch);
