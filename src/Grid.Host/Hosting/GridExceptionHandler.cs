@@ -39,7 +39,8 @@ public sealed partial class GridExceptionHandler(IProblemDetailsService problems
     public static (int Status, string Title, string Detail) Classify(Exception exception) => exception switch
     {
         GridRequestException e => (e.Status, e.Title, e.Message),
-        BadHttpRequestException e => (e.StatusCode, "Bad request", e.Message),
+        BadHttpRequestException e => (e.StatusCode, "Bad request",
+            e.Message.Contains("no body was provided", StringComparison.Ordinal) ? "A JSON request body is required." : e.Message),
         _ when IsTransient(exception) => (StatusCodes.Status503ServiceUnavailable, "Service temporarily unavailable",
             "The controller cluster is failing over or its storage is unreachable; retry shortly."),
         _ => (StatusCodes.Status500InternalServerError, "Internal error", "An unexpected error occurred."),
