@@ -28,7 +28,8 @@ public sealed record FarmIp(
     [property: Id(0)] string Ip,
     [property: Id(1)] string Gateway,
     [property: Id(2)] long ReservationId,
-    [property: Id(3)] long Epoch = 0);
+    [property: Id(3)] long Epoch = 0,
+    [property: Id(4)] DateTimeOffset? HeldSince = null);
 
 [GenerateSerializer, Immutable, Alias("grid.farm-info")]
 public sealed record FarmInfo(

@@ -31,6 +31,11 @@ public interface IReservationGrain : IGrainWithIntegerKey
     [AlwaysInterleave]
     Task<bool> IsPlacedOnAsync(long nodeId, long epoch);
 
+    /// <summary>True while the reservation holds the public address at that epoch (read by the farm's leak check).</summary>
+    [Alias("HoldsIp")]
+    [AlwaysInterleave]
+    Task<bool> HoldsIpAsync(string ip, long epoch);
+
     /// <summary>Told by a node grain that the node was lost or drained: re-place with the next epoch.</summary>
     [Alias("Evacuate")]
     Task<bool> EvacuateAsync(long nodeId, bool makeBeforeBreak);

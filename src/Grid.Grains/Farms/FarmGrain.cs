@@ -1,5 +1,7 @@
 using System.Collections.Immutable;
 using Grid.Grains;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 
 namespace Grid.Farms;
 
@@ -15,11 +17,26 @@ public sealed class FarmState
     [Id(6)] public DateTimeOffset CreatedAt { get; set; }
 }
 
-/// <summary>A farm and its public IPv4 pool: an address is held by at most one reservation at a time.</summary>
-public sealed class FarmGrain(
+/// <summary>
+/// A farm and its public IPv4 pool: an address is held by at most one reservation at a time. Addresses held
+/// by no reservation (a placement that failed half-way while storage was down) are found and freed by a check
+/// on the same interval as the nodes' orphan check.
+/// </summary>
+public sealed partial class FarmGrain(
     [PersistentState("farm", GridStorage.Name)] IPersistentState<FarmState> state,
-    GridClock clock) : Grain, IFarmGrain
+    GridClock clock,
+    IOptions<GridHealthOptions> health,
+    ILogger<FarmGrain> logger) : Grain, IFarmGrain
 {
+    private readonly HashSet<(string Ip, long ReservationId, long Epoch)> _confirmed = [];
+
+    public override Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        var interval = health.Value.OrphanCheckInterval;
+        this.RegisterGrainTimer(ReleaseLeakedIpsAsync, interval, interval);
+        return Task.CompletedTask;
+    }
+
     public async Task<FarmInfo> CreateAsync(long twinId, FarmSpec spec)
     {
         if (state.RecordExists)
@@ -69,7 +86,7 @@ public sealed class FarmGrain(
 
         foreach (var (ip, index) in changes)
         {
-            ips[index] = ip with { ReservationId = reservationId, Epoch = epoch };
+            ips[index] = ip with { ReservationId = reservationId, Epoch = epoch, HeldSince = clock.UtcNow };
         }
 
         try
@@ -98,7 +115,7 @@ public sealed class FarmGrain(
         {
             if (ips[i].ReservationId == reservationId && ips[i].Epoch <= epoch)
             {
-                ips[i] = ips[i] with { ReservationId = 0, Epoch = 0 };
+                ips[i] = ips[i] with { ReservationId = 0, Epoch = 0, HeldSince = null };
                 changed = true;
             }
         }
@@ -110,6 +127,46 @@ public sealed class FarmGrain(
     }
 
     public Task<int> FreeIpCountAsync() => Task.FromResult(state.State.PublicIps.Count(ip => ip.ReservationId == 0));
+
+    private async Task ReleaseLeakedIpsAsync(CancellationToken cancellationToken)
+    {
+        var cutoff = clock.UtcNow - health.Value.OrphanCheckInterval;
+        var suspects = state.State.PublicIps
+            .Where(ip => ip.ReservationId != 0 && ip.HeldSince < cutoff && !_confirmed.Contains((ip.Ip, ip.ReservationId, ip.Epoch)))
+            .ToList();
+        var leaked = new List<FarmIp>();
+        foreach (var ip in suspects)
+        {
+            if (await GrainFactory.GetGrain<IReservationGrain>(ip.ReservationId).HoldsIpAsync(ip.Ip, ip.Epoch))
+            {
+                _confirmed.Add((ip.Ip, ip.ReservationId, ip.Epoch));
+            }
+            else
+            {
+                leaked.Add(ip);
+            }
+        }
+
+        if (leaked.Count == 0)
+        {
+            return;
+        }
+
+        var ips = state.State.PublicIps;
+        for (var i = 0; i < ips.Count; i++)
+        {
+            if (leaked.Contains(ips[i]))
+            {
+                LogLeakReleased(logger, this.GetPrimaryKeyLong(), ips[i].Ip, ips[i].ReservationId, ips[i].Epoch);
+                ips[i] = ips[i] with { ReservationId = 0, Epoch = 0, HeldSince = null };
+            }
+        }
+
+        await state.WriteStateAsync();
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Farm {FarmId} freed {Ip}: reservation {ReservationId} does not hold it at epoch {Epoch}")]
+    private static partial void LogLeakReleased(ILogger logger, long farmId, string ip, long reservationId, long epoch);
 
     private FarmInfo Info() => new(
         this.GetPrimaryKeyLong(),

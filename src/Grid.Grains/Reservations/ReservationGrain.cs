@@ -158,6 +158,11 @@ public sealed partial class ReservationGrain(
             && ((Record.NodeId == nodeId && Record.Epoch == epoch)
                 || (Record.PreviousNodeId == nodeId && Record.PreviousEpoch == epoch)));
 
+    public Task<bool> HoldsIpAsync(string ip, long epoch) =>
+        Task.FromResult(Exists && Record.State != ReservationState.Cancelled
+            && (Record.PublicIps.Any(held => held.Ip == ip && held.Epoch == epoch)
+                || (Record.PreviousNodeId is not null && Record.PreviousEpoch == epoch)));
+
     public async Task<bool> EvacuateAsync(long nodeId, bool makeBeforeBreak)
     {
         if (!Exists || Record.State == ReservationState.Cancelled || Record.NodeId != nodeId)
