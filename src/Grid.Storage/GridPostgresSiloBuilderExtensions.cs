@@ -1,5 +1,6 @@
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
+using Orleans.Serialization;
 
 namespace Grid.Storage;
 
@@ -37,6 +38,10 @@ public static class GridPostgresSiloBuilderExtensions
         silo.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>, PostgresSchemaInitializer>();
         silo.Services.AddSingleton(sp => new PostgresHealthCheck(
             tuned, sp.GetRequiredService<IOptions<GridPostgresOptions>>().Value.HealthCheckTimeout));
+
+        // A grain whose write failed answers its caller, possibly on another silo, with the Npgsql exception:
+        // let Orleans serialize those so the caller sees a storage failure (503), not a codec error.
+        silo.Services.Configure<ExceptionSerializationOptions>(o => o.SupportedNamespacePrefixes.Add("Npgsql"));
 
         silo.UseAdoNetClustering(o =>
         {

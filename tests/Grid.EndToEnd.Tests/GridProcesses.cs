@@ -13,36 +13,52 @@ public sealed class GridProcesses : IAsyncDisposable
     private readonly List<string> _workDirs = [];
     private readonly string _root = Directory.CreateTempSubdirectory("grid-e2e-").FullName;
 
+    /// <summary>Client of the first silo.</summary>
     public HttpClient Http { get; } = new() { Timeout = TimeSpan.FromSeconds(30) };
 
     public string Root => _root;
 
-    public Uri Api { get; private set; } = null!;
+    public Uri Api => Silos[0].Api;
 
-    public ChildProcess Host { get; private set; } = null!;
+    public List<SiloProcess> Silos { get; } = [];
 
-    public async Task StartHostAsync(params string[] settings)
+    /// <summary>Starts a controller silo (host process) and waits until it is ready.</summary>
+    public async Task<SiloProcess> StartHostAsync(params string[] settings)
     {
-        var port = FreePort.Get();
-        Api = new Uri($"http://127.0.0.1:{port}");
-        Http.BaseAddress = Api;
-        Host = Track(ChildProcess.Start("dotnet",
+        var silo = StartSilo(settings);
+        await WaitReadyAsync(silo);
+        return silo;
+    }
+
+    /// <summary>Starts a silo without waiting, so several can start (and race to create the schema) together.</summary>
+    public SiloProcess StartSilo(params string[] settings)
+    {
+        var api = new Uri($"http://127.0.0.1:{FreePort.Get()}");
+        var process = Track(ChildProcess.Start("dotnet",
         [
-            BuiltApp.PathOf("Grid.Host", "Grid.Host.dll"), "--urls", Api.ToString().TrimEnd('/'),
+            BuiltApp.PathOf("Grid.Host", "Grid.Host.dll"), "--urls", api.ToString().TrimEnd('/'),
             $"--Grid:Cluster:SiloPort={FreePort.Get()}", $"--Grid:Cluster:GatewayPort={FreePort.Get()}", "--Grid:Demo:Nodes=0",
             .. settings,
-        ], logPath: Path.Combine(_root, "host.log")));
-        await Poll.UntilAsync(async () =>
+        ], logPath: Path.Combine(_root, $"silo{Silos.Count}.log")));
+        var silo = new SiloProcess(api, process, new HttpClient { BaseAddress = api, Timeout = TimeSpan.FromSeconds(30) });
+        Silos.Add(silo);
+        Http.BaseAddress ??= api;
+        return silo;
+    }
+
+    public static Task WaitReadyAsync(SiloProcess silo) =>
+        Poll.UntilAsync(() => IsReadyAsync(silo), TimeSpan.FromSeconds(90), $"the silo at {silo.Api} is ready");
+
+    public static async Task<bool> IsReadyAsync(SiloProcess silo)
+    {
+        try
         {
-            try
-            {
-                return (await Http.GetAsync("/health/ready")).IsSuccessStatusCode;
-            }
-            catch (HttpRequestException)
-            {
-                return false;
-            }
-        }, TimeSpan.FromSeconds(60), "the controller is ready");
+            return (await silo.Http.GetAsync("/health/ready")).IsSuccessStatusCode;
+        }
+        catch (Exception exception) when (exception is HttpRequestException or TaskCanceledException)
+        {
+            return false;
+        }
     }
 
     public ChildProcess StartAgent(long nodeId, string nodeKey, string workDir, params string[] options)
@@ -101,6 +117,17 @@ public sealed class GridProcesses : IAsyncDisposable
         }
 
         Http.Dispose();
+        foreach (var silo in Silos)
+        {
+            silo.Http.Dispose();
+        }
+
+        if (Environment.GetEnvironmentVariable("GRID_TEST_KEEP_LOGS") == "1")
+        {
+            Console.WriteLine($"[e2e] logs kept in {_root}");
+            return;
+        }
+
         try
         {
             Directory.Delete(_root, recursive: true);
@@ -130,3 +157,6 @@ public sealed class GridProcesses : IAsyncDisposable
         return process;
     }
 }
+
+/// <summary>One controller silo process and a client of its HTTP API.</summary>
+public sealed record SiloProcess(Uri Api, ChildProcess Process, HttpClient Http);

@@ -55,20 +55,22 @@ public sealed partial class ReservationGrain(
             return new(null, report);
         }
 
-        var now = clock.UtcNow;
-        state.State = new ReservationRecord
-        {
-            Request = request,
-            State = ReservationState.Active,
-            NodeId = placement.NodeId,
-            Epoch = 1,
-            PublicIps = [.. placement.PublicIps],
-            CreatedAt = now,
-            UpdatedAt = now,
-        };
-        AddEvent("placed", placement.NodeId, $"Placed on node {placement.NodeId}.");
         try
         {
+            // Listed first: if this fails nothing is acknowledged; a listed id whose write then fails is skipped.
+            await GrainFactory.Bucket(request.TwinId, TwinReservations.BucketOf(ReservationId)).AddAsync(ReservationId);
+            var now = clock.UtcNow;
+            state.State = new ReservationRecord
+            {
+                Request = request,
+                State = ReservationState.Active,
+                NodeId = placement.NodeId,
+                Epoch = 1,
+                PublicIps = [.. placement.PublicIps],
+                CreatedAt = now,
+                UpdatedAt = now,
+            };
+            AddEvent("placed", placement.NodeId, $"Placed on node {placement.NodeId}.");
             await state.WriteStateAsync();
         }
         catch
@@ -79,7 +81,6 @@ public sealed partial class ReservationGrain(
             throw;
         }
 
-        await GrainFactory.Bucket(request.TwinId, TwinReservations.BucketOf(ReservationId)).AddAsync(ReservationId);
         return new(Info(), null);
     }
 

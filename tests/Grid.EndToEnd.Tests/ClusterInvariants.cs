@@ -1,0 +1,91 @@
+using System.Text.Json.Nodes;
+
+namespace Grid.EndToEnd.Tests;
+
+/// <summary>The no-loss checks after a failure: acknowledged reservations exist, ledgers match them exactly.</summary>
+public static class ClusterInvariants
+{
+    /// <summary>Waits (the orphan check needs an interval) until every node ledger matches the active reservations.</summary>
+    public static async Task AssertConsistentAsync(GridProcesses grid, SiloProcess via, string apiKey, ClusterLoad load, IEnumerable<long> nodeIds)
+    {
+        var nodes = nodeIds.ToList();
+        string? problem = null;
+        var deadline = DateTime.UtcNow.AddSeconds(45);
+        do
+        {
+            problem = await FindProblemAsync(grid, via, apiKey, load, nodes);
+            if (problem is null)
+            {
+                return;
+            }
+
+            await Task.Delay(500);
+        }
+        while (DateTime.UtcNow < deadline);
+
+        Assert.Fail(problem);
+    }
+
+    private static async Task<string?> FindProblemAsync(GridProcesses grid, SiloProcess via, string apiKey, ClusterLoad load, List<long> nodes)
+    {
+        var placedOn = new Dictionary<long, long>();
+        var ips = new List<string>();
+        foreach (var id in load.Active)
+        {
+            var reservation = await GetAsync(grid, via, $"/api/v1/reservations/{id}", apiKey);
+            if (reservation?["state"]?.GetValue<string>() != "active")
+            {
+                return $"acknowledged reservation {id} is {reservation?["state"]?.ToString() ?? "missing"}";
+            }
+
+            placedOn[id] = reservation["nodeId"]!.GetValue<long>();
+            ips.AddRange(reservation["publicIps"]!.AsArray().Select(ip => ip!["ip"]!.GetValue<string>()));
+        }
+
+        foreach (var id in load.Cancelled)
+        {
+            if ((await GetAsync(grid, via, $"/api/v1/reservations/{id}", apiKey))?["state"]?.GetValue<string>() != "cancelled")
+            {
+                return $"cancelled reservation {id} is not cancelled";
+            }
+        }
+
+        if (ips.Count != ips.Distinct().Count())
+        {
+            return "a public IPv4 address is held by two reservations";
+        }
+
+        foreach (var nodeId in nodes)
+        {
+            var node = (await GetAsync(grid, via, $"/api/v1/nodes/{nodeId}", apiKey))!;
+            var total = node["total"]!;
+            var used = node["used"]!;
+            if (used["cru"]!.GetValue<long>() > total["cru"]!.GetValue<long>() || used["mru"]!.GetValue<long>() > total["mru"]!.GetValue<long>())
+            {
+                return $"node {nodeId} is overbooked";
+            }
+
+            var held = node["allocations"]!.AsArray().Select(a => a!["reservationId"]!.GetValue<long>()).ToHashSet();
+            var expected = placedOn.Where(p => p.Value == nodeId).Select(p => p.Key).ToHashSet();
+            if (held.Except(expected).FirstOrDefault() is > 0 and var orphan)
+            {
+                return $"node {nodeId} holds an allocation for reservation {orphan}, which is not active there";
+            }
+
+            if (!expected.IsSubsetOf(held))
+            {
+                return $"node {nodeId} lost the allocation of reservations {string.Join(",", expected.Except(held))}";
+            }
+        }
+
+        return null;
+    }
+
+    private static async Task<JsonNode?> GetAsync(GridProcesses grid, SiloProcess via, string path, string apiKey)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, path);
+        request.Headers.Authorization = new("Bearer", apiKey);
+        using var response = await via.Http.SendAsync(request);
+        return response.IsSuccessStatusCode ? JsonNode.Parse(await response.Content.ReadAsStringAsync()) : null;
+    }
+}
