@@ -10,6 +10,8 @@ namespace Grid.Scheduling;
 public sealed class CapacityView
 {
     private readonly ConcurrentDictionary<long, NodeSummary> _nodes = new();
+    private readonly Lock _orderLock = new();
+    private long[] _order = [];
     private int _count;
 
     /// <summary>Known nodes (read without taking the dictionary's locks).</summary>
@@ -21,6 +23,28 @@ public sealed class CapacityView
         get
         {
             foreach (var (_, summary) in _nodes)
+            {
+                yield return summary;
+            }
+        }
+    }
+
+    /// <summary>
+    /// The summaries starting at a random position and wrapping around, so concurrent placements that stop
+    /// early look at different parts of a large grid.
+    /// </summary>
+    public IEnumerable<NodeSummary> FromRandomStart()
+    {
+        var order = Volatile.Read(ref _order);
+        if (order.Length == 0)
+        {
+            yield break;
+        }
+
+        var start = Random.Shared.Next(order.Length);
+        for (var i = 0; i < order.Length; i++)
+        {
+            if (_nodes.TryGetValue(order[(start + i) % order.Length], out var summary))
             {
                 yield return summary;
             }
@@ -39,6 +63,12 @@ public sealed class CapacityView
                 if (_nodes.TryAdd(summary.NodeId, summary))
                 {
                     Interlocked.Increment(ref _count);
+                    lock (_orderLock)
+                    {
+                        // Copy-on-write: readers walk a stable array without locks; nodes are only ever added.
+                        _order = [.. _order, summary.NodeId];
+                    }
+
                     return;
                 }
             }

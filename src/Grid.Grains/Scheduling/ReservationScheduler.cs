@@ -21,6 +21,12 @@ public sealed class ReservationScheduler(IGrainFactory grains, CapacityView view
     /// <summary>Candidates kept per selection pass: enough for a few refusals without sorting every node.</summary>
     private const int Shortlist = 8;
 
+    /// <summary>
+    /// A pass stops once this many nodes passed the filters (like Kubernetes' percentage of nodes to score):
+    /// placement cost stays flat as the grid grows, at the price of choosing the best of a large sample.
+    /// </summary>
+    private const int EnoughFeasible = 128;
+
     public async Task<(Placement? Placement, PlacementReport? Report)> PlaceAsync(
         long reservationId,
         long epoch,
@@ -80,7 +86,8 @@ public sealed class ReservationScheduler(IGrainFactory grains, CapacityView view
         var now = clock.UtcNow;
         var best = new List<(NodeSummary Node, double Score, ulong Tie)>(Shortlist + 1);
         var salt = (ulong)Random.Shared.NextInt64();
-        foreach (var node in view.Nodes)
+        var feasible = 0;
+        foreach (var node in Candidates(request))
         {
             if (refused.ContainsKey(node.NodeId) || shortFarms.Contains(node.FarmId) || PlacementFilter.Reject(node, request, now, excluded) is not null)
             {
@@ -89,6 +96,10 @@ public sealed class ReservationScheduler(IGrainFactory grains, CapacityView view
 
             var score = Math.Round(PlacementFilter.Score(node, request.Resources, request.Strategy), 6);
             Insert(best, node, score, salt);
+            if (++feasible >= EnoughFeasible)
+            {
+                break;
+            }
         }
 
         if (request.Resources.Ipv4 > 0 && best.Count > 0)
@@ -108,6 +119,12 @@ public sealed class ReservationScheduler(IGrainFactory grains, CapacityView view
 
         return [.. best.Select(c => c.Node)];
     }
+
+    /// <summary>A pinned reservation looks at one node; the others walk the view from a random start.</summary>
+    private IEnumerable<NodeSummary> Candidates(ReservationRequest request) =>
+        request.Constraints.NodeId is { } pinned
+            ? view.TryGet(pinned, out var node) ? [node] : []
+            : view.FromRandomStart();
 
     /// <summary>
     /// Keeps the <see cref="Shortlist"/> best by score. Equal scores are ordered by a per-placement hash of the

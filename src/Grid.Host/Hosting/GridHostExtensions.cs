@@ -101,8 +101,7 @@ public static partial class GridHostExtensions
         else
         {
             silo.UseLocalhostClustering(cluster.SiloPort, cluster.GatewayPort, serviceId: cluster.ServiceId, clusterId: cluster.ClusterId);
-            silo.AddMemoryGrainStorage(GridStorage.Name);
-            silo.UseInMemoryReminderService();
+            silo.UseGridMemory();
         }
 
         if (!string.IsNullOrEmpty(Environment.GetEnvironmentVariable("POD_NAMESPACE")))

@@ -1,0 +1,102 @@
+using System.Diagnostics;
+using System.Text.Json;
+using Grid.Bench.Scenarios;
+using Grid.Testing;
+
+namespace Grid.Bench;
+
+/// <summary>
+/// <c>Grid.Bench [all|baseline|placement|failover|heartbeat|memory] [--scale tiny|default|large] [--json FILE]
+/// [--report DIR] [--postgres auto|off|CONNSTRING]</c>. Exits non-zero when a correctness check fails.
+/// </summary>
+public static class BenchRunner
+{
+    private static readonly string[] Scenarios = ["baseline", "placement", "failover", "heartbeat", "memory"];
+
+    public static async Task<int> RunAsync(string[] args)
+    {
+        var scenario = args.FirstOrDefault(a => !a.StartsWith("--", StringComparison.Ordinal)) ?? "all";
+        var scale = BenchScale.Of(Option(args, "--scale") ?? "default");
+        var json = Option(args, "--json");
+        var report = Option(args, "--report");
+        var postgres = Option(args, "--postgres") ?? "auto";
+        if (scenario != "all" && !Scenarios.Contains(scenario))
+        {
+            Console.Error.WriteLine($"Unknown scenario '{scenario}'. Use one of: all, {string.Join(", ", Scenarios)}.");
+            return 2;
+        }
+
+        var rows = new List<BenchRow>();
+        var clock = Stopwatch.StartNew();
+        try
+        {
+            var baseline = await BaselineScenario.RunAsync(scale, rows);
+            if (scenario is "all" or "placement")
+            {
+                await PlacementScenario.RunGrainsAsync(scale, baseline, rows);
+                await PlacementScenario.RunHttpAsync(scale, baseline, rows);
+                await RunDurablePlacementAsync(scale, baseline, rows, postgres);
+            }
+
+            if (scenario is "all" or "failover")
+            {
+                await FailoverScenario.RunAsync(scale, rows);
+            }
+
+            if (scenario is "all" or "heartbeat")
+            {
+                await HeartbeatScenario.RunAsync(scale, baseline, rows);
+            }
+
+            if (scenario is "all" or "memory")
+            {
+                await MemoryScenario.RunAsync(scale, rows);
+            }
+        }
+        catch (BenchFailedException failure)
+        {
+            Console.Error.WriteLine();
+            Console.Error.WriteLine($"BENCHMARK FAILED: {failure.Message}");
+            return 1;
+        }
+
+        clock.Stop();
+        Console.WriteLine(BenchReport.Table(rows));
+        Console.WriteLine($"{scenario} at scale {scale.Name} finished in {clock.Elapsed.TotalSeconds:0} s");
+        if (json is not null)
+        {
+            await File.WriteAllTextAsync(json, JsonSerializer.Serialize(rows, new JsonSerializerOptions { WriteIndented = true }));
+        }
+
+        if (report is not null)
+        {
+            await BenchReport.WriteAsync(report, scale, scenario, rows, clock.Elapsed);
+        }
+
+        return 0;
+    }
+
+    private static async Task RunDurablePlacementAsync(BenchScale scale, double baseline, List<BenchRow> rows, string postgres)
+    {
+        if (postgres == "off" || (postgres == "auto" && !Directory.Exists("/usr/lib/postgresql")))
+        {
+            Console.Error.WriteLine("placement on PostgreSQL skipped (--postgres off, or no PostgreSQL server binaries)");
+            return;
+        }
+
+        if (postgres != "auto")
+        {
+            await PlacementScenario.RunGrainsAsync(scale, baseline, rows, postgres);
+            return;
+        }
+
+        await using var server = await PostgresServer.StartNewAsync();
+        await PlacementScenario.RunGrainsAsync(scale, baseline, rows, await server.CreateDatabaseAsync("grid_bench"));
+    }
+
+    private static string? Option(string[] args, string name)
+    {
+        var index = Array.IndexOf(args, name);
+        return index >= 0 && index + 1 < args.Length ? args[index + 1] : null;
+    }
+}

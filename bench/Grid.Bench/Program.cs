@@ -1,0 +1,3 @@
+using Grid.Bench;
+
+return await BenchRunner.RunAsync(args);

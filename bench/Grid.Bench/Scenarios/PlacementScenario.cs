@@ -1,0 +1,94 @@
+using System.Net.Http.Json;
+using Grid.Grains;
+using Grid.Testing;
+
+namespace Grid.Bench.Scenarios;
+
+/// <summary>Reservations placed by concurrent clients through the grain API and through HTTP; nothing overbooked.</summary>
+public static class PlacementScenario
+{
+    private static readonly Capacity NodeSize = new(64, 256L << 30, 4L << 40, 0);
+    private static readonly Capacity Small = new(1, 1L << 30, 10L << 30, 0);
+
+    public static async Task RunGrainsAsync(BenchScale scale, double baseline, List<BenchRow> rows, string? postgres = null)
+    {
+        var nodeCounts = postgres is null ? scale.PlacementNodes : [scale.PlacementNodes[0]];
+        foreach (var nodes in nodeCounts)
+        {
+            var placements = postgres is null ? scale.Placements : Math.Max(scale.Placements / 10, 200);
+            var label = postgres is null ? "in memory" : "PostgreSQL";
+            await using var silo = await BenchSilo.StartAsync(BenchSilo.QuietHealth(), postgres);
+            var (twin, farm) = await silo.CreateFarmAsync();
+            var nodeIds = await silo.RegisterNodesAsync(twin, farm, nodes, NodeSize, new Progress($"placement: {nodes} nodes ({label})", nodes));
+            await WaitForViewAsync(silo, nodes);
+            var firstId = BenchSilo.NextId() + 1_000_000;
+            var outcome = await Measure.RunAsync(placements, scale.Concurrency, async i =>
+            {
+                var request = new ReservationRequest(twin, Small, PlacementConstraints.None, PlacementStrategy.Binpack);
+                return (await silo.Grains.GetGrain<IReservationGrain>(firstId + i).CreateAsync(request)).Reservation is not null;
+            }, new Progress($"placement: {placements} reservations", placements));
+
+            if (outcome.Failures > 0)
+            {
+                throw new BenchFailedException($"{outcome.Failures} of {placements} reservations were not placed although capacity was free");
+            }
+
+            var allocated = await silo.CheckNotOverbookedAsync(nodeIds);
+            if (allocated != placements)
+            {
+                throw new BenchFailedException($"{allocated} allocations for {placements} placed reservations");
+            }
+
+            var scenario = $"{nodes} nodes, {label}";
+            var target = postgres is null ? (nodes >= 10_000 ? "≥ 50,000/s and ≥ 0.1 × baseline" : null) : "≥ 4,000/s";
+            bool? met = postgres is null
+                ? (nodes >= 10_000 ? outcome.PerSecond >= 50_000 && outcome.PerSecond >= 0.1 * baseline : null)
+                : outcome.PerSecond >= 4_000;
+            rows.Add(new BenchRow("placement", scenario, "placements/s (grain API)", outcome.PerSecond, "1/s", target, met));
+            rows.Add(new BenchRow("placement", scenario, "ratio to baseline", outcome.PerSecond / baseline, "×"));
+            rows.Add(new BenchRow("placement", scenario, "p50 latency", outcome.P50Ms, "ms"));
+            rows.Add(new BenchRow("placement", scenario, "p99 latency", outcome.P99Ms, "ms"));
+        }
+    }
+
+    public static async Task RunHttpAsync(BenchScale scale, double baseline, List<BenchRow> rows)
+    {
+        var nodes = scale.PlacementNodes[0];
+        await using var host = await BenchHost.StartAsync();
+        var api = host.Client;
+        var key = await host.CreateTwinAsync();
+        var farm = await host.CreateFarmAsync(key);
+        var progress = new Progress($"placement/http: {nodes} nodes", nodes);
+        await Parallel.ForEachAsync(Enumerable.Range(0, nodes), new ParallelOptions { MaxDegreeOfParallelism = 32 }, async (_, _) =>
+        {
+            await host.RegisterUpNodeAsync(key, farm, NodeSize);
+            progress.Add();
+        });
+        progress.Done();
+        await Poll.UntilAsync(() => host.ViewCount >= nodes, TimeSpan.FromSeconds(30), "the index knows every node");
+
+        var outcome = await Measure.RunAsync(scale.HttpPlacements, scale.Concurrency, async _ =>
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Post, "/api/v1/reservations")
+            {
+                Content = JsonContent.Create(new { resources = new { cru = Small.Cru, mru = Small.Mru, sru = Small.Sru } }),
+            };
+            request.Headers.Authorization = new("Bearer", key);
+            using var response = await api.SendAsync(request);
+            return response.StatusCode == System.Net.HttpStatusCode.Created;
+        }, new Progress($"placement/http: {scale.HttpPlacements} reservations", scale.HttpPlacements));
+        if (outcome.Failures > 0)
+        {
+            throw new BenchFailedException($"{outcome.Failures} HTTP placements failed");
+        }
+
+        var scenario = $"{nodes} nodes, HTTP";
+        rows.Add(new BenchRow("placement", scenario, "placements/s (HTTP)", outcome.PerSecond, "1/s"));
+        rows.Add(new BenchRow("placement", scenario, "ratio to baseline", outcome.PerSecond / baseline, "×"));
+        rows.Add(new BenchRow("placement", scenario, "p50 latency", outcome.P50Ms, "ms"));
+        rows.Add(new BenchRow("placement", scenario, "p99 latency", outcome.P99Ms, "ms"));
+    }
+
+    private static Task WaitForViewAsync(BenchSilo silo, int nodes) =>
+        Poll.UntilAsync(() => silo.ViewCount >= nodes, TimeSpan.FromSeconds(60), "the silo's capacity view knows every node");
+}

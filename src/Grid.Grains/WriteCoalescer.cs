@@ -1,0 +1,47 @@
+namespace Grid;
+
+/// <summary>
+/// Group commit for a <c>[Reentrant]</c> grain whose changes are applied synchronously: callers that change
+/// state while a write is in flight share the next write instead of queueing one write each. A caller's
+/// task completes only after a write that started after its change has finished, so its change is durable.
+/// Grain turns never run in parallel, so no locking is needed.
+/// </summary>
+public sealed class WriteCoalescer(Func<Task> write)
+{
+    private Task? _inFlight;
+    private TaskCompletionSource? _next;
+
+    public Task WriteAsync()
+    {
+        if (_inFlight is null)
+        {
+            _inFlight = RunAsync();
+            return _inFlight;
+        }
+
+        _next ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        return _next.Task;
+    }
+
+    private async Task RunAsync()
+    {
+        try
+        {
+            await write();
+        }
+        finally
+        {
+            var waiting = _next;
+            _next = null;
+            _inFlight = null;
+            if (waiting is not null)
+            {
+                // One write for everyone who changed state while the previous write was in flight.
+                var next = WriteAsync();
+                _ = next.ContinueWith(
+                    t => t.Exception is { } e ? waiting.TrySetException(e.InnerExceptions) : waiting.TrySetResult(),
+                    CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Current);
+            }
+        }
+    }
+}
