@@ -26,10 +26,12 @@ public sealed partial class NodeGrain(
     private DateTimeOffset? _lastHeartbeat;
     private long _uptime;
     private long _version;
+    private ICapacityIndexGrain? _shard;
 
     private long NodeId => this.GetPrimaryKeyLong();
 
-    private ICapacityIndexGrain Shard => GrainFactory.GetGrain<ICapacityIndexGrain>(index.Value.ShardOf(NodeId));
+    // Resolved once: GetGrain takes a lock inside Orleans and showed up in placement profiles.
+    private ICapacityIndexGrain Shard => _shard ??= GrainFactory.GetGrain<ICapacityIndexGrain>(index.Value.ShardOf(NodeId));
 
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
