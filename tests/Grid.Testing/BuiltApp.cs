@@ -6,13 +6,13 @@ namespace Grid.Testing;
 /// </summary>
 public static class BuiltApp
 {
-    /// <summary>Path of <paramref name="dll"/> in <c>src/&lt;project&gt;/bin/&lt;configuration&gt;/&lt;framework&gt;</c>.</summary>
-    public static string PathOf(string project, string dll)
+    /// <summary>Path of <paramref name="dll"/> in <c>&lt;folder&gt;/&lt;project&gt;/bin/&lt;configuration&gt;/&lt;framework&gt;</c>.</summary>
+    public static string PathOf(string project, string dll, string folder = "src")
     {
         var testOutput = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(System.IO.Path.DirectorySeparatorChar));
         var (framework, configuration) = (testOutput.Name, testOutput.Parent!.Name);
         var repo = testOutput.Parent.Parent!.Parent!.Parent!.Parent!.FullName;
-        var path = System.IO.Path.Combine(repo, "src", project, "bin", configuration, framework, dll);
+        var path = System.IO.Path.Combine(repo, folder, project, "bin", configuration, framework, dll);
         return File.Exists(path) ? path : throw new FileNotFoundException($"{dll} is not built; build the solution first.", path);
     }
 }
