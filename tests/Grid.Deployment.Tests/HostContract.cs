@@ -1,3 +1,4 @@
+using Grid.Host.Hosting;
 using Orleans.Hosting.Kubernetes;
 
 namespace Grid.Deployment.Tests;
@@ -10,9 +11,9 @@ namespace Grid.Deployment.Tests;
 /// </summary>
 public static class HostContract
 {
-    public const string LivePath = "/health/live";
-    public const string ReadyPath = "/health/ready";
-    public const string MetricsPath = "/metrics";
+    public const string LivePath = GridEndpoints.LivePath;
+    public const string ReadyPath = GridEndpoints.ReadyPath;
+    public const string MetricsPath = GridEndpoints.MetricsPath;
 
     public const string Urls = "ASPNETCORE_URLS";
     public const string Storage = "Grid__Storage";
@@ -29,10 +30,10 @@ public static class HostContract
     public const string OtlpEndpoint = "OTEL_EXPORTER_OTLP_ENDPOINT";
     public const string OtelServiceName = "OTEL_SERVICE_NAME";
 
-    public const string DefaultClusterId = "grid";
-    public const string DefaultServiceId = "grid-orleans";
-    public const int DefaultSiloPort = 11111;
-    public const int DefaultGatewayPort = 30000;
+    public static readonly string DefaultClusterId = new GridClusterOptions().ClusterId;
+    public static readonly string DefaultServiceId = new GridClusterOptions().ServiceId;
+    public static readonly int DefaultSiloPort = new GridClusterOptions().SiloPort;
+    public static readonly int DefaultGatewayPort = new GridClusterOptions().GatewayPort;
 
     /// <summary>The entry assembly of the silo image.</summary>
     public const string HostAssembly = "Grid.Host.dll";
