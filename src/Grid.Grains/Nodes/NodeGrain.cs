@@ -4,13 +4,17 @@ using Grid.Scheduling;
 using Grid.Telemetry;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using Orleans.Concurrency;
 
 namespace Grid.Nodes;
 
 /// <summary>
 /// The authority on one node's capacity. Every allocation is keyed by reservation and epoch and written
-/// before it is acknowledged; heartbeats touch only soft state unless the status changes.
+/// before it is acknowledged; heartbeats touch only soft state unless the status changes. The grain is
+/// reentrant so concurrent allocations share writes (group commit): every check-and-change happens before
+/// the call's first await, so interleaving never sees half a change.
 /// </summary>
+[Reentrant]
 public sealed partial class NodeGrain(
     [PersistentState("node", GridStorage.Name)] IPersistentState<NodeState> state,
     GridClock clock,
@@ -27,8 +31,11 @@ public sealed partial class NodeGrain(
     private long _uptime;
     private long _version;
     private ICapacityIndexGrain? _shard;
+    private WriteCoalescer? _writer;
 
     private long NodeId => this.GetPrimaryKeyLong();
+
+    private WriteCoalescer Writer => _writer ??= new WriteCoalescer(() => state.WriteStateAsync());
 
     // Resolved once: GetGrain takes a lock inside Orleans and showed up in placement profiles.
     private ICapacityIndexGrain Shard => _shard ??= GrainFactory.GetGrain<ICapacityIndexGrain>(index.Value.ShardOf(NodeId));
@@ -59,7 +66,7 @@ public sealed partial class NodeGrain(
             CpuOvercommit = cpuOvercommit,
             CreatedAt = clock.UtcNow,
         };
-        await state.WriteStateAsync();
+        await Writer.WriteAsync();
         var summary = Summary();
         view.Update(summary);
         await Shard.AddNodeAsync(summary);
@@ -86,7 +93,12 @@ public sealed partial class NodeGrain(
         allocations.TryGetValue(request.ReservationId, out var existing);
         if (existing is not null && existing.Epoch == request.Epoch)
         {
-            return new(AllocationOutcome.Allocated, existing.PublicIps, Summary());
+            // A retry: it may still be in flight for the first caller, so answer once it is durable.
+            _confirmed.Add((existing.ReservationId, existing.Epoch));
+            await Writer.WriteAsync();
+            return allocations.TryGetValue(request.ReservationId, out var held) && held.Epoch == request.Epoch
+                ? new(AllocationOutcome.Allocated, held.PublicIps, Summary())
+                : new(AllocationOutcome.NodeNotAvailable, [], Summary());
         }
 
         if (request.AntiAffinityGroup is { } group && allocations.Values.Any(a =>
@@ -103,29 +115,33 @@ public sealed partial class NodeGrain(
             return new(AllocationOutcome.InsufficientCapacity, [], Summary(), shortfall);
         }
 
-        var ips = ImmutableArray<FarmIp>.Empty;
-        var farm = GrainFactory.GetGrain<IFarmGrain>(registration.FarmId);
-        if (request.Resources.Ipv4 > 0)
-        {
-            if (await farm.AllocateIpsAsync(request.ReservationId, request.Epoch, request.Resources.Ipv4) is not { } got)
-            {
-                return new(AllocationOutcome.InsufficientIpv4, [], Summary(), CapacityUnit.Ipv4);
-            }
-
-            ips = got;
-        }
-
-        allocations[request.ReservationId] = new Allocation(
-            request.ReservationId, request.Epoch, request.TwinId, request.Resources, ips,
+        // Reserved before the first await: this grain is reentrant (writes are group-committed), so a call
+        // interleaving at an await already sees the capacity as taken.
+        var allocation = new Allocation(
+            request.ReservationId, request.Epoch, request.TwinId, request.Resources, [],
             request.AntiAffinityGroup, request.Workloads, clock.UtcNow);
+        allocations[request.ReservationId] = allocation;
+        var farm = GrainFactory.GetGrain<IFarmGrain>(registration.FarmId);
         try
         {
-            await state.WriteStateAsync();
+            if (request.Resources.Ipv4 > 0)
+            {
+                if (await farm.AllocateIpsAsync(request.ReservationId, request.Epoch, request.Resources.Ipv4) is not { } ips)
+                {
+                    RestoreAllocation(request.ReservationId, allocation, existing);
+                    return new(AllocationOutcome.InsufficientIpv4, [], Summary(), CapacityUnit.Ipv4);
+                }
+
+                allocation = allocation with { PublicIps = ips };
+                allocations[request.ReservationId] = allocation;
+            }
+
+            await Writer.WriteAsync();
         }
         catch
         {
-            RestoreAllocation(request.ReservationId, existing);
-            if (!ips.IsEmpty && existing is null)
+            RestoreAllocation(request.ReservationId, allocation, existing);
+            if (!allocation.PublicIps.IsEmpty && existing is null)
             {
                 await farm.ReleaseIpsAsync(request.ReservationId, request.Epoch);
             }
@@ -135,7 +151,7 @@ public sealed partial class NodeGrain(
 
         var summary = Summary();
         PublishSummary(summary);
-        return new(AllocationOutcome.Allocated, ips, summary);
+        return new(AllocationOutcome.Allocated, allocation.PublicIps, summary);
     }
 
     public async Task ReleaseAsync(long reservationId, long epoch)
@@ -148,11 +164,11 @@ public sealed partial class NodeGrain(
         state.State.Allocations.Remove(reservationId);
         try
         {
-            await state.WriteStateAsync();
+            await Writer.WriteAsync();
         }
         catch
         {
-            RestoreAllocation(reservationId, allocation);
+            RestoreAllocation(reservationId, null, allocation);
             throw;
         }
 
@@ -178,14 +194,15 @@ public sealed partial class NodeGrain(
             return false;
         }
 
-        state.State.Allocations[reservationId] = allocation with { Workloads = workloads };
+        var updated = allocation with { Workloads = workloads };
+        state.State.Allocations[reservationId] = updated;
         try
         {
-            await state.WriteStateAsync();
+            await Writer.WriteAsync();
         }
         catch
         {
-            RestoreAllocation(reservationId, allocation);
+            RestoreAllocation(reservationId, updated, allocation);
             throw;
         }
 
@@ -225,7 +242,7 @@ public sealed partial class NodeGrain(
     {
         state.State.Draining = draining;
         state.State.DrainMaxParallel = Math.Max(1, maxParallel);
-        await state.WriteStateAsync();
+        await Writer.WriteAsync();
         LogDraining(logger, NodeId, draining, maxParallel);
         PublishSummary();
         if (draining)
@@ -274,7 +291,7 @@ public sealed partial class NodeGrain(
             }
         }
 
-        await state.WriteStateAsync();
+        await Writer.WriteAsync();
         metrics.NodeStatusChanged(status);
         LogStatusChanged(logger, NodeId, previous, status);
         PublishSummary();
@@ -341,23 +358,33 @@ public sealed partial class NodeGrain(
                 // Once confirmed an allocation stays valid until released; checked again only after a re-activation.
                 _confirmed.Add((allocation.ReservationId, allocation.Epoch));
             }
-            else
+            else if (!_confirmed.Contains((allocation.ReservationId, allocation.Epoch))
+                && state.State.Allocations.TryGetValue(allocation.ReservationId, out var current) && ReferenceEquals(current, allocation))
             {
+                // Still the same entry and no placement retry claimed it while we asked the reservation.
                 LogOrphanReleased(logger, NodeId, allocation.ReservationId, allocation.Epoch);
                 await ReleaseAsync(allocation.ReservationId, allocation.Epoch);
             }
         }
     }
 
-    private void RestoreAllocation(long reservationId, Allocation? previous)
+    /// <summary>Undoes a change that did not become durable, unless an interleaved call changed the entry since.</summary>
+    private void RestoreAllocation(long reservationId, Allocation? changed, Allocation? previous)
     {
+        var allocations = state.State.Allocations;
+        allocations.TryGetValue(reservationId, out var current);
+        if (!ReferenceEquals(current, changed))
+        {
+            return;
+        }
+
         if (previous is null)
         {
-            state.State.Allocations.Remove(reservationId);
+            allocations.Remove(reservationId);
         }
         else
         {
-            state.State.Allocations[reservationId] = previous;
+            allocations[reservationId] = previous;
         }
     }
 
