@@ -28,4 +28,37 @@ public sealed class OrphanTests
         Assert.Equal(placed.ReservationId, (await node.GetAsync())!.Allocations.Single().ReservationId);
         await GridCluster.UntilAsync(async () => await grid.Grains.GetGrain<IFarmGrain>(farm).FreeIpCountAsync() == 2, "both leaked addresses are free");
     }
+
+    [Fact]
+    public async Task AnOrphanLeftByAFailedCreateDoesNotFreeTheAddressItsRetryHoldsOnAnotherNode()
+    {
+        await using var grid = await GridCluster.StartAsync(("Grid:Health:OrphanCheckInterval", "00:00:00.200"));
+        var twin = GridCluster.NewId();
+        var farm = await grid.CreateFarmAsync(twin, publicIps: 2);
+        var first = await grid.RegisterNodeAsync(farm, twin, new Capacity(8, 8L << 30, 0, 0));
+        var second = await grid.RegisterNodeAsync(farm, twin, new Capacity(8, 8L << 30, 0, 0));
+
+        // A create whose reservation write failed after node `first` had allocated epoch 1 with an address...
+        var reservationId = GridCluster.NewId();
+        var resources = new Capacity(1, 1L << 30, 0, 0, 1);
+        await grid.Grains.GetGrain<INodeGrain>(first)
+            .TryAllocateAsync(new AllocationRequest(reservationId, 1, twin, resources, null, []));
+
+        // ...retried with the same reservation id, and placed on the other node of the same farm.
+        var retried = await grid.Grains.GetGrain<IReservationGrain>(reservationId).CreateAsync(new ReservationRequest(
+            twin, resources, PlacementConstraints.None with { NodeId = second }, PlacementStrategy.Binpack));
+        var address = Assert.Single(retried.Reservation!.PublicIps).Ip;
+
+        await grid.AdvanceAsync(TimeSpan.FromSeconds(2), [first, second]);
+        await GridCluster.UntilAsync(async () => (await grid.Grains.GetGrain<INodeGrain>(first).GetAsync())!.Allocations.IsEmpty,
+            "the orphan on the first node is released");
+        await Task.Delay(600);
+
+        // The address stays with the reservation: it is not free, and no other reservation can be given it.
+        Assert.Equal(1, await grid.Grains.GetGrain<IFarmGrain>(farm).FreeIpCountAsync());
+        var other = await grid.ReserveAsync(twin, resources);
+        Assert.NotEqual(address, Assert.Single(other.PublicIps).Ip);
+        var held = (await grid.Grains.GetGrain<INodeGrain>(second).GetAsync())!.Allocations.Single(a => a.ReservationId == reservationId);
+        Assert.Equal(address, Assert.Single(held.PublicIps).Ip);
+    }
 }

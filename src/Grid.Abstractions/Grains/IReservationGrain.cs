@@ -26,12 +26,18 @@ public interface IReservationGrain : IGrainWithIntegerKey
     [Alias("GetEvents")]
     Task<ImmutableArray<ReservationEvent>> GetEventsAsync();
 
-    /// <summary>True while the reservation holds a placement on the node at exactly that epoch.</summary>
+    /// <summary>
+    /// True while the reservation holds a placement on the node at exactly that epoch, or is placing that epoch
+    /// right now (asked by the node's orphan check, so it interleaves and must not deny a placement in flight).
+    /// </summary>
     [Alias("IsPlacedOn")]
     [AlwaysInterleave]
     Task<bool> IsPlacedOnAsync(long nodeId, long epoch);
 
-    /// <summary>True while the reservation holds the public address at that epoch (read by the farm's leak check).</summary>
+    /// <summary>
+    /// True while the reservation holds the public address (at any epoch: moves inside a farm keep it), its
+    /// previous placement is at that epoch, or it is placing that epoch right now (read by the farm's leak check).
+    /// </summary>
     [Alias("HoldsIp")]
     [AlwaysInterleave]
     Task<bool> HoldsIpAsync(string ip, long epoch);

@@ -53,7 +53,7 @@ public sealed partial class FarmGrain(
             PublicIps = spec.PublicIps.Select(ip => new FarmIp(ip.Ip, ip.Gateway, 0)).ToList(),
             CreatedAt = clock.UtcNow,
         };
-        await state.WriteStateAsync();
+        await state.WriteOrDeactivateAsync(this);
         return Info();
     }
 
@@ -64,7 +64,7 @@ public sealed partial class FarmGrain(
         if (!state.State.NodeIds.Contains(nodeId))
         {
             state.State.NodeIds.Add(nodeId);
-            await state.WriteStateAsync();
+            await state.WriteOrDeactivateAsync(this);
         }
     }
 
@@ -91,7 +91,7 @@ public sealed partial class FarmGrain(
 
         try
         {
-            await state.WriteStateAsync();
+            await state.WriteOrDeactivateAsync(this);
         }
         catch
         {
@@ -122,7 +122,7 @@ public sealed partial class FarmGrain(
 
         if (changed)
         {
-            await state.WriteStateAsync();
+            await state.WriteOrDeactivateAsync(this);
         }
     }
 
@@ -162,7 +162,7 @@ public sealed partial class FarmGrain(
             }
         }
 
-        await state.WriteStateAsync();
+        await state.WriteOrDeactivateAsync(this);
     }
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Farm {FarmId} freed {Ip}: reservation {ReservationId} does not hold it at epoch {Epoch}")]

@@ -18,7 +18,7 @@ public sealed class IdAllocatorGrain(
         var first = state.State.Next;
         state.State.Next = first + size;
         // The block is handed out only after the high-water mark is durable, so no id is ever issued twice.
-        await state.WriteStateAsync();
+        await state.WriteOrDeactivateAsync(this);
         return first;
     }
 }

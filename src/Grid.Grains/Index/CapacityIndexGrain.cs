@@ -46,7 +46,16 @@ public sealed partial class CapacityIndexGrain(
     {
         if (state.State.NodeIds.Add(summary.NodeId))
         {
-            await state.WriteStateAsync();
+            try
+            {
+                await state.WriteStateAsync();
+            }
+            catch
+            {
+                // Not durable, so not known: a retried registration writes it again.
+                state.State.NodeIds.Remove(summary.NodeId);
+                throw;
+            }
         }
 
         Apply(summary);

@@ -35,7 +35,7 @@ public sealed partial class NodeGrain(
 
     private long NodeId => this.GetPrimaryKeyLong();
 
-    private WriteCoalescer Writer => _writer ??= new WriteCoalescer(() => state.WriteStateAsync());
+    private WriteCoalescer Writer => _writer ??= new WriteCoalescer(() => state.WriteOrDeactivateAsync(this));
 
     // Resolved once: GetGrain takes a lock inside Orleans and showed up in placement profiles.
     private ICapacityIndexGrain Shard => _shard ??= GrainFactory.GetGrain<ICapacityIndexGrain>(index.Value.ShardOf(NodeId));
@@ -140,12 +140,9 @@ public sealed partial class NodeGrain(
         }
         catch
         {
+            // Addresses the farm handed out stay tagged to the reservation: the farm's leak check frees them
+            // on the reservation's word, as an address is never freed on a guess (the write may have landed).
             RestoreAllocation(request.ReservationId, allocation, existing);
-            if (!allocation.PublicIps.IsEmpty && existing is null)
-            {
-                await farm.ReleaseIpsAsync(request.ReservationId, request.Epoch);
-            }
-
             throw;
         }
 
@@ -154,7 +151,14 @@ public sealed partial class NodeGrain(
         return new(AllocationOutcome.Allocated, allocation.PublicIps, summary);
     }
 
-    public async Task ReleaseAsync(long reservationId, long epoch)
+    public Task ReleaseAsync(long reservationId, long epoch) => ReleaseAsync(reservationId, epoch, freeIps: true);
+
+    /// <summary>
+    /// Drops an allocation. Its addresses go back to the farm only when the reservation itself let go of this
+    /// placement (cancel, a completed move); an orphan's addresses are left to the farm's leak check, since a
+    /// retried placement of the same epoch on another node of the farm may be holding them now.
+    /// </summary>
+    private async Task ReleaseAsync(long reservationId, long epoch, bool freeIps)
     {
         if (!state.State.Allocations.TryGetValue(reservationId, out var allocation) || allocation.Epoch > epoch)
         {
@@ -174,7 +178,7 @@ public sealed partial class NodeGrain(
 
         _confirmed.Remove((reservationId, allocation.Epoch));
 
-        if (!allocation.PublicIps.IsEmpty && state.State.Registration is { } registration)
+        if (freeIps && !allocation.PublicIps.IsEmpty && state.State.Registration is { } registration)
         {
             await GrainFactory.GetGrain<IFarmGrain>(registration.FarmId).ReleaseIpsAsync(reservationId, epoch);
         }
@@ -363,7 +367,7 @@ public sealed partial class NodeGrain(
             {
                 // Still the same entry and no placement retry claimed it while we asked the reservation.
                 LogOrphanReleased(logger, NodeId, allocation.ReservationId, allocation.Epoch);
-                await ReleaseAsync(allocation.ReservationId, allocation.Epoch);
+                await ReleaseAsync(allocation.ReservationId, allocation.Epoch, freeIps: false);
             }
         }
     }

@@ -30,7 +30,7 @@ public sealed class IdempotencyGrain(
         else
         {
             state.State = new IdempotencyRecord { Request = request, ReservationId = await ids.NextAsync(IdKind.Reservation) };
-            await state.WriteStateAsync();
+            await state.WriteOrDeactivateAsync(this);
         }
 
         var reservation = GrainFactory.GetGrain<IReservationGrain>(state.State.ReservationId);

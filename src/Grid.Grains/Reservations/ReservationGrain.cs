@@ -26,11 +26,17 @@ public sealed partial class ReservationGrain(
     private static readonly TimeSpan MigrationTimeout = TimeSpan.FromSeconds(60);
     private IGrainTimer? _retryTimer;
 
+    // The epoch of a placement between its allocation on a node and its durable write: the orphan and leak
+    // checks (which interleave) must not take back capacity or addresses that are about to be acknowledged.
+    private long? _placing;
+
     private long ReservationId => this.GetPrimaryKeyLong();
 
     private ReservationRecord Record => state.State;
 
     private bool Exists => Record.Request is not null;
+
+    private bool Holding => Exists && Record.State != ReservationState.Cancelled;
 
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
@@ -49,39 +55,15 @@ public sealed partial class ReservationGrain(
             return new(Info(), null);
         }
 
-        var (placement, report) = await scheduler.PlaceAsync(ReservationId, 1, request, []);
-        if (placement is null)
-        {
-            return new(null, report);
-        }
-
+        _placing = 1;
         try
         {
-            // Listed first: if this fails nothing is acknowledged; a listed id whose write then fails is skipped.
-            await GrainFactory.Bucket(request.TwinId, TwinReservations.BucketOf(ReservationId)).AddAsync(ReservationId);
-            var now = clock.UtcNow;
-            state.State = new ReservationRecord
-            {
-                Request = request,
-                State = ReservationState.Active,
-                NodeId = placement.NodeId,
-                Epoch = 1,
-                PublicIps = [.. placement.PublicIps],
-                CreatedAt = now,
-                UpdatedAt = now,
-            };
-            AddEvent("placed", placement.NodeId, $"Placed on node {placement.NodeId}.");
-            await state.WriteStateAsync();
+            return await PlaceFirstAsync(request);
         }
-        catch
+        finally
         {
-            // Not acknowledged, so the allocation must not stay behind (the node's orphan check is the backstop).
-            state.State = new ReservationRecord();
-            await ReleaseQuietlyAsync(placement.NodeId, 1);
-            throw;
+            _placing = null;
         }
-
-        return new(Info(), null);
     }
 
     public Task<ReservationInfo?> GetAsync() => Task.FromResult(Exists ? Info() : null);
@@ -93,18 +75,17 @@ public sealed partial class ReservationGrain(
             return false;
         }
 
-        if (Record.State == ReservationState.Cancelled)
+        var (nodeId, epoch, previous) = (Record.NodeId, Record.Epoch, Record.PreviousNodeId);
+        if (Record.State != ReservationState.Cancelled)
         {
-            return true;
+            Record.State = ReservationState.Cancelled;
+            Record.PreviousNodeId = null;
+            AddEvent("cancelled", nodeId, "Cancelled by the tenant.");
+            await state.WriteOrDeactivateAsync(this);
+            await StopRetryingAsync();
         }
 
-        var (nodeId, epoch, previous) = (Record.NodeId, Record.Epoch, Record.PreviousNodeId);
-        Record.State = ReservationState.Cancelled;
-        Record.PreviousNodeId = null;
-        AddEvent("cancelled", nodeId, "Cancelled by the tenant.");
-        await state.WriteStateAsync();
-        await StopRetryingAsync();
-
+        // Releases are idempotent, so a retried cancel (the first answer was lost) finishes what it started.
         var releases = new List<Task>();
         if (nodeId is { } node)
         {
@@ -137,7 +118,7 @@ public sealed partial class ReservationGrain(
             .CreateAsync(ReservationId, Record.Request.TwinId, spec, Record.NodeId, Record.Epoch);
         Record.Workloads[workloadId] = spec;
         AddEvent("workload-added", Record.NodeId, $"Workload {workloadId} ({spec.Name}) added.");
-        await state.WriteStateAsync();
+        await state.WriteOrDeactivateAsync(this);
         await PushWorkloadsAsync();
         return workload;
     }
@@ -147,7 +128,7 @@ public sealed partial class ReservationGrain(
         if (Record.Workloads.Remove(workloadId))
         {
             AddEvent("workload-removed", Record.NodeId, $"Workload {workloadId} removed.");
-            await state.WriteStateAsync();
+            await state.WriteOrDeactivateAsync(this);
             await PushWorkloadsAsync();
         }
     }
@@ -155,82 +136,25 @@ public sealed partial class ReservationGrain(
     public Task<ImmutableArray<ReservationEvent>> GetEventsAsync() => Task.FromResult(Record.Events.ToImmutableArray());
 
     public Task<bool> IsPlacedOnAsync(long nodeId, long epoch) =>
-        Task.FromResult(Exists && Record.State != ReservationState.Cancelled
-            && ((Record.NodeId == nodeId && Record.Epoch == epoch)
-                || (Record.PreviousNodeId == nodeId && Record.PreviousEpoch == epoch)));
+        Task.FromResult(_placing == epoch || (Holding
+            && ((Record.NodeId == nodeId && Record.Epoch == epoch) || (Record.PreviousNodeId == nodeId && Record.PreviousEpoch == epoch))));
 
+    // Any epoch: a move inside the farm keeps the reservation's addresses, re-tagged to the new epoch.
     public Task<bool> HoldsIpAsync(string ip, long epoch) =>
-        Task.FromResult(Exists && Record.State != ReservationState.Cancelled
-            && (Record.PublicIps.Any(held => held.Ip == ip && held.Epoch == epoch)
-                || (Record.PreviousNodeId is not null && Record.PreviousEpoch == epoch)));
+        Task.FromResult(_placing == epoch || (Holding
+            && (Record.PublicIps.Any(held => held.Ip == ip) || (Record.PreviousNodeId is not null && Record.PreviousEpoch == epoch))));
 
     public async Task<bool> EvacuateAsync(long nodeId, bool makeBeforeBreak)
     {
-        if (!Exists || Record.State == ReservationState.Cancelled || Record.NodeId != nodeId)
+        _placing = Record.Epoch + 1;
+        try
         {
-            return true;
+            return await MoveAsync(nodeId, makeBeforeBreak);
         }
-
-        if (Record.Request!.Constraints.NodeId is not null)
+        finally
         {
-            if (!makeBeforeBreak && Record.State != ReservationState.Lost)
-            {
-                Record.State = ReservationState.Lost;
-                AddEvent("lost", nodeId, $"Pinned to node {nodeId}, which is down; waiting for it to return.");
-                await state.WriteStateAsync();
-            }
-
-            return false;
+            _placing = null;
         }
-
-        var oldEpoch = Record.Epoch;
-        var epoch = oldEpoch + 1;
-        var assignments = Assignments(epoch);
-        var (placement, report) = await scheduler.PlaceAsync(ReservationId, epoch, Record.Request, assignments, new HashSet<long> { nodeId });
-        if (placement is null)
-        {
-            if (!makeBeforeBreak)
-            {
-                Record.State = ReservationState.Unschedulable;
-                AddEvent("unschedulable", nodeId, $"Node {nodeId} is down and no other node fits: {report!.Describe()}. Retrying.");
-                await state.WriteStateAsync();
-                await ScheduleRetryAsync();
-            }
-            else
-            {
-                AddEvent("move-failed", nodeId, $"Could not move off draining node {nodeId}: {report!.Describe()}.");
-                await state.WriteStateAsync();
-            }
-
-            return false;
-        }
-
-        Record.NodeId = placement.NodeId;
-        Record.Epoch = epoch;
-        Record.PublicIps = [.. placement.PublicIps];
-        Record.Retries = 0;
-        var waitForWorkloads = makeBeforeBreak && Record.Workloads.Count > 0;
-        Record.State = waitForWorkloads ? ReservationState.Migrating : ReservationState.Active;
-        Record.PreviousNodeId = waitForWorkloads ? nodeId : null;
-        Record.PreviousEpoch = waitForWorkloads ? oldEpoch : 0;
-        AddEvent("moved", placement.NodeId,
-            $"Moved from node {nodeId} (epoch {oldEpoch}) to node {placement.NodeId} (epoch {epoch}){(makeBeforeBreak ? ", make-before-break" : "")}.");
-        await state.WriteStateAsync();
-        metrics.Moved(makeBeforeBreak ? "drain" : "node-down");
-        LogMoved(logger, ReservationId, nodeId, placement.NodeId, epoch);
-        await StopRetryingAsync();
-
-        await Task.WhenAll(Record.Workloads.Keys.Select(id => GrainFactory.GetGrain<IWorkloadGrain>(id).PlacedAsync(placement.NodeId, epoch)));
-        if (waitForWorkloads)
-        {
-            ScheduleMigrationTimeout();
-        }
-        else
-        {
-            await ReleaseQuietlyAsync(nodeId, oldEpoch);
-        }
-
-        return true;
     }
 
     public async Task NodeReturnedAsync(long nodeId)
@@ -239,7 +163,7 @@ public sealed partial class ReservationGrain(
         {
             Record.State = ReservationState.Active;
             AddEvent("node-returned", nodeId, $"Node {nodeId} is back; serving from it again.");
-            await state.WriteStateAsync();
+            await state.WriteOrDeactivateAsync(this);
             await StopRetryingAsync();
         }
     }
@@ -266,6 +190,114 @@ public sealed partial class ReservationGrain(
         }
     }
 
+    private async Task<bool> MoveAsync(long nodeId, bool makeBeforeBreak)
+    {
+        if (!Exists || Record.State == ReservationState.Cancelled || Record.NodeId != nodeId)
+        {
+            return true;
+        }
+
+        if (Record.Request!.Constraints.NodeId is not null)
+        {
+            if (!makeBeforeBreak && Record.State != ReservationState.Lost)
+            {
+                Record.State = ReservationState.Lost;
+                AddEvent("lost", nodeId, $"Pinned to node {nodeId}, which is down; waiting for it to return.");
+                await state.WriteOrDeactivateAsync(this);
+            }
+
+            return false;
+        }
+
+        var oldEpoch = Record.Epoch;
+        var epoch = oldEpoch + 1;
+        var assignments = Assignments(epoch);
+        var (placement, report) = await scheduler.PlaceAsync(ReservationId, epoch, Record.Request, assignments, new HashSet<long> { nodeId });
+        if (placement is null)
+        {
+            if (!makeBeforeBreak)
+            {
+                Record.State = ReservationState.Unschedulable;
+                AddEvent("unschedulable", nodeId, $"Node {nodeId} is down and no other node fits: {report!.Describe()}. Retrying.");
+                await state.WriteOrDeactivateAsync(this);
+                await ScheduleRetryAsync();
+            }
+            else
+            {
+                AddEvent("move-failed", nodeId, $"Could not move off draining node {nodeId}: {report!.Describe()}.");
+                await state.WriteOrDeactivateAsync(this);
+            }
+
+            return false;
+        }
+
+        Record.NodeId = placement.NodeId;
+        Record.Epoch = epoch;
+        Record.PublicIps = [.. placement.PublicIps];
+        Record.Retries = 0;
+        var waitForWorkloads = makeBeforeBreak && Record.Workloads.Count > 0;
+        Record.State = waitForWorkloads ? ReservationState.Migrating : ReservationState.Active;
+        Record.PreviousNodeId = waitForWorkloads ? nodeId : null;
+        Record.PreviousEpoch = waitForWorkloads ? oldEpoch : 0;
+        AddEvent("moved", placement.NodeId,
+            $"Moved from node {nodeId} (epoch {oldEpoch}) to node {placement.NodeId} (epoch {epoch}){(makeBeforeBreak ? ", make-before-break" : "")}.");
+        await state.WriteOrDeactivateAsync(this);
+        metrics.Moved(makeBeforeBreak ? "drain" : "node-down");
+        LogMoved(logger, ReservationId, nodeId, placement.NodeId, epoch);
+        await StopRetryingAsync();
+
+        await Task.WhenAll(Record.Workloads.Keys.Select(id => GrainFactory.GetGrain<IWorkloadGrain>(id).PlacedAsync(placement.NodeId, epoch)));
+        if (waitForWorkloads)
+        {
+            ScheduleMigrationTimeout();
+        }
+        else
+        {
+            await ReleaseQuietlyAsync(nodeId, oldEpoch);
+        }
+
+        return true;
+    }
+
+    private async Task<ReservationOutcome> PlaceFirstAsync(ReservationRequest request)
+    {
+        var (placement, report) = await scheduler.PlaceAsync(ReservationId, 1, request, []);
+        if (placement is null)
+        {
+            return new(null, report);
+        }
+
+        try
+        {
+            // Listed first: if this fails nothing is acknowledged; a listed id whose write then fails is skipped.
+            await GrainFactory.Bucket(request.TwinId, TwinReservations.BucketOf(ReservationId)).AddAsync(ReservationId);
+            var now = clock.UtcNow;
+            state.State = new ReservationRecord
+            {
+                Request = request,
+                State = ReservationState.Active,
+                NodeId = placement.NodeId,
+                Epoch = 1,
+                PublicIps = [.. placement.PublicIps],
+                CreatedAt = now,
+                UpdatedAt = now,
+            };
+            AddEvent("placed", placement.NodeId, $"Placed on node {placement.NodeId}.");
+            await state.WriteOrDeactivateAsync(this);
+        }
+        catch
+        {
+            // Not acknowledged. The allocation is not released here: a write that failed may still have landed,
+            // and only storage can tell. The node's orphan check asks this grain, re-read from storage, and
+            // releases the allocation if the reservation really was not written; a retry with the same
+            // idempotency key reuses it meanwhile.
+            state.State = new ReservationRecord();
+            throw;
+        }
+
+        return new(Info(), null);
+    }
+
     private async Task CompleteMigrationAsync(string why)
     {
         if (Record.State != ReservationState.Migrating || Record.PreviousNodeId is not { } previous)
@@ -277,7 +309,7 @@ public sealed partial class ReservationGrain(
         Record.State = ReservationState.Active;
         Record.PreviousNodeId = null;
         AddEvent("migrated", Record.NodeId, $"Released node {previous} (epoch {previousEpoch}): {why}.");
-        await state.WriteStateAsync();
+        await state.WriteOrDeactivateAsync(this);
         await ReleaseQuietlyAsync(previous, previousEpoch);
     }
 

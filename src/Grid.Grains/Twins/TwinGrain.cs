@@ -25,7 +25,7 @@ public sealed class TwinGrain(
         }
 
         state.State = new TwinState { Name = name, ApiKeyHash = apiKeyHash, CreatedAt = clock.UtcNow };
-        await state.WriteStateAsync();
+        await state.WriteOrDeactivateAsync(this);
         return Info();
     }
 
@@ -39,7 +39,7 @@ public sealed class TwinGrain(
         if (!state.State.FarmIds.Contains(farmId))
         {
             state.State.FarmIds.Add(farmId);
-            await state.WriteStateAsync();
+            await state.WriteOrDeactivateAsync(this);
         }
     }
 
@@ -49,7 +49,7 @@ public sealed class TwinGrain(
     {
         if (state.State.ReservationBuckets.Add(bucket))
         {
-            await state.WriteStateAsync();
+            await state.WriteOrDeactivateAsync(this);
         }
     }
 

@@ -24,7 +24,7 @@ public sealed class TwinReservationsGrain : Grain, ITwinReservationsGrain
     public TwinReservationsGrain([PersistentState("twin-reservations", GridStorage.Name)] IPersistentState<TwinReservationsState> state)
     {
         _state = state;
-        _writer = new WriteCoalescer(() => state.WriteStateAsync());
+        _writer = new WriteCoalescer(() => state.WriteOrDeactivateAsync(this));
     }
 
     public async Task AddAsync(long reservationId)

@@ -46,7 +46,7 @@ public sealed class WorkloadGrain(
             CreatedAt = now,
             UpdatedAt = now,
         };
-        await state.WriteStateAsync();
+        await state.WriteOrDeactivateAsync(this);
         return Info();
     }
 
@@ -64,7 +64,7 @@ public sealed class WorkloadGrain(
         Record.State = WorkloadState.Deploying;
         Record.Message = null;
         Record.UpdatedAt = clock.UtcNow;
-        await state.WriteStateAsync();
+        await state.WriteOrDeactivateAsync(this);
     }
 
     public async Task<bool> ReportAsync(long nodeId, WorkloadReport report)
@@ -83,7 +83,7 @@ public sealed class WorkloadGrain(
         Record.Restarts = report.Restarts;
         Record.Message = report.Message;
         Record.UpdatedAt = clock.UtcNow;
-        await state.WriteStateAsync();
+        await state.WriteOrDeactivateAsync(this);
         if (report.State == WorkloadState.Running)
         {
             // Not awaited: the reservation may be calling nodes, and a node may be waiting on this report.
@@ -102,7 +102,7 @@ public sealed class WorkloadGrain(
 
         Record.State = WorkloadState.Deleted;
         Record.UpdatedAt = clock.UtcNow;
-        await state.WriteStateAsync();
+        await state.WriteOrDeactivateAsync(this);
     }
 
     private WorkloadInfo Info() => new(
