@@ -11,7 +11,8 @@ namespace Grid.Storage;
 /// </summary>
 public sealed class LocalMemoryGrainStorage(DeepCopier copier) : IGrainStorage
 {
-    private readonly ConcurrentDictionary<(string StateName, GrainId GrainId), Entry> _entries = new();
+    // Many lock stripes: with the default (one per core) concurrent writes of unrelated grains queued on each other.
+    private readonly ConcurrentDictionary<(string StateName, GrainId GrainId), Entry> _entries = new(concurrencyLevel: 256, capacity: 4096);
     private long _etag;
 
     public Task ReadStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState)

@@ -31,6 +31,7 @@ public sealed partial class NodeGrain(
     private long _uptime;
     private long _version;
     private ICapacityIndexGrain? _shard;
+    private IFarmGrain? _farm;
     private WriteCoalescer? _writer;
 
     private long NodeId => this.GetPrimaryKeyLong();
@@ -39,6 +40,8 @@ public sealed partial class NodeGrain(
 
     // Resolved once: GetGrain takes a lock inside Orleans and showed up in placement profiles.
     private ICapacityIndexGrain Shard => _shard ??= GrainFactory.GetGrain<ICapacityIndexGrain>(index.Value.ShardOf(NodeId));
+
+    private IFarmGrain Farm => _farm ??= GrainFactory.GetGrain<IFarmGrain>(state.State.Registration!.FarmId);
 
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
@@ -121,12 +124,11 @@ public sealed partial class NodeGrain(
             request.ReservationId, request.Epoch, request.TwinId, request.Resources, [],
             request.AntiAffinityGroup, request.Workloads, clock.UtcNow);
         allocations[request.ReservationId] = allocation;
-        var farm = GrainFactory.GetGrain<IFarmGrain>(registration.FarmId);
         try
         {
             if (request.Resources.Ipv4 > 0)
             {
-                if (await farm.AllocateIpsAsync(request.ReservationId, request.Epoch, request.Resources.Ipv4) is not { } ips)
+                if (await Farm.AllocateIpsAsync(request.ReservationId, request.Epoch, request.Resources.Ipv4) is not { } ips)
                 {
                     RestoreAllocation(request.ReservationId, allocation, existing);
                     return new(AllocationOutcome.InsufficientIpv4, [], Summary(), CapacityUnit.Ipv4);
@@ -178,9 +180,9 @@ public sealed partial class NodeGrain(
 
         _confirmed.Remove((reservationId, allocation.Epoch));
 
-        if (freeIps && !allocation.PublicIps.IsEmpty && state.State.Registration is { } registration)
+        if (freeIps && !allocation.PublicIps.IsEmpty && state.State.Registration is not null)
         {
-            await GrainFactory.GetGrain<IFarmGrain>(registration.FarmId).ReleaseIpsAsync(reservationId, epoch);
+            await Farm.ReleaseIpsAsync(reservationId, epoch);
         }
 
         foreach (var workload in allocation.Workloads)

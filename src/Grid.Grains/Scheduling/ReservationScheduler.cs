@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Collections.Immutable;
 using System.Diagnostics;
 using Grid.Grains;
@@ -27,6 +28,9 @@ public sealed class ReservationScheduler(IGrainFactory grains, CapacityView view
     /// </summary>
     private const int EnoughFeasible = 128;
 
+    // GetGrain resolves the interface type by reflection under a lock on every call: node references are reused.
+    private readonly ConcurrentDictionary<long, INodeGrain> _nodes = new();
+
     public async Task<(Placement? Placement, PlacementReport? Report)> PlaceAsync(
         long reservationId,
         long epoch,
@@ -54,7 +58,7 @@ public sealed class ReservationScheduler(IGrainFactory grains, CapacityView view
 
             foreach (var candidate in candidates)
             {
-                var result = await grains.GetGrain<INodeGrain>(candidate.NodeId).TryAllocateAsync(allocation);
+                var result = await Node(candidate.NodeId).TryAllocateAsync(allocation);
                 if (result.Summary is { } summary)
                 {
                     view.Update(summary);
@@ -119,6 +123,9 @@ public sealed class ReservationScheduler(IGrainFactory grains, CapacityView view
 
         return [.. best.Select(c => c.Node)];
     }
+
+    private INodeGrain Node(long nodeId) =>
+        _nodes.TryGetValue(nodeId, out var node) ? node : _nodes.GetOrAdd(nodeId, grains.GetGrain<INodeGrain>(nodeId));
 
     /// <summary>A pinned reservation looks at one node; the others walk the view from a random start.</summary>
     private IEnumerable<NodeSummary> Candidates(ReservationRequest request) =>

@@ -7,7 +7,22 @@ namespace Grid.Twins;
 [GenerateSerializer, Alias("grid.state.twin-reservations")]
 public sealed class TwinReservationsState
 {
-    [Id(0)] public SortedSet<long> ReservationIds { get; set; } = [];
+    /// <summary>Ascending. A list (not a sorted set) because every group commit copies it: an array copies fast.</summary>
+    [Id(0)] public List<long> ReservationIds { get; set; } = [];
+
+    /// <summary>Inserts in order; ids arrive mostly ascending, so this is usually an append.</summary>
+    public void Add(long reservationId)
+    {
+        var ids = ReservationIds;
+        if (ids.Count == 0 || ids[^1] < reservationId)
+        {
+            ids.Add(reservationId);
+        }
+        else if (ids.BinarySearch(reservationId) is var index && index < 0)
+        {
+            ids.Insert(~index, reservationId);
+        }
+    }
 }
 
 /// <summary>
@@ -30,7 +45,7 @@ public sealed class TwinReservationsGrain : Grain, ITwinReservationsGrain
     public async Task AddAsync(long reservationId)
     {
         // A caller whose id is already here (a retry, or added by a write still in flight) waits all the same.
-        _state.State.ReservationIds.Add(reservationId);
+        _state.State.Add(reservationId);
         await _writer.WriteAsync();
 
         // Every caller waits until the twin knows this bucket, so a listing right after shows the reservation.
@@ -55,5 +70,5 @@ public sealed class TwinReservationsGrain : Grain, ITwinReservationsGrain
             .AddReservationBucketAsync(long.Parse(key[(slash + 1)..], System.Globalization.CultureInfo.InvariantCulture));
     }
 
-    public Task<ImmutableArray<long>> GetAsync() => Task.FromResult(_state.State.ReservationIds.Reverse().ToImmutableArray());
+    public Task<ImmutableArray<long>> GetAsync() => Task.FromResult(_state.State.ReservationIds.AsEnumerable().Reverse().ToImmutableArray());
 }
