@@ -16,7 +16,7 @@ public static class GridMemorySiloBuilderExtensions
     {
         silo.Services.AddKeyedSingleton<IGrainStorage>(
             GridPostgresSiloBuilderExtensions.StorageName,
-            (services, _) => new LocalMemoryGrainStorage(services.GetRequiredService<DeepCopier>()));
+            (services, _) => new LocalMemoryGrainStorage(services.GetRequiredService<Serializer>()));
         silo.UseInMemoryReminderService();
         return silo;
     }

@@ -6,10 +6,11 @@ namespace Grid.Storage;
 
 /// <summary>
 /// Grain state kept in this silo's memory, for the single-silo in-memory mode. Unlike Orleans' memory
-/// provider it does not route every read and write through storage grains: a write is a deep copy into a
-/// dictionary, with ETags so a stale activation still fails like it would against a database.
+/// provider it does not route every read and write through storage grains: a write serializes the state
+/// (Orleans' binary format, a fraction of the object graph's size) into a dictionary, with ETags so a stale
+/// activation still fails like it would against a database.
 /// </summary>
-public sealed class LocalMemoryGrainStorage(DeepCopier copier) : IGrainStorage
+public sealed class LocalMemoryGrainStorage(Serializer serializer) : IGrainStorage
 {
     // Many lock stripes: with the default (one per core) concurrent writes of unrelated grains queued on each other.
     private readonly ConcurrentDictionary<(string StateName, GrainId GrainId), Entry> _entries = new(concurrencyLevel: 256, capacity: 4096);
@@ -19,7 +20,7 @@ public sealed class LocalMemoryGrainStorage(DeepCopier copier) : IGrainStorage
     {
         if (_entries.TryGetValue((stateName, grainId), out var entry))
         {
-            grainState.State = copier.Copy((T)entry.State);
+            grainState.State = serializer.Deserialize<T>(entry.Payload);
             grainState.ETag = entry.ETag;
             grainState.RecordExists = true;
         }
@@ -29,7 +30,7 @@ public sealed class LocalMemoryGrainStorage(DeepCopier copier) : IGrainStorage
 
     public Task WriteStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState)
     {
-        var next = new Entry(copier.Copy(grainState.State)!, Interlocked.Increment(ref _etag).ToString(System.Globalization.CultureInfo.InvariantCulture));
+        var next = new Entry(serializer.SerializeToArray(grainState.State), Interlocked.Increment(ref _etag).ToString(System.Globalization.CultureInfo.InvariantCulture));
         Swap((stateName, grainId), grainState.ETag, next);
         grainState.ETag = next.ETag;
         grainState.RecordExists = true;
@@ -69,5 +70,5 @@ public sealed class LocalMemoryGrainStorage(DeepCopier copier) : IGrainStorage
         }
     }
 
-    private sealed record Entry(object State, string ETag);
+    private sealed record Entry(byte[] Payload, string ETag);
 }

@@ -10,7 +10,7 @@ public sealed class LocalMemoryStorageTests
 {
     private static readonly GrainId Grain = GrainId.Create("probe", "1");
     private readonly LocalMemoryGrainStorage _storage =
-        new(new ServiceCollection().AddSerializer(s => s.AddAssembly(typeof(LocalMemoryStorageTests).Assembly)).BuildServiceProvider().GetRequiredService<DeepCopier>());
+        new(new ServiceCollection().AddSerializer(s => s.AddAssembly(typeof(LocalMemoryStorageTests).Assembly)).BuildServiceProvider().GetRequiredService<Serializer>());
 
     [Fact]
     public async Task StoredStateIsACopyThatReadsBack()
