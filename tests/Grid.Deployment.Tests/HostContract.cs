@@ -30,6 +30,10 @@ public static class HostContract
     public const string OtlpEndpoint = "OTEL_EXPORTER_OTLP_ENDPOINT";
     public const string OtelServiceName = "OTEL_SERVICE_NAME";
 
+    /// <summary>What every silo of a PostgreSQL cluster needs set, however it is deployed.</summary>
+    public static TheoryData<string> ClusterVariables =>
+        [Urls, Storage, ConnectionString, ClusterId, ServiceId, SiloPort, GatewayPort, AdvertisedAddress, DemoNodes];
+
     public static readonly string DefaultClusterId = new GridClusterOptions().ClusterId;
     public static readonly string DefaultServiceId = new GridClusterOptions().ServiceId;
     public static readonly int DefaultSiloPort = new GridClusterOptions().SiloPort;

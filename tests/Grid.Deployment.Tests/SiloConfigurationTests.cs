@@ -14,15 +14,7 @@ public sealed class SiloConfigurationTests
     }
 
     [Theory]
-    [InlineData(HostContract.Urls)]
-    [InlineData(HostContract.Storage)]
-    [InlineData(HostContract.ConnectionString)]
-    [InlineData(HostContract.ClusterId)]
-    [InlineData(HostContract.ServiceId)]
-    [InlineData(HostContract.SiloPort)]
-    [InlineData(HostContract.GatewayPort)]
-    [InlineData(HostContract.AdvertisedAddress)]
-    [InlineData(HostContract.DemoNodes)]
+    [MemberData(nameof(HostContract.ClusterVariables), MemberType = typeof(HostContract))]
     [InlineData(HostContract.OtlpEndpoint)]
     [InlineData(HostContract.OtelServiceName)]
     public void The_silo_container_sets_each_variable_the_host_needs_in_postgres_cluster_mode(string name)

@@ -28,15 +28,7 @@ public sealed class SystemdTests
     }
 
     [Theory]
-    [InlineData(HostContract.Storage)]
-    [InlineData(HostContract.ConnectionString)]
-    [InlineData(HostContract.ClusterId)]
-    [InlineData(HostContract.ServiceId)]
-    [InlineData(HostContract.SiloPort)]
-    [InlineData(HostContract.GatewayPort)]
-    [InlineData(HostContract.AdvertisedAddress)]
-    [InlineData(HostContract.Urls)]
-    [InlineData(HostContract.DemoNodes)]
+    [MemberData(nameof(HostContract.ClusterVariables), MemberType = typeof(HostContract))]
     public void The_unit_and_its_env_file_set_each_variable_a_bare_metal_silo_needs(string name)
     {
         Assert.False(string.IsNullOrWhiteSpace(Settings().GetValueOrDefault(name)), $"{name} is not set");
