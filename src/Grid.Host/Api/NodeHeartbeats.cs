@@ -10,7 +10,8 @@ namespace Grid.Host.Api;
 /// </summary>
 public sealed class NodeHeartbeats(IGrainFactory grains)
 {
-    private readonly ConcurrentDictionary<long, string> _verified = new();
+    // Per node: the key hash its grain confirmed, and the grain reference (GetGrain reflects under a lock).
+    private readonly ConcurrentDictionary<long, (string Hash, INodeGrain Node)> _verified = new();
 
     /// <summary>The node's answer, or null when the node key does not belong to <paramref name="nodeId"/>.</summary>
     public async Task<HeartbeatResponse?> BeatAsync(long nodeId, string? nodeKey, Heartbeat heartbeat)
@@ -20,18 +21,19 @@ public sealed class NodeHeartbeats(IGrainFactory grains)
             return null;
         }
 
-        var node = grains.GetGrain<INodeGrain>(nodeId);
         var hash = KeyHash.Hash(nodeKey!);
-        if (!(_verified.TryGetValue(nodeId, out var known) && known == hash))
+        if (!_verified.TryGetValue(nodeId, out var known) || known.Hash != hash)
         {
+            var node = grains.GetGrain<INodeGrain>(nodeId);
             if (!await node.VerifyKeyAsync(hash))
             {
                 return null;
             }
 
-            _verified[nodeId] = hash;
+            known = (hash, node);
+            _verified[nodeId] = known;
         }
 
-        return await node.HeartbeatAsync(heartbeat);
+        return await known.Node.HeartbeatAsync(heartbeat);
     }
 }
