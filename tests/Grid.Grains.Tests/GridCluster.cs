@@ -5,6 +5,9 @@ using Grid.Hosting;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Time.Testing;
+using Grid.Storage;
+using Orleans.Serialization;
+using Orleans.Storage;
 using Orleans.TestingHost;
 
 namespace Grid.Grains.Tests;
@@ -16,17 +19,22 @@ namespace Grid.Grains.Tests;
 public sealed class GridCluster : IAsyncDisposable
 {
     private static readonly ConcurrentDictionary<string, FakeTimeProvider> Clocks = new();
+    private static readonly ConcurrentDictionary<string, WriteStall> Stalls = new();
     private static long _nextId = 1_000;
 
-    private GridCluster(TestCluster cluster, FakeTimeProvider clock)
+    private GridCluster(TestCluster cluster, FakeTimeProvider clock, WriteStall stall)
     {
         Cluster = cluster;
         Clock = clock;
+        Stall = stall;
     }
 
     public TestCluster Cluster { get; }
 
     public FakeTimeProvider Clock { get; }
+
+    /// <summary>Holds back writes of one kind of grain state, like a database that stalls.</summary>
+    public WriteStall Stall { get; }
 
     public IGrainFactory Grains => Cluster.GrainFactory;
 
@@ -35,6 +43,7 @@ public sealed class GridCluster : IAsyncDisposable
         var clockId = Guid.NewGuid().ToString("N");
         var clock = new FakeTimeProvider(new DateTimeOffset(2026, 11, 23, 12, 0, 0, TimeSpan.Zero));
         Clocks[clockId] = clock;
+        var stall = Stalls[clockId] = new WriteStall();
         var builder = new TestClusterBuilder(1);
         builder.Properties["clock"] = clockId;
         builder.Properties["Grid:Health:ScanInterval"] = "00:00:00.050";
@@ -47,7 +56,7 @@ public sealed class GridCluster : IAsyncDisposable
         builder.AddSiloBuilderConfigurator<SiloConfigurator>();
         var cluster = builder.Build();
         await cluster.DeployAsync();
-        return new GridCluster(cluster, clock);
+        return new GridCluster(cluster, clock, stall);
     }
 
     /// <summary>A key no other test uses.</summary>
@@ -118,7 +127,9 @@ public sealed class GridCluster : IAsyncDisposable
         public void Configure(ISiloBuilder silo)
         {
             var clock = Clocks[silo.Configuration["clock"]!];
-            silo.AddMemoryGrainStorage(GridStorage.Name);
+            var stall = Stalls[silo.Configuration["clock"]!];
+            silo.Services.AddKeyedSingleton<IGrainStorage>(GridStorage.Name, (services, _) =>
+                new StallingStorage(new LocalMemoryGrainStorage(services.GetRequiredService<Serializer>()), stall));
             silo.UseInMemoryReminderService();
             silo.AddGridGrains();
             silo.Services.Replace(ServiceDescriptor.Singleton(new GridClock(clock)));

@@ -61,4 +61,33 @@ public sealed class OrphanTests
         var held = (await grid.Grains.GetGrain<INodeGrain>(second).GetAsync())!.Allocations.Single(a => a.ReservationId == reservationId);
         Assert.Equal(address, Assert.Single(held.PublicIps).Ip);
     }
+
+    [Fact]
+    public async Task APlacementWhoseReservationWriteStallsKeepsItsAllocationAndAddress()
+    {
+        await using var grid = await GridCluster.StartAsync(("Grid:Health:OrphanCheckInterval", "00:00:00.200"));
+        var twin = GridCluster.NewId();
+        var farm = await grid.CreateFarmAsync(twin, publicIps: 1);
+        var nodeId = await grid.RegisterNodeAsync(farm, twin, new Capacity(8, 8L << 30, 0, 0));
+        var reservationId = GridCluster.NewId();
+
+        // The database stalls after the node and the farm wrote theirs, on the tenant's reservation list, which
+        // is written before the reservation itself.
+        grid.Stall.Hold("twin-reservations");
+        var create = grid.Grains.GetGrain<IReservationGrain>(reservationId).CreateAsync(new ReservationRequest(
+            twin, new Capacity(1, 1L << 30, 0, 0, 1), PlacementConstraints.None, PlacementStrategy.Binpack));
+        await GridCluster.UntilAsync(() => Task.FromResult(grid.Stall.Waiting == 1), "the write of the reservation list is held");
+
+        // Meanwhile the node's orphan check and the farm's leak check run several times on entries old enough.
+        await grid.AdvanceAsync(TimeSpan.FromSeconds(2), [nodeId]);
+        await Task.Delay(1_000);
+        grid.Stall.Release();
+        var placed = (await create).Reservation!;
+
+        Assert.Equal(ReservationState.Active, placed.State);
+        var held = Assert.Single((await grid.Grains.GetGrain<INodeGrain>(nodeId).GetAsync())!.Allocations);
+        Assert.Equal(reservationId, held.ReservationId);
+        Assert.Equal(placed.PublicIps.Single().Ip, Assert.Single(held.PublicIps).Ip);
+        Assert.Equal(0, await grid.Grains.GetGrain<IFarmGrain>(farm).FreeIpCountAsync());
+    }
 }

@@ -1,0 +1,59 @@
+using Orleans.Storage;
+
+namespace Grid.Grains.Tests;
+
+/// <summary>Holds back writes of one state name until released, counting the writes that wait.</summary>
+public sealed class WriteStall
+{
+    private TaskCompletionSource? _gate;
+    private string? _stateName;
+    private int _waiting;
+
+    public int Waiting => Volatile.Read(ref _waiting);
+
+    public void Hold(string stateName)
+    {
+        _stateName = stateName;
+        _gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+    }
+
+    public void Release()
+    {
+        _stateName = null;
+        _gate?.TrySetResult();
+    }
+
+    public async Task PassAsync(string stateName)
+    {
+        if (stateName != _stateName || _gate is not { } gate)
+        {
+            return;
+        }
+
+        Interlocked.Increment(ref _waiting);
+        try
+        {
+            await gate.Task;
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _waiting);
+        }
+    }
+}
+
+/// <summary>Grain storage whose writes pass a <see cref="WriteStall"/> first.</summary>
+public sealed class StallingStorage(IGrainStorage inner, WriteStall stall) : IGrainStorage
+{
+    public Task ReadStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState) =>
+        inner.ReadStateAsync(stateName, grainId, grainState);
+
+    public async Task WriteStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState)
+    {
+        await stall.PassAsync(stateName);
+        await inner.WriteStateAsync(stateName, grainId, grainState);
+    }
+
+    public Task ClearStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState) =>
+        inner.ClearStateAsync(stateName, grainId, grainState);
+}
