@@ -90,4 +90,28 @@ public sealed class OrphanTests
         Assert.Equal(placed.PublicIps.Single().Ip, Assert.Single(held.PublicIps).Ip);
         Assert.Equal(0, await grid.Grains.GetGrain<IFarmGrain>(farm).FreeIpCountAsync());
     }
+
+    [Fact]
+    public async Task ACancelWhoseWriteFailedLeavesTheReservationAsStoredAndItsRetryReleasesEverything()
+    {
+        await using var grid = await GridCluster.StartAsync();
+        var twin = GridCluster.NewId();
+        var farm = await grid.CreateFarmAsync(twin, publicIps: 1);
+        var nodeId = await grid.RegisterNodeAsync(farm, twin, new Capacity(8, 8L << 30, 0, 0));
+        var placed = await grid.ReserveAsync(twin, new Capacity(1, 1L << 30, 0, 0, 1));
+        var reservation = grid.Grains.GetGrain<IReservationGrain>(placed.ReservationId);
+
+        grid.Stall.Fail("reservation");
+        await Assert.ThrowsAsync<OrleansException>(() => reservation.CancelAsync());
+        grid.Stall.Release();
+
+        // Not acknowledged, so nothing changed: the reservation still reads active and still holds its capacity.
+        Assert.Equal(ReservationState.Active, (await reservation.GetAsync())!.State);
+        Assert.Single((await grid.Grains.GetGrain<INodeGrain>(nodeId).GetAsync())!.Allocations);
+
+        Assert.True(await reservation.CancelAsync());
+        Assert.Equal(ReservationState.Cancelled, (await reservation.GetAsync())!.State);
+        Assert.Empty((await grid.Grains.GetGrain<INodeGrain>(nodeId).GetAsync())!.Allocations);
+        Assert.Equal(1, await grid.Grains.GetGrain<IFarmGrain>(farm).FreeIpCountAsync());
+    }
 }

@@ -2,11 +2,12 @@ using Orleans.Storage;
 
 namespace Grid.Grains.Tests;
 
-/// <summary>Holds back writes of one state name until released, counting the writes that wait.</summary>
+/// <summary>Holds back (or fails) writes of one state name until released, counting the writes that wait.</summary>
 public sealed class WriteStall
 {
     private TaskCompletionSource? _gate;
     private string? _stateName;
+    private string? _failing;
     private int _waiting;
 
     public int Waiting => Volatile.Read(ref _waiting);
@@ -20,11 +21,20 @@ public sealed class WriteStall
     public void Release()
     {
         _stateName = null;
+        _failing = null;
         _gate?.TrySetResult();
     }
 
+    /// <summary>Writes of <paramref name="stateName"/> fail, as when the database is unreachable, until released.</summary>
+    public void Fail(string stateName) => _failing = stateName;
+
     public async Task PassAsync(string stateName)
     {
+        if (stateName == _failing)
+        {
+            throw new TimeoutException($"storage unreachable (test) while writing {stateName}");
+        }
+
         if (stateName != _stateName || _gate is not { } gate)
         {
             return;
