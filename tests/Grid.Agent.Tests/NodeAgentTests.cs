@@ -180,11 +180,14 @@ public sealed class NodeAgentTests(ITestOutputHelper output) : IAsyncLifetime
         await Eventually.HoldsAsync(() => _controller.LastReportOf(10, 1)?.State == WorkloadState.Running, "the workload runs");
         var pid = Assert.Single(_dir.Pids());
 
+        // Running from the agent's view is not yet the shell's trap installed: wait for the loop's first tick.
+        var output = Path.Combine(_dir.WorkloadFolder(10, 1), "out.txt");
+        await Eventually.HoldsAsync(() => Lines(output) > 0, "the script has set its trap and ticks");
         await stop.CancelAsync();
         await run.WaitAsync(TimeSpan.FromSeconds(10));
 
         Assert.False(ProcessProbe.IsAlive(pid.Pid, pid.StartMarker));
-        Assert.Contains("bye", File.ReadAllText(Path.Combine(_dir.WorkloadFolder(10, 1), "out.txt")), StringComparison.Ordinal);
+        Assert.Contains("bye", File.ReadAllText(output), StringComparison.Ordinal);
         Assert.Empty(_dir.Pids());
     }
 
