@@ -81,8 +81,8 @@ public sealed partial class ReservationGrain(
         var (nodeId, epoch, previous) = (Record.NodeId, Record.Epoch, Record.PreviousNodeId);
         if (Record.State != ReservationState.Cancelled)
         {
+            // The previous node of a move in progress is kept, so a retried cancel releases it again too.
             Record.State = ReservationState.Cancelled;
-            Record.PreviousNodeId = null;
             AddEvent("cancelled", nodeId, "Cancelled by the tenant.");
             await state.WriteOrDeactivateAsync(this);
             await StopRetryingAsync();
