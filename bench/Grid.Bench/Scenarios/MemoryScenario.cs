@@ -55,15 +55,23 @@ public static class MemoryScenario
     private static async Task<long> CollectIdleAsync(BenchSilo silo, List<long> nodes, int reservations)
     {
         var management = silo.Grains.GetGrain<IManagementGrain>(0);
-        await management.ForceActivationCollection(TimeSpan.Zero);
-        var deadline = DateTime.UtcNow.AddSeconds(60);
+        try
+        {
+            await management.ForceActivationCollection(TimeSpan.Zero);
+        }
+        catch (TimeoutException)
+        {
+            // A million deactivations outlast the 30 s response timeout; the collection goes on, polled below.
+        }
+
+        var deadline = DateTime.UtcNow.AddSeconds(60 + (reservations / 5_000));
 
         // Left active: the node grains, and a few dozen system, index and farm grains.
         while (await management.GetTotalActivationCount() > nodes.Count + (reservations / 10) + 100)
         {
             if (DateTime.UtcNow > deadline)
             {
-                throw new BenchFailedException($"idle reservation grains were not collected within 60 s ({await management.GetTotalActivationCount()} activations)");
+                throw new BenchFailedException($"idle reservation grains were not collected in time ({await management.GetTotalActivationCount()} activations)");
             }
 
             await Task.Delay(200);

@@ -38,7 +38,12 @@ public sealed partial class IndexReplicator(
                     epochs[shard] = changes.Epoch;
                     versions[shard] = changes.Version;
                 }
-                catch (Exception exception) when (!stoppingToken.IsCancellationRequested)
+                catch (Exception) when (stoppingToken.IsCancellationRequested)
+                {
+                    // The silo is stopping: a call cut short by it is no failure of this service.
+                    return;
+                }
+                catch (Exception exception)
                 {
                     // Expected while the silo starts or a silo fails over; the next tick retries.
                     LogRefreshFailed(logger, shard, exception.GetType().Name);
