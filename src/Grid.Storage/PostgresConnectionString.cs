@@ -7,11 +7,12 @@ namespace Grid.Storage;
 public static class PostgresConnectionString
 {
     /// <summary>
-    /// Returns <paramref name="connectionString"/> with <c>Pooling=true</c>, <c>No Reset On Close=true</c>
-    /// and <c>Timezone=UTC</c> added where the caller did not set them. The providers open a connection
-    /// per call, so skipping the reset round trip on return to the pool measured about +60% writes/s;
-    /// a UTC session makes every timestamp conversion independent of the server's time zone.
-    /// Values the caller set are kept.
+    /// Returns <paramref name="connectionString"/> with <c>Pooling=true</c>, <c>No Reset On Close=true</c>,
+    /// <c>Max Auto Prepare=32</c> and <c>Timezone=UTC</c> added where the caller did not set them. The providers
+    /// open a connection per call, so skipping the reset round trip on return to the pool measured about +60%
+    /// writes/s; they also never prepare their statements, so without auto-preparation PostgreSQL parses and
+    /// plans the grain-state upsert on every write. A UTC session makes every timestamp conversion independent
+    /// of the server's time zone. Values the caller set are kept.
     /// </summary>
     public static string Tune(string connectionString)
     {
@@ -28,6 +29,11 @@ public static class PostgresConnectionString
         if (!given.ContainsKey("No Reset On Close") && !given.ContainsKey("NoResetOnClose"))
         {
             tuned.NoResetOnClose = true;
+        }
+
+        if (!given.ContainsKey("Max Auto Prepare") && !given.ContainsKey("MaxAutoPrepare"))
+        {
+            tuned.MaxAutoPrepare = 32;
         }
 
         if (!given.ContainsKey("Timezone"))
