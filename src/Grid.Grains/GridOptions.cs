@@ -37,7 +37,8 @@ public sealed class GridHealthOptions
 
     /// <summary>
     /// How often a node checks allocations at least this old against their reservations and releases those
-    /// no reservation points to (left by a crash between allocation and the reservation's write). Default: 1 min.
+    /// no reservation points to (left by a crash between allocation and the reservation's write). Checked on
+    /// the node's heartbeats (no timer per node); farms check their addresses on the same interval. Default: 1 min.
     /// </summary>
     public TimeSpan OrphanCheckInterval { get; set; } = TimeSpan.FromMinutes(1);
 

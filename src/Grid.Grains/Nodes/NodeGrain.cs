@@ -28,6 +28,8 @@ public sealed partial class NodeGrain(
     private readonly Dictionary<long, (long Epoch, WorkloadState State, int Restarts)> _reported = [];
     private readonly HashSet<(long ReservationId, long Epoch)> _confirmed = [];
     private DateTimeOffset? _lastHeartbeat;
+    private DateTimeOffset _nextOrphanCheck;
+    private Task? _orphanCheck;
     private long _uptime;
     private long _version;
     private ICapacityIndexGrain? _shard;
@@ -47,10 +49,8 @@ public sealed partial class NodeGrain(
     {
         if (state.State.Registration is not null)
         {
-            // The index is soft state: an activation refreshes it, and allocations whose reservation no longer
-            // points here (a crash between allocation and the reservation's write) are released.
+            // The index is soft state: an activation refreshes it.
             PublishSummary();
-            this.RegisterGrainTimer(ReleaseOrphansAsync, health.Value.OrphanCheckInterval, health.Value.OrphanCheckInterval);
         }
 
         return Task.CompletedTask;
@@ -73,7 +73,6 @@ public sealed partial class NodeGrain(
         var summary = Summary();
         view.Update(summary);
         await Shard.AddNodeAsync(summary);
-        this.RegisterGrainTimer(ReleaseOrphansAsync, health.Value.OrphanCheckInterval, health.Value.OrphanCheckInterval);
         return Info();
     }
 
@@ -227,6 +226,7 @@ public sealed partial class NodeGrain(
             await SetStatusAsync(NodeStatus.Up, now);
         }
 
+        CheckOrphansWhenDue(now);
         await ForwardReportsAsync(heartbeat.Workloads);
         var desired = state.State.Allocations.Values.SelectMany(a => a.Workloads).ToImmutableArray();
         return new HeartbeatResponse(VisibleStatus(), state.State.Draining, desired);
@@ -350,7 +350,44 @@ public sealed partial class NodeGrain(
         }
     }
 
-    private async Task ReleaseOrphansAsync(CancellationToken cancellationToken)
+    /// <summary>
+    /// Allocations whose reservation no longer points here (a crash between allocation and the reservation's
+    /// write) are released. Checked on heartbeats, at most once per interval, so there is no timer per node; a
+    /// silent node's orphans wait for it to return, and its capacity is not placed on meanwhile anyway.
+    /// </summary>
+    private void CheckOrphansWhenDue(DateTimeOffset now)
+    {
+        if (_orphanCheck is { IsCompleted: false })
+        {
+            return;
+        }
+
+        if (_nextOrphanCheck == default || now >= _nextOrphanCheck)
+        {
+            var first = _nextOrphanCheck == default;
+            _nextOrphanCheck = now + health.Value.OrphanCheckInterval;
+            if (!first)
+            {
+                // Not awaited: the heartbeat's answer does not wait on the reservations asked.
+                _orphanCheck = ReleaseOrphansAsync();
+            }
+        }
+    }
+
+    private async Task ReleaseOrphansAsync()
+    {
+        try
+        {
+            await ReleaseOrphansCoreAsync();
+        }
+        catch (Exception exception)
+        {
+            // Storage or a reservation out of reach: the next check retries.
+            LogOrphanCheckFailed(logger, exception, NodeId);
+        }
+    }
+
+    private async Task ReleaseOrphansCoreAsync()
     {
         var cutoff = clock.UtcNow - health.Value.OrphanCheckInterval;
         var unconfirmed = state.State.Allocations.Values
@@ -473,6 +510,9 @@ public sealed partial class NodeGrain(
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Node {NodeId} draining={Draining} (maxParallel {MaxParallel})")]
     private static partial void LogDraining(ILogger logger, long nodeId, bool draining, int maxParallel);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Node {NodeId} could not finish its orphan check")]
+    private static partial void LogOrphanCheckFailed(ILogger logger, Exception exception, long nodeId);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Node {NodeId} released orphan allocation of reservation {ReservationId} epoch {Epoch}")]
     private static partial void LogOrphanReleased(ILogger logger, long nodeId, long reservationId, long epoch);
