@@ -4,15 +4,16 @@ namespace Grid.Grains.Tests;
 
 public sealed class OrphanTests
 {
+    private static readonly Capacity Machine = new(8, 8L << 30, 0, 0);
     [Fact]
     public async Task AllocationsAndAddressesNoReservationHoldsAreReleasedButPlacedOnesKept()
     {
-        await using var grid = await GridCluster.StartAsync(("Grid:Health:OrphanCheckInterval", "00:00:00.200"));
+        await using var grid = await StartWithQuickChecksAsync();
         var twin = GridCluster.NewId();
         var farm = await grid.CreateFarmAsync(twin, publicIps: 2);
         // An address taken for a placement that then failed before any node recorded it.
         Assert.NotNull(await grid.Grains.GetGrain<IFarmGrain>(farm).AllocateIpsAsync(GridCluster.NewId(), 1, 1));
-        var nodeId = await grid.RegisterNodeAsync(farm, twin, new Capacity(8, 8L << 30, 0, 0));
+        var nodeId = await grid.RegisterNodeAsync(farm, twin, Machine);
         var node = grid.Grains.GetGrain<INodeGrain>(nodeId);
         var placed = await grid.ReserveAsync(twin, new Capacity(1, 1L << 30, 0, 0));
 
@@ -32,11 +33,11 @@ public sealed class OrphanTests
     [Fact]
     public async Task AnOrphanLeftByAFailedCreateDoesNotFreeTheAddressItsRetryHoldsOnAnotherNode()
     {
-        await using var grid = await GridCluster.StartAsync(("Grid:Health:OrphanCheckInterval", "00:00:00.200"));
+        await using var grid = await StartWithQuickChecksAsync();
         var twin = GridCluster.NewId();
         var farm = await grid.CreateFarmAsync(twin, publicIps: 2);
-        var first = await grid.RegisterNodeAsync(farm, twin, new Capacity(8, 8L << 30, 0, 0));
-        var second = await grid.RegisterNodeAsync(farm, twin, new Capacity(8, 8L << 30, 0, 0));
+        var first = await grid.RegisterNodeAsync(farm, twin, Machine);
+        var second = await grid.RegisterNodeAsync(farm, twin, Machine);
 
         // A create whose reservation write failed after node `first` had allocated epoch 1 with an address...
         var reservationId = GridCluster.NewId();
@@ -65,10 +66,10 @@ public sealed class OrphanTests
     [Fact]
     public async Task APlacementWhoseReservationWriteStallsKeepsItsAllocationAndAddress()
     {
-        await using var grid = await GridCluster.StartAsync(("Grid:Health:OrphanCheckInterval", "00:00:00.200"));
+        await using var grid = await StartWithQuickChecksAsync();
         var twin = GridCluster.NewId();
         var farm = await grid.CreateFarmAsync(twin, publicIps: 1);
-        var nodeId = await grid.RegisterNodeAsync(farm, twin, new Capacity(8, 8L << 30, 0, 0));
+        var nodeId = await grid.RegisterNodeAsync(farm, twin, Machine);
         var reservationId = GridCluster.NewId();
 
         // The database stalls after the node and the farm wrote theirs, on the tenant's reservation list, which
@@ -97,7 +98,7 @@ public sealed class OrphanTests
         await using var grid = await GridCluster.StartAsync();
         var twin = GridCluster.NewId();
         var farm = await grid.CreateFarmAsync(twin, publicIps: 1);
-        var nodeId = await grid.RegisterNodeAsync(farm, twin, new Capacity(8, 8L << 30, 0, 0));
+        var nodeId = await grid.RegisterNodeAsync(farm, twin, Machine);
         var placed = await grid.ReserveAsync(twin, new Capacity(1, 1L << 30, 0, 0, 1));
         var reservation = grid.Grains.GetGrain<IReservationGrain>(placed.ReservationId);
 
@@ -114,4 +115,8 @@ public sealed class OrphanTests
         Assert.Empty((await grid.Grains.GetGrain<INodeGrain>(nodeId).GetAsync())!.Allocations);
         Assert.Equal(1, await grid.Grains.GetGrain<IFarmGrain>(farm).FreeIpCountAsync());
     }
+
+    /// <summary>Orphan and leak checks every 200 ms of grid time, so a test sees several.</summary>
+    private static Task<GridCluster> StartWithQuickChecksAsync() =>
+        GridCluster.StartAsync(("Grid:Health:OrphanCheckInterval", "00:00:00.200"));
 }
