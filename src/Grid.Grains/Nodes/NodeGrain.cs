@@ -47,6 +47,7 @@ public sealed partial class NodeGrain(
 
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
+        _nextOrphanCheck = clock.UtcNow + health.Value.OrphanCheckInterval;
         if (state.State.Registration is not null)
         {
             // The index is soft state: an activation refreshes it.
@@ -357,21 +358,15 @@ public sealed partial class NodeGrain(
     /// </summary>
     private void CheckOrphansWhenDue(DateTimeOffset now)
     {
-        if (_orphanCheck is { IsCompleted: false })
+        if (now < _nextOrphanCheck || _orphanCheck is { IsCompleted: false })
         {
             return;
         }
 
-        if (_nextOrphanCheck == default || now >= _nextOrphanCheck)
-        {
-            var first = _nextOrphanCheck == default;
-            _nextOrphanCheck = now + health.Value.OrphanCheckInterval;
-            if (!first)
-            {
-                // Not awaited: the heartbeat's answer does not wait on the reservations asked.
-                _orphanCheck = ReleaseOrphansAsync();
-            }
-        }
+        _nextOrphanCheck = now + health.Value.OrphanCheckInterval;
+
+        // Not awaited: the heartbeat's answer does not wait on the reservations asked.
+        _orphanCheck = ReleaseOrphansAsync();
     }
 
     private async Task ReleaseOrphansAsync()

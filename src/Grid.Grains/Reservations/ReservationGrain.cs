@@ -58,15 +58,7 @@ public sealed partial class ReservationGrain(
             return new(Info(), null);
         }
 
-        _placing = 1;
-        try
-        {
-            return await PlaceFirstAsync(request);
-        }
-        finally
-        {
-            _placing = null;
-        }
+        return await WhilePlacingAsync(1, () => PlaceFirstAsync(request));
     }
 
     public Task<ReservationInfo?> GetAsync() => Task.FromResult(Exists ? Info() : null);
@@ -147,18 +139,8 @@ public sealed partial class ReservationGrain(
         Task.FromResult(_placing == epoch || (Holding
             && (Record.PublicIps.Any(held => held.Ip == ip) || (Record.PreviousNodeId is not null && Record.PreviousEpoch == epoch))));
 
-    public async Task<bool> EvacuateAsync(long nodeId, bool makeBeforeBreak)
-    {
-        _placing = Record.Epoch + 1;
-        try
-        {
-            return await MoveAsync(nodeId, makeBeforeBreak);
-        }
-        finally
-        {
-            _placing = null;
-        }
-    }
+    public Task<bool> EvacuateAsync(long nodeId, bool makeBeforeBreak) =>
+        WhilePlacingAsync(Record.Epoch + 1, () => MoveAsync(nodeId, makeBeforeBreak));
 
     public async Task NodeReturnedAsync(long nodeId)
     {
@@ -190,6 +172,20 @@ public sealed partial class ReservationGrain(
         if (reminderName == RetryReminder)
         {
             await RetryPlacementAsync();
+        }
+    }
+
+    /// <summary>Runs a placement of <paramref name="epoch"/>, which the orphan and leak checks see as held meanwhile.</summary>
+    private async Task<T> WhilePlacingAsync<T>(long epoch, Func<Task<T>> place)
+    {
+        _placing = epoch;
+        try
+        {
+            return await place();
+        }
+        finally
+        {
+            _placing = null;
         }
     }
 
