@@ -1,3 +1,4 @@
+using Grid.Billing;
 using Grid.Ids;
 using Grid.Index;
 using Grid.Scheduling;
@@ -28,6 +29,11 @@ public static class GridSiloBuilderExtensions
         services.AddSingleton<IdGenerator>();
         services.AddSingleton<GridMetrics>();
         services.AddHostedService<IndexReplicator>();
+        services.AddOptions<BillingOptions>().BindConfiguration(BillingOptions.Section)
+            .Validate(o => !o.Validate().Any(), "Grid:Billing settings are invalid (see BillingOptions).").ValidateOnStart();
+        services.AddSingleton<PriceBook>();
+        services.AddSingleton<BillingMetrics>();
+        services.AddHostedService<BillingReplicator>();
         return silo;
     }
 }

@@ -242,7 +242,7 @@ public sealed partial class NodeGrain(
         }
 
         await SetStatusAsync(NodeStatus.Down, clock.UtcNow);
-        EvacuateAll(makeBeforeBreak: false);
+        EvacuateAll(makeBeforeBreak: false, lastHeartbeat);
     }
 
     public async Task SetDrainingAsync(bool draining, int maxParallel)
@@ -258,7 +258,7 @@ public sealed partial class NodeGrain(
         }
     }
 
-    private void EvacuateAll(bool makeBeforeBreak)
+    private void EvacuateAll(bool makeBeforeBreak, DateTimeOffset? lastHeartbeat = null)
     {
         if (state.State.Registration is not { } registration || state.State.Allocations.Count == 0)
         {
@@ -271,7 +271,8 @@ public sealed partial class NodeGrain(
             registration.Location.Country,
             [.. state.State.Allocations.Keys],
             makeBeforeBreak,
-            makeBeforeBreak ? state.State.DrainMaxParallel : 0));
+            makeBeforeBreak ? state.State.DrainMaxParallel : 0,
+            lastHeartbeat));
     }
 
     private async Task SetStatusAsync(NodeStatus status, DateTimeOffset now)

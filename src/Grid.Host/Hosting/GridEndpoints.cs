@@ -23,11 +23,14 @@ public static class GridEndpoints
         var api = app.MapGroup(ApiPrefix);
         api.MapTwinsApi();
         api.MapNodesApi();
+        api.MapDepositsApi();
         var authenticated = api.MapGroup("").AddEndpointFilter(TwinAuthentication.RequireTwin);
         authenticated.MapFarmsApi();
         authenticated.MapReservationsApi();
         authenticated.MapWorkloadsApi();
         authenticated.MapClusterApi();
+        authenticated.MapPricesApi();
+        authenticated.MapWithdrawalsApi();
 
         app.MapHealthChecks(LivePath, new HealthCheckOptions { Predicate = _ => false });
         app.MapHealthChecks(ReadyPath, new HealthCheckOptions

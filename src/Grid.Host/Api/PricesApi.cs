@@ -1,0 +1,94 @@
+using System.Collections.Immutable;
+using Grid.Billing;
+using Grid.Grains;
+using Grid.Scheduling;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.Extensions.Options;
+
+namespace Grid.Host.Api;
+
+/// <summary>The default and per-farm price lists.</summary>
+public sealed record PricesInfo(string Currency, int CertifiedMarkupPercent, PriceList Default, ImmutableArray<FarmPriceList> Farms);
+
+/// <summary>Prices, farm price lists, quotes and a reservation's bills.</summary>
+public static class PricesApi
+{
+    private static readonly TimeSpan QuoteDays = TimeSpan.FromDays(30);
+
+    public static RouteGroupBuilder MapPricesApi(this RouteGroupBuilder api)
+    {
+        var billing = api.MapGroup("").WithTags("Billing");
+        billing.MapGet("/prices", GetPrices).WithName("GetPrices").WithSummary("The default price list and every farm's own list (minor units per unit-hour).");
+        billing.MapPut("/farms/{farmId:long}/prices", SetFarmPrices).WithName("SetFarmPrices")
+            .WithSummary("Publish the caller's farm's price list; reservations placed from now on pay it.");
+        billing.MapPost("/quotes", CreateQuote).WithName("CreateQuote")
+            .WithSummary("What a reservation would cost per hour and per 30 days on the node that would be chosen; nothing is placed.");
+        billing.MapGet("/reservations/{reservationId:long}/bills", GetBills).WithName("GetReservationBills")
+            .WithSummary("A reservation's bills, newest first.");
+        return api;
+    }
+
+    public static Ok<PricesInfo> GetPrices(PriceBook book, IOptions<BillingOptions> options) =>
+        TypedResults.Ok(new PricesInfo(options.Value.Currency, (int)((Pricing.CertifiedNumerator - Pricing.CertifiedDenominator) * 100 / Pricing.CertifiedDenominator),
+            book.Default, book.Set.Farms));
+
+    public static async Task<Results<Ok<FarmPriceList>, ValidationProblem, ProblemHttpResult>> SetFarmPrices(
+        long farmId, PriceListRequest body, HttpContext http, IGrainFactory grains, PriceBook book)
+    {
+        var validation = new Validation();
+        var prices = new PriceList(
+            validation.Amount("cu", body.Cu, 0, BillingOptions.MaxPrice, required: true),
+            validation.Amount("su", body.Su, 0, BillingOptions.MaxPrice, required: true),
+            validation.Amount("ipu", body.Ipu, 0, BillingOptions.MaxPrice, required: true));
+        if (!validation.IsValid)
+        {
+            return TypedResults.ValidationProblem(validation.Errors);
+        }
+
+        var twinId = TwinAuthentication.TwinId(http);
+        if (await FarmsApi.OwnedFarmAsync(grains, farmId, twinId) is null)
+        {
+            return Problems.NotFound($"Farm {farmId}");
+        }
+
+        var lists = grains.GetGrain<IPriceListGrain>(0);
+        var list = await lists.SetAsync(farmId, twinId, prices);
+        // This silo prices with the new list at once; the others within a second.
+        if (await lists.GetIfChangedAsync(book.Version) is { } set)
+        {
+            book.Apply(set);
+        }
+
+        return TypedResults.Ok(list);
+    }
+
+    public static async Task<Results<Ok<Quote>, ValidationProblem, ProblemHttpResult>> CreateQuote(
+        CreateReservationRequest body, HttpContext http, ReservationScheduler scheduler, PriceBook book, IOptions<BillingOptions> options)
+    {
+        var validation = new Validation();
+        var request = ReservationsApi.Request(validation, body, TwinAuthentication.TwinId(http));
+        if (!validation.IsValid)
+        {
+            return TypedResults.ValidationProblem(validation.Errors);
+        }
+
+        var (node, report) = await scheduler.ChooseAsync(request);
+        if (node is null)
+        {
+            return Problems.Unplaceable(report!);
+        }
+
+        var price = book.PriceOf(node, request.Resources);
+        return TypedResults.Ok(new Quote(node.NodeId, price, Pricing.PriceFor(price, QuoteDays), options.Value.Currency));
+    }
+
+    public static async Task<Results<Ok<ImmutableArray<Bill>>, ProblemHttpResult>> GetBills(long reservationId, HttpContext http, IGrainFactory grains)
+    {
+        if (await ReservationsApi.OwnedReservationAsync(grains, reservationId, TwinAuthentication.TwinId(http)) is null)
+        {
+            return Problems.NotFound($"Reservation {reservationId}");
+        }
+
+        return TypedResults.Ok(await grains.GetGrain<IReservationGrain>(reservationId).GetBillsAsync());
+    }
+}
