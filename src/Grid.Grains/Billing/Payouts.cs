@@ -36,5 +36,5 @@ public static class Payouts
     }
 
     public static LedgerAppend Entry(Bill bill, ImmutableArray<Posting> postings) =>
-        new(bill.BillId, "bill", "grid", LedgerEvents.Reservation(bill.ReservationId), bill.Amount, postings, LedgerEvents.Details(bill));
+        new(bill.BillId, LedgerKinds.Bill, "grid", BillingEvents.Reservation(bill.ReservationId), bill.Amount, postings, BillingEvents.Details(bill));
 }

@@ -19,7 +19,7 @@ public sealed class PriceListGrain(
     {
         var version = (state.State.Farms.TryGetValue(farmId, out var known) ? known.Version : 0) + 1;
         // Ledger first: a retry after a lost write reuses the same event id, so the ledger holds each change once.
-        await GrainFactory.GetGrain<ILedgerGrain>(0).AppendAsync(LedgerEvents.PricesChangedEntry(farmId, ownerTwinId, version, prices));
+        await GrainFactory.GetGrain<ILedgerGrain>(0).AppendAsync(BillingEvents.PricesChangedEntry(farmId, ownerTwinId, version, prices));
         var list = new FarmPriceList(farmId, prices, version);
         state.State.Farms[farmId] = list;
         state.State.Version++;

@@ -103,7 +103,7 @@ public sealed class ReservationMeter
         var billLines = lines.Select(l => new BillLine(l.Key.NodeId, l.Key.FarmId, l.Seconds, cu, su, resources.Ipv4,
             Pricing.Cost(l.Key.PricePerHour, l.Seconds))).ToImmutableArray();
         var sequence = Sequence + 1;
-        return new Bill(LedgerEvents.BillId(reservationId, sequence), reservationId, sequence, BilledUntil, to,
+        return new Bill(BillingEvents.BillId(reservationId, sequence), reservationId, sequence, BilledUntil, to,
             billLines.Sum(l => l.Amount), billLines, twinId);
     }
 

@@ -61,7 +61,7 @@ public sealed class TwinBillingGrain(
                 $"Twin {TwinId} has {before.Balance} minor units; a withdrawal of {amount} would take it below zero.");
         }
 
-        await GrainFactory.GetGrain<ILedgerGrain>(0).AppendAsync(LedgerEvents.Withdrawal(TwinId, key, amount));
+        await GrainFactory.GetGrain<ILedgerGrain>(0).AppendAsync(BillingEvents.Withdrawal(TwinId, key, amount));
         return await account.GetAsync();
     }
 }

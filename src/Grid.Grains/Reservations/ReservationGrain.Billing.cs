@@ -40,7 +40,7 @@ public sealed partial class ReservationGrain
         {
             if (clock.UtcNow >= Meter.GraceSince + billing.Value.GracePeriod)
             {
-                await CancelAsync(LedgerEvents.CauseOutOfFunds);
+                await CancelAsync(BillingEvents.CauseOutOfFunds);
                 return false;
             }
 
@@ -66,7 +66,7 @@ public sealed partial class ReservationGrain
         Record.State = ReservationState.Active;
         Meter.Start(Record.NodeId!.Value, clock.UtcNow);
         Meter.GraceSince = null;
-        Meter.Pending.Add(LedgerEvents.Resumed(ReservationId, Record.Request!.TwinId, Meter.GraceCount));
+        Meter.Pending.Add(BillingEvents.Resumed(ReservationId, Record.Request!.TwinId, Meter.GraceCount));
         AddEvent("resumed", Record.NodeId, $"Balance {billing.Value.Format(balance)} covers the unpaid bill; workloads run again.");
         await state.WriteOrDeactivateAsync(this);
         billingMetrics.GraceLeft();
@@ -104,7 +104,7 @@ public sealed partial class ReservationGrain
         Meter.FarmerTwinId = placement.FarmerTwinId;
         Meter.BilledUntil = ReservationMeter.Second(now);
         Meter.Start(placement.NodeId, now);
-        Meter.Pending.Add(LedgerEvents.Placed(ReservationId, Record.Request!.TwinId, placement.NodeId, placement.FarmId, 1,
+        Meter.Pending.Add(BillingEvents.Placed(ReservationId, Record.Request!.TwinId, placement.NodeId, placement.FarmId, 1,
             Record.Request.Resources, placement.PricePerHour));
     }
 
@@ -135,7 +135,7 @@ public sealed partial class ReservationGrain
             Meter.Start(placement.NodeId, now);
         }
 
-        Meter.Pending.Add(LedgerEvents.Moved(ReservationId, fromNodeId, placement.NodeId, placement.FarmId, epoch, Meter.PricePerHour, repriced));
+        Meter.Pending.Add(BillingEvents.Moved(ReservationId, fromNodeId, placement.NodeId, placement.FarmId, epoch, Meter.PricePerHour, repriced));
     }
 
     private void OnServingAgain(long nodeId) => Meter.Start(nodeId, clock.UtcNow);
@@ -146,7 +146,7 @@ public sealed partial class ReservationGrain
         Meter.Stop(now);
         Meter.CancelledAt = ReservationMeter.Second(now);
         Meter.CancelCause = cause;
-        Meter.Pending.Add(LedgerEvents.Cancelled(ReservationId, Record.Request!.TwinId, cause));
+        Meter.Pending.Add(BillingEvents.Cancelled(ReservationId, Record.Request!.TwinId, cause));
     }
 
     /// <summary>After a cancel: every period up to the cancel, then the last partial one; then nothing more.</summary>
@@ -165,7 +165,7 @@ public sealed partial class ReservationGrain
 
         Meter.Closed = true;
         await state.WriteOrDeactivateAsync(this);
-        if (Meter.CancelCause == LedgerEvents.CauseOutOfFunds)
+        if (Meter.CancelCause == BillingEvents.CauseOutOfFunds)
         {
             await GrainFactory.GetGrain<ITwinBillingGrain>(Record.Request!.TwinId).RemoveGraceAsync(ReservationId);
         }
@@ -193,7 +193,7 @@ public sealed partial class ReservationGrain
             var entry = await Ledger.AppendAsync(append);
             if (entry.Details != append.Details && entry.Details is { } details)
             {
-                bill = JsonSerializer.Deserialize<Bill>(details, LedgerEvents.Json)!;
+                bill = JsonSerializer.Deserialize<Bill>(details, BillingEvents.Json)!;
                 LogBillAdopted(logger, bill.BillId, bill.To);
             }
 
@@ -216,7 +216,7 @@ public sealed partial class ReservationGrain
         Meter.GraceCount++;
         Meter.GraceSince = now;
         Record.State = ReservationState.Grace;
-        Meter.Pending.Add(LedgerEvents.Grace(ReservationId, Record.Request!.TwinId, Meter.GraceCount));
+        Meter.Pending.Add(BillingEvents.Grace(ReservationId, Record.Request!.TwinId, Meter.GraceCount));
         AddEvent("grace", Record.NodeId,
             $"Bill unpaid; workloads stopped, capacity and addresses kept until {now + billing.Value.GracePeriod:u} unless a deposit covers it.");
         await GrainFactory.GetGrain<ITwinBillingGrain>(Record.Request.TwinId).AddGraceAsync(ReservationId);

@@ -66,7 +66,7 @@ public sealed partial class ReservationGrain(
 
     public Task<ReservationInfo?> GetAsync() => Task.FromResult(Exists ? Info() : null);
 
-    public Task<bool> CancelAsync() => CancelAsync(LedgerEvents.CauseTenant);
+    public Task<bool> CancelAsync() => CancelAsync(BillingEvents.CauseTenant);
 
     private async Task<bool> CancelAsync(string cause)
     {
@@ -81,7 +81,7 @@ public sealed partial class ReservationGrain(
             // The previous node of a move in progress is kept, so a retried cancel releases it again too.
             OnCancelling(cause);
             Record.State = ReservationState.Cancelled;
-            AddEvent("cancelled", nodeId, cause == LedgerEvents.CauseTenant ? "Cancelled by the tenant." : "Cancelled: grace period over, out of funds.");
+            AddEvent("cancelled", nodeId, cause == BillingEvents.CauseTenant ? "Cancelled by the tenant." : "Cancelled: grace period over, out of funds.");
             await state.WriteOrDeactivateAsync(this);
             await FlushLedgerAsync();
             await StopRetryingAsync();

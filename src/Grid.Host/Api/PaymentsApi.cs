@@ -61,7 +61,7 @@ public static class PaymentsApi
             return Problems.NotFound($"Twin {twinId}");
         }
 
-        await grains.GetGrain<ILedgerGrain>(0).AppendAsync(LedgerEvents.Deposit(twinId, eventKey, amount));
+        await grains.GetGrain<ILedgerGrain>(0).AppendAsync(BillingEvents.Deposit(twinId, eventKey, amount));
         await grains.GetGrain<ITwinBillingGrain>(twinId).ResumeAsync();
         return TypedResults.Ok(await grains.GetGrain<IAccountGrain>(twinId).GetAsync());
     }

@@ -7,7 +7,7 @@ namespace Grid.Billing;
 /// The ledger entries billing emits (see LEDGER-EVENTS: kinds, event ids, actors, subjects), with compact camelCase
 /// JSON details. Event ids are deterministic, so a retried append adds nothing.
 /// </summary>
-public static class LedgerEvents
+public static class BillingEvents
 {
     public const string ReservationPlaced = "reservation.placed";
     public const string ReservationMoved = "reservation.moved";
@@ -59,11 +59,11 @@ public static class LedgerEvents
             Details(new { farmId, prices.Cu, prices.Su, prices.Ipu }));
 
     public static LedgerAppend Deposit(long twinId, string key, long amount) =>
-        new($"deposit:{twinId}:{key}", "deposit", "operator", Twin(twinId), amount, [new Posting(twinId, amount)],
+        new($"deposit:{twinId}:{key}", LedgerKinds.Deposit, "operator", Twin(twinId), amount, [new Posting(twinId, amount)],
             Details(new { twinId }));
 
     public static LedgerAppend Withdrawal(long twinId, string key, long amount) =>
-        new($"withdrawal:{twinId}:{key}", "withdrawal", Twin(twinId), Twin(twinId), amount, [new Posting(twinId, -amount)],
+        new($"withdrawal:{twinId}:{key}", LedgerKinds.Withdrawal, Twin(twinId), Twin(twinId), amount, [new Posting(twinId, -amount)],
             Details(new { twinId }));
 
     public static string BillId(long reservationId, long sequence) => $"bill:{reservationId}:{sequence}";
