@@ -31,9 +31,6 @@ public sealed class BillingOptions
     /// <summary>How long an unpaid reservation stays in grace before it is cancelled (out of funds). Default: 14 days.</summary>
     public TimeSpan GracePeriod { get; set; } = TimeSpan.FromDays(14);
 
-    /// <summary>Bearer key of the operator who records deposits. Default: none (deposits refused).</summary>
-    public string? OperatorKey { get; set; }
-
     /// <summary>Default price list, minor units per unit-hour. Default: CU 100,000, SU 50,000, IPU 40,000.</summary>
     public long CuPrice { get; set; } = PriceList.Default.Cu;
 

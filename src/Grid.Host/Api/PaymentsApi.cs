@@ -1,10 +1,8 @@
-using System.Security.Cryptography;
-using System.Text;
 using Grid.Billing;
 using Grid.Grains;
+using Grid.Host.Security;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
-using Microsoft.Extensions.Options;
 
 namespace Grid.Host.Api;
 
@@ -17,37 +15,19 @@ public static class PaymentsApi
     /// <summary>Largest single deposit or withdrawal: 10^8 currency units.</summary>
     public const long MaxAmount = 100_000_000 * Money.MinorUnitsPerUnit;
 
-    /// <summary>Deposits authenticate with the operator key, not a twin key: mapped outside the twin filter.</summary>
-    public static RouteGroupBuilder MapDepositsApi(this RouteGroupBuilder api)
+    public static RouteGroupBuilder MapPaymentsApi(this RouteGroupBuilder api)
     {
-        api.MapPost("/accounts/{twinId:long}/deposits", Deposit).WithTags("Billing").WithName("Deposit")
+        api.MapPost("/accounts/{twinId:long}/deposits", Deposit).WithTags("Billing").WithName("Deposit").RequireGridRole(GridPolicies.Operator)
             .WithSummary("Operator only (Authorization: Bearer <operator key>): credit a twin's account; reservations in grace it covers resume.");
-        return api;
-    }
-
-    public static RouteGroupBuilder MapWithdrawalsApi(this RouteGroupBuilder api)
-    {
-        api.MapPost("/account/withdrawals", Withdraw).WithTags("Billing").WithName("Withdraw")
+        api.MapPost("/account/withdrawals", Withdraw).WithTags("Billing").WithName("Withdraw").RequireGridRole(GridPolicies.Twin)
             .WithSummary("Record a withdrawal of the caller's balance (never below zero).");
         return api;
     }
 
     public static async Task<Results<Ok<AccountInfo>, ValidationProblem, ProblemHttpResult>> Deposit(
         long twinId, AmountRequest body, [FromHeader(Name = "Idempotency-Key")] string? idempotencyKey,
-        HttpContext http, IGrainFactory grains, IOptions<BillingOptions> options)
+        IGrainFactory grains)
     {
-        var key = TwinAuthentication.BearerToken(http);
-        if (string.IsNullOrEmpty(key))
-        {
-            return Problems.Unauthorized("The operator key is required: Authorization: Bearer <operator key>.");
-        }
-
-        if (options.Value.OperatorKey is not { Length: > 0 } operatorKey
-            || !CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(key), Encoding.UTF8.GetBytes(operatorKey)))
-        {
-            return TypedResults.Problem(title: "Forbidden", detail: "Only the operator records deposits.", statusCode: StatusCodes.Status403Forbidden);
-        }
-
         var validation = new Validation();
         var amount = validation.Amount("amount", body.Amount, 1, MaxAmount, required: true);
         var eventKey = EventKey(validation, idempotencyKey);

@@ -1,6 +1,7 @@
 using System.Collections.Immutable;
 using Grid.Billing;
 using Grid.Grains;
+using Grid.Host.Security;
 using Grid.Scheduling;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
@@ -18,12 +19,13 @@ public static class PricesApi
     public static RouteGroupBuilder MapPricesApi(this RouteGroupBuilder api)
     {
         var billing = api.MapGroup("").WithTags("Billing");
-        billing.MapGet("/prices", GetPrices).WithName("GetPrices").WithSummary("The default price list and every farm's own list (minor units per unit-hour).");
-        billing.MapPut("/farms/{farmId:long}/prices", SetFarmPrices).WithName("SetFarmPrices")
+        billing.MapGet("/prices", GetPrices).WithName("GetPrices").RequireGridRole(GridPolicies.Member)
+            .WithSummary("The default price list and every farm's own list (minor units per unit-hour).");
+        billing.MapPut("/farms/{farmId:long}/prices", SetFarmPrices).WithName("SetFarmPrices").RequireGridRole(GridPolicies.Farmer)
             .WithSummary("Publish the caller's farm's price list; reservations placed from now on pay it.");
-        billing.MapPost("/quotes", CreateQuote).WithName("CreateQuote")
+        billing.MapPost("/quotes", CreateQuote).WithName("CreateQuote").RequireGridRole(GridPolicies.Tenant)
             .WithSummary("What a reservation would cost per hour and per 30 days on the node that would be chosen; nothing is placed.");
-        billing.MapGet("/reservations/{reservationId:long}/bills", GetBills).WithName("GetReservationBills")
+        billing.MapGet("/reservations/{reservationId:long}/bills", GetBills).WithName("GetReservationBills").RequireGridRole(GridPolicies.Tenant)
             .WithSummary("A reservation's bills, newest first.");
         return api;
     }
