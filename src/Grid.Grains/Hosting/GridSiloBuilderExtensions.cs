@@ -34,6 +34,7 @@ public static class GridSiloBuilderExtensions
             .Validate(o => !o.Validate().Any(), "Grid:Billing settings are invalid (see BillingOptions).").ValidateOnStart();
         services.AddSingleton<PriceBook>();
         services.AddSingleton<BillingMetrics>();
+        services.AddSingleton<EarningsIndex>();
         services.AddHostedService<BillingReplicator>();
         services.AddOptions<LedgerOptions>().BindConfiguration(LedgerOptions.Section)
             .Validate(o => o.CheckpointEvery > 0 && o.CheckpointInterval > TimeSpan.Zero && o.MaxBatch > 0,

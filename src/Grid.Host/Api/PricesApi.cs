@@ -15,6 +15,7 @@ public sealed record PricesInfo(string Currency, int CertifiedMarkupPercent, Pri
 public static class PricesApi
 {
     private static readonly TimeSpan QuoteDays = TimeSpan.FromDays(30);
+    private static readonly TimeSpan MaxEarningsPeriod = TimeSpan.FromDays(400);
 
     public static RouteGroupBuilder MapPricesApi(this RouteGroupBuilder api)
     {
@@ -27,6 +28,8 @@ public static class PricesApi
             .WithSummary("What a reservation would cost per hour and per 30 days on the node that would be chosen; nothing is placed.");
         billing.MapGet("/reservations/{reservationId:long}/bills", GetBills).WithName("GetReservationBills").RequireGridRole(GridPolicies.Tenant)
             .WithSummary("A reservation's bills, newest first.");
+        billing.MapGet("/farms/{farmId:long}/earnings", GetEarnings).WithName("GetFarmEarnings").RequireGridRole(GridPolicies.Farmer)
+            .WithSummary("What the farm's nodes earned its farmer in [from, to) (UTC days; default: the last 30), per node and per day.");
         return api;
     }
 
@@ -82,6 +85,27 @@ public static class PricesApi
 
         var price = book.PriceOf(node, request.Resources);
         return TypedResults.Ok(new Quote(node.NodeId, price, Pricing.PriceFor(price, QuoteDays), options.Value.Currency));
+    }
+
+    public static async Task<Results<Ok<FarmEarnings>, ValidationProblem, ProblemHttpResult>> GetEarnings(
+        long farmId, DateTimeOffset? from, DateTimeOffset? to, HttpContext http, IGrainFactory grains, EarningsIndex earnings, GridClock clock,
+        CancellationToken cancellationToken)
+    {
+        var end = to ?? new DateTimeOffset(clock.UtcNow.UtcDateTime.Date, TimeSpan.Zero).AddDays(1);
+        var start = from ?? end.AddDays(-30);
+        if (start > end || end - start > MaxEarningsPeriod)
+        {
+            var validation = new Validation();
+            validation.Add("from", $"must be before 'to' and at most {MaxEarningsPeriod.TotalDays} days earlier.");
+            return TypedResults.ValidationProblem(validation.Errors);
+        }
+
+        if (await FarmsApi.OwnedFarmAsync(grains, farmId, TwinAuthentication.TwinId(http)) is null)
+        {
+            return Problems.NotFound($"Farm {farmId}");
+        }
+
+        return TypedResults.Ok(await earnings.GetAsync(farmId, start, end, cancellationToken));
     }
 
     public static async Task<Results<Ok<ImmutableArray<Bill>>, ProblemHttpResult>> GetBills(long reservationId, HttpContext http, IGrainFactory grains)
