@@ -52,13 +52,13 @@ public static class GridPostgresSiloBuilderExtensions
             o.ConnectionString = tuned;
         });
         // Grain state through the Grid's group-committing provider, on the rows the Orleans ADO.NET provider used.
-        silo.Services.AddKeyedSingleton<IGrainStorage>(StorageName, (services, _) => new PostgresGrainStorage(
+        silo.Services.AddSingleton(services => new PostgresGrainStorage(
             tuned,
             services.GetRequiredService<IOptions<ClusterOptions>>().Value.ServiceId,
             new GridJsonGrainStorageSerializer(),
             services.GetRequiredService<ILogger<PostgresGrainStorage>>()));
-        silo.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(services =>
-            (PostgresGrainStorage)services.GetRequiredKeyedService<IGrainStorage>(StorageName));
+        silo.Services.AddKeyedSingleton<IGrainStorage>(StorageName, (services, _) => services.GetRequiredService<PostgresGrainStorage>());
+        silo.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(services => services.GetRequiredService<PostgresGrainStorage>());
         silo.UseAdoNetReminderService(o =>
         {
             o.Invariant = Invariant;
