@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Grid.Host.Api;
+using Grid.Host.Proxy;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 
@@ -28,6 +29,7 @@ public static class GridEndpoints
         authenticated.MapReservationsApi();
         authenticated.MapWorkloadsApi();
         authenticated.MapClusterApi();
+        app.MapProxyApi();
 
         app.MapHealthChecks(LivePath, new HealthCheckOptions { Predicate = _ => false });
         app.MapHealthChecks(ReadyPath, new HealthCheckOptions
