@@ -1,5 +1,7 @@
 using System.Collections.Immutable;
 using Grid.Grains;
+using Grid.Ledger;
+using Microsoft.Extensions.DependencyInjection;
 using Grid.Scheduling;
 using Grid.Telemetry;
 using Microsoft.Extensions.Logging;
@@ -71,6 +73,7 @@ public sealed partial class NodeGrain(
             CreatedAt = clock.UtcNow,
         };
         await Writer.WriteAsync();
+        await ServiceProvider.GetRequiredService<LedgerRecorder>().RecordAsync(LedgerEvents.NodeRegistered(NodeId, registration));
         var summary = Summary();
         view.Update(summary);
         await Shard.AddNodeAsync(summary);
@@ -299,6 +302,12 @@ public sealed partial class NodeGrain(
         }
 
         await Writer.WriteAsync();
+        if (status is NodeStatus.Up or NodeStatus.Down)
+        {
+            // Not awaited: heartbeats and evacuations must not wait on the ledger; a failed append is logged.
+            _ = ServiceProvider.GetRequiredService<LedgerRecorder>().RecordAsync(LedgerEvents.NodeStatus(NodeId, status == NodeStatus.Up, now, _lastHeartbeat));
+        }
+
         metrics.NodeStatusChanged(status);
         LogStatusChanged(logger, NodeId, previous, status);
         PublishSummary();

@@ -1,5 +1,7 @@
 using System.Collections.Immutable;
 using Grid.Grains;
+using Grid.Ledger;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Grid.Twins;
 
@@ -26,6 +28,7 @@ public sealed class TwinGrain(
 
         state.State = new TwinState { Name = name, ApiKeyHash = apiKeyHash, CreatedAt = clock.UtcNow };
         await state.WriteOrDeactivateAsync(this);
+        await ServiceProvider.GetRequiredService<LedgerRecorder>().RecordAsync(LedgerEvents.TwinCreated(this.GetPrimaryKeyLong(), name));
         return Info();
     }
 
