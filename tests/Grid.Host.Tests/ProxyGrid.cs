@@ -1,5 +1,8 @@
 using System.Globalization;
 using System.Net;
+using System.Text.Json;
+using Grid.Grains;
+using Microsoft.Extensions.DependencyInjection;
 using System.Text.Json.Nodes;
 using Grid.Testing;
 
@@ -55,6 +58,8 @@ public sealed class ProxyGridFixture : IAsyncLifetime
 
         IpReservation = await ReserveAsync(grid, tenantKey, Nodes["n1"], cru: 1, mru: 1 * GiB, ipv4: 1);
         PlainReservation = await ReserveAsync(grid, tenantKey, Nodes["n3"], cru: 2, mru: 8 * GiB, ipv4: 0);
+        await RecordPlacedAsync(IpReservation, Nodes["n1"], Alpha, publicIps: 1);
+        await RecordPlacedAsync(PlainReservation, Nodes["n3"], Beta, publicIps: 0);
 
         // The farm directory follows the farm grains on its own schedule: wait until it shows the held address.
         await Poll.UntilAsync(async () =>
@@ -115,6 +120,17 @@ public sealed class ProxyGridFixture : IAsyncLifetime
         {
             await grid.HeartbeatAsync(nodeId, json["nodeKey"]!.GetValue<string>());
         }
+    }
+
+    /// <summary>
+    /// Records a placement in the ledger with the event id and details of LEDGER-EVENTS, as the billing work will
+    /// record it itself; the ledger keeps one entry per event id, so both recording it is harmless.
+    /// </summary>
+    private async Task RecordPlacedAsync(long reservationId, long nodeId, long farmId, int publicIps)
+    {
+        var details = JsonSerializer.Serialize(new { reservationId, twinId = Tenant, nodeId, farmId, epoch = 1, publicIps });
+        await App.Services.GetRequiredService<IGrainFactory>().GetGrain<ILedgerGrain>(0).AppendAsync(new LedgerAppend(
+            $"reservation:{reservationId}:placed:1", "reservation.placed", $"twin:{Tenant}", $"reservation:{reservationId}", null, [], details));
     }
 
     private static async Task<long> ReserveAsync(GridClient grid, string key, long nodeId, long cru, long mru, int ipv4)

@@ -9,6 +9,8 @@ public static class ProxyHostExtensions
         builder.Services.AddSingleton<ProxyReadModel>();
         builder.Services.AddSingleton<FarmDirectory>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<FarmDirectory>());
+        builder.Services.AddSingleton<LedgerFollower>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<LedgerFollower>());
         return builder;
     }
 }

@@ -143,11 +143,11 @@ public sealed class ProxyReadModel
         var at = entry.At.ToUnixTimeSeconds();
         switch (entry.Kind)
         {
-            case "twin.created":
+            case LedgerKinds.TwinCreated:
                 var twinId = Long(details, "twinId");
                 _twins[twinId] = new TwinRow(twinId, Text(details, "name"));
                 break;
-            case "farm.registered":
+            case LedgerKinds.FarmRegistered:
                 _farms.Add(Long(details, "farmId"));
                 break;
             case "reservation.placed":
@@ -165,7 +165,7 @@ public sealed class ProxyReadModel
             case "reservation.cancelled":
                 Update(details, c => c with { State = Deleted });
                 break;
-            case "bill":
+            case LedgerKinds.Bill:
                 Bill(entry, details, at);
                 break;
         }
