@@ -88,6 +88,8 @@ public sealed partial class NodeGrain(
     public Task<bool> VerifyKeyAsync(string nodeKeyHash) =>
         Task.FromResult(state.State.Registration is { } r && Twins.KeyHash.FixedTimeEquals(r.NodeKeyHash, nodeKeyHash));
 
+    public Task<string?> GetPublicKeyAsync() => Task.FromResult(state.State.Registration?.PublicKey);
+
     public async Task<AllocationResult> TryAllocateAsync(AllocationRequest request)
     {
         if (state.State.Registration is not { } registration || !IsSchedulable())

@@ -6,6 +6,7 @@ using Grid.Hosting;
 using Grid.Host.Api;
 using Grid.Host.Demo;
 using Grid.Host.Proxy;
+using Grid.Host.Security;
 using Grid.Storage;
 using Grid.Telemetry;
 using Microsoft.Extensions.Options;
@@ -42,7 +43,11 @@ public static partial class GridHostExtensions
             builder.Services.AddHostedService<DemoFarm>();
         }
 
-        builder.Services.AddSingleton<TwinAuthentication>();
+        builder.Services.AddSingleton<GridCredentials>();
+        builder.Services.AddAuthentication(GridAuthenticationHandler.SchemeName)
+            .AddScheme<GridAuthenticationOptions, GridAuthenticationHandler>(GridAuthenticationHandler.SchemeName, o =>
+                o.OperatorKey = builder.Configuration["Grid:Billing:OperatorKey"]);
+        builder.Services.AddAuthorization(GridPolicies.Add);
         builder.Services.AddSingleton<NodeHeartbeats>();
         builder.AddGridProxy();
         builder.Services.ConfigureHttpJsonOptions(json => ConfigureJson(json.SerializerOptions));

@@ -1,5 +1,6 @@
 using System.Reflection;
 using Grid.Host.Api;
+using Grid.Host.Security;
 using Grid.Scheduling;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
@@ -20,7 +21,7 @@ public static class ProxyApi
 
     public static IEndpointRouteBuilder MapProxyApi(this IEndpointRouteBuilder app)
     {
-        var proxy = app.MapGroup("").WithTags("Grid proxy");
+        var proxy = app.MapGroup("").WithTags("Grid proxy").AllowPublic();
         proxy.MapGet("/nodes", ListNodes).WithName("ProxyNodes").WithSummary("Nodes with the grid proxy's filters, sorting and paging.");
         proxy.MapGet("/nodes/{nodeId:long}", GetNode).WithName("ProxyNode").WithSummary("One node, capacity nested as the grid proxy answers it.");
         proxy.MapGet("/nodes/{nodeId:long}/status", GetNodeStatus).WithName("ProxyNodeStatus").WithSummary("A node's status: up, down or standby.");
