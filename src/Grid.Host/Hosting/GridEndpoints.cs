@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Grid.Host.Api;
+using Grid.Host.Proxy;
 using Grid.Host.Security;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
@@ -21,6 +22,7 @@ public static class GridEndpoints
         app.UseExceptionHandler();
         app.UseStatusCodePages();
         app.UseAuthentication();
+        app.UseRateLimiter();
         app.UseAuthorization();
 
         // Every endpoint declares who may call it (GridPolicies); the access test fails on one that does not.
@@ -34,6 +36,7 @@ public static class GridEndpoints
         api.MapClusterApi();
         api.MapPricesApi();
         api.MapPaymentsApi();
+        app.MapProxyApi();
 
         app.MapHealthChecks(LivePath, new HealthCheckOptions { Predicate = _ => false }).AllowPublic();
         app.MapHealthChecks(ReadyPath, new HealthCheckOptions
