@@ -89,7 +89,7 @@ public sealed class ClusterFailoverTests(ITestOutputHelper output)
         await heartbeats;
     }
 
-    private static string[] ClusterSettings(string connectionString) =>
+    internal static string[] ClusterSettings(string connectionString) =>
     [
         "--Grid:Storage=postgres", $"--ConnectionStrings:Grid={connectionString}",
         "--Grid:Cluster:AdvertisedAddress=127.0.0.1", "--Grid:Cluster:ProbeTimeout=00:00:01",
