@@ -89,9 +89,17 @@ public sealed class DurableEvacuationTests(ITestOutputHelper output)
 
         var clock = Stopwatch.StartNew();
         var via = grid.Silos[Enumerable.Range(0, grid.Silos.Count).First(i => !load.Down.ContainsKey(i))];
-        string problem = "not checked yet";
-        await Poll.UntilAsync(async () => (problem = await FindProblemAsync(grid, via, key, ids, lost, up)) is null,
-            TimeSpan.FromSeconds(60), $"every reservation active on an up node and the lost nodes empty (round {round}: {problem})");
+        string? problem = null;
+        try
+        {
+            await Poll.UntilAsync(async () => (problem = await FindProblemAsync(grid, via, key, ids, lost, up)) is null,
+                TimeSpan.FromSeconds(60), "every reservation active on an up node and the lost nodes empty");
+        }
+        catch (TimeoutException)
+        {
+            Assert.Fail($"round {round}: not healed 60 s after the kill: {problem}");
+        }
+
         var healed = clock.Elapsed;
 
         // The moves the dead silo had not done were found again by a survivor, not by luck of timing.
