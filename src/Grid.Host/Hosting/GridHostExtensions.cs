@@ -5,6 +5,7 @@ using System.Text.Json.Serialization;
 using Grid.Hosting;
 using Grid.Host.Api;
 using Grid.Host.Demo;
+using Grid.Host.Security;
 using Grid.Storage;
 using Grid.Telemetry;
 using Microsoft.Extensions.Options;
@@ -41,7 +42,11 @@ public static partial class GridHostExtensions
             builder.Services.AddHostedService<DemoFarm>();
         }
 
-        builder.Services.AddSingleton<TwinAuthentication>();
+        builder.Services.AddSingleton<GridCredentials>();
+        builder.Services.AddAuthentication(GridAuthenticationHandler.SchemeName)
+            .AddScheme<GridAuthenticationOptions, GridAuthenticationHandler>(GridAuthenticationHandler.SchemeName, o =>
+                o.OperatorKey = builder.Configuration["Grid:Billing:OperatorKey"]);
+        builder.Services.AddAuthorization(GridPolicies.Add);
         builder.Services.AddSingleton<NodeHeartbeats>();
         builder.Services.ConfigureHttpJsonOptions(json => ConfigureJson(json.SerializerOptions));
         builder.Services.AddProblemDetails();
