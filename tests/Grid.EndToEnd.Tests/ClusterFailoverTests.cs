@@ -6,6 +6,7 @@ using Xunit.Abstractions;
 namespace Grid.EndToEnd.Tests;
 
 /// <summary>Three silo processes on one PostgreSQL: a silo killed mid-load, then PostgreSQL restarted under load.</summary>
+[Collection(ProcessHeavy.Name)]
 public sealed class ClusterFailoverTests(ITestOutputHelper output)
 {
     private const int NodeCount = 6;

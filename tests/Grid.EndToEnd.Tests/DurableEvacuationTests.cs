@@ -13,6 +13,7 @@ namespace Grid.EndToEnd.Tests;
 /// every reservation must be active on an up node and the lost nodes must hold nothing. Two rounds, with a fresh
 /// silo in between, so a different silo (hosting different node grains) dies each time.
 /// </summary>
+[Collection(ProcessHeavy.Name)]
 public sealed class DurableEvacuationTests(ITestOutputHelper output)
 {
     private const int Reservations = 200;
