@@ -608,7 +608,10 @@ public sealed partial class NodeGrain(
                 .Select(a => AntiAffinity.Key(a.TwinId, a.AntiAffinityGroup!))
                 .Distinct()],
             _version,
-            used);
+            used,
+            state.State.CreatedAt,
+            state.State.StatusChangedAt,
+            _lastHeartbeat?.AddSeconds(-_uptime));
     }
 
     private NodeInfo Info()

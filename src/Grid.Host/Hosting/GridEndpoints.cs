@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Grid.Host.Api;
+using Grid.Host.Proxy;
 using Grid.Host.Security;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
@@ -32,6 +33,7 @@ public static class GridEndpoints
         api.MapReservationsApi();
         api.MapWorkloadsApi();
         api.MapClusterApi();
+        app.MapProxyApi();
 
         app.MapHealthChecks(LivePath, new HealthCheckOptions { Predicate = _ => false }).AllowPublic();
         app.MapHealthChecks(ReadyPath, new HealthCheckOptions
