@@ -39,7 +39,7 @@ public static class ProxyScenario
         const long freeMru = 16L << 30;
         var nodePath = $"/nodes?status=up&free_mru={freeMru}&country=Belgium&sort_by=free_cru&sort_order=desc&page=2&size=50&ret_count=true";
         var expectedNodes = summaries.Count(s => s.Status == NodeStatus.Up && s.Free.Mru >= freeMru && s.Location.Country == "Belgium");
-        var requests = scale.Name == "tiny" ? 200 : 1_000;
+        var requests = scale.Name == "tiny" ? 100 : 1_000;
         const int clients = 4;
 
         // Not counted: the first requests pay for the JIT of the query, routing and serialization paths.
