@@ -11,7 +11,7 @@ namespace Grid.Bench;
 /// </summary>
 public static class BenchRunner
 {
-    private static readonly string[] Scenarios = ["baseline", "placement", "failover", "heartbeat", "memory"];
+    private static readonly string[] Scenarios = ["baseline", "placement", "failover", "heartbeat", "memory", "billing"];
 
     public static async Task<int> RunAsync(string[] args)
     {
@@ -51,6 +51,11 @@ public static class BenchRunner
             if (scenario is "all" or "memory")
             {
                 await MemoryScenario.RunAsync(scale, rows);
+            }
+
+            if (scenario is "all" or "billing")
+            {
+                await BillingScenario.RunAsync(scale, rows, postgres);
             }
         }
         catch (BenchFailedException failure)
