@@ -23,11 +23,13 @@ public static class GridEndpoints
         var api = app.MapGroup(ApiPrefix);
         api.MapTwinsApi();
         api.MapNodesApi();
+        api.MapLedgerApi();
         var authenticated = api.MapGroup("").AddEndpointFilter(TwinAuthentication.RequireTwin);
         authenticated.MapFarmsApi();
         authenticated.MapReservationsApi();
         authenticated.MapWorkloadsApi();
         authenticated.MapClusterApi();
+        authenticated.MapAccountApi();
 
         app.MapHealthChecks(LivePath, new HealthCheckOptions { Predicate = _ => false });
         app.MapHealthChecks(ReadyPath, new HealthCheckOptions
