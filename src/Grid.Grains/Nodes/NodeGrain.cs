@@ -88,6 +88,8 @@ public sealed partial class NodeGrain(
     public Task<bool> VerifyKeyAsync(string nodeKeyHash) =>
         Task.FromResult(state.State.Registration is { } r && Twins.KeyHash.FixedTimeEquals(r.NodeKeyHash, nodeKeyHash));
 
+    public Task<string?> GetPublicKeyAsync() => Task.FromResult(state.State.Registration?.PublicKey);
+
     public async Task<AllocationResult> TryAllocateAsync(AllocationRequest request)
     {
         if (state.State.Registration is not { } registration || !IsSchedulable())
@@ -484,7 +486,10 @@ public sealed partial class NodeGrain(
                 .Select(a => AntiAffinity.Key(a.TwinId, a.AntiAffinityGroup!))
                 .Distinct()],
             _version,
-            used);
+            used,
+            state.State.CreatedAt,
+            state.State.StatusChangedAt,
+            _lastHeartbeat?.AddSeconds(-_uptime));
     }
 
     private NodeInfo Info()

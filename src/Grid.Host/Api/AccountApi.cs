@@ -1,4 +1,5 @@
 using Grid.Grains;
+using Grid.Host.Security;
 using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace Grid.Host.Api;
@@ -11,7 +12,7 @@ public static class AccountApi
 
     public static RouteGroupBuilder MapAccountApi(this RouteGroupBuilder api)
     {
-        var account = api.MapGroup("/account").WithTags("Accounts");
+        var account = api.MapGroup("/account").WithTags("Accounts").RequireGridRole(GridPolicies.Twin);
         account.MapGet("/", GetAccount).WithName("GetAccount")
             .WithSummary("The caller's balance, spent and earned (minor units, 10^7 per currency unit), as the ledger says.");
         account.MapGet("/transactions", ListTransactions).WithName("ListAccountTransactions")

@@ -1,4 +1,5 @@
 using Grid.Grains;
+using Grid.Host.Security;
 using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace Grid.Host.Api;
@@ -16,7 +17,7 @@ public static class LedgerApi
 
     public static RouteGroupBuilder MapLedgerApi(this RouteGroupBuilder api)
     {
-        var ledger = api.MapGroup("/ledger").WithTags("Ledger");
+        var ledger = api.MapGroup("/ledger").WithTags("Ledger").AllowPublic();
         ledger.MapGet("/", ListEntries).WithName("ListLedgerEntries")
             .WithSummary("Ledger entries from sequence number 'from' (default 1), at most 'limit' (default 100, max 1000); 'next' is the 'from' of the following page.");
         ledger.MapGet("/checkpoints", ListCheckpoints).WithName("ListLedgerCheckpoints")

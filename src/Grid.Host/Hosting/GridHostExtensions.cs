@@ -5,6 +5,8 @@ using System.Text.Json.Serialization;
 using Grid.Hosting;
 using Grid.Host.Api;
 using Grid.Host.Demo;
+using Grid.Host.Proxy;
+using Grid.Host.Security;
 using Grid.Storage;
 using Grid.Telemetry;
 using Microsoft.Extensions.Options;
@@ -41,8 +43,13 @@ public static partial class GridHostExtensions
             builder.Services.AddHostedService<DemoFarm>();
         }
 
-        builder.Services.AddSingleton<TwinAuthentication>();
+        builder.Services.AddSingleton<GridCredentials>();
+        builder.Services.AddAuthentication(GridAuthenticationHandler.SchemeName)
+            .AddScheme<GridAuthenticationOptions, GridAuthenticationHandler>(GridAuthenticationHandler.SchemeName, o =>
+                o.OperatorKey = builder.Configuration["Grid:Billing:OperatorKey"]);
+        builder.Services.AddAuthorization(GridPolicies.Add);
         builder.Services.AddSingleton<NodeHeartbeats>();
+        builder.AddGridProxy();
         builder.Services.ConfigureHttpJsonOptions(json => ConfigureJson(json.SerializerOptions));
         builder.Services.AddProblemDetails();
         // Malformed bodies reach the exception handler, which answers a ProblemDetails that says what was wrong.
