@@ -26,6 +26,8 @@ public sealed class LedgerEndToEndTests
         string[] settings =
         [
             "--Grid:Storage=postgres", $"--ConnectionStrings:Grid={database}", "--Grid:Cluster:AdvertisedAddress=127.0.0.1",
+            // The restarted controller must find its killed predecessor dead quickly.
+            "--Grid:Cluster:ProbeTimeout=00:00:01", "--Grid:Cluster:NumMissedProbesLimit=2", "--Grid:Cluster:TableRefreshTimeout=00:00:02",
             $"--Grid:Ledger:SigningKey={SigningKey}", "--Grid:Ledger:CheckpointEvery=3", "--Logging:LogLevel:Default=Warning",
         ];
         var silo = await grid.StartHostAsync(settings);
