@@ -22,6 +22,7 @@ public static class GridEndpoints
         app.UseExceptionHandler();
         app.UseStatusCodePages();
         app.UseAuthentication();
+        app.UseRateLimiter();
         app.UseAuthorization();
 
         // Every endpoint declares who may call it (GridPolicies); the access test fails on one that does not.

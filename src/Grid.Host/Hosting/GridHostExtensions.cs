@@ -48,6 +48,7 @@ public static partial class GridHostExtensions
             .AddScheme<GridAuthenticationOptions, GridAuthenticationHandler>(GridAuthenticationHandler.SchemeName, o =>
                 o.OperatorKey = builder.Configuration["Grid:Billing:OperatorKey"]);
         builder.Services.AddAuthorization(GridPolicies.Add);
+        builder.AddGridLimits();
         builder.Services.AddSingleton<NodeHeartbeats>();
         builder.AddGridProxy();
         builder.Services.ConfigureHttpJsonOptions(json => ConfigureJson(json.SerializerOptions));
