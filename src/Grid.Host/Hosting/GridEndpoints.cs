@@ -36,6 +36,8 @@ public static class GridEndpoints
         api.MapClusterApi();
         api.MapPricesApi();
         api.MapPaymentsApi();
+        api.MapLedgerApi();
+        api.MapAccountApi();
         app.MapProxyApi();
 
         app.MapHealthChecks(LivePath, new HealthCheckOptions { Predicate = _ => false }).AllowPublic();
