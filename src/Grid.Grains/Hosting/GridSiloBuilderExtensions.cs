@@ -27,6 +27,8 @@ public static class GridSiloBuilderExtensions
         services.AddSingleton<EvacuationQueue>();
         services.AddSingleton<IdGenerator>();
         services.AddSingleton<GridMetrics>();
+        services.AddSingleton<GridEventFeed>();
+        services.AddHostedService(sp => sp.GetRequiredService<GridEventFeed>());
         services.AddHostedService<IndexReplicator>();
         return silo;
     }

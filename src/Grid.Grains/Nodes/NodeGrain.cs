@@ -220,6 +220,7 @@ public sealed partial class NodeGrain(
         var now = clock.UtcNow;
         _lastHeartbeat = now;
         _uptime = heartbeat.Uptime;
+        metrics.Heartbeat();
         await Shard.BeatAsync(NodeId, now);
 
         if (state.State.Status != NodeStatus.Up)
@@ -242,6 +243,7 @@ public sealed partial class NodeGrain(
         }
 
         await SetStatusAsync(NodeStatus.Down, clock.UtcNow);
+        metrics.NodeDeclaredDown(clock.UtcNow - lastHeartbeat);
         EvacuateAll(makeBeforeBreak: false);
     }
 
@@ -299,7 +301,7 @@ public sealed partial class NodeGrain(
         }
 
         await Writer.WriteAsync();
-        metrics.NodeStatusChanged(status);
+        metrics.NodeStatusChanged(NodeId, status);
         LogStatusChanged(logger, NodeId, previous, status);
         PublishSummary();
     }

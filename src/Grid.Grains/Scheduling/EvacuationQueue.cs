@@ -1,5 +1,6 @@
 using System.Collections.Immutable;
 using Grid.Grains;
+using Grid.Telemetry;
 using Microsoft.Extensions.Logging;
 
 namespace Grid.Scheduling;
@@ -17,7 +18,7 @@ public sealed record EvacuationBatch(
 /// Drives moves off a lost or draining node outside the node grain's turn, so the reservations can call back
 /// into the node (release) without a deadlock, and so the brake can pace them.
 /// </summary>
-public sealed partial class EvacuationQueue(IGrainFactory grains, MassFailureBrake brake, ILogger<EvacuationQueue> logger)
+public sealed partial class EvacuationQueue(IGrainFactory grains, MassFailureBrake brake, GridMetrics metrics, ILogger<EvacuationQueue> logger)
 {
     private const int DefaultParallelism = 64;
     private static readonly TimeSpan MigrationWait = TimeSpan.FromSeconds(90);
@@ -30,6 +31,7 @@ public sealed partial class EvacuationQueue(IGrainFactory grains, MassFailureBra
             brake.RecordDown(batch.FarmId, batch.Country);
         }
 
+        metrics.EvacuationsQueued(batch.ReservationIds.Length);
         _ = Task.Run(() => RunAsync(batch));
     }
 
@@ -57,6 +59,10 @@ public sealed partial class EvacuationQueue(IGrainFactory grains, MassFailureBra
             {
                 // The reservation's own retry (unschedulable backoff) or the node's next down/drain covers it.
                 LogMoveFailed(logger, exception, reservationId, batch.NodeId);
+            }
+            finally
+            {
+                metrics.EvacuationDone();
             }
         });
     }

@@ -2,6 +2,10 @@ using System.Text.Json;
 using Grid.Host.Api;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Microsoft.Extensions.FileProviders;
+using Microsoft.Extensions.Options;
+using Orleans.Dashboard;
+using Scalar.AspNetCore;
 
 namespace Grid.Host.Hosting;
 
@@ -14,15 +18,23 @@ public static class GridEndpoints
     public const string MetricsPath = "/metrics";
     public const string OpenApiPath = "/openapi/v1.json";
     public const string ReadyTag = "ready";
+    public const string ApiReferencePath = "/api";
+    public const string DashboardPath = "/dashboard";
 
     public static WebApplication MapGridEndpoints(this WebApplication app)
     {
         app.UseExceptionHandler();
         app.UseStatusCodePages();
+        // The console (wwwroot): index.html at "/", plain static files, no build step.
+        // Served from the app's folder (not the content root), so it works whatever the working directory.
+        var console = new PhysicalFileProvider(Path.Combine(AppContext.BaseDirectory, "wwwroot"));
+        app.UseDefaultFiles(new DefaultFilesOptions { FileProvider = console });
+        app.UseStaticFiles(new StaticFileOptions { FileProvider = console });
 
         var api = app.MapGroup(ApiPrefix);
         api.MapTwinsApi();
         api.MapNodesApi();
+        api.MapGridOverviewApi();
         var authenticated = api.MapGroup("").AddEndpointFilter(TwinAuthentication.RequireTwin);
         authenticated.MapFarmsApi();
         authenticated.MapReservationsApi();
@@ -37,7 +49,13 @@ public static class GridEndpoints
         });
         app.MapPrometheusScrapingEndpoint(MetricsPath);
         app.MapOpenApi(OpenApiPath);
-        app.MapGet("/", () => TypedResults.Redirect(OpenApiPath)).ExcludeFromDescription();
+        app.MapScalarApiReference(ApiReferencePath, scalar => scalar.Title = "Grid.Orleans API");
+        if (app.Services.GetRequiredService<IOptions<GridHostOptions>>().Value is var host && host.Dashboard.IsEnabled(host.Storage))
+        {
+            app.UseWhen(http => http.Request.Path.StartsWithSegments(DashboardPath),
+                branch => branch.Use(OperatorKey.RequireAsync));
+            app.MapOrleansDashboard(DashboardPath);
+        }
         return app;
     }
 

@@ -8,6 +8,7 @@ using Grid.Host.Demo;
 using Grid.Storage;
 using Grid.Telemetry;
 using Microsoft.Extensions.Options;
+using Orleans.Dashboard;
 using Orleans.Configuration;
 using OpenTelemetry;
 using OpenTelemetry.Metrics;
@@ -43,6 +44,9 @@ public static partial class GridHostExtensions
 
         builder.Services.AddSingleton<TwinAuthentication>();
         builder.Services.AddSingleton<NodeHeartbeats>();
+        builder.Services.AddSingleton<GridOverviewCache>();
+        builder.Services.AddOptions<GridOperatorOptions>().BindConfiguration(GridOperatorOptions.Section);
+        builder.Services.AddSingleton<OperatorKey>();
         builder.Services.ConfigureHttpJsonOptions(json => ConfigureJson(json.SerializerOptions));
         builder.Services.AddProblemDetails();
         // Malformed bodies reach the exception handler, which answers a ProblemDetails that says what was wrong.
@@ -72,6 +76,11 @@ public static partial class GridHostExtensions
         var cluster = options.Cluster;
         silo.AddGridGrains();
         silo.AddActivityPropagation();
+        if (options.Dashboard.IsEnabled(options.Storage))
+        {
+            silo.AddDashboard();
+        }
+
         silo.Configure<ClusterOptions>(o =>
         {
             o.ClusterId = cluster.ClusterId;
