@@ -87,7 +87,8 @@ public sealed record NodeSummary(
     [property: Id(9)] NodeCertification Certification,
     [property: Id(10)] ImmutableArray<string> AntiAffinityKeys,
     [property: Id(11)] long Version,
-    [property: Id(12)] Capacity Used);
+    [property: Id(12)] Capacity Used,
+    [property: Id(13)] int Allocations = 0);
 
 /// <summary>The owner's view of a node.</summary>
 [GenerateSerializer, Immutable, Alias("grid.node-info")]

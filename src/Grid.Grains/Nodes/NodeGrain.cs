@@ -477,7 +477,8 @@ public sealed partial class NodeGrain(
                 .Select(a => AntiAffinity.Key(a.TwinId, a.AntiAffinityGroup!))
                 .Distinct()],
             _version,
-            used);
+            used,
+            state.State.Allocations.Count);
     }
 
     private NodeInfo Info()

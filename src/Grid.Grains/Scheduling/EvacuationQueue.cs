@@ -1,4 +1,5 @@
 using System.Collections.Immutable;
+using System.Diagnostics;
 using Grid.Grains;
 using Grid.Telemetry;
 using Microsoft.Extensions.Logging;
@@ -32,15 +33,23 @@ public sealed partial class EvacuationQueue(IGrainFactory grains, MassFailureBra
         }
 
         metrics.EvacuationsQueued(batch.ReservationIds.Length);
-        _ = Task.Run(() => RunAsync(batch));
+        var cause = Activity.Current?.Context;
+        _ = Task.Run(() => RunAsync(batch, cause));
     }
 
-    private async Task RunAsync(EvacuationBatch batch)
+    private async Task RunAsync(EvacuationBatch batch, ActivityContext? cause)
     {
         LogEvacuating(logger, batch.NodeId, batch.ReservationIds.Length, batch.MakeBeforeBreak);
         var parallel = new ParallelOptions { MaxDegreeOfParallelism = batch.MaxParallel > 0 ? batch.MaxParallel : DefaultParallelism };
         await Parallel.ForEachAsync(batch.ReservationIds, parallel, async (reservationId, cancellationToken) =>
         {
+            // Each move is a trace of its own (linked to what caused it), not one more child of the node's loss.
+            Activity.Current = null;
+            using var activity = GridTelemetry.Source.StartActivity(
+                "grid.move", ActivityKind.Internal, default(ActivityContext), links: cause is { } c ? [new ActivityLink(c)] : null);
+            activity?.SetTag("grid.reservation.id", reservationId);
+            activity?.SetTag("grid.move.from_node.id", batch.NodeId);
+            activity?.SetTag("grid.move.cause", batch.MakeBeforeBreak ? "drain" : "node-down");
             try
             {
                 if (!batch.MakeBeforeBreak)

@@ -38,6 +38,8 @@ public sealed class GridMetrics
         _evacuationsPending = meter.CreateUpDownCounter<long>("grid.evacuation.pending", description: "Moves queued or in progress.");
         meter.CreateObservableGauge("grid.evacuation.brake_engaged", () => _brakeEngaged, description: "Farms/countries under the mass-failure brake.");
         meter.CreateObservableGauge("grid.nodes", () => NodesByStatus(view), description: "Known nodes by status.");
+        meter.CreateObservableGauge("grid.reservations.allocated", () => AllocationsByNodeStatus(view),
+            description: "Reservations held on nodes, by the node's status (down: waiting to move; draining: moving away).");
         meter.CreateObservableGauge("grid.capacity.total", () => CapacityByUnit(view, used: false), description: "Total capacity by unit.");
         meter.CreateObservableGauge("grid.capacity.used", () => CapacityByUnit(view, used: true), description: "Allocated capacity by unit.");
     }
@@ -96,7 +98,7 @@ public sealed class GridMetrics
                 counts[node.FarmId] = farm = new long[StatusNames.Length];
             }
 
-            farm[node.Draining ? 3 : node.Status switch { NodeStatus.Up => 0, NodeStatus.Down => 1, _ => 2 }]++;
+            farm[StatusIndex(node)]++;
         }
 
         foreach (var (farmId, farm) in counts)
@@ -107,6 +109,23 @@ public sealed class GridMetrics
             }
         }
     }
+
+    private static IEnumerable<Measurement<long>> AllocationsByNodeStatus(CapacityView view)
+    {
+        var counts = new long[StatusNames.Length];
+        foreach (var node in view.Nodes)
+        {
+            counts[StatusIndex(node)] += node.Allocations;
+        }
+
+        for (var i = 0; i < StatusNames.Length; i++)
+        {
+            yield return new(counts[i], new KeyValuePair<string, object?>("node_status", StatusNames[i]));
+        }
+    }
+
+    private static int StatusIndex(NodeSummary node) =>
+        node.Draining ? 3 : node.Status switch { NodeStatus.Up => 0, NodeStatus.Down => 1, _ => 2 };
 
     private static readonly string[] StatusNames = ["up", "down", "standby", "draining"];
 

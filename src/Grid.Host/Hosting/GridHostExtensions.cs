@@ -146,7 +146,7 @@ public static partial class GridHostExtensions
             // Spans only when they have somewhere to go: with no exporter, recording one per grain call (Orleans'
             // activity propagation) is CPU spent for nothing on every hot path.
             otel.WithTracing(tracing => tracing
-                    .AddSource(GridTelemetry.Name, "Microsoft.Orleans.Runtime", "Microsoft.Orleans.Application")
+                    .AddSource(GridTelemetry.Name, "Microsoft.Orleans.Runtime", "Microsoft.Orleans.Application", "Microsoft.Orleans.Storage")
                     .AddAspNetCoreInstrumentation())
                 .UseOtlpExporter();
         }
