@@ -27,7 +27,7 @@ public sealed class ConsoleBrowserTests(ITestOutputHelper output)
         var farmId = (await grid.SendAsync(HttpMethod.Post, "/api/v1/farms", farmer, new
         {
             name = "browser-farm",
-            publicIps = new[] { new { ip = "185.69.166.10/24", gateway = "185.69.166.1" } },
+            publicIps = new[] { new { ip = "185.69.166.10/24", gateway = "185.69.166.1" }, new { ip = "185.69.166.11/24", gateway = "185.69.166.1" } },
         }, 201))["farmId"]!.GetValue<long>();
         var agents = new Dictionary<long, ChildProcess>();
         for (var i = 0; i < 3; i++)
@@ -66,7 +66,7 @@ public sealed class ConsoleBrowserTests(ITestOutputHelper output)
         var ownerNodes = (await grid.SendAsync(HttpMethod.Get, "/api/v1/nodes", farmer, null, 200)).AsArray();
         var totalCru = ownerNodes.Sum(n => n!["total"]!["cru"]!.GetValue<long>());
         await Expect(page.Locator("#capacity li[data-unit=cru] .label")).ToContainTextAsync($"of {totalCru} cores used");
-        await Expect(page.Locator("#capacity li[data-unit=ipv4] .label")).ToContainTextAsync("0 addresses of 1 addresses used");
+        await Expect(page.Locator("#capacity li[data-unit=ipv4] .label")).ToContainTextAsync("0 addresses of 2 addresses used");
         await Expect(page.Locator("#nodes tbody tr")).ToHaveCountAsync(3);
         await Expect(page.Locator("#countries tr[data-country=Belgium] td").First).ToHaveTextAsync("2");
         await Expect(page.Locator("#events li[data-kind=node-up]")).ToHaveCountAsync(3);
@@ -91,7 +91,7 @@ public sealed class ConsoleBrowserTests(ITestOutputHelper output)
         await row.GetByRole(AriaRole.Button, new() { Name = "Show" }).ClickAsync();
         await Expect(page.Locator("#detail-events li").First).ToBeVisibleAsync();
         // The public overview counts the address the reservation took.
-        await Expect(page.Locator("#capacity li[data-unit=ipv4] .label")).ToContainTextAsync("1 addresses of 1 addresses used");
+        await Expect(page.Locator("#capacity li[data-unit=ipv4] .label")).ToContainTextAsync("1 addresses of 2 addresses used");
         await ShotAsync(page, "tenant");
 
         // The farmer drains the node holding it: the button turns the node draining and the reservation moves off.
