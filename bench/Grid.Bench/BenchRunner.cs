@@ -86,12 +86,35 @@ public static class BenchRunner
 
         if (postgres != "auto")
         {
-            await PlacementScenario.RunGrainsAsync(scale, baseline, rows, postgres);
+            await CompareWithPeerAsync(scale, baseline, rows, postgres, postgres);
             return;
         }
 
         await using var server = await PostgresServer.StartNewAsync();
-        await PlacementScenario.RunGrainsAsync(scale, baseline, rows, await server.CreateDatabaseAsync("grid_bench"));
+        await CompareWithPeerAsync(scale, baseline, rows,
+            await server.CreateDatabaseAsync("grid_peer"), await server.CreateDatabaseAsync("grid_bench"));
+    }
+
+    /// <summary>
+    /// The SQL peer first (at 32 clients, the pgbench figure, and at the scenario's concurrency), then our
+    /// durable placement on the same server; our rate is reported as a ratio to the peer's better run.
+    /// </summary>
+    private static async Task CompareWithPeerAsync(BenchScale scale, double baseline, List<BenchRow> rows, string peerDatabase, string gridDatabase)
+    {
+        var placements = PlacementScenario.DurablePlacements(scale);
+        var peerCase = $"{PlacementPeer.Nodes} node rows, SQL peer";
+        var best = 0.0;
+        foreach (var clients in new[] { 32, scale.Concurrency }.Distinct())
+        {
+            var peer = await PlacementPeer.RunAsync(peerDatabase, placements, clients);
+            rows.Add(new BenchRow("placement", $"{peerCase}, {clients} clients", "placements/s (one transaction each)", peer.PerSecond, "1/s"));
+            rows.Add(new BenchRow("placement", $"{peerCase}, {clients} clients", "p99 latency", peer.P99Ms, "ms"));
+            best = Math.Max(best, peer.PerSecond);
+        }
+
+        var ours = await PlacementScenario.RunGrainsAsync(scale, baseline, rows, gridDatabase);
+        rows.Add(new BenchRow("placement", $"{scale.PlacementNodes[0]} nodes, PostgreSQL", "ratio to SQL peer (better run)",
+            ours / best, "×", "≥ 1.0 × SQL peer", ours >= best));
     }
 
     private static string? Option(string[] args, string name)

@@ -84,6 +84,7 @@ public sealed class BenchSilo : IAsyncDisposable
 
             progress?.Add();
         });
+        progress?.Done();
         return ids;
     }
 

@@ -28,7 +28,8 @@ public sealed record NodeRegistration(
     [property: Id(2)] Capacity Resources,
     [property: Id(3)] Location Location,
     [property: Id(4)] NodeCertification Certification,
-    [property: Id(5)] string NodeKeyHash);
+    [property: Id(5)] string NodeKeyHash,
+    [property: Id(6)] string? PublicKey = null);
 
 /// <summary>What a node holds for one reservation at one placement epoch.</summary>
 [GenerateSerializer, Immutable, Alias("grid.allocation")]

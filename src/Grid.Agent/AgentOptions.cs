@@ -10,7 +10,13 @@ public sealed class AgentOptions
     public required long NodeId { get; init; }
 
     /// <summary>The node key returned when the node was registered (sent as bearer token on heartbeats).</summary>
-    public required string NodeKey { get; init; }
+    public string NodeKey { get; init; } = "";
+
+    /// <summary>
+    /// The node's Ed25519 private key (base64 seed, from <c>node.key</c>). When set, heartbeats are signed with it
+    /// instead of carrying the node key. Default: none.
+    /// </summary>
+    public string? SigningKey { get; init; }
 
     /// <summary>Folder of the agent: PID file, credentials and one folder per workload under <c>workloads/</c>.</summary>
     public required string WorkDir { get; init; }
@@ -54,9 +60,9 @@ public sealed class AgentOptions
             throw new ArgumentException("The node id must be positive.", nameof(NodeId));
         }
 
-        if (string.IsNullOrWhiteSpace(NodeKey))
+        if (string.IsNullOrWhiteSpace(NodeKey) && string.IsNullOrWhiteSpace(SigningKey))
         {
-            throw new ArgumentException("The node key is missing.", nameof(NodeKey));
+            throw new ArgumentException("The node key and the signing key are missing.", nameof(NodeKey));
         }
 
         if (string.IsNullOrWhiteSpace(WorkDir))

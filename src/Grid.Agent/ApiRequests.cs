@@ -6,6 +6,9 @@ public sealed record CreateTwinRequest(string Name);
 /// <summary>Answer of <c>POST /api/v1/twins</c>: the api key is shown only once.</summary>
 public sealed record TwinCreated(long TwinId, string ApiKey);
 
+/// <summary>Body of <c>POST /api/v1/keys</c>: roles default to all of the caller's.</summary>
+public sealed record CreateKeyRequest(string Name, IReadOnlyList<string>? Roles = null);
+
 /// <summary>Body of <c>POST /api/v1/farms</c>.</summary>
 public sealed record CreateFarmRequest(
     string Name,
@@ -18,7 +21,8 @@ public sealed record RegisterNodeRequest(
     long FarmId,
     Capacity Resources,
     Location Location,
-    NodeCertification? Certification = null);
+    NodeCertification? Certification = null,
+    string? PublicKey = null);
 
 /// <summary>Answer of <c>POST /api/v1/nodes</c> (other fields of the answer are ignored).</summary>
 public sealed record NodeRegistered(long NodeId, string NodeKey);

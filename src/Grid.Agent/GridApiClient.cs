@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text.Json;
+using Grid.Security;
 
 namespace Grid.Agent;
 
@@ -51,9 +52,14 @@ public sealed class GridApiClient(HttpClient http, string? apiKey = null)
     public Task<JsonElement> UndrainNodeAsync(long nodeId, CancellationToken cancellationToken = default) =>
         SendAsync<JsonElement>(HttpMethod.Delete, $"api/v1/nodes/{nodeId}/drain", null, apiKey, cancellationToken);
 
-    /// <summary>Sends a node's heartbeat, authenticated with the node key; the answer lists its desired workloads.</summary>
-    public async Task<HeartbeatResponse> HeartbeatAsync(long nodeId, string nodeKey, Heartbeat heartbeat, CancellationToken cancellationToken = default) =>
-        await SendAsync<HeartbeatResponse?>(HttpMethod.Post, $"api/v1/nodes/{nodeId}/heartbeat", heartbeat, nodeKey, cancellationToken)
+    /// <summary>
+    /// Sends a node's heartbeat, signed with the node's Ed25519 <paramref name="signingKey"/> when given, else
+    /// carrying the node key; the answer lists its desired workloads.
+    /// </summary>
+    public async Task<HeartbeatResponse> HeartbeatAsync(
+        long nodeId, string nodeKey, Heartbeat heartbeat, CancellationToken cancellationToken = default, string? signingKey = null) =>
+        await SendAsync<HeartbeatResponse?>(HttpMethod.Post, $"api/v1/nodes/{nodeId}/heartbeat", heartbeat,
+            signingKey is null ? nodeKey : null, cancellationToken, signer: signingKey is null ? null : ($"node:{nodeId}", signingKey))
         ?? throw Malformed("heartbeat");
 
     /// <summary>Reserves capacity; <paramref name="idempotencyKey"/> makes a retried call return the first result.</summary>
@@ -81,11 +87,23 @@ public sealed class GridApiClient(HttpClient http, string? apiKey = null)
     public Task<JsonElement> DeleteWorkloadAsync(long workloadId, CancellationToken cancellationToken = default) =>
         SendAsync<JsonElement>(HttpMethod.Delete, $"api/v1/workloads/{workloadId}", null, apiKey, cancellationToken);
 
+    /// <summary>Adds a named API key with some of the caller's roles; the answer shows the key once.</summary>
+    public Task<JsonElement> CreateKeyAsync(string name, IReadOnlyList<string>? roles, CancellationToken cancellationToken = default) =>
+        SendAsync<JsonElement>(HttpMethod.Post, "api/v1/keys", new CreateKeyRequest(name, roles), apiKey, cancellationToken);
+
+    public Task<JsonElement> ListKeysAsync(CancellationToken cancellationToken = default) =>
+        SendAsync<JsonElement>(HttpMethod.Get, "api/v1/keys", null, apiKey, cancellationToken);
+
+    public Task<JsonElement> RevokeKeyAsync(long keyId, CancellationToken cancellationToken = default) =>
+        SendAsync<JsonElement>(HttpMethod.Delete, $"api/v1/keys/{keyId}", null, apiKey, cancellationToken);
+
     /// <summary>
     /// One call. A body-less success (204) reads as an undefined <see cref="JsonElement"/>
     /// (<see cref="JsonValueKind.Undefined"/>) or null.
     /// </summary>
-    private async Task<T> SendAsync<T>(HttpMethod method, string path, object? body, string? bearer, CancellationToken cancellationToken, string? idempotencyKey = null)
+    private async Task<T> SendAsync<T>(
+        HttpMethod method, string path, object? body, string? bearer, CancellationToken cancellationToken,
+        string? idempotencyKey = null, (string Name, string PrivateKey)? signer = null)
     {
         using var request = new HttpRequestMessage(method, path);
         if (bearer is not null)
@@ -101,6 +119,22 @@ public sealed class GridApiClient(HttpClient http, string? apiKey = null)
         if (body is not null)
         {
             request.Content = JsonContent.Create(body, body.GetType(), options: GridJson.Options);
+        }
+
+        if (signer is { } s)
+        {
+            // The signature covers the exact bytes sent, so the body is serialized once, here.
+            var bytes = request.Content is null ? [] : await request.Content.ReadAsByteArrayAsync(cancellationToken);
+            if (request.Content is not null)
+            {
+                request.Content = new ByteArrayContent(bytes) { Headers = { ContentType = new("application/json") { CharSet = "utf-8" } } };
+            }
+
+            var target = new Uri(http.BaseAddress!, path);
+            foreach (var (name, value) in RequestSignature.Sign(s.PrivateKey, s.Name, method.Method, target.PathAndQuery, bytes, DateTimeOffset.UtcNow))
+            {
+                request.Headers.Add(name, value);
+            }
         }
 
         using var response = await http.SendAsync(request, cancellationToken);

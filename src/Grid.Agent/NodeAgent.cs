@@ -124,7 +124,7 @@ public sealed partial class NodeAgent(AgentOptions options, ILogger<NodeAgent>? 
         HeartbeatResponse response;
         try
         {
-            response = await api.HeartbeatAsync(options.NodeId, options.NodeKey, new Heartbeat(uptime, reports), cancellationToken);
+            response = await api.HeartbeatAsync(options.NodeId, options.NodeKey, new Heartbeat(uptime, reports), cancellationToken, options.SigningKey);
         }
         catch (HttpRequestException e)
         {

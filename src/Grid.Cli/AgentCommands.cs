@@ -33,7 +33,8 @@ internal static class AgentCommands
             var saved = NodeCredentials.Load(dir);
             var id = parse.GetValue(nodeId) ?? saved?.NodeId;
             var key = parse.GetValue(nodeKey) ?? saved?.NodeKey;
-            if (id is null || key is null)
+            var signingKey = NodeSigningKey.LoadPrivateKey(dir);
+            if (id is null || (key is null && signingKey is null))
             {
                 return ApiAction.Fail(parse, $"no node credentials: pass --node-id and --node-key, or run 'grid agent register --workdir {dir}' first", 2);
             }
@@ -42,7 +43,8 @@ internal static class AgentCommands
             {
                 ApiUrl = CommonOptions.ApiUrl(parse, saved?.Api),
                 NodeId = id.Value,
-                NodeKey = key,
+                NodeKey = key ?? "",
+                SigningKey = signingKey,
                 WorkDir = dir,
                 AllowProcessWorkloads = parse.GetValue(allow),
                 HeartbeatInterval = parse.GetValue(interval)!.Value,
@@ -78,7 +80,11 @@ internal static class AgentCommands
             {
                 var dir = Path.GetFullPath(parse.GetValue(workDir)!);
                 var capacity = CapacityDetector.Detect(dir);
-                var request = new RegisterNodeRequest(parse.GetValue(farm), capacity, new Location(parse.GetValue(country)!, parse.GetValue(city)!), parse.GetValue(certification));
+
+                // The key pair is made here and its private half stays in the work directory (owner-only).
+                var signing = NodeSigningKey.Create(dir);
+                var request = new RegisterNodeRequest(
+                    parse.GetValue(farm), capacity, new Location(parse.GetValue(country)!, parse.GetValue(city)!), parse.GetValue(certification), signing.PublicKey);
                 var (node, raw) = await api.RegisterNodeAsync(request, ct);
                 new NodeCredentials(CommonOptions.ApiUrl(parse), node.NodeId, node.NodeKey).Save(dir);
                 parse.InvocationConfiguration.Output.WriteLine(

@@ -14,6 +14,7 @@ public static class GridCli
             CommonOptions.ApiKey,
             CommonOptions.Json,
             TwinAndFarmCommands.Twins(),
+            KeyCommands.Build(),
             TwinAndFarmCommands.Farms(),
             NodeCommands.Build(),
             ReservationCommands.Reserve(),

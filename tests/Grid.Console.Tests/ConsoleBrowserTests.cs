@@ -69,7 +69,11 @@ public sealed class ConsoleBrowserTests(ITestOutputHelper output)
         await Expect(page.Locator("#capacity li[data-unit=ipv4] .label")).ToContainTextAsync("0 addresses of 2 addresses used");
         await Expect(page.Locator("#nodes tbody tr")).ToHaveCountAsync(3);
         await Expect(page.Locator("#countries tr[data-country=Belgium] td").First).ToHaveTextAsync("2");
-        await Expect(page.Locator("#events li[data-kind=node-up]")).ToHaveCountAsync(3);
+        foreach (var nodeId in agents.Keys)
+        {
+            await Expect(page.Locator($"#events li[data-kind=node-up][data-node-id='{nodeId}']").First).ToBeVisibleAsync();
+        }
+
         await ShotAsync(page, "overview");
 
         // A tenant reserves through the form: it reviews first, then places, and the reservation appears.
@@ -106,7 +110,7 @@ public sealed class ConsoleBrowserTests(ITestOutputHelper output)
         await Poll.UntilAsync(async () => (movedTo = (await grid.SendAsync(HttpMethod.Get, $"/api/v1/reservations/{reservationId}", tenant, null, 200))["nodeId"]!.GetValue<long>()) != placedOn,
             TimeSpan.FromSeconds(30), "the reservation moves off the drained node");
         await Expect(farmerRow.Locator(".allocations")).ToHaveTextAsync("0");
-        await Expect(page.Locator("#events li[data-kind=moved]")).ToHaveCountAsync(1);
+        await Expect(page.Locator($"#events li[data-kind=moved][data-node-id='{movedTo}']")).ToHaveCountAsync(1);
         await ShotAsync(page, "farmer");
 
         // kill -9 of another node's agent: the open page shows it down without a reload.
@@ -116,7 +120,10 @@ public sealed class ConsoleBrowserTests(ITestOutputHelper output)
         await Expect(publicRow).ToHaveTextAsync("down");
         await Expect(page.Locator("#stat-down")).ToHaveTextAsync("1");
         await Expect(page.Locator($"#my-nodes tr[data-node-id='{victim}'] .node-status")).ToHaveTextAsync("down");
-        await Expect(page.Locator("#events li[data-kind=node-down]")).ToHaveCountAsync(1);
+        await Expect(page.Locator($"#events li[data-kind=node-down][data-node-id='{victim}']")).ToHaveCountAsync(1);
+        // Each event is shown once, however the polls interleave.
+        Assert.True(await page.EvaluateAsync<bool>(
+            "() => { const seqs = [...document.querySelectorAll('#events li')].map(li => li.dataset.seq); return seqs.length > 0 && new Set(seqs).size === seqs.length; }"));
         Assert.Equal(1, (await OverviewAsync(grid))["nodes"]!["down"]!.GetValue<int>());
         await ShotAsync(page, "node-down");
 

@@ -20,6 +20,7 @@ public sealed class GridCluster : IAsyncDisposable
 {
     private static readonly ConcurrentDictionary<string, FakeTimeProvider> Clocks = new();
     private static readonly ConcurrentDictionary<string, WriteStall> Stalls = new();
+    private static readonly ConcurrentDictionary<string, ILedgerStore> LedgerStores = new();
     private static long _nextId = 1_000;
 
     private GridCluster(TestCluster cluster, FakeTimeProvider clock, WriteStall stall)
@@ -38,9 +39,17 @@ public sealed class GridCluster : IAsyncDisposable
 
     public IGrainFactory Grains => Cluster.GrainFactory;
 
-    public static async Task<GridCluster> StartAsync(params (string Key, string Value)[] settings)
+    public static Task<GridCluster> StartAsync(params (string Key, string Value)[] settings) => StartAsync(null, settings);
+
+    /// <summary>A cluster whose ledger writes to <paramref name="ledger"/> (default: the memory store).</summary>
+    public static async Task<GridCluster> StartAsync(ILedgerStore? ledger, params (string Key, string Value)[] settings)
     {
         var clockId = Guid.NewGuid().ToString("N");
+        if (ledger is not null)
+        {
+            LedgerStores[clockId] = ledger;
+        }
+
         var clock = new FakeTimeProvider(new DateTimeOffset(2026, 11, 23, 12, 0, 0, TimeSpan.Zero));
         Clocks[clockId] = clock;
         var stall = Stalls[clockId] = new WriteStall();
@@ -133,6 +142,10 @@ public sealed class GridCluster : IAsyncDisposable
             silo.UseInMemoryReminderService();
             silo.AddGridGrains();
             silo.Services.Replace(ServiceDescriptor.Singleton(new GridClock(clock)));
+            if (LedgerStores.TryGetValue(silo.Configuration["clock"]!, out var ledger))
+            {
+                silo.Services.AddSingleton(ledger);
+            }
         }
     }
 }

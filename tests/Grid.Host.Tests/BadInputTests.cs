@@ -64,16 +64,20 @@ public sealed class BadInputTests(GridAppFixture fixture)
         var before = await SnapshotAsync(world);
         var reservation = "{\"resources\":{\"cru\":1,\"mru\":1}}";
 
-        foreach (var key in new string?[] { null, "", "nonsense", "gt_1_deadbeef", world.Key + "x", world.NodeKey })
+        foreach (var key in new string?[] { null, "", "nonsense", "gt_1_deadbeef", world.Key + "x" })
         {
             var (status, problem) = await _grid.SendAsync(HttpMethod.Post, "/api/v1/reservations", key, reservation);
             Assert.Equal(HttpStatusCode.Unauthorized, status);
             AssertProblem(problem, 401);
         }
 
+        // A valid key of the wrong role is known but not allowed: 403.
+        var (nodeAsTenant, nodeProblem) = await _grid.SendAsync(HttpMethod.Post, "/api/v1/reservations", world.NodeKey, reservation);
+        Assert.Equal(HttpStatusCode.Forbidden, nodeAsTenant);
+        AssertProblem(nodeProblem, 403);
         var (beat, beatProblem) = await _grid.SendAsync(HttpMethod.Post, $"/api/v1/nodes/{world.NodeId}/heartbeat", world.Key, "{\"uptime\":1}");
-        Assert.Equal(HttpStatusCode.Unauthorized, beat);
-        AssertProblem(beatProblem, 401);
+        Assert.Equal(HttpStatusCode.Forbidden, beat);
+        AssertProblem(beatProblem, 403);
         var (otherNode, _) = await _grid.SendAsync(HttpMethod.Post, $"/api/v1/nodes/{world.NodeId + 1}/heartbeat", world.NodeKey, "{\"uptime\":1}");
         Assert.Equal(HttpStatusCode.Unauthorized, otherNode);
         Assert.Equal(before, await SnapshotAsync(world));

@@ -90,7 +90,8 @@ public sealed class GridClient(HttpClient http)
 
         using var response = await http.SendAsync(request);
         var text = await response.Content.ReadAsStringAsync();
-        return (response.StatusCode, string.IsNullOrEmpty(text) ? null : JsonNode.Parse(text));
+        var isJson = response.Content.Headers.ContentType?.MediaType?.Contains("json", StringComparison.Ordinal) ?? true;
+        return (response.StatusCode, string.IsNullOrEmpty(text) || !isJson ? null : JsonNode.Parse(text));
     }
 
     private static JsonSerializerOptions CreateJson()

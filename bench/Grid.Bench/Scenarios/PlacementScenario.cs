@@ -10,12 +10,17 @@ public static class PlacementScenario
     private static readonly Capacity NodeSize = new(64, 256L << 30, 4L << 40, 0);
     private static readonly Capacity Small = new(1, 1L << 30, 10L << 30, 0);
 
-    public static async Task RunGrainsAsync(BenchScale scale, double baseline, List<BenchRow> rows, string? postgres = null)
+    /// <summary>Placements per durable run: PostgreSQL is an order of magnitude slower than memory.</summary>
+    public static int DurablePlacements(BenchScale scale) => Math.Max(scale.Placements / 10, 200);
+
+    /// <summary>Places on each node count in turn; returns the rate of the last.</summary>
+    public static async Task<double> RunGrainsAsync(BenchScale scale, double baseline, List<BenchRow> rows, string? postgres = null)
     {
+        var rate = 0.0;
         var nodeCounts = postgres is null ? scale.PlacementNodes : [scale.PlacementNodes[0]];
         foreach (var nodes in nodeCounts)
         {
-            var placements = postgres is null ? scale.Placements : Math.Max(scale.Placements / 10, 200);
+            var placements = postgres is null ? scale.Placements : DurablePlacements(scale);
             var label = postgres is null ? "in memory" : "PostgreSQL";
             await using var silo = await BenchSilo.StartAsync(BenchSilo.QuietHealth(), postgres);
             var (twin, farm) = await silo.CreateFarmAsync();
@@ -48,7 +53,10 @@ public static class PlacementScenario
             rows.Add(new BenchRow("placement", scenario, "ratio to baseline", outcome.PerSecond / baseline, "×"));
             rows.Add(new BenchRow("placement", scenario, "p50 latency", outcome.P50Ms, "ms"));
             rows.Add(new BenchRow("placement", scenario, "p99 latency", outcome.P99Ms, "ms"));
+            rate = outcome.PerSecond;
         }
+
+        return rate;
     }
 
     public static async Task RunHttpAsync(BenchScale scale, double baseline, List<BenchRow> rows)

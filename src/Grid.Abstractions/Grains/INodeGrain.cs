@@ -21,6 +21,10 @@ public interface INodeGrain : IGrainWithIntegerKey
     [Alias("VerifyKey")]
     Task<bool> VerifyKeyAsync(string nodeKeyHash);
 
+    /// <summary>The Ed25519 public key the node's agent signs heartbeats with, or null when it registered none.</summary>
+    [Alias("GetPublicKey")]
+    Task<string?> GetPublicKeyAsync();
+
     [Alias("TryAllocate")]
     Task<AllocationResult> TryAllocateAsync(AllocationRequest request);
 

@@ -1,4 +1,5 @@
 using System.Collections.Immutable;
+using Grid.Security;
 
 namespace Grid.Grains;
 
@@ -12,9 +13,28 @@ public interface ITwinGrain : IGrainWithIntegerKey
     [Alias("Get")]
     Task<TwinInfo?> GetAsync();
 
-    /// <summary>True when the twin exists and <paramref name="apiKeyHash"/> is its key's hash.</summary>
-    [Alias("VerifyKey")]
-    Task<bool> VerifyKeyAsync(string apiKeyHash);
+    /// <summary>The live (not revoked) key whose hash is <paramref name="apiKeyHash"/>, or null.</summary>
+    [Alias("AuthenticateKey")]
+    Task<ApiKeyMatch?> AuthenticateKeyAsync(string apiKeyHash);
+
+    /// <summary>Adds a named key (stored as its hash) with the given roles.</summary>
+    [Alias("AddKey")]
+    Task<ApiKeyInfo> AddKeyAsync(string name, string apiKeyHash, ImmutableArray<string> roles);
+
+    /// <summary>Every key of the twin, revoked ones included, oldest first.</summary>
+    [Alias("ListKeys")]
+    Task<ImmutableArray<ApiKeyInfo>> ListKeysAsync();
+
+    /// <summary>Revokes a key; false when the twin has no such key.</summary>
+    [Alias("RevokeKey")]
+    Task<bool> RevokeKeyAsync(long keyId);
+
+    /// <summary>Registers (or, with null, removes) the twin's Ed25519 public key for signed requests.</summary>
+    [Alias("SetPublicKey")]
+    Task SetPublicKeyAsync(string? publicKey);
+
+    [Alias("GetPublicKey")]
+    Task<string?> GetPublicKeyAsync();
 
     [Alias("AddFarm")]
     Task AddFarmAsync(long farmId);

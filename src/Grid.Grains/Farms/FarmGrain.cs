@@ -1,5 +1,7 @@
 using System.Collections.Immutable;
 using Grid.Grains;
+using Grid.Ledger;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
@@ -54,6 +56,7 @@ public sealed partial class FarmGrain(
             CreatedAt = clock.UtcNow,
         };
         await state.WriteOrDeactivateAsync(this);
+        await ServiceProvider.GetRequiredService<LedgerRecorder>().RecordAsync(LedgerEvents.FarmRegistered(this.GetPrimaryKeyLong(), twinId, spec));
         return Info();
     }
 

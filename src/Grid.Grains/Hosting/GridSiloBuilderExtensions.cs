@@ -1,5 +1,6 @@
 using Grid.Ids;
 using Grid.Index;
+using Grid.Ledger;
 using Grid.Scheduling;
 using Grid.Telemetry;
 using Microsoft.Extensions.DependencyInjection;
@@ -30,6 +31,15 @@ public static class GridSiloBuilderExtensions
         services.AddSingleton<GridEventFeed>();
         services.AddHostedService(sp => sp.GetRequiredService<GridEventFeed>());
         services.AddHostedService<IndexReplicator>();
+        services.AddOptions<LedgerOptions>().BindConfiguration(LedgerOptions.Section)
+            .Validate(o => o.CheckpointEvery > 0 && o.CheckpointInterval > TimeSpan.Zero && o.MaxBatch > 0,
+                "Grid:Ledger:CheckpointEvery, CheckpointInterval and MaxBatch must be positive.");
+        // Memory unless the storage (UseGridPostgres) registers its own store; one store per silo serves both roles.
+        services.TryAddSingleton<ILedgerStore, MemoryLedgerStore>();
+        services.TryAddSingleton<ILedgerReader>(sp => sp.GetRequiredService<ILedgerStore>());
+        services.AddSingleton<LedgerSigner>();
+        services.AddSingleton<LedgerMetrics>();
+        services.AddSingleton<LedgerRecorder>();
         return silo;
     }
 }

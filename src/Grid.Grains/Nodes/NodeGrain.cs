@@ -1,5 +1,7 @@
 using System.Collections.Immutable;
 using Grid.Grains;
+using Grid.Ledger;
+using Microsoft.Extensions.DependencyInjection;
 using Grid.Scheduling;
 using Grid.Telemetry;
 using Microsoft.Extensions.Logging;
@@ -71,6 +73,7 @@ public sealed partial class NodeGrain(
             CreatedAt = clock.UtcNow,
         };
         await Writer.WriteAsync();
+        await ServiceProvider.GetRequiredService<LedgerRecorder>().RecordAsync(LedgerEvents.NodeRegistered(NodeId, registration));
         var summary = Summary();
         view.Update(summary);
         await Shard.AddNodeAsync(summary);
@@ -84,6 +87,8 @@ public sealed partial class NodeGrain(
 
     public Task<bool> VerifyKeyAsync(string nodeKeyHash) =>
         Task.FromResult(state.State.Registration is { } r && Twins.KeyHash.FixedTimeEquals(r.NodeKeyHash, nodeKeyHash));
+
+    public Task<string?> GetPublicKeyAsync() => Task.FromResult(state.State.Registration?.PublicKey);
 
     public async Task<AllocationResult> TryAllocateAsync(AllocationRequest request)
     {
@@ -301,6 +306,12 @@ public sealed partial class NodeGrain(
         }
 
         await Writer.WriteAsync();
+        if (status is NodeStatus.Up or NodeStatus.Down)
+        {
+            // Not awaited: heartbeats and evacuations must not wait on the ledger; a failed append is logged.
+            _ = ServiceProvider.GetRequiredService<LedgerRecorder>().RecordAsync(LedgerEvents.NodeStatus(NodeId, status == NodeStatus.Up, now, _lastHeartbeat));
+        }
+
         metrics.NodeStatusChanged(NodeId, status);
         LogStatusChanged(logger, NodeId, previous, status);
         PublishSummary();

@@ -1,4 +1,5 @@
 using System.Collections.Immutable;
+using Grid.Host.Security;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Orleans.Runtime;
 
@@ -11,7 +12,8 @@ public static class ClusterApi
     public static RouteGroupBuilder MapClusterApi(this RouteGroupBuilder api)
     {
         api.MapGet("/cluster", GetCluster).WithTags("Cluster").WithName("GetCluster")
-            .WithSummary("The silos of the controller cluster and their status (active, dead, ...).");
+            .WithSummary("The silos of the controller cluster and their status (active, dead, ...).")
+            .RequireGridRole(GridPolicies.Member);
         return api;
     }
 

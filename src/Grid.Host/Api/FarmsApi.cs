@@ -1,5 +1,6 @@
 using System.Collections.Immutable;
 using Grid.Grains;
+using Grid.Host.Security;
 using Grid.Ids;
 using Microsoft.AspNetCore.Http.HttpResults;
 
@@ -11,7 +12,7 @@ public static class FarmsApi
 
     public static RouteGroupBuilder MapFarmsApi(this RouteGroupBuilder api)
     {
-        var farms = api.MapGroup("/farms").WithTags("Farms");
+        var farms = api.MapGroup("/farms").WithTags("Farms").RequireGridRole(GridPolicies.Farmer);
         farms.MapPost("/", CreateFarm).WithName("CreateFarm").WithSummary("Register a farm with its public IPv4 pool.");
         farms.MapGet("/", ListFarms).WithName("ListFarms").WithSummary("The caller's farms.");
         farms.MapGet("/{farmId:long}", GetFarm).WithName("GetFarm").WithSummary("One of the caller's farms.");

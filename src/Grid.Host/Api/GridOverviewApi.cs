@@ -1,5 +1,6 @@
 using System.Collections.Immutable;
 using Grid.Grains;
+using Grid.Host.Security;
 using Grid.Scheduling;
 using Microsoft.AspNetCore.Http.HttpResults;
 
@@ -37,7 +38,7 @@ public static class GridOverviewApi
 
     public static RouteGroupBuilder MapGridOverviewApi(this RouteGroupBuilder api)
     {
-        var grid = api.MapGroup("/grid").WithTags("Grid");
+        var grid = api.MapGroup("/grid").WithTags("Grid").AllowPublic();
         grid.MapGet("/overview", GetOverview).WithName("GetGridOverview")
             .WithSummary("Public: farms, nodes by status with capacity used / total, countries (no API key needed).");
         grid.MapGet("/events", GetEvents).WithName("GetGridEvents")

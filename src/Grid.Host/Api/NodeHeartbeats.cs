@@ -11,29 +11,36 @@ namespace Grid.Host.Api;
 public sealed class NodeHeartbeats(IGrainFactory grains)
 {
     // Per node: the key hash its grain confirmed, and the grain reference (GetGrain reflects under a lock).
-    private readonly ConcurrentDictionary<long, (string Hash, INodeGrain Node)> _verified = new();
+    private readonly ConcurrentDictionary<long, string> _verified = new();
+    private readonly ConcurrentDictionary<long, INodeGrain> _nodes = new();
 
     /// <summary>The node's answer, or null when the node key does not belong to <paramref name="nodeId"/>.</summary>
-    public async Task<HeartbeatResponse?> BeatAsync(long nodeId, string? nodeKey, Heartbeat heartbeat)
+    public async Task<HeartbeatResponse?> BeatAsync(long nodeId, string? nodeKey, Heartbeat heartbeat) =>
+        await VerifyKeyAsync(nodeId, nodeKey) ? await BeatAsync(nodeId, heartbeat) : null;
+
+    /// <summary>A heartbeat of a node whose caller was already authenticated as that node.</summary>
+    public Task<HeartbeatResponse> BeatAsync(long nodeId, Heartbeat heartbeat) =>
+        _nodes.GetOrAdd(nodeId, id => grains.GetGrain<INodeGrain>(id)).HeartbeatAsync(heartbeat);
+
+    /// <summary>True when <paramref name="nodeKey"/> is the bearer key of <paramref name="nodeId"/>.</summary>
+    public async Task<bool> VerifyKeyAsync(long nodeId, string? nodeKey)
     {
         if (!KeyHash.TryParseId(nodeKey, KeyHash.NodePrefix, out var keyNodeId) || keyNodeId != nodeId)
         {
-            return null;
+            return false;
         }
 
         var hash = KeyHash.Hash(nodeKey!);
-        if (!_verified.TryGetValue(nodeId, out var known) || known.Hash != hash)
+        if (!_verified.TryGetValue(nodeId, out var known) || known != hash)
         {
-            var node = grains.GetGrain<INodeGrain>(nodeId);
-            if (!await node.VerifyKeyAsync(hash))
+            if (!await _nodes.GetOrAdd(nodeId, id => grains.GetGrain<INodeGrain>(id)).VerifyKeyAsync(hash))
             {
-                return null;
+                return false;
             }
 
-            known = (hash, node);
-            _verified[nodeId] = known;
+            _verified[nodeId] = hash;
         }
 
-        return await known.Node.HeartbeatAsync(heartbeat);
+        return true;
     }
 }

@@ -1,6 +1,8 @@
 using System.Collections.Immutable;
 using Grid.Grains;
+using Grid.Host.Security;
 using Grid.Ids;
+using Grid.Security;
 using Grid.Twins;
 using Microsoft.AspNetCore.Http.HttpResults;
 
@@ -15,18 +17,19 @@ public static class NodesApi
     {
         var nodes = api.MapGroup("/nodes").WithTags("Nodes");
         nodes.MapPost("/", RegisterNode).WithName("RegisterNode").WithSummary("Register a node in one of the caller's farms.")
-            .AddEndpointFilter(TwinAuthentication.RequireTwin);
+            .RequireGridRole(GridPolicies.Farmer);
         nodes.MapGet("/", ListNodes).WithName("ListNodes").WithSummary("The nodes of the caller's farms.")
-            .AddEndpointFilter(TwinAuthentication.RequireTwin);
+            .RequireGridRole(GridPolicies.Farmer);
         nodes.MapGet("/{nodeId:long}", GetNode).WithName("GetNode").WithSummary("Owner's view of a node: status, resources, allocations.")
-            .AddEndpointFilter(TwinAuthentication.RequireTwin);
+            .RequireGridRole(GridPolicies.Farmer);
         nodes.MapPost("/{nodeId:long}/drain", StartDrain).WithName("DrainNode")
             .WithSummary("Stop new placements and move the node's reservations make-before-break, maxParallel at a time.")
-            .AddEndpointFilter(TwinAuthentication.RequireTwin);
+            .RequireGridRole(GridPolicies.Farmer);
         nodes.MapDelete("/{nodeId:long}/drain", EndDrain).WithName("UndrainNode").WithSummary("End a drain.")
-            .AddEndpointFilter(TwinAuthentication.RequireTwin);
+            .RequireGridRole(GridPolicies.Farmer);
         nodes.MapPost("/{nodeId:long}/heartbeat", Heartbeat).WithName("NodeHeartbeat")
-            .WithSummary("Node agent heartbeat (Bearer node key); answers the workloads the node should run.");
+            .WithSummary("Node agent heartbeat, signed with the node's Ed25519 key (or Bearer node key); answers the workloads the node should run.")
+            .RequireGridRole(GridPolicies.Node);
         return api;
     }
 
@@ -38,6 +41,11 @@ public static class NodesApi
         var resources = validation.Resources("resources", body.Resources, forNode: true);
         var country = validation.Name("location.country", body.Location?.Country);
         var city = validation.OptionalName("location.city", body.Location?.City) ?? "";
+        if (body.PublicKey is not null && !RequestSignature.IsPublicKey(body.PublicKey))
+        {
+            validation.Add("publicKey", "must be the base64 of a 32-byte Ed25519 public key (the agent's heartbeat signing key).");
+        }
+
         if (!validation.IsValid)
         {
             return TypedResults.ValidationProblem(validation.Errors);
@@ -52,7 +60,7 @@ public static class NodesApi
         var nodeId = await ids.NextAsync(IdKind.Node);
         var nodeKey = KeyHash.NewKey(KeyHash.NodePrefix, nodeId);
         var registration = new NodeRegistration(
-            farmId, twinId, resources, new Location(country, city), body.Certification ?? NodeCertification.Diy, KeyHash.Hash(nodeKey));
+            farmId, twinId, resources, new Location(country, city), body.Certification ?? NodeCertification.Diy, KeyHash.Hash(nodeKey), body.PublicKey);
         var node = await grains.GetGrain<INodeGrain>(nodeId).RegisterAsync(registration, farm.CpuOvercommit);
         await grains.GetGrain<IFarmGrain>(farmId).AddNodeAsync(nodeId);
         return TypedResults.Created($"/api/v1/nodes/{nodeId}", new NodeCreated(nodeId, nodeKey, farmId, node.Status));
@@ -120,10 +128,9 @@ public static class NodesApi
             return TypedResults.ValidationProblem(validation.Errors);
         }
 
-        var answer = await heartbeats.BeatAsync(nodeId, TwinAuthentication.BearerToken(http), new Grid.Heartbeat(uptime, reports.ToImmutable()));
-        return answer is null
-            ? Problems.Unauthorized($"A valid node key for node {nodeId} is required: Authorization: Bearer <nodeKey>.")
-            : TypedResults.Ok(answer);
+        return http.User.Id(GridClaims.NodeId) == nodeId
+            ? TypedResults.Ok(await heartbeats.BeatAsync(nodeId, new Grid.Heartbeat(uptime, reports.ToImmutable())))
+            : Problems.Unauthorized($"The credentials are those of another node; node {nodeId} must sign its own heartbeats.");
     }
 
     /// <summary>The node if it exists and belongs to the twin; another twin's node looks exactly like a missing one.</summary>

@@ -4,7 +4,7 @@ namespace Grid.Host.Api;
 
 // Request bodies take nullable members so a missing field is told apart from a zero and reported by name.
 
-public sealed record CreateTwinRequest(string? Name);
+public sealed record CreateTwinRequest(string? Name, string? PublicKey = null);
 
 public sealed record TwinCreated(long TwinId, string ApiKey, string Name);
 
@@ -24,7 +24,8 @@ public sealed record CreateNodeRequest(
     long? FarmId,
     ResourcesRequest? Resources,
     LocationRequest? Location,
-    NodeCertification? Certification);
+    NodeCertification? Certification,
+    string? PublicKey = null);
 
 public sealed record NodeCreated(long NodeId, string NodeKey, long FarmId, NodeStatus Status);
 

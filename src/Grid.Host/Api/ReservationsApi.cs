@@ -1,5 +1,6 @@
 using System.Collections.Immutable;
 using Grid.Grains;
+using Grid.Host.Security;
 using Grid.Ids;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
@@ -14,7 +15,7 @@ public static class ReservationsApi
 
     public static RouteGroupBuilder MapReservationsApi(this RouteGroupBuilder api)
     {
-        var reservations = api.MapGroup("/reservations").WithTags("Reservations");
+        var reservations = api.MapGroup("/reservations").WithTags("Reservations").RequireGridRole(GridPolicies.Tenant);
         reservations.MapPost("/", CreateReservation).WithName("CreateReservation")
             .WithSummary("Reserve capacity; answers 201 after the placement is durable, 409 with the reasons when nothing fits.");
         reservations.MapGet("/", ListReservations).WithName("ListReservations").WithSummary("The caller's reservations, newest first.");

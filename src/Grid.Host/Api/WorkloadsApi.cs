@@ -1,5 +1,6 @@
 using System.Collections.Immutable;
 using Grid.Grains;
+using Grid.Host.Security;
 using Grid.Ids;
 using Microsoft.AspNetCore.Http.HttpResults;
 
@@ -14,9 +15,10 @@ public static class WorkloadsApi
     public static RouteGroupBuilder MapWorkloadsApi(this RouteGroupBuilder api)
     {
         api.MapPost("/reservations/{reservationId:long}/workloads", DeployWorkload).WithTags("Workloads").WithName("DeployWorkload")
-            .WithSummary("Deploy a workload inside a reservation; the workloads never exceed the reservation's resources.");
-        api.MapGet("/workloads/{workloadId:long}", GetWorkload).WithTags("Workloads").WithName("GetWorkload");
-        api.MapDelete("/workloads/{workloadId:long}", DeleteWorkload).WithTags("Workloads").WithName("DeleteWorkload");
+            .WithSummary("Deploy a workload inside a reservation; the workloads never exceed the reservation's resources.")
+            .RequireGridRole(GridPolicies.Tenant);
+        api.MapGet("/workloads/{workloadId:long}", GetWorkload).WithTags("Workloads").WithName("GetWorkload").RequireGridRole(GridPolicies.Tenant);
+        api.MapDelete("/workloads/{workloadId:long}", DeleteWorkload).WithTags("Workloads").WithName("DeleteWorkload").RequireGridRole(GridPolicies.Tenant);
         return api;
     }
 

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Grid.Host.Api;
+using Grid.Host.Security;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.FileProviders;
@@ -30,32 +31,40 @@ public static class GridEndpoints
         var console = new PhysicalFileProvider(Path.Combine(AppContext.BaseDirectory, "wwwroot"));
         app.UseDefaultFiles(new DefaultFilesOptions { FileProvider = console });
         app.UseStaticFiles(new StaticFileOptions { FileProvider = console });
+        var host = app.Services.GetRequiredService<IOptions<GridHostOptions>>().Value;
+        if (host.Dashboard.IsEnabled(host.Storage))
+        {
+            app.UseWhen(http => http.Request.Path.StartsWithSegments(DashboardPath), DashboardAccess.UseBrowserSignIn);
+        }
 
+        app.UseAuthentication();
+        app.UseAuthorization();
+
+        // Every endpoint declares who may call it (GridPolicies); the access test fails on one that does not.
         var api = app.MapGroup(ApiPrefix);
         api.MapTwinsApi();
+        api.MapKeysApi();
         api.MapNodesApi();
+        api.MapFarmsApi();
+        api.MapReservationsApi();
+        api.MapWorkloadsApi();
+        api.MapClusterApi();
         api.MapGridOverviewApi();
-        var authenticated = api.MapGroup("").AddEndpointFilter(TwinAuthentication.RequireTwin);
-        authenticated.MapFarmsApi();
-        authenticated.MapReservationsApi();
-        authenticated.MapWorkloadsApi();
-        authenticated.MapClusterApi();
 
-        app.MapHealthChecks(LivePath, new HealthCheckOptions { Predicate = _ => false });
+        app.MapHealthChecks(LivePath, new HealthCheckOptions { Predicate = _ => false }).AllowPublic();
         app.MapHealthChecks(ReadyPath, new HealthCheckOptions
         {
             Predicate = check => check.Tags.Contains(ReadyTag),
             ResponseWriter = WriteHealthAsync,
-        });
-        app.MapPrometheusScrapingEndpoint(MetricsPath);
-        app.MapOpenApi(OpenApiPath);
-        app.MapScalarApiReference(ApiReferencePath, scalar => scalar.Title = "Grid.Orleans API");
-        if (app.Services.GetRequiredService<IOptions<GridHostOptions>>().Value is var host && host.Dashboard.IsEnabled(host.Storage))
+        }).AllowPublic();
+        app.MapPrometheusScrapingEndpoint(MetricsPath).AllowPublic();
+        app.MapOpenApi(OpenApiPath).AllowPublic();
+        app.MapScalarApiReference(ApiReferencePath, scalar => scalar.Title = "Grid.Orleans API").AllowPublic();
+        if (host.Dashboard.IsEnabled(host.Storage))
         {
-            app.UseWhen(http => http.Request.Path.StartsWithSegments(DashboardPath),
-                branch => branch.Use(OperatorKey.RequireAsync));
-            app.MapOrleansDashboard(DashboardPath);
+            app.MapOrleansDashboard(DashboardPath).RequireGridRole(GridPolicies.Operator).AddEndpointFilter(DashboardAccess.WithoutLiveLog);
         }
+
         return app;
     }
 

@@ -5,6 +5,7 @@ using System.Text.Json.Serialization;
 using Grid.Hosting;
 using Grid.Host.Api;
 using Grid.Host.Demo;
+using Grid.Host.Security;
 using Grid.Storage;
 using Grid.Telemetry;
 using Microsoft.Extensions.Options;
@@ -42,11 +43,15 @@ public static partial class GridHostExtensions
             builder.Services.AddHostedService<DemoFarm>();
         }
 
-        builder.Services.AddSingleton<TwinAuthentication>();
+        var demoOperatorKey = DashboardAccess.GenerateDemoOperatorKey(builder.Configuration, options);
+        builder.Services.AddSingleton(new StorageNotice.DemoOperatorKey(demoOperatorKey));
+        builder.Services.AddSingleton<GridCredentials>();
+        builder.Services.AddAuthentication(GridAuthenticationHandler.SchemeName)
+            .AddScheme<GridAuthenticationOptions, GridAuthenticationHandler>(GridAuthenticationHandler.SchemeName, o =>
+                o.OperatorKey = builder.Configuration["Grid:Billing:OperatorKey"]);
+        builder.Services.AddAuthorization(GridPolicies.Add);
         builder.Services.AddSingleton<NodeHeartbeats>();
         builder.Services.AddSingleton<GridOverviewCache>();
-        builder.Services.AddOptions<GridOperatorOptions>().BindConfiguration(GridOperatorOptions.Section);
-        builder.Services.AddSingleton<OperatorKey>();
         builder.Services.ConfigureHttpJsonOptions(json => ConfigureJson(json.SerializerOptions));
         builder.Services.AddProblemDetails();
         // Malformed bodies reach the exception handler, which answers a ProblemDetails that says what was wrong.
@@ -78,7 +83,8 @@ public static partial class GridHostExtensions
         silo.AddActivityPropagation();
         if (options.Dashboard.IsEnabled(options.Storage))
         {
-            silo.AddDashboard();
+            // No live log streaming: a request that never ends, and every log line copied to it.
+            silo.AddDashboard(dashboard => dashboard.HideTrace = true);
         }
 
         silo.Configure<ClusterOptions>(o =>

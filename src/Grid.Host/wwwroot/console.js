@@ -6,7 +6,7 @@ const KEY = "grid.apiKey";
 const GIB = 1024 ** 3;
 const MINOR = 10_000_000n;
 const $ = (id) => document.getElementById(id);
-const state = { features: {}, lastEvent: 0, nodes: new Map(), timers: [] };
+const state = { features: {}, lastEvent: 0 };
 
 function el(tag, attrs, ...children) {
   const node = document.createElement(tag);
@@ -119,8 +119,8 @@ async function refreshEvents() {
     return;
   }
   const list = $("events");
-  for (const e of page.events) {
-    list.prepend(el("li", { "data-kind": e.kind }, el("time", { datetime: e.at }, time(e.at)), e.message));
+  for (const e of page.events.filter((e) => e.seq > state.lastEvent)) {
+    list.prepend(el("li", { "data-kind": e.kind, "data-seq": e.seq, "data-node-id": e.nodeId }, el("time", { datetime: e.at }, time(e.at)), e.message));
     state.lastEvent = e.seq;
   }
   while (list.children.length > 100) list.lastElementChild.remove();
@@ -269,12 +269,13 @@ async function refreshMine() {
   await Promise.all([refreshAccount(), refreshFarmer(), refreshTenant()]);
 }
 
+// Polls never overlap: the next one is scheduled when the previous answer has been rendered.
 function every(ms, action) {
   const run = async () => {
-    try { await action(); } catch (error) { if (error.status === 401) signOut(); }
+    try { await action(); } catch (error) { if (error.status === 401) { signOut(); return; } }
+    setTimeout(run, ms);
   };
   run();
-  state.timers.push(setInterval(run, ms));
 }
 
 async function signIn(key) {

@@ -1,0 +1,144 @@
+using System.Buffers;
+using System.Buffers.Binary;
+using System.Security.Cryptography;
+using System.Text;
+
+namespace Grid;
+
+/// <summary>
+/// The canonical bytes of a ledger entry and its chained hash. This is the one definition the ledger grain, the
+/// stores and <c>grid ledger verify</c> share, so a verifier recomputes every hash byte for byte from the public
+/// JSON of the entries.
+/// </summary>
+/// <remarks>
+/// Layout (all integers big-endian, strings as a 4-byte byte length followed by their UTF-8 bytes):
+/// <code>
+/// "grid.ledger.v1" 0x00
+/// int64 seq
+/// int64 at            microseconds since 1970-01-01T00:00:00Z (entries are stamped to whole microseconds,
+///                     the precision PostgreSQL's timestamptz keeps)
+/// string kind, string eventId, string actor, string subject
+/// byte 0 | byte 1 + int64 amount           (amount absent | present)
+/// int32 count, then per posting: int64 accountId, int64 amount   (in the entry's order)
+/// byte 0 | byte 1 + string details         (details absent | present, the exact stored text)
+/// </code>
+/// hash = lowercase hex SHA-256( prevHash as its 32 raw bytes ‖ canonical bytes ); the first entry's prevHash is
+/// 64 zeros (<see cref="GenesisHash"/>). Length prefixes make the encoding unambiguous without escaping.
+/// </remarks>
+public static class LedgerCanonical
+{
+    /// <summary>The prevHash of sequence number 1.</summary>
+    public static readonly string GenesisHash = new('0', 64);
+
+    private static readonly byte[] Magic = "grid.ledger.v1\0"u8.ToArray();
+    private static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
+
+    /// <summary>Truncates a time to whole microseconds, the precision the canonical bytes and PostgreSQL keep.</summary>
+    public static DateTimeOffset Stamp(DateTimeOffset at) =>
+        new(at.UtcTicks - (at.UtcTicks % 10), TimeSpan.Zero);
+
+    /// <summary>Microseconds since the Unix epoch.</summary>
+    public static long UnixMicroseconds(DateTimeOffset at) => (at.UtcTicks - DateTimeOffset.UnixEpoch.UtcTicks) / 10;
+
+    /// <summary>The canonical bytes of an entry (everything but its hashes).</summary>
+    public static byte[] Bytes(long seq, DateTimeOffset at, string kind, string eventId, string actor, string subject,
+        long? amount, IReadOnlyList<Posting> postings, string? details)
+    {
+        using var buffer = new MemoryStream(128 + (postings.Count * 16) + (details?.Length ?? 0));
+        buffer.Write(Magic);
+        WriteInt64(buffer, seq);
+        WriteInt64(buffer, UnixMicroseconds(at));
+        WriteString(buffer, kind);
+        WriteString(buffer, eventId);
+        WriteString(buffer, actor);
+        WriteString(buffer, subject);
+        buffer.WriteByte(amount.HasValue ? (byte)1 : (byte)0);
+        if (amount is { } value)
+        {
+            WriteInt64(buffer, value);
+        }
+
+        WriteInt32(buffer, postings.Count);
+        foreach (var posting in postings)
+        {
+            WriteInt64(buffer, posting.AccountId);
+            WriteInt64(buffer, posting.Amount);
+        }
+
+        buffer.WriteByte(details is null ? (byte)0 : (byte)1);
+        if (details is not null)
+        {
+            WriteString(buffer, details);
+        }
+
+        return buffer.ToArray();
+    }
+
+    /// <summary>The hash of an entry: SHA-256 over the previous hash's raw bytes and the entry's canonical bytes.</summary>
+    public static string Hash(string prevHash, long seq, DateTimeOffset at, string kind, string eventId, string actor,
+        string subject, long? amount, IReadOnlyList<Posting> postings, string? details)
+    {
+        var canonical = Bytes(seq, at, kind, eventId, actor, subject, amount, postings, details);
+        var input = new byte[32 + canonical.Length];
+        if (prevHash.Length != 64 || Convert.FromHexString(prevHash, input.AsSpan(0, 32), out _, out _) != OperationStatus.Done)
+        {
+            throw new FormatException($"'{prevHash}' is not a 64-digit hex hash.");
+        }
+
+        canonical.CopyTo(input, 32);
+        return Convert.ToHexStringLower(SHA256.HashData(input));
+    }
+
+    /// <summary>The hash <paramref name="entry"/> should have given its own fields and its <see cref="LedgerEntry.PrevHash"/>.</summary>
+    public static string Hash(LedgerEntry entry) =>
+        Hash(entry.PrevHash, entry.Seq, entry.At, entry.Kind, entry.EventId, entry.Actor, entry.Subject, entry.Amount, entry.Postings, entry.Details);
+
+    /// <summary>Builds the entry that follows <paramref name="prevHash"/> at <paramref name="seq"/>.</summary>
+    public static LedgerEntry Link(long seq, string prevHash, DateTimeOffset at, LedgerAppend append)
+    {
+        var stamped = Stamp(at);
+        var postings = append.Postings.IsDefault ? [] : append.Postings;
+        var hash = Hash(prevHash, seq, stamped, append.Kind, append.EventId, append.Actor, append.Subject, append.Amount, postings, append.Details);
+        return new LedgerEntry(seq, stamped, append.Kind, append.EventId, append.Actor, append.Subject, append.Amount, postings, append.Details, prevHash, hash);
+    }
+
+    /// <summary>True when <paramref name="text"/> can be stored and hashed as is: valid UTF-16 and no NUL characters.</summary>
+    public static bool IsStorable(string text)
+    {
+        if (text.Contains('\0', StringComparison.Ordinal))
+        {
+            return false;
+        }
+
+        try
+        {
+            StrictUtf8.GetByteCount(text);
+            return true;
+        }
+        catch (EncoderFallbackException)
+        {
+            return false;
+        }
+    }
+
+    private static void WriteString(Stream buffer, string text)
+    {
+        var bytes = StrictUtf8.GetBytes(text);
+        WriteInt32(buffer, bytes.Length);
+        buffer.Write(bytes);
+    }
+
+    private static void WriteInt64(Stream buffer, long value)
+    {
+        Span<byte> bytes = stackalloc byte[8];
+        BinaryPrimitives.WriteInt64BigEndian(bytes, value);
+        buffer.Write(bytes);
+    }
+
+    private static void WriteInt32(Stream buffer, int value)
+    {
+        Span<byte> bytes = stackalloc byte[4];
+        BinaryPrimitives.WriteInt32BigEndian(bytes, value);
+        buffer.Write(bytes);
+    }
+}

@@ -1,0 +1,32 @@
+using System.Diagnostics.Metrics;
+using Grid.Telemetry;
+
+namespace Grid.Ledger;
+
+/// <summary>Ledger instruments on the <c>Grid.Orleans</c> meter: entries appended, batch sizes and append latency.</summary>
+public sealed class LedgerMetrics
+{
+    private readonly Counter<long> _appends;
+    private readonly Histogram<double> _latency;
+    private readonly Histogram<long> _batch;
+    private readonly Counter<long> _checkpoints;
+
+    public LedgerMetrics(IMeterFactory meters)
+    {
+        var meter = meters.Create(GridTelemetry.Name);
+        _appends = meter.CreateCounter<long>("grid.ledger.appends", description: "Entries appended to the ledger (idempotent repeats not counted).");
+        _latency = meter.CreateHistogram<double>("grid.ledger.append.duration", unit: "s", description: "From an append's arrival at the ledger to its durable write.");
+        _batch = meter.CreateHistogram<long>("grid.ledger.batch.size", description: "Entries per group commit.");
+        _checkpoints = meter.CreateCounter<long>("grid.ledger.checkpoints", description: "Signed checkpoints written.");
+    }
+
+    public void Appended(int entries)
+    {
+        _appends.Add(entries);
+        _batch.Record(entries);
+    }
+
+    public void AppendLatency(TimeSpan elapsed) => _latency.Record(elapsed.TotalSeconds);
+
+    public void Checkpointed() => _checkpoints.Add(1);
+}

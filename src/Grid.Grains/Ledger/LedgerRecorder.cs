@@ -1,0 +1,32 @@
+using Grid.Grains;
+using Microsoft.Extensions.Logging;
+
+namespace Grid.Ledger;
+
+/// <summary>
+/// Records non-money events for grains whose own write is the fact (a twin, farm or node exists; a node changed
+/// status). A failed append is logged, not thrown: the grain's state is already durable and the caller must not
+/// see an error for something that happened. Money never goes through here.
+/// </summary>
+public sealed partial class LedgerRecorder(IGrainFactory grains, ILogger<LedgerRecorder> logger)
+{
+    private ILedgerGrain? _ledger;
+
+    private ILedgerGrain Ledger => _ledger ??= grains.GetGrain<ILedgerGrain>(0);
+
+    /// <summary>Appends and waits until the entry is durable (or the append failed and was logged).</summary>
+    public async Task RecordAsync(LedgerAppend append)
+    {
+        try
+        {
+            await Ledger.AppendAsync(append);
+        }
+        catch (Exception e)
+        {
+            LogFailed(logger, append.EventId, e.Message);
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Ledger event {EventId} not recorded: {Reason}")]
+    private static partial void LogFailed(ILogger logger, string eventId, string reason);
+}

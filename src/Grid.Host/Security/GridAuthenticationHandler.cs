@@ -1,0 +1,196 @@
+using System.Globalization;
+using System.Security.Cryptography;
+using System.Text.Encodings.Web;
+using Grid.Host.Api;
+using Grid.Security;
+using Grid.Twins;
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.AspNetCore.Mvc;
+using Microsoft.Extensions.Options;
+
+namespace Grid.Host.Security;
+
+/// <summary>Settings of the grid's authentication scheme.</summary>
+public sealed class GridAuthenticationOptions : AuthenticationSchemeOptions
+{
+    /// <summary>The operator's bearer key (<c>Grid:Billing:OperatorKey</c>); null or empty: no operator can sign in. Default: none.</summary>
+    public string? OperatorKey { get; set; }
+
+    /// <summary>How old (or how far ahead) a signed request's time may be. Default: 1 minute.</summary>
+    public TimeSpan SignatureWindow { get; set; } = TimeSpan.FromMinutes(1);
+
+    /// <summary>Largest body a signed request may carry (it is hashed before the endpoint runs). Default: 1 MiB.</summary>
+    public long MaxSignedBodyBytes { get; set; } = 1 << 20;
+}
+
+/// <summary>
+/// Turns a request's credentials into claims: <c>Authorization: Bearer</c> with a twin API key (twin id, the
+/// key's roles), a node key (node) or the operator key (operator), or the <see cref="RequestSignature"/>
+/// headers of a twin or node that registered an Ed25519 key. A request without credentials is anonymous;
+/// wrong credentials fail with the reason, which the 401 ProblemDetails carries.
+/// </summary>
+public sealed class GridAuthenticationHandler(
+    IOptionsMonitor<GridAuthenticationOptions> options,
+    ILoggerFactory logger,
+    UrlEncoder encoder,
+    GridCredentials credentials,
+    IProblemDetailsService problems) : AuthenticationHandler<GridAuthenticationOptions>(options, logger, encoder)
+{
+    public const string SchemeName = "Grid";
+
+    protected override async Task<AuthenticateResult> HandleAuthenticateAsync()
+    {
+        if (Request.Headers.ContainsKey(RequestSignature.SignatureHeader))
+        {
+            return await SignedAsync();
+        }
+
+        if (TwinAuthentication.BearerToken(Context) is not { Length: > 0 } key)
+        {
+            return AuthenticateResult.NoResult();
+        }
+
+        if (key.StartsWith(KeyHash.TwinPrefix + "_", StringComparison.Ordinal))
+        {
+            return await credentials.TwinKeyAsync(key) is { } twin
+                ? Success(GridClaims.Principal("apiKey", twin.Match.Roles, (GridClaims.TwinId, twin.TwinId), (GridClaims.KeyId, twin.Match.KeyId)))
+                : AuthenticateResult.Fail("The API key is not valid (unknown or revoked).");
+        }
+
+        if (KeyHash.TryParseId(key, KeyHash.NodePrefix, out var nodeId))
+        {
+            return await credentials.NodeKeyAsync(nodeId, key)
+                ? Success(GridClaims.Principal("nodeKey", [GridRoles.Node], (GridClaims.NodeId, nodeId)))
+                : AuthenticateResult.Fail($"The node key is not valid for node {nodeId}.");
+        }
+
+        return Options.OperatorKey is { Length: > 0 } operatorKey && KeyHash.FixedTimeEquals(KeyHash.Hash(operatorKey), KeyHash.Hash(key))
+            ? Success(GridClaims.Principal("operatorKey", [GridRoles.Operator]))
+            : AuthenticateResult.Fail("The bearer key is not valid.");
+    }
+
+    protected override async Task HandleChallengeAsync(AuthenticationProperties properties)
+    {
+        var result = await HandleAuthenticateOnceSafeAsync();
+        Response.Headers.WWWAuthenticate = "Bearer";
+        await WriteProblemAsync(StatusCodes.Status401Unauthorized, "Unauthorized", result.Failure?.Message
+            ?? "Credentials are required: Authorization: Bearer <apiKey>, or a request signed with the twin's Ed25519 key (X-Grid-Signature).");
+    }
+
+    protected override async Task HandleForbiddenAsync(AuthenticationProperties properties)
+    {
+        var needed = Context.GetEndpoint()?.Metadata.GetMetadata<GridAccess>()?.Roles ?? [];
+        await WriteProblemAsync(StatusCodes.Status403Forbidden, "Forbidden",
+            $"This endpoint needs the role {string.Join(" or ", needed)}; the credentials used do not carry it.");
+    }
+
+    private async Task<AuthenticateResult> SignedAsync()
+    {
+        var headers = Request.Headers;
+        var signer = headers[RequestSignature.SignerHeader].ToString();
+        var parts = signer.Split(':');
+        if (parts is not [var kind and (SignerKind.Twin or SignerKind.Node), var idText]
+            || !long.TryParse(idText, NumberStyles.None, CultureInfo.InvariantCulture, out var id) || id <= 0)
+        {
+            return AuthenticateResult.Fail($"{RequestSignature.SignerHeader} must be twin:<id> or node:<id>.");
+        }
+
+        if (!long.TryParse(headers[RequestSignature.TimeHeader], NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var unixSeconds))
+        {
+            return AuthenticateResult.Fail($"{RequestSignature.TimeHeader} must be the signing time in Unix seconds.");
+        }
+
+        var age = TimeProvider.GetUtcNow() - DateTimeOffset.FromUnixTimeSeconds(Math.Clamp(unixSeconds, -62135596800L, 253402300799L));
+        if (age.Duration() > Options.SignatureWindow)
+        {
+            return AuthenticateResult.Fail(
+                $"The signature has expired: signed {(long)age.TotalSeconds} s from now; at most {(long)Options.SignatureWindow.TotalSeconds} s is accepted.");
+        }
+
+        var nonce = headers[RequestSignature.NonceHeader].ToString();
+        if (nonce.Length is 0 or > RequestSignature.MaxNonceLength || nonce.Any(char.IsControl))
+        {
+            return AuthenticateResult.Fail($"{RequestSignature.NonceHeader} must be 1-{RequestSignature.MaxNonceLength} printable characters, new for every request.");
+        }
+
+        var bodyHash = await BodyHashAsync();
+        if (bodyHash is null)
+        {
+            return AuthenticateResult.Fail($"A signed request's body may be at most {Options.MaxSignedBodyBytes} bytes.");
+        }
+
+        if (!string.Equals(headers[RequestSignature.ContentHashHeader], bodyHash, StringComparison.OrdinalIgnoreCase))
+        {
+            return AuthenticateResult.Fail($"{RequestSignature.ContentHashHeader} does not match the body's SHA-256.");
+        }
+
+        if (await credentials.PublicKeyAsync(kind, id) is not { } publicKey)
+        {
+            return AuthenticateResult.Fail($"{signer} has no registered Ed25519 public key.");
+        }
+
+        var canonical = RequestSignature.Canonical(Request.Method, PathAndQuery(), bodyHash, unixSeconds, nonce);
+        if (!RequestSignature.Verify(publicKey, canonical, headers[RequestSignature.SignatureHeader].ToString()))
+        {
+            return AuthenticateResult.Fail($"The signature does not verify with the public key of {signer}.");
+        }
+
+        // Checked last, so only a genuine signature uses up a nonce.
+        if (!await credentials.TryUseNonceAsync(signer, nonce, DateTimeOffset.FromUnixTimeSeconds(unixSeconds) + Options.SignatureWindow * 2))
+        {
+            return AuthenticateResult.Fail("The nonce was already used: a replayed request.");
+        }
+
+        return Success(kind == SignerKind.Twin
+            ? GridClaims.Principal("signature", GridRoles.TwinRoles, (GridClaims.TwinId, id))
+            : GridClaims.Principal("signature", [GridRoles.Node], (GridClaims.NodeId, id)));
+    }
+
+    /// <summary>The target exactly as the client sent it, which is what it signed.</summary>
+    private string PathAndQuery() =>
+        Context.Features.Get<IHttpRequestFeature>()?.RawTarget is { Length: > 0 } raw && raw.StartsWith('/')
+            ? raw
+            : $"{Request.PathBase}{Request.Path}{Request.QueryString}";
+
+    /// <summary>SHA-256 of the body, leaving the body readable for the endpoint; null when it is too large.</summary>
+    private async Task<string?> BodyHashAsync()
+    {
+        if (Request.ContentLength > Options.MaxSignedBodyBytes)
+        {
+            return null;
+        }
+
+        Request.EnableBuffering();
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        var buffer = new byte[16 * 1024];
+        long total = 0;
+        int read;
+        while ((read = await Request.Body.ReadAsync(buffer, Context.RequestAborted)) > 0)
+        {
+            total += read;
+            if (total > Options.MaxSignedBodyBytes)
+            {
+                return null;
+            }
+
+            hash.AppendData(buffer, 0, read);
+        }
+
+        Request.Body.Position = 0;
+        return Convert.ToHexStringLower(hash.GetHashAndReset());
+    }
+
+    private AuthenticateResult Success(System.Security.Claims.ClaimsPrincipal principal) =>
+        AuthenticateResult.Success(new AuthenticationTicket(principal, SchemeName));
+
+    private async Task WriteProblemAsync(int status, string title, string detail)
+    {
+        Response.StatusCode = status;
+        await problems.WriteAsync(new ProblemDetailsContext
+        {
+            HttpContext = Context,
+            ProblemDetails = new ProblemDetails { Status = status, Title = title, Detail = detail },
+        });
+    }
+}

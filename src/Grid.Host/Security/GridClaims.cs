@@ -1,0 +1,30 @@
+using System.Globalization;
+using System.Security.Claims;
+using Grid.Security;
+
+namespace Grid.Host.Security;
+
+/// <summary>Claims the grid's authentication handler issues, and how handlers read them.</summary>
+public static class GridClaims
+{
+    public const string TwinId = "grid:twin";
+    public const string NodeId = "grid:node";
+    public const string KeyId = "grid:key";
+
+    /// <summary>How the caller proved who it is: <c>apiKey</c>, <c>nodeKey</c>, <c>operatorKey</c> or <c>signature</c>.</summary>
+    public const string Method = "grid:auth";
+
+    public static ClaimsPrincipal Principal(string method, IEnumerable<string> roles, params (string Type, long Value)[] ids)
+    {
+        var claims = new List<Claim> { new(Method, method) };
+        claims.AddRange(roles.Select(role => new Claim(ClaimTypes.Role, role)));
+        claims.AddRange(ids.Select(id => new Claim(id.Type, id.Value.ToString(CultureInfo.InvariantCulture))));
+        return new ClaimsPrincipal(new ClaimsIdentity(claims, GridAuthenticationHandler.SchemeName, ClaimTypes.Name, ClaimTypes.Role));
+    }
+
+    public static long? Id(this ClaimsPrincipal user, string type) =>
+        long.TryParse(user.FindFirst(type)?.Value, NumberStyles.None, CultureInfo.InvariantCulture, out var id) ? id : null;
+
+    /// <summary>The roles of the caller that a twin's key may carry.</summary>
+    public static IEnumerable<string> TwinRoles(this ClaimsPrincipal user) => GridRoles.TwinRoles.Where(user.IsInRole);
+}

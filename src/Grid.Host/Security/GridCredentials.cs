@@ -1,0 +1,88 @@
+using System.Collections.Concurrent;
+using Grid.Grains;
+using Grid.Host.Api;
+using Grid.Security;
+using Grid.Twins;
+
+namespace Grid.Host.Security;
+
+/// <summary>
+/// Looks up what proves a caller's identity: twin API keys, node keys and the Ed25519 public keys of twins and
+/// nodes. Answers are cached per silo for <see cref="CacheFor"/>, so a revoked key or a replaced public key
+/// stops working on every silo within that time (at once on the silo that changed it).
+/// </summary>
+public sealed class GridCredentials(IGrainFactory grains, NodeHeartbeats heartbeats, GridClock clock)
+{
+    public static readonly TimeSpan CacheFor = TimeSpan.FromSeconds(5);
+
+    private readonly ConcurrentDictionary<string, (ApiKeyMatch? Match, long TwinId, DateTimeOffset Until)> _apiKeys = new();
+    private readonly ConcurrentDictionary<string, (string? Key, DateTimeOffset Until)> _publicKeys = new();
+
+    /// <summary>The twin and key an API key belongs to, or null.</summary>
+    public async ValueTask<(long TwinId, ApiKeyMatch Match)?> TwinKeyAsync(string key)
+    {
+        if (!KeyHash.TryParseId(key, KeyHash.TwinPrefix, out var twinId))
+        {
+            return null;
+        }
+
+        var hash = KeyHash.Hash(key);
+        var now = clock.UtcNow;
+        if (!_apiKeys.TryGetValue(hash, out var known) || known.Until <= now)
+        {
+            known = (await grains.GetGrain<ITwinGrain>(twinId).AuthenticateKeyAsync(hash), twinId, now + CacheFor);
+
+            // Only matches are cached: remembering every wrong key sent would let anyone grow the cache.
+            if (known.Match is not null)
+            {
+                _apiKeys[hash] = known;
+            }
+        }
+
+        return known.Match is { } match ? (known.TwinId, match) : null;
+    }
+
+    public ValueTask<bool> NodeKeyAsync(long nodeId, string key) => new(heartbeats.VerifyKeyAsync(nodeId, key));
+
+    /// <summary>The Ed25519 public key registered by a twin (<c>twin:42</c>) or node (<c>node:7</c>).</summary>
+    public async ValueTask<string?> PublicKeyAsync(string kind, long id)
+    {
+        var signer = $"{kind}:{id}";
+        var now = clock.UtcNow;
+        if (_publicKeys.TryGetValue(signer, out var known) && known.Until > now)
+        {
+            return known.Key;
+        }
+
+        var key = kind == SignerKind.Twin
+            ? await grains.GetGrain<ITwinGrain>(id).GetPublicKeyAsync()
+            : await grains.GetGrain<INodeGrain>(id).GetPublicKeyAsync();
+        if (key is not null)
+        {
+            _publicKeys[signer] = (key, now + CacheFor);
+        }
+
+        return key;
+    }
+
+    /// <summary>Forgets this silo's cached answers for a twin's keys after they changed.</summary>
+    public void Forget(long twinId)
+    {
+        _publicKeys.TryRemove($"{SignerKind.Twin}:{twinId}", out _);
+        foreach (var entry in _apiKeys.Where(e => e.Value.TwinId == twinId))
+        {
+            _apiKeys.TryRemove(entry.Key, out _);
+        }
+    }
+
+    /// <summary>False when <paramref name="signer"/> already used <paramref name="nonce"/> within the window, on any silo.</summary>
+    public Task<bool> TryUseNonceAsync(string signer, string nonce, DateTimeOffset forgetAfter) =>
+        grains.GetGrain<INonceGrain>(signer).TryUseAsync(nonce, forgetAfter);
+}
+
+/// <summary>Who signs a request: the prefix of <c>X-Grid-Signer</c>.</summary>
+public static class SignerKind
+{
+    public const string Twin = "twin";
+    public const string Node = "node";
+}

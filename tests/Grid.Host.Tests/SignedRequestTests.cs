@@ -1,0 +1,119 @@
+using System.Net;
+using System.Text;
+using System.Text.Json.Nodes;
+using Grid.Agent;
+using Grid.Security;
+using static Grid.Host.Tests.GridClient;
+
+namespace Grid.Host.Tests;
+
+/// <summary>Requests signed with a twin's or node's Ed25519 key instead of a bearer key.</summary>
+[Collection(GridAppCollection.Name)]
+public sealed class SignedRequestTests(GridAppFixture fixture)
+{
+    private readonly GridClient _grid = fixture.Client;
+
+    [Fact]
+    public async Task ATwinsSignedRequestIsAcceptedOnceAndRefusedWhenReplayedExpiredOrTampered()
+    {
+        var (twinId, key) = await _grid.CreateTwinAsync("signer");
+        var (privateKey, publicKey) = RequestSignature.NewKeyPair();
+        await _grid.SendOkAsync(HttpMethod.Put, "/api/v1/twins/me/public-key", key, new { publicKey }, HttpStatusCode.NoContent);
+        var signer = $"twin:{twinId}";
+
+        var farm = Encoding.UTF8.GetBytes("""{"name":"signed farm"}""");
+        var headers = RequestSignature.Sign(privateKey, signer, "POST", "/api/v1/farms", farm, DateTimeOffset.UtcNow);
+        var (created, json) = await SendAsync(HttpMethod.Post, "/api/v1/farms", farm, headers);
+        Assert.True(created == HttpStatusCode.Created, json?.ToJsonString());
+        Assert.Equal(twinId, json!["twinId"]!.GetValue<long>());
+
+        await AssertRefusedAsync(HttpMethod.Post, "/api/v1/farms", farm, headers, "already used");
+
+        var old = RequestSignature.Sign(privateKey, signer, "GET", "/api/v1/farms", [], DateTimeOffset.UtcNow.AddSeconds(-61));
+        await AssertRefusedAsync(HttpMethod.Get, "/api/v1/farms", [], old, "expired");
+
+        var fresh = RequestSignature.Sign(privateKey, signer, "POST", "/api/v1/farms", farm, DateTimeOffset.UtcNow);
+        await AssertRefusedAsync(HttpMethod.Post, "/api/v1/farms", Encoding.UTF8.GetBytes("""{"name":"other farm"}"""), fresh, "SHA-256");
+
+        var elsewhere = RequestSignature.Sign(privateKey, signer, "GET", "/api/v1/farms", [], DateTimeOffset.UtcNow);
+        await AssertRefusedAsync(HttpMethod.Get, "/api/v1/reservations", [], elsewhere, "does not verify");
+
+        var (otherPrivate, _) = RequestSignature.NewKeyPair();
+        var forged = RequestSignature.Sign(otherPrivate, signer, "GET", "/api/v1/farms", [], DateTimeOffset.UtcNow);
+        await AssertRefusedAsync(HttpMethod.Get, "/api/v1/farms", [], forged, "does not verify");
+
+        var farms = (await _grid.GetAsync("/api/v1/farms", key)).AsArray();
+        Assert.Single(farms);
+    }
+
+    [Fact]
+    public async Task ATwinWithoutAPublicKeyCannotSign()
+    {
+        var (twinId, _) = await _grid.CreateTwinAsync("no key");
+        var (privateKey, _) = RequestSignature.NewKeyPair();
+        var headers = RequestSignature.Sign(privateKey, $"twin:{twinId}", "GET", "/api/v1/farms", [], DateTimeOffset.UtcNow);
+        await AssertRefusedAsync(HttpMethod.Get, "/api/v1/farms", [], headers, "no registered Ed25519 public key");
+    }
+
+    [Fact]
+    public async Task AnAgentRegisteredWithItsOwnKeyPairSignsItsHeartbeats()
+    {
+        var (_, key) = await _grid.CreateTwinAsync("farmer");
+        var farmId = await _grid.CreateFarmAsync(key);
+        var dir = Directory.CreateTempSubdirectory("grid-node-key-").FullName;
+        try
+        {
+            var signing = NodeSigningKey.Create(dir);
+            if (!OperatingSystem.IsWindows())
+            {
+                Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(Path.Combine(dir, NodeSigningKey.FileName)));
+            }
+
+            var api = GridApiClient.Create(fixture.App.Address, key);
+            var (node, _) = await api.RegisterNodeAsync(new RegisterNodeRequest(
+                farmId, new Capacity(2, GiB, GiB, 0), new Location("BE", "Ghent"), PublicKey: signing.PublicKey));
+
+            var answer = await api.HeartbeatAsync(node.NodeId, nodeKey: "", new Heartbeat(5, []), signingKey: NodeSigningKey.LoadPrivateKey(dir));
+            Assert.NotNull(answer);
+            Assert.Equal("up", (await _grid.GetAsync($"/api/v1/nodes/{node.NodeId}", key))["status"]!.GetValue<string>());
+
+            // Another node's valid signature does not make a heartbeat of this node.
+            var (other, _) = await api.RegisterNodeAsync(new RegisterNodeRequest(
+                farmId, new Capacity(2, GiB, GiB, 0), new Location("BE", "Ghent"), PublicKey: NodeSigningKey.Create(Path.Combine(dir, "other")).PublicKey));
+            var headers = RequestSignature.Sign(NodeSigningKey.LoadPrivateKey(Path.Combine(dir, "other"))!, $"node:{other.NodeId}",
+                "POST", $"/api/v1/nodes/{node.NodeId}/heartbeat", Encoding.UTF8.GetBytes("""{"uptime":1}"""), DateTimeOffset.UtcNow);
+            var (status, _) = await SendAsync(HttpMethod.Post, $"/api/v1/nodes/{node.NodeId}/heartbeat", Encoding.UTF8.GetBytes("""{"uptime":1}"""), headers);
+            Assert.Equal(HttpStatusCode.Unauthorized, status);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    private async Task AssertRefusedAsync(HttpMethod method, string path, byte[] body, IReadOnlyList<KeyValuePair<string, string>> headers, string reason)
+    {
+        var (status, problem) = await SendAsync(method, path, body, headers);
+        Assert.Equal(HttpStatusCode.Unauthorized, status);
+        Assert.Contains(reason, problem!["detail"]!.GetValue<string>(), StringComparison.Ordinal);
+    }
+
+    private async Task<(HttpStatusCode Status, JsonNode? Body)> SendAsync(
+        HttpMethod method, string path, byte[] body, IReadOnlyList<KeyValuePair<string, string>> headers)
+    {
+        using var request = new HttpRequestMessage(method, path);
+        if (body.Length > 0)
+        {
+            request.Content = new ByteArrayContent(body) { Headers = { ContentType = new("application/json") } };
+        }
+
+        foreach (var (name, value) in headers)
+        {
+            request.Headers.TryAddWithoutValidation(name, value);
+        }
+
+        using var response = await fixture.App.Client.SendAsync(request);
+        var text = await response.Content.ReadAsStringAsync();
+        return (response.StatusCode, text.Length == 0 ? null : JsonNode.Parse(text));
+    }
+}
