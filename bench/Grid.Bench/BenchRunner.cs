@@ -6,12 +6,12 @@ using Grid.Testing;
 namespace Grid.Bench;
 
 /// <summary>
-/// <c>Grid.Bench [all|baseline|placement|failover|heartbeat|memory] [--scale tiny|default|large] [--json FILE]
+/// <c>Grid.Bench [all|baseline|placement|durable|failover|heartbeat|memory|proxy] [--scale tiny|default|large] [--json FILE]
 /// [--report DIR] [--postgres auto|off|CONNSTRING]</c>. Exits non-zero when a correctness check fails.
 /// </summary>
 public static class BenchRunner
 {
-    private static readonly string[] Scenarios = ["baseline", "placement", "failover", "heartbeat", "memory"];
+    private static readonly string[] Scenarios = ["baseline", "placement", "durable", "failover", "heartbeat", "memory", "proxy"];
 
     public static async Task<int> RunAsync(string[] args)
     {
@@ -38,6 +38,11 @@ public static class BenchRunner
                 await RunDurablePlacementAsync(scale, baseline, rows, postgres);
             }
 
+            if (scenario is "durable")
+            {
+                await RunDurablePlacementAsync(scale, baseline, rows, postgres, withOrleansProvider: true);
+            }
+
             if (scenario is "all" or "failover")
             {
                 await FailoverScenario.RunAsync(scale, rows);
@@ -51,6 +56,11 @@ public static class BenchRunner
             if (scenario is "all" or "memory")
             {
                 await MemoryScenario.RunAsync(scale, rows);
+            }
+
+            if (scenario is "all" or "proxy")
+            {
+                await ProxyScenario.RunAsync(scale, rows);
             }
         }
         catch (BenchFailedException failure)
@@ -76,7 +86,7 @@ public static class BenchRunner
         return 0;
     }
 
-    private static async Task RunDurablePlacementAsync(BenchScale scale, double baseline, List<BenchRow> rows, string postgres)
+    private static async Task RunDurablePlacementAsync(BenchScale scale, double baseline, List<BenchRow> rows, string postgres, bool withOrleansProvider = false)
     {
         if (postgres == "off" || (postgres == "auto" && !Directory.Exists("/usr/lib/postgresql")))
         {
@@ -86,20 +96,22 @@ public static class BenchRunner
 
         if (postgres != "auto")
         {
-            await CompareWithPeerAsync(scale, baseline, rows, postgres, postgres);
+            await CompareWithPeerAsync(scale, baseline, rows, postgres, postgres, postgres, withOrleansProvider);
             return;
         }
 
         await using var server = await PostgresServer.StartNewAsync();
-        await CompareWithPeerAsync(scale, baseline, rows,
-            await server.CreateDatabaseAsync("grid_peer"), await server.CreateDatabaseAsync("grid_bench"));
+        await CompareWithPeerAsync(scale, baseline, rows, await server.CreateDatabaseAsync("grid_peer"),
+            await server.CreateDatabaseAsync("grid_bench"), await server.CreateDatabaseAsync("grid_bench_orleans"), withOrleansProvider);
     }
 
     /// <summary>
     /// The SQL peer first (at 32 clients, the pgbench figure, and at the scenario's concurrency), then our
-    /// durable placement on the same server; our rate is reported as a ratio to the peer's better run.
+    /// durable placement on the same server; our rate is reported as a ratio to the peer's better run. With
+    /// <paramref name="withOrleansProvider"/> also placement through Orleans' ADO.NET grain storage (the before).
     /// </summary>
-    private static async Task CompareWithPeerAsync(BenchScale scale, double baseline, List<BenchRow> rows, string peerDatabase, string gridDatabase)
+    private static async Task CompareWithPeerAsync(
+        BenchScale scale, double baseline, List<BenchRow> rows, string peerDatabase, string gridDatabase, string orleansDatabase, bool withOrleansProvider)
     {
         var placements = PlacementScenario.DurablePlacements(scale);
         var peerCase = $"{PlacementPeer.Nodes} node rows, SQL peer";
@@ -110,6 +122,13 @@ public static class BenchRunner
             rows.Add(new BenchRow("placement", $"{peerCase}, {clients} clients", "placements/s (one transaction each)", peer.PerSecond, "1/s"));
             rows.Add(new BenchRow("placement", $"{peerCase}, {clients} clients", "p99 latency", peer.P99Ms, "ms"));
             best = Math.Max(best, peer.PerSecond);
+        }
+
+        if (withOrleansProvider)
+        {
+            var before = await PlacementScenario.RunGrainsAsync(scale, baseline, rows, orleansDatabase, orleansProvider: true);
+            rows.Add(new BenchRow("placement", $"{scale.PlacementNodes[0]} nodes, PostgreSQL, Orleans ADO.NET provider",
+                "ratio to SQL peer (better run)", before / best, "×"));
         }
 
         var ours = await PlacementScenario.RunGrainsAsync(scale, baseline, rows, gridDatabase);

@@ -28,7 +28,11 @@ public sealed class BenchSilo : IAsyncDisposable
     /// <summary>Nodes this silo's capacity view knows (the scheduler only places on those).</summary>
     public int ViewCount => _host.Services.GetRequiredService<CapacityView>().Count;
 
-    public static async Task<BenchSilo> StartAsync(IDictionary<string, string?> settings, string? postgres = null)
+    /// <param name="settings">Configuration of the silo.</param>
+    /// <param name="postgres">PostgreSQL connection string, or null for in-memory storage.</param>
+    /// <param name="orleansProvider">With PostgreSQL: grain state through Orleans' ADO.NET provider (one transaction
+    /// per write, as before the Grid's group-committing provider), for a before/after in one run.</param>
+    public static async Task<BenchSilo> StartAsync(IDictionary<string, string?> settings, string? postgres = null, bool orleansProvider = false)
     {
         var builder = Microsoft.Extensions.Hosting.Host.CreateApplicationBuilder();
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
@@ -44,6 +48,15 @@ public sealed class BenchSilo : IAsyncDisposable
             else
             {
                 silo.UseGridPostgres(postgres);
+                if (orleansProvider)
+                {
+                    silo.AddAdoNetGrainStorage(GridPostgresSiloBuilderExtensions.StorageName, o =>
+                    {
+                        o.Invariant = GridPostgresSiloBuilderExtensions.Invariant;
+                        o.ConnectionString = PostgresConnectionString.Tune(postgres);
+                        o.GrainStorageSerializer = new GridJsonGrainStorageSerializer();
+                    });
+                }
             }
         });
         var host = builder.Build();

@@ -1,6 +1,9 @@
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
+using Microsoft.Extensions.Logging;
+using Orleans.Configuration;
 using Orleans.Serialization;
+using Orleans.Storage;
 
 namespace Grid.Storage;
 
@@ -14,8 +17,8 @@ public static class GridPostgresSiloBuilderExtensions
     public const string Invariant = "Npgsql";
 
     /// <summary>
-    /// Configures ADO.NET clustering, the <see cref="StorageName"/> grain storage (with
-    /// <see cref="GridJsonGrainStorageSerializer"/>) and the reminder service on the PostgreSQL
+    /// Configures ADO.NET clustering, the <see cref="StorageName"/> grain storage (<see cref="PostgresGrainStorage"/>
+    /// with <see cref="GridJsonGrainStorageSerializer"/>) and the reminder service on the PostgreSQL
     /// database at <paramref name="connectionString"/>, applies <see cref="PostgresSchema"/> before
     /// membership starts and registers <see cref="PostgresHealthCheck"/> in the container.
     /// The connection string is passed through <see cref="PostgresConnectionString.Tune"/>.
@@ -48,12 +51,14 @@ public static class GridPostgresSiloBuilderExtensions
             o.Invariant = Invariant;
             o.ConnectionString = tuned;
         });
-        silo.AddAdoNetGrainStorage(StorageName, o =>
-        {
-            o.Invariant = Invariant;
-            o.ConnectionString = tuned;
-            o.GrainStorageSerializer = new GridJsonGrainStorageSerializer();
-        });
+        // Grain state through the Grid's group-committing provider, on the rows the Orleans ADO.NET provider used.
+        silo.Services.AddSingleton(services => new PostgresGrainStorage(
+            tuned,
+            services.GetRequiredService<IOptions<ClusterOptions>>().Value.ServiceId,
+            new GridJsonGrainStorageSerializer(),
+            services.GetRequiredService<ILogger<PostgresGrainStorage>>()));
+        silo.Services.AddKeyedSingleton<IGrainStorage>(StorageName, (services, _) => services.GetRequiredService<PostgresGrainStorage>());
+        silo.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(services => services.GetRequiredService<PostgresGrainStorage>());
         silo.UseAdoNetReminderService(o =>
         {
             o.Invariant = Invariant;

@@ -32,7 +32,8 @@ public static class ReservationsApi
         [FromHeader(Name = "Idempotency-Key")] string? idempotencyKey,
         HttpContext http,
         IGrainFactory grains,
-        IdGenerator ids)
+        IdGenerator ids,
+        TwinQuotas quotas)
     {
         var twinId = TwinAuthentication.TwinId(http);
         var validation = new Validation();
@@ -53,6 +54,11 @@ public static class ReservationsApi
             return TypedResults.ValidationProblem(validation.Errors);
         }
 
+        if (await quotas.ReservationRefusalAsync(twinId) is { } refusal)
+        {
+            return TypedResults.Problem(title: "Quota exceeded", detail: refusal, statusCode: StatusCodes.Status409Conflict);
+        }
+
         var request = new ReservationRequest(twinId, resources, constraints, body.Strategy ?? PlacementStrategy.Binpack);
         ReservationOutcome outcome;
         if (idempotencyKey is null)
@@ -70,6 +76,11 @@ public static class ReservationsApi
                 return TypedResults.Problem(title: "Idempotency-Key reused", detail: exception.Message,
                     statusCode: StatusCodes.Status422UnprocessableEntity);
             }
+        }
+
+        if (outcome.Reservation is not null)
+        {
+            quotas.ReservationMade(twinId);
         }
 
         return outcome.Reservation is { } reservation

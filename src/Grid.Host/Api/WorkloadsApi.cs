@@ -23,7 +23,7 @@ public static class WorkloadsApi
     }
 
     public static async Task<Results<Created<WorkloadInfo>, ValidationProblem, ProblemHttpResult>> DeployWorkload(
-        long reservationId, CreateWorkloadRequest body, HttpContext http, IGrainFactory grains, IdGenerator ids)
+        long reservationId, CreateWorkloadRequest body, HttpContext http, IGrainFactory grains, IdGenerator ids, TwinQuotas quotas)
     {
         var validation = new Validation();
         var name = validation.Name("name", body.Name);
@@ -44,9 +44,14 @@ public static class WorkloadsApi
             return TypedResults.ValidationProblem(validation.Errors);
         }
 
-        if (await ReservationsApi.OwnedReservationAsync(grains, reservationId, TwinAuthentication.TwinId(http)) is null)
+        if (await ReservationsApi.OwnedReservationAsync(grains, reservationId, TwinAuthentication.TwinId(http)) is not { } reservation)
         {
             return Problems.NotFound($"Reservation {reservationId}");
+        }
+
+        if (quotas.WorkloadRefusal(reservation) is { } refusal)
+        {
+            return TypedResults.Problem(title: "Quota exceeded", detail: refusal, statusCode: StatusCodes.Status409Conflict);
         }
 
         var workloadId = await ids.NextAsync(IdKind.Workload);

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Grid.Host.Api;
+using Grid.Host.Proxy;
 using Grid.Host.Security;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
@@ -38,6 +39,7 @@ public static class GridEndpoints
         }
 
         app.UseAuthentication();
+        app.UseRateLimiter();
         app.UseAuthorization();
 
         // Every endpoint declares who may call it (GridPolicies); the access test fails on one that does not.
@@ -50,6 +52,7 @@ public static class GridEndpoints
         api.MapWorkloadsApi();
         api.MapClusterApi();
         api.MapGridOverviewApi();
+        app.MapProxyApi();
 
         app.MapHealthChecks(LivePath, new HealthCheckOptions { Predicate = _ => false }).AllowPublic();
         app.MapHealthChecks(ReadyPath, new HealthCheckOptions

@@ -5,6 +5,7 @@ using System.Text.Json.Serialization;
 using Grid.Hosting;
 using Grid.Host.Api;
 using Grid.Host.Demo;
+using Grid.Host.Proxy;
 using Grid.Host.Security;
 using Grid.Storage;
 using Grid.Telemetry;
@@ -50,8 +51,10 @@ public static partial class GridHostExtensions
             .AddScheme<GridAuthenticationOptions, GridAuthenticationHandler>(GridAuthenticationHandler.SchemeName, o =>
                 o.OperatorKey = builder.Configuration["Grid:Billing:OperatorKey"]);
         builder.Services.AddAuthorization(GridPolicies.Add);
+        builder.AddGridLimits();
         builder.Services.AddSingleton<NodeHeartbeats>();
         builder.Services.AddSingleton<GridOverviewCache>();
+        builder.AddGridProxy();
         builder.Services.ConfigureHttpJsonOptions(json => ConfigureJson(json.SerializerOptions));
         builder.Services.AddProblemDetails();
         // Malformed bodies reach the exception handler, which answers a ProblemDetails that says what was wrong.

@@ -265,8 +265,17 @@ async function place() {
   }
 }
 
+// A key may carry only some roles (tenant, farmer): a part the key may not see (403) is hidden, not an error.
 async function refreshMine() {
-  await Promise.all([refreshAccount(), refreshFarmer(), refreshTenant()]);
+  const part = async (id, refresh) => {
+    try {
+      await refresh();
+    } catch (error) {
+      if (error.status !== 403) throw error;
+      $(id).hidden = true;
+    }
+  };
+  await Promise.all([part("account", refreshAccount), part("farmer", refreshFarmer), part("tenant", refreshTenant)]);
 }
 
 // Polls never overlap: the next one is scheduled when the previous answer has been rendered.
@@ -283,10 +292,15 @@ async function signIn(key) {
   try {
     await api("GET", "/api/v1/farms");
   } catch (error) {
+    if (error.status === 403) return signedIn(); // a valid key without the farmer role
     sessionStorage.removeItem(KEY);
     notify(error.status === 401 ? "That API key is not valid." : `Sign-in failed: ${error.message}`, true);
     return;
   }
+  signedIn();
+}
+
+function signedIn() {
   showSignedIn(true);
   notify("");
   every(2000, refreshMine);

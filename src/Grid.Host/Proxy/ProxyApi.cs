@@ -1,0 +1,178 @@
+using System.Reflection;
+using Grid.Host.Api;
+using Grid.Host.Security;
+using Grid.Scheduling;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.Extensions.Options;
+
+namespace Grid.Host.Proxy;
+
+/// <summary>
+/// The ThreeFold grid proxy's read API at the root of the host (public, no key), so its clients work against our
+/// grid unmodified. Nodes come from the silo-local capacity view, farms from the farm directory, twins, contracts
+/// and bills from the ledger read model: no call here activates a grain per item.
+/// </summary>
+public static class ProxyApi
+{
+    private static readonly string[] TwinFilters = ["twin_id", "account_id", "relay", "public_key"];
+    private static readonly string[] TwinSortKeys = ["twin_id", "account_id", "relay", "public_key"];
+    private static readonly string[] IpFilters = ["farm_ids", "free", "ip", "gateway"];
+    private static readonly string[] IpSortKeys = ["ip", "contract_id", "farm_id"];
+
+    public static IEndpointRouteBuilder MapProxyApi(this IEndpointRouteBuilder app)
+    {
+        var proxy = app.MapGroup("").WithTags("Grid proxy").AllowPublic();
+        proxy.MapGet("/nodes", ListNodes).WithName("ProxyNodes").WithSummary("Nodes with the grid proxy's filters, sorting and paging.");
+        proxy.MapGet("/nodes/{nodeId:long}", GetNode).WithName("ProxyNode").WithSummary("One node, capacity nested as the grid proxy answers it.");
+        proxy.MapGet("/nodes/{nodeId:long}/status", GetNodeStatus).WithName("ProxyNodeStatus").WithSummary("A node's status: up, down or standby.");
+        proxy.MapGet("/farms", FarmsQuery.List).WithName("ProxyFarms").WithSummary("Farms with their public IPs and node-level filters.");
+        proxy.MapGet("/public_ips", ListPublicIps).WithName("ProxyPublicIps").WithSummary("Every farm's public IPv4 addresses and who holds them.");
+        proxy.MapGet("/twins", ListTwins).WithName("ProxyTwins").WithSummary("Twins.");
+        proxy.MapGet("/twins/{twinId:long}/consumption", ContractsQuery.Consumption).WithName("ProxyTwinConsumption").WithSummary("A twin's spending in the last hour and overall.");
+        proxy.MapGet("/contracts", ContractsQuery.List).WithName("ProxyContracts").WithSummary("Reservations as node contracts.");
+        proxy.MapGet("/contracts/{contractId:long}", ContractsQuery.Get).WithName("ProxyContract").WithSummary("One contract.");
+        proxy.MapGet("/contracts/{contractId:long}/bills", ContractsQuery.Bills).WithName("ProxyContractBills").WithSummary("A contract's bills, newest first.");
+        proxy.MapGet("/stats", GetStats).WithName("ProxyStats").WithSummary("Totals over the grid's nodes, farms, twins and contracts.");
+        proxy.MapGet("/ping", () => TypedResults.Ok(new ProxyPing("pong"))).WithName("ProxyPing");
+        proxy.MapGet("/version", (IOptions<ProxyOptions> options) => TypedResults.Ok(new ProxyVersion(options.Value.Version ?? HostVersion())))
+            .WithName("ProxyVersion");
+        return app;
+    }
+
+    public static Results<Ok<List<ProxyNode>>, ValidationProblem> ListNodes(
+        HttpContext http, CapacityView view, FarmDirectory farms, GridClock clock)
+    {
+        var query = new ProxyQuery(http.Request.Query, [.. NodeQuery.Filters, .. ProxyQuery.LimitParameters]);
+        var filter = NodeQuery.Filter(query);
+        var limit = query.Limit(NodeQuery.SortKeys);
+        if (!query.IsValid)
+        {
+            return query.Problem();
+        }
+
+        var matching = NodeQuery.Rows(view, farms).Where(filter).ToList();
+        limit.WriteCount(http.Response, matching.Count);
+        var now = clock.UtcNow;
+        return TypedResults.Ok(limit.Apply(matching, NodeQuery.ComparerFor, NodeQuery.ByNodeId).ConvertAll(r => ProxyViews.Node(r, now, nested: false)));
+    }
+
+    public static Results<Ok<ProxyNode>, ProblemHttpResult> GetNode(long nodeId, CapacityView view, FarmDirectory farms, GridClock clock) =>
+        FindNode(nodeId, view, farms) is { } row
+            ? TypedResults.Ok(ProxyViews.Node(row, clock.UtcNow, nested: true))
+            : Problems.NotFound($"Node {nodeId}");
+
+    public static Results<Ok<ProxyNodeStatus>, ProblemHttpResult> GetNodeStatus(long nodeId, CapacityView view, FarmDirectory farms) =>
+        FindNode(nodeId, view, farms) is { } row
+            ? TypedResults.Ok(new ProxyNodeStatus(NodeQuery.Status(row.Node.Status)))
+            : Problems.NotFound($"Node {nodeId}");
+
+    public static Results<Ok<List<ProxyPublicIp>>, ValidationProblem> ListPublicIps(HttpContext http, FarmDirectory farms)
+    {
+        var query = new ProxyQuery(http.Request.Query, [.. IpFilters, .. ProxyQuery.LimitParameters]);
+        var farmIds = query.NaturalList("farm_ids");
+        var free = query.Bool("free");
+        var ip = query.Text("ip");
+        var gateway = query.Text("gateway");
+        var limit = query.Limit(IpSortKeys);
+        if (!query.IsValid)
+        {
+            return query.Problem();
+        }
+
+        var matching = farms.Farms
+            .Where(f => farmIds is null || farmIds.Contains(f.FarmId))
+            .SelectMany(ProxyViews.PublicIps)
+            .Where(p => (free is null || (p.ContractId == 0) == free) && (ip is null || p.Ip == ip) && (gateway is null || p.Gateway == gateway))
+            .ToList();
+        limit.WriteCount(http.Response, matching.Count);
+        var byId = Comparer<ProxyPublicIp>.Create((a, b) => Compare(a.FarmId, b.FarmId, a.Ip, b.Ip));
+        return TypedResults.Ok(limit.Apply(matching, key => key switch
+        {
+            "contract_id" => Comparer<ProxyPublicIp>.Create((a, b) => a.ContractId != b.ContractId ? a.ContractId.CompareTo(b.ContractId) : byId.Compare(a, b)),
+            "farm_id" => byId,
+            _ => Comparer<ProxyPublicIp>.Create((a, b) => string.CompareOrdinal(a.Ip, b.Ip) is var c && c != 0 ? c : byId.Compare(a, b)),
+        }, byId));
+    }
+
+    public static Results<Ok<List<ProxyTwin>>, ValidationProblem> ListTwins(HttpContext http, ProxyReadModel readModel)
+    {
+        var query = new ProxyQuery(http.Request.Query, [.. TwinFilters, .. ProxyQuery.LimitParameters]);
+        var twinId = query.Natural("twin_id");
+        // Twins here have no chain account, relay or public key: a filter on one matches only its empty value.
+        var accountId = query.Text("account_id");
+        var relay = query.Text("relay");
+        var publicKey = query.Text("public_key");
+        var limit = query.Limit(TwinSortKeys);
+        if (!query.IsValid)
+        {
+            return query.Problem();
+        }
+
+        var matching = readModel.Twins()
+            .Where(t => (twinId is null || t.TwinId == twinId) && accountId is null && relay is null && publicKey is null)
+            .Select(ProxyViews.Twin)
+            .ToList();
+        limit.WriteCount(http.Response, matching.Count);
+        var byId = Comparer<ProxyTwin>.Create((a, b) => a.TwinId.CompareTo(b.TwinId));
+        return TypedResults.Ok(limit.Apply(matching, _ => byId, byId));
+    }
+
+    public static Results<Ok<ProxyStats>, ValidationProblem> GetStats(
+        HttpContext http, CapacityView view, FarmDirectory farms, ProxyReadModel readModel)
+    {
+        var query = new ProxyQuery(http.Request.Query, ["status", .. ProxyQuery.LimitParameters]);
+        var statuses = query.OneOf("status", NodeQuery.Statuses);
+        query.Limit([]);
+        if (!query.IsValid)
+        {
+            return query.Problem();
+        }
+
+        long nodes = 0, cru = 0, sru = 0, mru = 0, hru = 0;
+        var distribution = new SortedDictionary<string, long>(StringComparer.Ordinal);
+        foreach (var node in view.Nodes)
+        {
+            if (statuses is not null && !statuses.Contains(NodeQuery.Status(node.Status)))
+            {
+                continue;
+            }
+
+            nodes++;
+            cru += node.Total.Cru;
+            sru += node.Total.Sru;
+            mru += node.Total.Mru;
+            hru += node.Total.Hru;
+            distribution[node.Location.Country] = distribution.GetValueOrDefault(node.Location.Country) + 1;
+        }
+
+        var farmList = farms.Farms;
+        return TypedResults.Ok(new ProxyStats(
+            nodes, farmList.Count, distribution.Count, cru, sru, mru, hru,
+            PublicIps: farmList.Sum(f => (long)f.PublicIps.Length),
+            AccessNodes: 0,
+            Gateways: 0,
+            Twins: readModel.TwinCount,
+            Contracts: readModel.ContractCount,
+            NodesDistribution: distribution,
+            Gpus: 0,
+            DedicatedNodes: 0,
+            WorkloadsNumber: 0));
+    }
+
+    internal static int Compare(long a, long b, string textA, string textB) =>
+        a != b ? a.CompareTo(b) : string.CompareOrdinal(textA, textB);
+
+    private static NodeRow? FindNode(long nodeId, CapacityView view, FarmDirectory farms)
+    {
+        if (!view.TryGet(nodeId, out var node))
+        {
+            return null;
+        }
+
+        farms.TryGet(node.FarmId, out var farm);
+        return new NodeRow(node, farm, farm is null ? 0 : NodeQuery.FreeIps(farm));
+    }
+
+    private static string HostVersion() =>
+        typeof(ProxyApi).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "0.0.0";
+}

@@ -1,0 +1,67 @@
+namespace Grid.Host.Proxy;
+
+/// <summary>Our records in the grid proxy's shapes.</summary>
+public static class ProxyViews
+{
+    /// <summary>The grid proxy reports TFGrid v3 nodes; ours speak the same API generation.</summary>
+    public const int GridVersion = 3;
+
+    public static ProxyNode Node(NodeRow row, DateTimeOffset now, bool nested)
+    {
+        var node = row.Node;
+        var status = NodeQuery.Status(node.Status);
+        var total = ProxyCapacity.From(node.Total);
+        var used = ProxyCapacity.From(node.Used);
+        var uptime = status != "down" && node.BootedAt is { } booted ? Math.Max(0, (long)(now - booted).TotalSeconds) : 0;
+        return new ProxyNode(
+            Id: $"node-{node.NodeId}",
+            NodeId: node.NodeId,
+            FarmId: node.FarmId,
+            FarmName: row.Farm?.Name ?? "",
+            TwinId: node.TwinId,
+            Country: node.Location.Country,
+            GridVersion: GridVersion,
+            City: node.Location.City,
+            Uptime: uptime,
+            Created: node.CreatedAt.ToUnixTimeSeconds(),
+            FarmingPolicyId: 0,
+            UpdatedAt: (node.StatusChangedAt ?? node.CreatedAt).ToUnixTimeSeconds(),
+            TotalResources: nested ? null : total,
+            UsedResources: nested ? null : used,
+            Capacity: nested ? new ProxyNodeCapacity(total, used) : null,
+            Location: new ProxyLocation(node.Location.Country, node.Location.City, null, null),
+            PublicConfig: ProxyPublicConfig.None,
+            Status: status,
+            CertificationType: node.Certification.ToString(),
+            Dedicated: false,
+            InDedicatedFarm: false,
+            RentContractId: 0,
+            Rented: false,
+            Rentable: false,
+            RentedByTwinId: 0,
+            SerialNumber: "",
+            Power: ProxyPower.None,
+            NumGpu: 0,
+            ExtraFee: 0,
+            Healthy: status == "up",
+            Dmi: ProxyDmi.None,
+            Speed: ProxySpeed.None,
+            Gpus: [],
+            PriceUsd: 0,
+            FarmFreeIps: row.FarmFreeIps,
+            Features: []);
+    }
+
+    public static IEnumerable<ProxyPublicIp> PublicIps(FarmInfo farm) =>
+        farm.PublicIps.Select(ip => new ProxyPublicIp($"{farm.FarmId}-{ip.Ip}", ip.Ip, ip.Gateway, ip.ReservationId, farm.FarmId));
+
+    public static ProxyFarm Farm(FarmInfo farm) =>
+        new(farm.Name, farm.FarmId, farm.TwinId, PricingPolicyId: 0, farm.Certification.ToString(), StellarAddress: "", Dedicated: false,
+            [.. PublicIps(farm)]);
+
+    public static ProxyContract Contract(ContractRow contract, FarmDirectory farms) =>
+        new(contract.ContractId, contract.TwinId, contract.State, contract.CreatedAt, "node",
+            new ProxyContractDetails(contract.NodeId, "", "", contract.PublicIps, farms.NameOf(contract.FarmId), contract.FarmId));
+
+    public static ProxyTwin Twin(TwinRow twin) => new(twin.TwinId, AccountId: "", Relay: "", PublicKey: "");
+}

@@ -1,0 +1,154 @@
+using System.Globalization;
+using System.Net;
+using System.Threading.RateLimiting;
+using Grid.Grains;
+using Microsoft.AspNetCore.Mvc;
+using Microsoft.AspNetCore.RateLimiting;
+using Microsoft.Extensions.Options;
+
+namespace Grid.Host.Security;
+
+/// <summary>Request limits and per-twin quotas, bound from <c>Grid:Limits</c>. Defaults leave the demo and benches alone.</summary>
+public sealed class GridLimitsOptions
+{
+    public const string Section = "Grid:Limits";
+
+    /// <summary>Largest request body; a larger one is answered 413. Default: 1 MiB.</summary>
+    public long MaxRequestBodyBytes { get; set; } = 1 << 20;
+
+    /// <summary>Whether requests are rate-limited at all. Default: true.</summary>
+    public bool RateLimiting { get; set; } = true;
+
+    /// <summary>Requests per second a signed-in twin (or node, or the operator) may sustain. Default: 1,000.</summary>
+    public int TwinRequestsPerSecond { get; set; } = 1_000;
+
+    /// <summary>Requests a signed-in caller may send at once above its rate. Default: 2,000.</summary>
+    public int TwinBurst { get; set; } = 2_000;
+
+    /// <summary>Requests per second from one IP address without valid credentials. Default: 50.</summary>
+    public int AnonymousRequestsPerSecondPerIp { get; set; } = 50;
+
+    /// <summary>Anonymous requests one IP address may send at once above its rate. Default: 500.</summary>
+    public int AnonymousBurstPerIp { get; set; } = 500;
+
+    /// <summary>Reservations a twin may make (cancelled ones count; checked against a count at most 5 s old). Default: 1,000,000.</summary>
+    public int MaxReservationsPerTwin { get; set; } = 1_000_000;
+
+    /// <summary>Workloads one reservation may hold. Default: 1,000.</summary>
+    public int MaxWorkloadsPerReservation { get; set; } = 1_000;
+}
+
+/// <summary>Rate limits (ASP.NET Core's rate limiter) per twin, node or operator, and per IP for anonymous callers.</summary>
+public static class GridLimits
+{
+    public static WebApplicationBuilder AddGridLimits(this WebApplicationBuilder builder)
+    {
+        var limits = builder.Configuration.GetSection(GridLimitsOptions.Section).Get<GridLimitsOptions>() ?? new GridLimitsOptions();
+        builder.Services.AddOptions<GridLimitsOptions>().BindConfiguration(GridLimitsOptions.Section);
+        builder.Services.AddSingleton<TwinQuotas>();
+        builder.WebHost.ConfigureKestrel(kestrel => kestrel.Limits.MaxRequestBodySize = limits.MaxRequestBodyBytes);
+        builder.Services.Configure<GridAuthenticationOptions>(GridAuthenticationHandler.SchemeName, o => o.MaxSignedBodyBytes = limits.MaxRequestBodyBytes);
+        builder.Services.AddRateLimiter(rate =>
+        {
+            rate.GlobalLimiter = PartitionedRateLimiter.Create<HttpContext, string>(http => Partition(http, limits));
+            rate.OnRejected = OnRejectedAsync;
+        });
+        return builder;
+    }
+
+    private static RateLimitPartition<string> Partition(HttpContext http, GridLimitsOptions limits)
+    {
+        if (!limits.RateLimiting)
+        {
+            return RateLimitPartition.GetNoLimiter("off");
+        }
+
+        var user = http.User;
+        var caller = user.Id(GridClaims.TwinId) is { } twin ? $"twin:{twin}"
+            : user.Id(GridClaims.NodeId) is { } node ? $"node:{node}"
+            : user.Identity?.IsAuthenticated == true ? "operator"
+            : null;
+        return caller is not null
+            ? RateLimitPartition.GetTokenBucketLimiter(caller, _ => Bucket(limits.TwinRequestsPerSecond, limits.TwinBurst))
+            : RateLimitPartition.GetTokenBucketLimiter(
+                "ip:" + (http.Connection.RemoteIpAddress ?? IPAddress.None),
+                _ => Bucket(limits.AnonymousRequestsPerSecondPerIp, limits.AnonymousBurstPerIp));
+    }
+
+    private static TokenBucketRateLimiterOptions Bucket(int perSecond, int burst)
+    {
+        // Refilled up to ten times a second so a burst drains smoothly; slow rates refill once per token.
+        var periods = Math.Clamp(perSecond, 1, 10);
+        return new TokenBucketRateLimiterOptions
+        {
+            TokenLimit = Math.Max(1, burst),
+            TokensPerPeriod = Math.Max(1, perSecond / periods),
+            ReplenishmentPeriod = TimeSpan.FromSeconds(1.0 / periods),
+            QueueLimit = 0,
+            AutoReplenishment = true,
+        };
+    }
+
+    private static async ValueTask OnRejectedAsync(OnRejectedContext context, CancellationToken cancellationToken)
+    {
+        var http = context.HttpContext;
+        var retryAfter = context.Lease.TryGetMetadata(MetadataName.RetryAfter, out var wait) ? Math.Max(1, (int)Math.Ceiling(wait.TotalSeconds)) : 1;
+        http.Response.StatusCode = StatusCodes.Status429TooManyRequests;
+        http.Response.Headers.RetryAfter = retryAfter.ToString(CultureInfo.InvariantCulture);
+        await http.RequestServices.GetRequiredService<IProblemDetailsService>().WriteAsync(new ProblemDetailsContext
+        {
+            HttpContext = http,
+            ProblemDetails = new ProblemDetails
+            {
+                Status = StatusCodes.Status429TooManyRequests,
+                Title = "Too many requests",
+                Detail = $"The rate limit of this caller is exceeded; retry after {retryAfter} s.",
+            },
+        });
+    }
+}
+
+/// <summary>Per-twin quotas checked before work is done; counts are cached per silo for a few seconds.</summary>
+public sealed class TwinQuotas(IGrainFactory grains, IOptionsMonitor<GridLimitsOptions> limits, GridClock clock)
+{
+    private static readonly TimeSpan s_cacheFor = TimeSpan.FromSeconds(5);
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<long, (int Count, DateTimeOffset Until)> _reservations = new();
+
+    /// <summary>Why the twin may not make another reservation, or null when it may.</summary>
+    public async ValueTask<string?> ReservationRefusalAsync(long twinId)
+    {
+        var max = limits.CurrentValue.MaxReservationsPerTwin;
+        var now = clock.UtcNow;
+        if (!_reservations.TryGetValue(twinId, out var known) || known.Until <= now)
+        {
+            // A bucket holds at most BucketSize ids, so a twin far below its quota is judged by its bucket count alone.
+            var buckets = await grains.GetGrain<ITwinGrain>(twinId).GetReservationBucketsAsync();
+            var count = 0;
+            if ((long)(buckets.Length + 1) * TwinReservations.BucketSize >= max)
+            {
+                foreach (var bucket in buckets)
+                {
+                    count += (await grains.Bucket(twinId, bucket).GetAsync()).Length;
+                }
+            }
+
+            known = (count, now + s_cacheFor);
+            _reservations[twinId] = known;
+        }
+
+        return known.Count >= max ? $"The twin has made {known.Count} reservations; its quota (Grid:Limits:MaxReservationsPerTwin) is {max}." : null;
+    }
+
+    /// <summary>Counts a reservation just made, so this silo enforces the quota exactly between refreshes.</summary>
+    public void ReservationMade(long twinId) =>
+        _reservations.AddOrUpdate(twinId, _ => (1, DateTimeOffset.MinValue), (_, known) => (known.Count + 1, known.Until));
+
+    /// <summary>Why the reservation may not hold another workload, or null when it may.</summary>
+    public string? WorkloadRefusal(ReservationInfo reservation)
+    {
+        var max = limits.CurrentValue.MaxWorkloadsPerReservation;
+        return reservation.WorkloadIds.Length >= max
+            ? $"Reservation {reservation.ReservationId} holds {reservation.WorkloadIds.Length} workloads; the quota (Grid:Limits:MaxWorkloadsPerReservation) is {max}."
+            : null;
+    }
+}
