@@ -62,6 +62,17 @@ public sealed class GridApiClient(HttpClient http, string? apiKey = null)
             signingKey is null ? nodeKey : null, cancellationToken, signer: signingKey is null ? null : ($"node:{nodeId}", signingKey))
         ?? throw Malformed("heartbeat");
 
+    /// <summary>
+    /// Long-poll: answers the node's desired workloads once their version differs from <paramref name="version"/>,
+    /// or after <paramref name="wait"/>. Authenticated like the heartbeat.
+    /// </summary>
+    public async Task<DesiredWorkloads> WatchDesiredAsync(
+        long nodeId, string nodeKey, long version, TimeSpan wait, CancellationToken cancellationToken = default, string? signingKey = null) =>
+        await SendAsync<DesiredWorkloads?>(HttpMethod.Get,
+            FormattableString.Invariant($"api/v1/nodes/{nodeId}/desired?version={version}&waitMs={(long)wait.TotalMilliseconds}"), null,
+            signingKey is null ? nodeKey : null, cancellationToken, signer: signingKey is null ? null : ($"node:{nodeId}", signingKey))
+        ?? throw Malformed("desired workloads");
+
     /// <summary>Reserves capacity; <paramref name="idempotencyKey"/> makes a retried call return the first result.</summary>
     public Task<JsonElement> ReserveAsync(CreateReservationRequest request, string? idempotencyKey = null, CancellationToken cancellationToken = default) =>
         SendAsync<JsonElement>(HttpMethod.Post, "api/v1/reservations", request, apiKey, cancellationToken, idempotencyKey);
