@@ -51,6 +51,8 @@ public static class GridEndpoints
         api.MapReservationsApi();
         api.MapWorkloadsApi();
         api.MapClusterApi();
+        api.MapLedgerApi();
+        api.MapAccountApi();
         api.MapGridOverviewApi();
         app.MapProxyApi();
 
