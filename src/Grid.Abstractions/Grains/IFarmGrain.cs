@@ -16,6 +16,13 @@ public interface IFarmGrain : IGrainWithIntegerKey
     Task AddNodeAsync(long nodeId);
 
     /// <summary>
+    /// Registers a node of this farm: lists it, then registers it with the farm's CPU overcommit. Idempotent, so a
+    /// flow that failed half-way is completed by a retry on the same id.
+    /// </summary>
+    [Alias("RegisterNode")]
+    Task<NodeInfo> RegisterNodeAsync(long nodeId, NodeRegistration registration);
+
+    /// <summary>
     /// Hands <paramref name="count"/> free addresses to a reservation, or none when the pool is short.
     /// Idempotent per reservation: a repeated call returns what the reservation already holds, moved to the new epoch.
     /// </summary>

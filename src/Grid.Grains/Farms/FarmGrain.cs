@@ -43,7 +43,10 @@ public sealed partial class FarmGrain(
     {
         if (state.RecordExists)
         {
-            throw new GridRequestException(409, "Farm exists", $"Farm {this.GetPrimaryKeyLong()} already exists.");
+            // A retried registration flow (same owner, same farm) finds its farm created: the flow is idempotent.
+            return state.State.TwinId == twinId && state.State.Name == spec.Name
+                ? Info()
+                : throw new GridRequestException(409, "Farm exists", $"Farm {this.GetPrimaryKeyLong()} already exists.");
         }
 
         state.State = new FarmState
@@ -61,6 +64,14 @@ public sealed partial class FarmGrain(
     }
 
     public Task<FarmInfo?> GetAsync() => Task.FromResult(state.RecordExists ? Info() : null);
+
+    public async Task<NodeInfo> RegisterNodeAsync(long nodeId, NodeRegistration registration)
+    {
+        // Listed first, so a failure before the node's own write leaves at worst a listed id without a node
+        // (skipped when listing), never a node its owner cannot list; a retry on the same id completes the flow.
+        await AddNodeAsync(nodeId);
+        return await GrainFactory.GetGrain<INodeGrain>(nodeId).RegisterAsync(registration, state.State.CpuOvercommit);
+    }
 
     public async Task AddNodeAsync(long nodeId)
     {
