@@ -15,6 +15,10 @@ public interface IFarmGrain : IGrainWithIntegerKey
     [Alias("AddNode")]
     Task AddNodeAsync(long nodeId);
 
+    /// <summary>Grid time at which the last completed leak check (addresses no reservation holds) started; null before the first.</summary>
+    [Alias("LastLeakCheck")]
+    Task<DateTimeOffset?> GetLastLeakCheckAsync();
+
     /// <summary>
     /// Registers a node of this farm: lists it, then registers it with the farm's CPU overcommit. Idempotent, so a
     /// flow that failed half-way is completed by a retry on the same id.

@@ -31,6 +31,7 @@ public sealed partial class FarmGrain(
     ILogger<FarmGrain> logger) : Grain, IFarmGrain
 {
     private readonly HashSet<(string Ip, long ReservationId, long Epoch)> _confirmed = [];
+    private DateTimeOffset? _lastLeakCheck;
 
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
@@ -142,7 +143,16 @@ public sealed partial class FarmGrain(
 
     public Task<int> FreeIpCountAsync() => Task.FromResult(state.State.PublicIps.Count(ip => ip.ReservationId == 0));
 
+    public Task<DateTimeOffset?> GetLastLeakCheckAsync() => Task.FromResult(_lastLeakCheck);
+
     private async Task ReleaseLeakedIpsAsync(CancellationToken cancellationToken)
+    {
+        var started = clock.UtcNow;
+        await ReleaseLeakedIpsCoreAsync(cancellationToken);
+        _lastLeakCheck = started;
+    }
+
+    private async Task ReleaseLeakedIpsCoreAsync(CancellationToken cancellationToken)
     {
         var cutoff = clock.UtcNow - health.Value.OrphanCheckInterval;
         var suspects = state.State.PublicIps
