@@ -108,6 +108,18 @@ public sealed class GridApiClient(HttpClient http, string? apiKey = null)
     public Task<JsonElement> RevokeKeyAsync(long keyId, CancellationToken cancellationToken = default) =>
         SendAsync<JsonElement>(HttpMethod.Delete, $"api/v1/keys/{keyId}", null, apiKey, cancellationToken);
 
+    public Task<JsonElement> GetLedgerAsync(long from, int limit, CancellationToken cancellationToken = default) =>
+        SendAsync<JsonElement>(HttpMethod.Get, $"api/v1/ledger?from={from}&limit={limit}", null, null, cancellationToken);
+
+    public Task<JsonElement> GetLedgerCheckpointsAsync(long from, CancellationToken cancellationToken = default) =>
+        SendAsync<JsonElement>(HttpMethod.Get, $"api/v1/ledger/checkpoints?from={from}", null, null, cancellationToken);
+
+    public Task<JsonElement> GetAccountAsync(CancellationToken cancellationToken = default) =>
+        SendAsync<JsonElement>(HttpMethod.Get, "api/v1/account", null, apiKey, cancellationToken);
+
+    public Task<JsonElement> GetAccountTransactionsAsync(int page, CancellationToken cancellationToken = default) =>
+        SendAsync<JsonElement>(HttpMethod.Get, $"api/v1/account/transactions?page={page}", null, apiKey, cancellationToken);
+
     /// <summary>
     /// One call. A body-less success (204) reads as an undefined <see cref="JsonElement"/>
     /// (<see cref="JsonValueKind.Undefined"/>) or null.
