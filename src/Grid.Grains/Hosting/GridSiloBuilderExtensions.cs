@@ -29,6 +29,8 @@ public static class GridSiloBuilderExtensions
         services.AddSingleton<EvacuationQueue>();
         services.AddSingleton<IdGenerator>();
         services.AddSingleton<GridMetrics>();
+        services.AddSingleton<GridEventFeed>();
+        services.AddHostedService(sp => sp.GetRequiredService<GridEventFeed>());
         services.AddHostedService<IndexReplicator>();
         services.AddOptions<BillingOptions>().BindConfiguration(BillingOptions.Section)
             .Validate(o => !o.Validate().Any(), "Grid:Billing settings are invalid (see BillingOptions).").ValidateOnStart();

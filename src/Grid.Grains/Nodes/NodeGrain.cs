@@ -82,7 +82,10 @@ public sealed partial class NodeGrain(
     {
         if (state.State.Registration is not null)
         {
-            throw new GridRequestException(409, "Node exists", $"Node {NodeId} is already registered.");
+            // The same registration again is its flow retried (the farm lists the node first): idempotent.
+            return state.State.Registration == registration
+                ? Info()
+                : throw new GridRequestException(409, "Node exists", $"Node {NodeId} is already registered.");
         }
 
         state.State = new NodeState
@@ -252,6 +255,7 @@ public sealed partial class NodeGrain(
         var now = clock.UtcNow;
         _lastHeartbeat = now;
         _uptime = heartbeat.Uptime;
+        metrics.Heartbeat();
         await Shard.BeatAsync(NodeId, now);
 
         if (state.State.Status != NodeStatus.Up)
@@ -306,6 +310,7 @@ public sealed partial class NodeGrain(
             return;
         }
 
+        metrics.NodeDeclaredDown(clock.UtcNow - lastHeartbeat);
         EvacuateAll(makeBeforeBreak: false, lastHeartbeat: lastHeartbeat);
     }
 
@@ -406,7 +411,7 @@ public sealed partial class NodeGrain(
             _ = ServiceProvider.GetRequiredService<LedgerRecorder>().RecordAsync(LedgerEvents.NodeStatus(NodeId, status == NodeStatus.Up, now, _lastHeartbeat));
         }
 
-        metrics.NodeStatusChanged(status);
+        metrics.NodeStatusChanged(NodeId, status);
         LogStatusChanged(logger, NodeId, previous, status);
         PublishSummary();
     }
@@ -613,7 +618,8 @@ public sealed partial class NodeGrain(
             used,
             state.State.CreatedAt,
             state.State.StatusChangedAt,
-            _lastHeartbeat?.AddSeconds(-_uptime));
+            _lastHeartbeat?.AddSeconds(-_uptime),
+            state.State.Allocations.Count);
     }
 
     private NodeInfo Info()

@@ -274,7 +274,7 @@ public sealed partial class ReservationGrain(
             $"Moved from node {nodeId} (epoch {oldEpoch}) to node {placement.NodeId} (epoch {epoch}){(makeBeforeBreak ? ", make-before-break" : "")}.");
         await state.WriteOrDeactivateAsync(this);
         await FlushLedgerAsync();
-        metrics.Moved(makeBeforeBreak ? "drain" : "node-down");
+        metrics.Moved(makeBeforeBreak ? "drain" : "node-down", nodeId, placement.NodeId);
         LogMoved(logger, ReservationId, nodeId, placement.NodeId, epoch);
         await StopRetryingAsync();
 
