@@ -13,7 +13,7 @@ public sealed class GridTlsOptions
     /// <summary>PEM file of the certificate's private key. Default: none (the key is then read from <see cref="Certificate"/>).</summary>
     public string? Key { get; set; }
 
-    /// <summary>PEM file of the grid's CA certificate; only peers whose certificate it signed are accepted. Default: none.</summary>
+    /// <summary>PEM file of the grid's CA certificate(s); only peers whose certificate one of them signed are accepted. Default: none.</summary>
     public string? Ca { get; set; }
 
     public bool Enabled => !string.IsNullOrWhiteSpace(Certificate);
@@ -38,8 +38,19 @@ public static class ClusterTls
                 ["Grid:Cluster:Tls:Certificate needs Grid:Cluster:Tls:Ca, the grid CA that signs every silo's certificate."]);
         }
 
+        foreach (var (setting, path) in new[] { ("Certificate", tls.Certificate!), ("Key", tls.Key), ("Ca", tls.Ca) })
+        {
+            if (path is not null && (!File.Exists(path) || new FileInfo(path).Length == 0))
+            {
+                throw new OptionsValidationException("Grid:Cluster:Tls", typeof(GridTlsOptions),
+                    [$"Grid:Cluster:Tls:{setting} names {path}, which is missing or empty (on Kubernetes: fill the grid-silo-tls Secret, see docs/deploy.md)."]);
+            }
+        }
+
         var certificate = LoadCertificate(tls.Certificate!, tls.Key);
-        var ca = X509Certificate2.CreateFromPem(File.ReadAllText(tls.Ca));
+        // Several CAs may be listed (one PEM after another) while the grid rotates its CA.
+        var ca = new X509Certificate2Collection();
+        ca.ImportFromPemFile(tls.Ca);
         silo.UseTls(certificate, options =>
         {
             options.RemoteCertificateMode = RemoteCertificateMode.RequireCertificate;
@@ -50,12 +61,12 @@ public static class ClusterTls
         });
     }
 
-    /// <summary>True when <paramref name="certificate"/> chains to <paramref name="ca"/> alone and is within its validity.</summary>
-    public static bool IsSignedBy(X509Certificate2 certificate, X509Certificate2 ca)
+    /// <summary>True when <paramref name="certificate"/> chains to one of <paramref name="ca"/> alone and is within its validity.</summary>
+    public static bool IsSignedBy(X509Certificate2 certificate, X509Certificate2Collection ca)
     {
         using var chain = new X509Chain();
         chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
-        chain.ChainPolicy.CustomTrustStore.Add(ca);
+        chain.ChainPolicy.CustomTrustStore.AddRange(ca);
         chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
         return chain.Build(certificate);
     }
