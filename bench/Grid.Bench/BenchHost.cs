@@ -22,6 +22,8 @@ public sealed class BenchHost : IAsyncDisposable
 
     public HttpClient Client { get; }
 
+    public IServiceProvider Services => _app.Services;
+
     public int ViewCount => _app.Services.GetRequiredService<CapacityView>().Count;
 
     public static async Task<BenchHost> StartAsync(params string[] settings)

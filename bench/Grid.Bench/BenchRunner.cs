@@ -6,12 +6,12 @@ using Grid.Testing;
 namespace Grid.Bench;
 
 /// <summary>
-/// <c>Grid.Bench [all|baseline|placement|durable|failover|heartbeat|memory] [--scale tiny|default|large] [--json FILE]
+/// <c>Grid.Bench [all|baseline|placement|durable|failover|heartbeat|memory|proxy] [--scale tiny|default|large] [--json FILE]
 /// [--report DIR] [--postgres auto|off|CONNSTRING]</c>. Exits non-zero when a correctness check fails.
 /// </summary>
 public static class BenchRunner
 {
-    private static readonly string[] Scenarios = ["baseline", "placement", "durable", "failover", "heartbeat", "memory"];
+    private static readonly string[] Scenarios = ["baseline", "placement", "durable", "failover", "heartbeat", "memory", "proxy"];
 
     public static async Task<int> RunAsync(string[] args)
     {
@@ -56,6 +56,11 @@ public static class BenchRunner
             if (scenario is "all" or "memory")
             {
                 await MemoryScenario.RunAsync(scale, rows);
+            }
+
+            if (scenario is "all" or "proxy")
+            {
+                await ProxyScenario.RunAsync(scale, rows);
             }
         }
         catch (BenchFailedException failure)

@@ -74,4 +74,20 @@ public sealed record Heartbeat(
 public sealed record HeartbeatResponse(
     [property: Id(0)] NodeStatus Status,
     [property: Id(1)] bool Draining,
-    [property: Id(2)] ImmutableArray<WorkloadAssignment> Desired);
+    [property: Id(2)] ImmutableArray<WorkloadAssignment> Desired)
+{
+    /// <summary>The controller's heartbeat interval: agents follow it unless told otherwise. 0 from older controllers.</summary>
+    [Id(3)] public long HeartbeatIntervalMs { get; init; }
+
+    /// <summary>After this long without a heartbeat the controller declares the node down; agents fence before it.</summary>
+    [Id(4)] public long HeartbeatTimeoutMs { get; init; }
+
+    /// <summary>Version of <see cref="Desired"/>, for the long-poll (<c>GET /nodes/{id}/desired?version=</c>).</summary>
+    [Id(5)] public long DesiredVersion { get; init; }
+}
+
+/// <summary>The long-poll's answer: the workloads a node should run, at a version that changes with them.</summary>
+[GenerateSerializer, Immutable, Alias("grid.desired-workloads")]
+public sealed record DesiredWorkloads(
+    [property: Id(0)] long Version,
+    [property: Id(1)] ImmutableArray<WorkloadAssignment> Desired);

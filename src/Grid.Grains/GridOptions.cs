@@ -42,6 +42,13 @@ public sealed class GridHealthOptions
     /// </summary>
     public TimeSpan OrphanCheckInterval { get; set; } = TimeSpan.FromMinutes(1);
 
+    /// <summary>
+    /// How often index shards ask down or draining nodes that still hold allocations to move them: moves run in
+    /// the silo of the node grain, so this finds again what a lost silo (or a failed move) left. A node backs off
+    /// (doubling up to 60 s) while some stay, e.g. pinned reservations. Default: 2 s.
+    /// </summary>
+    public TimeSpan EvacuationRecheck { get; set; } = TimeSpan.FromSeconds(2);
+
     public TimeSpan EffectiveStartupGrace => StartupGrace ?? HeartbeatTimeout + HeartbeatInterval;
 }
 

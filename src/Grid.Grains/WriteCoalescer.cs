@@ -15,8 +15,12 @@ public sealed class WriteCoalescer(Func<Task> write)
     {
         if (_inFlight is null)
         {
-            _inFlight = RunAsync();
-            return _inFlight;
+            var run = RunAsync();
+
+            // A write that completed synchronously has already run its finally (clearing _inFlight): remembering
+            // its finished task would make every later caller wait for a next write that never starts.
+            _inFlight = run.IsCompleted ? null : run;
+            return run;
         }
 
         _next ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);

@@ -6,6 +6,7 @@ using Xunit.Abstractions;
 namespace Grid.EndToEnd.Tests;
 
 /// <summary>Three silo processes on one PostgreSQL: a silo killed mid-load, then PostgreSQL restarted under load.</summary>
+[Collection(ProcessHeavy.Name)]
 public sealed class ClusterFailoverTests(ITestOutputHelper output)
 {
     private const int NodeCount = 6;
@@ -89,7 +90,7 @@ public sealed class ClusterFailoverTests(ITestOutputHelper output)
         await heartbeats;
     }
 
-    private static string[] ClusterSettings(string connectionString) =>
+    internal static string[] ClusterSettings(string connectionString) =>
     [
         "--Grid:Storage=postgres", $"--ConnectionStrings:Grid={connectionString}",
         "--Grid:Cluster:AdvertisedAddress=127.0.0.1", "--Grid:Cluster:ProbeTimeout=00:00:01",

@@ -81,7 +81,7 @@ public static class ClusterInvariants
         return null;
     }
 
-    private static async Task<JsonNode?> GetAsync(GridProcesses grid, SiloProcess via, string path, string apiKey)
+    public static async Task<JsonNode?> GetAsync(GridProcesses grid, SiloProcess via, string path, string apiKey)
     {
         using var request = new HttpRequestMessage(HttpMethod.Get, path);
         request.Headers.Authorization = new("Bearer", apiKey);

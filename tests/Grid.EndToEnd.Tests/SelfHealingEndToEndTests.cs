@@ -6,6 +6,7 @@ using Xunit.Abstractions;
 namespace Grid.EndToEnd.Tests;
 
 /// <summary>The controller and three real agents: a node's agent is killed and its workload moves, fenced.</summary>
+[Collection(ProcessHeavy.Name)]
 public sealed class SelfHealingEndToEndTests(ITestOutputHelper output)
 {
     private static readonly string[] AgentOptions = ["--heartbeat-interval", "500ms", "--stop-on-disconnect-after", "3s", "--stop-grace", "1s"];

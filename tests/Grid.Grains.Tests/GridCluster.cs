@@ -39,10 +39,15 @@ public sealed class GridCluster : IAsyncDisposable
 
     public IGrainFactory Grains => Cluster.GrainFactory;
 
-    public static Task<GridCluster> StartAsync(params (string Key, string Value)[] settings) => StartAsync(null, settings);
+    public static Task<GridCluster> StartAsync(params (string Key, string Value)[] settings) => StartCoreAsync(1, null, settings);
+
+    /// <summary>A cluster of <paramref name="silos"/> silos; each keeps its own in-memory storage, so state stays with first activations.</summary>
+    public static Task<GridCluster> StartAsync(int silos, params (string Key, string Value)[] settings) => StartCoreAsync(silos, null, settings);
 
     /// <summary>A cluster whose ledger writes to <paramref name="ledger"/> (default: the memory store).</summary>
-    public static async Task<GridCluster> StartAsync(ILedgerStore? ledger, params (string Key, string Value)[] settings)
+    public static Task<GridCluster> StartAsync(ILedgerStore? ledger, params (string Key, string Value)[] settings) => StartCoreAsync(1, ledger, settings);
+
+    private static async Task<GridCluster> StartCoreAsync(int silos, ILedgerStore? ledger, (string Key, string Value)[] settings)
     {
         var clockId = Guid.NewGuid().ToString("N");
         if (ledger is not null)
@@ -53,7 +58,7 @@ public sealed class GridCluster : IAsyncDisposable
         var clock = new FakeTimeProvider(new DateTimeOffset(2026, 11, 23, 12, 0, 0, TimeSpan.Zero));
         Clocks[clockId] = clock;
         var stall = Stalls[clockId] = new WriteStall();
-        var builder = new TestClusterBuilder(1);
+        var builder = new TestClusterBuilder((short)silos);
         builder.Properties["clock"] = clockId;
         builder.Properties["Grid:Health:ScanInterval"] = "00:00:00.050";
         builder.Properties["Grid:Index:RefreshInterval"] = "00:00:00.050";
@@ -107,6 +112,22 @@ public sealed class GridCluster : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Waits until every index shard has scanned, knowing every summary, at the grid's current time, twice: what
+    /// a scan decides (a down call) is then on its way. For checks that something did not happen.
+    /// </summary>
+    public async Task ScannedAsync(int shards = 8)
+    {
+        for (var round = 0; round < 2; round++)
+        {
+            var now = Clock.GetUtcNow();
+            await Task.WhenAll(Enumerable.Range(0, shards).Select(shard => UntilAsync(
+                async () => await Grains.GetGrain<ICapacityIndexGrain>(shard).GetLastFullScanAsync() >= now,
+                $"shard {shard} scanned at {now:O}")));
+            Clock.Advance(TimeSpan.FromMilliseconds(1));
+        }
+    }
+
     public async Task<ReservationInfo> ReserveAsync(long twinId, Capacity resources, PlacementConstraints? constraints = null)
     {
         var outcome = await Grains.GetGrain<IReservationGrain>(NewId())
@@ -121,6 +142,20 @@ public sealed class GridCluster : IAsyncDisposable
         while (!await condition())
         {
             Assert.True(DateTime.UtcNow < deadline, $"Timed out waiting until {what}.");
+            await Task.Delay(20);
+        }
+    }
+
+    /// <summary>
+    /// Asserts that <paramref name="condition"/> keeps holding for <paramref name="forMs"/> of real time: for what
+    /// must not happen after an event whose wrong outcome would show within milliseconds (a move, a status change).
+    /// </summary>
+    public static async Task StaysAsync(Func<Task<bool>> condition, string what, int forMs = 1_000)
+    {
+        var until = DateTime.UtcNow.AddMilliseconds(forMs);
+        while (DateTime.UtcNow < until)
+        {
+            Assert.True(await condition(), $"No longer true: {what}.");
             await Task.Delay(20);
         }
     }

@@ -101,7 +101,7 @@ public sealed class SelfHealingTests
         var node = await grid.RegisterNodeAsync(farm, twin, new Capacity(8, 8L << 30, 0, 0));
 
         await grid.AdvanceAsync(TimeSpan.FromSeconds(60), [node], TimeSpan.FromSeconds(3));
-        await Task.Delay(300);
+        await grid.ScannedAsync();
 
         Assert.Equal(NodeStatus.Up, (await grid.Grains.GetGrain<INodeGrain>(node).GetAsync())!.Status);
     }

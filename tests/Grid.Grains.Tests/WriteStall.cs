@@ -9,8 +9,12 @@ public sealed class WriteStall
     private string? _stateName;
     private string? _failing;
     private int _waiting;
+    private int _failed;
 
     public int Waiting => Volatile.Read(ref _waiting);
+
+    /// <summary>Writes refused by <see cref="Fail"/> so far.</summary>
+    public int Failed => Volatile.Read(ref _failed);
 
     public void Hold(string stateName)
     {
@@ -32,6 +36,7 @@ public sealed class WriteStall
     {
         if (stateName == _failing)
         {
+            Interlocked.Increment(ref _failed);
             throw new TimeoutException($"storage unreachable (test) while writing {stateName}");
         }
 

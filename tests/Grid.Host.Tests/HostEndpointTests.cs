@@ -19,10 +19,11 @@ public sealed class HostEndpointTests(GridAppFixture fixture)
         var grid = fixture.Client;
         var (_, key) = await grid.CreateTwinAsync();
         await grid.UpNodeAsync(key, await grid.CreateFarmAsync(key));
-        await Poll.UntilAsync(async () => (await http.GetStringAsync("/metrics")).Contains("grid_nodes{", StringComparison.Ordinal),
-            TimeSpan.FromSeconds(10), "metrics show the nodes");
-        var metrics = await http.GetStringAsync("/metrics");
-        Assert.Contains("grid_capacity_total", metrics);
+
+        // Gauges appear in a scrape once the view holds the node: wait for everything asserted, not just the first.
+        await Poll.UntilAsync(async () => await http.GetStringAsync("/metrics") is var metrics
+                && metrics.Contains("grid_nodes{", StringComparison.Ordinal) && metrics.Contains("grid_capacity_total", StringComparison.Ordinal),
+            TimeSpan.FromSeconds(30), "metrics show the nodes and their capacity");
     }
 
     [Fact]

@@ -42,4 +42,8 @@ public interface ICapacityIndexGrain : IGrainWithIntegerKey
 
     [Alias("Ping")]
     Task<int> PingAsync();
+
+    /// <summary>Grid time of this activation's last scan that knew every node's summary (null before the first).</summary>
+    [Alias("LastFullScan")]
+    Task<DateTimeOffset?> GetLastFullScanAsync();
 }

@@ -1,4 +1,5 @@
 using System.Collections.Immutable;
+using Orleans.Concurrency;
 
 namespace Grid.Grains;
 
@@ -42,6 +43,17 @@ public interface INodeGrain : IGrainWithIntegerKey
     /// <summary>Declares the node down (heartbeat timeout); its reservations are moved elsewhere.</summary>
     [Alias("MarkDown")]
     Task MarkDownAsync(DateTimeOffset lastHeartbeat);
+
+    /// <summary>
+    /// Moves what a down or draining node still holds, unless a move run is under way here: asked by the index
+    /// shard, so moves lost with a silo (or left behind by a failure) are found again.
+    /// </summary>
+    [Alias("ResumeEvacuation"), OneWay]
+    Task ResumeEvacuationAsync();
+
+    /// <summary>Answers the desired workloads once their version differs from <paramref name="knownVersion"/>, or after <paramref name="maxWait"/>.</summary>
+    [Alias("WatchDesired")]
+    Task<DesiredWorkloads> WatchDesiredAsync(long knownVersion, TimeSpan maxWait);
 
     [Alias("SetDraining")]
     Task SetDrainingAsync(bool draining, int maxParallel);

@@ -28,6 +28,7 @@ public sealed partial class CapacityIndexGrain(
     private readonly Dictionary<long, Entry> _entries = [];
     private readonly long _epoch = Random.Shared.NextInt64(1, long.MaxValue);
     private long _version;
+    private DateTimeOffset? _lastFullScan;
 
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
@@ -95,6 +96,8 @@ public sealed partial class CapacityIndexGrain(
 
     public Task<int> PingAsync() => Task.FromResult(_entries.Count);
 
+    public Task<DateTimeOffset?> GetLastFullScanAsync() => Task.FromResult(_lastFullScan);
+
     private void Apply(NodeSummary summary)
     {
         if (!_entries.TryGetValue(summary.NodeId, out var entry))
@@ -127,16 +130,40 @@ public sealed partial class CapacityIndexGrain(
 
     private Task ScanAsync(CancellationToken cancellationToken)
     {
-        var deadline = clock.UtcNow - health.Value.HeartbeatTimeout;
+        var now = clock.UtcNow;
+        var deadline = now - health.Value.HeartbeatTimeout;
         foreach (var (nodeId, entry) in _entries)
         {
-            if (entry.Summary is { Status: NodeStatus.Up } && entry.LastBeat < deadline && entry.ReportedDownAt != entry.LastBeat)
+            if (entry.Summary is not { } summary || entry.NextCall > now)
             {
-                // Once per silence: the node grain re-checks against its own last heartbeat before acting.
-                entry.ReportedDownAt = entry.LastBeat;
-                LogSilent(logger, nodeId, entry.LastBeat);
+                continue;
+            }
+
+            if (summary.Status == NodeStatus.Up && entry.LastBeat < deadline)
+            {
+                // Asked again while the summary says up: the node grain (or its silo) may have died before its
+                // down status reached this shard. It re-checks against its own last heartbeat before acting.
+                entry.NextCall = now + health.Value.EvacuationRecheck;
+                if (entry.ReportedDownAt != entry.LastBeat)
+                {
+                    entry.ReportedDownAt = entry.LastBeat;
+                    LogSilent(logger, nodeId, entry.LastBeat);
+                }
+
                 GrainFactory.GetGrain<INodeGrain>(nodeId).MarkDownAsync(entry.LastBeat).Ignore();
             }
+            else if ((summary.Status == NodeStatus.Down || summary.Draining) && summary.Used != Capacity.Zero)
+            {
+                // Evacuation is durable because it is asked for again until the node holds nothing: the moves
+                // run in the node grain's silo, and a silo lost mid-way (or a failed move) leaves some behind.
+                entry.NextCall = now + health.Value.EvacuationRecheck;
+                GrainFactory.GetGrain<INodeGrain>(nodeId).ResumeEvacuationAsync().Ignore();
+            }
+        }
+
+        if (_entries.Values.All(e => e.Summary is not null))
+        {
+            _lastFullScan = now;
         }
 
         return Task.CompletedTask;
@@ -154,5 +181,8 @@ public sealed partial class CapacityIndexGrain(
         public long ShardVersion { get; set; }
         public DateTimeOffset LastBeat { get; set; }
         public DateTimeOffset? ReportedDownAt { get; set; }
+
+        /// <summary>When the shard may next ask the node grain to act (mark down, move what it holds).</summary>
+        public DateTimeOffset NextCall { get; set; }
     }
 }

@@ -34,29 +34,48 @@ public sealed partial class NodeGrain(
     private Task? _orphanCheck;
     private long _uptime;
     private long _version;
+    private long _desiredVersion;
+    private TaskCompletionSource _desiredChanged = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private Task? _evacuation;
+    private DateTimeOffset _nextEvacuation;
+    private TimeSpan _evacuationBackoff;
     private ICapacityIndexGrain? _shard;
     private IFarmGrain? _farm;
     private WriteCoalescer? _writer;
 
+    private const int IncarnationShift = 32;
+    private static readonly TimeSpan MaxWatch = TimeSpan.FromSeconds(20);
+    private static readonly TimeSpan MaxEvacuationBackoff = TimeSpan.FromSeconds(60);
+
     private long NodeId => this.GetPrimaryKeyLong();
 
-    private WriteCoalescer Writer => _writer ??= new WriteCoalescer(() => state.WriteOrDeactivateAsync(this));
+    private WriteCoalescer Writer => _writer ??= new WriteCoalescer(async () =>
+    {
+        await state.WriteOrDeactivateAsync(this);
+
+        // Every durable change may change what the agent should run: its long-poll answers at once.
+        DesiredChanged();
+    });
 
     // Resolved once: GetGrain takes a lock inside Orleans and showed up in placement profiles.
     private ICapacityIndexGrain Shard => _shard ??= GrainFactory.GetGrain<ICapacityIndexGrain>(index.Value.ShardOf(NodeId));
 
     private IFarmGrain Farm => _farm ??= GrainFactory.GetGrain<IFarmGrain>(state.State.Registration!.FarmId);
 
-    public override Task OnActivateAsync(CancellationToken cancellationToken)
+    public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
         _nextOrphanCheck = clock.UtcNow + health.Value.OrphanCheckInterval;
         if (state.State.Registration is not null)
         {
+            // Summary versions must only grow, whichever silo (and clock) hosts the node next: each activation
+            // takes a new incarnation, durably, and counts within it.
+            state.State.Incarnation++;
+            await state.WriteStateAsync(cancellationToken);
+            StartIncarnation();
+
             // The index is soft state: an activation refreshes it.
             PublishSummary();
         }
-
-        return Task.CompletedTask;
     }
 
     public async Task<NodeInfo> RegisterAsync(NodeRegistration registration, double cpuOvercommit)
@@ -71,7 +90,9 @@ public sealed partial class NodeGrain(
             Registration = registration,
             CpuOvercommit = cpuOvercommit,
             CreatedAt = clock.UtcNow,
+            Incarnation = 1,
         };
+        StartIncarnation();
         await Writer.WriteAsync();
         await ServiceProvider.GetRequiredService<LedgerRecorder>().RecordAsync(LedgerEvents.NodeRegistered(NodeId, registration));
         var summary = Summary();
@@ -92,7 +113,13 @@ public sealed partial class NodeGrain(
 
     public async Task<AllocationResult> TryAllocateAsync(AllocationRequest request)
     {
-        if (state.State.Registration is not { } registration || !IsSchedulable())
+        if (state.State.Registration is not { } registration)
+        {
+            // Never registered (or a stale id): nothing to place on and no summary to give.
+            return new(AllocationOutcome.NodeNotAvailable, [], null);
+        }
+
+        if (!IsSchedulable())
         {
             return new(AllocationOutcome.NodeNotAvailable, [], Summary());
         }
@@ -234,20 +261,78 @@ public sealed partial class NodeGrain(
 
         CheckOrphansWhenDue(now);
         await ForwardReportsAsync(heartbeat.Workloads);
-        var desired = state.State.Allocations.Values.SelectMany(a => a.Workloads).ToImmutableArray();
-        return new HeartbeatResponse(VisibleStatus(), state.State.Draining, desired);
+        return new HeartbeatResponse(VisibleStatus(), state.State.Draining, Desired())
+        {
+            HeartbeatIntervalMs = (long)health.Value.HeartbeatInterval.TotalMilliseconds,
+            HeartbeatTimeoutMs = (long)health.Value.HeartbeatTimeout.TotalMilliseconds,
+            DesiredVersion = _desiredVersion,
+        };
+    }
+
+    public async Task<DesiredWorkloads> WatchDesiredAsync(long knownVersion, TimeSpan maxWait)
+    {
+        if (knownVersion == _desiredVersion && state.State.Registration is not null)
+        {
+            var changed = _desiredChanged.Task;
+            await Task.WhenAny(changed, Task.Delay(maxWait < MaxWatch ? maxWait : MaxWatch));
+        }
+
+        return new DesiredWorkloads(_desiredVersion, Desired());
     }
 
     public async Task MarkDownAsync(DateTimeOffset lastHeartbeat)
     {
+        if (state.State.Status == NodeStatus.Down)
+        {
+            // Asked again: the shard missed the change (the silo died before publishing) or the moves were lost.
+            PublishSummary();
+            await ResumeEvacuationAsync();
+            return;
+        }
+
         // A heartbeat that arrived after the shard's scan wins: the node is alive.
-        if (state.State.Status == NodeStatus.Down || (_lastHeartbeat is { } seen && seen > lastHeartbeat))
+        if (_lastHeartbeat is { } seen && seen > lastHeartbeat)
         {
             return;
         }
 
         await SetStatusAsync(NodeStatus.Down, clock.UtcNow);
+
+        // A heartbeat that arrived while the down status was being written wins as well: it has set the node up
+        // again (subject to the rejoin delay), so its reservations stay where they are.
+        if (state.State.Status != NodeStatus.Down || (_lastHeartbeat is { } late && late > lastHeartbeat))
+        {
+            LogDownOverruled(logger, NodeId);
+            return;
+        }
+
         EvacuateAll(makeBeforeBreak: false);
+    }
+
+    public Task ResumeEvacuationAsync()
+    {
+        var down = state.State.Status == NodeStatus.Down;
+        if (state.State.Registration is null || state.State.Allocations.Count == 0 || _evacuation is { IsCompleted: false }
+            || (!down && !state.State.Draining))
+        {
+            return Task.CompletedTask;
+        }
+
+        // A fresh activation (the silo that ran the moves is gone) starts at once; then the checks back off while
+        // allocations stay (pinned reservations wait for their node, unschedulable ones retry on their own).
+        var now = clock.UtcNow;
+        if (now < _nextEvacuation)
+        {
+            return Task.CompletedTask;
+        }
+
+        var recheck = health.Value.EvacuationRecheck;
+        _evacuationBackoff = _evacuationBackoff < recheck ? recheck
+            : _evacuationBackoff * 2 < MaxEvacuationBackoff ? _evacuationBackoff * 2 : MaxEvacuationBackoff;
+        _nextEvacuation = now + _evacuationBackoff;
+        LogResumingEvacuation(logger, NodeId, state.State.Allocations.Count, state.State.Status);
+        EvacuateAll(makeBeforeBreak: !down, resumed: true);
+        return Task.CompletedTask;
     }
 
     public async Task SetDrainingAsync(bool draining, int maxParallel)
@@ -263,20 +348,27 @@ public sealed partial class NodeGrain(
         }
     }
 
-    private void EvacuateAll(bool makeBeforeBreak)
+    private void EvacuateAll(bool makeBeforeBreak, bool resumed = false)
     {
         if (state.State.Registration is not { } registration || state.State.Allocations.Count == 0)
         {
             return;
         }
 
-        evacuations.Enqueue(new EvacuationBatch(
+        if (!resumed)
+        {
+            // The shard's checks resume the moves only if this run is lost (silo gone) or leaves some behind.
+            _nextEvacuation = clock.UtcNow + health.Value.EvacuationRecheck;
+        }
+
+        _evacuation = evacuations.Enqueue(new EvacuationBatch(
             NodeId,
             registration.FarmId,
             registration.Location.Country,
             [.. state.State.Allocations.Keys],
             makeBeforeBreak,
-            makeBeforeBreak ? state.State.DrainMaxParallel : 0));
+            makeBeforeBreak ? state.State.DrainMaxParallel : 0,
+            resumed));
     }
 
     private async Task SetStatusAsync(NodeStatus status, DateTimeOffset now)
@@ -294,16 +386,18 @@ public sealed partial class NodeGrain(
             RegisterRejoinRefresh();
         }
 
-        if (status == NodeStatus.Up && previous == NodeStatus.Down)
+        _evacuationBackoff = TimeSpan.Zero;
+        await Writer.WriteAsync();
+        if (status == NodeStatus.Up && previous == NodeStatus.Down && state.State.Status == NodeStatus.Up)
         {
-            // Reservations that could not leave (pinned, or nothing else fit) are served here again.
+            // Reservations that could not leave (pinned, or nothing else fit) are served here again — told only
+            // once the node's return is durable.
             foreach (var reservationId in state.State.Allocations.Keys)
             {
                 GrainFactory.GetGrain<IReservationGrain>(reservationId).NodeReturnedAsync(NodeId).Ignore();
             }
         }
 
-        await Writer.WriteAsync();
         if (status is NodeStatus.Up or NodeStatus.Down)
         {
             // Not awaited: heartbeats and evacuations must not wait on the ledger; a failed append is logged.
@@ -354,11 +448,22 @@ public sealed partial class NodeGrain(
             forwarded.Add((report, GrainFactory.GetGrain<IWorkloadGrain>(report.WorkloadId).ReportAsync(NodeId, report)));
         }
 
-        await Task.WhenAll(forwarded.Select(f => f.Accepted));
-        foreach (var (report, accepted) in forwarded.Where(f => f.Accepted.Result))
+        foreach (var (report, accepted) in forwarded)
         {
-            // Remembered only once accepted, so a report that raced ahead of the placement is sent again.
-            _reported[report.WorkloadId] = (report.Epoch, report.State, report.Restarts);
+            try
+            {
+                // Remembered only once accepted, so a report that raced ahead of the placement is sent again.
+                if (await accepted)
+                {
+                    _reported[report.WorkloadId] = (report.Epoch, report.State, report.Restarts);
+                }
+            }
+            catch (Exception exception)
+            {
+                // One workload grain out of reach (its silo failing over, its storage) must not fail the node's
+                // heartbeat: the agent would take a healthy node for disconnected and fence it. Sent again next time.
+                LogReportFailed(logger, exception, NodeId, report.WorkloadId);
+            }
         }
     }
 
@@ -464,11 +569,28 @@ public sealed partial class NodeGrain(
         Shard.UpdateAsync(summary).Ignore();
     }
 
+    /// <summary>Versions of this activation: above every version an earlier incarnation can have handed out.</summary>
+    private void StartIncarnation()
+    {
+        _version = state.State.Incarnation << IncarnationShift;
+        _desiredVersion = _version;
+    }
+
+    private ImmutableArray<WorkloadAssignment> Desired() =>
+        [.. state.State.Allocations.Values.SelectMany(a => a.Workloads)];
+
+    private void DesiredChanged()
+    {
+        _desiredVersion++;
+        var changed = _desiredChanged;
+        _desiredChanged = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        changed.TrySetResult();
+    }
+
     private NodeSummary Summary()
     {
         var registration = state.State.Registration!;
-        // Versions must grow across re-activations too, so they follow the wall clock.
-        _version = Math.Max(_version + 1, DateTime.UtcNow.Ticks);
+        _version++;
         var used = Used();
         return new NodeSummary(
             NodeId,
@@ -513,6 +635,15 @@ public sealed partial class NodeGrain(
             state.State.CreatedAt,
             state.State.RejoinAt);
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Node {NodeId} could not forward the report of workload {WorkloadId}")]
+    private static partial void LogReportFailed(ILogger logger, Exception exception, long nodeId, long workloadId);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Node {NodeId} heartbeat arrived while it was declared down: it stays, nothing is moved")]
+    private static partial void LogDownOverruled(ILogger logger, long nodeId);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Node {NodeId} still holds {Count} allocations while {Status}: moving them (again)")]
+    private static partial void LogResumingEvacuation(ILogger logger, long nodeId, int count, NodeStatus status);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Node {NodeId} status {Previous} -> {Status}")]
     private static partial void LogStatusChanged(ILogger logger, long nodeId, NodeStatus previous, NodeStatus status);

@@ -15,4 +15,7 @@ public sealed class NodeState
     /// <summary>Set when the node was declared down once: its next return is subject to the rejoin delay.</summary>
     [Id(8)] public bool HasBeenDown { get; set; }
     [Id(9)] public DateTimeOffset? RejoinAt { get; set; }
+
+    /// <summary>Counts activations, so summary versions (incarnation, then a counter) only grow whatever the clocks.</summary>
+    [Id(20)] public long Incarnation { get; set; }
 }

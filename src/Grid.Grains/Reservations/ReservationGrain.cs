@@ -191,8 +191,22 @@ public sealed partial class ReservationGrain(
 
     private async Task<bool> MoveAsync(long nodeId, bool makeBeforeBreak)
     {
-        if (!Exists || Record.State == ReservationState.Cancelled || Record.NodeId != nodeId)
+        if (!Exists)
         {
+            return true;
+        }
+
+        if (Record.State == ReservationState.Cancelled || (Record.NodeId != nodeId && Record.PreviousNodeId != nodeId))
+        {
+            // Asked again by a node that still holds this reservation although it moved away or was cancelled: the
+            // release after the move (or cancel) was lost with a silo. Only older epochs are dropped there.
+            await ReleaseQuietlyAsync(nodeId, Record.State == ReservationState.Cancelled ? Record.Epoch : Record.Epoch - 1);
+            return true;
+        }
+
+        if (Record.NodeId != nodeId)
+        {
+            // The previous node of a move in progress: released when the move completes.
             return true;
         }
 

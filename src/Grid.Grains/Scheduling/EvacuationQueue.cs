@@ -11,7 +11,8 @@ public sealed record EvacuationBatch(
     string Country,
     ImmutableArray<long> ReservationIds,
     bool MakeBeforeBreak,
-    int MaxParallel);
+    int MaxParallel,
+    bool Resumed = false);
 
 /// <summary>
 /// Drives moves off a lost or draining node outside the node grain's turn, so the reservations can call back
@@ -23,18 +24,16 @@ public sealed partial class EvacuationQueue(IGrainFactory grains, MassFailureBra
     private static readonly TimeSpan MigrationWait = TimeSpan.FromSeconds(90);
     private static readonly TimeSpan SettlePoll = TimeSpan.FromMilliseconds(100);
 
-    public void Enqueue(EvacuationBatch batch)
-    {
-        if (!batch.MakeBeforeBreak)
-        {
-            brake.RecordDown(batch.FarmId, batch.Country);
-        }
-
-        _ = Task.Run(() => RunAsync(batch));
-    }
+    /// <summary>Starts the moves; the task ends when every move of the batch ended (moved, refused or failed).</summary>
+    public Task Enqueue(EvacuationBatch batch) => Task.Run(() => RunAsync(batch));
 
     private async Task RunAsync(EvacuationBatch batch)
     {
+        if (!batch.MakeBeforeBreak && !batch.Resumed)
+        {
+            await RecordDownAsync(batch);
+        }
+
         LogEvacuating(logger, batch.NodeId, batch.ReservationIds.Length, batch.MakeBeforeBreak);
         var parallel = new ParallelOptions { MaxDegreeOfParallelism = batch.MaxParallel > 0 ? batch.MaxParallel : DefaultParallelism };
         await Parallel.ForEachAsync(batch.ReservationIds, parallel, async (reservationId, cancellationToken) =>
@@ -61,6 +60,19 @@ public sealed partial class EvacuationQueue(IGrainFactory grains, MassFailureBra
         });
     }
 
+    private async Task RecordDownAsync(EvacuationBatch batch)
+    {
+        try
+        {
+            await brake.RecordDownAsync(batch.FarmId, batch.Country);
+        }
+        catch (Exception exception)
+        {
+            // The brake's counts are out of reach: move without it rather than not at all.
+            LogBrakeUnavailable(logger, exception, batch.NodeId);
+        }
+    }
+
     private static async Task WaitUntilSettledAsync(IReservationGrain reservation, CancellationToken cancellationToken)
     {
         var deadline = DateTime.UtcNow + MigrationWait;
@@ -72,6 +84,9 @@ public sealed partial class EvacuationQueue(IGrainFactory grains, MassFailureBra
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Moving {Count} reservations off node {NodeId} (make-before-break: {MakeBeforeBreak})")]
     private static partial void LogEvacuating(ILogger logger, long nodeId, int count, bool makeBeforeBreak);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not count node {NodeId}'s loss towards the mass-failure brake")]
+    private static partial void LogBrakeUnavailable(ILogger logger, Exception exception, long nodeId);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Moving reservation {ReservationId} off node {NodeId} failed")]
     private static partial void LogMoveFailed(ILogger logger, Exception exception, long reservationId, long nodeId);

@@ -1,7 +1,5 @@
-using System.Collections.Concurrent;
+using System.Collections.Immutable;
 using Grid.Telemetry;
-using Microsoft.Extensions.Logging;
-using Microsoft.Extensions.Options;
 
 namespace Grid.Scheduling;
 
@@ -9,140 +7,55 @@ namespace Grid.Scheduling;
 /// Correlated-failure brake: when more than <see cref="GridHealthOptions.MassFailureShare"/> of a farm's or a
 /// country's nodes went down within the window, moves out of it are rate limited — a whole farm vanishing is
 /// more likely a network split than dead machines, and moving everything at once would overload the rest.
-/// The brake is per silo (each silo limits the moves it drives).
+/// The counts and the pace are cluster-wide (<see cref="IMassFailureGrain"/>); this silo-local part asks the
+/// grain only for moves out of a braked farm or country and otherwise reads its cached answer.
 /// </summary>
-public sealed partial class MassFailureBrake(
-    CapacityView view,
-    GridClock clock,
-    IOptions<GridHealthOptions> options,
-    GridMetrics metrics,
-    ILogger<MassFailureBrake> logger)
+public sealed class MassFailureBrake(IGrainFactory grains, GridClock clock, GridMetrics metrics)
 {
-    private readonly ConcurrentDictionary<string, Window> _windows = new();
-    private (long At, Dictionary<string, int> Counts) _totals = (long.MinValue / 2, []);
+    private const long RefreshMs = 1000;
+    private (long At, ImmutableArray<string> Keys) _engaged = (long.MinValue / 2, []);
 
-    /// <summary>Keys (<c>farm:F</c>, <c>country:C</c>) whose moves are rate limited now.</summary>
-    public IReadOnlyCollection<string> Engaged =>
-        [.. _windows.Where(w => IsEngaged(w.Key, w.Value, clock.UtcNow)).Select(w => w.Key)];
+    private IMassFailureGrain Grain => grains.GetGrain<IMassFailureGrain>(0);
 
-    public void RecordDown(long farmId, string country)
-    {
-        var now = clock.UtcNow;
-        foreach (var key in Keys(farmId, country))
-        {
-            var window = _windows.GetOrAdd(key, _ => new Window());
-            lock (window)
-            {
-                window.Downs.Enqueue(now);
-                Trim(window, now);
-            }
+    /// <summary>Keys (<c>farm:F</c>, <c>country:C</c>) whose moves were rate limited at this silo's last look.</summary>
+    public IReadOnlyCollection<string> Engaged => _engaged.Keys;
 
-            if (IsEngaged(key, window, now) && !window.Announced)
-            {
-                window.Announced = true;
-                LogEngaged(logger, key, window.Downs.Count, Total(key));
-            }
-        }
+    public async Task RecordDownAsync(long farmId, string country) => Remember(await Grain.RecordDownAsync(farmId, country));
 
-        metrics.SetBrakeEngaged(Engaged.Count);
-    }
+    /// <summary>The keys under the brake now, asked of the cluster.</summary>
+    public async Task<IReadOnlyCollection<string>> GetEngagedAsync() => Remember(await Grain.GetEngagedAsync());
 
-    /// <summary>Waits for a move token when the node's farm or country is under the brake.</summary>
+    /// <summary>Waits for a move slot when the node's farm or country is under the brake.</summary>
     public async ValueTask WaitAsync(long farmId, string country, CancellationToken cancellationToken)
     {
-        var rate = options.Value.MassFailureMovesPerSecond;
-        foreach (var key in Keys(farmId, country))
+        // A cache, so it ages in real time: most moves are not braked and must not each ask the grain.
+        var engaged = _engaged;
+        if (Environment.TickCount64 - engaged.At > RefreshMs)
         {
-            if (!_windows.TryGetValue(key, out var window))
+            await GetEngagedAsync();
+            engaged = _engaged;
+        }
+
+        foreach (var key in MassFailureGrain.Keys(farmId, country))
+        {
+            if (!engaged.Keys.Contains(key))
             {
                 continue;
             }
 
-            while (IsEngaged(key, window, clock.UtcNow))
+            var wait = await Grain.TakeMoveSlotAsync(key);
+            if (wait > TimeSpan.Zero)
             {
-                TimeSpan wait;
-                lock (window)
-                {
-                    var now = clock.UtcNow;
-                    var next = window.NextMoveAt > now ? window.NextMoveAt : now;
-                    window.NextMoveAt = next + TimeSpan.FromSeconds(1 / Math.Max(rate, 0.001));
-                    wait = next - now;
-                }
-
-                if (wait <= TimeSpan.Zero)
-                {
-                    break;
-                }
-
                 metrics.MoveDelayed();
                 await Task.Delay(wait, clock.Time, cancellationToken);
-                break;
             }
         }
     }
 
-    private bool IsEngaged(string key, Window window, DateTimeOffset now)
+    private ImmutableArray<string> Remember(ImmutableArray<string> keys)
     {
-        if (options.Value.MassFailureShare >= 1)
-        {
-            return false;
-        }
-
-        int downs;
-        lock (window)
-        {
-            Trim(window, now);
-            downs = window.Downs.Count;
-        }
-
-        var total = Total(key);
-        var engaged = total >= 2 && downs > options.Value.MassFailureShare * total;
-        if (!engaged)
-        {
-            window.Announced = false;
-        }
-
-        return engaged;
-    }
-
-    private int Total(string key)
-    {
-        // Counting means a walk over every node: do it at most once a second, not once per move.
-        var totals = _totals;
-        if (Environment.TickCount64 - totals.At > 1000)
-        {
-            var counts = new Dictionary<string, int>();
-            foreach (var node in view.Nodes)
-            {
-                foreach (var k in Keys(node.FarmId, node.Location.Country))
-                {
-                    counts[k] = counts.GetValueOrDefault(k) + 1;
-                }
-            }
-
-            _totals = totals = (Environment.TickCount64, counts);
-        }
-
-        return totals.Counts.GetValueOrDefault(key);
-    }
-
-    private void Trim(Window window, DateTimeOffset now)
-    {
-        while (window.Downs.TryPeek(out var at) && now - at > options.Value.MassFailureWindow)
-        {
-            window.Downs.Dequeue();
-        }
-    }
-
-    private static string[] Keys(long farmId, string country) => ["farm:" + farmId, "country:" + country.ToUpperInvariant()];
-
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Mass-failure brake engaged for {Key}: {Downs} of {Total} nodes went down within the window; moves out of it are rate limited")]
-    private static partial void LogEngaged(ILogger logger, string key, int downs, int total);
-
-    private sealed class Window
-    {
-        public Queue<DateTimeOffset> Downs { get; } = new();
-        public DateTimeOffset NextMoveAt { get; set; }
-        public bool Announced { get; set; }
+        _engaged = (Environment.TickCount64, keys);
+        metrics.SetBrakeEngaged(keys.Length);
+        return keys;
     }
 }

@@ -101,16 +101,17 @@ public static class NodeQuery
     /// <summary>Every node of the view joined with its farm.</summary>
     public static IEnumerable<NodeRow> Rows(CapacityView view, FarmDirectory farms)
     {
-        var freeIps = new Dictionary<long, int>();
+        // One directory lookup per farm, not per node.
+        var known = new Dictionary<long, (FarmInfo? Farm, int FreeIps)>();
         foreach (var node in view.Nodes)
         {
-            farms.TryGet(node.FarmId, out var farm);
-            if (!freeIps.TryGetValue(node.FarmId, out var free))
+            if (!known.TryGetValue(node.FarmId, out var farm))
             {
-                freeIps[node.FarmId] = free = farm is null ? 0 : FreeIps(farm);
+                farms.TryGet(node.FarmId, out var info);
+                known[node.FarmId] = farm = (info, info is null ? 0 : FreeIps(info));
             }
 
-            yield return new NodeRow(node, farm, free);
+            yield return new NodeRow(node, farm.Farm, farm.FreeIps);
         }
     }
 
