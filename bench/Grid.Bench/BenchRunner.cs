@@ -11,7 +11,7 @@ namespace Grid.Bench;
 /// </summary>
 public static class BenchRunner
 {
-    private static readonly string[] Scenarios = ["baseline", "placement", "durable", "failover", "heartbeat", "memory", "proxy"];
+    private static readonly string[] Scenarios = ["baseline", "placement", "durable", "failover", "heartbeat", "memory", "proxy", "billing"];
 
     public static async Task<int> RunAsync(string[] args)
     {
@@ -61,6 +61,11 @@ public static class BenchRunner
             if (scenario is "all" or "proxy")
             {
                 await ProxyScenario.RunAsync(scale, rows);
+            }
+
+            if (scenario is "all" or "billing")
+            {
+                await BillingScenario.RunAsync(scale, rows, postgres);
             }
         }
         catch (BenchFailedException failure)

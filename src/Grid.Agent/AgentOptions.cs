@@ -52,6 +52,25 @@ public sealed class AgentOptions
     /// </summary>
     public TimeSpan? StopOnDisconnectAfter { get; init; } = TimeSpan.FromSeconds(9);
 
+    /// <summary>
+    /// Whether <see cref="HeartbeatInterval"/> was chosen by the operator. Otherwise the agent follows the interval
+    /// the controller sends in every heartbeat answer. Default: false.
+    /// </summary>
+    public bool HeartbeatIntervalGiven { get; init; }
+
+    /// <summary>
+    /// Whether <see cref="StopOnDisconnectAfter"/> was chosen by the operator. Otherwise the agent fences before the
+    /// controller can declare its node down: the controller's timeout minus one interval and the request latency.
+    /// Default: false.
+    /// </summary>
+    public bool StopOnDisconnectAfterGiven { get; init; }
+
+    /// <summary>
+    /// Whether the agent long-polls the controller for changes of its desired workloads next to its heartbeats,
+    /// so a placement starts at once instead of at the next heartbeat. Default: true.
+    /// </summary>
+    public bool WatchDesired { get; init; } = true;
+
     /// <summary>Timeout of one HTTP request to the controller. Default: 5 s.</summary>
     public TimeSpan RequestTimeout { get; init; } = TimeSpan.FromSeconds(5);
 

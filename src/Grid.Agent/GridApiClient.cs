@@ -62,6 +62,17 @@ public sealed class GridApiClient(HttpClient http, string? apiKey = null)
             signingKey is null ? nodeKey : null, cancellationToken, signer: signingKey is null ? null : ($"node:{nodeId}", signingKey))
         ?? throw Malformed("heartbeat");
 
+    /// <summary>
+    /// Long-poll: answers the node's desired workloads once their version differs from <paramref name="version"/>,
+    /// or after <paramref name="wait"/>. Authenticated like the heartbeat.
+    /// </summary>
+    public async Task<DesiredWorkloads> WatchDesiredAsync(
+        long nodeId, string nodeKey, long version, TimeSpan wait, CancellationToken cancellationToken = default, string? signingKey = null) =>
+        await SendAsync<DesiredWorkloads?>(HttpMethod.Get,
+            FormattableString.Invariant($"api/v1/nodes/{nodeId}/desired?version={version}&waitMs={(long)wait.TotalMilliseconds}"), null,
+            signingKey is null ? nodeKey : null, cancellationToken, signer: signingKey is null ? null : ($"node:{nodeId}", signingKey))
+        ?? throw Malformed("desired workloads");
+
     /// <summary>Reserves capacity; <paramref name="idempotencyKey"/> makes a retried call return the first result.</summary>
     public Task<JsonElement> ReserveAsync(CreateReservationRequest request, string? idempotencyKey = null, CancellationToken cancellationToken = default) =>
         SendAsync<JsonElement>(HttpMethod.Post, "api/v1/reservations", request, apiKey, cancellationToken, idempotencyKey);
@@ -96,6 +107,18 @@ public sealed class GridApiClient(HttpClient http, string? apiKey = null)
 
     public Task<JsonElement> RevokeKeyAsync(long keyId, CancellationToken cancellationToken = default) =>
         SendAsync<JsonElement>(HttpMethod.Delete, $"api/v1/keys/{keyId}", null, apiKey, cancellationToken);
+
+    public Task<JsonElement> GetLedgerAsync(long from, int limit, CancellationToken cancellationToken = default) =>
+        SendAsync<JsonElement>(HttpMethod.Get, $"api/v1/ledger?from={from}&limit={limit}", null, null, cancellationToken);
+
+    public Task<JsonElement> GetLedgerCheckpointsAsync(long from, CancellationToken cancellationToken = default) =>
+        SendAsync<JsonElement>(HttpMethod.Get, $"api/v1/ledger/checkpoints?from={from}", null, null, cancellationToken);
+
+    public Task<JsonElement> GetAccountAsync(CancellationToken cancellationToken = default) =>
+        SendAsync<JsonElement>(HttpMethod.Get, "api/v1/account", null, apiKey, cancellationToken);
+
+    public Task<JsonElement> GetAccountTransactionsAsync(int page, CancellationToken cancellationToken = default) =>
+        SendAsync<JsonElement>(HttpMethod.Get, $"api/v1/account/transactions?page={page}", null, apiKey, cancellationToken);
 
     /// <summary>
     /// One call. A body-less success (204) reads as an undefined <see cref="JsonElement"/>

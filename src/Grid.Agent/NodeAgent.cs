@@ -19,6 +19,8 @@ public sealed partial class NodeAgent(AgentOptions options, ILogger<NodeAgent>? 
     : IAsyncDisposable
 {
     private const string NotAllowed = "this agent does not allow process workloads (start it with --allow-process-workloads)";
+    private static readonly TimeSpan MinRequestTime = TimeSpan.FromMilliseconds(200);
+    private static readonly TimeSpan MinLatencyMargin = TimeSpan.FromMilliseconds(250);
 
     private readonly ILogger _logger = logger ?? NullLogger<NodeAgent>.Instance;
     private readonly TimeProvider _time = timeProvider ?? TimeProvider.System;
@@ -34,6 +36,11 @@ public sealed partial class NodeAgent(AgentOptions options, ILogger<NodeAgent>? 
     private DateTimeOffset _startedAt;
     private DateTimeOffset _lastContact;
     private bool _fenced;
+    private TimeSpan _interval = options.HeartbeatInterval;
+    private TimeSpan? _fenceAfter = options.StopOnDisconnectAfter;
+    private long _desiredVersion = -1;
+    private volatile TaskCompletionSource _wake = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private bool _beatNow;
     private bool? _draining;
     private int _started;
     private int _disposed;
@@ -61,22 +68,39 @@ public sealed partial class NodeAgent(AgentOptions options, ILogger<NodeAgent>? 
             LogStarting(options.NodeId, options.ApiUrl, options.WorkDir, options.AllowProcessWorkloads ? "allowed" : "refused");
             PrepareSandbox();
             await AdoptOrphansAsync();
+            var watch = options.WatchDesired ? WatchDesiredAsync(api, loop.Token) : Task.CompletedTask;
             var nextHeartbeat = _startedAt;
             while (!loop.IsCancellationRequested)
             {
                 Supervise();
-                if (_time.GetUtcNow() >= nextHeartbeat)
+                if (_time.GetUtcNow() >= nextHeartbeat || _beatNow)
                 {
-                    nextHeartbeat = _time.GetUtcNow() + options.HeartbeatInterval;
+                    _beatNow = false;
+                    nextHeartbeat = _time.GetUtcNow() + _interval;
                     await HeartbeatAsync(api, loop.Token);
                 }
 
                 await FenceIfDisconnectedAsync();
                 _snapshot = [.. _workloads.Values.Select(w => w.ToReport())];
+                if (_beatNow)
+                {
+                    // What was just started or stopped is reported at once, not one interval later.
+                    continue;
+                }
+
                 var untilHeartbeat = nextHeartbeat - _time.GetUtcNow();
                 var wait = untilHeartbeat < options.SupervisionInterval ? untilHeartbeat : options.SupervisionInterval;
-                await Task.Delay(wait > TimeSpan.Zero ? wait : TimeSpan.Zero, _time, loop.Token);
+                var wake = _wake.Task;
+                await Task.WhenAny(Task.Delay(wait > TimeSpan.Zero ? wait : TimeSpan.Zero, _time, loop.Token), wake);
+                if (wake.IsCompleted)
+                {
+                    // The long-poll saw the desired workloads change: the heartbeat's answer brings them now.
+                    _wake = new(TaskCreationOptions.RunContinuationsAsynchronously);
+                    _beatNow = true;
+                }
             }
+
+            await watch;
         }
         catch (OperationCanceledException) when (loop.IsCancellationRequested)
         {
@@ -124,11 +148,21 @@ public sealed partial class NodeAgent(AgentOptions options, ILogger<NodeAgent>? 
     {
         var reports = _workloads.Values.Select(w => w.ToReport()).Concat(_finalReports).ToImmutableArray();
         var sentFinal = _finalReports.Count;
-        var uptime = (long)(_time.GetUtcNow() - _startedAt).TotalSeconds;
+        var sentAt = _time.GetUtcNow();
+        var uptime = (long)(sentAt - _startedAt).TotalSeconds;
         HeartbeatResponse response;
+
+        // A request into a cut link must not outlast the fencing deadline: the fence is checked between requests.
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        if (_fenceAfter is { } fence && !_fenced)
+        {
+            var left = _lastContact + fence - sentAt;
+            deadline.CancelAfter(left > MinRequestTime ? left : MinRequestTime);
+        }
+
         try
         {
-            response = await api.HeartbeatAsync(options.NodeId, options.NodeKey, new Heartbeat(uptime, reports), cancellationToken, options.SigningKey);
+            response = await api.HeartbeatAsync(options.NodeId, options.NodeKey, new Heartbeat(uptime, reports), deadline.Token, options.SigningKey);
         }
         catch (HttpRequestException e)
         {
@@ -154,7 +188,10 @@ public sealed partial class NodeAgent(AgentOptions options, ILogger<NodeAgent>? 
             _fenced = false;
         }
 
-        _lastContact = now;
+        // Counted from the send: the controller saw this heartbeat no earlier, so its timeout runs from no earlier.
+        _lastContact = sentAt;
+        FollowController(response, now - sentAt);
+        Interlocked.Exchange(ref _desiredVersion, response.DesiredVersion);
         _finalReports.RemoveRange(0, sentFinal);
         if (_draining != response.Draining)
         {
@@ -172,6 +209,64 @@ public sealed partial class NodeAgent(AgentOptions options, ILogger<NodeAgent>? 
         }
     }
 
+    /// <summary>
+    /// Takes the controller's heartbeat interval and fences before its timeout can pass: the timeout minus one
+    /// interval (a heartbeat may be missed just before the cut) and the request latency — unless the operator chose.
+    /// </summary>
+    private void FollowController(HeartbeatResponse response, TimeSpan latency)
+    {
+        if (response.HeartbeatIntervalMs > 0 && !options.HeartbeatIntervalGiven)
+        {
+            _interval = TimeSpan.FromMilliseconds(response.HeartbeatIntervalMs);
+        }
+
+        if (response.HeartbeatTimeoutMs > 0 && !options.StopOnDisconnectAfterGiven)
+        {
+            var timeout = TimeSpan.FromMilliseconds(response.HeartbeatTimeoutMs);
+            var margin = latency * 2 > MinLatencyMargin ? latency * 2 : MinLatencyMargin;
+            var fence = timeout - _interval - (margin < options.RequestTimeout ? margin : options.RequestTimeout);
+            _fenceAfter = fence > timeout / 4 ? fence : timeout / 4;
+        }
+    }
+
+    /// <summary>
+    /// Long-polls the controller for changes of the desired workloads and wakes the loop when they change; the
+    /// heartbeat stays the liveness signal and brings the workloads themselves.
+    /// </summary>
+    private async Task WatchDesiredAsync(GridApiClient api, CancellationToken cancellationToken)
+    {
+        var wait = options.RequestTimeout - TimeSpan.FromSeconds(1);
+        wait = wait > TimeSpan.FromMilliseconds(500) ? wait : options.RequestTimeout / 2;
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            try
+            {
+                var known = Interlocked.Read(ref _desiredVersion);
+                var answer = await api.WatchDesiredAsync(options.NodeId, options.NodeKey, known, wait, cancellationToken, options.SigningKey);
+                if (Interlocked.CompareExchange(ref _desiredVersion, answer.Version, known) == known && answer.Version != known)
+                {
+                    _wake.TrySetResult();
+                }
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception e) when (e is HttpRequestException or TaskCanceledException or GridApiException or System.Text.Json.JsonException)
+            {
+                // An older controller without the long-poll, or no contact: heartbeats carry on alone; try again later.
+                try
+                {
+                    await Task.Delay(_interval, _time, cancellationToken);
+                }
+                catch (OperationCanceledException)
+                {
+                    return;
+                }
+            }
+        }
+    }
+
     /// <summary>Stops what is not desired or runs at another epoch, then starts what is desired and missing.</summary>
     private async Task ReconcileAsync(ImmutableArray<WorkloadAssignment> desired)
     {
@@ -179,6 +274,7 @@ public sealed partial class NodeAgent(AgentOptions options, ILogger<NodeAgent>? 
         var unwanted = _workloads.Values
             .Where(w => !wanted.TryGetValue(w.WorkloadId, out var a) || a.Epoch != w.Epoch)
             .ToList();
+        _beatNow |= unwanted.Count > 0 || wanted.Keys.Any(id => !_workloads.ContainsKey(id));
         await StopAsync(unwanted, w => wanted.TryGetValue(w.WorkloadId, out var a)
             ? $"stale epoch {w.Epoch}: the controller placed epoch {a.Epoch}"
             : "no longer desired by the controller");
@@ -357,7 +453,7 @@ public sealed partial class NodeAgent(AgentOptions options, ILogger<NodeAgent>? 
     /// <summary>Stops the process workloads once the controller has been silent too long (it has moved them).</summary>
     private async Task FenceIfDisconnectedAsync()
     {
-        if (options.StopOnDisconnectAfter is not { } limit || _fenced)
+        if (_fenceAfter is not { } limit || _fenced)
         {
             return;
         }

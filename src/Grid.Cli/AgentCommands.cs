@@ -66,6 +66,10 @@ internal static class AgentCommands
                 RequireResourceLimits = parse.GetValue(requireLimits),
                 HeartbeatInterval = parse.GetValue(interval)!.Value,
                 StopOnDisconnectAfter = parse.GetValue(fence),
+
+                // Without these flags the agent follows the timing the controller sends in its heartbeat answers.
+                HeartbeatIntervalGiven = parse.Tokens.Any(t => t.Value == "--heartbeat-interval"),
+                StopOnDisconnectAfterGiven = parse.Tokens.Any(t => t.Value == "--stop-on-disconnect-after"),
                 StopGracePeriod = parse.GetValue(grace)!.Value,
             };
             using var logging = LoggerFactory.Create(b => b.AddSimpleConsole(o =>

@@ -20,6 +20,8 @@ public static class GridCli
             ReservationCommands.Reserve(),
             ReservationCommands.Reservations(),
             WorkloadCommands.Build(),
+            LedgerCommands.Ledger(),
+            LedgerCommands.Account(),
             AgentCommands.Build(),
         };
         return root;

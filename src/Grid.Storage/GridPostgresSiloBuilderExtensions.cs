@@ -38,6 +38,8 @@ public static class GridPostgresSiloBuilderExtensions
         configure?.Invoke(options);
 
         silo.Services.AddSingleton(new GridPostgresConnection(tuned));
+        // The ledger's own tables (Sql/05-ledger.sql); replaces the memory store AddGridGrains registers.
+        silo.Services.AddSingleton<ILedgerStore>(_ => new PostgresLedgerStore(tuned));
         silo.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>, PostgresSchemaInitializer>();
         silo.Services.AddSingleton(sp => new PostgresHealthCheck(
             tuned, sp.GetRequiredService<IOptions<GridPostgresOptions>>().Value.HealthCheckTimeout));

@@ -61,7 +61,11 @@ public sealed class GridProcesses : IAsyncDisposable
         }
     }
 
-    public ChildProcess StartAgent(long nodeId, string nodeKey, string workDir, params string[] options)
+    public ChildProcess StartAgent(long nodeId, string nodeKey, string workDir, params string[] options) =>
+        StartAgentVia(Api, nodeId, nodeKey, workDir, options);
+
+    /// <summary>An agent that reaches the controller at <paramref name="api"/> (e.g. through a <see cref="TcpProxy"/>).</summary>
+    public ChildProcess StartAgentVia(Uri api, long nodeId, string nodeKey, string workDir, params string[] options)
     {
         Directory.CreateDirectory(workDir);
         if (!_workDirs.Contains(workDir))
@@ -71,7 +75,7 @@ public sealed class GridProcesses : IAsyncDisposable
 
         return Track(ChildProcess.Start("dotnet",
         [
-            BuiltApp.PathOf("Grid.Cli", "grid.dll"), "agent", "--api", Api.ToString().TrimEnd('/'),
+            BuiltApp.PathOf("Grid.Cli", "grid.dll"), "agent", "--api", api.ToString().TrimEnd('/'),
             "--node-id", nodeId.ToString(System.Globalization.CultureInfo.InvariantCulture), "--node-key", nodeKey,
             "--workdir", workDir, "--allow-process-workloads", .. options,
         ], logPath: Path.Combine(workDir, "agent.log")));

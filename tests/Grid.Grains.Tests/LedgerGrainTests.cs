@@ -73,7 +73,7 @@ public sealed class LedgerGrainTests(LedgerClusterFixture fixture)
         Assert.Single(concurrent.Select(e => e.Seq).Distinct());
 
         await fixture.Ledger.Cast<IGrainManagementExtension>().DeactivateOnIdle();
-        await GridCluster.UntilAsync(async () => (await fixture.Ledger.AppendAsync(Note(eventId))) == concurrent[0], "the reactivated ledger answers the stored entry");
+        await GridCluster.UntilAsync(async () => (await fixture.Ledger.AppendAsync(Note(eventId))).Hash == concurrent[0].Hash, "the reactivated ledger answers the stored entry");
         var next = await fixture.Ledger.AppendAsync(Note($"{eventId}:next"));
 
         var stored = await fixture.Store.ReadAsync(1, int.MaxValue);

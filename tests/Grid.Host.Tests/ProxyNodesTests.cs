@@ -129,6 +129,8 @@ public sealed class ProxyNodesTests(ProxyGridFixture grid)
         var (_, filtered, filteredResponse) = await grid.GetAsync("/nodes?status=down&ret_count=true");
         Assert.Equal("1", filteredResponse.Headers.GetValues("count").Single());
         Assert.Single(filtered!.AsArray());
+        var shuffled = await grid.ListAsync("/nodes?randomize=true&status=up&size=100");
+        Assert.Equal(["n1", "n2", "n3", "n5"], shuffled.Select(n => grid.NameOf(n!["nodeId"]!.GetValue<long>())).Order());
     }
 
     [Fact]

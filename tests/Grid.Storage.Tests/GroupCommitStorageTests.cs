@@ -108,6 +108,24 @@ public sealed class GroupCommitStorageTests(PostgresFixture postgres)
     }
 
     [Fact]
+    public async Task LargeStatesAreCompressedWithLz4AndReadBack()
+    {
+        var connectionString = await NewSchemaAsync("lz4");
+        await PostgresSchema.ApplyAsync(connectionString);
+        await using var storage = NewStorage(connectionString);
+        var id = GrainId.Create("probe", "ledger");
+        var large = new ProbeState { Name = "ledger", Counters = Enumerable.Range(0, 500).ToDictionary(i => $"allocation-{i}", i => (long)i) };
+
+        await storage.WriteStateAsync("s", id, new GrainState<ProbeState> { State = large });
+
+        var read = new GrainState<ProbeState>();
+        await storage.ReadStateAsync("s", id, read);
+        Assert.Equal(500, read.State!.Counters.Count);
+        Assert.Equal(1, await SchemaTests.CountAsync(connectionString,
+            "SELECT count(*) FROM orleans_grain_state WHERE grain_id_extension = 'ledger' AND pg_column_compression(payload) = 'lz4'"));
+    }
+
+    [Fact]
     public async Task RowsWrittenByTheOrleansProviderAreReadAndWrittenInPlace()
     {
         var connectionString = await postgres.NewDatabaseAsync("legacy");

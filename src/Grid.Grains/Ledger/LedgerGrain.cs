@@ -11,9 +11,10 @@ namespace Grid.Ledger;
 /// The single writer of the ledger (key 0). Reentrant with group commit: appends that arrive while a batch is
 /// being written wait together for the next batch, which is one store transaction, so the ledger keeps up with
 /// placement and billing while every append is durable when it returns. Idempotent by event id (a recent-entry
-/// cache, then the store for the rest of the batch, so a retry after a failover adds nothing). The head is read
-/// from the store on activation and after any failed or refused write; the store refuses a sequence number or
-/// event id it already holds, so a second activation racing this one never forks the chain.
+/// cache; the store refuses an event id it holds, and the refused batch is retried after looking its ids up, so a
+/// retry after a failover adds nothing). The head is read from the store on activation and after any failed or
+/// refused write; the store refuses a sequence number it already holds, so a second activation racing this one
+/// never forks the chain.
 /// </summary>
 [Reentrant]
 public sealed partial class LedgerGrain(
@@ -94,8 +95,9 @@ public sealed partial class LedgerGrain(
         try
         {
             head = _head ??= await store.ReadHeadAsync();
-            // Entries written before this activation (or by a racing one) are found here, not written again.
-            stored = await store.FindAsync([.. batch.Select(p => p.Append.EventId)]);
+            // Optimistic: an event id already stored (a retry after a failover, or a racing activation) makes the
+            // store refuse the batch, and the retry looks the batch's ids up first — one round trip saved per batch.
+            stored = batch.Exists(p => p.Conflicts > 0) ? await store.FindAsync([.. batch.Select(p => p.Append.EventId)]) : [];
             var existing = stored.ToDictionary(e => e.EventId, StringComparer.Ordinal);
             var now = clock.UtcNow;
             for (var i = 0; i < batch.Count; i++)

@@ -12,6 +12,7 @@ public static class NodesApi
 {
     public const int MaxDrainParallel = 100;
     public const int MaxReportedWorkloads = 10_000;
+    public const int MaxDesiredWaitMs = 20_000;
 
     public static RouteGroupBuilder MapNodesApi(this RouteGroupBuilder api)
     {
@@ -29,6 +30,9 @@ public static class NodesApi
             .RequireGridRole(GridPolicies.Farmer);
         nodes.MapPost("/{nodeId:long}/heartbeat", Heartbeat).WithName("NodeHeartbeat")
             .WithSummary("Node agent heartbeat, signed with the node's Ed25519 key (or Bearer node key); answers the workloads the node should run.")
+            .RequireGridRole(GridPolicies.Node);
+        nodes.MapGet("/{nodeId:long}/desired", WatchDesired).WithName("WatchNodeDesired")
+            .WithSummary("Node agent long-poll: the desired workloads once their version differs from `version`, or after `waitMs` (at most 20 s).")
             .RequireGridRole(GridPolicies.Node);
         return api;
     }
@@ -131,6 +135,18 @@ public static class NodesApi
         return http.User.Id(GridClaims.NodeId) == nodeId
             ? TypedResults.Ok(await heartbeats.BeatAsync(nodeId, new Grid.Heartbeat(uptime, reports.ToImmutable())))
             : Problems.Unauthorized($"The credentials are those of another node; node {nodeId} must sign its own heartbeats.");
+    }
+
+    public static async Task<Results<Ok<DesiredWorkloads>, ProblemHttpResult>> WatchDesired(
+        long nodeId, long? version, int? waitMs, HttpContext http, IGrainFactory grains)
+    {
+        if (http.User.Id(GridClaims.NodeId) != nodeId)
+        {
+            return Problems.Unauthorized($"The credentials are those of another node; node {nodeId} must ask for its own workloads.");
+        }
+
+        var wait = TimeSpan.FromMilliseconds(Math.Clamp(waitMs ?? MaxDesiredWaitMs, 0, MaxDesiredWaitMs));
+        return TypedResults.Ok(await grains.GetGrain<INodeGrain>(nodeId).WatchDesiredAsync(version ?? -1, wait));
     }
 
     /// <summary>The node if it exists and belongs to the twin; another twin's node looks exactly like a missing one.</summary>

@@ -34,6 +34,8 @@ public static class GridEndpoints
         api.MapReservationsApi();
         api.MapWorkloadsApi();
         api.MapClusterApi();
+        api.MapLedgerApi();
+        api.MapAccountApi();
         app.MapProxyApi();
 
         app.MapHealthChecks(LivePath, new HealthCheckOptions { Predicate = _ => false }).AllowPublic();

