@@ -141,6 +141,38 @@ public sealed class HealingReviewTests
     }
 
     [Fact]
+    public async Task AFarmAndANodeWhoseRegistrationFailedHalfWayAreListedOnceTheFlowIsRetried()
+    {
+        await using var grid = await GridCluster.StartAsync();
+        var twinId = GridCluster.NewId();
+        var twin = grid.Grains.GetGrain<ITwinGrain>(twinId);
+        var farmId = GridCluster.NewId();
+        var spec = new FarmSpec("farm", FarmCertification.NotCertified, [], 1.0);
+
+        // The farm's own write fails after the owner listed it; the retry on the same id completes the flow.
+        grid.Stall.Fail("farm");
+        await Assert.ThrowsAnyAsync<Exception>(() => twin.CreateFarmAsync(farmId, spec));
+        grid.Stall.Release();
+        await twin.CreateFarmAsync(farmId, spec);
+        await twin.CreateFarmAsync(farmId, spec);
+
+        Assert.Equal(new[] { farmId }, await twin.GetFarmIdsAsync());
+        Assert.NotNull(await grid.Grains.GetGrain<IFarmGrain>(farmId).GetAsync());
+
+        var nodeId = GridCluster.NewId();
+        var registration = new NodeRegistration(farmId, twinId, Machine, new Location("BE", "Ghent"), NodeCertification.Diy, "hash");
+        var farm = grid.Grains.GetGrain<IFarmGrain>(farmId);
+        grid.Stall.Fail("node");
+        await Assert.ThrowsAnyAsync<Exception>(() => farm.RegisterNodeAsync(nodeId, registration));
+        grid.Stall.Release();
+        await farm.RegisterNodeAsync(nodeId, registration);
+        var node = await farm.RegisterNodeAsync(nodeId, registration);
+
+        Assert.Equal(nodeId, node.NodeId);
+        Assert.Equal(new[] { nodeId }, (await farm.GetAsync())!.NodeIds);
+    }
+
+    [Fact]
     public async Task TheMassFailureBrakeCountsLossesReportedByEverySilo()
     {
         await using var grid = await GridCluster.StartAsync(2);

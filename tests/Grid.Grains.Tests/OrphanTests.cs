@@ -53,7 +53,7 @@ public sealed class OrphanTests
         await grid.AdvanceAsync(TimeSpan.FromSeconds(2), [first, second]);
         await GridCluster.UntilAsync(async () => (await grid.Grains.GetGrain<INodeGrain>(first).GetAsync())!.Allocations.IsEmpty,
             "the orphan on the first node is released");
-        await Task.Delay(600);
+        await LeakCheckedAsync(grid, farm);
 
         // The address stays with the reservation: it is not free, and no other reservation can be given it.
         Assert.Equal(1, await grid.Grains.GetGrain<IFarmGrain>(farm).FreeIpCountAsync());
@@ -81,7 +81,7 @@ public sealed class OrphanTests
 
         // Meanwhile the node's orphan check and the farm's leak check run several times on entries old enough.
         await grid.AdvanceAsync(TimeSpan.FromSeconds(2), [nodeId]);
-        await Task.Delay(1_000);
+        await LeakCheckedAsync(grid, farm);
         grid.Stall.Release();
         var placed = (await create).Reservation!;
 
@@ -117,6 +117,14 @@ public sealed class OrphanTests
     }
 
     /// <summary>Orphan and leak checks every 200 ms of grid time, so a test sees several.</summary>
+    /// <summary>Waits for a leak check of the farm that started at the grid's current time or later (and so saw everything before).</summary>
+    private static async Task LeakCheckedAsync(GridCluster grid, long farmId)
+    {
+        grid.Clock.Advance(TimeSpan.FromMilliseconds(1));
+        var now = grid.Clock.GetUtcNow();
+        await GridCluster.UntilAsync(async () => await grid.Grains.GetGrain<IFarmGrain>(farmId).GetLastLeakCheckAsync() >= now, "the farm's leak check ran");
+    }
+
     private static Task<GridCluster> StartWithQuickChecksAsync() =>
         GridCluster.StartAsync(("Grid:Health:OrphanCheckInterval", "00:00:00.200"));
 }

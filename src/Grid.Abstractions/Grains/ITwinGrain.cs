@@ -39,6 +39,13 @@ public interface ITwinGrain : IGrainWithIntegerKey
     [Alias("AddFarm")]
     Task AddFarmAsync(long farmId);
 
+    /// <summary>
+    /// Registers a farm of this twin: lists it, then creates it. Idempotent, so a flow that failed half-way is
+    /// completed by a retry on the same id.
+    /// </summary>
+    [Alias("CreateFarm")]
+    Task<FarmInfo> CreateFarmAsync(long farmId, FarmSpec spec);
+
     [Alias("GetFarmIds")]
     Task<ImmutableArray<long>> GetFarmIdsAsync();
 

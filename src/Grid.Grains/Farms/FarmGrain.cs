@@ -31,6 +31,7 @@ public sealed partial class FarmGrain(
     ILogger<FarmGrain> logger) : Grain, IFarmGrain
 {
     private readonly HashSet<(string Ip, long ReservationId, long Epoch)> _confirmed = [];
+    private DateTimeOffset? _lastLeakCheck;
 
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
@@ -43,7 +44,10 @@ public sealed partial class FarmGrain(
     {
         if (state.RecordExists)
         {
-            throw new GridRequestException(409, "Farm exists", $"Farm {this.GetPrimaryKeyLong()} already exists.");
+            // A retried registration flow (same owner, same farm) finds its farm created: the flow is idempotent.
+            return state.State.TwinId == twinId && state.State.Name == spec.Name
+                ? Info()
+                : throw new GridRequestException(409, "Farm exists", $"Farm {this.GetPrimaryKeyLong()} already exists.");
         }
 
         state.State = new FarmState
@@ -61,6 +65,14 @@ public sealed partial class FarmGrain(
     }
 
     public Task<FarmInfo?> GetAsync() => Task.FromResult(state.RecordExists ? Info() : null);
+
+    public async Task<NodeInfo> RegisterNodeAsync(long nodeId, NodeRegistration registration)
+    {
+        // Listed first, so a failure before the node's own write leaves at worst a listed id without a node
+        // (skipped when listing), never a node its owner cannot list; a retry on the same id completes the flow.
+        await AddNodeAsync(nodeId);
+        return await GrainFactory.GetGrain<INodeGrain>(nodeId).RegisterAsync(registration, state.State.CpuOvercommit);
+    }
 
     public async Task AddNodeAsync(long nodeId)
     {
@@ -131,7 +143,16 @@ public sealed partial class FarmGrain(
 
     public Task<int> FreeIpCountAsync() => Task.FromResult(state.State.PublicIps.Count(ip => ip.ReservationId == 0));
 
+    public Task<DateTimeOffset?> GetLastLeakCheckAsync() => Task.FromResult(_lastLeakCheck);
+
     private async Task ReleaseLeakedIpsAsync(CancellationToken cancellationToken)
+    {
+        var started = clock.UtcNow;
+        await ReleaseLeakedIpsCoreAsync(cancellationToken);
+        _lastLeakCheck = started;
+    }
+
+    private async Task ReleaseLeakedIpsCoreAsync(CancellationToken cancellationToken)
     {
         var cutoff = clock.UtcNow - health.Value.OrphanCheckInterval;
         var suspects = state.State.PublicIps

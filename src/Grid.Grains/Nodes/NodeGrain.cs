@@ -82,7 +82,10 @@ public sealed partial class NodeGrain(
     {
         if (state.State.Registration is not null)
         {
-            throw new GridRequestException(409, "Node exists", $"Node {NodeId} is already registered.");
+            // The same registration again is its flow retried (the farm lists the node first): idempotent.
+            return state.State.Registration == registration
+                ? Info()
+                : throw new GridRequestException(409, "Node exists", $"Node {NodeId} is already registered.");
         }
 
         state.State = new NodeState

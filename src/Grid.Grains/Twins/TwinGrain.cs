@@ -110,6 +110,14 @@ public sealed class TwinGrain(
 
     public Task<string?> GetPublicKeyAsync() => Task.FromResult(state.RecordExists ? state.State.PublicKey : null);
 
+    public async Task<FarmInfo> CreateFarmAsync(long farmId, FarmSpec spec)
+    {
+        // Listed first, so a failure before the farm's own write leaves at worst a listed id without a farm
+        // (skipped when listing), never a farm its owner cannot list; a retry on the same id completes the flow.
+        await AddFarmAsync(farmId);
+        return await GrainFactory.GetGrain<IFarmGrain>(farmId).CreateAsync(this.GetPrimaryKeyLong(), spec);
+    }
+
     public async Task AddFarmAsync(long farmId)
     {
         if (!state.State.FarmIds.Contains(farmId))

@@ -38,9 +38,8 @@ public static class FarmsApi
 
         var twinId = TwinAuthentication.TwinId(http);
         var farmId = await ids.NextAsync(IdKind.Farm);
-        var farm = await grains.GetGrain<IFarmGrain>(farmId)
-            .CreateAsync(twinId, new FarmSpec(name, body.Certification ?? FarmCertification.NotCertified, ips, overcommit));
-        await grains.GetGrain<ITwinGrain>(twinId).AddFarmAsync(farmId);
+        var farm = await grains.GetGrain<ITwinGrain>(twinId)
+            .CreateFarmAsync(farmId, new FarmSpec(name, body.Certification ?? FarmCertification.NotCertified, ips, overcommit));
         return TypedResults.Created($"/api/v1/farms/{farmId}", farm);
     }
 

@@ -56,7 +56,7 @@ public static class NodesApi
         }
 
         var twinId = TwinAuthentication.TwinId(http);
-        if (await FarmsApi.OwnedFarmAsync(grains, farmId, twinId) is not { } farm)
+        if (await FarmsApi.OwnedFarmAsync(grains, farmId, twinId) is null)
         {
             return Problems.NotFound($"Farm {farmId}");
         }
@@ -65,8 +65,7 @@ public static class NodesApi
         var nodeKey = KeyHash.NewKey(KeyHash.NodePrefix, nodeId);
         var registration = new NodeRegistration(
             farmId, twinId, resources, new Location(country, city), body.Certification ?? NodeCertification.Diy, KeyHash.Hash(nodeKey), body.PublicKey);
-        var node = await grains.GetGrain<INodeGrain>(nodeId).RegisterAsync(registration, farm.CpuOvercommit);
-        await grains.GetGrain<IFarmGrain>(farmId).AddNodeAsync(nodeId);
+        var node = await grains.GetGrain<IFarmGrain>(farmId).RegisterNodeAsync(nodeId, registration);
         return TypedResults.Created($"/api/v1/nodes/{nodeId}", new NodeCreated(nodeId, nodeKey, farmId, node.Status));
     }
 

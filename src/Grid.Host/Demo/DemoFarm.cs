@@ -71,8 +71,7 @@ public sealed partial class DemoFarm(
         {
             var farmId = await ids.NextAsync(IdKind.Farm);
             var ips = Enumerable.Range(10, 8).Select(i => new PublicIp($"{farm.Subnet}.{i}/24", $"{farm.Subnet}.1")).ToImmutableArray();
-            await grains.GetGrain<IFarmGrain>(farmId).CreateAsync(twinId, new FarmSpec(farm.Name, FarmCertification.Gold, ips, 1.0));
-            await grains.GetGrain<ITwinGrain>(twinId).AddFarmAsync(farmId);
+            await grains.GetGrain<ITwinGrain>(twinId).CreateFarmAsync(farmId, new FarmSpec(farm.Name, FarmCertification.Gold, ips, 1.0));
             farmIds.Add(farmId);
         }
 
@@ -87,8 +86,7 @@ public sealed partial class DemoFarm(
             var resources = new Capacity(8 << (i % 3), 32L << 30 << (i % 3), (1L << 40) * (1 + (i % 2)), i % 4 == 0 ? 4L << 40 : 0);
             var registration = new NodeRegistration(farmId, twinId, resources, new Location(farm.Country, farm.City),
                 i % 5 == 0 ? NodeCertification.Certified : NodeCertification.Diy, KeyHash.Hash(nodeKey));
-            await grains.GetGrain<INodeGrain>(nodeId).RegisterAsync(registration, 1.0);
-            await grains.GetGrain<IFarmGrain>(farmId).AddNodeAsync(nodeId);
+            await grains.GetGrain<IFarmGrain>(farmId).RegisterNodeAsync(nodeId, registration);
             nodes.Add((nodeId, nodeKey));
         }
 
