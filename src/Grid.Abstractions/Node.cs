@@ -93,7 +93,8 @@ public sealed record NodeSummary(
     [property: Id(12)] Capacity Used,
     [property: Id(13)] DateTimeOffset CreatedAt = default,
     [property: Id(14)] DateTimeOffset? StatusChangedAt = null,
-    [property: Id(15)] DateTimeOffset? BootedAt = null);
+    [property: Id(15)] DateTimeOffset? BootedAt = null,
+    [property: Id(16)] int Allocations = 0);
 
 /// <summary>The owner's view of a node.</summary>
 [GenerateSerializer, Immutable, Alias("grid.node-info")]

@@ -28,6 +28,8 @@ public static class GridSiloBuilderExtensions
         services.AddSingleton<EvacuationQueue>();
         services.AddSingleton<IdGenerator>();
         services.AddSingleton<GridMetrics>();
+        services.AddSingleton<GridEventFeed>();
+        services.AddHostedService(sp => sp.GetRequiredService<GridEventFeed>());
         services.AddHostedService<IndexReplicator>();
         services.AddOptions<LedgerOptions>().BindConfiguration(LedgerOptions.Section)
             .Validate(o => o.CheckpointEvery > 0 && o.CheckpointInterval > TimeSpan.Zero && o.MaxBatch > 0,

@@ -255,6 +255,7 @@ public sealed partial class NodeGrain(
         var now = clock.UtcNow;
         _lastHeartbeat = now;
         _uptime = heartbeat.Uptime;
+        metrics.Heartbeat();
         await Shard.BeatAsync(NodeId, now);
 
         if (state.State.Status != NodeStatus.Up)
@@ -309,6 +310,7 @@ public sealed partial class NodeGrain(
             return;
         }
 
+        metrics.NodeDeclaredDown(clock.UtcNow - lastHeartbeat);
         EvacuateAll(makeBeforeBreak: false);
     }
 
@@ -407,7 +409,7 @@ public sealed partial class NodeGrain(
             _ = ServiceProvider.GetRequiredService<LedgerRecorder>().RecordAsync(LedgerEvents.NodeStatus(NodeId, status == NodeStatus.Up, now, _lastHeartbeat));
         }
 
-        metrics.NodeStatusChanged(status);
+        metrics.NodeStatusChanged(NodeId, status);
         LogStatusChanged(logger, NodeId, previous, status);
         PublishSummary();
     }
@@ -614,7 +616,8 @@ public sealed partial class NodeGrain(
             used,
             state.State.CreatedAt,
             state.State.StatusChangedAt,
-            _lastHeartbeat?.AddSeconds(-_uptime));
+            _lastHeartbeat?.AddSeconds(-_uptime),
+            state.State.Allocations.Count);
     }
 
     private NodeInfo Info()

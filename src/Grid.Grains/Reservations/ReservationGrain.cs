@@ -255,7 +255,7 @@ public sealed partial class ReservationGrain(
         AddEvent("moved", placement.NodeId,
             $"Moved from node {nodeId} (epoch {oldEpoch}) to node {placement.NodeId} (epoch {epoch}){(makeBeforeBreak ? ", make-before-break" : "")}.");
         await state.WriteOrDeactivateAsync(this);
-        metrics.Moved(makeBeforeBreak ? "drain" : "node-down");
+        metrics.Moved(makeBeforeBreak ? "drain" : "node-down", nodeId, placement.NodeId);
         LogMoved(logger, ReservationId, nodeId, placement.NodeId, epoch);
         await StopRetryingAsync();
 

@@ -1,5 +1,7 @@
 using System.Collections.Immutable;
+using System.Diagnostics;
 using Grid.Grains;
+using Grid.Telemetry;
 using Microsoft.Extensions.Logging;
 
 namespace Grid.Scheduling;
@@ -18,16 +20,21 @@ public sealed record EvacuationBatch(
 /// Drives moves off a lost or draining node outside the node grain's turn, so the reservations can call back
 /// into the node (release) without a deadlock, and so the brake can pace them.
 /// </summary>
-public sealed partial class EvacuationQueue(IGrainFactory grains, MassFailureBrake brake, ILogger<EvacuationQueue> logger)
+public sealed partial class EvacuationQueue(IGrainFactory grains, MassFailureBrake brake, GridMetrics metrics, ILogger<EvacuationQueue> logger)
 {
     private const int DefaultParallelism = 64;
     private static readonly TimeSpan MigrationWait = TimeSpan.FromSeconds(90);
     private static readonly TimeSpan SettlePoll = TimeSpan.FromMilliseconds(100);
 
     /// <summary>Starts the moves; the task ends when every move of the batch ended (moved, refused or failed).</summary>
-    public Task Enqueue(EvacuationBatch batch) => Task.Run(() => RunAsync(batch));
+    public Task Enqueue(EvacuationBatch batch)
+    {
+        metrics.EvacuationsQueued(batch.ReservationIds.Length);
+        var cause = Activity.Current?.Context;
+        return Task.Run(() => RunAsync(batch, cause));
+    }
 
-    private async Task RunAsync(EvacuationBatch batch)
+    private async Task RunAsync(EvacuationBatch batch, ActivityContext? cause)
     {
         if (!batch.MakeBeforeBreak && !batch.Resumed)
         {
@@ -38,6 +45,13 @@ public sealed partial class EvacuationQueue(IGrainFactory grains, MassFailureBra
         var parallel = new ParallelOptions { MaxDegreeOfParallelism = batch.MaxParallel > 0 ? batch.MaxParallel : DefaultParallelism };
         await Parallel.ForEachAsync(batch.ReservationIds, parallel, async (reservationId, cancellationToken) =>
         {
+            // Each move is a trace of its own (linked to what caused it), not one more child of the node's loss.
+            Activity.Current = null;
+            using var activity = GridTelemetry.Source.StartActivity(
+                "grid.move", ActivityKind.Internal, default(ActivityContext), links: cause is { } c ? [new ActivityLink(c)] : null);
+            activity?.SetTag("grid.reservation.id", reservationId);
+            activity?.SetTag("grid.move.from_node.id", batch.NodeId);
+            activity?.SetTag("grid.move.cause", batch.MakeBeforeBreak ? "drain" : "node-down");
             try
             {
                 if (!batch.MakeBeforeBreak)
@@ -56,6 +70,10 @@ public sealed partial class EvacuationQueue(IGrainFactory grains, MassFailureBra
             {
                 // The reservation's own retry (unschedulable backoff) or the node's next down/drain covers it.
                 LogMoveFailed(logger, exception, reservationId, batch.NodeId);
+            }
+            finally
+            {
+                metrics.EvacuationDone();
             }
         });
     }

@@ -66,7 +66,7 @@ public sealed class ReservationScheduler(IGrainFactory grains, CapacityView view
 
                 if (result.Outcome == AllocationOutcome.Allocated)
                 {
-                    metrics.Placed(Stopwatch.GetElapsedTime(started));
+                    metrics.Placed(Stopwatch.GetElapsedTime(started), candidate.NodeId, epoch);
                     activity?.SetTag("grid.node.id", candidate.NodeId);
                     return (new Placement(candidate.NodeId, candidate.FarmId, result.PublicIps), null);
                 }
@@ -79,9 +79,10 @@ public sealed class ReservationScheduler(IGrainFactory grains, CapacityView view
             }
         }
 
-        metrics.Unplaceable(Stopwatch.GetElapsedTime(started));
+        var report = Report(request, excluded, refused, shortFarms);
+        metrics.Unplaceable(Stopwatch.GetElapsedTime(started), report.Rejections.IsEmpty ? "no-nodes" : report.Rejections.MaxBy(r => r.Value).Key);
         activity?.SetStatus(ActivityStatusCode.Error, "unplaceable");
-        return (null, Report(request, excluded, refused, shortFarms));
+        return (null, report);
     }
 
     private async Task<List<NodeSummary>> ShortlistAsync(

@@ -1,4 +1,5 @@
 using System.Diagnostics.Metrics;
+using System.Globalization;
 using Grid.Scheduling;
 
 namespace Grid.Telemetry;
@@ -15,10 +16,15 @@ public sealed class GridMetrics
     private readonly Counter<long> _statusChanges;
     private readonly Counter<long> _moves;
     private readonly Counter<long> _movesDelayed;
+    private readonly Counter<long> _heartbeats;
+    private readonly Histogram<double> _detectionDelay;
+    private readonly UpDownCounter<long> _evacuationsPending;
+    private readonly GridEventFeed _events;
     private int _brakeEngaged;
 
-    public GridMetrics(IMeterFactory meters, CapacityView view)
+    public GridMetrics(IMeterFactory meters, CapacityView view, GridEventFeed events)
     {
+        _events = events;
         var meter = meters.Create(GridTelemetry.Name);
         _placed = meter.CreateCounter<long>("grid.reservations.placed", description: "Reservations placed on a node (incl. moves).");
         _failed = meter.CreateCounter<long>("grid.reservations.failed", description: "Placements that found no node.");
@@ -26,41 +32,102 @@ public sealed class GridMetrics
         _statusChanges = meter.CreateCounter<long>("grid.nodes.status_changes", description: "Node status transitions.");
         _moves = meter.CreateCounter<long>("grid.reservations.moved", description: "Reservations moved to another node.");
         _movesDelayed = meter.CreateCounter<long>("grid.evacuation.delayed", description: "Moves delayed by the mass-failure brake.");
+        _heartbeats = meter.CreateCounter<long>("grid.heartbeats", description: "Node heartbeats received.");
+        _detectionDelay = meter.CreateHistogram<double>("grid.nodes.detection_delay", unit: "s",
+            description: "Time from a node's last heartbeat to it being declared down.");
+        _evacuationsPending = meter.CreateUpDownCounter<long>("grid.evacuation.pending", description: "Moves queued or in progress.");
         meter.CreateObservableGauge("grid.evacuation.brake_engaged", () => _brakeEngaged, description: "Farms/countries under the mass-failure brake.");
         meter.CreateObservableGauge("grid.nodes", () => NodesByStatus(view), description: "Known nodes by status.");
+        meter.CreateObservableGauge("grid.reservations.allocated", () => AllocationsByNodeStatus(view),
+            description: "Reservations held on nodes, by the node's status (down: waiting to move; draining: moving away).");
         meter.CreateObservableGauge("grid.capacity.total", () => CapacityByUnit(view, used: false), description: "Total capacity by unit.");
         meter.CreateObservableGauge("grid.capacity.used", () => CapacityByUnit(view, used: true), description: "Allocated capacity by unit.");
     }
 
-    public void Placed(TimeSpan elapsed)
+    /// <summary>A placement (epoch 1) or the new half of a move (later epochs, whose event is the move's).</summary>
+    public void Placed(TimeSpan elapsed, long nodeId, long epoch)
     {
         _placed.Add(1);
         _latency.Record(elapsed.TotalSeconds, new KeyValuePair<string, object?>("outcome", "placed"));
+        if (epoch <= 1)
+        {
+            _events.Record("placed", nodeId, null, $"Reservation placed on node {nodeId}.");
+        }
     }
 
-    public void Unplaceable(TimeSpan elapsed)
+    /// <summary>Nothing fit; <paramref name="reason"/> is the filter that rejected the most nodes.</summary>
+    public void Unplaceable(TimeSpan elapsed, string reason)
     {
-        _failed.Add(1);
+        _failed.Add(1, new KeyValuePair<string, object?>("reason", reason));
         _latency.Record(elapsed.TotalSeconds, new KeyValuePair<string, object?>("outcome", "unplaceable"));
     }
 
-    public void NodeStatusChanged(NodeStatus status) =>
-        _statusChanges.Add(1, new KeyValuePair<string, object?>("status", status.ToString().ToLowerInvariant()));
+    public void NodeStatusChanged(long nodeId, NodeStatus status)
+    {
+        var name = status.ToString().ToLowerInvariant();
+        _statusChanges.Add(1, new KeyValuePair<string, object?>("status", name));
+        _events.Record($"node-{name}", nodeId, null, $"Node {nodeId} is {name}.");
+    }
 
-    public void Moved(string reason) => _moves.Add(1, new KeyValuePair<string, object?>("reason", reason));
+    public void Moved(string reason, long fromNodeId, long toNodeId)
+    {
+        _moves.Add(1, new KeyValuePair<string, object?>("reason", reason));
+        _events.Record("moved", toNodeId, fromNodeId, $"Reservation moved from node {fromNodeId} to node {toNodeId} ({reason}).");
+    }
+
+    public void Heartbeat() => _heartbeats.Add(1);
+
+    public void NodeDeclaredDown(TimeSpan sinceLastHeartbeat) => _detectionDelay.Record(sinceLastHeartbeat.TotalSeconds);
+
+    public void EvacuationsQueued(int count) => _evacuationsPending.Add(count);
+
+    public void EvacuationDone() => _evacuationsPending.Add(-1);
 
     public void MoveDelayed() => _movesDelayed.Add(1);
 
     public void SetBrakeEngaged(int count) => _brakeEngaged = count;
 
+    /// <summary>Per farm and status (every status of a known farm is reported, zeros included, so sums are exact).</summary>
     private static IEnumerable<Measurement<long>> NodesByStatus(CapacityView view)
     {
-        var nodes = view.Nodes;
-        yield return new(nodes.Count(n => n.Status == NodeStatus.Up && !n.Draining), new KeyValuePair<string, object?>("status", "up"));
-        yield return new(nodes.Count(n => n.Status == NodeStatus.Down), new KeyValuePair<string, object?>("status", "down"));
-        yield return new(nodes.Count(n => n.Status == NodeStatus.Standby), new KeyValuePair<string, object?>("status", "standby"));
-        yield return new(nodes.Count(n => n.Draining), new KeyValuePair<string, object?>("status", "draining"));
+        var counts = new Dictionary<long, long[]>();
+        foreach (var node in view.Nodes)
+        {
+            if (!counts.TryGetValue(node.FarmId, out var farm))
+            {
+                counts[node.FarmId] = farm = new long[StatusNames.Length];
+            }
+
+            farm[StatusIndex(node)]++;
+        }
+
+        foreach (var (farmId, farm) in counts)
+        {
+            for (var i = 0; i < StatusNames.Length; i++)
+            {
+                yield return new(farm[i], new("status", StatusNames[i]), new("farm", farmId.ToString(CultureInfo.InvariantCulture)));
+            }
+        }
     }
+
+    private static IEnumerable<Measurement<long>> AllocationsByNodeStatus(CapacityView view)
+    {
+        var counts = new long[StatusNames.Length];
+        foreach (var node in view.Nodes)
+        {
+            counts[StatusIndex(node)] += node.Allocations;
+        }
+
+        for (var i = 0; i < StatusNames.Length; i++)
+        {
+            yield return new(counts[i], new KeyValuePair<string, object?>("node_status", StatusNames[i]));
+        }
+    }
+
+    private static int StatusIndex(NodeSummary node) =>
+        node.Draining ? 3 : node.Status switch { NodeStatus.Up => 0, NodeStatus.Down => 1, _ => 2 };
+
+    private static readonly string[] StatusNames = ["up", "down", "standby", "draining"];
 
     private static IEnumerable<Measurement<long>> CapacityByUnit(CapacityView view, bool used)
     {

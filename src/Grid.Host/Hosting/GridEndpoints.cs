@@ -4,6 +4,10 @@ using Grid.Host.Proxy;
 using Grid.Host.Security;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Microsoft.Extensions.FileProviders;
+using Microsoft.Extensions.Options;
+using Orleans.Dashboard;
+using Scalar.AspNetCore;
 
 namespace Grid.Host.Hosting;
 
@@ -16,11 +20,24 @@ public static class GridEndpoints
     public const string MetricsPath = "/metrics";
     public const string OpenApiPath = "/openapi/v1.json";
     public const string ReadyTag = "ready";
+    public const string ApiReferencePath = "/api";
+    public const string DashboardPath = "/dashboard";
 
     public static WebApplication MapGridEndpoints(this WebApplication app)
     {
         app.UseExceptionHandler();
         app.UseStatusCodePages();
+        // The console (wwwroot): index.html at "/", plain static files, no build step.
+        // Served from the app's folder (not the content root), so it works whatever the working directory.
+        var console = new PhysicalFileProvider(Path.Combine(AppContext.BaseDirectory, "wwwroot"));
+        app.UseDefaultFiles(new DefaultFilesOptions { FileProvider = console });
+        app.UseStaticFiles(new StaticFileOptions { FileProvider = console });
+        var host = app.Services.GetRequiredService<IOptions<GridHostOptions>>().Value;
+        if (host.Dashboard.IsEnabled(host.Storage))
+        {
+            app.UseWhen(http => http.Request.Path.StartsWithSegments(DashboardPath), DashboardAccess.UseBrowserSignIn);
+        }
+
         app.UseAuthentication();
         app.UseRateLimiter();
         app.UseAuthorization();
@@ -36,6 +53,7 @@ public static class GridEndpoints
         api.MapClusterApi();
         api.MapLedgerApi();
         api.MapAccountApi();
+        api.MapGridOverviewApi();
         app.MapProxyApi();
 
         app.MapHealthChecks(LivePath, new HealthCheckOptions { Predicate = _ => false }).AllowPublic();
@@ -46,7 +64,12 @@ public static class GridEndpoints
         }).AllowPublic();
         app.MapPrometheusScrapingEndpoint(MetricsPath).AllowPublic();
         app.MapOpenApi(OpenApiPath).AllowPublic();
-        app.MapGet("/", () => TypedResults.Redirect(OpenApiPath)).ExcludeFromDescription().AllowPublic();
+        app.MapScalarApiReference(ApiReferencePath, scalar => scalar.Title = "Grid.Orleans API").AllowPublic();
+        if (host.Dashboard.IsEnabled(host.Storage))
+        {
+            app.MapOrleansDashboard(DashboardPath).RequireGridRole(GridPolicies.Operator).AddEndpointFilter(DashboardAccess.WithoutLiveLog);
+        }
+
         return app;
     }
 

@@ -10,6 +10,7 @@ using Grid.Host.Security;
 using Grid.Storage;
 using Grid.Telemetry;
 using Microsoft.Extensions.Options;
+using Orleans.Dashboard;
 using Orleans.Configuration;
 using OpenTelemetry;
 using OpenTelemetry.Metrics;
@@ -43,6 +44,8 @@ public static partial class GridHostExtensions
             builder.Services.AddHostedService<DemoFarm>();
         }
 
+        var demoOperatorKey = DashboardAccess.GenerateDemoOperatorKey(builder.Configuration, options);
+        builder.Services.AddSingleton(new StorageNotice.DemoOperatorKey(demoOperatorKey));
         builder.Services.AddSingleton<GridCredentials>();
         builder.Services.AddAuthentication(GridAuthenticationHandler.SchemeName)
             .AddScheme<GridAuthenticationOptions, GridAuthenticationHandler>(GridAuthenticationHandler.SchemeName, o =>
@@ -50,6 +53,7 @@ public static partial class GridHostExtensions
         builder.Services.AddAuthorization(GridPolicies.Add);
         builder.AddGridLimits();
         builder.Services.AddSingleton<NodeHeartbeats>();
+        builder.Services.AddSingleton<GridOverviewCache>();
         builder.AddGridProxy();
         builder.Services.ConfigureHttpJsonOptions(json => ConfigureJson(json.SerializerOptions));
         builder.Services.AddProblemDetails();
@@ -80,6 +84,12 @@ public static partial class GridHostExtensions
         var cluster = options.Cluster;
         silo.AddGridGrains();
         silo.AddActivityPropagation();
+        if (options.Dashboard.IsEnabled(options.Storage))
+        {
+            // No live log streaming: a request that never ends, and every log line copied to it.
+            silo.AddDashboard(dashboard => dashboard.HideTrace = true);
+        }
+
         silo.Configure<ClusterOptions>(o =>
         {
             o.ClusterId = cluster.ClusterId;
@@ -146,7 +156,7 @@ public static partial class GridHostExtensions
             // Spans only when they have somewhere to go: with no exporter, recording one per grain call (Orleans'
             // activity propagation) is CPU spent for nothing on every hot path.
             otel.WithTracing(tracing => tracing
-                    .AddSource(GridTelemetry.Name, "Microsoft.Orleans.Runtime", "Microsoft.Orleans.Application")
+                    .AddSource(GridTelemetry.Name, "Microsoft.Orleans.Runtime", "Microsoft.Orleans.Application", "Microsoft.Orleans.Storage")
                     .AddAspNetCoreInstrumentation())
                 .UseOtlpExporter();
         }

@@ -21,6 +21,8 @@ public sealed class GridHostOptions
     public GridClusterOptions Cluster { get; set; } = new();
 
     public GridDemoOptions Demo { get; set; } = new();
+
+    public GridDashboardOptions Dashboard { get; set; } = new();
 }
 
 /// <summary>Cluster settings bound from <c>Grid:Cluster</c>.</summary>

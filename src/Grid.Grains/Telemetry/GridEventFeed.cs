@@ -1,0 +1,58 @@
+using System.Collections.Concurrent;
+using Grid.Grains;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace Grid.Telemetry;
+
+/// <summary>
+/// This silo's not-yet-published grid events. Recording is a lock-free enqueue next to the metric it goes with;
+/// a background loop hands them to the <see cref="IGridEventsGrain"/> in one batch every half second, so the
+/// placement path never waits for the feed. Bounded: under a storm the oldest unpublished events are dropped.
+/// </summary>
+public sealed partial class GridEventFeed(IGrainFactory grains, GridClock clock, ILogger<GridEventFeed> logger) : BackgroundService
+{
+    public const int MaxPending = 1_000;
+    public static readonly TimeSpan PublishInterval = TimeSpan.FromMilliseconds(500);
+
+    private readonly ConcurrentQueue<GridEvent> _pending = new();
+
+    public void Record(string kind, long? nodeId, long? fromNodeId, string message)
+    {
+        _pending.Enqueue(new GridEvent(0, clock.UtcNow, kind, nodeId, fromNodeId, message));
+        while (_pending.Count > MaxPending && _pending.TryDequeue(out _))
+        {
+        }
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        using var timer = new PeriodicTimer(PublishInterval);
+        while (await timer.WaitForNextTickAsync(stoppingToken))
+        {
+            if (_pending.IsEmpty)
+            {
+                continue;
+            }
+
+            var batch = new List<GridEvent>();
+            while (batch.Count < MaxPending && _pending.TryDequeue(out var next))
+            {
+                batch.Add(next);
+            }
+
+            try
+            {
+                await grains.GetGrain<IGridEventsGrain>(0).AddAsync([.. batch]);
+            }
+            catch (Exception exception) when (!stoppingToken.IsCancellationRequested)
+            {
+                // A soft feed: during a failover a batch may be lost rather than block or pile up.
+                LogPublishFailed(logger, batch.Count, exception.GetType().Name);
+            }
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Dropped {Count} grid events: {Error}")]
+    private static partial void LogPublishFailed(ILogger logger, int count, string error);
+}

@@ -1,0 +1,168 @@
+using System.Text.Json.Nodes;
+using Grid.EndToEnd.Tests;
+using Grid.Testing;
+using Microsoft.Playwright;
+using Xunit.Abstractions;
+using static Microsoft.Playwright.Assertions;
+
+namespace Grid.Console.Tests;
+
+/// <summary>
+/// The console in a real headless Chromium (the Debian package, driven by Playwright) against a real host
+/// process and real agents: the overview shows what the API says, a tenant reserves through the form, a farmer
+/// drains a node, and a killed agent's node turns down on the open page without a reload.
+/// </summary>
+public sealed class ConsoleBrowserTests(ITestOutputHelper output)
+{
+    private static readonly string[] AgentOptions = ["--heartbeat-interval", "500ms"];
+
+    [Fact]
+    public async Task OverviewMatchesTheApiTenantReservesFarmerDrainsAndAKilledNodeTurnsDownLive()
+    {
+        await using var grid = new GridProcesses();
+        await grid.StartHostAsync("--Grid:Health:HeartbeatInterval=00:00:00.500", "--Grid:Health:HeartbeatTimeout=00:00:05",
+            "--Grid:Health:ScanInterval=00:00:00.200", "--Grid:Health:RejoinAfter=00:00:02");
+        var farmer = await TwinAsync(grid, "farmer");
+        var tenant = await TwinAsync(grid, "tenant");
+        var farmId = (await grid.SendAsync(HttpMethod.Post, "/api/v1/farms", farmer, new
+        {
+            name = "browser-farm",
+            publicIps = new[] { new { ip = "185.69.166.10/24", gateway = "185.69.166.1" }, new { ip = "185.69.166.11/24", gateway = "185.69.166.1" } },
+        }, 201))["farmId"]!.GetValue<long>();
+        var agents = new Dictionary<long, ChildProcess>();
+        for (var i = 0; i < 3; i++)
+        {
+            var node = await grid.SendAsync(HttpMethod.Post, "/api/v1/nodes", farmer, new
+            {
+                farmId,
+                resources = new { cru = 4 << i, mru = 8L << 30, sru = 100L << 30, hru = 1L << 40 },
+                location = new { country = i == 2 ? "Egypt" : "Belgium", city = i == 2 ? "Cairo" : "Ghent" },
+            }, 201);
+            var nodeId = node["nodeId"]!.GetValue<long>();
+            agents[nodeId] = grid.StartAgent(nodeId, node["nodeKey"]!.GetValue<string>(), Path.Combine(grid.Root, $"agent{i}"), AgentOptions);
+        }
+
+        await Poll.UntilAsync(async () => (await OverviewAsync(grid))["nodes"]!["up"]!.GetValue<int>() == 3,
+            TimeSpan.FromSeconds(60), "the three agents' nodes are up");
+
+        using var playwright = await Playwright.CreateAsync();
+        await using var browser = await playwright.Chromium.LaunchAsync(new()
+        {
+            ExecutablePath = ChromiumPath(),
+            Args = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"],
+            Headless = true,
+        });
+        SetDefaultExpectTimeout(30_000);
+        var page = await browser.NewPageAsync(new() { ViewportSize = new() { Width = 1280, Height = 1000 }, BaseURL = grid.Api.ToString() });
+        await page.GotoAsync("/");
+
+        // The overview's numbers are the API's.
+        await Expect(page.Locator("#stat-up")).ToHaveTextAsync("3");
+        var overview = await OverviewAsync(grid);
+        await Expect(page.Locator("#stat-total")).ToHaveTextAsync(overview["nodes"]!["total"]!.ToString());
+        await Expect(page.Locator("#stat-down")).ToHaveTextAsync(overview["nodes"]!["down"]!.ToString());
+        await Expect(page.Locator("#stat-farms")).ToHaveTextAsync(overview["farms"]!.AsArray().Count.ToString());
+        await Expect(page.Locator("#stat-countries")).ToHaveTextAsync("2");
+        var ownerNodes = (await grid.SendAsync(HttpMethod.Get, "/api/v1/nodes", farmer, null, 200)).AsArray();
+        var totalCru = ownerNodes.Sum(n => n!["total"]!["cru"]!.GetValue<long>());
+        await Expect(page.Locator("#capacity li[data-unit=cru] .label")).ToContainTextAsync($"of {totalCru} cores used");
+        await Expect(page.Locator("#capacity li[data-unit=ipv4] .label")).ToContainTextAsync("0 addresses of 2 addresses used");
+        await Expect(page.Locator("#nodes tbody tr")).ToHaveCountAsync(3);
+        await Expect(page.Locator("#countries tr[data-country=Belgium] td").First).ToHaveTextAsync("2");
+        foreach (var nodeId in agents.Keys)
+        {
+            await Expect(page.Locator($"#events li[data-kind=node-up][data-node-id='{nodeId}']").First).ToBeVisibleAsync();
+        }
+
+        await ShotAsync(page, "overview");
+
+        // A tenant reserves through the form: it reviews first, then places, and the reservation appears.
+        await SignInAsync(page, tenant);
+        await page.GetByLabel("Cores (cru)").FillAsync("2");
+        await page.GetByLabel("RAM GiB (mru)").FillAsync("2");
+        await page.GetByLabel("Public IPv4").FillAsync("1");
+        await page.GetByRole(AriaRole.Button, new() { Name = "Review" }).ClickAsync();
+        await Expect(page.Locator("#quote-text")).ToContainTextAsync("Reserve 2 cru, 2 GiB, 1 ipv4");
+        Assert.Equal(0, (await grid.SendAsync(HttpMethod.Get, "/api/v1/reservations", tenant, null, 200))["total"]!.GetValue<int>());
+        await page.GetByRole(AriaRole.Button, new() { Name = "Place reservation" }).ClickAsync();
+        await Expect(page.Locator("#notice")).ToContainTextAsync("is active on node");
+        var reservation = (await grid.SendAsync(HttpMethod.Get, "/api/v1/reservations", tenant, null, 200))["items"]!.AsArray().Single()!;
+        var reservationId = reservation["reservationId"]!.GetValue<long>();
+        var placedOn = reservation["nodeId"]!.GetValue<long>();
+        var row = page.Locator($"#reservations tr[data-reservation-id='{reservationId}']");
+        await Expect(row.Locator(".reservation-state")).ToHaveTextAsync("active");
+        await Expect(row).ToContainTextAsync($"#{placedOn}");
+        await row.GetByRole(AriaRole.Button, new() { Name = "Show" }).ClickAsync();
+        await Expect(page.Locator("#detail-events li").First).ToBeVisibleAsync();
+        // The public overview counts the address the reservation took.
+        await Expect(page.Locator("#capacity li[data-unit=ipv4] .label")).ToContainTextAsync("1 addresses of 2 addresses used");
+        await ShotAsync(page, "tenant");
+
+        // The farmer drains the node holding it: the button turns the node draining and the reservation moves off.
+        await page.GetByRole(AriaRole.Button, new() { Name = "Sign out" }).ClickAsync();
+        await SignInAsync(page, farmer);
+        var farmerRow = page.Locator($"#my-nodes tr[data-node-id='{placedOn}']");
+        await Expect(farmerRow.Locator(".allocations")).ToHaveTextAsync("1");
+        await farmerRow.GetByRole(AriaRole.Button, new() { Name = $"Drain node {placedOn}" }).ClickAsync();
+        await Expect(farmerRow.Locator(".node-status")).ToHaveTextAsync("draining");
+        Assert.True((await grid.SendAsync(HttpMethod.Get, $"/api/v1/nodes/{placedOn}", farmer, null, 200))["draining"]!.GetValue<bool>());
+        long movedTo = 0;
+        await Poll.UntilAsync(async () => (movedTo = (await grid.SendAsync(HttpMethod.Get, $"/api/v1/reservations/{reservationId}", tenant, null, 200))["nodeId"]!.GetValue<long>()) != placedOn,
+            TimeSpan.FromSeconds(30), "the reservation moves off the drained node");
+        await Expect(farmerRow.Locator(".allocations")).ToHaveTextAsync("0");
+        await Expect(page.Locator($"#events li[data-kind=moved][data-node-id='{movedTo}']").First).ToBeVisibleAsync();
+        await ShotAsync(page, "farmer");
+
+        // kill -9 of another node's agent: the open page shows it down without a reload.
+        var victim = agents.Keys.Single(id => id != placedOn && id != movedTo);
+        GridProcesses.KillQuietly(agents[victim].Pid);
+        var publicRow = page.Locator($"#nodes tr[data-node-id='{victim}'] .node-status");
+        await Expect(publicRow).ToHaveTextAsync("down");
+        await Expect(page.Locator("#stat-down")).ToHaveTextAsync("1");
+        await Expect(page.Locator($"#my-nodes tr[data-node-id='{victim}'] .node-status")).ToHaveTextAsync("down");
+        await Expect(page.Locator($"#events li[data-kind=node-down][data-node-id='{victim}']").First).ToBeVisibleAsync();
+        // Each event is shown once, however the polls interleave.
+        Assert.True(await page.EvaluateAsync<bool>(
+            "() => { const seqs = [...document.querySelectorAll('#events li')].map(li => li.dataset.seq); return seqs.length > 0 && new Set(seqs).size === seqs.length; }"));
+        Assert.Equal(1, (await OverviewAsync(grid))["nodes"]!["down"]!.GetValue<int>());
+        await ShotAsync(page, "node-down");
+
+        // From a phone's width up: nothing forces the page wider than the screen.
+        await page.SetViewportSizeAsync(390, 844);
+        await Expect(page.Locator("#stat-down")).ToHaveTextAsync("1");
+        Assert.True(await page.EvaluateAsync<bool>("() => document.documentElement.scrollWidth <= window.innerWidth"),
+            "the page scrolls sideways at 390 px");
+        await ShotAsync(page, "phone");
+    }
+
+    private static async Task SignInAsync(IPage page, string apiKey)
+    {
+        await page.GetByLabel("API key").FillAsync(apiKey);
+        await page.GetByRole(AriaRole.Button, new() { Name = "Sign in" }).ClickAsync();
+        await Expect(page.Locator("#mine")).ToBeVisibleAsync();
+        // The key stays in this tab's session storage only.
+        Assert.Equal(apiKey, await page.EvaluateAsync<string>("() => sessionStorage.getItem('grid.apiKey')"));
+        Assert.Null(await page.EvaluateAsync<string?>("() => localStorage.getItem('grid.apiKey')"));
+    }
+
+    private async Task ShotAsync(IPage page, string name)
+    {
+        var folder = Path.Combine(AppContext.BaseDirectory, "artifacts");
+        Directory.CreateDirectory(folder);
+        var path = Path.Combine(folder, $"console-{name}.png");
+        await page.ScreenshotAsync(new() { Path = path, FullPage = true });
+        output.WriteLine($"screenshot: {path}");
+    }
+
+    private static async Task<string> TwinAsync(GridProcesses grid, string name) =>
+        (await grid.SendAsync(HttpMethod.Post, "/api/v1/twins", null, new { name }, 201))["apiKey"]!.GetValue<string>();
+
+    private static Task<JsonNode> OverviewAsync(GridProcesses grid) =>
+        grid.SendAsync(HttpMethod.Get, "/api/v1/grid/overview", null, null, 200);
+
+    /// <summary>The Debian chromium package (.ci/run installs it); Playwright drives it instead of a downloaded browser.</summary>
+    public static string ChromiumPath() =>
+        Environment.GetEnvironmentVariable("GRID_CHROMIUM") is { Length: > 0 } configured ? configured
+        : File.Exists("/usr/bin/chromium") ? "/usr/bin/chromium"
+        : throw new InvalidOperationException("Chromium is missing: apt-get install chromium (or set GRID_CHROMIUM).");
+}

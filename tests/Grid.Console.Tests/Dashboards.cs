@@ -1,0 +1,43 @@
+using System.Text.Json.Nodes;
+
+namespace Grid.Console.Tests;
+
+/// <summary>One query of one panel of a shipped Grafana dashboard (k8s/grafana/*.json).</summary>
+public sealed record PanelQuery(string Dashboard, string Panel, string Expr)
+{
+    /// <summary>The expression as Prometheus gets it from Grafana, with the dashboards' only variable filled in.</summary>
+    public string PromQl(string rateInterval) => Expr.Replace("$__rate_interval", rateInterval, StringComparison.Ordinal);
+
+    public override string ToString() => $"{Dashboard} / {Panel}: {Expr}";
+}
+
+public static class Dashboards
+{
+    public static string Folder => Path.Combine(RepoRoot(), "k8s", "grafana");
+
+    public static IReadOnlyList<string> Files => [.. Directory.EnumerateFiles(Folder, "*.json").Order(StringComparer.Ordinal)];
+
+    public static IReadOnlyList<PanelQuery> Queries() =>
+    [
+        .. Files.SelectMany(file =>
+        {
+            var dashboard = JsonNode.Parse(File.ReadAllText(file))!;
+            var title = dashboard["title"]!.GetValue<string>();
+            return dashboard["panels"]!.AsArray().SelectMany(panel => panel!["targets"]!.AsArray()
+                .Select(target => new PanelQuery(title, panel["title"]!.GetValue<string>(), target!["expr"]!.GetValue<string>())));
+        }),
+    ];
+
+    private static string RepoRoot()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            if (File.Exists(Path.Combine(dir.FullName, "Grid.Orleans.sln")))
+            {
+                return dir.FullName;
+            }
+        }
+
+        throw new DirectoryNotFoundException("Grid.Orleans.sln not found above the test output.");
+    }
+}
