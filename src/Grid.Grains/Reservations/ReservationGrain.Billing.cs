@@ -147,6 +147,11 @@ public sealed partial class ReservationGrain
         Meter.CancelledAt = ReservationMeter.Second(now);
         Meter.CancelCause = cause;
         Meter.Pending.Add(BillingEvents.Cancelled(ReservationId, Record.Request!.TwinId, cause));
+        if (Record.State == ReservationState.Grace)
+        {
+            // Grace ends here too (expiry or the tenant's cancel), else the grace gauge only ever grows.
+            billingMetrics.GraceLeft();
+        }
     }
 
     /// <summary>After a cancel: every period up to the cancel, then the last partial one; then nothing more.</summary>
