@@ -20,6 +20,9 @@ public enum PlacementStrategy
 
     /// <summary>Prefer the emptiest node, spreading load and failure impact.</summary>
     Spread,
+
+    /// <summary>Prefer the node where the reservation costs least per hour (then fullest first).</summary>
+    Cheapest,
 }
 
 /// <summary>Optional placement constraints of a reservation.</summary>
@@ -29,7 +32,8 @@ public sealed record PlacementConstraints(
     [property: Id(1)] string? Country,
     [property: Id(2)] bool? Certified,
     [property: Id(3)] long? NodeId,
-    [property: Id(4)] string? AntiAffinityGroup)
+    [property: Id(4)] string? AntiAffinityGroup,
+    [property: Id(5)] long? MaxPricePerHour = null)
 {
     public static readonly PlacementConstraints None = new([], null, null, null, null);
 }
@@ -69,7 +73,8 @@ public sealed record ReservationInfo(
     [property: Id(8)] ImmutableArray<FarmIp> PublicIps,
     [property: Id(9)] ImmutableArray<long> WorkloadIds,
     [property: Id(10)] DateTimeOffset CreatedAt,
-    [property: Id(11)] DateTimeOffset UpdatedAt);
+    [property: Id(11)] DateTimeOffset UpdatedAt,
+    [property: Id(12)] long PricePerHour = 0);
 
 /// <summary>Outcome of creating a reservation: the reservation, or why nothing fits.</summary>
 [GenerateSerializer, Immutable, Alias("grid.reservation-outcome")]

@@ -42,13 +42,31 @@ public interface IReservationGrain : IGrainWithIntegerKey
     [AlwaysInterleave]
     Task<bool> HoldsIpAsync(string ip, long epoch);
 
-    /// <summary>Told by a node grain that the node was lost or drained: re-place with the next epoch.</summary>
+    /// <summary>
+    /// Told by a node grain that the node was lost or drained: re-place with the next epoch. A lost node's last
+    /// heartbeat is when its service (and the reservation's meter) ended.
+    /// </summary>
     [Alias("Evacuate")]
-    Task<bool> EvacuateAsync(long nodeId, bool makeBeforeBreak);
+    Task<bool> EvacuateAsync(long nodeId, bool makeBeforeBreak, DateTimeOffset? lastHeartbeat = null);
 
     /// <summary>The node came back: a reservation that could not leave it (pinned or unschedulable) is active again.</summary>
     [Alias("NodeReturned")]
     Task NodeReturnedAsync(long nodeId);
+
+    /// <summary>
+    /// Bills every period due by grid time (exactly once: deterministic bill ids, cursor moved after the ledger
+    /// append), and the final bill after a cancel. False when there is nothing more to bill, ever.
+    /// </summary>
+    [Alias("BillDue")]
+    Task<bool> BillDueAsync();
+
+    /// <summary>In grace: back to active if the tenant's balance now covers the unpaid bill. False while still unpaid.</summary>
+    [Alias("ResumeIfFunded")]
+    Task<bool> ResumeIfFundedAsync();
+
+    /// <summary>The reservation's recent bills, newest first.</summary>
+    [Alias("GetBills")]
+    Task<ImmutableArray<Bill>> GetBillsAsync();
 
     /// <summary>A workload reported running at an epoch; completes a make-before-break move once all do.</summary>
     [Alias("WorkloadRunning")]

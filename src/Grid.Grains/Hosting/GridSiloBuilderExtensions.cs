@@ -1,3 +1,4 @@
+using Grid.Billing;
 using Grid.Ids;
 using Grid.Index;
 using Grid.Ledger;
@@ -31,6 +32,12 @@ public static class GridSiloBuilderExtensions
         services.AddSingleton<GridEventFeed>();
         services.AddHostedService(sp => sp.GetRequiredService<GridEventFeed>());
         services.AddHostedService<IndexReplicator>();
+        services.AddOptions<BillingOptions>().BindConfiguration(BillingOptions.Section)
+            .Validate(o => !o.Validate().Any(), "Grid:Billing settings are invalid (see BillingOptions).").ValidateOnStart();
+        services.AddSingleton<PriceBook>();
+        services.AddSingleton<BillingMetrics>();
+        services.AddSingleton<EarningsIndex>();
+        services.AddHostedService<BillingReplicator>();
         services.AddOptions<LedgerOptions>().BindConfiguration(LedgerOptions.Section)
             .Validate(o => o.CheckpointEvery > 0 && o.CheckpointInterval > TimeSpan.Zero && o.MaxBatch > 0,
                 "Grid:Ledger:CheckpointEvery, CheckpointInterval and MaxBatch must be positive.");

@@ -311,7 +311,7 @@ public sealed partial class NodeGrain(
         }
 
         metrics.NodeDeclaredDown(clock.UtcNow - lastHeartbeat);
-        EvacuateAll(makeBeforeBreak: false);
+        EvacuateAll(makeBeforeBreak: false, lastHeartbeat: lastHeartbeat);
     }
 
     public Task ResumeEvacuationAsync()
@@ -336,7 +336,8 @@ public sealed partial class NodeGrain(
             : _evacuationBackoff * 2 < MaxEvacuationBackoff ? _evacuationBackoff * 2 : MaxEvacuationBackoff;
         _nextEvacuation = now + _evacuationBackoff;
         LogResumingEvacuation(logger, NodeId, state.State.Allocations.Count, state.State.Status);
-        EvacuateAll(makeBeforeBreak: !down, resumed: true);
+        // The meter of a reservation still on the lost node stops at its last heartbeat (or, after a silo loss, when it was declared down).
+        EvacuateAll(makeBeforeBreak: !down, resumed: true, lastHeartbeat: down ? _lastHeartbeat ?? state.State.StatusChangedAt : null);
         return Task.CompletedTask;
     }
 
@@ -353,7 +354,7 @@ public sealed partial class NodeGrain(
         }
     }
 
-    private void EvacuateAll(bool makeBeforeBreak, bool resumed = false)
+    private void EvacuateAll(bool makeBeforeBreak, bool resumed = false, DateTimeOffset? lastHeartbeat = null)
     {
         if (state.State.Registration is not { } registration || state.State.Allocations.Count == 0)
         {
@@ -373,7 +374,8 @@ public sealed partial class NodeGrain(
             [.. state.State.Allocations.Keys],
             makeBeforeBreak,
             makeBeforeBreak ? state.State.DrainMaxParallel : 0,
-            resumed));
+            resumed,
+            lastHeartbeat));
     }
 
     private async Task SetStatusAsync(NodeStatus status, DateTimeOffset now)

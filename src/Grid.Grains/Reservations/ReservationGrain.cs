@@ -1,4 +1,5 @@
 using System.Collections.Immutable;
+using Grid.Billing;
 using Grid.Grains;
 using Grid.Scheduling;
 using Grid.Telemetry;
@@ -21,6 +22,8 @@ public sealed partial class ReservationGrain(
     GridClock clock,
     IOptions<GridHealthOptions> health,
     GridMetrics metrics,
+    IOptions<BillingOptions> billing,
+    BillingMetrics billingMetrics,
     ILogger<ReservationGrain> logger) : Grain, IReservationGrain, IRemindable
 {
     private const int MaxEvents = 200;
@@ -63,7 +66,9 @@ public sealed partial class ReservationGrain(
 
     public Task<ReservationInfo?> GetAsync() => Task.FromResult(Exists ? Info() : null);
 
-    public async Task<bool> CancelAsync()
+    public Task<bool> CancelAsync() => CancelAsync(BillingEvents.CauseTenant);
+
+    private async Task<bool> CancelAsync(string cause)
     {
         if (!Exists)
         {
@@ -74,9 +79,11 @@ public sealed partial class ReservationGrain(
         if (Record.State != ReservationState.Cancelled)
         {
             // The previous node of a move in progress is kept, so a retried cancel releases it again too.
+            OnCancelling(cause);
             Record.State = ReservationState.Cancelled;
-            AddEvent("cancelled", nodeId, "Cancelled by the tenant.");
+            AddEvent("cancelled", nodeId, cause == BillingEvents.CauseTenant ? "Cancelled by the tenant." : "Cancelled: grace period over, out of funds.");
             await state.WriteOrDeactivateAsync(this);
+            await FlushLedgerAsync();
             await StopRetryingAsync();
         }
 
@@ -94,6 +101,7 @@ public sealed partial class ReservationGrain(
 
         releases.AddRange(Record.Workloads.Keys.Select(id => GrainFactory.GetGrain<IWorkloadGrain>(id).DeleteAsync()));
         await Task.WhenAll(releases);
+        await FinalBillAsync();
         return true;
     }
 
@@ -139,14 +147,22 @@ public sealed partial class ReservationGrain(
         Task.FromResult(_placing == epoch || (Holding
             && (Record.PublicIps.Any(held => held.Ip == ip) || (Record.PreviousNodeId is not null && Record.PreviousEpoch == epoch))));
 
-    public Task<bool> EvacuateAsync(long nodeId, bool makeBeforeBreak) =>
-        WhilePlacingAsync(Record.Epoch + 1, () => MoveAsync(nodeId, makeBeforeBreak));
+    public Task<bool> EvacuateAsync(long nodeId, bool makeBeforeBreak, DateTimeOffset? lastHeartbeat = null)
+    {
+        if (!makeBeforeBreak)
+        {
+            OnNodeLost(nodeId, lastHeartbeat);
+        }
+
+        return WhilePlacingAsync(Record.Epoch + 1, () => MoveAsync(nodeId, makeBeforeBreak));
+    }
 
     public async Task NodeReturnedAsync(long nodeId)
     {
         if (Exists && Record.NodeId == nodeId && Record.State is ReservationState.Lost or ReservationState.Unschedulable)
         {
             Record.State = ReservationState.Active;
+            OnServingAgain(nodeId);
             AddEvent("node-returned", nodeId, $"Node {nodeId} is back; serving from it again.");
             await state.WriteOrDeactivateAsync(this);
             await StopRetryingAsync();
@@ -248,13 +264,16 @@ public sealed partial class ReservationGrain(
         Record.Epoch = epoch;
         Record.PublicIps = [.. placement.PublicIps];
         Record.Retries = 0;
-        var waitForWorkloads = makeBeforeBreak && Record.Workloads.Count > 0;
-        Record.State = waitForWorkloads ? ReservationState.Migrating : ReservationState.Active;
+        var waitForWorkloads = makeBeforeBreak && Record.Workloads.Count > 0 && Record.State != ReservationState.Grace;
+        Record.State = Record.State == ReservationState.Grace ? ReservationState.Grace
+            : waitForWorkloads ? ReservationState.Migrating : ReservationState.Active;
+        OnMoved(nodeId, placement, epoch);
         Record.PreviousNodeId = waitForWorkloads ? nodeId : null;
         Record.PreviousEpoch = waitForWorkloads ? oldEpoch : 0;
         AddEvent("moved", placement.NodeId,
             $"Moved from node {nodeId} (epoch {oldEpoch}) to node {placement.NodeId} (epoch {epoch}){(makeBeforeBreak ? ", make-before-break" : "")}.");
         await state.WriteOrDeactivateAsync(this);
+        await FlushLedgerAsync();
         metrics.Moved(makeBeforeBreak ? "drain" : "node-down", nodeId, placement.NodeId);
         LogMoved(logger, ReservationId, nodeId, placement.NodeId, epoch);
         await StopRetryingAsync();
@@ -280,6 +299,7 @@ public sealed partial class ReservationGrain(
             return new(null, report);
         }
 
+        await EnsureFundsAsync(request, placement);
         try
         {
             // Listed first: if this fails nothing is acknowledged; a listed id whose write then fails is skipped.
@@ -295,6 +315,7 @@ public sealed partial class ReservationGrain(
                 CreatedAt = now,
                 UpdatedAt = now,
             };
+            await OnPlacedAsync(placement, now);
             AddEvent("placed", placement.NodeId, $"Placed on node {placement.NodeId}.");
             await state.WriteOrDeactivateAsync(this);
         }
@@ -308,6 +329,7 @@ public sealed partial class ReservationGrain(
             throw;
         }
 
+        await FlushLedgerAsync();
         return new(Info(), null);
     }
 
@@ -369,7 +391,8 @@ public sealed partial class ReservationGrain(
         }
     }
 
-    private ImmutableArray<WorkloadAssignment> Assignments(long epoch) =>
+    // In grace the node lists none of the reservation's workloads, so its agent stops them (capacity is kept).
+    private ImmutableArray<WorkloadAssignment> Assignments(long epoch) => Record.State == ReservationState.Grace ? [] :
         [.. Record.Workloads.OrderBy(w => w.Key).Select(w => new WorkloadAssignment(w.Key, ReservationId, epoch, w.Value))];
 
     private async Task ReleaseQuietlyAsync(long nodeId, long epoch)
@@ -416,7 +439,8 @@ public sealed partial class ReservationGrain(
         [.. Record.PublicIps],
         [.. Record.Workloads.Keys.Order()],
         Record.CreatedAt,
-        Record.UpdatedAt);
+        Record.UpdatedAt,
+        Record.Meter.PricePerHour);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Reservation {ReservationId} moved from node {From} to node {To} (epoch {Epoch})")]
     private static partial void LogMoved(ILogger logger, long reservationId, long from, long to, long epoch);

@@ -18,4 +18,7 @@ public sealed class ReservationRecord
     [Id(9)] public long? PreviousNodeId { get; set; }
     [Id(10)] public long PreviousEpoch { get; set; }
     [Id(11)] public int Retries { get; set; }
+
+    /// <summary>Metering and the billing cursor.</summary>
+    [Id(12)] public Billing.ReservationMeter Meter { get; set; } = new();
 }

@@ -14,7 +14,8 @@ public sealed record EvacuationBatch(
     ImmutableArray<long> ReservationIds,
     bool MakeBeforeBreak,
     int MaxParallel,
-    bool Resumed = false);
+    bool Resumed = false,
+    DateTimeOffset? LastHeartbeat = null);
 
 /// <summary>
 /// Drives moves off a lost or draining node outside the node grain's turn, so the reservations can call back
@@ -60,7 +61,7 @@ public sealed partial class EvacuationQueue(IGrainFactory grains, MassFailureBra
                 }
 
                 var reservation = grains.GetGrain<IReservationGrain>(reservationId);
-                if (await reservation.EvacuateAsync(batch.NodeId, batch.MakeBeforeBreak) && batch.MakeBeforeBreak)
+                if (await reservation.EvacuateAsync(batch.NodeId, batch.MakeBeforeBreak, batch.LastHeartbeat) && batch.MakeBeforeBreak)
                 {
                     // A drain slot stays taken until the new copy runs and the old one is released.
                     await WaitUntilSettledAsync(reservation, cancellationToken);

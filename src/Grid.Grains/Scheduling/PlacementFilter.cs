@@ -18,6 +18,7 @@ public static class PlacementFilter
     public const string NotCertified = "not certified";
     public const string AntiAffinityConflict = "anti-affinity";
     public const string InsufficientIpv4 = "insufficient ipv4";
+    public const string OverMaxPrice = "over max price";
 
     /// <summary>Passed every filter but was not tried within the attempt bound (it changed under us).</summary>
     public const string Busy = "contended";

@@ -1,20 +1,21 @@
 using System.Collections.Concurrent;
 using System.Collections.Immutable;
 using System.Diagnostics;
+using Grid.Billing;
 using Grid.Grains;
 using Grid.Telemetry;
 
 namespace Grid.Scheduling;
 
-/// <summary>Where a reservation landed.</summary>
-public sealed record Placement(long NodeId, long FarmId, ImmutableArray<FarmIp> PublicIps);
+/// <summary>Where a reservation landed, and what it costs there per hour (minor units).</summary>
+public sealed record Placement(long NodeId, long FarmId, ImmutableArray<FarmIp> PublicIps, long PricePerHour = 0, long FarmerTwinId = 0);
 
 /// <summary>
 /// Optimistic placement: filter and score candidates from this silo's <see cref="CapacityView"/>, then ask
 /// the best node grain to allocate; on a refusal (the view was stale) try the next. No global lock and no
 /// scheduler grain on the hot path: the node grain's single-threaded ledger is the only arbiter.
 /// </summary>
-public sealed class ReservationScheduler(IGrainFactory grains, CapacityView view, GridClock clock, GridMetrics metrics)
+public sealed class ReservationScheduler(IGrainFactory grains, CapacityView view, GridClock clock, GridMetrics metrics, PriceBook prices)
 {
     /// <summary>Bound on allocation attempts per placement, so a storm of refusals cannot spin forever.</summary>
     private const int MaxAttempts = 64;
@@ -68,7 +69,8 @@ public sealed class ReservationScheduler(IGrainFactory grains, CapacityView view
                 {
                     metrics.Placed(Stopwatch.GetElapsedTime(started), candidate.NodeId, epoch);
                     activity?.SetTag("grid.node.id", candidate.NodeId);
-                    return (new Placement(candidate.NodeId, candidate.FarmId, result.PublicIps), null);
+                    return (new Placement(candidate.NodeId, candidate.FarmId, result.PublicIps,
+                        prices.PriceOf(candidate, request.Resources), candidate.TwinId), null);
                 }
 
                 refused[candidate.NodeId] = Reason(result);
@@ -85,6 +87,14 @@ public sealed class ReservationScheduler(IGrainFactory grains, CapacityView view
         return (null, report);
     }
 
+    /// <summary>The node a placement would try first now, without allocating anything (for quotes).</summary>
+    public async Task<(NodeSummary? Node, PlacementReport? Report)> ChooseAsync(ReservationRequest request)
+    {
+        var shortFarms = new HashSet<long>();
+        var best = (await ShortlistAsync(request, null, [], shortFarms)).FirstOrDefault();
+        return best is null ? (null, Report(request, null, [], shortFarms)) : (best, null);
+    }
+
     private async Task<List<NodeSummary>> ShortlistAsync(
         ReservationRequest request, IReadOnlySet<long>? excluded, Dictionary<long, string> refused, HashSet<long> shortFarms)
     {
@@ -94,12 +104,14 @@ public sealed class ReservationScheduler(IGrainFactory grains, CapacityView view
         var feasible = 0;
         foreach (var node in Candidates(request))
         {
-            if (refused.ContainsKey(node.NodeId) || shortFarms.Contains(node.FarmId) || PlacementFilter.Reject(node, request, now, excluded) is not null)
+            if (refused.ContainsKey(node.NodeId) || shortFarms.Contains(node.FarmId) || Reject(node, request, now, excluded) is not null)
             {
                 continue;
             }
 
-            var score = Math.Round(PlacementFilter.Score(node, request.Resources, request.Strategy), 6);
+            var score = request.Strategy == PlacementStrategy.Cheapest
+                ? Math.Round(PlacementFilter.Score(node, request.Resources, PlacementStrategy.Binpack), 6) - prices.PriceOf(node, request.Resources)
+                : Math.Round(PlacementFilter.Score(node, request.Resources, request.Strategy), 6);
             Insert(best, node, score, salt);
             if (++feasible >= EnoughFeasible)
             {
@@ -166,12 +178,17 @@ public sealed class ReservationScheduler(IGrainFactory grains, CapacityView view
         {
             reasons.Add(refused.TryGetValue(node.NodeId, out var reason)
                 ? reason
-                : PlacementFilter.Reject(node, request, now, excluded)
+                : Reject(node, request, now, excluded)
                     ?? (shortFarms.Contains(node.FarmId) ? PlacementFilter.InsufficientIpv4 : PlacementFilter.Busy));
         }
 
         return PlacementFilter.Report(reasons.Count, reasons);
     }
+
+    /// <summary>The filters, plus the price cap: a node that would cost more than <c>maxPricePerHour</c> is skipped.</summary>
+    private string? Reject(NodeSummary node, ReservationRequest request, DateTimeOffset now, IReadOnlySet<long>? excluded) =>
+        PlacementFilter.Reject(node, request, now, excluded)
+            ?? (request.Constraints.MaxPricePerHour is { } max && prices.PriceOf(node, request.Resources) > max ? PlacementFilter.OverMaxPrice : null);
 
     private static string Reason(AllocationResult result) => result.Outcome switch
     {

@@ -40,7 +40,8 @@ public sealed record ConstraintsRequest(
     string? Country,
     bool? Certified,
     long? NodeId,
-    string? AntiAffinityGroup);
+    string? AntiAffinityGroup,
+    long? MaxPricePerHour = null);
 
 public sealed record CreateReservationRequest(
     ResourcesRequest? Resources,
@@ -50,6 +51,10 @@ public sealed record CreateReservationRequest(
 public sealed record ProcessRequest(string? Command, ImmutableArray<string>? Args, ImmutableDictionary<string, string>? Env);
 
 public sealed record CreateWorkloadRequest(string? Name, WorkloadType? Type, ResourcesRequest? Resources, ProcessRequest? Process);
+
+public sealed record PriceListRequest(long? Cu, long? Su, long? Ipu);
+
+public sealed record AmountRequest(long? Amount);
 
 /// <summary>A page of a listing.</summary>
 public sealed record Page<T>(ImmutableArray<T> Items, int PageNumber, int Size, int Total);

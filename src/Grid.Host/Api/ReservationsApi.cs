@@ -37,13 +37,7 @@ public static class ReservationsApi
     {
         var twinId = TwinAuthentication.TwinId(http);
         var validation = new Validation();
-        var resources = validation.Resources("resources", body.Resources, forNode: false);
-        if (validation.IsValid && resources == Capacity.Zero)
-        {
-            validation.Add("resources", "must ask for some capacity.");
-        }
-
-        var constraints = Constraints(validation, body.Constraints);
+        var request = Request(validation, body, twinId);
         if (idempotencyKey is { } key && (key.Length is 0 or > MaxIdempotencyKeyLength || key.Any(char.IsControl)))
         {
             validation.Add("Idempotency-Key", $"must be 1-{MaxIdempotencyKeyLength} printable characters.");
@@ -59,7 +53,6 @@ public static class ReservationsApi
             return TypedResults.Problem(title: "Quota exceeded", detail: refusal, statusCode: StatusCodes.Status409Conflict);
         }
 
-        var request = new ReservationRequest(twinId, resources, constraints, body.Strategy ?? PlacementStrategy.Binpack);
         ReservationOutcome outcome;
         if (idempotencyKey is null)
         {
@@ -149,6 +142,18 @@ public static class ReservationsApi
         return reservation is not null && reservation.TwinId == twinId ? reservation : null;
     }
 
+    /// <summary>The reservation a body asks for (also what a quote prices); problems go to <paramref name="validation"/>.</summary>
+    public static ReservationRequest Request(Validation validation, CreateReservationRequest body, long twinId)
+    {
+        var resources = validation.Resources("resources", body.Resources, forNode: false);
+        if (validation.IsValid && resources == Capacity.Zero)
+        {
+            validation.Add("resources", "must ask for some capacity.");
+        }
+
+        return new ReservationRequest(twinId, resources, Constraints(validation, body.Constraints), body.Strategy ?? PlacementStrategy.Binpack);
+    }
+
     private static PlacementConstraints Constraints(Validation validation, ConstraintsRequest? body)
     {
         if (body is null)
@@ -172,6 +177,7 @@ public static class ReservationsApi
             validation.OptionalName("constraints.country", body.Country),
             body.Certified,
             body.NodeId,
-            validation.OptionalName("constraints.antiAffinityGroup", body.AntiAffinityGroup));
+            validation.OptionalName("constraints.antiAffinityGroup", body.AntiAffinityGroup),
+            body.MaxPricePerHour is { } max ? validation.Amount("constraints.maxPricePerHour", max, 0, long.MaxValue / 2, required: false) : null);
     }
 }

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Collections.Immutable;
 using System.Diagnostics;
+using Grid.Billing;
 using Grid.Grains;
 using Grid.Host.Api;
 using Grid.Host.Hosting;
@@ -23,6 +24,9 @@ public sealed partial class DemoFarm(
     IOptions<GridHealthOptions> health,
     ILogger<DemoFarm> logger) : BackgroundService
 {
+    /// <summary>The demo twin's starting balance: 1,000 currency units.</summary>
+    public const long DemoBalance = 1_000 * Money.MinorUnitsPerUnit;
+
     private readonly ConcurrentDictionary<long, ImmutableArray<WorkloadReport>> _running = new();
 
     private static readonly (string Name, string Country, string City, string Subnet)[] Farms =
@@ -90,6 +94,9 @@ public sealed partial class DemoFarm(
             nodes.Add((nodeId, nodeKey));
         }
 
+        // The demo twin can pay (also in prepaid mode), and one farm publishes its own, cheaper list.
+        await grains.GetGrain<ILedgerGrain>(0).AppendAsync(BillingEvents.Deposit(twinId, "demo", DemoBalance));
+        await grains.GetGrain<IPriceListGrain>(0).SetAsync(farmIds[1], twinId, new PriceList(80_000, 40_000, 30_000));
         LogDemoReady(logger, count, Farms.Length, twinId, apiKey);
         return nodes;
     }

@@ -51,6 +51,8 @@ public static class GridEndpoints
         api.MapReservationsApi();
         api.MapWorkloadsApi();
         api.MapClusterApi();
+        api.MapPricesApi();
+        api.MapPaymentsApi();
         api.MapLedgerApi();
         api.MapAccountApi();
         api.MapGridOverviewApi();

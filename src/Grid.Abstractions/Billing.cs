@@ -1,0 +1,83 @@
+using System.Collections.Immutable;
+
+namespace Grid;
+
+/// <summary>Prices in minor units per unit-hour: compute unit (CU), storage unit (SU), public IPv4 (IPU).</summary>
+[GenerateSerializer, Immutable, Alias("grid.price-list")]
+public sealed record PriceList(
+    [property: Id(0)] long Cu,
+    [property: Id(1)] long Su,
+    [property: Id(2)] long Ipu)
+{
+    /// <summary>tfchain's genesis pricing policy: CU 0.01/h, SU 0.005/h, IPU 0.004/h.</summary>
+    public static readonly PriceList Default = new(100_000, 50_000, 40_000);
+}
+
+/// <summary>A farm's own price list and how many times it was changed (the ledger event's number).</summary>
+[GenerateSerializer, Immutable, Alias("grid.farm-price-list")]
+public sealed record FarmPriceList(
+    [property: Id(0)] long FarmId,
+    [property: Id(1)] PriceList Prices,
+    [property: Id(2)] long Version);
+
+/// <summary>Every farm's own price list, and the version of the set.</summary>
+[GenerateSerializer, Immutable, Alias("grid.price-list-set")]
+public sealed record PriceListSet([property: Id(0)] long Version, [property: Id(1)] ImmutableArray<FarmPriceList> Farms);
+
+/// <summary>What a reservation would cost on the node the scheduler would choose now.</summary>
+[GenerateSerializer, Immutable, Alias("grid.quote")]
+public sealed record Quote(
+    [property: Id(0)] long NodeId,
+    [property: Id(1)] long PricePerHour,
+    [property: Id(2)] long PricePer30Days,
+    [property: Id(3)] string Currency);
+
+/// <summary>
+/// Seconds one node served within a bill, the reservation's units (CU/SU rounded to 6 decimals for display; the
+/// amount is computed from the exact units) and what they cost.
+/// </summary>
+[GenerateSerializer, Immutable, Alias("grid.bill-line")]
+public sealed record BillLine(
+    [property: Id(0)] long NodeId,
+    [property: Id(1)] long FarmId,
+    [property: Id(2)] long Seconds,
+    [property: Id(3)] decimal Cu,
+    [property: Id(4)] decimal Su,
+    [property: Id(5)] int Ipu,
+    [property: Id(6)] long Amount);
+
+/// <summary>One bill of a reservation: its period, the seconds each node served and the amount (minor units).</summary>
+[GenerateSerializer, Immutable, Alias("grid.bill")]
+public sealed record Bill(
+    [property: Id(0)] string BillId,
+    [property: Id(1)] long ReservationId,
+    [property: Id(2)] long Sequence,
+    [property: Id(3)] DateTimeOffset From,
+    [property: Id(4)] DateTimeOffset To,
+    [property: Id(5)] long Amount,
+    [property: Id(6)] ImmutableArray<BillLine> Lines,
+    [property: Id(7)] long TwinId);
+
+/// <summary>What one node of a farm earned its farmer in a period.</summary>
+[GenerateSerializer, Immutable, Alias("grid.node-earnings")]
+public sealed record NodeEarnings(
+    [property: Id(0)] long NodeId,
+    [property: Id(1)] long Seconds,
+    [property: Id(2)] long Amount);
+
+/// <summary>What one day of a farm earned, per node.</summary>
+[GenerateSerializer, Immutable, Alias("grid.day-earnings")]
+public sealed record DayEarnings(
+    [property: Id(0)] DateOnly Day,
+    [property: Id(1)] long Amount,
+    [property: Id(2)] ImmutableArray<NodeEarnings> Nodes);
+
+/// <summary>A farm's earnings (the farmer's share of the bills its nodes served) in a period, per node and per day.</summary>
+[GenerateSerializer, Immutable, Alias("grid.farm-earnings")]
+public sealed record FarmEarnings(
+    [property: Id(0)] long FarmId,
+    [property: Id(1)] DateTimeOffset From,
+    [property: Id(2)] DateTimeOffset To,
+    [property: Id(3)] long Amount,
+    [property: Id(4)] ImmutableArray<NodeEarnings> Nodes,
+    [property: Id(5)] ImmutableArray<DayEarnings> Days);

@@ -1,0 +1,70 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace Grid.Billing;
+
+/// <summary>
+/// The ledger entries billing emits (see LEDGER-EVENTS: kinds, event ids, actors, subjects), with compact camelCase
+/// JSON details. Event ids are deterministic, so a retried append adds nothing.
+/// </summary>
+public static class BillingEvents
+{
+    public const string ReservationPlaced = "reservation.placed";
+    public const string ReservationMoved = "reservation.moved";
+    public const string ReservationGrace = "reservation.grace";
+    public const string ReservationResumed = "reservation.resumed";
+    public const string ReservationCancelled = "reservation.cancelled";
+    public const string PricesChanged = "prices.changed";
+    public const string CauseTenant = "tenant";
+    public const string CauseOutOfFunds = "out-of-funds";
+
+    public static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web)
+    {
+        DefaultIgnoreCondition = JsonIgnoreCondition.Never,
+        Converters = { new JsonStringEnumConverter(JsonNamingPolicy.CamelCase) },
+    };
+
+    public static string Twin(long twinId) => $"twin:{twinId}";
+
+    public static string Reservation(long reservationId) => $"reservation:{reservationId}";
+
+    public static string Details<T>(T value) => JsonSerializer.Serialize(value, Json);
+
+    public static LedgerAppend Placed(long reservationId, long twinId, long nodeId, long farmId, long epoch, Capacity resources, long pricePerHour) =>
+        new($"reservation:{reservationId}:placed:{epoch}", ReservationPlaced, Twin(twinId), Reservation(reservationId), null, [],
+            Details(new
+            {
+                reservationId, twinId, nodeId, farmId, epoch, publicIps = resources.Ipv4, pricePerHour,
+                resources = new { cru = resources.Cru, mru = resources.Mru, sru = resources.Sru, hru = resources.Hru, ipv4 = resources.Ipv4 },
+            }));
+
+    public static LedgerAppend Moved(long reservationId, long fromNodeId, long nodeId, long farmId, long epoch, long pricePerHour, bool repriced) =>
+        new($"reservation:{reservationId}:moved:{epoch}", ReservationMoved, "grid", Reservation(reservationId), null, [],
+            Details(new { reservationId, fromNodeId, nodeId, farmId, epoch, pricePerHour, repriced }));
+
+    public static LedgerAppend Grace(long reservationId, long twinId, long n) =>
+        new($"reservation:{reservationId}:grace:{n}", ReservationGrace, "grid", Reservation(reservationId), null, [],
+            Details(new { reservationId, twinId }));
+
+    public static LedgerAppend Resumed(long reservationId, long twinId, long n) =>
+        new($"reservation:{reservationId}:resumed:{n}", ReservationResumed, "grid", Reservation(reservationId), null, [],
+            Details(new { reservationId, twinId }));
+
+    public static LedgerAppend Cancelled(long reservationId, long twinId, string cause) =>
+        new($"reservation:{reservationId}:cancelled", ReservationCancelled, cause == CauseTenant ? Twin(twinId) : "grid",
+            Reservation(reservationId), null, [], Details(new { reservationId, twinId, cause }));
+
+    public static LedgerAppend PricesChangedEntry(long farmId, long ownerTwinId, long version, PriceList prices) =>
+        new($"farm:{farmId}:prices:{version}", PricesChanged, Twin(ownerTwinId), $"farm:{farmId}", null, [],
+            Details(new { farmId, prices.Cu, prices.Su, prices.Ipu }));
+
+    public static LedgerAppend Deposit(long twinId, string key, long amount) =>
+        new($"deposit:{twinId}:{key}", LedgerKinds.Deposit, "operator", Twin(twinId), amount, [new Posting(twinId, amount)],
+            Details(new { twinId }));
+
+    public static LedgerAppend Withdrawal(long twinId, string key, long amount) =>
+        new($"withdrawal:{twinId}:{key}", LedgerKinds.Withdrawal, Twin(twinId), Twin(twinId), amount, [new Posting(twinId, -amount)],
+            Details(new { twinId }));
+
+    public static string BillId(long reservationId, long sequence) => $"bill:{reservationId}:{sequence}";
+}

@@ -1,0 +1,127 @@
+using System.Globalization;
+
+namespace Grid.Billing;
+
+public enum BillingMode
+{
+    /// <summary>Everything is metered, billed and paid out; a balance may go below zero; nothing is refused.</summary>
+    Postpaid,
+
+    /// <summary>A reservation needs a balance covering one cycle; an unpaid bill puts it in grace.</summary>
+    Prepaid,
+}
+
+/// <summary>Billing settings, bound from <c>Grid:Billing</c>. Must be equal on every silo.</summary>
+public sealed class BillingOptions
+{
+    public const string Section = "Grid:Billing";
+
+    /// <summary>ISO currency code shown with amounts. Default: USD.</summary>
+    public string Currency { get; set; } = "USD";
+
+    /// <summary>How often each reservation is billed (each at its own offset within the cycle). Default: 1 h.</summary>
+    public TimeSpan Cycle { get; set; } = TimeSpan.FromHours(1);
+
+    /// <summary>Share of each bill line paid to the owner of the farm that served it (floor). Default: 0.9.</summary>
+    public decimal FarmerShare { get; set; } = 0.9m;
+
+    /// <summary>Default: postpaid.</summary>
+    public BillingMode Mode { get; set; } = BillingMode.Postpaid;
+
+    /// <summary>How long an unpaid reservation stays in grace before it is cancelled (out of funds). Default: 14 days.</summary>
+    public TimeSpan GracePeriod { get; set; } = TimeSpan.FromDays(14);
+
+    /// <summary>Default price list, minor units per unit-hour. Default: CU 100,000, SU 50,000, IPU 40,000.</summary>
+    public long CuPrice { get; set; } = PriceList.Default.Cu;
+
+    /// <inheritdoc cref="CuPrice"/>
+    public long SuPrice { get; set; } = PriceList.Default.Su;
+
+    /// <inheritdoc cref="CuPrice"/>
+    public long IpuPrice { get; set; } = PriceList.Default.Ipu;
+
+    /// <summary>Billing shard grains, each holding a reminder and driving its buckets. Default: 4.</summary>
+    public int Shards { get; set; } = 4;
+
+    /// <summary>Buckets of reservation ids (durable membership, split so no list grows large). Default: 256.</summary>
+    public int Buckets { get; set; } = 256;
+
+    /// <summary>How often the shards look for reservations due (soft timer; the reminder restarts it). Default: 10 s.</summary>
+    public TimeSpan TickInterval { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>
+    /// A period is billed this long after it ends, so a node that went silent just before the end has been
+    /// declared down and the meter stopped at its last heartbeat first. Default: 1 min.
+    /// </summary>
+    public TimeSpan SettleDelay { get; set; } = TimeSpan.FromMinutes(1);
+
+    public PriceList DefaultPrices => new(CuPrice, SuPrice, IpuPrice);
+
+    /// <summary>The farmer share as an exact ratio (numerator, denominator), computed once from the decimal.</summary>
+    public (long Numerator, long Denominator) FarmerShareRatio
+    {
+        get
+        {
+            // At most 9 decimals: 0.9 → 9/10, 0.875 → 875/1000.
+            var denominator = 1L;
+            for (var i = 0; i < Math.Min((int)FarmerShare.Scale, 9); i++)
+            {
+                denominator *= 10;
+            }
+
+            return ((long)decimal.Round(FarmerShare * denominator, 0, MidpointRounding.ToZero), denominator);
+        }
+    }
+
+    public long ShardOfBucket(long bucket) => bucket % Shards;
+
+    public long BucketOf(long reservationId) => reservationId % Buckets;
+
+    /// <summary>Where in the cycle a reservation is billed, from its id (like tfchain's contract id mod 600).</summary>
+    public TimeSpan OffsetOf(long reservationId) =>
+        TimeSpan.FromSeconds(reservationId % Math.Max(1, (long)Cycle.TotalSeconds));
+
+    /// <summary>The first billing boundary of the reservation strictly after <paramref name="after"/>.</summary>
+    public DateTimeOffset NextBoundary(long reservationId, DateTimeOffset after)
+    {
+        var cycle = Cycle.Ticks;
+        var anchor = DateTimeOffset.UnixEpoch.UtcTicks + OffsetOf(reservationId).Ticks;
+        var since = after.UtcTicks - anchor;
+        var k = (since / cycle) - (since % cycle < 0 ? 1 : 0) + 1;
+        return new DateTimeOffset(anchor + (k * cycle), TimeSpan.Zero);
+    }
+
+    public string Format(long minor) =>
+        (minor / (decimal)Money.MinorUnitsPerUnit).ToString("0.#######", CultureInfo.InvariantCulture) + " " + Currency;
+
+    public IEnumerable<string> Validate()
+    {
+        if (Cycle < TimeSpan.FromSeconds(10) || Cycle.Ticks % TimeSpan.TicksPerSecond != 0)
+        {
+            yield return "Grid:Billing:Cycle must be whole seconds, at least 10 s.";
+        }
+
+        if (FarmerShare is < 0 or > 1)
+        {
+            yield return "Grid:Billing:FarmerShare must be between 0 and 1.";
+        }
+
+        if (CuPrice < 0 || SuPrice < 0 || IpuPrice < 0 || Math.Max(CuPrice, Math.Max(SuPrice, IpuPrice)) > MaxPrice)
+        {
+            yield return $"Grid:Billing prices must be between 0 and {MaxPrice}.";
+        }
+
+        if (Shards is < 1 or > 256 || Buckets < Shards || Buckets > 65536)
+        {
+            yield return "Grid:Billing:Shards must be 1-256 and Buckets between Shards and 65536.";
+        }
+
+        if (GracePeriod < TimeSpan.Zero || SettleDelay < TimeSpan.Zero || TickInterval <= TimeSpan.Zero)
+        {
+            yield return "Grid:Billing:GracePeriod, SettleDelay and TickInterval must not be negative.";
+        }
+    }
+
+    /// <summary>Largest price per unit-hour accepted (10^12 minor units = 100,000 currency units).</summary>
+    public const long MaxPrice = 1_000_000_000_000;
+}

@@ -1,0 +1,42 @@
+using System.Collections.Immutable;
+using Microsoft.Extensions.Options;
+
+namespace Grid.Billing;
+
+/// <summary>
+/// This silo's copy of every farm's price list, so the scheduler prices candidates from memory. Refreshed from
+/// <see cref="Grains.IPriceListGrain"/> by <see cref="BillingReplicator"/> and at once by the silo that changes a list.
+/// </summary>
+public sealed class PriceBook(IOptions<BillingOptions> options)
+{
+    private volatile PriceListSet _set = new(0, []);
+    private volatile ImmutableDictionary<long, PriceList> _byFarm = ImmutableDictionary<long, PriceList>.Empty;
+
+    public long Version => _set.Version;
+
+    public PriceList Default => options.Value.DefaultPrices;
+
+    public PriceListSet Set => _set;
+
+    /// <summary>The list a farm charges: its own when it published one, else the default.</summary>
+    public PriceList For(long farmId) => _byFarm.TryGetValue(farmId, out var prices) ? prices : Default;
+
+    /// <summary>Minor units per hour for <paramref name="resources"/> on <paramref name="node"/>.</summary>
+    public long PriceOf(NodeSummary node, Capacity resources) =>
+        Pricing.PricePerHour(resources, For(node.FarmId), node.Certification == NodeCertification.Certified);
+
+    /// <summary>Takes a newer set; an older one (a slow refresh racing a change) is ignored.</summary>
+    public void Apply(PriceListSet set)
+    {
+        lock (this)
+        {
+            if (set.Version <= _set.Version && _set.Version != 0)
+            {
+                return;
+            }
+
+            _byFarm = set.Farms.ToImmutableDictionary(f => f.FarmId, f => f.Prices);
+            _set = set;
+        }
+    }
+}

@@ -1,0 +1,253 @@
+using System.Collections.Immutable;
+using System.Text.Json;
+using Grid.Billing;
+using Grid.Grains;
+using Grid.Scheduling;
+using Microsoft.Extensions.Logging;
+
+namespace Grid.Reservations;
+
+/// <summary>
+/// Metering and billing of a reservation (see <see cref="ReservationMeter"/>). The state machine calls the
+/// <c>On…</c> hooks before its durable writes, so the meter changes with the placement it describes; ledger
+/// events ride in the same write (<see cref="ReservationMeter.Pending"/>) and are appended after it.
+/// </summary>
+public sealed partial class ReservationGrain
+{
+    private ReservationMeter Meter => Record.Meter;
+
+    private ILedgerGrain Ledger => GrainFactory.GetGrain<ILedgerGrain>(0);
+
+    public Task<ImmutableArray<Bill>> GetBillsAsync() => Task.FromResult(Meter.Bills.AsEnumerable().Reverse().ToImmutableArray());
+
+    public async Task<bool> BillDueAsync()
+    {
+        if (!Exists)
+        {
+            // Listed in its bucket before a placement whose write then failed: nothing to bill, ever.
+            return false;
+        }
+
+        await FlushLedgerAsync();
+        if (Record.State == ReservationState.Cancelled)
+        {
+            await FinalBillAsync();
+            return !Meter.Closed;
+        }
+
+        await BillPeriodsAsync(clock.UtcNow - billing.Value.SettleDelay);
+        if (Record.State == ReservationState.Grace)
+        {
+            if (clock.UtcNow >= Meter.GraceSince + billing.Value.GracePeriod)
+            {
+                await CancelAsync(BillingEvents.CauseOutOfFunds);
+                return false;
+            }
+
+            await ResumeIfFundedAsync();
+        }
+
+        return true;
+    }
+
+    public async Task<bool> ResumeIfFundedAsync()
+    {
+        if (!Exists || Record.State != ReservationState.Grace)
+        {
+            return true;
+        }
+
+        var balance = await BalanceAsync();
+        if (balance < 0)
+        {
+            return false;
+        }
+
+        Record.State = ReservationState.Active;
+        Meter.Start(Record.NodeId!.Value, clock.UtcNow);
+        Meter.GraceSince = null;
+        Meter.Pending.Add(BillingEvents.Resumed(ReservationId, Record.Request!.TwinId, Meter.GraceCount));
+        AddEvent("resumed", Record.NodeId, $"Balance {billing.Value.Format(balance)} covers the unpaid bill; workloads run again.");
+        await state.WriteOrDeactivateAsync(this);
+        billingMetrics.GraceLeft();
+        await PushWorkloadsAsync();
+        await GrainFactory.GetGrain<ITwinBillingGrain>(Record.Request.TwinId).RemoveGraceAsync(ReservationId);
+        await FlushLedgerAsync();
+        return true;
+    }
+
+    /// <summary>Prepaid: the tenant's balance must cover one cycle at the price of this placement, else 402.</summary>
+    private async Task EnsureFundsAsync(ReservationRequest request, Placement placement)
+    {
+        if (billing.Value.Mode != BillingMode.Prepaid)
+        {
+            return;
+        }
+
+        var needed = Pricing.PriceFor(placement.PricePerHour, billing.Value.Cycle);
+        var balance = (await GrainFactory.GetGrain<IAccountGrain>(request.TwinId).GetAsync()).Balance;
+        if (balance < needed)
+        {
+            await ReleaseQuietlyAsync(placement.NodeId, 1);
+            throw new GridRequestException(402, "Payment required",
+                $"Prepaid billing needs a balance covering one cycle ({billing.Value.Cycle}) at {placement.PricePerHour} per hour: "
+                + $"{needed} minor units; the balance is {balance}, {needed - balance} missing.");
+        }
+    }
+
+    private async Task OnPlacedAsync(Placement placement, DateTimeOffset now)
+    {
+        // Listed for billing before the reservation is written: a listed id whose write fails is dropped at its first tick.
+        await GrainFactory.GetGrain<IBillingBucketGrain>(billing.Value.BucketOf(ReservationId)).AddAsync(ReservationId);
+        Meter.PricePerHour = placement.PricePerHour;
+        Meter.FarmId = placement.FarmId;
+        Meter.FarmerTwinId = placement.FarmerTwinId;
+        Meter.BilledUntil = ReservationMeter.Second(now);
+        Meter.Start(placement.NodeId, now);
+        Meter.Pending.Add(BillingEvents.Placed(ReservationId, Record.Request!.TwinId, placement.NodeId, placement.FarmId, 1,
+            Record.Request.Resources, placement.PricePerHour));
+    }
+
+    /// <summary>A node was declared down: its service ended at its last heartbeat, not when the loss was noticed.</summary>
+    private void OnNodeLost(long nodeId, DateTimeOffset? lastHeartbeat)
+    {
+        if (Meter.Open is { } open && open.NodeId == nodeId)
+        {
+            Meter.Stop(lastHeartbeat is { } seen && seen < clock.UtcNow ? seen : clock.UtcNow);
+        }
+    }
+
+    /// <summary>A move: the old placement stops being billed now (make-before-break bills only the new one).</summary>
+    private void OnMoved(long fromNodeId, Placement placement, long epoch)
+    {
+        var now = clock.UtcNow;
+        Meter.Stop(now);
+        var repriced = placement.FarmId != Meter.FarmId;
+        if (repriced)
+        {
+            Meter.PricePerHour = placement.PricePerHour;
+            Meter.FarmId = placement.FarmId;
+            Meter.FarmerTwinId = placement.FarmerTwinId;
+        }
+
+        if (Record.State is ReservationState.Active or ReservationState.Migrating)
+        {
+            Meter.Start(placement.NodeId, now);
+        }
+
+        Meter.Pending.Add(BillingEvents.Moved(ReservationId, fromNodeId, placement.NodeId, placement.FarmId, epoch, Meter.PricePerHour, repriced));
+    }
+
+    private void OnServingAgain(long nodeId) => Meter.Start(nodeId, clock.UtcNow);
+
+    private void OnCancelling(string cause)
+    {
+        var now = clock.UtcNow;
+        Meter.Stop(now);
+        Meter.CancelledAt = ReservationMeter.Second(now);
+        Meter.CancelCause = cause;
+        Meter.Pending.Add(BillingEvents.Cancelled(ReservationId, Record.Request!.TwinId, cause));
+    }
+
+    /// <summary>After a cancel: every period up to the cancel, then the last partial one; then nothing more.</summary>
+    private async Task FinalBillAsync()
+    {
+        if (Meter.Closed || Meter.CancelledAt is not { } at)
+        {
+            return;
+        }
+
+        await BillPeriodsAsync(at);
+        if (at > Meter.BilledUntil)
+        {
+            await BillAsync(at);
+        }
+
+        Meter.Closed = true;
+        await state.WriteOrDeactivateAsync(this);
+        if (Meter.CancelCause == BillingEvents.CauseOutOfFunds)
+        {
+            await GrainFactory.GetGrain<ITwinBillingGrain>(Record.Request!.TwinId).RemoveGraceAsync(ReservationId);
+        }
+    }
+
+    private async Task BillPeriodsAsync(DateTimeOffset until)
+    {
+        for (var next = billing.Value.NextBoundary(ReservationId, Meter.BilledUntil); next <= until;
+             next = billing.Value.NextBoundary(ReservationId, Meter.BilledUntil))
+        {
+            await BillAsync(next);
+        }
+    }
+
+    /// <summary>
+    /// Bills <c>(BilledUntil, to]</c>: one ledger entry with the debit and the credits, then the cursor. When the
+    /// ledger already holds the bill id (appended before a crash that lost the cursor), its bill is adopted.
+    /// </summary>
+    private async Task BillAsync(DateTimeOffset to)
+    {
+        var bill = Meter.Compute(ReservationId, Record.Request!.TwinId, Record.Request.Resources, to);
+        if (bill is not null)
+        {
+            var append = Payouts.Entry(bill, Payouts.Of(bill, Meter.FarmerOf, billing.Value.FarmerShareRatio));
+            var entry = await Ledger.AppendAsync(append);
+            if (entry.Details != append.Details && entry.Details is { } details)
+            {
+                bill = JsonSerializer.Deserialize<Bill>(details, BillingEvents.Json)!;
+                LogBillAdopted(logger, bill.BillId, bill.To);
+            }
+
+            billingMetrics.Billed(entry.Postings, bill);
+        }
+
+        Meter.Advance(bill?.To ?? to, bill);
+        await state.WriteOrDeactivateAsync(this);
+        if (bill is not null && billing.Value.Mode == BillingMode.Prepaid && Record.State == ReservationState.Active
+            && await BalanceAsync() < 0)
+        {
+            await EnterGraceAsync();
+        }
+    }
+
+    private async Task EnterGraceAsync()
+    {
+        var now = clock.UtcNow;
+        Meter.Stop(now);
+        Meter.GraceCount++;
+        Meter.GraceSince = now;
+        Record.State = ReservationState.Grace;
+        Meter.Pending.Add(BillingEvents.Grace(ReservationId, Record.Request!.TwinId, Meter.GraceCount));
+        AddEvent("grace", Record.NodeId,
+            $"Bill unpaid; workloads stopped, capacity and addresses kept until {now + billing.Value.GracePeriod:u} unless a deposit covers it.");
+        await GrainFactory.GetGrain<ITwinBillingGrain>(Record.Request.TwinId).AddGraceAsync(ReservationId);
+        await state.WriteOrDeactivateAsync(this);
+        billingMetrics.GraceEntered();
+        await PushWorkloadsAsync();
+        await FlushLedgerAsync();
+    }
+
+    private async Task<long> BalanceAsync() => (await GrainFactory.GetGrain<IAccountGrain>(Record.Request!.TwinId).GetAsync()).Balance;
+
+    /// <summary>Appends the events recorded with the last write; a failure leaves them for the next attempt (ids dedupe).</summary>
+    private async Task FlushLedgerAsync()
+    {
+        try
+        {
+            while (Meter.Pending.Count > 0)
+            {
+                await Ledger.AppendAsync(Meter.Pending[0]);
+                Meter.Pending.RemoveAt(0);
+            }
+        }
+        catch (Exception exception)
+        {
+            LogLedgerDeferred(logger, exception, ReservationId);
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Ledger already held {BillId} (to {To}): cursor re-derived from it")]
+    private static partial void LogBillAdopted(ILogger logger, string billId, DateTimeOffset to);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Ledger events of reservation {ReservationId} deferred to its next billing tick")]
+    private static partial void LogLedgerDeferred(ILogger logger, Exception exception, long reservationId);
+}
