@@ -27,6 +27,21 @@ public sealed class AgentOptions
     /// </summary>
     public bool AllowProcessWorkloads { get; init; }
 
+    /// <summary>
+    /// The unprivileged user <c>process</c> workloads run as when the agent runs as root (created when missing;
+    /// root is refused). An agent running as another user runs them as itself. Default: <c>grid-workload</c>.
+    /// </summary>
+    public string WorkloadUser { get; init; } = "grid-workload";
+
+    /// <summary>Commands tenants may run (exact <c>process.command</c> values); empty allows any. Default: any.</summary>
+    public IReadOnlyList<string> AllowedCommands { get; init; } = [];
+
+    /// <summary>
+    /// Refuse <c>process</c> workloads when cgroups cannot hold them to their reservation. When false they run
+    /// unlimited and the agent logs why at start. Default: false.
+    /// </summary>
+    public bool RequireResourceLimits { get; init; }
+
     /// <summary>Time between heartbeats. Default: 3 s.</summary>
     public TimeSpan HeartbeatInterval { get; init; } = TimeSpan.FromSeconds(3);
 

@@ -48,4 +48,13 @@ public sealed partial class NodeAgent
 
     [LoggerMessage(15, LogLevel.Error, "Reconciling the desired workloads failed")]
     private partial void LogReconcileFailed(Exception exception);
+
+    [LoggerMessage(16, LogLevel.Information, "Process workloads run as {User}, held to their reservation by {Limits}")]
+    private partial void LogSandbox(string user, string limits);
+
+    [LoggerMessage(17, LogLevel.Warning, "Process workloads are NOT held to their reserved CPU and memory: {Reason}")]
+    private partial void LogLimitsUnavailable(string reason);
+
+    [LoggerMessage(18, LogLevel.Error, "Process workloads cannot run safely: {Reason}")]
+    private partial void LogSandboxFailed(string reason);
 }

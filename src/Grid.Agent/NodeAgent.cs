@@ -27,6 +27,9 @@ public sealed partial class NodeAgent(AgentOptions options, ILogger<NodeAgent>? 
     private readonly HttpClient _http = GridApiClient.CreateHttpClient(options.ApiUrl, options.RequestTimeout);
     private readonly Dictionary<long, WorkloadRuntime> _workloads = [];
     private readonly List<WorkloadReport> _finalReports = [];
+    private CgroupLimits? _limits;
+    private WorkloadUser? _user;
+    private string? _sandboxRefusal;
     private readonly CancellationTokenSource _abandon = new();
     private readonly TaskCompletionSource _loopEnded = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private ImmutableArray<WorkloadReport> _snapshot = [];
@@ -63,6 +66,7 @@ public sealed partial class NodeAgent(AgentOptions options, ILogger<NodeAgent>? 
         {
             _startedAt = _lastContact = _time.GetUtcNow();
             LogStarting(options.NodeId, options.ApiUrl, options.WorkDir, options.AllowProcessWorkloads ? "allowed" : "refused");
+            PrepareSandbox();
             await AdoptOrphansAsync();
             var watch = options.WatchDesired ? WatchDesiredAsync(api, loop.Token) : Task.CompletedTask;
             var nextHeartbeat = _startedAt;
@@ -305,7 +309,9 @@ public sealed partial class NodeAgent(AgentOptions options, ILogger<NodeAgent>? 
 
         var refusal = !options.AllowProcessWorkloads ? NotAllowed
             : string.IsNullOrWhiteSpace(spec.Process?.Command) ? "the process workload has no command"
-            : null;
+            : options.AllowedCommands.Count > 0 && !options.AllowedCommands.Contains(spec.Process.Command)
+                ? $"the command '{spec.Process.Command}' is not on this farm's allow-list"
+            : _sandboxRefusal;
         if (refusal is not null)
         {
             workload.State = WorkloadState.Failed;
@@ -322,7 +328,9 @@ public sealed partial class NodeAgent(AgentOptions options, ILogger<NodeAgent>? 
         var folder = Path.Combine(options.WorkDir, "workloads", $"{workload.WorkloadId}-e{workload.Epoch}");
         try
         {
-            workload.Process = WorkloadProcess.Start(workload.WorkloadId, workload.Epoch, workload.Assignment!.Spec.Process!, folder);
+            var spec = workload.Assignment!.Spec;
+            var cgroups = _limits is { Unavailable: null } limits ? limits.Create(CgroupName(workload), spec.Resources.Cru, spec.Resources.Mru) : [];
+            workload.Process = WorkloadProcess.Start(workload.WorkloadId, workload.Epoch, spec.Process!, folder, new WorkloadSandbox(_user, cgroups));
             workload.State = WorkloadState.Running;
             workload.Message = null;
             workload.StartedAt = _time.GetUtcNow();
@@ -333,6 +341,58 @@ public sealed partial class NodeAgent(AgentOptions options, ILogger<NodeAgent>? 
         {
             LogStartFailed(workload.WorkloadId, workload.Epoch, e.Message);
             ScheduleRestart(workload, $"could not start: {e.Message}", null);
+        }
+    }
+
+    private static string CgroupName(WorkloadRuntime workload) => $"w{workload.WorkloadId}-e{workload.Epoch}";
+
+    /// <summary>Finds the cgroups and the workload user before any process workload starts; says clearly what is missing.</summary>
+    private void PrepareSandbox()
+    {
+        if (!options.AllowProcessWorkloads)
+        {
+            return;
+        }
+
+        _limits = CgroupLimits.Detect();
+        try
+        {
+            _user = WorkloadUser.Resolve(options.WorkloadUser);
+            if (_user is not null && !OperatingSystem.IsWindows())
+            {
+                OpenPathTo(Path.Combine(options.WorkDir, "workloads"));
+            }
+        }
+        catch (Exception e) when (e is InvalidOperationException or IOException or UnauthorizedAccessException or Win32Exception)
+        {
+            _sandboxRefusal = $"no unprivileged workload user: {e.Message}";
+            LogSandboxFailed(_sandboxRefusal);
+            return;
+        }
+
+        if (_limits.Unavailable is { } why)
+        {
+            LogLimitsUnavailable(why);
+            _sandboxRefusal = options.RequireResourceLimits ? $"resource limits are required but unavailable: {why}" : null;
+        }
+        else
+        {
+            LogSandbox(_user?.Name ?? Environment.UserName, _limits.Describe());
+        }
+    }
+
+    /// <summary>Lets the workload user traverse (not list) the folders above its own, which root may have made 0700.</summary>
+    [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
+    private static void OpenPathTo(string folder)
+    {
+        Directory.CreateDirectory(folder);
+        for (var dir = new DirectoryInfo(folder); dir is not null && dir.Parent is not null; dir = dir.Parent)
+        {
+            var mode = File.GetUnixFileMode(dir.FullName);
+            if (!mode.HasFlag(UnixFileMode.OtherExecute))
+            {
+                File.SetUnixFileMode(dir.FullName, mode | UnixFileMode.OtherExecute);
+            }
         }
     }
 
@@ -349,6 +409,18 @@ public sealed partial class NodeAgent(AgentOptions options, ILogger<NodeAgent>? 
                 exited.Dispose();
                 workload.Process = null;
                 changed = true;
+                if (_limits is { Unavailable: null } limits && limits.WasOomKilled(CgroupName(workload)))
+                {
+                    // Restarting would only hit the limit again: the tenant must reserve more memory.
+                    workload.State = WorkloadState.Failed;
+                    workload.Message = $"stopped by its memory limit: used more than the {workload.Assignment?.Spec.Resources.Mru} bytes reserved (killed by the kernel)";
+                    workload.RestartAt = null;
+                    limits.Remove(CgroupName(workload));
+                    LogRefused(workload.WorkloadId, workload.Epoch, workload.Message);
+                    continue;
+                }
+
+                _limits?.Remove(CgroupName(workload));
                 ScheduleRestart(workload, code is null ? "exited" : $"exited with code {code}", code);
             }
 

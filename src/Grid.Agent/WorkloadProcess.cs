@@ -8,8 +8,19 @@ namespace Grid.Agent;
 internal sealed class WorkloadProcess : IDisposable
 {
     // The child writes its output straight to files: a pipe to the agent would break (SIGPIPE) when the agent
-    // dies, killing workloads that should survive an agent crash and be re-adopted.
-    private const string Launcher = "out=$1; err=$2; shift 2; exec \"$@\" >>\"$out\" 2>>\"$err\" </dev/null";
+    // dies, killing workloads that should survive an agent crash and be re-adopted. Before the command runs, the
+    // launcher (still with the agent's rights) joins the workload's cgroups and hands its folder to the workload
+    // user, then drops to that user: the command never runs unlimited or as root, not even for an instant.
+    private const string Launcher = """
+        out=$1; err=$2; shift 2
+        for f in $GRID_CGROUP_PROCS; do echo $$ > "$f" || exit 125; done
+        run_as=$GRID_RUN_AS; unset GRID_CGROUP_PROCS GRID_RUN_AS
+        if [ -n "$run_as" ]; then
+          chown "$run_as" . || exit 126
+          exec setpriv --reuid="${run_as%:*}" --regid="${run_as#*:}" --clear-groups -- "$@" >>"$out" 2>>"$err" </dev/null
+        fi
+        exec "$@" >>"$out" 2>>"$err" </dev/null
+        """;
 
     private static readonly string? s_setsid = new[] { "/usr/bin/setsid", "/bin/setsid" }.FirstOrDefault(File.Exists);
 
@@ -35,7 +46,7 @@ internal sealed class WorkloadProcess : IDisposable
     /// <c>stderr.log</c> there. With <c>setsid</c> available the workload leads its own process group, so a stop
     /// reaches every process it spawned and a Ctrl-C at the agent's terminal does not.
     /// </summary>
-    public static WorkloadProcess Start(long workloadId, long epoch, ProcessSpec spec, string folder)
+    public static WorkloadProcess Start(long workloadId, long epoch, ProcessSpec spec, string folder, WorkloadSandbox? sandbox = null)
     {
         Directory.CreateDirectory(folder);
         var info = new ProcessStartInfo
@@ -64,6 +75,8 @@ internal sealed class WorkloadProcess : IDisposable
             info.Environment[name] = value;
         }
 
+        info.Environment["GRID_CGROUP_PROCS"] = sandbox is null ? "" : string.Join(' ', sandbox.CgroupProcs);
+        info.Environment["GRID_RUN_AS"] = sandbox?.User is { } user ? $"{user.Uid}:{user.Gid}" : "";
         info.Environment["GRID_WORKLOAD_ID"] = workloadId.ToString(System.Globalization.CultureInfo.InvariantCulture);
         info.Environment["GRID_EPOCH"] = epoch.ToString(System.Globalization.CultureInfo.InvariantCulture);
 

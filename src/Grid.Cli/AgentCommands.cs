@@ -22,10 +22,24 @@ internal static class AgentCommands
             "Stop process workloads when the controller is unreachable this long (default 9s; 'off' keeps them running)",
             TimeSpan.FromSeconds(9),
             allowOff: true);
+        var workloadUser = new Option<string>("--workload-user")
+        {
+            Description = "Unprivileged user process workloads run as when the agent is root (created if missing; never root)",
+            DefaultValueFactory = _ => "grid-workload",
+        };
+        var allowCommand = new Option<string[]>("--allow-command")
+        {
+            Description = "A command tenants may run, exactly as in process.command (repeatable; default: any)",
+            AllowMultipleArgumentsPerToken = true,
+        };
+        var requireLimits = new Option<bool>("--require-limits")
+        {
+            Description = "Refuse process workloads when cgroups cannot hold them to their reserved CPU and memory",
+        };
         var grace = CommonOptions.Duration("--stop-grace", "Time between SIGTERM and SIGKILL when stopping a workload (default 5s)", TimeSpan.FromSeconds(5));
         var agent = new Command("agent", "Run the node agent: heartbeat to the controller and run the workloads it assigns")
         {
-            workDir, nodeId, nodeKey, allow, interval, fence, grace, Register(workDir),
+            workDir, nodeId, nodeKey, allow, workloadUser, allowCommand, requireLimits, interval, fence, grace, Register(workDir),
         };
         agent.SetAction(async (parse, cancellationToken) =>
         {
@@ -47,6 +61,9 @@ internal static class AgentCommands
                 SigningKey = signingKey,
                 WorkDir = dir,
                 AllowProcessWorkloads = parse.GetValue(allow),
+                WorkloadUser = parse.GetValue(workloadUser)!,
+                AllowedCommands = parse.GetValue(allowCommand) ?? [],
+                RequireResourceLimits = parse.GetValue(requireLimits),
                 HeartbeatInterval = parse.GetValue(interval)!.Value,
                 StopOnDisconnectAfter = parse.GetValue(fence),
 

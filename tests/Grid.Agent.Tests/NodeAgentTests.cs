@@ -191,16 +191,49 @@ public sealed class NodeAgentTests(ITestOutputHelper output) : IAsyncLifetime
         Assert.Empty(_dir.Pids());
     }
 
-    private static WorkloadAssignment Script(long workloadId, long epoch, string script) =>
+    [Fact]
+    public async Task AWorkloadUsingMoreMemoryThanReservedIsStoppedByTheLimitAndReportedFailed()
+    {
+        if (CgroupLimits.Detect().Unavailable is { } why)
+        {
+            output.WriteLine($"not checked on this machine: {why}");
+            return;
+        }
+
+        // Reserves 32 MiB, then holds about 200 MiB in a shell variable.
+        _controller.Desired = [Script(5, 1, "x=$(head -c 200000000 /dev/zero | tr '\\0' a); echo survived >> out.txt; sleep 60", mru: 32 << 20)];
+        Start(NewAgent());
+
+        await Eventually.HoldsAsync(() => _controller.LastReportOf(5, 1)?.Message?.Contains("memory limit", StringComparison.Ordinal) == true,
+            "the workload is reported stopped by its memory limit");
+        Assert.Equal(WorkloadState.Failed, _controller.LastReportOf(5, 1)!.State);
+        Assert.False(File.Exists(Path.Combine(_dir.WorkloadFolder(5, 1), "out.txt")), "the allocation never succeeded");
+    }
+
+    [Fact]
+    public async Task ProcessWorkloadsRunAsTheUnprivilegedWorkloadUserAndOnlyAllowedCommands()
+    {
+        _controller.Desired = [Script(6, 1, "id -u > uid.txt; sleep 60"), Script(7, 1, "true") with { Spec = Script(7, 1, "true").Spec with { Process = new ProcessSpec("/usr/bin/env", [], ImmutableDictionary<string, string>.Empty) } }];
+        Start(NewAgent(allowedCommands: ["/bin/sh"]));
+
+        await Eventually.HoldsAsync(() => _controller.LastReportOf(7, 1)?.State == WorkloadState.Failed, "a command off the allow-list is refused");
+        Assert.Contains("allow-list", _controller.LastReportOf(7, 1)!.Message, StringComparison.Ordinal);
+        var uidFile = Path.Combine(_dir.WorkloadFolder(6, 1), "uid.txt");
+        await Eventually.HoldsAsync(() => File.Exists(uidFile) && File.ReadAllText(uidFile).Trim().Length > 0, "the workload writes its uid");
+        var uid = File.ReadAllText(uidFile).Trim();
+        Assert.NotEqual("0", uid);
+    }
+
+    private static WorkloadAssignment Script(long workloadId, long epoch, string script, long mru = 64 << 20) =>
         new(workloadId, 100 + workloadId, epoch, new WorkloadSpec(
             $"w{workloadId}",
             WorkloadType.Process,
-            new Capacity(1, 64 << 20, 0, 0),
+            new Capacity(1, mru, 0, 0),
             new ProcessSpec("/bin/sh", ["-c", script], ImmutableDictionary<string, string>.Empty.Add("GREETING", "hi"))));
 
     private static int Lines(string path) => File.Exists(path) ? File.ReadAllLines(path).Length : 0;
 
-    private NodeAgent NewAgent(bool allowProcesses = true, TimeSpan? stopOnDisconnectAfter = null) =>
+    private NodeAgent NewAgent(bool allowProcesses = true, TimeSpan? stopOnDisconnectAfter = null, IReadOnlyList<string>? allowedCommands = null) =>
         new(
             new AgentOptions
             {
@@ -209,6 +242,7 @@ public sealed class NodeAgentTests(ITestOutputHelper output) : IAsyncLifetime
                 NodeKey = FakeController.NodeKey,
                 WorkDir = _dir.Path,
                 AllowProcessWorkloads = allowProcesses,
+                AllowedCommands = allowedCommands ?? [],
                 HeartbeatInterval = TimeSpan.FromMilliseconds(150),
                 SupervisionInterval = TimeSpan.FromMilliseconds(25),
                 RestartBackoffInitial = TimeSpan.FromMilliseconds(100),

@@ -35,7 +35,14 @@ public sealed class SelfHealingEndToEndTests(ITestOutputHelper output)
         var reservation = await grid.SendAsync(HttpMethod.Post, "/api/v1/reservations", key, new { resources = new { cru = 1, mru = 256L << 20 } }, 201);
         var reservationId = reservation["reservationId"]!.GetValue<long>();
         var firstNode = reservation["nodeId"]!.GetValue<long>();
-        var outFile = Path.Combine(grid.Root, "out.log");
+        // Agents run as root here, so the workload runs as the unprivileged workload user: give it a shared place to write.
+        var shared = Directory.CreateDirectory(Path.Combine(grid.Root, "shared")).FullName;
+        if (!OperatingSystem.IsWindows())
+        {
+            File.SetUnixFileMode(shared, (UnixFileMode)0b111_111_111);
+        }
+
+        var outFile = Path.Combine(shared, "out.log");
         var workload = await grid.SendAsync(HttpMethod.Post, $"/api/v1/reservations/{reservationId}/workloads", key, new
         {
             name = "ticker",

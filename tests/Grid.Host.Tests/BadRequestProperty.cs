@@ -97,7 +97,7 @@ public sealed class BadRequestGenerators(BadRequestWorld world)
             new BadRequest("content type", "POST", "/api/v1/reservations", world.OwnerKey, t.Item1, t.Item2))),
         (2, Gen.Elements("", "{", "{\"resources\":", "nul", "\u0000", "[1,2", "{\"name\":\"x\",}", "{'name':'x'}").Select(b =>
             new BadRequest("malformed JSON", "POST", "/api/v1/farms", world.OwnerKey, b))),
-        (3, Gen.Zip(Gen.Choose(61, 7200), Gen.Elements(-1, 1)).Select(t => new BadRequest("expired signature", "GET", "/api/v1/farms", null, null)
+        (3, Gen.Zip(Gen.Choose(180, 7200), Gen.Elements(-1, 1)).Select(t => new BadRequest("expired signature", "GET", "/api/v1/farms", null, null)
         {
             SigningKey = world.OwnerSigningKey,
             Signer = $"twin:{world.OwnerTwinId}",

@@ -122,6 +122,7 @@ public static partial class GridHostExtensions
             silo.UseGridMemory();
         }
 
+        silo.UseGridTls(cluster.Tls);
         if (!string.IsNullOrEmpty(Environment.GetEnvironmentVariable("POD_NAMESPACE")))
         {
             silo.UseKubernetesHosting();

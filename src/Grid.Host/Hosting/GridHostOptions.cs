@@ -51,6 +51,9 @@ public sealed class GridClusterOptions
 
     /// <summary>How often each silo re-reads the membership table. Default: 5 s.</summary>
     public TimeSpan TableRefreshTimeout { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>Mutual TLS between silos (<c>Grid:Cluster:Tls</c>). Default: off.</summary>
+    public GridTlsOptions Tls { get; set; } = new();
 }
 
 /// <summary>The simulated demo farm, bound from <c>Grid:Demo</c>.</summary>
