@@ -36,13 +36,17 @@ public sealed record ReservationConstraints(
     string? Country = null,
     bool? Certified = null,
     long? NodeId = null,
-    string? AntiAffinityGroup = null);
+    string? AntiAffinityGroup = null,
+    long? MaxPricePerHour = null);
 
 /// <summary>Body of <c>POST /api/v1/reservations</c>.</summary>
 public sealed record CreateReservationRequest(
     Capacity Resources,
     ReservationConstraints? Constraints = null,
     PlacementStrategy? Strategy = null);
+
+/// <summary>Body of a deposit or withdrawal (minor units, 10^7 per currency unit).</summary>
+public sealed record AmountRequest(long Amount);
 
 /// <summary>Body of <c>POST /api/v1/reservations/{id}/workloads</c>.</summary>
 public sealed record DeployWorkloadRequest(

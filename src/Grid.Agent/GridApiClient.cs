@@ -120,6 +120,33 @@ public sealed class GridApiClient(HttpClient http, string? apiKey = null)
     public Task<JsonElement> GetAccountTransactionsAsync(int page, CancellationToken cancellationToken = default) =>
         SendAsync<JsonElement>(HttpMethod.Get, $"api/v1/account/transactions?page={page}", null, apiKey, cancellationToken);
 
+    public Task<JsonElement> GetPricesAsync(CancellationToken cancellationToken = default) =>
+        SendAsync<JsonElement>(HttpMethod.Get, "api/v1/prices", null, apiKey, cancellationToken);
+
+    public Task<JsonElement> QuoteAsync(CreateReservationRequest request, CancellationToken cancellationToken = default) =>
+        SendAsync<JsonElement>(HttpMethod.Post, "api/v1/quotes", request, apiKey, cancellationToken);
+
+    public Task<JsonElement> GetBillsAsync(long reservationId, CancellationToken cancellationToken = default) =>
+        SendAsync<JsonElement>(HttpMethod.Get, $"api/v1/reservations/{reservationId}/bills", null, apiKey, cancellationToken);
+
+    public Task<JsonElement> GetEarningsAsync(long farmId, DateTimeOffset? from, DateTimeOffset? to, CancellationToken cancellationToken = default) =>
+        SendAsync<JsonElement>(HttpMethod.Get, $"api/v1/farms/{farmId}/earnings{Query(("from", from), ("to", to))}", null, apiKey, cancellationToken);
+
+    /// <summary>Operator only: this client's key must be the operator key.</summary>
+    public Task<JsonElement> DepositAsync(long twinId, long amount, string? idempotencyKey = null, CancellationToken cancellationToken = default) =>
+        SendAsync<JsonElement>(HttpMethod.Post, $"api/v1/accounts/{twinId}/deposits", new AmountRequest(amount), apiKey, cancellationToken, idempotencyKey);
+
+    public Task<JsonElement> WithdrawAsync(long amount, string? idempotencyKey = null, CancellationToken cancellationToken = default) =>
+        SendAsync<JsonElement>(HttpMethod.Post, "api/v1/account/withdrawals", new AmountRequest(amount), apiKey, cancellationToken, idempotencyKey);
+
+    /// <summary><c>?a=..&amp;b=..</c> of the given times (ISO 8601, escaped), or empty when none is given.</summary>
+    private static string Query(params (string Name, DateTimeOffset? Value)[] parameters)
+    {
+        var given = parameters.Where(p => p.Value is not null)
+            .Select(p => $"{p.Name}={Uri.EscapeDataString(p.Value!.Value.ToString("O", System.Globalization.CultureInfo.InvariantCulture))}").ToList();
+        return given.Count == 0 ? "" : "?" + string.Join("&", given);
+    }
+
     /// <summary>
     /// One call. A body-less success (204) reads as an undefined <see cref="JsonElement"/>
     /// (<see cref="JsonValueKind.Undefined"/>) or null.

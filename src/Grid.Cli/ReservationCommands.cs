@@ -3,7 +3,7 @@ using Grid.Agent;
 
 namespace Grid.Cli;
 
-/// <summary><c>grid reserve</c> and <c>grid reservations list|show|cancel|events</c>.</summary>
+/// <summary><c>grid reserve</c>, <c>grid quote</c> and <c>grid reservations list|show|cancel|events|bills</c>.</summary>
 internal static class ReservationCommands
 {
     private static readonly (string, string)[] s_columns =
@@ -14,39 +14,27 @@ internal static class ReservationCommands
 
     public static Command Reserve()
     {
-        var cru = new Option<long>("--cru") { Description = "Logical cores", DefaultValueFactory = _ => 1 };
-        var mru = CommonOptions.Size("--mru", "RAM");
-        var sru = CommonOptions.Size("--sru", "SSD");
-        var hru = CommonOptions.Size("--hru", "HDD");
-        var ipv4 = new Option<int>("--ipv4") { Description = "Public IPv4 addresses" };
-        var farms = new Option<long[]>("--farm") { Description = "Only on these farms (repeatable)", AllowMultipleArgumentsPerToken = true };
-        var country = new Option<string?>("--country") { Description = "Only in this country" };
-        var certified = new Option<bool?>("--certified") { Description = "Only on certified nodes" };
-        var node = new Option<long?>("--node") { Description = "Pin to this node" };
-        var antiAffinity = new Option<string?>("--anti-affinity") { Description = "No two of your reservations of this group on one node" };
-        var strategy = new Option<PlacementStrategy?>("--strategy") { Description = "binpack (default) or spread" };
+        var options = new RequestOptions();
         var idempotencyKey = new Option<string?>("--idempotency-key") { Description = "Retrying with the same key returns the first result" };
-        var reserve = new Command("reserve", "Reserve capacity; the controller picks a node")
-        {
-            cru, mru, sru, hru, ipv4, farms, country, certified, node, antiAffinity, strategy, idempotencyKey,
-        };
+        var reserve = new Command("reserve", "Reserve capacity; the controller picks a node") { idempotencyKey };
+        options.AddTo(reserve);
         reserve.SetApiAction(
-            (parse, api, ct) =>
-            {
-                var resources = new Capacity(parse.GetValue(cru), parse.GetValue(mru) ?? 0, parse.GetValue(sru) ?? 0, parse.GetValue(hru) ?? 0, parse.GetValue(ipv4));
-                var constraints = new ReservationConstraints(
-                    parse.GetValue(farms) is { Length: > 0 } ids ? ids : null,
-                    parse.GetValue(country),
-                    parse.GetValue(certified),
-                    parse.GetValue(node),
-                    parse.GetValue(antiAffinity));
-                var request = new CreateReservationRequest(resources, constraints == new ReservationConstraints() ? null : constraints, parse.GetValue(strategy));
-                return api.ReserveAsync(request, parse.GetValue(idempotencyKey), ct);
-            },
+            (parse, api, ct) => api.ReserveAsync(options.Request(parse), parse.GetValue(idempotencyKey), ct),
             (output, reservation) => output.WriteLine(
                 $"reservation {Output.Cell(reservation, "reservationId")} {Output.Cell(reservation, "state")} on node {Output.Cell(reservation, "nodeId")} (epoch {Output.Cell(reservation, "epoch")})"
+                + (Output.Cell(reservation, "pricePerHour") is { Length: > 0 } price ? $", {price} per hour" : "")
                 + (Output.Cell(reservation, "publicIps") is { Length: > 0 } ips and not "[]" ? $", public IPs {ips}" : "")));
         return reserve;
+    }
+
+    /// <summary><c>grid quote</c>: the same options as <c>grid reserve</c>; nothing is placed.</summary>
+    public static Command Quote()
+    {
+        var options = new RequestOptions();
+        var quote = new Command("quote", "What a reservation would cost per hour and per 30 days on the node that would be chosen (minor units); nothing is placed");
+        options.AddTo(quote);
+        quote.SetApiAction((parse, api, ct) => api.QuoteAsync(options.Request(parse), ct), Output.Fields);
+        return quote;
     }
 
     public static Command Reservations()
@@ -67,6 +55,44 @@ internal static class ReservationCommands
             (parse, api, ct) => api.ReservationEventsAsync(parse.GetValue(id), ct),
             (output, all) => Output.Table(output, Output.Rows(all), ("AT", "at"), ("KIND", "kind"), ("NODE", "nodeId"), ("EPOCH", "epoch"), ("MESSAGE", "message")));
 
-        return new Command("reservations", "Your claims on capacity") { list, show, cancel, events };
+        return new Command("reservations", "Your claims on capacity") { list, show, cancel, events, BillingCommands.Bills(id) };
+    }
+
+    /// <summary>The options describing a reservation, shared by <c>grid reserve</c> and <c>grid quote</c>.</summary>
+    private sealed class RequestOptions
+    {
+        private readonly Option<long> _cru = new("--cru") { Description = "Logical cores", DefaultValueFactory = _ => 1 };
+        private readonly Option<long?> _mru = CommonOptions.Size("--mru", "RAM");
+        private readonly Option<long?> _sru = CommonOptions.Size("--sru", "SSD");
+        private readonly Option<long?> _hru = CommonOptions.Size("--hru", "HDD");
+        private readonly Option<int> _ipv4 = new("--ipv4") { Description = "Public IPv4 addresses" };
+        private readonly Option<long[]> _farms = new("--farm") { Description = "Only on these farms (repeatable)", AllowMultipleArgumentsPerToken = true };
+        private readonly Option<string?> _country = new("--country") { Description = "Only in this country" };
+        private readonly Option<bool?> _certified = new("--certified") { Description = "Only on certified nodes" };
+        private readonly Option<long?> _node = new("--node") { Description = "Pin to this node" };
+        private readonly Option<string?> _antiAffinity = new("--anti-affinity") { Description = "No two of your reservations of this group on one node" };
+        private readonly Option<long?> _maxPrice = new("--max-price") { Description = "Only on nodes where it costs at most this per hour (minor units)" };
+        private readonly Option<PlacementStrategy?> _strategy = new("--strategy") { Description = "binpack (default), spread or cheapest" };
+
+        public void AddTo(Command command)
+        {
+            foreach (var option in new Option[] { _cru, _mru, _sru, _hru, _ipv4, _farms, _country, _certified, _node, _antiAffinity, _maxPrice, _strategy })
+            {
+                command.Options.Add(option);
+            }
+        }
+
+        public CreateReservationRequest Request(ParseResult parse)
+        {
+            var resources = new Capacity(parse.GetValue(_cru), parse.GetValue(_mru) ?? 0, parse.GetValue(_sru) ?? 0, parse.GetValue(_hru) ?? 0, parse.GetValue(_ipv4));
+            var constraints = new ReservationConstraints(
+                parse.GetValue(_farms) is { Length: > 0 } ids ? ids : null,
+                parse.GetValue(_country),
+                parse.GetValue(_certified),
+                parse.GetValue(_node),
+                parse.GetValue(_antiAffinity),
+                parse.GetValue(_maxPrice));
+            return new CreateReservationRequest(resources, constraints == new ReservationConstraints() ? null : constraints, parse.GetValue(_strategy));
+        }
     }
 }

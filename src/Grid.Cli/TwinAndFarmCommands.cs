@@ -58,7 +58,7 @@ internal static class TwinAndFarmCommands
                     parse.GetValue(overcommit)),
                 ct),
             (output, farm) => output.WriteLine($"farm {Output.Cell(farm, "farmId")} created"));
-        return new Command("farms", "Farms: a farmer's group of nodes") { create };
+        return new Command("farms", "Farms: a farmer's group of nodes") { create, BillingCommands.Earnings() };
     }
 
     /// <summary>True for <c>a.b.c.d/n</c>; host bits may be set because it names one address of the subnet.</summary>

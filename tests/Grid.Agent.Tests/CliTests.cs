@@ -130,6 +130,43 @@ public sealed class CliTests : IAsyncLifetime
         }
     }
 
+    [Fact]
+    public async Task PricesQuoteAndBillsPrintTablesOrJson()
+    {
+        var (code, output, error) = await Grid("prices", "--api-key", "key-3");
+        Assert.True(code == 0, error);
+        Assert.Matches(@"default\s+100000\s+50000\s+40000", output);
+        Assert.Matches(@"4\s+90000\s+45000\s+30000", output);
+
+        (code, output, error) = await Grid("quote", "--cru", "2", "--mru", "4G", "--max-price", "300000", "--strategy", "cheapest", "--api-key", "key-3");
+        Assert.True(code == 0, error);
+        Assert.Matches(@"pricePer30Days:\s+180000000", output);
+        var body = JsonDocument.Parse(_controller.ClientBodies["POST /api/v1/quotes"]).RootElement;
+        Assert.Equal(4L << 30, body.GetProperty("resources").GetProperty("mru").GetInt64());
+        Assert.Equal(300_000, body.GetProperty("constraints").GetProperty("maxPricePerHour").GetInt64());
+        Assert.Equal("cheapest", body.GetProperty("strategy").GetString());
+
+        (code, output, error) = await Grid("reservations", "bills", "9", "--api-key", "key-3");
+        Assert.True(code == 0, error);
+        Assert.Matches(@"9-2\s+2\s+2026-11-27T10:00:00\+00:00\s+2026-11-27T11:00:00\+00:00\s+250000", output);
+
+        (code, output, _) = await Grid("reservations", "bills", "9", "--json", "--api-key", "key-3");
+        Assert.Equal(3600, JsonDocument.Parse(output).RootElement[0].GetProperty("lines")[0].GetProperty("seconds").GetInt32());
+    }
+
+    [Fact]
+    public async Task DepositSendsTheAmountWithTheOperatorKey()
+    {
+        var (code, output, error) = await Grid("deposit", "3", "70000000", "--api-key", "operator-key");
+        Assert.True(code == 0, error);
+        Assert.Matches(@"balance:\s+70000000", output);
+        Assert.Equal(70_000_000, JsonDocument.Parse(_controller.ClientBodies["POST /api/v1/accounts/deposits"]).RootElement.GetProperty("amount").GetInt64());
+
+        (code, _, error) = await Grid("deposit", "3", "5", "--api-key", "key-3");
+        Assert.Equal(1, code);
+        Assert.Contains("Forbidden: operator key required (HTTP 403)", error, StringComparison.Ordinal);
+    }
+
     private async Task<(int Code, string Output, string Error)> Grid(params string[] args)
     {
         using var output = new StringWriter();

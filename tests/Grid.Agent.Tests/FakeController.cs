@@ -88,6 +88,39 @@ internal sealed class FakeController : IAsyncDisposable
             ClientBodies["POST /api/v1/reservations"] = await new StreamReader(request.Body).ReadToEndAsync();
             return Results.Problem(title: "Nothing fits", detail: "0/20 nodes fit: 12 insufficient mru, 8 down", statusCode: 409);
         });
+        MapBillingEndpoints(app);
+    }
+
+    /// <summary>Canned billing answers in the controller's shapes (minor units).</summary>
+    private void MapBillingEndpoints(WebApplication app)
+    {
+        app.MapGet("/api/v1/prices", () => Results.Json(new
+        {
+            currency = "USD",
+            certifiedMarkupPercent = 25,
+            @default = new { cu = 100_000, su = 50_000, ipu = 40_000 },
+            farms = new[] { new { farmId = 4, prices = new { cu = 90_000, su = 45_000, ipu = 30_000 }, version = 2 } },
+        }));
+        app.MapPost("/api/v1/quotes", async (HttpRequest request) =>
+        {
+            ClientBodies["POST /api/v1/quotes"] = await new StreamReader(request.Body).ReadToEndAsync();
+            return Results.Json(new { nodeId = 5, pricePerHour = 250_000, pricePer30Days = 180_000_000, currency = "USD" });
+        });
+        app.MapGet("/api/v1/reservations/{id:long}/bills", (long id) => Results.Json(new[]
+        {
+            new
+            {
+                billId = $"{id}-2", reservationId = id, sequence = 2, from = "2026-11-27T10:00:00+00:00", to = "2026-11-27T11:00:00+00:00", amount = 250_000,
+                lines = new[] { new { nodeId = 5, farmId = 4, seconds = 3600, cu = 2.0, su = 0.5, ipu = 0, amount = 250_000 } },
+            },
+        }));
+        app.MapPost("/api/v1/accounts/{twinId:long}/deposits", async (long twinId, HttpRequest request) =>
+        {
+            ClientBodies["POST /api/v1/accounts/deposits"] = await new StreamReader(request.Body).ReadToEndAsync();
+            return request.Headers.Authorization.ToString() == "Bearer operator-key"
+                ? Results.Json(new { twinId, balance = 70_000_000, spent = 0, earned = 0, currency = "USD" })
+                : Results.Problem(title: "Forbidden", detail: "operator key required", statusCode: 403);
+        });
     }
 
     private async Task<IResult> HeartbeatAsync(long nodeId, HttpRequest request)
