@@ -5,7 +5,7 @@ using Grid.Bench.Scenarios;
 
 namespace Grid.Bench;
 
-/// <summary>Console table, and <c>benchmarks.md</c> with SVG plots for <c>docs/</c>.</summary>
+/// <summary>Console table, and <c>benchmarks.md</c> with its plots (<see cref="BenchPlots"/>) for <c>docs/</c>.</summary>
 public static class BenchReport
 {
     public static string Table(IEnumerable<BenchRow> rows)
@@ -48,19 +48,10 @@ public static class BenchReport
             md.AppendLine();
         }
 
-        var placement = rows.Where(r => r.Scenario == "placement" && r.Metric == "placements/s (grain API)" && r.Case.EndsWith("in memory", StringComparison.Ordinal)).ToList();
-        if (placement.Count > 0)
+        foreach (var (file, alt, svg) in BenchPlots.Draw(rows, FailoverScenario.Timelines))
         {
-            await File.WriteAllTextAsync(Path.Combine(directory, "bench-placement.svg"),
-                Svg.Bars("Placements/s against node count (grain API, in memory)", [.. placement.Select(r => (r.Case.Split(',')[0], r.Value))]));
-            md.AppendLine("![placements per second against node count](bench-placement.svg)");
-            md.AppendLine();
-        }
-
-        if (FailoverScenario.Timelines.Count > 0)
-        {
-            await File.WriteAllTextAsync(Path.Combine(directory, "bench-failover.svg"), Svg.Timeline("Failover timeline (s after the last heartbeat)", FailoverScenario.Timelines));
-            md.AppendLine("![failover timeline](bench-failover.svg)");
+            await File.WriteAllTextAsync(Path.Combine(directory, file), svg);
+            md.AppendLine(CultureInfo.InvariantCulture, $"![{alt}]({file})");
             md.AppendLine();
         }
 
