@@ -30,7 +30,7 @@ public sealed class AgentTimingTests(ITestOutputHelper output)
         var cutNode = await AgentAsync(grid, key, farm, "cut", proxy.Url);
 
         // Placed on the only node there is, whose agent reaches the controller through the proxy.
-        var outFile = Path.Combine(grid.Root, "copies.log");
+        var outFile = Path.Combine(grid.SharedDirectory("shared"), "copies.log");
         var reservationId = (await grid.SendAsync(HttpMethod.Post, "/api/v1/reservations", key,
             new { resources = new { cru = 1, mru = 128L << 20 } }, 201))["reservationId"]!.GetValue<long>();
         var workloadId = await DeployAsync(grid, key, reservationId, outFile);
@@ -56,7 +56,7 @@ public sealed class AgentTimingTests(ITestOutputHelper output)
         var created = Stopwatch.StartNew();
         var fresh = (await grid.SendAsync(HttpMethod.Post, "/api/v1/reservations", key,
             new { resources = new { cru = 1, mru = 128L << 20 }, constraints = new { nodeId = other.NodeId } }, 201))["reservationId"]!.GetValue<long>();
-        var freshWorkload = await DeployAsync(grid, key, fresh, Path.Combine(grid.Root, "fresh.log"));
+        var freshWorkload = await DeployAsync(grid, key, fresh, Path.Combine(grid.SharedDirectory("shared"), "fresh.log"));
         await Poll.UntilAsync(async () => (await WorkloadAsync(grid, key, freshWorkload))["state"]!.GetValue<string>() == "running",
             TimeSpan.FromSeconds(10), "the new reservation's workload runs");
         var startup = created.Elapsed;

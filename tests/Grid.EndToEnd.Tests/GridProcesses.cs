@@ -20,6 +20,21 @@ public sealed class GridProcesses : IAsyncDisposable
 
     public Uri Api => Silos[0].Api;
 
+    /// <summary>
+    /// A folder under the test's root that the workloads can write to: agents running as root run them as the
+    /// unprivileged workload user, which may not write anywhere else.
+    /// </summary>
+    public string SharedDirectory(string name)
+    {
+        var shared = Directory.CreateDirectory(Path.Combine(_root, name)).FullName;
+        if (!OperatingSystem.IsWindows())
+        {
+            File.SetUnixFileMode(shared, (UnixFileMode)0b111_111_111);
+        }
+
+        return shared;
+    }
+
     public List<SiloProcess> Silos { get; } = [];
 
     /// <summary>Starts a controller silo (host process) and waits until it is ready.</summary>

@@ -65,7 +65,13 @@ public sealed class LedgerEndToEndTests
         // kill -9 of the controller between appends: the next one reads the head from the database and goes on.
         grid.Silos.Clear();
         var failoverDatabase = await postgres.CreateDatabaseAsync("grid_ledger_failover");
-        string[] fresh = [.. settings.Select(s => s.StartsWith("--ConnectionStrings:Grid=", StringComparison.Ordinal) ? $"--ConnectionStrings:Grid={failoverDatabase}" : s)];
+        // Restarted on the same silo endpoint, as a controller on its own machine is: Orleans retires the killed
+        // predecessor at once instead of waiting for probes of a silo nobody else is left to vote on.
+        string[] fresh =
+        [
+            .. settings.Select(s => s.StartsWith("--ConnectionStrings:Grid=", StringComparison.Ordinal) ? $"--ConnectionStrings:Grid={failoverDatabase}" : s),
+            $"--Grid:Cluster:SiloPort={FreePort.Get()}", $"--Grid:Cluster:GatewayPort={FreePort.Get()}",
+        ];
         var first = await grid.StartHostAsync(fresh);
         await SeedAsync(grid, twins: 4);
         Kill(first);

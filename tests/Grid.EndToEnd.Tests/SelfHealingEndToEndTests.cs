@@ -36,11 +36,7 @@ public sealed class SelfHealingEndToEndTests(ITestOutputHelper output)
         var reservationId = reservation["reservationId"]!.GetValue<long>();
         var firstNode = reservation["nodeId"]!.GetValue<long>();
         // Agents run as root here, so the workload runs as the unprivileged workload user: give it a shared place to write.
-        var shared = Directory.CreateDirectory(Path.Combine(grid.Root, "shared")).FullName;
-        if (!OperatingSystem.IsWindows())
-        {
-            File.SetUnixFileMode(shared, (UnixFileMode)0b111_111_111);
-        }
+        var shared = grid.SharedDirectory("shared");
 
         var outFile = Path.Combine(shared, "out.log");
         var workload = await grid.SendAsync(HttpMethod.Post, $"/api/v1/reservations/{reservationId}/workloads", key, new
