@@ -104,10 +104,12 @@ internal sealed class CgroupLimits
         }
 
         var memory = Directory.CreateDirectory(Path.Combine(_v1Memory!, name)).FullName;
+        // The kernel refuses a memory limit above the memory+swap limit (EINVAL), and a cgroup of this name may be
+        // left with a smaller one (an agent restart, an earlier epoch's size): lift memory+swap first.
+        TryWrite(memory, "memory.memsw.limit_in_bytes", "-1");
+        Write(memory, "memory.limit_in_bytes", mruBytes > 0 ? mruBytes : -1);
         if (mruBytes > 0)
         {
-            Write(memory, "memory.limit_in_bytes", mruBytes);
-
             // Swap would let a workload outgrow its memory; only settable when swap accounting is on.
             TryWrite(memory, "memory.memsw.limit_in_bytes", mruBytes.ToString(CultureInfo.InvariantCulture));
         }

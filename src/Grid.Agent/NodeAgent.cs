@@ -344,7 +344,8 @@ public sealed partial class NodeAgent(AgentOptions options, ILogger<NodeAgent>? 
         }
     }
 
-    private static string CgroupName(WorkloadRuntime workload) => $"w{workload.WorkloadId}-e{workload.Epoch}";
+    // Named by node too: two agents on one machine (or tests) must never share a workload's cgroup.
+    private string CgroupName(WorkloadRuntime workload) => $"n{options.NodeId}-w{workload.WorkloadId}-e{workload.Epoch}";
 
     /// <summary>Finds the cgroups and the workload user before any process workload starts; says clearly what is missing.</summary>
     private void PrepareSandbox()

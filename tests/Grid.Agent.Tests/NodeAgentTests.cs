@@ -192,6 +192,33 @@ public sealed class NodeAgentTests(ITestOutputHelper output) : IAsyncLifetime
     }
 
     [Fact]
+    public void AWorkloadCgroupLeftWithASmallerLimitTakesALargerOne()
+    {
+        var limits = CgroupLimits.Detect();
+        if (limits.Unavailable is { } why)
+        {
+            output.WriteLine($"not checked on this machine: {why}");
+            return;
+        }
+
+        // An earlier epoch or agent run left this cgroup at 64 MiB (memory and memory+swap): the kernel refused
+        // the larger memory limit (EINVAL) and the workload never started.
+        var name = $"test-{Guid.NewGuid():N}";
+        try
+        {
+            limits.Create(name, 1, 64 << 20);
+            var procs = limits.Create(name, 1, 256 << 20);
+            var memoryDir = Path.GetDirectoryName(procs[0])!;
+            var limitFile = Path.Combine(memoryDir, File.Exists(Path.Combine(memoryDir, "memory.max")) ? "memory.max" : "memory.limit_in_bytes");
+            Assert.Equal(256L << 20, long.Parse(File.ReadAllText(limitFile).Trim(), System.Globalization.CultureInfo.InvariantCulture));
+        }
+        finally
+        {
+            limits.Remove(name);
+        }
+    }
+
+    [Fact]
     public async Task AWorkloadUsingMoreMemoryThanReservedIsStoppedByTheLimitAndReportedFailed()
     {
         if (CgroupLimits.Detect().Unavailable is { } why)

@@ -243,6 +243,21 @@ public sealed class ReservationApiTests(GridAppFixture fixture)
         var (deleted, _) = await _grid.SendAsync(HttpMethod.Delete, $"/api/v1/workloads/{workloadId}", key, null);
         Assert.Equal(HttpStatusCode.NoContent, deleted);
         Assert.Empty((await _grid.HeartbeatAsync(nodeId, nodeKey))["desired"]!.AsArray());
+
+        // A process deployed without resources is held to what is left of the reservation, never unlimited.
+        var unsized = await _grid.SendOkAsync(HttpMethod.Post, $"/api/v1/reservations/{id}/workloads", key, new
+        {
+            name = "unsized",
+            type = "process",
+            process = new { command = "/bin/sh", args = new[] { "-c", "sleep 100" } },
+        }, HttpStatusCode.Created);
+        var sized = Assert.Single((await _grid.HeartbeatAsync(nodeId, nodeKey))["desired"]!.AsArray())!;
+        Assert.Equal(unsized["workloadId"]!.GetValue<long>(), sized["workloadId"]!.GetValue<long>());
+        Assert.Equal(2, sized["spec"]!["resources"]!["cru"]!.GetValue<long>());
+        Assert.Equal(2 * GiB, sized["spec"]!["resources"]!["mru"]!.GetValue<long>());
+        var (noneLeft, _) = await _grid.SendAsync(HttpMethod.Post, $"/api/v1/reservations/{id}/workloads", key,
+            new { name = "second", type = "process", process = new { command = "/bin/true" } });
+        Assert.Equal(HttpStatusCode.Conflict, noneLeft);
         Assert.Equal("deleted", (await _grid.GetAsync($"/api/v1/workloads/{workloadId}", key))["state"]!.GetValue<string>());
     }
 

@@ -110,9 +110,22 @@ public sealed partial class ReservationGrain(
         EnsureServing();
         var limit = Record.Request!.Resources with { Ipv4 = 0 };
         var used = Record.Workloads.Values.Aggregate(Capacity.Zero, (sum, w) => sum + w.Resources);
+        var free = limit - used;
+        if (spec.Type == WorkloadType.Process && spec.Resources == Capacity.Zero)
+        {
+            // A process the agent runs is held to CPU and memory limits: one deployed without resources gets what
+            // is left of its reservation, never "unlimited".
+            if (free.Cru <= 0 || free.Mru <= 0)
+            {
+                throw new GridRequestException(409, "Workload exceeds reservation",
+                    $"Reservation {ReservationId} has no cru or mru left for a process workload (cru {free.Cru}, mru {free.Mru}).");
+            }
+
+            spec = spec with { Resources = free };
+        }
+
         if (!limit.Covers(used + spec.Resources with { Ipv4 = 0 }))
         {
-            var free = limit - used;
             throw new GridRequestException(409, "Workload exceeds reservation",
                 $"Reservation {ReservationId} has cru {free.Cru}, mru {free.Mru}, sru {free.Sru}, hru {free.Hru} left for workloads.");
         }
