@@ -34,6 +34,11 @@ public sealed class LimitsTests : IAsyncLifetime
         var (workload, _) = await grid.SendAsync(HttpMethod.Post, $"/api/v1/reservations/{reservation}/workloads", owner, new { name = "b", type = "vm" });
         Assert.Equal(HttpStatusCode.Conflict, workload);
 
+        // A cancelled reservation frees its place in the quota (once the count is refreshed).
+        Assert.Equal(HttpStatusCode.NoContent, (await grid.SendAsync(HttpMethod.Delete, $"/api/v1/reservations/{reservation}", owner, null)).Status);
+        await Grid.Testing.Poll.UntilAsync(async () => (await grid.ReserveAsync(owner, reserve)).Status == HttpStatusCode.Created,
+            TimeSpan.FromSeconds(30), "a reservation is allowed again after the cancel");
+
         // The owner drains its bucket; the other twin is not slowed by it.
         using var limited = await UntilLimitedAsync(() => Get("/api/v1/farms", owner), 40);
         Assert.Equal("Too many requests", (await ProblemAsync(limited))["title"]!.GetValue<string>());

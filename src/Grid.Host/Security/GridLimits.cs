@@ -31,7 +31,7 @@ public sealed class GridLimitsOptions
     /// <summary>Anonymous requests one IP address may send at once above its rate. Default: 500.</summary>
     public int AnonymousBurstPerIp { get; set; } = 500;
 
-    /// <summary>Reservations a twin may make (cancelled ones count; checked against a count at most 5 s old). Default: 1,000,000.</summary>
+    /// <summary>Reservations a twin may hold (cancelled ones do not count; checked against a count at most 5 s old). Default: 1,000,000.</summary>
     public int MaxReservationsPerTwin { get; set; } = 1_000_000;
 
     /// <summary>Workloads one reservation may hold. Default: 1,000.</summary>
@@ -109,7 +109,7 @@ public static class GridLimits
 }
 
 /// <summary>Per-twin quotas checked before work is done; counts are cached per silo for a few seconds.</summary>
-public sealed class TwinQuotas(IGrainFactory grains, IOptionsMonitor<GridLimitsOptions> limits, GridClock clock)
+public sealed class TwinQuotas(IGrainFactory grains, IOptionsMonitor<GridLimitsOptions> limits, GridClock clock, Grid.Host.Proxy.ProxyReadModel contracts)
 {
     private static readonly TimeSpan s_cacheFor = TimeSpan.FromSeconds(5);
     private readonly System.Collections.Concurrent.ConcurrentDictionary<long, (int Count, DateTimeOffset Until)> _reservations = new();
@@ -130,13 +130,16 @@ public sealed class TwinQuotas(IGrainFactory grains, IOptionsMonitor<GridLimitsO
                 {
                     count += (await grains.Bucket(twinId, bucket).GetAsync()).Length;
                 }
+
+                // Cancelled reservations no longer count: the ledger's read model knows which (within a second).
+                count -= contracts.Contracts(twinId).Count(c => c.State == Grid.Host.Proxy.ProxyReadModel.Deleted);
             }
 
             known = (count, now + s_cacheFor);
             _reservations[twinId] = known;
         }
 
-        return known.Count >= max ? $"The twin has made {known.Count} reservations; its quota (Grid:Limits:MaxReservationsPerTwin) is {max}." : null;
+        return known.Count >= max ? $"The twin holds {known.Count} reservations; its quota (Grid:Limits:MaxReservationsPerTwin) is {max}." : null;
     }
 
     /// <summary>Counts a reservation just made, so this silo enforces the quota exactly between refreshes.</summary>
