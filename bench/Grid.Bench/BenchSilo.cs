@@ -25,6 +25,8 @@ public sealed class BenchSilo : IAsyncDisposable
 
     public IGrainFactory Grains { get; }
 
+    public IServiceProvider Services => _host.Services;
+
     /// <summary>Nodes this silo's capacity view knows (the scheduler only places on those).</summary>
     public int ViewCount => _host.Services.GetRequiredService<CapacityView>().Count;
 
@@ -32,7 +34,9 @@ public sealed class BenchSilo : IAsyncDisposable
     /// <param name="postgres">PostgreSQL connection string, or null for in-memory storage.</param>
     /// <param name="orleansProvider">With PostgreSQL: grain state through Orleans' ADO.NET provider (one transaction
     /// per write, as before the Grid's group-committing provider), for a before/after in one run.</param>
-    public static async Task<BenchSilo> StartAsync(IDictionary<string, string?> settings, string? postgres = null, bool orleansProvider = false)
+    /// <param name="configure">More silo configuration, applied before the grid's (e.g. a <see cref="GridClock"/> the scenario moves).</param>
+    public static async Task<BenchSilo> StartAsync(
+        IDictionary<string, string?> settings, string? postgres = null, bool orleansProvider = false, Action<ISiloBuilder>? configure = null)
     {
         var builder = Microsoft.Extensions.Hosting.Host.CreateApplicationBuilder();
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
@@ -40,6 +44,7 @@ public sealed class BenchSilo : IAsyncDisposable
         builder.UseOrleans(silo =>
         {
             silo.UseLocalhostClustering(FreePort.Get(), FreePort.Get());
+            configure?.Invoke(silo);
             silo.AddGridGrains();
             if (postgres is null)
             {

@@ -21,6 +21,7 @@ public sealed partial class PostgresServer : IAsyncDisposable
     private readonly string _binDirectory;
     private readonly string _rootDirectory;
     private bool _running;
+    private bool _durable;
 
     private PostgresServer(string binDirectory, string rootDirectory, int port)
     {
@@ -42,12 +43,14 @@ public sealed partial class PostgresServer : IAsyncDisposable
     public string ConnectionString => ConnectionStringFor("postgres");
 
     /// <summary>Creates a data directory and starts a server on a free port.</summary>
-    public static async Task<PostgresServer> StartNewAsync()
+    /// <param name="durable">Keep PostgreSQL's default durability (fsync, synchronous commit): a benchmark whose
+    /// figure depends on commits reaching the disk.</param>
+    public static async Task<PostgresServer> StartNewAsync(bool durable = false)
     {
         var binDirectory = FindBinDirectory();
         var root = Path.Combine(Path.GetTempPath(), $"grid-pg-{Guid.NewGuid():N}"[..20]);
         Directory.CreateDirectory(root);
-        var server = new PostgresServer(binDirectory, root, FreePort.Get());
+        var server = new PostgresServer(binDirectory, root, FreePort.Get()) { _durable = durable };
         try
         {
             if (Environment.IsPrivilegedProcess)
@@ -107,8 +110,8 @@ public sealed partial class PostgresServer : IAsyncDisposable
     /// <summary>Starts the server (again) on the same data directory and port; waits until it accepts connections.</summary>
     public async Task StartAsync()
     {
-        var options = $"-p {Port} -c listen_addresses=127.0.0.1 -k {_rootDirectory} " +
-                      "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200";
+        var options = $"-p {Port} -c listen_addresses=127.0.0.1 -k {_rootDirectory} -c max_connections=200" +
+                      (_durable ? "" : " -c fsync=off -c synchronous_commit=off -c full_page_writes=off");
         try
         {
             await RunServerToolAsync("pg_ctl", ["-D", DataDirectory, "-l", LogPath, "-w", "-t", "30", "-o", options, "start"]);

@@ -85,7 +85,7 @@ public static class MemoryScenario
         return Heap();
     }
 
-    private static long Heap()
+    internal static long Heap()
     {
         GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: true, compacting: true);
         GC.WaitForPendingFinalizers();
