@@ -17,11 +17,20 @@ public static class Dashboards
 
     public static IReadOnlyList<string> Files => [.. Directory.EnumerateFiles(Folder, "*.json").Order(StringComparer.Ordinal)];
 
-    public static IReadOnlyList<PanelQuery> Queries() =>
+    /// <summary>The economy dashboard's uid: its panels need a billing scenario of their own.</summary>
+    public const string Economy = "grid-economy";
+
+    /// <summary>Every panel query of the dashboards whose uid <paramref name="which"/> accepts.</summary>
+    public static IReadOnlyList<PanelQuery> Queries(Func<string, bool> which) =>
     [
         .. Files.SelectMany(file =>
         {
             var dashboard = JsonNode.Parse(File.ReadAllText(file))!;
+            if (!which(dashboard["uid"]!.GetValue<string>()))
+            {
+                return [];
+            }
+
             var title = dashboard["title"]!.GetValue<string>();
             return dashboard["panels"]!.AsArray().SelectMany(panel => panel!["targets"]!.AsArray()
                 .Select(target => new PanelQuery(title, panel["title"]!.GetValue<string>(), target!["expr"]!.GetValue<string>())));
