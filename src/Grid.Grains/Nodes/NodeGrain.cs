@@ -249,6 +249,8 @@ public sealed partial class NodeGrain(
             throw;
         }
 
+        // The summary counts the node's workloads (the grid proxy's workloads_number).
+        PublishSummary();
         return true;
     }
 
@@ -625,7 +627,8 @@ public sealed partial class NodeGrain(
             state.State.CreatedAt,
             state.State.StatusChangedAt,
             _lastHeartbeat?.AddSeconds(-_uptime),
-            state.State.Allocations.Count);
+            state.State.Allocations.Count,
+            state.State.Allocations.Values.Sum(a => a.Workloads.IsDefault ? 0 : a.Workloads.Length));
     }
 
     private NodeInfo Info()
