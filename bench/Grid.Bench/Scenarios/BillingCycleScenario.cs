@@ -37,10 +37,11 @@ public static class BillingCycleScenario
         var perNode = (reservations / nodeCount) + 1;
         var farms = Math.Max(1, nodeCount / 1_000);
         var nodeProgress = new Progress($"billing: {nodeCount} nodes in {farms} farms", nodeCount);
+        var nodes = new List<long>();
         for (var f = 0; f < farms; f++)
         {
             var (owner, farm) = await silo.CreateFarmAsync();
-            await silo.RegisterNodesAsync(owner, farm, nodeCount / farms, new Capacity(perNode, (long)perNode << 30, 0, 0));
+            nodes.AddRange(await silo.RegisterNodesAsync(owner, farm, nodeCount / farms, new Capacity(perNode, (long)perNode << 30, 0, 0)));
             nodeProgress.Add(nodeCount / farms);
         }
 
@@ -63,6 +64,9 @@ public static class BillingCycleScenario
 
         // One cycle of grid time: each reservation's boundary comes once, so each bills exactly once.
         time.Advance(options.Cycle + options.SettleDelay);
+        // The agents kept heartbeating meanwhile: a period is billed once its node was heard from after its end.
+        await Parallel.ForEachAsync(nodes, new ParallelOptions { MaxDegreeOfParallelism = 64 },
+            async (id, _) => await silo.Grains.GetGrain<INodeGrain>(id).HeartbeatAsync(new Heartbeat(1, [])));
         var clock = Stopwatch.StartNew();
         var asked = (await Task.WhenAll(Enumerable.Range(0, options.Shards).Select(s => silo.Grains.GetGrain<IBillingShardGrain>(s).TickAsync()))).Sum();
         clock.Stop();
