@@ -17,14 +17,14 @@ public sealed class ClusterLoad(GridProcesses grid, string apiKey)
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
     private readonly ConcurrentDictionary<long, byte> _active = new();
     private readonly ConcurrentDictionary<long, byte> _cancelled = new();
-    private readonly ConcurrentQueue<(DateTime At, int Silo, HttpStatusCode Status)> _answers = new();
+    private readonly ConcurrentQueue<(DateTime At, int Silo, HttpStatusCode Status, bool Heartbeat)> _answers = new();
     private int _next;
 
     public IReadOnlyCollection<long> Active => [.. _active.Keys];
 
     public IReadOnlyCollection<long> Cancelled => [.. _cancelled.Keys];
 
-    public IEnumerable<(DateTime At, int Silo, HttpStatusCode Status)> Answers => _answers;
+    public IEnumerable<(DateTime At, int Silo, HttpStatusCode Status, bool Heartbeat)> Answers => _answers;
 
     /// <summary>Silos the load avoids (killed on purpose); requests already in flight there fail and are retried.</summary>
     public ConcurrentDictionary<int, byte> Down { get; } = new();
@@ -105,7 +105,7 @@ public sealed class ClusterLoad(GridProcesses grid, string apiKey)
                     };
                     request.Headers.Authorization = new("Bearer", node.NodeKey);
                     using var response = await grid.Silos[silo].Http.SendAsync(request, cancellationToken);
-                    _answers.Enqueue((DateTime.UtcNow, silo, response.StatusCode));
+                    _answers.Enqueue((DateTime.UtcNow, silo, response.StatusCode, true));
                 }
                 catch (Exception exception) when (exception is HttpRequestException or TaskCanceledException)
                 {
@@ -134,7 +134,7 @@ public sealed class ClusterLoad(GridProcesses grid, string apiKey)
             }
 
             using var response = await grid.Silos[silo].Http.SendAsync(request);
-            _answers.Enqueue((DateTime.UtcNow, silo, response.StatusCode));
+            _answers.Enqueue((DateTime.UtcNow, silo, response.StatusCode, false));
             var text = await response.Content.ReadAsStringAsync();
             if (response.StatusCode == HttpStatusCode.ServiceUnavailable)
             {
@@ -147,6 +147,8 @@ public sealed class ClusterLoad(GridProcesses grid, string apiKey)
         catch (Exception exception) when (exception is HttpRequestException or TaskCanceledException)
         {
             // The silo died under the request: the outcome is unknown, so the caller retries (safely) elsewhere.
+            // Recorded with status 0: an answer nobody got.
+            _answers.Enqueue((DateTime.UtcNow, silo, 0, false));
             await Task.Delay(100);
             return (0, null);
         }
