@@ -20,6 +20,9 @@ public sealed class ClusterLoad(GridProcesses grid, string apiKey)
     private readonly ConcurrentQueue<(DateTime At, int Silo, HttpStatusCode Status, bool Heartbeat)> _answers = new();
     private int _next;
 
+    /// <summary>How long one heartbeat may take before the node tries again (the tests' node timeout is 5 s).</summary>
+    public static readonly TimeSpan HeartbeatRequestTimeout = TimeSpan.FromSeconds(2);
+
     public IReadOnlyCollection<long> Active => [.. _active.Keys];
 
     public IReadOnlyCollection<long> Cancelled => [.. _cancelled.Keys];
@@ -88,13 +91,16 @@ public sealed class ClusterLoad(GridProcesses grid, string apiKey)
         }
     }
 
-    /// <summary>Heartbeats every node through the silos in turn until cancelled, as real agents would.</summary>
-    public async Task HeartbeatAsync(IReadOnlyList<(long NodeId, string NodeKey)> nodes, CancellationToken cancellationToken)
-    {
-        using var timer = new PeriodicTimer(TimeSpan.FromMilliseconds(500));
-        do
+    /// <summary>
+    /// Heartbeats every node through the silos in turn until cancelled, as real agents would: each node on its own
+    /// beat, each request given up after a time (an agent's request timeout), so one slow answer delays no other
+    /// node and no later beat.
+    /// </summary>
+    public Task HeartbeatAsync(IReadOnlyList<(long NodeId, string NodeKey)> nodes, CancellationToken cancellationToken) =>
+        Task.WhenAll(nodes.Select(async node =>
         {
-            await Task.WhenAll(nodes.Select(async node =>
+            using var timer = new PeriodicTimer(TimeSpan.FromMilliseconds(500));
+            do
             {
                 var silo = PickSilo();
                 try
@@ -104,17 +110,19 @@ public sealed class ClusterLoad(GridProcesses grid, string apiKey)
                         Content = JsonContent.Create(new { uptime = 1, workloads = Array.Empty<object>() }),
                     };
                     request.Headers.Authorization = new("Bearer", node.NodeKey);
-                    using var response = await grid.Silos[silo].Http.SendAsync(request, cancellationToken);
+                    using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+                    timeout.CancelAfter(HeartbeatRequestTimeout);
+                    using var response = await grid.Silos[silo].Http.SendAsync(request, timeout.Token);
                     _answers.Enqueue((DateTime.UtcNow, silo, response.StatusCode, true));
                 }
                 catch (Exception exception) when (exception is HttpRequestException or TaskCanceledException)
                 {
                     // An agent retries on its next beat.
+                    _answers.Enqueue((DateTime.UtcNow, silo, 0, true));
                 }
-            }));
-        }
-        while (await timer.WaitForNextTickAsync(cancellationToken).AsTask().ContinueWith(t => !t.IsCanceled && t.Result, TaskScheduler.Default));
-    }
+            }
+            while (await timer.WaitForNextTickAsync(cancellationToken).AsTask().ContinueWith(t => !t.IsCanceled && t.Result, TaskScheduler.Default));
+        }));
 
     private async Task<(HttpStatusCode Status, JsonNode? Body)> SendAsync(HttpMethod method, string path, object? body, string? idempotencyKey)
     {
