@@ -60,7 +60,7 @@ public static class BenchRunner
 
             if (scenario is "all" or "proxy")
             {
-                await ProxyScenario.RunAsync(scale, rows);
+                await ProxyScenario.RunAsync(scale, rows, postgres);
             }
 
             if (scenario is "all" or "billing")

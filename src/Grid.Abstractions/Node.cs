@@ -74,7 +74,8 @@ public sealed record AllocationResult(
 /// calling the node grain. <see cref="Version"/> grows with every change so stale copies can be discarded.
 /// A node that came back from <c>down</c> takes no new placements before <see cref="RejoinAt"/> (flap hysteresis).
 /// <see cref="CreatedAt"/>, <see cref="StatusChangedAt"/> and <see cref="BootedAt"/> (last heartbeat minus the
-/// uptime it reported, as of the summary) serve the grid-proxy-compatible reads without a grain call per node.
+/// uptime it reported, as of the summary) serve the grid-proxy-compatible reads without a grain call per node;
+/// <see cref="Workloads"/> counts the workloads the node is told to run (its allocations' workloads).
 /// </summary>
 [GenerateSerializer, Immutable, Alias("grid.node-summary")]
 public sealed record NodeSummary(
@@ -94,7 +95,8 @@ public sealed record NodeSummary(
     [property: Id(13)] DateTimeOffset CreatedAt = default,
     [property: Id(14)] DateTimeOffset? StatusChangedAt = null,
     [property: Id(15)] DateTimeOffset? BootedAt = null,
-    [property: Id(16)] int Allocations = 0);
+    [property: Id(16)] int Allocations = 0,
+    [property: Id(17)] int Workloads = 0);
 
 /// <summary>The owner's view of a node.</summary>
 [GenerateSerializer, Immutable, Alias("grid.node-info")]

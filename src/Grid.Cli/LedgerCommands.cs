@@ -4,7 +4,7 @@ using Grid.Agent;
 
 namespace Grid.Cli;
 
-/// <summary><c>grid ledger verify</c>, <c>grid account</c> and <c>grid account transactions</c>.</summary>
+/// <summary><c>grid ledger verify</c>, <c>grid ledger keygen</c>, <c>grid account</c> and <c>grid account transactions</c>.</summary>
 internal static class LedgerCommands
 {
     private const int PageSize = 1000;
@@ -20,7 +20,15 @@ internal static class LedgerCommands
             publicKey,
         };
         verify.SetAction((parse, cancellationToken) => VerifyAsync(parse, parse.GetValue(publicKey), cancellationToken));
-        return new Command("ledger", "The grid's hash-chained record of activity") { verify };
+        var keygen = new Command("keygen", "Generate an Ed25519 checkpoint signing key: the private key for Grid:Ledger:SigningKey (a secret, the same on every silo) and its public key for verify --public-key");
+        keygen.SetAction(parse =>
+        {
+            var privateKey = LedgerCheckpoints.NewPrivateKey();
+            var output = parse.InvocationConfiguration.Output;
+            output.WriteLine($"private-key {privateKey}");
+            output.WriteLine($"public-key  {LedgerCheckpoints.PublicKeyOf(privateKey)}");
+        });
+        return new Command("ledger", "The grid's hash-chained record of activity") { verify, keygen };
     }
 
     public static Command Account()

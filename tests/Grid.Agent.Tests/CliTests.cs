@@ -167,6 +167,19 @@ public sealed class CliTests : IAsyncLifetime
         Assert.Contains("Forbidden: operator key required (HTTP 403)", error, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task LedgerKeygenPrintsAPrivateKeyAndTheMatchingPublicKey()
+    {
+        var (code, output, error) = await Grid("ledger", "keygen");
+        Assert.True(code == 0, error);
+        var keys = output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(line => line.Split(' ', StringSplitOptions.RemoveEmptyEntries))
+            .ToDictionary(parts => parts[0], parts => parts[1]);
+        Assert.Matches("^[0-9a-f]{64}$", keys["private-key"]);
+        Assert.Equal(LedgerCheckpoints.PublicKeyOf(keys["private-key"]), keys["public-key"]);
+        // Each run a new key.
+        Assert.DoesNotContain(keys["private-key"], (await Grid("ledger", "keygen")).Output, StringComparison.Ordinal);
+    }
+
     private async Task<(int Code, string Output, string Error)> Grid(params string[] args)
     {
         using var output = new StringWriter();

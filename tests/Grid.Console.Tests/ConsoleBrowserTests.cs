@@ -15,15 +15,21 @@ namespace Grid.Console.Tests;
 public sealed class ConsoleBrowserTests(ITestOutputHelper output)
 {
     private static readonly string[] AgentOptions = ["--heartbeat-interval", "500ms"];
+    private const string OperatorKey = "operator-key-of-the-console-test";
+    private const long MinorUnits = 10_000_000;
 
     [Fact]
     public async Task OverviewMatchesTheApiTenantReservesFarmerDrainsAndAKilledNodeTurnsDownLive()
     {
         await using var grid = new GridProcesses();
+        // Bills every 10 s, so the tenant's bills and the farmer's earnings appear while the test runs.
         await grid.StartHostAsync("--Grid:Health:HeartbeatInterval=00:00:00.500", "--Grid:Health:HeartbeatTimeout=00:00:05",
-            "--Grid:Health:ScanInterval=00:00:00.200", "--Grid:Health:RejoinAfter=00:00:02");
+            "--Grid:Health:ScanInterval=00:00:00.200", "--Grid:Health:RejoinAfter=00:00:02", "--Grid:Billing:Cycle=00:00:10",
+            "--Grid:Billing:SettleDelay=00:00:00", "--Grid:Billing:TickInterval=00:00:00.500", $"--Grid:Billing:OperatorKey={OperatorKey}");
         var farmer = await TwinAsync(grid, "farmer");
         var tenant = await TwinAsync(grid, "tenant");
+        var tenantId = (await grid.SendAsync(HttpMethod.Get, "/api/v1/account", tenant, null, 200))["twinId"]!.GetValue<long>();
+        await grid.SendAsync(HttpMethod.Post, $"/api/v1/accounts/{tenantId}/deposits", OperatorKey, new { amount = 100 * MinorUnits }, 200);
         var farmId = (await grid.SendAsync(HttpMethod.Post, "/api/v1/farms", farmer, new
         {
             name = "browser-farm",
@@ -83,6 +89,9 @@ public sealed class ConsoleBrowserTests(ITestOutputHelper output)
         await page.GetByLabel("Public IPv4").FillAsync("1");
         await page.GetByRole(AriaRole.Button, new() { Name = "Review" }).ClickAsync();
         await Expect(page.Locator("#quote-text")).ToContainTextAsync("Reserve 2 cru, 2 GiB, 1 ipv4");
+        var quote = await grid.SendAsync(HttpMethod.Post, "/api/v1/quotes", tenant, new { resources = new { cru = 2, mru = 2L << 30, ipv4 = 1 }, strategy = "binpack" }, 200);
+        await Expect(page.Locator("#quote-text")).ToContainTextAsync($"{Money(quote["pricePerHour"]!.GetValue<long>())} USD per hour");
+        await Expect(page.Locator("#balance")).ToHaveTextAsync($"{Money(100 * MinorUnits)} USD");
         Assert.Equal(0, (await grid.SendAsync(HttpMethod.Get, "/api/v1/reservations", tenant, null, 200))["total"]!.GetValue<int>());
         await page.GetByRole(AriaRole.Button, new() { Name = "Place reservation" }).ClickAsync();
         await Expect(page.Locator("#notice")).ToContainTextAsync("is active on node");
@@ -92,8 +101,20 @@ public sealed class ConsoleBrowserTests(ITestOutputHelper output)
         var row = page.Locator($"#reservations tr[data-reservation-id='{reservationId}']");
         await Expect(row.Locator(".reservation-state")).ToHaveTextAsync("active");
         await Expect(row).ToContainTextAsync($"#{placedOn}");
+        await Expect(row.Locator(".price")).ToHaveAttributeAsync("data-amount", reservation["pricePerHour"]!.ToString());
         await row.GetByRole(AriaRole.Button, new() { Name = "Show" }).ClickAsync();
         await Expect(page.Locator("#detail-events li").First).ToBeVisibleAsync();
+
+        // Its bills: the detail shows what the API bills say (a bill never changes once made, so ids are compared).
+        await Poll.UntilAsync(async () => (await grid.SendAsync(HttpMethod.Get, $"/api/v1/reservations/{reservationId}/bills", tenant, null, 200)).AsArray().Count > 0,
+            TimeSpan.FromSeconds(60), "the reservation's first bill");
+        await row.GetByRole(AriaRole.Button, new() { Name = "Show" }).ClickAsync();
+        var shownBill = page.Locator("#bills tbody tr").First;
+        await Expect(shownBill).ToBeVisibleAsync();
+        var apiBills = (await grid.SendAsync(HttpMethod.Get, $"/api/v1/reservations/{reservationId}/bills", tenant, null, 200)).AsArray();
+        var shownBillId = await shownBill.GetAttributeAsync("data-bill-id");
+        var bill = apiBills.Single(b => b!["billId"]!.ToString() == shownBillId);
+        await Expect(shownBill.Locator(".amount")).ToHaveTextAsync(Money(bill!["amount"]!.GetValue<long>()));
         // The public overview counts the address the reservation took.
         await Expect(page.Locator("#capacity li[data-unit=ipv4] .label")).ToContainTextAsync("1 addresses of 2 addresses used");
         await ShotAsync(page, "tenant");
@@ -111,6 +132,16 @@ public sealed class ConsoleBrowserTests(ITestOutputHelper output)
             TimeSpan.FromSeconds(30), "the reservation moves off the drained node");
         await Expect(farmerRow.Locator(".allocations")).ToHaveTextAsync("0");
         await Expect(page.Locator($"#events li[data-kind=moved][data-node-id='{movedTo}']").First).ToBeVisibleAsync();
+        // What the first node earned for serving the reservation until it moved off, as the API reports it.
+        var today = DateTimeOffset.UtcNow.Date;
+        var earningsCell = farmerRow.Page.Locator($"#earnings-table tr[data-node-id='{placedOn}'] td[data-day='{today:yyyy-MM-dd}']");
+        await Poll.UntilAsync(async () =>
+        {
+            var earnings = await grid.SendAsync(HttpMethod.Get,
+                $"/api/v1/farms/{farmId}/earnings?from={today:yyyy-MM-dd}T00:00:00Z&to={today.AddDays(1):yyyy-MM-dd}T00:00:00Z", farmer, null, 200);
+            var earned = earnings["nodes"]!.AsArray().Where(n => n!["nodeId"]!.GetValue<long>() == placedOn).Sum(n => n!["amount"]!.GetValue<long>());
+            return earned > 0 && await earningsCell.CountAsync() == 1 && await earningsCell.GetAttributeAsync("data-amount") == $"{earned}";
+        }, TimeSpan.FromSeconds(60), $"node {placedOn}'s earnings on the page equal the API's");
         await ShotAsync(page, "farmer");
 
         // kill -9 of another node's agent: the open page shows it down without a reload.
@@ -133,6 +164,13 @@ public sealed class ConsoleBrowserTests(ITestOutputHelper output)
         Assert.True(await page.EvaluateAsync<bool>("() => document.documentElement.scrollWidth <= window.innerWidth"),
             "the page scrolls sideways at 390 px");
         await ShotAsync(page, "phone");
+    }
+
+    /// <summary>Minor units as the console writes them (at least two decimals, at most seven).</summary>
+    private static string Money(long minor)
+    {
+        var fraction = (Math.Abs(minor) % MinorUnits).ToString("D7", System.Globalization.CultureInfo.InvariantCulture).TrimEnd('0');
+        return $"{(minor < 0 ? "-" : "")}{Math.Abs(minor) / MinorUnits}.{fraction.PadRight(2, '0')}";
     }
 
     private static async Task SignInAsync(IPage page, string apiKey)

@@ -17,16 +17,48 @@ public static class Dashboards
 
     public static IReadOnlyList<string> Files => [.. Directory.EnumerateFiles(Folder, "*.json").Order(StringComparer.Ordinal)];
 
-    public static IReadOnlyList<PanelQuery> Queries() =>
+    /// <summary>The Prometheus job the tests scrape the host as (the dashboards' queries do not name it).</summary>
+    public const string Job = "grid-silos";
+
+    /// <summary>What Grafana would put for <c>$__rate_interval</c> in the tests' short scenarios.</summary>
+    public const string RateInterval = "2m";
+
+    /// <summary>The economy dashboard's uid: its panels need a billing scenario of their own.</summary>
+    public const string Economy = "grid-economy";
+
+    /// <summary>Every panel query of the dashboards whose uid <paramref name="which"/> accepts.</summary>
+    public static IReadOnlyList<PanelQuery> Queries(Func<string, bool> which) =>
     [
         .. Files.SelectMany(file =>
         {
             var dashboard = JsonNode.Parse(File.ReadAllText(file))!;
+            if (!which(dashboard["uid"]!.GetValue<string>()))
+            {
+                return [];
+            }
+
             var title = dashboard["title"]!.GetValue<string>();
             return dashboard["panels"]!.AsArray().SelectMany(panel => panel!["targets"]!.AsArray()
                 .Select(target => new PanelQuery(title, panel["title"]!.GetValue<string>(), target!["expr"]!.GetValue<string>())));
         }),
     ];
+
+    /// <summary>The panel queries of the dashboards <paramref name="which"/> accepts that return no data, as an assertion message.</summary>
+    public static async Task<string?> PanelsWithoutDataAsync(PrometheusServer prometheus, Func<string, bool> which)
+    {
+        var queries = Queries(which);
+        Assert.NotEmpty(queries);
+        var missing = new List<string>();
+        foreach (var query in queries)
+        {
+            if ((await prometheus.QueryAsync(query.PromQl(RateInterval))).Count == 0)
+            {
+                missing.Add(query.ToString());
+            }
+        }
+
+        return missing.Count == 0 ? null : $"{missing.Count} of {queries.Count} panel queries without data:{Environment.NewLine}{string.Join(Environment.NewLine, missing)}";
+    }
 
     private static string RepoRoot()
     {

@@ -7,6 +7,7 @@ namespace Grid.Grains.Tests;
 /// Prepaid billing with grid time driven by the test: 402 without funds, grace when a bill cannot be paid
 /// (workloads off the node's desired list, capacity kept), resume on a deposit, cancel when grace runs out.
 /// </summary>
+[Collection(PrepaidCollection.Name)]
 public sealed class PrepaidTests
 {
     private const long Gib = 1L << 30;

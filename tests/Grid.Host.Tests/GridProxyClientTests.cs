@@ -6,7 +6,7 @@ namespace Grid.Host.Tests;
 
 /// <summary>The published ThreeFold client (<c>@threefold/gridproxy_client</c>, unmodified) against our running host.</summary>
 [Collection(ProxyGridCollection.Name)]
-public sealed class GridProxyClientTests(ProxyGridFixture grid)
+public sealed class GridProxyClientTests(MemoryProxyGrid grid)
 {
     public const string Package = "@threefold/gridproxy_client";
     public const string Version = "2.9.2";

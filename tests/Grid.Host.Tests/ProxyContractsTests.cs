@@ -1,12 +1,23 @@
 using System.Net;
+using Grid.Host.Proxy;
 using Grid.Testing;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Grid.Host.Tests;
 
-/// <summary>Twins, contracts and bills as the ledger read model answers them over HTTP.</summary>
 [Collection(ProxyGridCollection.Name)]
-public sealed class ProxyContractsTests(ProxyGridFixture grid)
+public sealed class MemoryProxyContractsTests(MemoryProxyGrid grid) : ProxyContractsTests(grid);
+
+[Collection(PostgresProxyGridCollection.Name)]
+public sealed class PostgresProxyContractsTests(PostgresProxyGrid grid) : ProxyContractsTests(grid);
+
+/// <summary>Twins, contracts and bills as the ledger read model answers them over HTTP (in memory and on PostgreSQL).</summary>
+public abstract class ProxyContractsTests(ProxyGridFixture grid)
 {
+    [Fact]
+    public void TheStorageModeChoosesTheReadModel() =>
+        Assert.IsType(grid.ReadStore, grid.App.Services.GetRequiredService<IProxyReadStore>());
+
     [Fact]
     public async Task ContractsListTheTwinsReservationsWithFiltersSortsAndCount()
     {

@@ -3,7 +3,13 @@ using System.Net;
 namespace Grid.Host.Tests;
 
 [Collection(ProxyGridCollection.Name)]
-public sealed class ProxyFarmsAndStatsTests(ProxyGridFixture grid)
+public sealed class MemoryProxyFarmsAndStatsTests(MemoryProxyGrid grid) : ProxyFarmsAndStatsTests(grid);
+
+[Collection(PostgresProxyGridCollection.Name)]
+public sealed class PostgresProxyFarmsAndStatsTests(PostgresProxyGrid grid) : ProxyFarmsAndStatsTests(grid);
+
+/// <summary>Farms, public IPs, stats and bad parameters against the known grid (in memory and on PostgreSQL).</summary>
+public abstract class ProxyFarmsAndStatsTests(ProxyGridFixture grid)
 {
     private const long GiB = ProxyGridFixture.GiB;
 
@@ -34,7 +40,7 @@ public sealed class ProxyFarmsAndStatsTests(ProxyGridFixture grid)
     };
 
     [Theory]
-    [MemberData(nameof(FarmFilters))]
+    [MemberData(nameof(FarmFilters), MemberType = typeof(ProxyFarmsAndStatsTests))]
     public async Task EachFarmFilterSelectsExactlyTheMatchingFarms(string filter, string expected)
     {
         var farms = await grid.ListAsync($"/farms?{grid.Fill(filter)}");
@@ -86,6 +92,7 @@ public sealed class ProxyFarmsAndStatsTests(ProxyGridFixture grid)
         Assert.Equal((8 + 16 + 32 + 64 + 4) * GiB, all["totalMru"]!.GetValue<long>());
         Assert.Equal(2, all["publicIps"]!.GetValue<long>());
         Assert.Equal(2, all["nodesDistribution"]!["Egypt"]!.GetValue<long>());
+        Assert.Equal(1, all["workloads_number"]!.GetValue<long>());
 
         var up = (await grid.GetAsync("/stats?status=up")).Body!;
         Assert.Equal(4, up["nodes"]!.GetValue<long>());
@@ -132,7 +139,7 @@ public sealed class ProxyFarmsAndStatsTests(ProxyGridFixture grid)
     };
 
     [Theory]
-    [MemberData(nameof(BadQueries))]
+    [MemberData(nameof(BadQueries), MemberType = typeof(ProxyFarmsAndStatsTests))]
     public async Task BadParametersAre400NamingTheParameter(string path, string parameter)
     {
         var (status, body, _) = await grid.GetAsync(path);

@@ -1,8 +1,5 @@
 using System.Globalization;
 using System.Net;
-using System.Text.Json;
-using Grid.Grains;
-using Microsoft.Extensions.DependencyInjection;
 using System.Text.Json.Nodes;
 using Grid.Testing;
 
@@ -12,9 +9,11 @@ namespace Grid.Host.Tests;
 /// A grid of its own for the grid-proxy tests, known node by node, so every filter has an exact expected answer:
 /// farmer twin with farm <c>alpha-farm</c> (Gold, two public IPs) and <c>beta-farm</c> (no IPs); nodes n1…n5;
 /// a tenant holding one reservation with an IPv4 on n1 and one on n3. n4 never heartbeats, so it is down.
-/// Heartbeat timeouts are long so no node goes down while the tests run.
+/// Heartbeat timeouts are long so no node goes down while the tests run. The IP reservation runs one workload.
+/// The same grid is built in memory mode (<see cref="MemoryProxyGrid"/>) and on PostgreSQL (<see cref="PostgresProxyGrid"/>),
+/// so every read-model assertion holds for both read models.
 /// </summary>
-public sealed class ProxyGridFixture : IAsyncLifetime
+public abstract class ProxyGridFixture : IAsyncLifetime
 {
     public const long GiB = GridClient.GiB;
 
@@ -40,11 +39,14 @@ public sealed class ProxyGridFixture : IAsyncLifetime
     public async Task InitializeAsync()
     {
         App = await GridApp.StartAsync(
+            [
+            .. await StorageSettingsAsync(),
             "--Grid:Health:HeartbeatTimeout=00:30:00",
             "--Grid:Health:HeartbeatInterval=00:10:00",
             "--Grid:Proxy:FarmRefreshInterval=00:00:00.100",
             // Hundreds of anonymous reads from one address: the per-IP limit is the limits tests' subject, not these.
-            "--Grid:Limits:RateLimiting=false");
+            "--Grid:Limits:RateLimiting=false",
+            ]);
         var grid = new GridClient(App.Client);
         (Farmer, var farmerKey) = await grid.CreateTwinAsync("farmer");
         (Tenant, var tenantKey) = await grid.CreateTwinAsync("tenant");
@@ -60,8 +62,8 @@ public sealed class ProxyGridFixture : IAsyncLifetime
 
         IpReservation = await ReserveAsync(grid, tenantKey, Nodes["n1"], cru: 1, mru: 1 * GiB, ipv4: 1);
         PlainReservation = await ReserveAsync(grid, tenantKey, Nodes["n3"], cru: 2, mru: 8 * GiB, ipv4: 0);
-        await RecordPlacedAsync(IpReservation, Nodes["n1"], Alpha, publicIps: 1);
-        await RecordPlacedAsync(PlainReservation, Nodes["n3"], Beta, publicIps: 0);
+        await grid.SendOkAsync(HttpMethod.Post, $"/api/v1/reservations/{IpReservation}/workloads", tenantKey,
+            new { name = "web", type = "process", process = new { command = "/bin/true" } }, HttpStatusCode.Created);
 
         // The farm directory follows the farm grains on its own schedule: wait until it shows the held address.
         await Poll.UntilAsync(async () =>
@@ -69,7 +71,13 @@ public sealed class ProxyGridFixture : IAsyncLifetime
             TimeSpan.FromSeconds(30), "the farm directory to show the reserved address");
     }
 
-    public async Task DisposeAsync() => await App.DisposeAsync();
+    public virtual async Task DisposeAsync() => await App.DisposeAsync();
+
+    /// <summary>The read model the storage mode answers from.</summary>
+    public abstract Type ReadStore { get; }
+
+    /// <summary>The host settings that choose the storage (and so the read model).</summary>
+    protected abstract Task<string[]> StorageSettingsAsync();
 
     public string NameOf(long nodeId) => Nodes.Single(n => n.Value == nodeId).Key;
 
@@ -124,17 +132,6 @@ public sealed class ProxyGridFixture : IAsyncLifetime
         }
     }
 
-    /// <summary>
-    /// Records a placement in the ledger with the event id and details of LEDGER-EVENTS, as the billing work will
-    /// record it itself; the ledger keeps one entry per event id, so both recording it is harmless.
-    /// </summary>
-    private async Task RecordPlacedAsync(long reservationId, long nodeId, long farmId, int publicIps)
-    {
-        var details = JsonSerializer.Serialize(new { reservationId, twinId = Tenant, nodeId, farmId, epoch = 1, publicIps });
-        await App.Services.GetRequiredService<IGrainFactory>().GetGrain<ILedgerGrain>(0).AppendAsync(new LedgerAppend(
-            $"reservation:{reservationId}:placed:1", "reservation.placed", $"twin:{Tenant}", $"reservation:{reservationId}", null, [], details));
-    }
-
     private static async Task<long> ReserveAsync(GridClient grid, string key, long nodeId, long cru, long mru, int ipv4)
     {
         var (status, body) = await grid.ReserveAsync(key, new { resources = new { cru, mru, ipv4 }, constraints = new { nodeId } });
@@ -143,8 +140,45 @@ public sealed class ProxyGridFixture : IAsyncLifetime
     }
 }
 
+/// <summary>The known grid in memory mode: the read model is this silo's fold of the ledger.</summary>
+public sealed class MemoryProxyGrid : ProxyGridFixture
+{
+    public override Type ReadStore => typeof(Grid.Host.Proxy.MemoryProxyReadStore);
+
+    protected override Task<string[]> StorageSettingsAsync() => Task.FromResult<string[]>([]);
+}
+
+/// <summary>The known grid on a throwaway PostgreSQL: the read model is the projector's tables.</summary>
+public sealed class PostgresProxyGrid : ProxyGridFixture
+{
+    private PostgresServer? _postgres;
+
+    public override Type ReadStore => typeof(Grid.Host.Proxy.PostgresProxyReadStore);
+
+    public override async Task DisposeAsync()
+    {
+        await base.DisposeAsync();
+        if (_postgres is not null)
+        {
+            await _postgres.DisposeAsync();
+        }
+    }
+
+    protected override async Task<string[]> StorageSettingsAsync()
+    {
+        _postgres = await PostgresServer.StartNewAsync();
+        return ["--Grid:Storage=postgres", $"--ConnectionStrings:Grid={await _postgres.CreateDatabaseAsync("proxy_grid")}"];
+    }
+}
+
 [CollectionDefinition(Name)]
-public sealed class ProxyGridCollection : ICollectionFixture<ProxyGridFixture>
+public sealed class ProxyGridCollection : ICollectionFixture<MemoryProxyGrid>
 {
     public const string Name = "proxy grid";
+}
+
+[CollectionDefinition(Name)]
+public sealed class PostgresProxyGridCollection : ICollectionFixture<PostgresProxyGrid>
+{
+    public const string Name = "proxy grid on postgres";
 }

@@ -5,7 +5,7 @@ using Grid.Host.Proxy;
 namespace Grid.Host.Tests;
 
 [Collection(ProxyGridCollection.Name)]
-public sealed class ProxyNodesTests(ProxyGridFixture grid)
+public sealed class ProxyNodesTests(MemoryProxyGrid grid)
 {
     private const long GiB = ProxyGridFixture.GiB;
 

@@ -53,7 +53,7 @@ public sealed class ProxyReadModelTests
     }
 
     [Fact]
-    public void BillsAreNewestFirstAndConsumptionFollowsTheGridProxysArithmetic()
+    public async Task BillsAreNewestFirstAndConsumptionFollowsTheGridProxysArithmetic()
     {
         var model = new ProxyReadModel();
         model.Apply(
@@ -69,7 +69,7 @@ public sealed class ProxyReadModelTests
         Assert.Equal([2L, 1L], model.Bills(40).Select(b => b.Sequence));
         Assert.Equal(T0.AddHours(1.5).ToUnixTimeSeconds(), model.Bills(40)[0].Timestamp);
 
-        var consumption = ContractsQuery.Consumption(7, model).Value!;
+        var consumption = ContractsQuery.ConsumptionOf(await new MemoryProxyReadStore(model).BillingAsync(7, CancellationToken.None));
         // Live contract 40: its latest bill (1 unit) over the hour since the previous one; 41 is deleted.
         Assert.Equal(1.0, consumption.LastHourConsumption, 6);
         Assert.Equal(4.5, consumption.OverallConsumption, 6);

@@ -1,79 +1,192 @@
 using System.Collections.Immutable;
+using System.Diagnostics;
 using System.Globalization;
 using Grid.Host.Proxy;
 using Grid.Scheduling;
+using Grid.Storage;
+using Grid.Testing;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+using Npgsql;
+using NpgsqlTypes;
 
 namespace Grid.Bench.Scenarios;
 
 /// <summary>
-/// The grid-proxy reads over real HTTP: a filtered, sorted <c>/nodes</c> page over the capacity view and
-/// <c>/contracts</c> of one twin over the ledger read model. The view and the read model are filled directly
-/// (node summaries and <c>reservation.placed</c> entries), since only they are read on this path; each answer's
-/// <c>count</c> header is checked against the count computed from the same data.
+/// The grid-proxy reads over real HTTP at the issue's sizes (100k nodes, 1M reservations; tiny uses the memory
+/// sizes): a filtered, sorted <c>/nodes</c> page over the capacity view and <c>/contracts</c> of one twin, first from
+/// the in-memory read model, then, when PostgreSQL is there, from the durable read model's tables. Only the view and
+/// the read model are read on this path, so they are filled directly: node summaries, <c>reservation.placed</c>
+/// entries folded by the in-memory model, and for PostgreSQL the same contracts copied (COPY) into
+/// <c>grid_proxy_contract</c> as the projector would have left them. The projector's own speed is measured apart,
+/// folding ledger entries from <c>grid_ledger_entry</c>. Each answer's <c>count</c> header is checked.
 /// </summary>
 public static class ProxyScenario
 {
     private const int Farms = 100;
     private const int ReservationsPerTwin = 50;
+    private const int Clients = 4;
+    private const int FoldedEntries = 20_000;
     private static readonly string[] Countries = ["Belgium", "Egypt", "Austria", "Germany", "Brazil", "India", "Kenya", "Japan", "Chile", "Canada"];
     private static readonly DateTimeOffset T0 = new(2026, 1, 1, 0, 0, 0, TimeSpan.Zero);
 
-    public static async Task RunAsync(BenchScale scale, List<BenchRow> rows)
+    public static async Task RunAsync(BenchScale scale, List<BenchRow> rows, string postgres)
     {
-        // The reads are anonymous: per-IP rate limiting would measure the limiter, not the reads.
-        await using var host = await BenchHost.StartAsync("--Grid:Limits:RateLimiting=false");
-        var nodes = scale.MemoryNodes;
-        var reservations = scale.MemoryReservations;
-        var view = host.Services.GetRequiredService<CapacityView>();
-        var model = host.Services.GetRequiredService<ProxyReadModel>();
-        var summaries = Enumerable.Range(1, nodes).Select(Summary).ToList();
-        summaries.ForEach(view.Update);
-        var twins = Math.Max(1, reservations / ReservationsPerTwin);
-        var fill = new Progress($"proxy: {reservations} reservations into the read model", reservations);
-        for (var from = 0; from < reservations; from += 10_000)
-        {
-            model.Apply(Enumerable.Range(from, Math.Min(10_000, reservations - from)).Select(i => Placed(i, twins)));
-            fill.Add(Math.Min(10_000, reservations - from));
-        }
-
-        fill.Done();
-        const long freeMru = 16L << 30;
-        var nodePath = $"/nodes?status=up&free_mru={freeMru}&country=Belgium&sort_by=free_cru&sort_order=desc&page=2&size=50&ret_count=true";
-        var expectedNodes = summaries.Count(s => s.Status == NodeStatus.Up && s.Free.Mru >= freeMru && s.Location.Country == "Belgium");
+        var (nodes, reservations) = scale.Name == "tiny" ? (scale.MemoryNodes, scale.MemoryReservations) : (100_000, 1_000_000);
         var requests = scale.Name == "tiny" ? 100 : 1_000;
-        const int clients = 4;
+        var twins = Math.Max(1, reservations / ReservationsPerTwin);
+        var summaries = Enumerable.Range(1, nodes).Select(Summary).ToList();
 
-        // Not counted: the first requests pay for the JIT of the query, routing and serialization paths.
-        await Measure.RunAsync(requests / 10, clients, _ => CountIsAsync(host, nodePath, expectedNodes), new Progress("proxy: warm-up", requests / 10));
-        await Measure.RunAsync(requests / 10, clients, i => CountIsAsync(host, $"/contracts?twin_id={1 + (i % twins)}&ret_count=true&state=Created", -1),
-            new Progress("proxy: warm-up", requests / 10));
-        var nodeOutcome = await Measure.RunAsync(requests, clients,
-            _ => CountIsAsync(host, nodePath, expectedNodes), new Progress($"proxy: {requests} /nodes pages", requests));
-        var perTwin = Enumerable.Range(0, twins).Select(t => (reservations / twins) + (t < reservations % twins ? 1 : 0)).ToArray();
-        var contractOutcome = await Measure.RunAsync(requests, clients,
-            i => CountIsAsync(host, $"/contracts?twin_id={1 + (i % twins)}&state=Created&sort_by=created_at&sort_order=desc&size=50&ret_count=true",
-                perTwin[i % twins]),
-            new Progress($"proxy: {requests} /contracts by twin", requests));
-        if (nodeOutcome.Failures + contractOutcome.Failures > 0)
+        // The reads are anonymous: per-IP rate limiting would measure the limiter, not the reads.
+        await using (var host = await BenchHost.StartAsync("--Grid:Limits:RateLimiting=false"))
         {
-            throw new BenchFailedException($"proxy: {nodeOutcome.Failures} /nodes and {contractOutcome.Failures} /contracts answers had a wrong count");
+            summaries.ForEach(host.Services.GetRequiredService<CapacityView>().Update);
+            var model = host.Services.GetRequiredService<ProxyReadModel>();
+            var fill = new Progress($"proxy: {reservations} reservations into the read model", reservations);
+            for (var from = 0; from < reservations; from += 10_000)
+            {
+                model.Apply(Enumerable.Range(from, Math.Min(10_000, reservations - from)).Select(i => Placed(Contract(i, twins))));
+                fill.Add(Math.Min(10_000, reservations - from));
+            }
+
+            fill.Done();
+            await MeasureNodesAsync(host, summaries, requests, rows);
+            await MeasureContractsAsync(host, "in memory", reservations, twins, requests, rows);
         }
 
-        var nodeCase = $"{nodes} nodes, {clients} clients";
-        rows.Add(new BenchRow("proxy", nodeCase, "/nodes filtered+sorted page, p99", nodeOutcome.P99Ms, "ms", "< 50 ms at 100k nodes", nodeOutcome.P99Ms < 50));
-        rows.Add(new BenchRow("proxy", nodeCase, "/nodes pages/s", nodeOutcome.PerSecond, "1/s"));
-        var contractCase = $"{reservations} reservations, {clients} clients";
-        rows.Add(new BenchRow("proxy", contractCase, "/contracts by twin, p99", contractOutcome.P99Ms, "ms", "< 50 ms at 1M reservations", contractOutcome.P99Ms < 50));
-        rows.Add(new BenchRow("proxy", contractCase, "/contracts pages/s", contractOutcome.PerSecond, "1/s"));
+        if (postgres == "off" || (postgres == "auto" && !Directory.Exists("/usr/lib/postgresql")))
+        {
+            Console.Error.WriteLine("proxy: read model on PostgreSQL skipped (--postgres off, or no PostgreSQL server binaries)");
+            return;
+        }
+
+        PostgresServer? server = postgres == "auto" ? await PostgresServer.StartNewAsync() : null;
+        try
+        {
+            var database = server is null ? postgres : await server.CreateDatabaseAsync("grid_proxy_bench");
+            var fold = await FoldAsync(server is null ? postgres : await server.CreateDatabaseAsync("grid_proxy_fold"), twins);
+            rows.Add(new BenchRow("proxy", $"{FoldedEntries} ledger entries, PostgreSQL", "projector fold, entries/s", fold, "1/s"));
+            await using var host = await BenchHost.StartAsync("--Grid:Limits:RateLimiting=false", "--Grid:Storage=postgres", $"--ConnectionStrings:Grid={database}");
+            await CopyContractsAsync(database, reservations, twins);
+            await MeasureContractsAsync(host, "PostgreSQL", reservations, twins, requests, rows);
+        }
+        finally
+        {
+            if (server is not null)
+            {
+                await server.DisposeAsync();
+            }
+        }
     }
 
-    /// <summary>A 200 whose <c>count</c> header is <paramref name="expected"/> (any count when it is negative).</summary>
+    private static async Task MeasureNodesAsync(BenchHost host, List<NodeSummary> summaries, int requests, List<BenchRow> rows)
+    {
+        const long freeMru = 16L << 30;
+        var path = $"/nodes?status=up&free_mru={freeMru}&country=Belgium&sort_by=free_cru&sort_order=desc&page=2&size=50&ret_count=true";
+        var expected = summaries.Count(s => s.Status == NodeStatus.Up && s.Free.Mru >= freeMru && s.Location.Country == "Belgium");
+
+        // Not counted: the first requests pay for the JIT of the query, routing and serialization paths.
+        await Measure.RunAsync(requests / 10, Clients, _ => CountIsAsync(host, path, expected), new Progress("proxy: warm-up", requests / 10));
+        var outcome = await Measure.RunAsync(requests, Clients, _ => CountIsAsync(host, path, expected), new Progress($"proxy: {requests} /nodes pages", requests));
+        if (outcome.Failures > 0)
+        {
+            throw new BenchFailedException($"proxy: {outcome.Failures} /nodes answers had a wrong count");
+        }
+
+        var nodeCase = $"{summaries.Count} nodes, {Clients} clients";
+        rows.Add(new BenchRow("proxy", nodeCase, "/nodes filtered+sorted page, p99", outcome.P99Ms, "ms", "< 50 ms at 100k nodes", outcome.P99Ms < 50));
+        rows.Add(new BenchRow("proxy", nodeCase, "/nodes pages/s", outcome.PerSecond, "1/s"));
+    }
+
+    private static async Task MeasureContractsAsync(BenchHost host, string readModel, int reservations, int twins, int requests, List<BenchRow> rows)
+    {
+        var perTwin = Enumerable.Range(0, twins).Select(t => (reservations / twins) + (t < reservations % twins ? 1 : 0)).ToArray();
+        string PathOf(long i) => $"/contracts?twin_id={1 + (i % twins)}&state=Created&sort_by=created_at&sort_order=desc&size=50&ret_count=true";
+        await Measure.RunAsync(requests / 10, Clients, i => CountIsAsync(host, PathOf(i), perTwin[i % twins]), new Progress("proxy: warm-up", requests / 10));
+        var outcome = await Measure.RunAsync(requests, Clients, i => CountIsAsync(host, PathOf(i), perTwin[i % twins]),
+            new Progress($"proxy: {requests} /contracts by twin ({readModel})", requests));
+        if (outcome.Failures > 0)
+        {
+            throw new BenchFailedException($"proxy: {outcome.Failures} /contracts answers ({readModel}) had a wrong count");
+        }
+
+        var contractCase = $"{reservations} reservations, {readModel}, {Clients} clients";
+        rows.Add(new BenchRow("proxy", contractCase, "/contracts by twin, p99", outcome.P99Ms, "ms", "< 50 ms at 1M reservations", outcome.P99Ms < 50));
+        rows.Add(new BenchRow("proxy", contractCase, "/contracts pages/s", outcome.PerSecond, "1/s"));
+    }
+
+    /// <summary>The same contracts the in-memory model folded, copied into the projector's table (and its twins).</summary>
+    private static async Task CopyContractsAsync(string database, int reservations, int twins)
+    {
+        var progress = new Progress($"proxy: {reservations} contracts into PostgreSQL", reservations);
+        await using var connection = new NpgsqlConnection(database);
+        await connection.OpenAsync();
+        await using (var copy = await connection.BeginBinaryImportAsync(
+            "COPY grid_proxy_contract (contract_id, twin_id, state, created_at, node_id, farm_id, public_ips) FROM STDIN (FORMAT BINARY)"))
+        {
+            for (var i = 0; i < reservations; i++)
+            {
+                var c = Contract(i, twins);
+                await copy.StartRowAsync();
+                await copy.WriteAsync(c.ContractId, NpgsqlDbType.Bigint);
+                await copy.WriteAsync(c.TwinId, NpgsqlDbType.Bigint);
+                await copy.WriteAsync(c.State, NpgsqlDbType.Text);
+                await copy.WriteAsync(c.CreatedAt, NpgsqlDbType.Bigint);
+                await copy.WriteAsync(c.NodeId, NpgsqlDbType.Bigint);
+                await copy.WriteAsync(c.FarmId, NpgsqlDbType.Bigint);
+                await copy.WriteAsync(c.PublicIps, NpgsqlDbType.Integer);
+                if (i % 10_000 == 9_999)
+                {
+                    progress.Add(10_000);
+                }
+            }
+
+            await copy.CompleteAsync();
+        }
+
+        await using (var twinRows = new NpgsqlCommand(
+            string.Create(CultureInfo.InvariantCulture, $"INSERT INTO grid_proxy_twin (twin_id, name) SELECT t, 'bench' FROM generate_series(1, {twins}) t; ANALYZE grid_proxy_contract; ANALYZE grid_proxy_twin"),
+            connection))
+        {
+            await twinRows.ExecuteNonQueryAsync();
+        }
+
+        progress.Done();
+    }
+
+    /// <summary>Entries/s of the projector folding placements and their bills from the ledger table into its own.</summary>
+    private static async Task<double> FoldAsync(string database, int twins)
+    {
+        await PostgresSchema.ApplyAsync(database);
+        await using var source = NpgsqlDataSource.Create(database);
+        var ledger = new PostgresLedgerStore(source);
+        var entries = Enumerable.Range(0, FoldedEntries / 2)
+            .SelectMany(i => new[] { Placed(Contract(i, twins)), Billed(Contract(i, twins)) })
+            .Select((e, seq) => e with { Seq = seq + 1, EventId = $"{e.EventId}:{seq + 1}" });
+        foreach (var chunk in entries.Chunk(2_000))
+        {
+            await ledger.AppendAsync(chunk);
+        }
+
+        var projector = new PostgresProxyProjector(source, Options.Create(new ProxyOptions()), NullLogger<PostgresProxyProjector>.Instance);
+        var clock = Stopwatch.StartNew();
+        var folded = await projector.CatchUpAsync(CancellationToken.None);
+        clock.Stop();
+        if (folded != FoldedEntries)
+        {
+            throw new BenchFailedException($"proxy: the projector folded {folded} of {FoldedEntries} entries");
+        }
+
+        return folded / clock.Elapsed.TotalSeconds;
+    }
+
+    /// <summary>A 200 whose <c>count</c> header is <paramref name="expected"/>.</summary>
     private static async Task<bool> CountIsAsync(BenchHost host, string path, int expected)
     {
         using var response = await host.Client.GetAsync(path);
         return response.IsSuccessStatusCode
             && response.Headers.TryGetValues("count", out var count)
-            && (expected < 0 || count.Single() == expected.ToString(CultureInfo.InvariantCulture));
+            && count.Single() == expected.ToString(CultureInfo.InvariantCulture);
     }
 
     private static NodeSummary Summary(int i)
@@ -86,11 +199,19 @@ public static class ProxyScenario
             new Location(Countries[i % Countries.Length], "City"), NodeCertification.Diy, [], 1, used, created, created, created);
     }
 
-    private static LedgerEntry Placed(int i, int twins)
-    {
-        var details = string.Create(CultureInfo.InvariantCulture,
-            $$"""{"reservationId":{{i + 1}},"twinId":{{1 + (i % twins)}},"nodeId":{{1 + (i % 1000)}},"farmId":{{1 + (i % Farms)}},"epoch":1,"publicIps":0}""");
-        return new LedgerEntry(i + 1, T0.AddSeconds(i), "reservation.placed", $"reservation:{i + 1}:placed:1", "twin", "reservation",
-            null, ImmutableArray<Posting>.Empty, details, "", "");
-    }
+    /// <summary>Reservation <paramref name="i"/> as a contract: twins in turn, placed one second after the previous.</summary>
+    private static ContractRow Contract(int i, int twins) =>
+        new(i + 1, 1 + (i % twins), ProxyReadModel.Created, T0.AddSeconds(i).ToUnixTimeSeconds(), 1 + (i % 1000), 1 + (i % Farms), 0);
+
+    private static LedgerEntry Placed(ContractRow c) =>
+        Entry(c, "reservation.placed", null, string.Create(CultureInfo.InvariantCulture,
+            $$"""{"reservationId":{{c.ContractId}},"twinId":{{c.TwinId}},"nodeId":{{c.NodeId}},"farmId":{{c.FarmId}},"epoch":1,"publicIps":{{c.PublicIps}}}"""));
+
+    private static LedgerEntry Billed(ContractRow c) =>
+        Entry(c, "bill", 1_000_000, string.Create(CultureInfo.InvariantCulture,
+            $$"""{"reservationId":{{c.ContractId}},"sequence":1,"to":"{{T0.AddHours(1):O}}","amount":1000000,"twinId":{{c.TwinId}}}"""));
+
+    private static LedgerEntry Entry(ContractRow c, string kind, long? amount, string details) =>
+        new(c.ContractId, DateTimeOffset.FromUnixTimeSeconds(c.CreatedAt), kind, $"{kind}:{c.ContractId}", "twin", "reservation",
+            amount, ImmutableArray<Posting>.Empty, details, new string('0', 64), new string('0', 64));
 }

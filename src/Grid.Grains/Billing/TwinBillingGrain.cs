@@ -10,7 +10,8 @@ public sealed class TwinBillingState
 
 /// <summary>A twin's reservations in grace and its withdrawals (key: twin id). Money itself lives only in the ledger.</summary>
 public sealed class TwinBillingGrain(
-    [PersistentState("twin-billing", GridStorage.Name)] IPersistentState<TwinBillingState> state) : Grain, ITwinBillingGrain
+    [PersistentState("twin-billing", GridStorage.Name)] IPersistentState<TwinBillingState> state,
+    BillingMetrics metrics) : Grain, ITwinBillingGrain
 {
     private WriteCoalescer? _writer;
 
@@ -23,7 +24,13 @@ public sealed class TwinBillingGrain(
     {
         if (state.State.GraceReservationIds.Add(reservationId))
         {
+            // Decided before the write yields: interleaved adds and removes each see their own transition.
+            var entered = state.State.GraceReservationIds.Count == 1;
             await Writer.WriteAsync();
+            if (entered)
+            {
+                metrics.AccountGraceEntered();
+            }
         }
     }
 
@@ -31,7 +38,12 @@ public sealed class TwinBillingGrain(
     {
         if (state.State.GraceReservationIds.Remove(reservationId))
         {
+            var left = state.State.GraceReservationIds.Count == 0;
             await Writer.WriteAsync();
+            if (left)
+            {
+                metrics.AccountGraceLeft();
+            }
         }
     }
 

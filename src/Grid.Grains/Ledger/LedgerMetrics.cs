@@ -15,8 +15,8 @@ public sealed class LedgerMetrics
     {
         var meter = meters.Create(GridTelemetry.Name);
         _appends = meter.CreateCounter<long>("grid.ledger.appends", description: "Entries appended to the ledger (idempotent repeats not counted).");
-        _latency = meter.CreateHistogram<double>("grid.ledger.append.duration", unit: "s", description: "From an append's arrival at the ledger to its durable write.");
-        _batch = meter.CreateHistogram<long>("grid.ledger.batch.size", description: "Entries per group commit.");
+        _latency = meter.CreateHistogram<double>("grid.ledger.append.duration", unit: "s", description: "From an append's arrival at the ledger to its durable write.", advice: GridTelemetry.Latency);
+        _batch = meter.CreateHistogram<long>("grid.ledger.batch.size", description: "Entries per group commit.", advice: GridTelemetry.BatchSize);
         _checkpoints = meter.CreateCounter<long>("grid.ledger.checkpoints", description: "Signed checkpoints written.");
     }
 

@@ -28,13 +28,13 @@ public sealed class GridMetrics
         var meter = meters.Create(GridTelemetry.Name);
         _placed = meter.CreateCounter<long>("grid.reservations.placed", description: "Reservations placed on a node (incl. moves).");
         _failed = meter.CreateCounter<long>("grid.reservations.failed", description: "Placements that found no node.");
-        _latency = meter.CreateHistogram<double>("grid.scheduling.duration", unit: "s", description: "Time to place a reservation.");
+        _latency = meter.CreateHistogram<double>("grid.scheduling.duration", unit: "s", description: "Time to place a reservation.", advice: GridTelemetry.Latency);
         _statusChanges = meter.CreateCounter<long>("grid.nodes.status_changes", description: "Node status transitions.");
         _moves = meter.CreateCounter<long>("grid.reservations.moved", description: "Reservations moved to another node.");
         _movesDelayed = meter.CreateCounter<long>("grid.evacuation.delayed", description: "Moves delayed by the mass-failure brake.");
         _heartbeats = meter.CreateCounter<long>("grid.heartbeats", description: "Node heartbeats received.");
         _detectionDelay = meter.CreateHistogram<double>("grid.nodes.detection_delay", unit: "s",
-            description: "Time from a node's last heartbeat to it being declared down.");
+            description: "Time from a node's last heartbeat to it being declared down.", advice: GridTelemetry.Detection);
         _evacuationsPending = meter.CreateUpDownCounter<long>("grid.evacuation.pending", description: "Moves queued or in progress.");
         meter.CreateObservableGauge("grid.evacuation.brake_engaged", () => _brakeEngaged, description: "Farms/countries under the mass-failure brake.");
         meter.CreateObservableGauge("grid.nodes", () => NodesByStatus(view), description: "Known nodes by status.");

@@ -29,6 +29,14 @@ public sealed partial class DemoFarm(
 
     private readonly ConcurrentDictionary<long, ImmutableArray<WorkloadReport>> _running = new();
 
+    /// <summary>What the demo twin rents of its own grid (it is tenant and farmer at once: it pays and earns).</summary>
+    private static readonly Capacity[] DemoReservations =
+    [
+        new(2, 4L << 30, 50L << 30, 0, 1),
+        new(4, 8L << 30, 100L << 30, 0),
+        new(1, 2L << 30, 20L << 30, 0),
+    ];
+
     private static readonly (string Name, string Country, string City, string Subnet)[] Farms =
     [
         ("demo-farm-ghent", "Belgium", "Ghent", "185.69.166"),
@@ -38,12 +46,19 @@ public sealed partial class DemoFarm(
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        var nodes = await RetryAsync(() => CreateAsync(options.Value.Demo.EffectiveNodes(options.Value.Storage)), stoppingToken);
+        var (twinId, nodes) = await RetryAsync(() => CreateAsync(options.Value.Demo.EffectiveNodes(options.Value.Storage)), stoppingToken);
         var started = Stopwatch.StartNew();
+        var toPlace = nodes.Count == 0 ? 0 : DemoReservations.Length;
         using var timer = new PeriodicTimer(health.Value.HeartbeatInterval);
         do
         {
             await Task.WhenAll(nodes.Select(node => BeatAsync(node, (long)started.Elapsed.TotalSeconds)));
+            // Once the nodes are up (their first heartbeats), the demo twin rents some of its grid, so the console
+            // has reservations, used capacity, bills and earnings to show.
+            if (toPlace > 0 && await PlaceAsync(twinId, DemoReservations[^toPlace]))
+            {
+                toPlace--;
+            }
         }
         while (await timer.WaitForNextTickAsync(stoppingToken));
     }
@@ -64,7 +79,23 @@ public sealed partial class DemoFarm(
         }
     }
 
-    private async Task<List<(long NodeId, string Key)>> CreateAsync(int count)
+    private async Task<bool> PlaceAsync(long twinId, Capacity resources)
+    {
+        try
+        {
+            var reservationId = await ids.NextAsync(IdKind.Reservation);
+            var outcome = await grains.GetGrain<IReservationGrain>(reservationId)
+                .CreateAsync(new ReservationRequest(twinId, resources, PlacementConstraints.None, PlacementStrategy.Spread));
+            return outcome.Reservation is not null;
+        }
+        catch (Exception exception)
+        {
+            LogPlaceFailed(logger, exception.GetType().Name);
+            return false;
+        }
+    }
+
+    private async Task<(long TwinId, List<(long NodeId, string Key)> Nodes)> CreateAsync(int count)
     {
         var twinId = await ids.NextAsync(IdKind.Twin);
         var apiKey = KeyHash.NewKey(KeyHash.TwinPrefix, twinId);
@@ -98,7 +129,7 @@ public sealed partial class DemoFarm(
         await grains.GetGrain<ILedgerGrain>(0).AppendAsync(BillingEvents.Deposit(twinId, "demo", DemoBalance));
         await grains.GetGrain<IPriceListGrain>(0).SetAsync(farmIds[1], twinId, new PriceList(80_000, 40_000, 30_000));
         LogDemoReady(logger, count, Farms.Length, twinId, apiKey);
-        return nodes;
+        return (twinId, nodes);
     }
 
     private static async Task<T> RetryAsync<T>(Func<Task<T>> action, CancellationToken cancellationToken)
@@ -119,6 +150,9 @@ public sealed partial class DemoFarm(
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Demo farm ready: {Nodes} simulated nodes in {Farms} farms. Demo twin {TwinId}, API key: {ApiKey}")]
     private static partial void LogDemoReady(ILogger logger, int nodes, int farms, long twinId, string apiKey);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Demo reservation not placed yet: {Error}")]
+    private static partial void LogPlaceFailed(ILogger logger, string error);
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Demo node {NodeId} heartbeat failed: {Error}")]
     private static partial void LogBeatFailed(ILogger logger, long nodeId, string error);

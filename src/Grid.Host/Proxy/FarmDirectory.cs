@@ -15,7 +15,7 @@ namespace Grid.Host.Proxy;
 public sealed partial class FarmDirectory(
     IGrainFactory grains,
     CapacityView view,
-    ProxyReadModel readModel,
+    IProxyReadStore readStore,
     IOptions<ProxyOptions> options,
     ILogger<FarmDirectory> logger) : BackgroundService
 {
@@ -32,7 +32,7 @@ public sealed partial class FarmDirectory(
     /// <summary>Reads every known farm from its grain once.</summary>
     public async Task RefreshAsync(CancellationToken cancellationToken)
     {
-        var ids = new HashSet<long>(readModel.FarmIds());
+        var ids = new HashSet<long>(await readStore.FarmIdsAsync(cancellationToken));
         foreach (var node in view.Nodes)
         {
             ids.Add(node.FarmId);

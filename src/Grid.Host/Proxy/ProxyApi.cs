@@ -10,7 +10,7 @@ namespace Grid.Host.Proxy;
 /// <summary>
 /// The ThreeFold grid proxy's read API at the root of the host (public, no key), so its clients work against our
 /// grid unmodified. Nodes come from the silo-local capacity view, farms from the farm directory, twins, contracts
-/// and bills from the ledger read model: no call here activates a grain per item.
+/// bills and consumption from the ledger's read model (<see cref="IProxyReadStore"/>): no call here activates a grain per item.
 /// </summary>
 public static class ProxyApi
 {
@@ -94,31 +94,26 @@ public static class ProxyApi
         }, byId));
     }
 
-    public static Results<Ok<List<ProxyTwin>>, ValidationProblem> ListTwins(HttpContext http, ProxyReadModel readModel)
+    public static async Task<Results<Ok<List<ProxyTwin>>, ValidationProblem>> ListTwins(
+        HttpContext http, IProxyReadStore store, CancellationToken cancellationToken)
     {
         var query = new ProxyQuery(http.Request.Query, [.. TwinFilters, .. ProxyQuery.LimitParameters]);
         var twinId = query.Natural("twin_id");
         // Twins here have no chain account, relay or public key: a filter on one matches only its empty value.
-        var accountId = query.Text("account_id");
-        var relay = query.Text("relay");
-        var publicKey = query.Text("public_key");
+        var unmatchable = query.Text("account_id") is not null || query.Text("relay") is not null || query.Text("public_key") is not null;
         var limit = query.Limit(TwinSortKeys);
         if (!query.IsValid)
         {
             return query.Problem();
         }
 
-        var matching = readModel.Twins()
-            .Where(t => (twinId is null || t.TwinId == twinId) && accountId is null && relay is null && publicKey is null)
-            .Select(ProxyViews.Twin)
-            .ToList();
-        limit.WriteCount(http.Response, matching.Count);
-        var byId = Comparer<ProxyTwin>.Create((a, b) => a.TwinId.CompareTo(b.TwinId));
-        return TypedResults.Ok(limit.Apply(matching, _ => byId, byId));
+        var page = unmatchable ? new ProxyPage<TwinRow>([], 0) : await store.TwinsAsync(twinId, limit, cancellationToken);
+        limit.WriteCount(http.Response, page.Total);
+        return TypedResults.Ok<List<ProxyTwin>>([.. page.Items.Select(ProxyViews.Twin)]);
     }
 
-    public static Results<Ok<ProxyStats>, ValidationProblem> GetStats(
-        HttpContext http, CapacityView view, FarmDirectory farms, ProxyReadModel readModel)
+    public static async Task<Results<Ok<ProxyStats>, ValidationProblem>> GetStats(
+        HttpContext http, CapacityView view, FarmDirectory farms, IProxyReadStore store, CancellationToken cancellationToken)
     {
         var query = new ProxyQuery(http.Request.Query, ["status", .. ProxyQuery.LimitParameters]);
         var statuses = query.OneOf("status", NodeQuery.Statuses);
@@ -128,7 +123,7 @@ public static class ProxyApi
             return query.Problem();
         }
 
-        long nodes = 0, cru = 0, sru = 0, mru = 0, hru = 0;
+        long nodes = 0, cru = 0, sru = 0, mru = 0, hru = 0, workloads = 0;
         var distribution = new SortedDictionary<string, long>(StringComparer.Ordinal);
         foreach (var node in view.Nodes)
         {
@@ -142,21 +137,23 @@ public static class ProxyApi
             sru += node.Total.Sru;
             mru += node.Total.Mru;
             hru += node.Total.Hru;
+            workloads += node.Workloads;
             distribution[node.Location.Country] = distribution.GetValueOrDefault(node.Location.Country) + 1;
         }
 
         var farmList = farms.Farms;
+        var totals = await store.TotalsAsync(cancellationToken);
         return TypedResults.Ok(new ProxyStats(
             nodes, farmList.Count, distribution.Count, cru, sru, mru, hru,
             PublicIps: farmList.Sum(f => (long)f.PublicIps.Length),
             AccessNodes: 0,
             Gateways: 0,
-            Twins: readModel.TwinCount,
-            Contracts: readModel.ContractCount,
+            Twins: totals.Twins,
+            Contracts: totals.Contracts,
             NodesDistribution: distribution,
             Gpus: 0,
             DedicatedNodes: 0,
-            WorkloadsNumber: 0));
+            WorkloadsNumber: workloads));
     }
 
     internal static int Compare(long a, long b, string textA, string textB) =>

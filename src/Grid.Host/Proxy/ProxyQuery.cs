@@ -236,7 +236,7 @@ public sealed record ProxyLimit(int Page, int Size, bool RetCount, bool Randomiz
     }
 
     /// <summary>Adds the grid proxy's <c>count</c>, <c>size</c> and <c>pages</c> headers when <c>ret_count</c> was set.</summary>
-    public void WriteCount(HttpResponse response, int total)
+    public void WriteCount(HttpResponse response, long total)
     {
         if (!RetCount)
         {

@@ -1,5 +1,3 @@
-using System.Text.Json;
-
 namespace Grid.Host.Proxy;
 
 /// <summary>A reservation as a grid-proxy node contract.</summary>
@@ -19,13 +17,13 @@ public sealed record TwinRow(long TwinId, string Name);
 /// </summary>
 public sealed class ProxyReadModel
 {
-    public const string Created = "Created";
-    public const string GracePeriod = "GracePeriod";
-    public const string Deleted = "Deleted";
+    public const string Created = ProxyEvents.Created;
+    public const string GracePeriod = ProxyEvents.GracePeriod;
+    public const string Deleted = ProxyEvents.Deleted;
 
     private readonly Lock _lock = new();
     private readonly Dictionary<long, TwinRow> _twins = [];
-    private readonly HashSet<long> _farms = [];
+    private readonly Dictionary<long, string> _farmNames = [];
     private readonly Dictionary<long, ContractRow> _contracts = [];
     private readonly Dictionary<long, List<long>> _contractsByTwin = [];
     private readonly Dictionary<long, List<BillRow>> _bills = [];
@@ -77,7 +75,16 @@ public sealed class ProxyReadModel
     {
         lock (_lock)
         {
-            return [.. _farms];
+            return [.. _farmNames.Keys];
+        }
+    }
+
+    /// <summary>The farm's name as it was registered ("" for a farm the ledger has not announced).</summary>
+    public string FarmName(long farmId)
+    {
+        lock (_lock)
+        {
+            return _farmNames.GetValueOrDefault(farmId, "");
         }
     }
 
@@ -124,102 +131,58 @@ public sealed class ProxyReadModel
 
     private void ApplyOne(LedgerEntry entry)
     {
-        JsonElement details;
-        try
+        switch (ProxyEvents.Decode(entry))
         {
-            using var doc = JsonDocument.Parse(entry.Details ?? "{}");
-            details = doc.RootElement.Clone();
-        }
-        catch (JsonException)
-        {
-            return;
-        }
+            case TwinCreatedEvent twin:
+                _twins[twin.TwinId] = new TwinRow(twin.TwinId, twin.Name);
+                break;
+            case FarmRegisteredEvent farm:
+                _farmNames[farm.FarmId] = farm.Name;
+                break;
+            case PlacedEvent placed:
+                Place(placed);
+                break;
+            case MovedEvent moved:
+                Update(moved.ContractId, c => c with { NodeId = moved.NodeId, FarmId = moved.FarmId ?? c.FarmId });
+                break;
+            case StateEvent state:
+                Update(state.ContractId, c => c with { State = ProxyEvents.Next(c.State, state.State) });
+                break;
+            case BilledEvent bill:
+                if (!_bills.TryGetValue(bill.ContractId, out var bills))
+                {
+                    _bills[bill.ContractId] = bills = [];
+                }
 
-        if (details.ValueKind != JsonValueKind.Object)
-        {
-            return;
-        }
-
-        var at = entry.At.ToUnixTimeSeconds();
-        switch (entry.Kind)
-        {
-            case LedgerKinds.TwinCreated:
-                var twinId = Long(details, "twinId");
-                _twins[twinId] = new TwinRow(twinId, Text(details, "name"));
-                break;
-            case LedgerKinds.FarmRegistered:
-                _farms.Add(Long(details, "farmId"));
-                break;
-            case "reservation.placed":
-                Place(details, at);
-                break;
-            case "reservation.moved":
-                Update(details, c => c with { NodeId = Long(details, "nodeId"), FarmId = Long(details, "farmId", c.FarmId) });
-                break;
-            case "reservation.grace":
-                Update(details, c => c.State == Deleted ? c : c with { State = GracePeriod });
-                break;
-            case "reservation.resumed":
-                Update(details, c => c.State == Deleted ? c : c with { State = Created });
-                break;
-            case "reservation.cancelled":
-                Update(details, c => c with { State = Deleted });
-                break;
-            case LedgerKinds.Bill:
-                Bill(entry, details, at);
+                bills.Add(new BillRow(bill.ContractId, bill.Sequence, bill.Amount, bill.Timestamp));
                 break;
         }
     }
 
-    private void Place(JsonElement details, long at)
+    private void Place(PlacedEvent placed)
     {
-        var id = Long(details, "reservationId");
+        var id = placed.ContractId;
         if (_contracts.TryGetValue(id, out var known))
         {
             // A re-placement at a higher epoch (after a lost node) keeps the contract, only its node changes.
-            _contracts[id] = known with { NodeId = Long(details, "nodeId"), FarmId = Long(details, "farmId", known.FarmId) };
+            _contracts[id] = known with { NodeId = placed.NodeId, FarmId = placed.FarmId ?? known.FarmId };
             return;
         }
 
-        var twinId = Long(details, "twinId");
-        _contracts[id] = new ContractRow(id, twinId, Created, at, Long(details, "nodeId"), Long(details, "farmId"), (int)Long(details, "publicIps"));
-        if (!_contractsByTwin.TryGetValue(twinId, out var ids))
+        _contracts[id] = new ContractRow(id, placed.TwinId, Created, placed.At, placed.NodeId, placed.FarmId ?? 0, placed.PublicIps);
+        if (!_contractsByTwin.TryGetValue(placed.TwinId, out var ids))
         {
-            _contractsByTwin[twinId] = ids = [];
+            _contractsByTwin[placed.TwinId] = ids = [];
         }
 
         ids.Add(id);
     }
 
-    private void Update(JsonElement details, Func<ContractRow, ContractRow> change)
+    private void Update(long id, Func<ContractRow, ContractRow> change)
     {
-        var id = Long(details, "reservationId");
         if (_contracts.TryGetValue(id, out var contract))
         {
             _contracts[id] = change(contract);
         }
     }
-
-    private void Bill(LedgerEntry entry, JsonElement details, long at)
-    {
-        var contractId = Long(details, "reservationId");
-        var amount = entry.Amount ?? Long(details, "amount");
-        var timestamp = details.TryGetProperty("to", out var to) && to.ValueKind == JsonValueKind.String && to.TryGetDateTimeOffset(out var end)
-            ? end.ToUnixTimeSeconds()
-            : at;
-        if (!_bills.TryGetValue(contractId, out var bills))
-        {
-            _bills[contractId] = bills = [];
-        }
-
-        bills.Add(new BillRow(contractId, Long(details, "sequence"), amount, timestamp));
-    }
-
-    private static long Long(JsonElement details, string name, long fallback = 0) =>
-        details.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.Number && value.TryGetInt64(out var number)
-            ? number
-            : fallback;
-
-    private static string Text(JsonElement details, string name) =>
-        details.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.String ? value.GetString() ?? "" : "";
 }

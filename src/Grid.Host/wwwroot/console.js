@@ -131,7 +131,7 @@ async function refreshAccount() {
   if (!state.features.account) { box.hidden = true; return; }
   const a = await api("GET", "/api/v1/account");
   box.replaceChildren(
-    el("div", { class: "card" }, el("span", { class: "num", id: "balance" }, money(a.balance, a.currency)), el("span", {}, "balance")),
+    el("div", { class: "card" }, el("span", { class: "num", id: "balance", "data-amount": a.balance }, money(a.balance, a.currency)), el("span", {}, "balance")),
     el("div", { class: "card" }, el("span", { class: "num" }, money(a.spent, a.currency)), el("span", {}, "spent")),
     el("div", { class: "card" }, el("span", { class: "num" }, money(a.earned, a.currency)), el("span", {}, "earned")));
   box.hidden = false;
@@ -177,7 +177,7 @@ async function refreshEarnings(farmIds) {
   const table = $("earnings-table");
   table.tHead.replaceChildren(el("tr", {}, el("th", { scope: "col" }, "Node"), days.map((d) => el("th", { scope: "col" }, d.toISOString().slice(5, 10)))));
   table.tBodies[0].replaceChildren(...[...rows].sort((a, b) => a[0] - b[0]).map(([nodeId, amounts]) =>
-    el("tr", { "data-node-id": nodeId }, el("th", { scope: "row" }, `#${nodeId}`), amounts.map((a) => el("td", {}, money(a))))));
+    el("tr", { "data-node-id": nodeId }, el("th", { scope: "row" }, `#${nodeId}`), amounts.map((a, day) => el("td", { "data-day": days[day].toISOString().slice(0, 10), "data-amount": a }, money(a))))));
   $("earnings").hidden = false;
 }
 
@@ -204,6 +204,7 @@ async function refreshTenant() {
   $("reservations").tBodies[0].replaceChildren(...list.map((r) => el("tr", { "data-reservation-id": r.reservationId },
     el("th", { scope: "row" }, `#${r.reservationId}`), el("td", { class: "reservation-state" }, status(r.state)),
     el("td", {}, r.nodeId ? `#${r.nodeId}` : "–"), el("td", {}, r.epoch), el("td", {}, resourcesText(r.resources)),
+    r.pricePerHour == null ? el("td", {}, "–") : el("td", { class: "price", "data-amount": r.pricePerHour }, money(r.pricePerHour)),
     el("td", {}, el("button", { type: "button", class: "secondary", onclick: () => showDetail(r.reservationId) }, "Show")))));
 }
 
@@ -214,8 +215,9 @@ async function showDetail(id) {
   $("detail-bills").hidden = !state.features.bills;
   if (state.features.bills) {
     const bills = await api("GET", `/api/v1/reservations/${id}/bills`);
-    $("bills").tBodies[0].replaceChildren(...bills.map((b) => el("tr", {},
-      el("td", {}, b.billId), el("td", {}, dateTime(b.from)), el("td", {}, dateTime(b.to)), el("td", {}, money(b.amount)))));
+    $("bills").tBodies[0].replaceChildren(...bills.map((b) => el("tr", { "data-bill-id": b.billId },
+      el("td", {}, b.billId), el("td", {}, dateTime(b.from)), el("td", {}, dateTime(b.to)),
+      el("td", { class: "amount", "data-amount": b.amount }, money(b.amount)))));
   }
   $("detail").hidden = false;
 }

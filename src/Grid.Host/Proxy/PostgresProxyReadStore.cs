@@ -1,0 +1,176 @@
+using System.Text;
+using Npgsql;
+
+namespace Grid.Host.Proxy;
+
+/// <summary>
+/// The reads answered from the tables <see cref="PostgresProxyProjector"/> keeps (durable mode): filters, order and
+/// page in SQL, served by the indexes of <c>Sql/06-proxy-read-model.sql</c> (a twin's contracts by
+/// <c>(twin_id, contract_id)</c>); the total is counted only when the client asks for it (<c>ret_count</c>).
+/// </summary>
+public sealed class PostgresProxyReadStore([FromKeyedServices(PostgresProxyReadStore.DataSourceKey)] NpgsqlDataSource source) : IProxyReadStore
+{
+    /// <summary>The key of the read model's own connection pool in the container.</summary>
+    public const string DataSourceKey = "grid-proxy";
+
+    private const string ContractColumns = "contract_id, twin_id, state, created_at, node_id, farm_id, public_ips";
+
+    public async Task<ProxyPage<ContractRow>> ContractsAsync(ContractFilter filter, ProxyLimit limit, CancellationToken cancellationToken)
+    {
+        if (filter.Unmatchable)
+        {
+            return new([], 0);
+        }
+
+        var where = new StringBuilder("true");
+        var parameters = new List<NpgsqlParameter>();
+        void Add(string condition, NpgsqlParameter parameter)
+        {
+            parameters.Add(parameter);
+            where.Append(" AND ").Append(condition.Replace("@", "$" + parameters.Count, StringComparison.Ordinal));
+        }
+
+        if (filter.ContractId is { } contractId)
+        {
+            Add("contract_id = @", Bigint(contractId));
+        }
+
+        if (filter.TwinId is { } twinId)
+        {
+            Add("twin_id = @", Bigint(twinId));
+        }
+
+        if (filter.NodeId is { } nodeId)
+        {
+            Add("node_id = @", Bigint(nodeId));
+        }
+
+        if (filter.States is { } states)
+        {
+            Add("state = ANY(@)", new NpgsqlParameter<string[]> { TypedValue = states });
+        }
+
+        if (filter.PublicIps is { } publicIps)
+        {
+            Add("public_ips >= @", Bigint(publicIps));
+        }
+
+        if (filter.FarmId is { } farmId)
+        {
+            Add("farm_id = @", Bigint(farmId));
+        }
+
+        if (filter.FarmName is { } farmName)
+        {
+            Add("farm_id IN (SELECT farm_id FROM grid_proxy_farm WHERE lower(name) = lower(@))", new NpgsqlParameter<string> { TypedValue = farmName });
+        }
+
+        var key = limit.SortBy switch
+        {
+            "twin_id" => "twin_id",
+            "created_at" => "created_at",
+            "state" => "state COLLATE \"C\"",
+            _ => null,
+        };
+        var rows = await ReadAsync(
+            $"SELECT {ContractColumns} FROM grid_proxy_contract WHERE {where} ORDER BY {Order(limit, key, "contract_id")} {Page(limit)}",
+            parameters, ReadContract, cancellationToken);
+        var total = limit.RetCount
+            ? await CountAsync($"SELECT count(*) FROM grid_proxy_contract WHERE {where}", parameters, cancellationToken)
+            : 0;
+        return new(rows, total);
+    }
+
+    public async Task<ContractRow?> ContractAsync(long contractId, CancellationToken cancellationToken) =>
+        (await ReadAsync($"SELECT {ContractColumns} FROM grid_proxy_contract WHERE contract_id = $1", [Bigint(contractId)], ReadContract, cancellationToken))
+            .SingleOrDefault();
+
+    public async Task<ProxyPage<BillRow>> BillsAsync(long contractId, ProxyLimit limit, CancellationToken cancellationToken)
+    {
+        var rows = await ReadAsync(
+            $"SELECT sequence, amount, billed_at FROM grid_proxy_bill WHERE contract_id = $1 ORDER BY billed_at DESC, sequence DESC {Page(limit)}",
+            [Bigint(contractId)], r => new BillRow(contractId, r.GetInt64(0), r.GetInt64(1), r.GetInt64(2)), cancellationToken);
+        var total = limit.RetCount ? await CountAsync("SELECT count(*) FROM grid_proxy_bill WHERE contract_id = $1", [Bigint(contractId)], cancellationToken) : 0;
+        return new(rows, total);
+    }
+
+    public async Task<ProxyPage<TwinRow>> TwinsAsync(long? twinId, ProxyLimit limit, CancellationToken cancellationToken)
+    {
+        var where = twinId is null ? "true" : "twin_id = $1";
+        List<NpgsqlParameter> parameters = twinId is { } id ? [Bigint(id)] : [];
+        var rows = await ReadAsync($"SELECT twin_id, name FROM grid_proxy_twin WHERE {where} ORDER BY {Order(limit, null, "twin_id")} {Page(limit)}",
+            parameters, r => new TwinRow(r.GetInt64(0), r.GetString(1)), cancellationToken);
+        var total = limit.RetCount ? await CountAsync($"SELECT count(*) FROM grid_proxy_twin WHERE {where}", parameters, cancellationToken) : 0;
+        return new(rows, total);
+    }
+
+    public async Task<TwinBilling> BillingAsync(long twinId, CancellationToken cancellationToken)
+    {
+        var live = await ReadAsync(
+            $"""
+            SELECT created_at, bill_count, last_bill_amount, last_bill_at, prev_bill_at FROM grid_proxy_contract
+            WHERE twin_id = $1 AND bill_count > 0 AND state <> '{ProxyEvents.Deleted}'
+            """,
+            [Bigint(twinId)],
+            r => new LatestBills(r.GetInt64(0), r.GetInt32(1), r.GetInt64(2), r.GetInt64(3), r.IsDBNull(4) ? null : r.GetInt64(4)),
+            cancellationToken);
+        var overall = await CountAsync("SELECT coalesce(sum(overall), 0)::bigint FROM grid_proxy_consumption WHERE twin_id = $1", [Bigint(twinId)], cancellationToken);
+        return new(live, overall);
+    }
+
+    public async Task<ProxyTotals> TotalsAsync(CancellationToken cancellationToken)
+    {
+        var counts = await ReadAsync("SELECT (SELECT count(*) FROM grid_proxy_twin), (SELECT count(*) FROM grid_proxy_contract)", [],
+            r => new ProxyTotals(r.GetInt64(0), r.GetInt64(1)), cancellationToken);
+        return counts[0];
+    }
+
+    public async Task<long[]> FarmIdsAsync(CancellationToken cancellationToken) =>
+        [.. await ReadAsync("SELECT farm_id FROM grid_proxy_farm", [], r => r.GetInt64(0), cancellationToken)];
+
+    public async Task<int> DeletedContractsAsync(long twinId, CancellationToken cancellationToken) =>
+        (int)await CountAsync($"SELECT count(*) FROM grid_proxy_contract WHERE twin_id = $1 AND state = '{ProxyEvents.Deleted}'",
+            [Bigint(twinId)], cancellationToken);
+
+    /// <summary>The ORDER BY of a page: <paramref name="key"/> then the id (both reversed for desc), or random.</summary>
+    private static string Order(ProxyLimit limit, string? key, string id)
+    {
+        if (limit.Randomize)
+        {
+            return "random()";
+        }
+
+        // As the in-memory comparers: sort_order only applies once a sort_by is given.
+        var direction = limit.Descending && limit.SortBy is not null ? " DESC" : "";
+        return key is null ? id + direction : $"{key}{direction}, {id}{direction}";
+    }
+
+    private static string Page(ProxyLimit limit) => $"LIMIT {limit.Size} OFFSET {limit.Skip}";
+
+    private static ContractRow ReadContract(NpgsqlDataReader r) =>
+        new(r.GetInt64(0), r.GetInt64(1), r.GetString(2), r.GetInt64(3), r.GetInt64(4), r.GetInt64(5), r.GetInt32(6));
+
+    private async Task<List<T>> ReadAsync<T>(string sql, IReadOnlyList<NpgsqlParameter> parameters, Func<NpgsqlDataReader, T> read, CancellationToken cancellationToken)
+    {
+        await using var command = source.CreateCommand(sql);
+        // A parameter belongs to one command: the list and count queries of a page get their own copies.
+        foreach (var parameter in parameters)
+        {
+            command.Parameters.Add(parameter.Clone());
+        }
+
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        var rows = new List<T>();
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            rows.Add(read(reader));
+        }
+
+        return rows;
+    }
+
+    private async Task<long> CountAsync(string sql, IReadOnlyList<NpgsqlParameter> parameters, CancellationToken cancellationToken) =>
+        (await ReadAsync(sql, parameters, r => r.GetInt64(0), cancellationToken))[0];
+
+    private static NpgsqlParameter<long> Bigint(long value) => new() { TypedValue = value };
+}

@@ -1,0 +1,90 @@
+using System.Text.Json;
+
+namespace Grid.Host.Proxy;
+
+/// <summary>What one ledger entry means to the grid-proxy read model (the kinds of LEDGER-EVENTS it folds).</summary>
+public abstract record ProxyEvent;
+
+public sealed record TwinCreatedEvent(long TwinId, string Name) : ProxyEvent;
+
+public sealed record FarmRegisteredEvent(long FarmId, long TwinId, string Name, string Certification, string[] PublicIps) : ProxyEvent;
+
+/// <summary>A placement; a second one for the same reservation (a re-placement) only moves it.</summary>
+public sealed record PlacedEvent(long ContractId, long TwinId, long NodeId, long? FarmId, int PublicIps, long At) : ProxyEvent;
+
+public sealed record MovedEvent(long ContractId, long NodeId, long? FarmId) : ProxyEvent;
+
+/// <summary>A contract's new state; a deleted contract stays deleted unless <paramref name="State"/> is deleted.</summary>
+public sealed record StateEvent(long ContractId, string State) : ProxyEvent;
+
+/// <summary>A bill: amount in minor units, <paramref name="Timestamp"/> the end of the billed period (unix seconds).</summary>
+public sealed record BilledEvent(long ContractId, long Sequence, long? TwinId, long Amount, long Timestamp) : ProxyEvent;
+
+/// <summary>Decodes ledger entries into <see cref="ProxyEvent"/>s; entries of other kinds or with unreadable details are skipped.</summary>
+public static class ProxyEvents
+{
+    public const string Created = "Created";
+    public const string GracePeriod = "GracePeriod";
+    public const string Deleted = "Deleted";
+
+    public static ProxyEvent? Decode(LedgerEntry entry)
+    {
+        JsonElement details;
+        try
+        {
+            using var doc = JsonDocument.Parse(entry.Details ?? "{}");
+            details = doc.RootElement.Clone();
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
+
+        if (details.ValueKind != JsonValueKind.Object)
+        {
+            return null;
+        }
+
+        var at = entry.At.ToUnixTimeSeconds();
+        return entry.Kind switch
+        {
+            LedgerKinds.TwinCreated => new TwinCreatedEvent(Long(details, "twinId"), Text(details, "name")),
+            LedgerKinds.FarmRegistered => new FarmRegisteredEvent(Long(details, "farmId"), Long(details, "twinId"), Text(details, "name"),
+                Certification(Text(details, "certification")), Texts(details, "publicIps")),
+            "reservation.placed" => new PlacedEvent(Long(details, "reservationId"), Long(details, "twinId"), Long(details, "nodeId"),
+                OptionalLong(details, "farmId"), (int)Long(details, "publicIps"), at),
+            "reservation.moved" => new MovedEvent(Long(details, "reservationId"), Long(details, "nodeId"), OptionalLong(details, "farmId")),
+            "reservation.grace" => new StateEvent(Long(details, "reservationId"), GracePeriod),
+            "reservation.resumed" => new StateEvent(Long(details, "reservationId"), Created),
+            "reservation.cancelled" => new StateEvent(Long(details, "reservationId"), Deleted),
+            LedgerKinds.Bill => new BilledEvent(Long(details, "reservationId"), Long(details, "sequence"), OptionalLong(details, "twinId"),
+                entry.Amount ?? Long(details, "amount"),
+                details.TryGetProperty("to", out var to) && to.ValueKind == JsonValueKind.String && to.TryGetDateTimeOffset(out var end)
+                    ? end.ToUnixTimeSeconds()
+                    : at),
+            _ => null,
+        };
+    }
+
+    /// <summary>The state after <paramref name="change"/>: nothing brings a deleted contract back.</summary>
+    public static string Next(string current, string change) => current == Deleted ? Deleted : change;
+
+    private static long Long(JsonElement details, string name) => OptionalLong(details, name) ?? 0;
+
+    private static long? OptionalLong(JsonElement details, string name) =>
+        details.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.Number && value.TryGetInt64(out var number)
+            ? number
+            : null;
+
+    private static string Text(JsonElement details, string name) =>
+        details.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.String ? value.GetString() ?? "" : "";
+
+    private static string[] Texts(JsonElement details, string name) =>
+        details.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.Array
+            ? [.. value.EnumerateArray().Where(v => v.ValueKind == JsonValueKind.String).Select(v => v.GetString()!)]
+            : [];
+
+    // The ledger spells the certification in camelCase (gold); the grid proxy answers the enum's name (Gold).
+    private static string Certification(string text) =>
+        text.Length == 0 ? "" : char.ToUpperInvariant(text[0]) + text[1..];
+}
