@@ -17,6 +17,12 @@ public static class Dashboards
 
     public static IReadOnlyList<string> Files => [.. Directory.EnumerateFiles(Folder, "*.json").Order(StringComparer.Ordinal)];
 
+    /// <summary>The Prometheus job the tests scrape the host as (the dashboards' queries do not name it).</summary>
+    public const string Job = "grid-silos";
+
+    /// <summary>What Grafana would put for <c>$__rate_interval</c> in the tests' short scenarios.</summary>
+    public const string RateInterval = "2m";
+
     /// <summary>The economy dashboard's uid: its panels need a billing scenario of their own.</summary>
     public const string Economy = "grid-economy";
 
@@ -36,6 +42,23 @@ public static class Dashboards
                 .Select(target => new PanelQuery(title, panel["title"]!.GetValue<string>(), target!["expr"]!.GetValue<string>())));
         }),
     ];
+
+    /// <summary>The panel queries of the dashboards <paramref name="which"/> accepts that return no data, as an assertion message.</summary>
+    public static async Task<string?> PanelsWithoutDataAsync(PrometheusServer prometheus, Func<string, bool> which)
+    {
+        var queries = Queries(which);
+        Assert.NotEmpty(queries);
+        var missing = new List<string>();
+        foreach (var query in queries)
+        {
+            if ((await prometheus.QueryAsync(query.PromQl(RateInterval))).Count == 0)
+            {
+                missing.Add(query.ToString());
+            }
+        }
+
+        return missing.Count == 0 ? null : $"{missing.Count} of {queries.Count} panel queries without data:{Environment.NewLine}{string.Join(Environment.NewLine, missing)}";
+    }
 
     private static string RepoRoot()
     {

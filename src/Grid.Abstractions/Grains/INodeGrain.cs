@@ -26,6 +26,13 @@ public interface INodeGrain : IGrainWithIntegerKey
     [Alias("GetPublicKey")]
     Task<string?> GetPublicKeyAsync();
 
+    /// <summary>
+    /// Grid time of the node's last heartbeat seen by this activation (null before the first): billing settles a
+    /// period only once the node serving at its end has been heard from after it (or was declared down).
+    /// </summary>
+    [Alias("GetLastHeartbeat")]
+    Task<DateTimeOffset?> GetLastHeartbeatAsync();
+
     [Alias("TryAllocate")]
     Task<AllocationResult> TryAllocateAsync(AllocationRequest request);
 

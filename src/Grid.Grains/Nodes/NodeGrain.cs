@@ -114,6 +114,8 @@ public sealed partial class NodeGrain(
 
     public Task<string?> GetPublicKeyAsync() => Task.FromResult(state.State.Registration?.PublicKey);
 
+    public Task<DateTimeOffset?> GetLastHeartbeatAsync() => Task.FromResult(_lastHeartbeat);
+
     public async Task<AllocationResult> TryAllocateAsync(AllocationRequest request)
     {
         if (state.State.Registration is not { } registration)
@@ -302,6 +304,8 @@ public sealed partial class NodeGrain(
             return;
         }
 
+        // Kept with the down status: a resumed evacuation (after a silo loss) stops meters here too.
+        state.State.LastHeartbeatAtDown = lastHeartbeat;
         await SetStatusAsync(NodeStatus.Down, clock.UtcNow);
 
         // A heartbeat that arrived while the down status was being written wins as well: it has set the node up
@@ -338,8 +342,9 @@ public sealed partial class NodeGrain(
             : _evacuationBackoff * 2 < MaxEvacuationBackoff ? _evacuationBackoff * 2 : MaxEvacuationBackoff;
         _nextEvacuation = now + _evacuationBackoff;
         LogResumingEvacuation(logger, NodeId, state.State.Allocations.Count, state.State.Status);
-        // The meter of a reservation still on the lost node stops at its last heartbeat (or, after a silo loss, when it was declared down).
-        EvacuateAll(makeBeforeBreak: !down, resumed: true, lastHeartbeat: down ? _lastHeartbeat ?? state.State.StatusChangedAt : null);
+        // The meter of a reservation still on the lost node stops at its last heartbeat, also after a silo loss.
+        EvacuateAll(makeBeforeBreak: !down, resumed: true,
+            lastHeartbeat: down ? state.State.LastHeartbeatAtDown ?? _lastHeartbeat ?? state.State.StatusChangedAt : null);
         return Task.CompletedTask;
     }
 
@@ -410,7 +415,8 @@ public sealed partial class NodeGrain(
         if (status is NodeStatus.Up or NodeStatus.Down)
         {
             // Not awaited: heartbeats and evacuations must not wait on the ledger; a failed append is logged.
-            _ = ServiceProvider.GetRequiredService<LedgerRecorder>().RecordAsync(LedgerEvents.NodeStatus(NodeId, status == NodeStatus.Up, now, _lastHeartbeat));
+            _ = ServiceProvider.GetRequiredService<LedgerRecorder>().RecordAsync(LedgerEvents.NodeStatus(NodeId, status == NodeStatus.Up, now,
+                status == NodeStatus.Down ? state.State.LastHeartbeatAtDown ?? _lastHeartbeat : _lastHeartbeat));
         }
 
         metrics.NodeStatusChanged(NodeId, status);

@@ -16,6 +16,9 @@ public sealed class NodeState
     [Id(8)] public bool HasBeenDown { get; set; }
     [Id(9)] public DateTimeOffset? RejoinAt { get; set; }
 
+    /// <summary>The last heartbeat the down decision saw: where the meters of its reservations stop.</summary>
+    [Id(10)] public DateTimeOffset? LastHeartbeatAtDown { get; set; }
+
     /// <summary>Counts activations, so summary versions (incarnation, then a counter) only grow whatever the clocks.</summary>
     [Id(20)] public long Incarnation { get; set; }
 }

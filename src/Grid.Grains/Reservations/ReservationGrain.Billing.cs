@@ -14,6 +14,8 @@ namespace Grid.Reservations;
 /// </summary>
 public sealed partial class ReservationGrain
 {
+    private IGrainTimer? _settleRetry;
+
     private ReservationMeter Meter => Record.Meter;
 
     private ILedgerGrain Ledger => GrainFactory.GetGrain<ILedgerGrain>(0);
@@ -35,7 +37,7 @@ public sealed partial class ReservationGrain
             return !Meter.Closed;
         }
 
-        await BillPeriodsAsync(clock.UtcNow - billing.Value.SettleDelay);
+        await BillPeriodsAsync(clock.UtcNow - billing.Value.SettleDelay, settled: true);
         if (Record.State == ReservationState.Grace)
         {
             if (clock.UtcNow >= Meter.GraceSince + billing.Value.GracePeriod)
@@ -176,13 +178,39 @@ public sealed partial class ReservationGrain
         }
     }
 
-    private async Task BillPeriodsAsync(DateTimeOffset until)
+    /// <summary>
+    /// Bills each period that ended by <paramref name="until"/>. With <paramref name="settled"/>, a period the meter
+    /// is still running across is billed only once the node serving it has been heard from after its end: a node
+    /// that went silent before the end and is declared down later (past the settle delay) then has its meter
+    /// stopped at its last heartbeat first, so no bill covers time it did not serve. Otherwise the period waits
+    /// (retried after <see cref="BillingOptions.TickInterval"/>, and at the next cycle's tick in any case).
+    /// </summary>
+    private async Task BillPeriodsAsync(DateTimeOffset until, bool settled = false)
     {
+        DateTimeOffset? heard = null;
         for (var next = billing.Value.NextBoundary(ReservationId, Meter.BilledUntil); next <= until;
              next = billing.Value.NextBoundary(ReservationId, Meter.BilledUntil))
         {
+            if (settled && Meter.Open is { } open && open.From < next)
+            {
+                heard ??= await GrainFactory.GetGrain<INodeGrain>(open.NodeId).GetLastHeartbeatAsync();
+                if (heard is null || heard < next)
+                {
+                    LogSettleDeferred(logger, ReservationId, open.NodeId, next);
+                    _settleRetry ??= this.RegisterGrainTimer(RetrySettleAsync, billing.Value.TickInterval, Timeout.InfiniteTimeSpan);
+                    return;
+                }
+            }
+
             await BillAsync(next);
         }
+    }
+
+    private async Task RetrySettleAsync(CancellationToken cancellationToken)
+    {
+        _settleRetry?.Dispose();
+        _settleRetry = null;
+        await BillDueAsync();
     }
 
     /// <summary>
@@ -249,6 +277,9 @@ public sealed partial class ReservationGrain
             LogLedgerDeferred(logger, exception, ReservationId);
         }
     }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Reservation {ReservationId}: period to {To} waits until node {NodeId} is heard from after it or declared down")]
+    private static partial void LogSettleDeferred(ILogger logger, long reservationId, long nodeId, DateTimeOffset to);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Ledger already held {BillId} (to {To}): cursor re-derived from it")]
     private static partial void LogBillAdopted(ILogger logger, string billId, DateTimeOffset to);
