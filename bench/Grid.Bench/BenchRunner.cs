@@ -6,12 +6,12 @@ using Grid.Testing;
 namespace Grid.Bench;
 
 /// <summary>
-/// <c>Grid.Bench [all|baseline|placement|durable|failover|heartbeat|memory|proxy] [--scale tiny|default|large] [--json FILE]
+/// <c>Grid.Bench [all|baseline|placement|durable|failover|heartbeat|memory|proxy|billing|healing] [--scale tiny|default|large] [--json FILE]
 /// [--report DIR] [--postgres auto|off|CONNSTRING]</c>. Exits non-zero when a correctness check fails.
 /// </summary>
 public static class BenchRunner
 {
-    private static readonly string[] Scenarios = ["baseline", "placement", "durable", "failover", "heartbeat", "memory", "proxy", "billing"];
+    private static readonly string[] Scenarios = ["baseline", "placement", "durable", "failover", "heartbeat", "memory", "proxy", "billing", "healing"];
 
     public static async Task<int> RunAsync(string[] args)
     {
@@ -66,6 +66,11 @@ public static class BenchRunner
             if (scenario is "all" or "billing")
             {
                 await BillingScenario.RunAsync(scale, rows, postgres);
+            }
+
+            if (scenario is "all" or "healing")
+            {
+                await HealingScenario.RunAsync(scale, rows);
             }
         }
         catch (BenchFailedException failure)

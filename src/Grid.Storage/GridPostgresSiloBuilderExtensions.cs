@@ -38,6 +38,9 @@ public static class GridPostgresSiloBuilderExtensions
         configure?.Invoke(options);
 
         silo.Services.AddSingleton(new GridPostgresConnection(tuned));
+        // This silo's view of its own database link, fed by the grain storage (read by the storage-loss guard).
+        silo.Services.AddSingleton(sp => new StorageHealth(TimeProvider.System, cancellationToken => PostgresHealthCheck.PingAsync(
+            tuned, sp.GetRequiredService<IOptions<GridPostgresOptions>>().Value.HealthCheckTimeout, cancellationToken)));
         // The ledger's own tables (Sql/05-ledger.sql); replaces the memory store AddGridGrains registers.
         silo.Services.AddSingleton<ILedgerStore>(_ => new PostgresLedgerStore(tuned));
         silo.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>, PostgresSchemaInitializer>();
@@ -58,7 +61,8 @@ public static class GridPostgresSiloBuilderExtensions
             tuned,
             services.GetRequiredService<IOptions<ClusterOptions>>().Value.ServiceId,
             new GridJsonGrainStorageSerializer(),
-            services.GetRequiredService<ILogger<PostgresGrainStorage>>()));
+            services.GetRequiredService<ILogger<PostgresGrainStorage>>(),
+            services.GetRequiredService<StorageHealth>()));
         silo.Services.AddKeyedSingleton<IGrainStorage>(StorageName, (services, _) => services.GetRequiredService<PostgresGrainStorage>());
         silo.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(services => services.GetRequiredService<PostgresGrainStorage>());
         silo.UseAdoNetReminderService(o =>

@@ -29,9 +29,11 @@ public sealed partial class PostgresGrainStorage : IGrainStorage, ILifecyclePart
     private readonly ILogger _logger;
     private readonly GroupCommitQueue<StateOperation> _reads;
     private readonly GroupCommitQueue<StateOperation> _writes;
+    private readonly StorageHealth _health;
 
-    public PostgresGrainStorage(string connectionString, string serviceId, IGrainStorageSerializer serializer, ILogger<PostgresGrainStorage> logger)
+    public PostgresGrainStorage(string connectionString, string serviceId, IGrainStorageSerializer serializer, ILogger<PostgresGrainStorage> logger, StorageHealth? health = null)
     {
+        _health = health ?? new StorageHealth(TimeProvider.System, _ => Task.CompletedTask);
         _source = NpgsqlDataSource.Create(connectionString);
         _serviceId = serviceId;
         _serializer = serializer;
@@ -115,10 +117,12 @@ public sealed partial class PostgresGrainStorage : IGrainStorage, ILifecyclePart
         }
         catch (Exception ex)
         {
+            _health.Observe(ex);
             group.ForEach(read => read.Fail(ex));
             return;
         }
 
+        _health.Succeeded();
         group.ForEach(read => read.Complete());
     }
 
@@ -145,10 +149,12 @@ public sealed partial class PostgresGrainStorage : IGrainStorage, ILifecyclePart
         }
         catch (Exception ex)
         {
+            _health.Observe(ex);
             ordered.ForEach(write => write.Fail(ex));
             return;
         }
 
+        _health.Succeeded();
         ordered.ForEach(write => write.Complete());
     }
 

@@ -99,7 +99,7 @@ public sealed class ClusterFailoverTests(ITestOutputHelper output)
         "--Grid:Health:OrphanCheckInterval=00:00:03", "--Logging:LogLevel:Default=Warning",
     ];
 
-    private static async Task<(string Key, List<(long NodeId, string NodeKey)> Nodes)> SeedAsync(GridProcesses grid)
+    internal static async Task<(string Key, List<(long NodeId, string NodeKey)> Nodes)> SeedAsync(GridProcesses grid)
     {
         var key = (await grid.SendAsync(HttpMethod.Post, "/api/v1/twins", null, new { name = "load" }, 201))["apiKey"]!.GetValue<string>();
         var ips = Enumerable.Range(2, 200).Select(i => new { ip = $"10.{i / 250}.{i % 250}.7/8", gateway = "10.255.255.254" }).ToArray();
@@ -118,6 +118,6 @@ public sealed class ClusterFailoverTests(ITestOutputHelper output)
         return (key, nodes);
     }
 
-    private static async Task<string> AnyKeyAsync(GridProcesses grid) =>
+    internal static async Task<string> AnyKeyAsync(GridProcesses grid) =>
         (await grid.SendAsync(HttpMethod.Post, "/api/v1/twins", null, new { name = "observer" }, 201))["apiKey"]!.GetValue<string>();
 }

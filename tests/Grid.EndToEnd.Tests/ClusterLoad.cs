@@ -17,14 +17,17 @@ public sealed class ClusterLoad(GridProcesses grid, string apiKey)
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
     private readonly ConcurrentDictionary<long, byte> _active = new();
     private readonly ConcurrentDictionary<long, byte> _cancelled = new();
-    private readonly ConcurrentQueue<(DateTime At, int Silo, HttpStatusCode Status)> _answers = new();
+    private readonly ConcurrentQueue<(DateTime At, int Silo, HttpStatusCode Status, bool Heartbeat)> _answers = new();
     private int _next;
+
+    /// <summary>How long one heartbeat may take before the node tries again (the tests' node timeout is 5 s).</summary>
+    public static readonly TimeSpan HeartbeatRequestTimeout = TimeSpan.FromSeconds(2);
 
     public IReadOnlyCollection<long> Active => [.. _active.Keys];
 
     public IReadOnlyCollection<long> Cancelled => [.. _cancelled.Keys];
 
-    public IEnumerable<(DateTime At, int Silo, HttpStatusCode Status)> Answers => _answers;
+    public IEnumerable<(DateTime At, int Silo, HttpStatusCode Status, bool Heartbeat)> Answers => _answers;
 
     /// <summary>Silos the load avoids (killed on purpose); requests already in flight there fail and are retried.</summary>
     public ConcurrentDictionary<int, byte> Down { get; } = new();
@@ -88,13 +91,16 @@ public sealed class ClusterLoad(GridProcesses grid, string apiKey)
         }
     }
 
-    /// <summary>Heartbeats every node through the silos in turn until cancelled, as real agents would.</summary>
-    public async Task HeartbeatAsync(IReadOnlyList<(long NodeId, string NodeKey)> nodes, CancellationToken cancellationToken)
-    {
-        using var timer = new PeriodicTimer(TimeSpan.FromMilliseconds(500));
-        do
+    /// <summary>
+    /// Heartbeats every node through the silos in turn until cancelled, as real agents would: each node on its own
+    /// beat, each request given up after a time (an agent's request timeout), so one slow answer delays no other
+    /// node and no later beat.
+    /// </summary>
+    public Task HeartbeatAsync(IReadOnlyList<(long NodeId, string NodeKey)> nodes, CancellationToken cancellationToken) =>
+        Task.WhenAll(nodes.Select(async node =>
         {
-            await Task.WhenAll(nodes.Select(async node =>
+            using var timer = new PeriodicTimer(TimeSpan.FromMilliseconds(500));
+            do
             {
                 var silo = PickSilo();
                 try
@@ -104,17 +110,19 @@ public sealed class ClusterLoad(GridProcesses grid, string apiKey)
                         Content = JsonContent.Create(new { uptime = 1, workloads = Array.Empty<object>() }),
                     };
                     request.Headers.Authorization = new("Bearer", node.NodeKey);
-                    using var response = await grid.Silos[silo].Http.SendAsync(request, cancellationToken);
-                    _answers.Enqueue((DateTime.UtcNow, silo, response.StatusCode));
+                    using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+                    timeout.CancelAfter(HeartbeatRequestTimeout);
+                    using var response = await grid.Silos[silo].Http.SendAsync(request, timeout.Token);
+                    _answers.Enqueue((DateTime.UtcNow, silo, response.StatusCode, true));
                 }
                 catch (Exception exception) when (exception is HttpRequestException or TaskCanceledException)
                 {
                     // An agent retries on its next beat.
+                    _answers.Enqueue((DateTime.UtcNow, silo, 0, true));
                 }
-            }));
-        }
-        while (await timer.WaitForNextTickAsync(cancellationToken).AsTask().ContinueWith(t => !t.IsCanceled && t.Result, TaskScheduler.Default));
-    }
+            }
+            while (await timer.WaitForNextTickAsync(cancellationToken).AsTask().ContinueWith(t => !t.IsCanceled && t.Result, TaskScheduler.Default));
+        }));
 
     private async Task<(HttpStatusCode Status, JsonNode? Body)> SendAsync(HttpMethod method, string path, object? body, string? idempotencyKey)
     {
@@ -134,7 +142,7 @@ public sealed class ClusterLoad(GridProcesses grid, string apiKey)
             }
 
             using var response = await grid.Silos[silo].Http.SendAsync(request);
-            _answers.Enqueue((DateTime.UtcNow, silo, response.StatusCode));
+            _answers.Enqueue((DateTime.UtcNow, silo, response.StatusCode, false));
             var text = await response.Content.ReadAsStringAsync();
             if (response.StatusCode == HttpStatusCode.ServiceUnavailable)
             {
@@ -147,6 +155,8 @@ public sealed class ClusterLoad(GridProcesses grid, string apiKey)
         catch (Exception exception) when (exception is HttpRequestException or TaskCanceledException)
         {
             // The silo died under the request: the outcome is unknown, so the caller retries (safely) elsewhere.
+            // Recorded with status 0: an answer nobody got.
+            _answers.Enqueue((DateTime.UtcNow, silo, 0, false));
             await Task.Delay(100);
             return (0, null);
         }

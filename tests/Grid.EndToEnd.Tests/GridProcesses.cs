@@ -125,14 +125,7 @@ public sealed class GridProcesses : IAsyncDisposable
         // Workloads live in their own process groups and outlive a killed agent: stop every one the agents recorded.
         foreach (var workDir in _workDirs)
         {
-            var pids = Path.Combine(workDir, "pids.json");
-            if (File.Exists(pids))
-            {
-                foreach (var entry in JsonNode.Parse(await File.ReadAllTextAsync(pids))!.AsArray())
-                {
-                    KillQuietly(entry!["pid"]!.GetValue<int>());
-                }
-            }
+            await AgentWorkloads.KillRecordedAsync(workDir);
         }
 
         Http.Dispose();
@@ -157,18 +150,7 @@ public sealed class GridProcesses : IAsyncDisposable
         }
     }
 
-    public static void KillQuietly(int pid)
-    {
-        try
-        {
-            using var process = Process.GetProcessById(pid);
-            process.Kill(entireProcessTree: true);
-        }
-        catch (Exception exception) when (exception is ArgumentException or InvalidOperationException)
-        {
-            // Already gone.
-        }
-    }
+    public static void KillQuietly(int pid) => AgentWorkloads.KillQuietly(pid);
 
     private ChildProcess Track(ChildProcess process)
     {

@@ -54,6 +54,7 @@ public sealed class ProxyPostgresTests
             new(2, 7, true, false, "state", true),
             new(1, 5, true, false, "created_at", true),
             new(3, 4, true, false, "type", true),
+            new(9, 50, true, false, null, false),
         ];
         foreach (var twinId in Enumerable.Range(1, Twins).Select(t => (long)t))
         {

@@ -26,7 +26,6 @@ public static class ProxyScenario
     private const int Farms = 100;
     private const int ReservationsPerTwin = 50;
     private const int Clients = 4;
-    private const int FoldedEntries = 20_000;
     private static readonly string[] Countries = ["Belgium", "Egypt", "Austria", "Germany", "Brazil", "India", "Kenya", "Japan", "Chile", "Canada"];
     private static readonly DateTimeOffset T0 = new(2026, 1, 1, 0, 0, 0, TimeSpan.Zero);
 
@@ -34,6 +33,7 @@ public static class ProxyScenario
     {
         var (nodes, reservations) = scale.Name == "tiny" ? (scale.MemoryNodes, scale.MemoryReservations) : (100_000, 1_000_000);
         var requests = scale.Name == "tiny" ? 100 : 1_000;
+        var folded = scale.Name == "tiny" ? 2_000 : 20_000;
         var twins = Math.Max(1, reservations / ReservationsPerTwin);
         var summaries = Enumerable.Range(1, nodes).Select(Summary).ToList();
 
@@ -64,8 +64,8 @@ public static class ProxyScenario
         try
         {
             var database = server is null ? postgres : await server.CreateDatabaseAsync("grid_proxy_bench");
-            var fold = await FoldAsync(server is null ? postgres : await server.CreateDatabaseAsync("grid_proxy_fold"), twins);
-            rows.Add(new BenchRow("proxy", $"{FoldedEntries} ledger entries, PostgreSQL", "projector fold, entries/s", fold, "1/s"));
+            var fold = await FoldAsync(server is null ? postgres : await server.CreateDatabaseAsync("grid_proxy_fold"), folded, twins);
+            rows.Add(new BenchRow("proxy", $"{folded} ledger entries, PostgreSQL", "projector fold, entries/s", fold, "1/s"));
             await using var host = await BenchHost.StartAsync("--Grid:Limits:RateLimiting=false", "--Grid:Storage=postgres", $"--ConnectionStrings:Grid={database}");
             await CopyContractsAsync(database, reservations, twins);
             await MeasureContractsAsync(host, "PostgreSQL", reservations, twins, requests, rows);
@@ -155,12 +155,12 @@ public static class ProxyScenario
     }
 
     /// <summary>Entries/s of the projector folding placements and their bills from the ledger table into its own.</summary>
-    private static async Task<double> FoldAsync(string database, int twins)
+    private static async Task<double> FoldAsync(string database, int count, int twins)
     {
         await PostgresSchema.ApplyAsync(database);
         await using var source = NpgsqlDataSource.Create(database);
         var ledger = new PostgresLedgerStore(source);
-        var entries = Enumerable.Range(0, FoldedEntries / 2)
+        var entries = Enumerable.Range(0, count / 2)
             .SelectMany(i => new[] { Placed(Contract(i, twins)), Billed(Contract(i, twins)) })
             .Select((e, seq) => e with { Seq = seq + 1, EventId = $"{e.EventId}:{seq + 1}" });
         foreach (var chunk in entries.Chunk(2_000))
@@ -172,9 +172,9 @@ public static class ProxyScenario
         var clock = Stopwatch.StartNew();
         var folded = await projector.CatchUpAsync(CancellationToken.None);
         clock.Stop();
-        if (folded != FoldedEntries)
+        if (folded != count)
         {
-            throw new BenchFailedException($"proxy: the projector folded {folded} of {FoldedEntries} entries");
+            throw new BenchFailedException($"proxy: the projector folded {folded} of {count} entries");
         }
 
         return folded / clock.Elapsed.TotalSeconds;

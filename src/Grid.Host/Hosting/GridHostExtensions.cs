@@ -114,6 +114,9 @@ public static partial class GridHostExtensions
             }
 
             silo.UseGridPostgres(connectionString);
+            // A silo cut off from the database leaves, so the others serve its grains (StorageLossGuard).
+            silo.AddPlacementDirector<SiloPinnedPlacement, SiloPinnedPlacementDirector>();
+            silo.Services.AddHostedService<StorageLossGuard>();
             silo.ConfigureEndpoints(AdvertisedAddress(cluster.AdvertisedAddress), cluster.SiloPort, cluster.GatewayPort, listenOnAnyHostAddress: true);
         }
         else

@@ -72,13 +72,8 @@ public sealed class PostgresProxyReadStore([FromKeyedServices(PostgresProxyReadS
             "state" => "state COLLATE \"C\"",
             _ => null,
         };
-        var rows = await ReadAsync(
-            $"SELECT {ContractColumns} FROM grid_proxy_contract WHERE {where} ORDER BY {Order(limit, key, "contract_id")} {Page(limit)}",
-            parameters, ReadContract, cancellationToken);
-        var total = limit.RetCount
-            ? await CountAsync($"SELECT count(*) FROM grid_proxy_contract WHERE {where}", parameters, cancellationToken)
-            : 0;
-        return new(rows, total);
+        return await PageAsync("grid_proxy_contract", ContractColumns, where.ToString(), Order(limit, key, "contract_id"), limit, parameters,
+            ReadContract, cancellationToken);
     }
 
     public async Task<ContractRow?> ContractAsync(long contractId, CancellationToken cancellationToken) =>
@@ -98,10 +93,8 @@ public sealed class PostgresProxyReadStore([FromKeyedServices(PostgresProxyReadS
     {
         var where = twinId is null ? "true" : "twin_id = $1";
         List<NpgsqlParameter> parameters = twinId is { } id ? [Bigint(id)] : [];
-        var rows = await ReadAsync($"SELECT twin_id, name FROM grid_proxy_twin WHERE {where} ORDER BY {Order(limit, null, "twin_id")} {Page(limit)}",
-            parameters, r => new TwinRow(r.GetInt64(0), r.GetString(1)), cancellationToken);
-        var total = limit.RetCount ? await CountAsync($"SELECT count(*) FROM grid_proxy_twin WHERE {where}", parameters, cancellationToken) : 0;
-        return new(rows, total);
+        return await PageAsync("grid_proxy_twin", "twin_id, name", where, Order(limit, null, "twin_id"), limit, parameters,
+            r => new TwinRow(r.GetInt64(0), r.GetString(1)), cancellationToken);
     }
 
     public async Task<TwinBilling> BillingAsync(long twinId, CancellationToken cancellationToken)
@@ -146,6 +139,33 @@ public sealed class PostgresProxyReadStore([FromKeyedServices(PostgresProxyReadS
     }
 
     private static string Page(ProxyLimit limit) => $"LIMIT {limit.Size} OFFSET {limit.Skip}";
+
+    /// <summary>
+    /// One page in one round trip: with <c>ret_count</c> the total rides on every row (<c>count(*) OVER ()</c>, computed
+    /// before LIMIT); only a page past the end, which has no row to carry it, costs a second query.
+    /// </summary>
+    private async Task<ProxyPage<T>> PageAsync<T>(
+        string table, string columns, string where, string order, ProxyLimit limit, IReadOnlyList<NpgsqlParameter> parameters,
+        Func<NpgsqlDataReader, T> read, CancellationToken cancellationToken)
+    {
+        if (!limit.RetCount)
+        {
+            return new(await ReadAsync($"SELECT {columns} FROM {table} WHERE {where} ORDER BY {order} {Page(limit)}", parameters, read, cancellationToken), 0);
+        }
+
+        var total = 0L;
+        var rows = await ReadAsync($"SELECT {columns}, count(*) OVER () FROM {table} WHERE {where} ORDER BY {order} {Page(limit)}", parameters, r =>
+        {
+            total = r.GetInt64(r.FieldCount - 1);
+            return read(r);
+        }, cancellationToken);
+        if (rows.Count == 0 && limit.Skip > 0)
+        {
+            total = await CountAsync($"SELECT count(*) FROM {table} WHERE {where}", parameters, cancellationToken);
+        }
+
+        return new(rows, total);
+    }
 
     private static ContractRow ReadContract(NpgsqlDataReader r) =>
         new(r.GetInt64(0), r.GetInt64(1), r.GetString(2), r.GetInt64(3), r.GetInt64(4), r.GetInt64(5), r.GetInt32(6));
