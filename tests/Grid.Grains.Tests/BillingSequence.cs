@@ -296,7 +296,7 @@ internal sealed partial class BillingSequence(GridCluster grid, MemoryLedgerStor
         {
             (ReservationState.Active, ReservationState.Grace) => step == BillingOpKind.Tick,
             (ReservationState.Grace, ReservationState.Active) => step is BillingOpKind.Tick or BillingOpKind.Deposit,
-            (ReservationState.Grace, ReservationState.Lost) => false,
+            (ReservationState.Grace, ReservationState.Lost or ReservationState.Unschedulable) => false,
             (ReservationState.Lost, ReservationState.Active) => step == BillingOpKind.Revive,
             _ => true,
         };

@@ -241,7 +241,8 @@ public sealed partial class ReservationGrain(
 
         if (Record.Request!.Constraints.NodeId is not null)
         {
-            if (!makeBeforeBreak && Record.State != ReservationState.Lost)
+            // In grace it stays in grace (nothing runs or is billed): lost would make its node's return activate it unpaid.
+            if (!makeBeforeBreak && Record.State is not (ReservationState.Lost or ReservationState.Grace))
             {
                 Record.State = ReservationState.Lost;
                 AddEvent("lost", nodeId, $"Pinned to node {nodeId}, which is down; waiting for it to return.");
@@ -257,6 +258,12 @@ public sealed partial class ReservationGrain(
         var (placement, report) = await scheduler.PlaceAsync(ReservationId, epoch, Record.Request, assignments, new HashSet<long> { nodeId });
         if (placement is null)
         {
+            if (!makeBeforeBreak && Record.State == ReservationState.Grace)
+            {
+                // Stays in grace (a retry's move would make it active unpaid); the down node's evacuation asks again.
+                return false;
+            }
+
             if (!makeBeforeBreak)
             {
                 Record.State = ReservationState.Unschedulable;
