@@ -1,5 +1,3 @@
-using Grid.Billing;
-
 namespace Grid.Grains.Tests;
 
 /// <summary>A reservation in grace whose node goes down and comes back stays in grace until a deposit covers it.</summary>
@@ -17,7 +15,7 @@ public sealed class GraceOnLostNodeTests
             ("Grid:Health:HeartbeatTimeout", "00:02:00"), ("Grid:Billing:TickInterval", "01:00:00"));
         var (tenant, farmer) = (GridCluster.NewId(), GridCluster.NewId());
         var node = await grid.RegisterNodeAsync(await grid.CreateFarmAsync(farmer), farmer, new Capacity(16, 64 * Gib, 0, 0));
-        await DepositAsync(grid, tenant, "first", 150_000);
+        await PrepaidTests.DepositAsync(grid, tenant, "first", 150_000);
         var id = GridCluster.NewId() * 3600;   // billed on the hour
         var reservation = grid.Grains.GetGrain<IReservationGrain>(id);
         var pinned = PlacementConstraints.None with { NodeId = node };
@@ -41,13 +39,7 @@ public sealed class GraceOnLostNodeTests
         Assert.Equal(ReservationState.Grace, (await reservation.GetAsync())!.State);
         Assert.Equal(2 * 60, (await reservation.GetBillsAsync())[0].Lines.Sum(l => l.Seconds));   // 14:00-14:02, before grace
 
-        await DepositAsync(grid, tenant, "second", 60_000);
+        await PrepaidTests.DepositAsync(grid, tenant, "second", 60_000);
         Assert.Equal(ReservationState.Active, (await reservation.GetAsync())!.State);
-    }
-
-    private static async Task DepositAsync(GridCluster grid, long twinId, string key, long amount)
-    {
-        await grid.Grains.GetGrain<ILedgerGrain>(0).AppendAsync(BillingEvents.Deposit(twinId, key, amount));
-        await grid.Grains.GetGrain<ITwinBillingGrain>(twinId).ResumeAsync();
     }
 }

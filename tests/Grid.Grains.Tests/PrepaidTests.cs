@@ -76,7 +76,7 @@ public sealed class PrepaidTests
     }
 
     /// <summary>What <c>POST /api/v1/accounts/{twinId}/deposits</c> does: the ledger entry, then the resume pass.</summary>
-    private static async Task DepositAsync(GridCluster grid, long twinId, string key, long amount)
+    internal static async Task DepositAsync(GridCluster grid, long twinId, string key, long amount)
     {
         await grid.Grains.GetGrain<ILedgerGrain>(0).AppendAsync(BillingEvents.Deposit(twinId, key, amount));
         await grid.Grains.GetGrain<ITwinBillingGrain>(twinId).ResumeAsync();

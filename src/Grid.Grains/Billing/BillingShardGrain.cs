@@ -62,8 +62,9 @@ public sealed partial class BillingShardGrain(
             async (bucket, _) =>
             {
                 var (a, f) = await GrainFactory.GetGrain<IBillingBucketGrain>(bucket).BillDueAsync(from, now);
-                asked += a;
-                failed += f;
+                // Buckets answer in parallel.
+                Interlocked.Add(ref asked, a);
+                Interlocked.Add(ref failed, f);
             });
 
         if (failed == 0)

@@ -55,9 +55,9 @@ public sealed class GridClusterOptions
     /// <summary>
     /// A silo (PostgreSQL only) whose database link fails this long while another silo reaches the database leaves
     /// the cluster: that silo declares it dead and this process exits with code 75, so its grains move (see
-    /// <see cref="StorageLossGuard"/>). Zero turns it off. Default: 2 s.
+    /// <see cref="StorageLossGuard"/>). Zero turns it off. Default: 1.5 s.
     /// </summary>
-    public TimeSpan StorageLossTimeout { get; set; } = TimeSpan.FromSeconds(2);
+    public TimeSpan StorageLossTimeout { get; set; } = TimeSpan.FromSeconds(1.5);
 
     /// <summary>Mutual TLS between silos (<c>Grid:Cluster:Tls</c>). Default: off.</summary>
     public GridTlsOptions Tls { get; set; } = new();

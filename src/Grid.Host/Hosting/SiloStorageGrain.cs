@@ -28,7 +28,7 @@ public sealed partial class SiloStorageGrain(
     ILogger<SiloStorageGrain> logger) : Grain, ISiloStorageGrain
 {
     // Long enough for the reply to reach the asker before its entry turns dead, short next to probe-based detection.
-    private static readonly TimeSpan ReplyHeadStart = TimeSpan.FromMilliseconds(200);
+    private static readonly TimeSpan ReplyHeadStart = TimeSpan.FromMilliseconds(100);
 
     public async Task<bool> EvictAsync(SiloAddress sick)
     {
