@@ -6,7 +6,7 @@ using Grid.Testing;
 namespace Grid.Bench;
 
 /// <summary>
-/// <c>Grid.Bench [all|baseline|placement|durable|failover|heartbeat|memory|proxy|billing|healing] [--scale tiny|default|large] [--json FILE]
+/// <c>Grid.Bench [all|baseline|placement|durable|failover|heartbeat|memory|proxy|billing|healing|a,comma,list] [--scale tiny|default|large] [--json FILE]
 /// [--report DIR] [--postgres auto|off|CONNSTRING]</c>. Exits non-zero when a correctness check fails.
 /// </summary>
 public static class BenchRunner
@@ -20,55 +20,59 @@ public static class BenchRunner
         var json = Option(args, "--json");
         var report = Option(args, "--report");
         var postgres = Option(args, "--postgres") ?? "auto";
-        if (scenario != "all" && !Scenarios.Contains(scenario))
+        // A comma-separated list runs several scenarios in one report (e.g. all but the longest).
+        var chosen = scenario.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToHashSet(StringComparer.Ordinal);
+        if (chosen.FirstOrDefault(name => name != "all" && !Scenarios.Contains(name)) is { } unknown)
         {
-            Console.Error.WriteLine($"Unknown scenario '{scenario}'. Use one of: all, {string.Join(", ", Scenarios)}.");
+            Console.Error.WriteLine($"Unknown scenario '{unknown}'. Use one of: all, {string.Join(", ", Scenarios)} (or a comma-separated list).");
             return 2;
         }
+
+        bool Runs(string name) => chosen.Contains("all") || chosen.Contains(name);
 
         var rows = new List<BenchRow>();
         var clock = Stopwatch.StartNew();
         try
         {
             var baseline = await BaselineScenario.RunAsync(scale, rows);
-            if (scenario is "all" or "placement")
+            if (Runs("placement"))
             {
                 await PlacementScenario.RunGrainsAsync(scale, baseline, rows);
                 await PlacementScenario.RunHttpAsync(scale, baseline, rows);
                 await RunDurablePlacementAsync(scale, baseline, rows, postgres);
             }
 
-            if (scenario is "durable")
+            if (chosen.Contains("durable"))
             {
                 await RunDurablePlacementAsync(scale, baseline, rows, postgres, withOrleansProvider: true);
             }
 
-            if (scenario is "all" or "failover")
+            if (Runs("failover"))
             {
                 await FailoverScenario.RunAsync(scale, rows);
             }
 
-            if (scenario is "all" or "heartbeat")
+            if (Runs("heartbeat"))
             {
                 await HeartbeatScenario.RunAsync(scale, baseline, rows);
             }
 
-            if (scenario is "all" or "memory")
+            if (Runs("memory"))
             {
                 await MemoryScenario.RunAsync(scale, rows);
             }
 
-            if (scenario is "all" or "proxy")
+            if (Runs("proxy"))
             {
                 await ProxyScenario.RunAsync(scale, rows, postgres);
             }
 
-            if (scenario is "all" or "billing")
+            if (Runs("billing"))
             {
                 await BillingScenario.RunAsync(scale, rows, postgres);
             }
 
-            if (scenario is "all" or "healing")
+            if (Runs("healing"))
             {
                 await HealingScenario.RunAsync(scale, rows);
             }

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Collections.Immutable;
 using Grid.Grains;
 using Grid.Ledger;
@@ -385,6 +386,36 @@ public sealed partial class NodeGrain(
             lastHeartbeat));
     }
 
+    /// <summary>
+    /// Tells held reservations the node is back, retrying those whose call failed (a silo failover drops calls):
+    /// a lost tell would leave a pinned reservation lost, or an unschedulable one waiting for its reminder.
+    /// </summary>
+    private async Task TellReturnedAsync(long[] reservationIds)
+    {
+        for (var attempt = 1; reservationIds.Length > 0 && state.State.Status == NodeStatus.Up; attempt++)
+        {
+            var failed = new ConcurrentBag<long>();
+            await Task.WhenAll(reservationIds.Select(async id =>
+            {
+                try
+                {
+                    await GrainFactory.GetGrain<IReservationGrain>(id).NodeReturnedAsync(NodeId);
+                }
+                catch (Exception)
+                {
+                    failed.Add(id);
+                }
+            }));
+            if (failed.IsEmpty || attempt == 10)
+            {
+                return;
+            }
+
+            reservationIds = [.. failed];
+            await Task.Delay(TimeSpan.FromSeconds(Math.Min(attempt, 5)));
+        }
+    }
+
     private async Task SetStatusAsync(NodeStatus status, DateTimeOffset now)
     {
         var previous = state.State.Status;
@@ -406,10 +437,7 @@ public sealed partial class NodeGrain(
         {
             // Reservations that could not leave (pinned, or nothing else fit) are served here again — told only
             // once the node's return is durable.
-            foreach (var reservationId in state.State.Allocations.Keys)
-            {
-                GrainFactory.GetGrain<IReservationGrain>(reservationId).NodeReturnedAsync(NodeId).Ignore();
-            }
+            _ = TellReturnedAsync([.. state.State.Allocations.Keys]);
         }
 
         if (status is NodeStatus.Up or NodeStatus.Down)

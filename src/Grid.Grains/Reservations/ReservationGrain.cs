@@ -50,6 +50,12 @@ public sealed partial class ReservationGrain(
         {
             ScheduleMigrationTimeout();
         }
+        else if (Record.State == ReservationState.Unschedulable)
+        {
+            // Reactivated after a silo loss: retry at the short backoff again rather than wait for the reminder
+            // (its period is the longest backoff).
+            _retryTimer = this.RegisterGrainTimer(_ => RetryPlacementAsync(), health.Value.RetryBackoff, Timeout.InfiniteTimeSpan);
+        }
 
         return Task.CompletedTask;
     }
