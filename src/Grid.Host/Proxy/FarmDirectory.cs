@@ -17,7 +17,7 @@ public sealed partial class FarmDirectory(
     CapacityView view,
     IProxyReadStore readStore,
     IOptions<ProxyOptions> options,
-    ILogger<FarmDirectory> logger) : BackgroundService
+    ILogger<FarmDirectory> logger) : PeriodicService
 {
     private const int Parallelism = 16;
 
@@ -48,23 +48,11 @@ public sealed partial class FarmDirectory(
             });
     }
 
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
-    {
-        using var timer = new PeriodicTimer(options.Value.FarmRefreshInterval);
-        do
-        {
-            try
-            {
-                await RefreshAsync(stoppingToken);
-            }
-            catch (Exception e) when (e is not OperationCanceledException)
-            {
-                // The silo may be starting or failing over; the next tick tries again.
-                LogRefreshFailed(logger, e);
-            }
-        }
-        while (await timer.WaitForNextTickAsync(stoppingToken));
-    }
+    protected override TimeSpan Interval => options.Value.FarmRefreshInterval;
+
+    protected override Task StepAsync(CancellationToken cancellationToken) => RefreshAsync(cancellationToken);
+
+    protected override void StepFailed(Exception exception) => LogRefreshFailed(logger, exception);
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Farm directory refresh failed; retrying on the next tick")]
     private static partial void LogRefreshFailed(ILogger logger, Exception exception);

@@ -11,7 +11,7 @@ public sealed partial class LedgerFollower(
     ILedgerReader ledger,
     ProxyReadModel readModel,
     IOptions<ProxyOptions> options,
-    ILogger<LedgerFollower> logger) : BackgroundService
+    ILogger<LedgerFollower> logger) : PeriodicService
 {
     public const int BatchSize = 2000;
 
@@ -31,23 +31,11 @@ public sealed partial class LedgerFollower(
         }
     }
 
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
-    {
-        using var timer = new PeriodicTimer(options.Value.LedgerPollInterval);
-        do
-        {
-            try
-            {
-                await CatchUpAsync(stoppingToken);
-            }
-            catch (Exception e) when (e is not OperationCanceledException)
-            {
-                // The store may be unreachable for a moment (PostgreSQL restart); the next tick resumes from the head.
-                LogFollowFailed(logger, e, readModel.Head);
-            }
-        }
-        while (await timer.WaitForNextTickAsync(stoppingToken));
-    }
+    protected override TimeSpan Interval => options.Value.LedgerPollInterval;
+
+    protected override Task StepAsync(CancellationToken cancellationToken) => CatchUpAsync(cancellationToken);
+
+    protected override void StepFailed(Exception exception) => LogFollowFailed(logger, exception, readModel.Head);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Grid-proxy read model could not read the ledger after seq {Head}; retrying")]
     private static partial void LogFollowFailed(ILogger logger, Exception exception, long head);

@@ -14,7 +14,7 @@ namespace Grid.Host.Proxy;
 public sealed partial class PostgresProxyProjector(
     [FromKeyedServices(PostgresProxyReadStore.DataSourceKey)] NpgsqlDataSource source,
     IOptions<ProxyOptions> options,
-    ILogger<PostgresProxyProjector> logger) : BackgroundService
+    ILogger<PostgresProxyProjector> logger) : PeriodicService
 {
     public const int BatchSize = 2000;
 
@@ -43,23 +43,11 @@ public sealed partial class PostgresProxyProjector(
         return applied;
     }
 
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
-    {
-        using var timer = new PeriodicTimer(options.Value.LedgerPollInterval);
-        do
-        {
-            try
-            {
-                await CatchUpAsync(stoppingToken);
-            }
-            catch (Exception e) when (e is not OperationCanceledException)
-            {
-                // PostgreSQL may be unreachable for a moment; nothing was committed, the next tick resumes from the position.
-                LogProjectFailed(logger, e);
-            }
-        }
-        while (await timer.WaitForNextTickAsync(stoppingToken));
-    }
+    protected override TimeSpan Interval => options.Value.LedgerPollInterval;
+
+    protected override Task StepAsync(CancellationToken cancellationToken) => CatchUpAsync(cancellationToken);
+
+    protected override void StepFailed(Exception exception) => LogProjectFailed(logger, exception);
 
     /// <summary>One transaction: lock, read the position, fold up to <see cref="BatchSize"/> entries, move the position.</summary>
     private async Task<int> ProjectBatchAsync(CancellationToken cancellationToken)
