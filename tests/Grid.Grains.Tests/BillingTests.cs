@@ -7,8 +7,6 @@ namespace Grid.Grains.Tests;
 public sealed class BillingTests
 {
     private const long Gib = 1L << 30;
-    private static readonly Capacity OneCu = new(2, 4 * Gib, 0, 0);
-    private static readonly DateTimeOffset Noon = new(2026, 11, 23, 12, 0, 0, TimeSpan.Zero);
 
     [Fact]
     public async Task ANodeSilentFor20MinutesIsBilledToItsLastHeartbeatAndTheNewNodeFromItsPlacement()
@@ -17,12 +15,12 @@ public sealed class BillingTests
         await using var grid = await GridCluster.StartAsync(ledger,
             ("Grid:Health:HeartbeatTimeout", "00:20:00"), ("Grid:Billing:TickInterval", "01:00:00"));
         var (tenant, farmerA, farmerB) = (GridCluster.NewId(), GridCluster.NewId(), GridCluster.NewId());
-        var a = await grid.RegisterNodeAsync(await grid.CreateFarmAsync(farmerA), farmerA, OneCu);
+        var a = await grid.RegisterNodeAsync(await grid.CreateFarmAsync(farmerA), farmerA, BillingSteps.OneCu);
         var b = await grid.RegisterNodeAsync(await grid.CreateFarmAsync(farmerB), farmerB, new Capacity(16, 64 * Gib, 0, 0));
         // An id that is a multiple of 3600 s is billed on the hour: one bill covers 12:00-13:00.
         var id = GridCluster.NewId() * 3600;
         var reservation = grid.Grains.GetGrain<IReservationGrain>(id);
-        var placed = (await reservation.CreateAsync(new ReservationRequest(tenant, OneCu, PlacementConstraints.None, PlacementStrategy.Binpack))).Reservation!;
+        var placed = (await reservation.CreateAsync(new ReservationRequest(tenant, BillingSteps.OneCu, PlacementConstraints.None, PlacementStrategy.Binpack))).Reservation!;
         Assert.Equal(a, placed.NodeId);
         Assert.Equal(100_000, placed.PricePerHour);
 
@@ -30,14 +28,14 @@ public sealed class BillingTests
         await grid.AdvanceAsync(TimeSpan.FromMinutes(20).Add(TimeSpan.FromSeconds(10)), [b], TimeSpan.FromSeconds(10));
         await GridCluster.UntilAsync(async () => (await reservation.GetAsync())!.NodeId == b, "the reservation moved to b");
         var movedAt = (await reservation.GetEventsAsync()).Single(e => e.Kind == "moved").At;
-        Assert.Equal(Noon.AddMinutes(50).AddSeconds(10), movedAt);
+        Assert.Equal(BillingSteps.Noon.AddMinutes(50).AddSeconds(10), movedAt);
 
         await grid.AdvanceAsync(TimeSpan.FromMinutes(11), [b], TimeSpan.FromSeconds(10));      // 13:01:10, past the settle delay
         await BillingSteps.TickAsync(grid);
         await BillingSteps.TickAsync(grid);   // a replayed tick bills nothing twice
 
         var bill = Assert.Single(await reservation.GetBillsAsync());
-        Assert.Equal(($"bill:{id}:1", Noon, Noon.AddHours(1)), (bill.BillId, bill.From, bill.To));
+        Assert.Equal(($"bill:{id}:1", BillingSteps.Noon, BillingSteps.Noon.AddHours(1)), (bill.BillId, bill.From, bill.To));
         Assert.Equal([(a, 1800L, 50_000L), (b, 590L, 16_388L)], bill.Lines.Select(l => (l.NodeId, l.Seconds, l.Amount)).ToArray());
         Assert.Equal(66_388, bill.Amount);
         Assert.Equal(-66_388, (await BillingSteps.Account(grid, tenant)).Balance);
@@ -64,7 +62,7 @@ public sealed class BillingTests
         var node = await grid.RegisterNodeAsync(await grid.CreateFarmAsync(farmer), farmer, new Capacity(16, 64 * Gib, 0, 0));
         var id = (GridCluster.NewId() * 3600) + 600;   // billed at ten past the hour
         var reservation = grid.Grains.GetGrain<IReservationGrain>(id);
-        await reservation.CreateAsync(new ReservationRequest(tenant, OneCu, PlacementConstraints.None, PlacementStrategy.Binpack));
+        await reservation.CreateAsync(new ReservationRequest(tenant, BillingSteps.OneCu, PlacementConstraints.None, PlacementStrategy.Binpack));
 
         await grid.AdvanceAsync(TimeSpan.FromMinutes(12), [node], TimeSpan.FromMinutes(1));
         grid.Stall.Fail("reservation");   // the ledger append succeeds, the cursor write after it does not (a crash)
@@ -78,8 +76,8 @@ public sealed class BillingTests
 
         var bills = await reservation.GetBillsAsync();
         Assert.Equal([2L, 1L], bills.Select(b => b.Sequence).ToArray());
-        Assert.Equal((Noon, Noon.AddMinutes(10), 600L), (bills[1].From, bills[1].To, bills[1].Lines.Sum(l => l.Seconds)));
-        Assert.Equal((Noon.AddMinutes(10), Noon.AddMinutes(70), 3600L), (bills[0].From, bills[0].To, bills[0].Lines.Sum(l => l.Seconds)));
+        Assert.Equal((BillingSteps.Noon, BillingSteps.Noon.AddMinutes(10), 600L), (bills[1].From, bills[1].To, bills[1].Lines.Sum(l => l.Seconds)));
+        Assert.Equal((BillingSteps.Noon.AddMinutes(10), BillingSteps.Noon.AddMinutes(70), 3600L), (bills[0].From, bills[0].To, bills[0].Lines.Sum(l => l.Seconds)));
         var billEntries = (await ledger.ReadAsync(1, 10_000)).Where(e => e.Kind == LedgerKinds.Bill).ToList();
         Assert.Equal([$"bill:{id}:1", $"bill:{id}:2"], billEntries.Select(e => e.EventId).ToArray());
         Assert.Equal(-(bills[0].Amount + bills[1].Amount), (await BillingSteps.Account(grid, tenant)).Balance);
@@ -90,15 +88,21 @@ public sealed class BillingTests
         await grid.AdvanceAsync(TimeSpan.FromHours(2), [node], TimeSpan.FromMinutes(5));
         await BillingSteps.TickAsync(grid);
         var final = (await reservation.GetBillsAsync())[0];
-        Assert.Equal((3L, Noon.AddMinutes(70), Noon.AddMinutes(87), 1020L), (final.Sequence, final.From, final.To, final.Lines.Sum(l => l.Seconds)));
+        Assert.Equal((3L, BillingSteps.Noon.AddMinutes(70), BillingSteps.Noon.AddMinutes(87), 1020L), (final.Sequence, final.From, final.To, final.Lines.Sum(l => l.Seconds)));
         Assert.Equal(3, (await ledger.ReadAsync(1, 10_000)).Count(e => e.Kind == LedgerKinds.Bill));
         Assert.Single(await ledger.ReadAsync(1, 10_000), e => e.EventId == $"reservation:{id}:cancelled");
     }
 }
 
-/// <summary>Steps the billing tests share: ticking every billing shard and reading an account.</summary>
+/// <summary>What the billing tests share: a one-CU reservation, noon, ticking every billing shard and reading an account.</summary>
 internal static class BillingSteps
 {
+    /// <summary>One CU (2 cores, 4 GiB): 100,000 minor units per hour at the default prices.</summary>
+    public static readonly Capacity OneCu = new(2, 4L << 30, 0, 0);
+
+    /// <summary>The grid time the billing tests start at: a cycle boundary.</summary>
+    public static readonly DateTimeOffset Noon = new(2026, 11, 23, 12, 0, 0, TimeSpan.Zero);
+
     public static async Task TickAsync(GridCluster grid)
     {
         for (var shard = 0; shard < new BillingOptions().Shards; shard++)

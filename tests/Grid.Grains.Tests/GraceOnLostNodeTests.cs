@@ -5,7 +5,6 @@ namespace Grid.Grains.Tests;
 public sealed class GraceOnLostNodeTests
 {
     private const long Gib = 1L << 30;
-    private static readonly Capacity OneCu = new(2, 4 * Gib, 0, 0);   // 100,000 minor units per hour
 
     [Fact]
     public async Task APinnedReservationInGraceIsNotActivatedUnpaidByItsNodesReturn()
@@ -19,7 +18,7 @@ public sealed class GraceOnLostNodeTests
         var id = GridCluster.NewId() * 3600;   // billed on the hour
         var reservation = grid.Grains.GetGrain<IReservationGrain>(id);
         var pinned = PlacementConstraints.None with { NodeId = node };
-        Assert.NotNull((await reservation.CreateAsync(new ReservationRequest(tenant, OneCu, pinned, PlacementStrategy.Binpack))).Reservation);
+        Assert.NotNull((await reservation.CreateAsync(new ReservationRequest(tenant, BillingSteps.OneCu, pinned, PlacementStrategy.Binpack))).Reservation);
 
         // 12:00-13:00 paid, 13:00-14:00 not: grace.
         await grid.AdvanceAsync(TimeSpan.FromMinutes(62), [node], TimeSpan.FromMinutes(1));

@@ -11,7 +11,6 @@ namespace Grid.Grains.Tests;
 public sealed class PrepaidTests
 {
     private const long Gib = 1L << 30;
-    private static readonly Capacity OneCu = new(2, 4 * Gib, 0, 0);   // 100,000 minor units per hour
 
     [Fact]
     public async Task NoFundsIs402GraceStopsWorkloadsADepositResumesAndGraceExpiryCancels()
@@ -24,7 +23,7 @@ public sealed class PrepaidTests
         var node = await grid.RegisterNodeAsync(await grid.CreateFarmAsync(farmer), farmer, new Capacity(16, 64 * Gib, 0, 0));
         var id = GridCluster.NewId() * 3600;   // billed on the hour
         var reservation = grid.Grains.GetGrain<IReservationGrain>(id);
-        var request = new ReservationRequest(tenant, OneCu, PlacementConstraints.None, PlacementStrategy.Binpack);
+        var request = new ReservationRequest(tenant, BillingSteps.OneCu, PlacementConstraints.None, PlacementStrategy.Binpack);
 
         var refused = await Assert.ThrowsAsync<GridRequestException>(() => reservation.CreateAsync(request));
         Assert.Equal(402, refused.Status);

@@ -11,8 +11,6 @@ namespace Grid.Grains.Tests;
 public sealed class StaleNodeBillingTests
 {
     private const long Gib = 1L << 30;
-    private static readonly Capacity OneCu = new(2, 4 * Gib, 0, 0);   // 100,000 minor units per hour
-    private static readonly DateTimeOffset Noon = new(2026, 11, 23, 12, 0, 0, TimeSpan.Zero);
 
     [Fact]
     public async Task ANodeDeclaredDownPastTheSettleDelayIsBilledOnlyToItsLastHeartbeat()
@@ -35,10 +33,10 @@ public sealed class StaleNodeBillingTests
         await BillingSteps.TickAsync(grid);
 
         var bills = (await reservation.GetBillsAsync()).Reverse().ToList();
-        Assert.Equal((Noon, Noon.AddHours(1)), (bills[0].From, bills[0].To));
+        Assert.Equal((BillingSteps.Noon, BillingSteps.Noon.AddHours(1)), (bills[0].From, bills[0].To));
         Assert.Equal([(a, 3480L, 96_666L)], bills[0].Lines.Select(l => (l.NodeId, l.Seconds, l.Amount)).ToArray());
-        Assert.Equal((Noon.AddHours(1), Noon.AddHours(2)), (bills[1].From, bills[1].To));
-        Assert.Equal([(b, (long)(Noon.AddHours(2) - movedAt).TotalSeconds)], bills[1].Lines.Select(l => (l.NodeId, l.Seconds)).ToArray());
+        Assert.Equal((BillingSteps.Noon.AddHours(1), BillingSteps.Noon.AddHours(2)), (bills[1].From, bills[1].To));
+        Assert.Equal([(b, (long)(BillingSteps.Noon.AddHours(2) - movedAt).TotalSeconds)], bills[1].Lines.Select(l => (l.NodeId, l.Seconds)).ToArray());
         Assert.Equal([$"bill:{id}:1", $"bill:{id}:2"],
             (await ledger.ReadAsync(1, 10_000)).Where(e => e.Kind == LedgerKinds.Bill).Select(e => e.EventId).ToArray());
     }
@@ -69,18 +67,18 @@ public sealed class StaleNodeBillingTests
         var bill = Assert.Single(await reservation.GetBillsAsync());
         Assert.Equal((a, 1800L), (bill.Lines[0].NodeId, bill.Lines[0].Seconds));
         var down = Assert.Single(await ledger.ReadAsync(1, 10_000), e => e.Kind == LedgerKinds.NodeDown && e.Subject == $"node:{a}");
-        Assert.Contains($"\"lastHeartbeat\":\"{Noon.AddMinutes(30):yyyy-MM-ddTHH:mm:ss}", down.Details, StringComparison.Ordinal);
+        Assert.Contains($"\"lastHeartbeat\":\"{BillingSteps.Noon.AddMinutes(30):yyyy-MM-ddTHH:mm:ss}", down.Details, StringComparison.Ordinal);
     }
 
     /// <summary>Node a (exactly one CU, so binpack fills it) and a larger node b; a reservation billed on the hour, on a.</summary>
     private static async Task<(long A, long B, IReservationGrain Reservation, long Id)> PlaceAsync(GridCluster grid)
     {
         var (tenant, farmerA, farmerB) = (GridCluster.NewId(), GridCluster.NewId(), GridCluster.NewId());
-        var a = await grid.RegisterNodeAsync(await grid.CreateFarmAsync(farmerA), farmerA, OneCu);
+        var a = await grid.RegisterNodeAsync(await grid.CreateFarmAsync(farmerA), farmerA, BillingSteps.OneCu);
         var b = await grid.RegisterNodeAsync(await grid.CreateFarmAsync(farmerB), farmerB, new Capacity(16, 64 * Gib, 0, 0));
         var id = GridCluster.NewId() * 3600;
         var reservation = grid.Grains.GetGrain<IReservationGrain>(id);
-        var placed = (await reservation.CreateAsync(new ReservationRequest(tenant, OneCu, PlacementConstraints.None, PlacementStrategy.Binpack))).Reservation!;
+        var placed = (await reservation.CreateAsync(new ReservationRequest(tenant, BillingSteps.OneCu, PlacementConstraints.None, PlacementStrategy.Binpack))).Reservation!;
         Assert.Equal(a, placed.NodeId);
         return (a, b, reservation, id);
     }

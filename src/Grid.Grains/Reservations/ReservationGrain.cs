@@ -54,7 +54,7 @@ public sealed partial class ReservationGrain(
         {
             // Reactivated after a silo loss: retry at the short backoff again rather than wait for the reminder
             // (its period is the longest backoff).
-            _retryTimer = this.RegisterGrainTimer(_ => RetryPlacementAsync(), health.Value.RetryBackoff, Timeout.InfiniteTimeSpan);
+            StartRetryTimer(health.Value.RetryBackoff);
         }
 
         return Task.CompletedTask;
@@ -393,10 +393,15 @@ public sealed partial class ReservationGrain(
     {
         var backoff = TimeSpan.FromTicks(Math.Min(
             MaxBackoff.Ticks, health.Value.RetryBackoff.Ticks * (1L << Math.Min(Record.Retries, 10))));
-        _retryTimer?.Dispose();
-        _retryTimer = this.RegisterGrainTimer(_ => RetryPlacementAsync(), backoff, Timeout.InfiniteTimeSpan);
+        StartRetryTimer(backoff);
         // The reminder survives a silo loss; the timer gives the fast backoff in between.
         await this.RegisterOrUpdateReminder(RetryReminder, MaxBackoff, MaxBackoff);
+    }
+
+    private void StartRetryTimer(TimeSpan backoff)
+    {
+        _retryTimer?.Dispose();
+        _retryTimer = this.RegisterGrainTimer(_ => RetryPlacementAsync(), backoff, Timeout.InfiniteTimeSpan);
     }
 
     private async Task StopRetryingAsync()
