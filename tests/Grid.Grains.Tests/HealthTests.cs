@@ -69,44 +69,51 @@ public sealed class HealthTests
         var twin = GridCluster.NewId();
         var failing = await grid.CreateFarmAsync(twin);
         var healthy = await grid.CreateFarmAsync(twin);
+
+        // Ten two-slot nodes hold two reservations each (the only nodes yet); the farm's eleventh node and a
+        // healthy farm come after. All ten go silent at once, so their losses are counted concurrently.
+        const int Failing = 10, PerNode = 2;
         var failingNodes = new List<long>();
-        for (var i = 0; i < 3; i++)
+        for (var i = 0; i < Failing; i++)
         {
-            failingNodes.Add(await grid.RegisterNodeAsync(failing, twin, new Capacity(10, 10L << 30, 0, 0), country: "XA"));
+            failingNodes.Add(await grid.RegisterNodeAsync(failing, twin, new Capacity(PerNode, (long)PerNode << 30, 0, 0), country: "XA"));
         }
 
-        // Ten reservations fill each of the three nodes that will fail (the only nodes yet); the farm's fourth
-        // node and a healthy farm come after.
         var reservations = new List<ReservationInfo>();
-        for (var i = 0; i < 30; i++)
+        for (var i = 0; i < Failing * PerNode; i++)
         {
             reservations.Add(await grid.ReserveAsync(twin, Small));
         }
 
-        failingNodes.Add(await grid.RegisterNodeAsync(failing, twin, new Capacity(10, 10L << 30, 0, 0), country: "XA"));
+        var lost = failingNodes.ToList();
+        failingNodes.Add(await grid.RegisterNodeAsync(failing, twin, new Capacity(PerNode, (long)PerNode << 30, 0, 0), country: "XA"));
         var healthyNodes = new List<long>();
         for (var i = 0; i < 4; i++)
         {
             healthyNodes.Add(await grid.RegisterNodeAsync(healthy, twin, Node, country: "XB"));
         }
 
-        await grid.AdvanceAsync(TimeSpan.FromSeconds(10), [failingNodes[3], .. healthyNodes]);
+        await grid.AdvanceAsync(TimeSpan.FromSeconds(10), [failingNodes[^1], .. healthyNodes]);
         var brake = ((InProcessSiloHandle)grid.Cluster.Primary!).SiloHost.Services.GetRequiredService<MassFailureBrake>();
         await GridCluster.UntilAsync(async () => (await brake.GetEngagedAsync()).Contains($"farm:{failing}"), "the brake is engaged for the farm");
 
-        // Braked moves wait on grid time, which stands still here: a first move goes, the rest wait for it.
-        await GridCluster.UntilAsync(async () => await CountMovedAsync(grid, reservations, failingNodes) > 0, "a first move");
-        await GridCluster.StaysAsync(async () => await CountMovedAsync(grid, reservations, failingNodes) < reservations.Count,
+        // The brake engages at the sixth of eleven losses: at most the first five nodes' moves go unpaced; the
+        // other five nodes' moves wait on grid time, which stands still here, except the very first braked move.
+        // A loss counted late must not let its moves through because an older "not engaged" answer reached the
+        // silo after it.
+        const int AtMostUnpaced = Failing / 2 * PerNode + 1;
+        await GridCluster.UntilAsync(async () => await CountMovedAsync(grid, reservations, lost) > 0, "a first move");
+        await GridCluster.StaysAsync(async () => await CountMovedAsync(grid, reservations, lost) <= AtMostUnpaced,
             "moves out of the braked farm wait for grid time", 500);
 
-        await grid.AdvanceAsync(TimeSpan.FromSeconds(20), [failingNodes[3], .. healthyNodes], TimeSpan.FromMilliseconds(250));
-        await GridCluster.UntilAsync(async () => await CountMovedAsync(grid, reservations, failingNodes) == reservations.Count, "every reservation moved in the end");
+        await grid.AdvanceAsync(TimeSpan.FromSeconds(20), [failingNodes[^1], .. healthyNodes], TimeSpan.FromMilliseconds(250));
+        await GridCluster.UntilAsync(async () => await CountMovedAsync(grid, reservations, lost) == reservations.Count, "every reservation moved in the end");
     }
 
-    private static async Task<int> CountMovedAsync(GridCluster grid, List<ReservationInfo> reservations, List<long> failingNodes)
+    private static async Task<int> CountMovedAsync(GridCluster grid, List<ReservationInfo> reservations, List<long> lost)
     {
         var now = await Task.WhenAll(reservations.Select(r => grid.Grains.GetGrain<IReservationGrain>(r.ReservationId).GetAsync()));
-        return now.Count(r => r!.State == ReservationState.Active && r.Epoch == 2 && !failingNodes.Take(3).Contains(r.NodeId!.Value));
+        return now.Count(r => r!.State == ReservationState.Active && r.Epoch == 2 && !lost.Contains(r.NodeId!.Value));
     }
 
     private static Task<ReservationOutcome> Reserve(GridCluster grid, long twin, PlacementConstraints constraints) =>

@@ -37,10 +37,7 @@ public sealed partial class EvacuationQueue(IGrainFactory grains, MassFailureBra
 
     private async Task RunAsync(EvacuationBatch batch, ActivityContext? cause)
     {
-        if (!batch.MakeBeforeBreak && !batch.Resumed)
-        {
-            await RecordDownAsync(batch);
-        }
+        var engagedAtLoss = !batch.MakeBeforeBreak && !batch.Resumed ? await RecordDownAsync(batch) : [];
 
         LogEvacuating(logger, batch.NodeId, batch.ReservationIds.Length, batch.MakeBeforeBreak);
         var parallel = new ParallelOptions { MaxDegreeOfParallelism = batch.MaxParallel > 0 ? batch.MaxParallel : DefaultParallelism };
@@ -57,7 +54,7 @@ public sealed partial class EvacuationQueue(IGrainFactory grains, MassFailureBra
             {
                 if (!batch.MakeBeforeBreak)
                 {
-                    await brake.WaitAsync(batch.FarmId, batch.Country, cancellationToken);
+                    await brake.WaitAsync(batch.FarmId, batch.Country, engagedAtLoss, cancellationToken);
                 }
 
                 var reservation = grains.GetGrain<IReservationGrain>(reservationId);
@@ -79,16 +76,17 @@ public sealed partial class EvacuationQueue(IGrainFactory grains, MassFailureBra
         });
     }
 
-    private async Task RecordDownAsync(EvacuationBatch batch)
+    private async Task<ImmutableArray<string>> RecordDownAsync(EvacuationBatch batch)
     {
         try
         {
-            await brake.RecordDownAsync(batch.FarmId, batch.Country);
+            return await brake.RecordDownAsync(batch.FarmId, batch.Country);
         }
         catch (Exception exception)
         {
             // The brake's counts are out of reach: move without it rather than not at all.
             LogBrakeUnavailable(logger, exception, batch.NodeId);
+            return [];
         }
     }
 

@@ -13,20 +13,34 @@ namespace Grid.Scheduling;
 public sealed class MassFailureBrake(IGrainFactory grains, GridClock clock, GridMetrics metrics)
 {
     private const long RefreshMs = 1000;
-    private (long At, ImmutableArray<string> Keys) _engaged = (long.MinValue / 2, []);
+    private (long At, long Asked, ImmutableArray<string> Keys) _engaged = (long.MinValue / 2, 0, []);
+    private readonly Lock _gate = new();
+    private long _asked;
 
     private IMassFailureGrain Grain => grains.GetGrain<IMassFailureGrain>(0);
 
     /// <summary>Keys (<c>farm:F</c>, <c>country:C</c>) whose moves were rate limited at this silo's last look.</summary>
     public IReadOnlyCollection<string> Engaged => _engaged.Keys;
 
-    public async Task RecordDownAsync(long farmId, string country) => Remember(await Grain.RecordDownAsync(farmId, country));
+    /// <summary>Counts a node's loss; answers the keys under the brake right after it, which pace that node's moves.</summary>
+    public async Task<ImmutableArray<string>> RecordDownAsync(long farmId, string country)
+    {
+        var asked = Interlocked.Increment(ref _asked);
+        return Remember(asked, await Grain.RecordDownAsync(farmId, country));
+    }
 
     /// <summary>The keys under the brake now, asked of the cluster.</summary>
-    public async Task<IReadOnlyCollection<string>> GetEngagedAsync() => Remember(await Grain.GetEngagedAsync());
+    public async Task<IReadOnlyCollection<string>> GetEngagedAsync()
+    {
+        var asked = Interlocked.Increment(ref _asked);
+        return Remember(asked, await Grain.GetEngagedAsync());
+    }
 
-    /// <summary>Waits for a move slot when the node's farm or country is under the brake.</summary>
-    public async ValueTask WaitAsync(long farmId, string country, CancellationToken cancellationToken)
+    /// <summary>
+    /// Waits for a move slot when the node's farm or country is under the brake: by this silo's latest answer,
+    /// or by <paramref name="engagedAtLoss"/>, the answer to the node's own loss (never older than the loss).
+    /// </summary>
+    public async ValueTask WaitAsync(long farmId, string country, ImmutableArray<string> engagedAtLoss, CancellationToken cancellationToken)
     {
         // A cache, so it ages in real time: most moves are not braked and must not each ask the grain.
         var engaged = _engaged;
@@ -38,7 +52,7 @@ public sealed class MassFailureBrake(IGrainFactory grains, GridClock clock, Grid
 
         foreach (var key in MassFailureGrain.Keys(farmId, country))
         {
-            if (!engaged.Keys.Contains(key))
+            if (!engaged.Keys.Contains(key) && !engagedAtLoss.Contains(key))
             {
                 continue;
             }
@@ -52,10 +66,19 @@ public sealed class MassFailureBrake(IGrainFactory grains, GridClock clock, Grid
         }
     }
 
-    private ImmutableArray<string> Remember(ImmutableArray<string> keys)
+    private ImmutableArray<string> Remember(long asked, ImmutableArray<string> keys)
     {
-        _engaged = (Environment.TickCount64, keys);
-        metrics.SetBrakeEngaged(keys.Length);
+        // Answers to concurrent questions can come back in any order: one asked earlier must not replace a newer
+        // one (an old "not engaged" would let a braked farm's moves through until the next refresh).
+        lock (_gate)
+        {
+            if (asked > _engaged.Asked)
+            {
+                _engaged = (Environment.TickCount64, asked, keys);
+                metrics.SetBrakeEngaged(keys.Length);
+            }
+        }
+
         return keys;
     }
 }
