@@ -110,7 +110,7 @@ public sealed partial class ReservationGrain
         Meter.BilledUntil = ReservationMeter.Second(now);
         Meter.Start(placement.NodeId, now);
         Meter.Pending.Add(BillingEvents.Placed(ReservationId, Record.Request!.TwinId, placement.NodeId, placement.FarmId, 1,
-            Record.Request.Resources, placement.PricePerHour));
+            Record.Request.Resources, placement.PricePerHour, placement.PublicIps));
     }
 
     /// <summary>A node was declared down: its service ended at its last heartbeat, not when the loss was noticed.</summary>
@@ -140,7 +140,8 @@ public sealed partial class ReservationGrain
             Meter.Start(placement.NodeId, now);
         }
 
-        Meter.Pending.Add(BillingEvents.Moved(ReservationId, fromNodeId, placement.NodeId, placement.FarmId, epoch, Meter.PricePerHour, repriced));
+        Meter.Pending.Add(BillingEvents.Moved(ReservationId, fromNodeId, placement.NodeId, placement.FarmId, epoch, Meter.PricePerHour, repriced,
+            placement.PublicIps));
     }
 
     private void OnServingAgain(long nodeId) => Meter.Start(nodeId, clock.UtcNow);
