@@ -65,7 +65,7 @@ public abstract class ProxyGridFixture : IAsyncLifetime
         await grid.SendOkAsync(HttpMethod.Post, $"/api/v1/reservations/{IpReservation}/workloads", tenantKey,
             new { name = "web", type = "process", process = new { command = "/bin/true" } }, HttpStatusCode.Created);
 
-        // The farm directory follows the farm grains on its own schedule: wait until it shows the held address.
+        // The read model follows the ledger on its own schedule: wait until it shows the held address.
         await Poll.UntilAsync(async () =>
             (await App.Client.GetStringAsync($"/public_ips?free=false")).Contains($"\"contract_id\":{IpReservation}", StringComparison.Ordinal),
             TimeSpan.FromSeconds(30), "the farm directory to show the reserved address");

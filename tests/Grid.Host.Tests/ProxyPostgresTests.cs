@@ -45,7 +45,18 @@ public sealed class ProxyPostgresTests
         IProxyReadStore memory = new MemoryProxyReadStore(model);
         IProxyReadStore durable = new PostgresProxyReadStore(source);
         Assert.Equal(await memory.TotalsAsync(default), await durable.TotalsAsync(default));
-        Assert.Equal((await memory.FarmIdsAsync(default)).Order(), (await durable.FarmIdsAsync(default)).Order());
+        Assert.Equal(Farms(await memory.AllFarmsAsync(default)), Farms(await durable.AllFarmsAsync(default)));
+        // 300 took .2 last and moved off the farm (freeing it); 294 took .3 last.
+        Assert.Contains("185.69.166.2/24 gw 0, 185.69.166.3/24 gw 294", Farms(await durable.AllFarmsAsync(default)), StringComparison.Ordinal);
+        var everyFarm = new FarmFilter(null, null, null, null, null, null, null, null, false);
+        foreach (var page in (ProxyLimit[])[new(1, 10, true, false, "used_ips", true), new(2, 1, true, false, "name", false)])
+        {
+            Assert.Equal(Farms((await memory.FarmsAsync(everyFarm, page, default)).Items), Farms((await durable.FarmsAsync(everyFarm, page, default)).Items));
+        }
+
+        var everyIp = new ProxyLimit(1, 1000, true, false, "contract_id", true);
+        Assert.Equal(await PageAsync(memory.PublicIpsAsync(new(null, false, null, null), everyIp, default)),
+            await PageAsync(durable.PublicIpsAsync(new(null, false, null, null), everyIp, default)));
         var everyTwin = new ProxyLimit(1, 1000, true, false, null, false);
         Assert.Equal(await PageAsync(memory.TwinsAsync(null, everyTwin, default)), await PageAsync(durable.TwinsAsync(null, everyTwin, default)));
         ProxyLimit[] pages =
@@ -117,22 +128,63 @@ public sealed class ProxyPostgresTests
 
         await using var second = await GridApp.StartAsync(settings);
         var (newcomer, _) = await new GridClient(second.Client).CreateTwinAsync("newcomer");
-        var clock = Stopwatch.StartNew();
-        var deadline = TimeSpan.FromSeconds(20);
-        while (!(await second.Client.GetStringAsync($"/twins?twin_id={newcomer}")).Contains("twinId", StringComparison.Ordinal))
-        {
-            Assert.True(clock.Elapsed < deadline, "the new twin never showed in /twins");
-            await Task.Delay(25);
-        }
-
-        var shownAfter = clock.Elapsed;
-        Assert.True(shownAfter < TimeSpan.FromSeconds(1), $"the new twin showed in /twins after {shownAfter.TotalMilliseconds:0} ms");
+        await ShownWithinASecondAsync(async () => (await second.Client.GetStringAsync($"/twins?twin_id={newcomer}")).Contains("twinId", StringComparison.Ordinal),
+            "the new twin in /twins");
         Assert.True(await ScalarAsync(source, "SELECT seq FROM grid_proxy_position") > before);
         Assert.Equal(1, await ScalarAsync(source, $"SELECT count(*) FROM grid_proxy_twin WHERE twin_id = {tenant} AND name = 'marked'"));
         Assert.Equal(1, await ScalarAsync(source, $"SELECT count(*) FROM grid_proxy_contract WHERE twin_id = {tenant}"));
     }
 
+    [Fact]
+    public async Task AFarmsAddressShowsTheReservationHoldingItWithinASecondAndIsFreedByItsCancel()
+    {
+        await using var postgres = await PostgresServer.StartNewAsync();
+        var connection = await postgres.CreateDatabaseAsync("proxy_ips");
+        await using var app = await GridApp.StartAsync(["--Grid:Storage=postgres", $"--ConnectionStrings:Grid={connection}", "--Grid:Limits:RateLimiting=false"]);
+        var grid = new GridClient(app.Client);
+        var (_, key) = await grid.CreateTwinAsync("farmer");
+        var farm = await grid.CreateFarmAsync(key, new[] { new { ip = "185.69.166.7/24", gateway = "185.69.166.1" }, new { ip = "185.69.166.8/24", gateway = "185.69.166.1" } },
+            name: "ip-farm");
+        await grid.UpNodeAsync(key, farm, cru: 4, mru: 8 * GiB);
+        async Task<string> HoldersAsync()
+        {
+            var farms = System.Text.Json.Nodes.JsonNode.Parse(await app.Client.GetStringAsync($"/farms?farm_id={farm}"))!.AsArray();
+            return farms.Count == 0 ? "" : string.Join(" ", farms.Single()!["publicIps"]!.AsArray()
+                .Select(ip => $"{ip!["ip"]} via {ip["gateway"]}: {ip["contract_id"]}"));
+        }
+
+        await Poll.UntilAsync(async () => await HoldersAsync() != "", TimeSpan.FromSeconds(20), "the farm in /farms");
+        Assert.Equal("185.69.166.7/24 via 185.69.166.1: 0 185.69.166.8/24 via 185.69.166.1: 0", await HoldersAsync());
+
+        var (status, body) = await grid.ReserveAsync(key, new { resources = new { cru = 1, mru = GiB, ipv4 = 1 } });
+        Assert.Equal(System.Net.HttpStatusCode.Created, status);
+        var reservation = body!["reservationId"]!.GetValue<long>();
+        await ShownWithinASecondAsync(async () => (await HoldersAsync()).Contains($": {reservation}", StringComparison.Ordinal), "the held address in /farms");
+        Assert.Single(System.Text.Json.Nodes.JsonNode.Parse(await app.Client.GetStringAsync($"/public_ips?free=false&farm_ids={farm}"))!.AsArray());
+        await using (var source = NpgsqlDataSource.Create(connection))
+        {
+            Assert.Equal(1, await ScalarAsync(source, $"SELECT count(*) FROM grid_proxy_public_ip WHERE contract_id = {reservation}"));
+        }
+
+        await grid.SendOkAsync(HttpMethod.Delete, $"/api/v1/reservations/{reservation}", key, null, System.Net.HttpStatusCode.NoContent);
+        await ShownWithinASecondAsync(async () => !(await HoldersAsync()).Contains($": {reservation}", StringComparison.Ordinal), "the freed address in /farms");
+        Assert.Equal("185.69.166.7/24 via 185.69.166.1: 0 185.69.166.8/24 via 185.69.166.1: 0", await HoldersAsync());
+    }
+
     private const int Twins = 12;
+
+    /// <summary>Polls until <paramref name="shown"/> (20 s at most) and asserts it took under a second.</summary>
+    private static async Task ShownWithinASecondAsync(Func<Task<bool>> shown, string what)
+    {
+        var clock = Stopwatch.StartNew();
+        while (!await shown())
+        {
+            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(20), $"{what} never showed");
+            await Task.Delay(25);
+        }
+
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(1), $"{what} showed after {clock.Elapsed.TotalMilliseconds:0} ms");
+    }
 
     /// <summary>Twins, two farms, 300 placements (some moved, in grace, resumed or cancelled) and two bills each.</summary>
     private static List<LedgerEntry> Ledger()
@@ -147,12 +199,14 @@ public sealed class ProxyPostgresTests
             Add("twin.created", $$"""{"twinId":{{twin}},"name":"t{{twin}}"}""");
         }
 
-        Add("farm.registered", """{"farmId":1,"twinId":1,"name":"farm-1","certification":"gold","publicIps":["185.69.166.2/24"]}""");
+        Add("farm.registered", """{"farmId":1,"twinId":1,"name":"farm-1","certification":"gold","publicIps":["185.69.166.2/24","185.69.166.3/24"],"gateways":["gw","gw"]}""");
         Add("farm.registered", """{"farmId":2,"twinId":1,"name":"farm-2","certification":"notCertified","publicIps":[]}""");
         Add("deposit", """{"twinId":1}""", 100);
         for (var id = 1; id <= 300; id++)
         {
-            Add("reservation.placed", $$"""{"reservationId":{{id}},"twinId":{{1 + (id % Twins)}},"nodeId":{{id % 9}},"farmId":{{1 + (id % 2)}},"epoch":1,"publicIps":{{(id % 3 == 0 ? 1 : 0)}}}""");
+            // Farm 1's two addresses go to one placement after the other; the last to take one holds it.
+            var ips = id % 3 == 0 && id % 2 == 0 ? $"\"185.69.166.{2 + (id % 4 / 2)}/24\"" : "";
+            Add("reservation.placed", $$"""{"reservationId":{{id}},"twinId":{{1 + (id % Twins)}},"nodeId":{{id % 9}},"farmId":{{1 + (id % 2)}},"epoch":1,"publicIps":{{(id % 3 == 0 ? 1 : 0)}},"ips":[{{ips}}]}""");
         }
 
         for (var sequence = 1; sequence <= 2; sequence++)
@@ -169,7 +223,7 @@ public sealed class ProxyPostgresTests
             switch (id % 5)
             {
                 case 0:
-                    Add("reservation.moved", $$"""{"reservationId":{{id}},"fromNodeId":0,"nodeId":5,"farmId":2,"epoch":2}""");
+                    Add("reservation.moved", $$"""{"reservationId":{{id}},"fromNodeId":0,"nodeId":5,"farmId":2,"epoch":2,"ips":[]}""");
                     break;
                 case 1:
                     Add("reservation.grace", $$"""{"reservationId":{{id}},"twinId":0}""");
@@ -183,6 +237,9 @@ public sealed class ProxyPostgresTests
 
         return entries;
     }
+
+    private static string Farms(IEnumerable<FarmRow> farms) =>
+        string.Join(" | ", farms.Select(f => $"{f.FarmId} {f.Name} {f.TwinId} {f.Certification}: {string.Join(", ", f.PublicIps.Select(ip => $"{ip.Ip} {ip.Gateway} {ip.ContractId}"))}"));
 
     private static async Task<(string Items, long Total)> PageAsync<T>(Task<ProxyPage<T>> page)
     {

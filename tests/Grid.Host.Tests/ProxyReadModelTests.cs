@@ -25,7 +25,7 @@ public sealed class ProxyReadModelTests
 
         Assert.Equal(7, model.Head);
         Assert.Equal([7L], model.Twins().Select(t => t.TwinId));
-        Assert.Equal([3L], model.FarmIds());
+        Assert.Equal([3L], model.Farms().Select(f => f.FarmId));
         Assert.True(model.TryGetContract(40, out var moved));
         Assert.Equal(new ContractRow(40, 7, ProxyReadModel.Deleted, T0.AddSeconds(3).ToUnixTimeSeconds(), 13, 4, 1), moved);
         Assert.True(model.TryGetContract(41, out var grace));
@@ -36,6 +36,34 @@ public sealed class ProxyReadModelTests
         model.Apply([Entry(8, "reservation.resumed", """{"reservationId":41,"twinId":7}""")]);
         Assert.True(model.TryGetContract(41, out var resumed));
         Assert.Equal(ProxyReadModel.Created, resumed.State);
+    }
+
+    [Fact]
+    public void AFarmsAddressesShowWhichContractHoldsThemUntilItMovesAwayOrIsCancelled()
+    {
+        var model = new ProxyReadModel();
+        string Holders() => string.Join(" ", model.Farms().Single().PublicIps.Select(ip => $"{ip.Ip}={ip.ContractId}"));
+        model.Apply(
+        [
+            Entry(1, "farm.registered", """{"farmId":3,"twinId":2,"name":"f","certification":"gold","publicIps":["a","b","c"],"gateways":["g","g","h"]}"""),
+            Entry(2, "reservation.placed", """{"reservationId":40,"twinId":7,"nodeId":11,"farmId":3,"epoch":1,"publicIps":2,"ips":["a","c"]}"""),
+            Entry(3, "reservation.placed", """{"reservationId":41,"twinId":7,"nodeId":11,"farmId":3,"epoch":1,"publicIps":1,"ips":["b"]}"""),
+        ]);
+        Assert.Equal("a=40 b=41 c=40", Holders());
+        Assert.Equal("h", model.Farms().Single().PublicIps[2].Gateway);
+
+        // A move inside the farm keeps the addresses; a move to another farm frees them.
+        model.Apply([Entry(4, "reservation.moved", """{"reservationId":40,"fromNodeId":11,"nodeId":12,"farmId":3,"epoch":2,"ips":["a","c"]}""")]);
+        Assert.Equal("a=40 b=41 c=40", Holders());
+        model.Apply([Entry(5, "reservation.moved", """{"reservationId":40,"fromNodeId":12,"nodeId":13,"farmId":4,"epoch":3,"ips":[]}""")]);
+        Assert.Equal("a=0 b=41 c=0", Holders());
+
+        // 42 takes b before 41's cancel is folded: the cancel frees only what 41 still holds.
+        model.Apply([Entry(6, "reservation.placed", """{"reservationId":42,"twinId":7,"nodeId":11,"farmId":3,"epoch":1,"publicIps":1,"ips":["b"]}""")]);
+        model.Apply([Entry(7, "reservation.cancelled", """{"reservationId":41,"twinId":7,"cause":"tenant"}""")]);
+        Assert.Equal("a=0 b=42 c=0", Holders());
+        model.Apply([Entry(8, "reservation.cancelled", """{"reservationId":42,"twinId":7,"cause":"tenant"}""")]);
+        Assert.Equal("a=0 b=0 c=0", Holders());
     }
 
     [Fact]

@@ -1,3 +1,4 @@
+using System.Collections.Immutable;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 
@@ -30,17 +31,22 @@ public static class BillingEvents
 
     public static string Details<T>(T value) => JsonSerializer.Serialize(value, Json);
 
-    public static LedgerAppend Placed(long reservationId, long twinId, long nodeId, long farmId, long epoch, Capacity resources, long pricePerHour) =>
+    /// <summary>A placement; <c>ips</c> are the farm's addresses it holds from now on (what the grid-proxy's farms show as taken).</summary>
+    public static LedgerAppend Placed(
+        long reservationId, long twinId, long nodeId, long farmId, long epoch, Capacity resources, long pricePerHour, ImmutableArray<FarmIp> ips) =>
         new($"reservation:{reservationId}:placed:{epoch}", ReservationPlaced, Twin(twinId), Reservation(reservationId), null, [],
             Details(new
             {
                 reservationId, twinId, nodeId, farmId, epoch, publicIps = resources.Ipv4, pricePerHour,
                 resources = new { cru = resources.Cru, mru = resources.Mru, sru = resources.Sru, hru = resources.Hru, ipv4 = resources.Ipv4 },
+                ips = Addresses(ips),
             }));
 
-    public static LedgerAppend Moved(long reservationId, long fromNodeId, long nodeId, long farmId, long epoch, long pricePerHour, bool repriced) =>
+    /// <summary>A move; <c>ips</c> replace the addresses the reservation held (a move inside the farm keeps them).</summary>
+    public static LedgerAppend Moved(
+        long reservationId, long fromNodeId, long nodeId, long farmId, long epoch, long pricePerHour, bool repriced, ImmutableArray<FarmIp> ips) =>
         new($"reservation:{reservationId}:moved:{epoch}", ReservationMoved, "grid", Reservation(reservationId), null, [],
-            Details(new { reservationId, fromNodeId, nodeId, farmId, epoch, pricePerHour, repriced }));
+            Details(new { reservationId, fromNodeId, nodeId, farmId, epoch, pricePerHour, repriced, ips = Addresses(ips) }));
 
     public static LedgerAppend Grace(long reservationId, long twinId, long n) =>
         new($"reservation:{reservationId}:grace:{n}", ReservationGrace, "grid", Reservation(reservationId), null, [],
@@ -65,6 +71,8 @@ public static class BillingEvents
     public static LedgerAppend Withdrawal(long twinId, string key, long amount) =>
         new($"withdrawal:{twinId}:{key}", LedgerKinds.Withdrawal, Twin(twinId), Twin(twinId), amount, [new Posting(twinId, -amount)],
             Details(new { twinId }));
+
+    private static string[] Addresses(ImmutableArray<FarmIp> ips) => ips.IsDefault ? [] : [.. ips.Select(ip => ip.Ip)];
 
     public static string BillId(long reservationId, long sequence) => $"bill:{reservationId}:{sequence}";
 }

@@ -24,6 +24,8 @@ public static class LedgerEvents
             name = spec.Name,
             certification = spec.Certification,
             publicIps = spec.PublicIps.IsDefault ? [] : spec.PublicIps.Select(ip => ip.Ip).ToArray(),
+            // Parallel to publicIps (a list of strings for the readers that predate it): what the grid proxy shows per address.
+            gateways = spec.PublicIps.IsDefault ? [] : spec.PublicIps.Select(ip => ip.Gateway).ToArray(),
         });
 
     public static LedgerAppend NodeRegistered(long nodeId, NodeRegistration registration) =>

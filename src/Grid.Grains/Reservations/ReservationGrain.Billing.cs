@@ -2,7 +2,9 @@ using System.Collections.Immutable;
 using System.Text.Json;
 using Grid.Billing;
 using Grid.Grains;
+using Grid.Ledger;
 using Grid.Scheduling;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
 namespace Grid.Reservations;
@@ -18,7 +20,8 @@ public sealed partial class ReservationGrain
 
     private ReservationMeter Meter => Record.Meter;
 
-    private ILedgerGrain Ledger => GrainFactory.GetGrain<ILedgerGrain>(0);
+    // The silo's appender batches this silo's appends into one ledger call.
+    private LedgerAppender Ledger => ServiceProvider.GetRequiredService<LedgerAppender>();
 
     public Task<ImmutableArray<Bill>> GetBillsAsync() => Task.FromResult(Meter.Bills.AsEnumerable().Reverse().ToImmutableArray());
 
@@ -109,7 +112,7 @@ public sealed partial class ReservationGrain
         Meter.BilledUntil = ReservationMeter.Second(now);
         Meter.Start(placement.NodeId, now);
         Meter.Pending.Add(BillingEvents.Placed(ReservationId, Record.Request!.TwinId, placement.NodeId, placement.FarmId, 1,
-            Record.Request.Resources, placement.PricePerHour));
+            Record.Request.Resources, placement.PricePerHour, placement.PublicIps));
     }
 
     /// <summary>A node was declared down: its service ended at its last heartbeat, not when the loss was noticed.</summary>
@@ -139,7 +142,8 @@ public sealed partial class ReservationGrain
             Meter.Start(placement.NodeId, now);
         }
 
-        Meter.Pending.Add(BillingEvents.Moved(ReservationId, fromNodeId, placement.NodeId, placement.FarmId, epoch, Meter.PricePerHour, repriced));
+        Meter.Pending.Add(BillingEvents.Moved(ReservationId, fromNodeId, placement.NodeId, placement.FarmId, epoch, Meter.PricePerHour, repriced,
+            placement.PublicIps));
     }
 
     private void OnServingAgain(long nodeId) => Meter.Start(nodeId, clock.UtcNow);

@@ -3,7 +3,7 @@ using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace Grid.Host.Proxy;
 
-/// <summary><c>/farms</c>: the farm directory, with the grid proxy's farm filters and its node-level filters
+/// <summary><c>/farms</c>: the read model's farms, with the grid proxy's farm filters and its node-level filters
 /// (a farm matches when at least one of its nodes in the capacity view passes them all).</summary>
 public static class FarmsQuery
 {
@@ -17,12 +17,11 @@ public static class FarmsQuery
 
     private static readonly string[] SortKeys = ["name", "farm_id", "twin_id", "dedicated", "public_ips", "free_ips", "total_ips", "used_ips"];
 
-    private static readonly IComparer<FarmInfo> ById = Comparer<FarmInfo>.Create((a, b) => a.FarmId.CompareTo(b.FarmId));
-
-    public static Results<Ok<List<ProxyFarm>>, ValidationProblem> List(HttpContext http, FarmDirectory farms, CapacityView view)
+    public static async Task<Results<Ok<List<ProxyFarm>>, ValidationProblem>> List(
+        HttpContext http, IProxyReadStore store, CapacityView view, CancellationToken cancellationToken)
     {
         var query = new ProxyQuery(http.Request.Query, [.. Filters, .. ProxyQuery.LimitParameters]);
-        var farmFilter = FarmFilter(query);
+        var filter = FarmFilter(query);
         var nodeFilter = NodeFilter(query);
         var limit = query.Limit(SortKeys);
         if (!query.IsValid)
@@ -30,60 +29,33 @@ public static class FarmsQuery
             return query.Problem();
         }
 
-        HashSet<long>? withMatchingNode = null;
         if (nodeFilter is not null)
         {
-            withMatchingNode = [.. view.Nodes.Where(nodeFilter).Select(n => n.FarmId)];
+            var withMatchingNode = new HashSet<long>();
+            foreach (var node in view.Nodes)
+            {
+                if (nodeFilter(node))
+                {
+                    withMatchingNode.Add(node.FarmId);
+                }
+            }
+
+            filter = filter with { FarmIds = withMatchingNode };
         }
 
-        var matching = farms.Farms.Where(f => farmFilter(f) && (withMatchingNode is null || withMatchingNode.Contains(f.FarmId))).ToList();
-        limit.WriteCount(http.Response, matching.Count);
-        return TypedResults.Ok(limit.Apply(matching, ComparerFor, ById).ConvertAll(ProxyViews.Farm));
+        var page = await store.FarmsAsync(filter, limit, cancellationToken);
+        limit.WriteCount(http.Response, page.Total);
+        return TypedResults.Ok<List<ProxyFarm>>([.. page.Items.Select(ProxyViews.Farm)]);
     }
 
-    private static IComparer<FarmInfo> ComparerFor(string sortBy)
+    private static FarmFilter FarmFilter(ProxyQuery query)
     {
-        if (sortBy == "name")
-        {
-            return Comparer<FarmInfo>.Create((a, b) => string.Compare(a.Name, b.Name, StringComparison.OrdinalIgnoreCase) is var c && c != 0 ? c : ById.Compare(a, b));
-        }
-
-        Func<FarmInfo, long> key = sortBy switch
-        {
-            "twin_id" => f => f.TwinId,
-            "free_ips" => f => NodeQuery.FreeIps(f),
-            "total_ips" or "public_ips" => f => f.PublicIps.Length,
-            "used_ips" => f => f.PublicIps.Length - NodeQuery.FreeIps(f),
-            "dedicated" => _ => 0,
-            _ => f => f.FarmId,
-        };
-        return Comparer<FarmInfo>.Create((a, b) => key(a).CompareTo(key(b)) is var c && c != 0 ? c : ById.Compare(a, b));
-    }
-
-    private static Func<FarmInfo, bool> FarmFilter(ProxyQuery query)
-    {
-        var freeIps = query.Natural("free_ips");
-        var totalIps = query.Natural("total_ips");
-        var farmId = query.Natural("farm_id");
-        var twinId = query.Natural("twin_id");
-        var name = query.Text("name");
-        var nameContains = query.Text("name_contains");
-        var certification = query.Text("certification_type");
         // No stellar addresses, pricing policies or dedicated farms here: only their neutral values match.
-        var stellar = query.Text("stellar_address");
-        var pricingPolicy = query.Natural("pricing_policy_id");
-        var dedicated = query.Bool("dedicated");
-        return f =>
-            (freeIps is null || NodeQuery.FreeIps(f) >= freeIps)
-            && (totalIps is null || f.PublicIps.Length >= totalIps)
-            && (farmId is null || f.FarmId == farmId)
-            && (twinId is null || f.TwinId == twinId)
-            && (name is null || f.Name.Equals(name, StringComparison.OrdinalIgnoreCase))
-            && (nameContains is null || f.Name.Contains(nameContains, StringComparison.OrdinalIgnoreCase))
-            && (certification is null || f.Certification.ToString() == certification)
-            && stellar is null
-            && (pricingPolicy is null or 0)
-            && dedicated != true;
+        var unmatchable = query.Text("stellar_address") is not null | query.Natural("pricing_policy_id") is not (null or 0)
+            | query.Bool("dedicated") == true;
+        return new FarmFilter(
+            query.Natural("free_ips"), query.Natural("total_ips"), query.Natural("farm_id"), query.Natural("twin_id"), query.Text("name"),
+            query.Text("name_contains"), query.Text("certification_type"), FarmIds: null, unmatchable);
     }
 
     /// <summary>The node-level filters, or null when none was given.</summary>

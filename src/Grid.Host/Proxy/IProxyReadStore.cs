@@ -1,7 +1,7 @@
 namespace Grid.Host.Proxy;
 
 /// <summary>
-/// Where the grid-proxy reads of twins, contracts, bills and consumption are answered: the in-memory fold of the
+/// Where the grid-proxy reads of twins, farms, public IPs, contracts, bills and consumption are answered: the in-memory fold of the
 /// ledger (<see cref="MemoryProxyReadStore"/>, memory mode) or the PostgreSQL tables the projector keeps
 /// (<see cref="PostgresProxyReadStore"/>, durable mode). Both answer the same filters, sorts and pages.
 /// </summary>
@@ -23,8 +23,14 @@ public interface IProxyReadStore
 
     Task<ProxyTotals> TotalsAsync(CancellationToken cancellationToken);
 
-    /// <summary>Every farm the ledger registered.</summary>
-    Task<long[]> FarmIdsAsync(CancellationToken cancellationToken);
+    /// <summary>One page of the farms <paramref name="filter"/> selects, with their addresses; the total only when the page asks for it.</summary>
+    Task<ProxyPage<FarmRow>> FarmsAsync(FarmFilter filter, ProxyLimit limit, CancellationToken cancellationToken);
+
+    /// <summary>Every farm the ledger registered, with its addresses (what <see cref="FarmDirectory"/> keeps a copy of).</summary>
+    Task<IReadOnlyList<FarmRow>> AllFarmsAsync(CancellationToken cancellationToken);
+
+    /// <summary>One page of the farms' addresses <paramref name="filter"/> selects.</summary>
+    Task<ProxyPage<PublicIpRow>> PublicIpsAsync(PublicIpFilter filter, ProxyLimit limit, CancellationToken cancellationToken);
 
     /// <summary>How many of the twin's contracts are deleted (cancelled).</summary>
     Task<int> DeletedContractsAsync(long twinId, CancellationToken cancellationToken);

@@ -58,7 +58,19 @@ public sealed class MemoryProxyReadStore(ProxyReadModel readModel) : IProxyReadS
     public Task<ProxyTotals> TotalsAsync(CancellationToken cancellationToken) =>
         Task.FromResult(new ProxyTotals(readModel.TwinCount, readModel.ContractCount));
 
-    public Task<long[]> FarmIdsAsync(CancellationToken cancellationToken) => Task.FromResult(readModel.FarmIds());
+    public Task<ProxyPage<FarmRow>> FarmsAsync(FarmFilter filter, ProxyLimit limit, CancellationToken cancellationToken)
+    {
+        var matching = readModel.Farms().Where(filter.Matches).ToList();
+        return Task.FromResult(new ProxyPage<FarmRow>(limit.Apply(matching, FarmOrder.For, FarmOrder.ById), matching.Count));
+    }
+
+    public Task<IReadOnlyList<FarmRow>> AllFarmsAsync(CancellationToken cancellationToken) => Task.FromResult<IReadOnlyList<FarmRow>>(readModel.Farms());
+
+    public Task<ProxyPage<PublicIpRow>> PublicIpsAsync(PublicIpFilter filter, ProxyLimit limit, CancellationToken cancellationToken)
+    {
+        var matching = readModel.Farms().SelectMany(f => f.PublicIps).Where(filter.Matches).ToList();
+        return Task.FromResult(new ProxyPage<PublicIpRow>(limit.Apply(matching, FarmOrder.IpsFor, FarmOrder.IpById), matching.Count));
+    }
 
     public Task<int> DeletedContractsAsync(long twinId, CancellationToken cancellationToken) =>
         Task.FromResult(readModel.Contracts(twinId).Count(c => c.State == ProxyReadModel.Deleted));

@@ -3,7 +3,7 @@ using Grid.Scheduling;
 namespace Grid.Host.Proxy;
 
 /// <summary>A node with what the grid proxy joins to it: its farm (if known yet) and the farm's free addresses.</summary>
-public readonly record struct NodeRow(NodeSummary Node, FarmInfo? Farm, int FarmFreeIps);
+public readonly record struct NodeRow(NodeSummary Node, FarmRow? Farm, int FarmFreeIps);
 
 /// <summary>
 /// <c>/nodes</c> answered from this silo's <see cref="CapacityView"/>: the grid proxy's filters and sort keys,
@@ -102,31 +102,17 @@ public static class NodeQuery
     public static IEnumerable<NodeRow> Rows(CapacityView view, FarmDirectory farms)
     {
         // One directory lookup per farm, not per node.
-        var known = new Dictionary<long, (FarmInfo? Farm, int FreeIps)>();
+        var known = new Dictionary<long, (FarmRow? Farm, int FreeIps)>();
         foreach (var node in view.Nodes)
         {
             if (!known.TryGetValue(node.FarmId, out var farm))
             {
                 farms.TryGet(node.FarmId, out var info);
-                known[node.FarmId] = farm = (info, info is null ? 0 : FreeIps(info));
+                known[node.FarmId] = farm = (info, info?.FreeIps ?? 0);
             }
 
             yield return new NodeRow(node, farm.Farm, farm.FreeIps);
         }
-    }
-
-    public static int FreeIps(FarmInfo farm)
-    {
-        var free = 0;
-        foreach (var ip in farm.PublicIps)
-        {
-            if (ip.ReservationId == 0)
-            {
-                free++;
-            }
-        }
-
-        return free;
     }
 
     /// <summary>The filter the query asks for; problems are recorded on <paramref name="query"/>.</summary>

@@ -96,7 +96,10 @@ public sealed partial class PostgresProxyProjector(
         {
             if (entry.Details is not null && ProxyEvents.Decode(entry) is { } change)
             {
-                batch.BatchCommands.Add(Command(change));
+                foreach (var command in Commands(change))
+                {
+                    batch.BatchCommands.Add(command);
+                }
             }
         }
 
@@ -106,6 +109,35 @@ public sealed partial class PostgresProxyProjector(
         return entries.Count;
     }
 
+    private static IEnumerable<NpgsqlBatchCommand> Commands(ProxyEvent change)
+    {
+        yield return Command(change);
+        switch (change)
+        {
+            case PlacedEvent { Ips: { } ips, FarmId: { } farmId } placed:
+                yield return Hold(placed.ContractId, farmId, ips);
+                break;
+            case MovedEvent { Ips: { } ips, FarmId: { } farmId } moved:
+                yield return Hold(moved.ContractId, farmId, ips);
+                break;
+            case StateEvent { State: ProxyEvents.Deleted } deleted:
+                yield return Statement("UPDATE grid_proxy_public_ip SET contract_id = 0 WHERE contract_id = $1", Bigint(deleted.ContractId));
+                break;
+        }
+    }
+
+    /// <summary>
+    /// The contract holds <paramref name="ips"/> of the farm and no other address. An address another contract took
+    /// since (its placement folded before this contract's release) is not freed: only rows still naming this one are.
+    /// </summary>
+    private static NpgsqlBatchCommand Hold(long contractId, long farmId, string[] ips) => Statement(
+        """
+        WITH freed AS (
+            UPDATE grid_proxy_public_ip SET contract_id = 0 WHERE contract_id = $1 AND NOT (farm_id = $2 AND ip = ANY($3)))
+        UPDATE grid_proxy_public_ip SET contract_id = $1 WHERE farm_id = $2 AND ip = ANY($3)
+        """,
+        Bigint(contractId), Bigint(farmId), new NpgsqlParameter<string[]> { TypedValue = ips });
+
     private static NpgsqlBatchCommand Command(ProxyEvent change) => change switch
     {
         TwinCreatedEvent twin => Statement(
@@ -113,12 +145,16 @@ public sealed partial class PostgresProxyProjector(
             Bigint(twin.TwinId), Text(twin.Name)),
         FarmRegisteredEvent farm => Statement(
             """
-            INSERT INTO grid_proxy_farm (farm_id, twin_id, name, certification, public_ips) VALUES ($1, $2, $3, $4, $5)
-            ON CONFLICT (farm_id) DO UPDATE SET twin_id = EXCLUDED.twin_id, name = EXCLUDED.name,
-                certification = EXCLUDED.certification, public_ips = EXCLUDED.public_ips
+            WITH farm AS (
+                INSERT INTO grid_proxy_farm (farm_id, twin_id, name, certification, public_ips) VALUES ($1, $2, $3, $4, $5)
+                ON CONFLICT (farm_id) DO UPDATE SET twin_id = EXCLUDED.twin_id, name = EXCLUDED.name,
+                    certification = EXCLUDED.certification, public_ips = EXCLUDED.public_ips)
+            INSERT INTO grid_proxy_public_ip (farm_id, ip, gateway, position)
+            SELECT $1, a.ip, a.gateway, a.ordinal - 1 FROM unnest($5::text[], $6::text[]) WITH ORDINALITY AS a(ip, gateway, ordinal)
+            ON CONFLICT (farm_id, ip) DO NOTHING
             """,
             Bigint(farm.FarmId), Bigint(farm.TwinId), Text(farm.Name), Text(farm.Certification),
-            new NpgsqlParameter<string[]> { TypedValue = farm.PublicIps }),
+            new NpgsqlParameter<string[]> { TypedValue = farm.PublicIps }, new NpgsqlParameter<string[]> { TypedValue = farm.Gateways }),
         // A re-placement at a higher epoch (after a lost node) keeps the contract, only its node changes.
         PlacedEvent placed => Statement(
             """

@@ -22,49 +22,15 @@ public sealed class PostgresProxyReadStore([FromKeyedServices(PostgresProxyReadS
             return new([], 0);
         }
 
-        var where = new StringBuilder("true");
-        var parameters = new List<NpgsqlParameter>();
-        void Add(string condition, NpgsqlParameter parameter)
-        {
-            parameters.Add(parameter);
-            where.Append(" AND ").Append(condition.Replace("@", "$" + parameters.Count, StringComparison.Ordinal));
-        }
-
-        if (filter.ContractId is { } contractId)
-        {
-            Add("contract_id = @", Bigint(contractId));
-        }
-
-        if (filter.TwinId is { } twinId)
-        {
-            Add("twin_id = @", Bigint(twinId));
-        }
-
-        if (filter.NodeId is { } nodeId)
-        {
-            Add("node_id = @", Bigint(nodeId));
-        }
-
-        if (filter.States is { } states)
-        {
-            Add("state = ANY(@)", new NpgsqlParameter<string[]> { TypedValue = states });
-        }
-
-        if (filter.PublicIps is { } publicIps)
-        {
-            Add("public_ips >= @", Bigint(publicIps));
-        }
-
-        if (filter.FarmId is { } farmId)
-        {
-            Add("farm_id = @", Bigint(farmId));
-        }
-
-        if (filter.FarmName is { } farmName)
-        {
-            Add("farm_id IN (SELECT farm_id FROM grid_proxy_farm WHERE lower(name) = lower(@))", new NpgsqlParameter<string> { TypedValue = farmName });
-        }
-
+        var (where, parameters) = Conditions(
+            ("contract_id = @", filter.ContractId is { } contractId ? Bigint(contractId) : null),
+            ("twin_id = @", filter.TwinId is { } twinId ? Bigint(twinId) : null),
+            ("node_id = @", filter.NodeId is { } nodeId ? Bigint(nodeId) : null),
+            ("state = ANY(@)", filter.States is { } states ? new NpgsqlParameter<string[]> { TypedValue = states } : null),
+            ("public_ips >= @", filter.PublicIps is { } publicIps ? Bigint(publicIps) : null),
+            ("farm_id = @", filter.FarmId is { } farmId ? Bigint(farmId) : null),
+            ("farm_id IN (SELECT farm_id FROM grid_proxy_farm WHERE lower(name) = lower(@))",
+                filter.FarmName is { } farmName ? new NpgsqlParameter<string> { TypedValue = farmName } : null));
         var key = limit.SortBy switch
         {
             "twin_id" => "twin_id",
@@ -72,7 +38,7 @@ public sealed class PostgresProxyReadStore([FromKeyedServices(PostgresProxyReadS
             "state" => "state COLLATE \"C\"",
             _ => null,
         };
-        return await PageAsync("grid_proxy_contract", ContractColumns, where.ToString(), Order(limit, key, "contract_id"), limit, parameters,
+        return await PageAsync("grid_proxy_contract", ContractColumns, where, Order(limit, key, "contract_id"), limit, parameters,
             ReadContract, cancellationToken);
     }
 
@@ -118,12 +84,117 @@ public sealed class PostgresProxyReadStore([FromKeyedServices(PostgresProxyReadS
         return counts[0];
     }
 
-    public async Task<long[]> FarmIdsAsync(CancellationToken cancellationToken) =>
-        [.. await ReadAsync("SELECT farm_id FROM grid_proxy_farm", [], r => r.GetInt64(0), cancellationToken)];
+    public async Task<ProxyPage<FarmRow>> FarmsAsync(FarmFilter filter, ProxyLimit limit, CancellationToken cancellationToken)
+    {
+        if (filter.Unmatchable || filter.FarmIds is { Count: 0 })
+        {
+            return new([], 0);
+        }
+
+        var (where, parameters) = Conditions(
+            ("free_ips >= @", filter.FreeIps is { } freeIps ? Bigint(freeIps) : null),
+            ("total_ips >= @", filter.TotalIps is { } totalIps ? Bigint(totalIps) : null),
+            ("farm_id = @", filter.FarmId is { } farmId ? Bigint(farmId) : null),
+            ("twin_id = @", filter.TwinId is { } twinId ? Bigint(twinId) : null),
+            ("lower(name) = lower(@)", filter.Name is { } name ? new NpgsqlParameter<string> { TypedValue = name } : null),
+            ("strpos(lower(name), lower(@)) > 0", filter.NameContains is { } part ? new NpgsqlParameter<string> { TypedValue = part } : null),
+            ("certification = @", filter.Certification is { } certification ? new NpgsqlParameter<string> { TypedValue = certification } : null),
+            ("farm_id = ANY(@)", filter.FarmIds is { } ids ? new NpgsqlParameter<long[]> { TypedValue = [.. ids] } : null));
+        var key = limit.SortBy switch
+        {
+            // As OrdinalIgnoreCase in memory: upper-cased, compared by code point.
+            "name" => "upper(name) COLLATE \"C\"",
+            "twin_id" => "twin_id",
+            "free_ips" => "free_ips",
+            "total_ips" or "public_ips" => "total_ips",
+            "used_ips" => "(total_ips - free_ips)",
+            _ => null,
+        };
+        var farms = await PageAsync(FarmsWithCounts, "farm_id, twin_id, name, certification", where, Order(limit, key, "farm_id"), limit, parameters,
+            r => new FarmRow(r.GetInt64(0), r.GetInt64(1), r.GetString(2), r.GetString(3), []), cancellationToken);
+        return new(await WithAddressesAsync(farms.Items, cancellationToken), farms.Total);
+    }
+
+    public async Task<IReadOnlyList<FarmRow>> AllFarmsAsync(CancellationToken cancellationToken) =>
+        await WithAddressesAsync(
+            await ReadAsync("SELECT farm_id, twin_id, name, certification FROM grid_proxy_farm ORDER BY farm_id", [],
+                r => new FarmRow(r.GetInt64(0), r.GetInt64(1), r.GetString(2), r.GetString(3), []), cancellationToken),
+            cancellationToken);
+
+    public async Task<ProxyPage<PublicIpRow>> PublicIpsAsync(PublicIpFilter filter, ProxyLimit limit, CancellationToken cancellationToken)
+    {
+        if (filter.FarmIds is { Count: 0 })
+        {
+            return new([], 0);
+        }
+
+        var (where, parameters) = Conditions(
+            ("farm_id = ANY(@)", filter.FarmIds is { } ids ? new NpgsqlParameter<long[]> { TypedValue = [.. ids] } : null),
+            ("ip = @", filter.Ip is { } ip ? new NpgsqlParameter<string> { TypedValue = ip } : null),
+            ("gateway = @", filter.Gateway is { } gateway ? new NpgsqlParameter<string> { TypedValue = gateway } : null));
+        if (filter.Free is { } free)
+        {
+            where += free ? " AND contract_id = 0" : " AND contract_id <> 0";
+        }
+
+        // As FarmOrder.IpsFor: the key, then farm and address, all reversed for desc.
+        var direction = limit.Descending && limit.SortBy is not null ? " DESC" : "";
+        var byId = $"farm_id{direction}, ip COLLATE \"C\"{direction}";
+        var order = limit.Randomize ? "random()" : limit.SortBy switch
+        {
+            "contract_id" => $"contract_id{direction}, {byId}",
+            "farm_id" => byId,
+            null => byId,
+            _ => $"ip COLLATE \"C\"{direction}, farm_id{direction}",
+        };
+        return await PageAsync("grid_proxy_public_ip", "farm_id, ip, gateway, contract_id", where, order, limit, parameters, ReadIp, cancellationToken);
+    }
 
     public async Task<int> DeletedContractsAsync(long twinId, CancellationToken cancellationToken) =>
         (int)await CountAsync($"SELECT count(*) FROM grid_proxy_contract WHERE twin_id = $1 AND state = '{ProxyEvents.Deleted}'",
             [Bigint(twinId)], cancellationToken);
+
+    /// <summary>Farms with their address counts, as columns <c>total_ips</c> and <c>free_ips</c> to filter and sort on.</summary>
+    private const string FarmsWithCounts =
+        """
+        grid_proxy_farm f CROSS JOIN LATERAL (
+            SELECT count(*) AS total_ips, count(*) FILTER (WHERE p.contract_id = 0) AS free_ips
+            FROM grid_proxy_public_ip p WHERE p.farm_id = f.farm_id) counts
+        """;
+
+    /// <summary>The farms with their addresses in registration order (one query for the page).</summary>
+    private async Task<IReadOnlyList<FarmRow>> WithAddressesAsync(IReadOnlyList<FarmRow> farms, CancellationToken cancellationToken)
+    {
+        if (farms.Count == 0)
+        {
+            return farms;
+        }
+
+        var ips = (await ReadAsync(
+                "SELECT farm_id, ip, gateway, contract_id FROM grid_proxy_public_ip WHERE farm_id = ANY($1) ORDER BY farm_id, position",
+                [new NpgsqlParameter<long[]> { TypedValue = [.. farms.Select(f => f.FarmId)] }], ReadIp, cancellationToken))
+            .ToLookup(ip => ip.FarmId);
+        return [.. farms.Select(f => f with { PublicIps = [.. ips[f.FarmId]] })];
+    }
+
+    /// <summary>A WHERE of the given conditions whose parameter is set (<c>@</c> stands for it), and those parameters.</summary>
+    private static (string Where, List<NpgsqlParameter> Parameters) Conditions(params (string Condition, NpgsqlParameter? Parameter)[] conditions)
+    {
+        var where = new StringBuilder("true");
+        var parameters = new List<NpgsqlParameter>();
+        foreach (var (condition, parameter) in conditions)
+        {
+            if (parameter is not null)
+            {
+                parameters.Add(parameter);
+                where.Append(" AND ").Append(condition.Replace("@", "$" + parameters.Count, StringComparison.Ordinal));
+            }
+        }
+
+        return (where.ToString(), parameters);
+    }
+
+    private static PublicIpRow ReadIp(NpgsqlDataReader r) => new(r.GetInt64(0), r.GetString(1), r.GetString(2), r.GetInt64(3));
 
     /// <summary>The ORDER BY of a page: <paramref name="key"/> then the id (both reversed for desc), or random.</summary>
     private static string Order(ProxyLimit limit, string? key, string id)

@@ -9,8 +9,9 @@ namespace Grid.Host.Proxy;
 
 /// <summary>
 /// The ThreeFold grid proxy's read API at the root of the host (public, no key), so its clients work against our
-/// grid unmodified. Nodes come from the silo-local capacity view, farms from the farm directory, twins, contracts
-/// bills and consumption from the ledger's read model (<see cref="IProxyReadStore"/>): no call here activates a grain per item.
+/// grid unmodified. Nodes come from the silo-local capacity view (joined to the farm directory, a copy of the read
+/// model's farms), farms, addresses, twins, contracts, bills and consumption from the ledger's read model
+/// (<see cref="IProxyReadStore"/>): no call here activates a grain.
 /// </summary>
 public static class ProxyApi
 {
@@ -66,32 +67,20 @@ public static class ProxyApi
             ? TypedResults.Ok(new ProxyNodeStatus(NodeQuery.Status(row.Node.Status)))
             : Problems.NotFound($"Node {nodeId}");
 
-    public static Results<Ok<List<ProxyPublicIp>>, ValidationProblem> ListPublicIps(HttpContext http, FarmDirectory farms)
+    public static async Task<Results<Ok<List<ProxyPublicIp>>, ValidationProblem>> ListPublicIps(
+        HttpContext http, IProxyReadStore store, CancellationToken cancellationToken)
     {
         var query = new ProxyQuery(http.Request.Query, [.. IpFilters, .. ProxyQuery.LimitParameters]);
-        var farmIds = query.NaturalList("farm_ids");
-        var free = query.Bool("free");
-        var ip = query.Text("ip");
-        var gateway = query.Text("gateway");
+        var filter = new PublicIpFilter(query.NaturalList("farm_ids"), query.Bool("free"), query.Text("ip"), query.Text("gateway"));
         var limit = query.Limit(IpSortKeys);
         if (!query.IsValid)
         {
             return query.Problem();
         }
 
-        var matching = farms.Farms
-            .Where(f => farmIds is null || farmIds.Contains(f.FarmId))
-            .SelectMany(ProxyViews.PublicIps)
-            .Where(p => (free is null || (p.ContractId == 0) == free) && (ip is null || p.Ip == ip) && (gateway is null || p.Gateway == gateway))
-            .ToList();
-        limit.WriteCount(http.Response, matching.Count);
-        var byId = Comparer<ProxyPublicIp>.Create((a, b) => Compare(a.FarmId, b.FarmId, a.Ip, b.Ip));
-        return TypedResults.Ok(limit.Apply(matching, key => key switch
-        {
-            "contract_id" => Comparer<ProxyPublicIp>.Create((a, b) => a.ContractId != b.ContractId ? a.ContractId.CompareTo(b.ContractId) : byId.Compare(a, b)),
-            "farm_id" => byId,
-            _ => Comparer<ProxyPublicIp>.Create((a, b) => string.CompareOrdinal(a.Ip, b.Ip) is var c && c != 0 ? c : byId.Compare(a, b)),
-        }, byId));
+        var page = await store.PublicIpsAsync(filter, limit, cancellationToken);
+        limit.WriteCount(http.Response, page.Total);
+        return TypedResults.Ok<List<ProxyPublicIp>>([.. page.Items.Select(ProxyViews.PublicIp)]);
     }
 
     public static async Task<Results<Ok<List<ProxyTwin>>, ValidationProblem>> ListTwins(
@@ -145,7 +134,7 @@ public static class ProxyApi
         var totals = await store.TotalsAsync(cancellationToken);
         return TypedResults.Ok(new ProxyStats(
             nodes, farmList.Count, distribution.Count, cru, sru, mru, hru,
-            PublicIps: farmList.Sum(f => (long)f.PublicIps.Length),
+            PublicIps: farmList.Sum(f => (long)f.PublicIps.Count),
             AccessNodes: 0,
             Gateways: 0,
             Twins: totals.Twins,
@@ -167,7 +156,7 @@ public static class ProxyApi
         }
 
         farms.TryGet(node.FarmId, out var farm);
-        return new NodeRow(node, farm, farm is null ? 0 : NodeQuery.FreeIps(farm));
+        return new NodeRow(node, farm, farm?.FreeIps ?? 0);
     }
 
     private static string HostVersion() =>

@@ -7,12 +7,17 @@ public abstract record ProxyEvent;
 
 public sealed record TwinCreatedEvent(long TwinId, string Name) : ProxyEvent;
 
-public sealed record FarmRegisteredEvent(long FarmId, long TwinId, string Name, string Certification, string[] PublicIps) : ProxyEvent;
+/// <summary>A farm and its address pool; <paramref name="Gateways"/> is parallel to <paramref name="PublicIps"/> ("" where not recorded).</summary>
+public sealed record FarmRegisteredEvent(long FarmId, long TwinId, string Name, string Certification, string[] PublicIps, string[] Gateways) : ProxyEvent;
 
-/// <summary>A placement; a second one for the same reservation (a re-placement) only moves it.</summary>
-public sealed record PlacedEvent(long ContractId, long TwinId, long NodeId, long? FarmId, int PublicIps, long At) : ProxyEvent;
+/// <summary>
+/// A placement; a second one for the same reservation (a re-placement) only moves it. <paramref name="Ips"/> are the
+/// addresses of <paramref name="FarmId"/> it holds from now on, null in entries written before they were recorded.
+/// </summary>
+public sealed record PlacedEvent(long ContractId, long TwinId, long NodeId, long? FarmId, int PublicIps, long At, string[]? Ips = null) : ProxyEvent;
 
-public sealed record MovedEvent(long ContractId, long NodeId, long? FarmId) : ProxyEvent;
+/// <summary>A move; <paramref name="Ips"/> replace the addresses the contract held (null: not recorded, unchanged).</summary>
+public sealed record MovedEvent(long ContractId, long NodeId, long? FarmId, string[]? Ips = null) : ProxyEvent;
 
 /// <summary>A contract's new state; a deleted contract stays deleted unless <paramref name="State"/> is deleted.</summary>
 public sealed record StateEvent(long ContractId, string State) : ProxyEvent;
@@ -50,10 +55,11 @@ public static class ProxyEvents
         {
             LedgerKinds.TwinCreated => new TwinCreatedEvent(Long(details, "twinId"), Text(details, "name")),
             LedgerKinds.FarmRegistered => new FarmRegisteredEvent(Long(details, "farmId"), Long(details, "twinId"), Text(details, "name"),
-                Certification(Text(details, "certification")), Texts(details, "publicIps")),
+                Certification(Text(details, "certification")), Texts(details, "publicIps"), Gateways(details)),
             "reservation.placed" => new PlacedEvent(Long(details, "reservationId"), Long(details, "twinId"), Long(details, "nodeId"),
-                OptionalLong(details, "farmId"), (int)Long(details, "publicIps"), at),
-            "reservation.moved" => new MovedEvent(Long(details, "reservationId"), Long(details, "nodeId"), OptionalLong(details, "farmId")),
+                OptionalLong(details, "farmId"), (int)Long(details, "publicIps"), at, OptionalTexts(details, "ips")),
+            "reservation.moved" => new MovedEvent(Long(details, "reservationId"), Long(details, "nodeId"), OptionalLong(details, "farmId"),
+                OptionalTexts(details, "ips")),
             "reservation.grace" => new StateEvent(Long(details, "reservationId"), GracePeriod),
             "reservation.resumed" => new StateEvent(Long(details, "reservationId"), Created),
             "reservation.cancelled" => new StateEvent(Long(details, "reservationId"), Deleted),
@@ -79,10 +85,19 @@ public static class ProxyEvents
     private static string Text(JsonElement details, string name) =>
         details.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.String ? value.GetString() ?? "" : "";
 
-    private static string[] Texts(JsonElement details, string name) =>
+    private static string[] Texts(JsonElement details, string name) => OptionalTexts(details, name) ?? [];
+
+    private static string[]? OptionalTexts(JsonElement details, string name) =>
         details.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.Array
             ? [.. value.EnumerateArray().Where(v => v.ValueKind == JsonValueKind.String).Select(v => v.GetString()!)]
-            : [];
+            : null;
+
+    private static string[] Gateways(JsonElement details)
+    {
+        var ips = Texts(details, "publicIps");
+        var gateways = Texts(details, "gateways");
+        return gateways.Length == ips.Length ? gateways : [.. ips.Select(_ => "")];
+    }
 
     // The ledger spells the certification in camelCase (gold); the grid proxy answers the enum's name (Gold).
     private static string Certification(string text) =>

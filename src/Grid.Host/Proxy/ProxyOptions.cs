@@ -5,8 +5,8 @@ public sealed class ProxyOptions
 {
     public const string Section = "Grid:Proxy";
 
-    /// <summary>How often the farm directory re-reads the farm grains. Default: 500 ms.</summary>
-    public TimeSpan FarmRefreshInterval { get; set; } = TimeSpan.FromMilliseconds(500);
+    /// <summary>How often each silo's farm directory (the farms joined to nodes and contracts) re-reads the read model's farms. Default: 250 ms.</summary>
+    public TimeSpan FarmRefreshInterval { get; set; } = TimeSpan.FromMilliseconds(250);
 
     /// <summary>How often the read model polls the ledger for new entries (memory mode: the follower; durable mode: the projector). Default: 200 ms.</summary>
     public TimeSpan LedgerPollInterval { get; set; } = TimeSpan.FromMilliseconds(200);

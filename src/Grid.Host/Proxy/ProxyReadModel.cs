@@ -10,7 +10,7 @@ public sealed record BillRow(long ContractId, long Sequence, long Amount, long T
 public sealed record TwinRow(long TwinId, string Name);
 
 /// <summary>
-/// The grid-proxy read model: twins, registered farms, contracts and bills, folded from ledger entries in sequence
+/// The grid-proxy read model: twins, registered farms and which contract holds each of their addresses, contracts and bills, folded from ledger entries in sequence
 /// order (the kinds of LEDGER-EVENTS). Applying an entry twice, or an entry at or below <see cref="Head"/>, changes
 /// nothing, so a follower may re-read a batch after a failure. Reads take a short lock and copy what they need,
 /// so a list query never blocks the follower for longer than its copy.
@@ -23,7 +23,9 @@ public sealed class ProxyReadModel
 
     private readonly Lock _lock = new();
     private readonly Dictionary<long, TwinRow> _twins = [];
-    private readonly Dictionary<long, string> _farmNames = [];
+    private readonly Dictionary<long, FarmEntry> _farms = [];
+    // The farm whose addresses a contract holds (a contract holds addresses of one farm at a time).
+    private readonly Dictionary<long, long> _ipFarmOf = [];
     private readonly Dictionary<long, ContractRow> _contracts = [];
     private readonly Dictionary<long, List<long>> _contractsByTwin = [];
     private readonly Dictionary<long, List<BillRow>> _bills = [];
@@ -71,11 +73,12 @@ public sealed class ProxyReadModel
         }
     }
 
-    public long[] FarmIds()
+    /// <summary>Every registered farm with its addresses and their holders, as of now.</summary>
+    public FarmRow[] Farms()
     {
         lock (_lock)
         {
-            return [.. _farmNames.Keys];
+            return [.. _farms.Values.Select(f => f.Row())];
         }
     }
 
@@ -84,7 +87,7 @@ public sealed class ProxyReadModel
     {
         lock (_lock)
         {
-            return _farmNames.GetValueOrDefault(farmId, "");
+            return _farms.TryGetValue(farmId, out var farm) ? farm.Registered.Name : "";
         }
     }
 
@@ -137,16 +140,24 @@ public sealed class ProxyReadModel
                 _twins[twin.TwinId] = new TwinRow(twin.TwinId, twin.Name);
                 break;
             case FarmRegisteredEvent farm:
-                _farmNames[farm.FarmId] = farm.Name;
+                _farms[farm.FarmId] = new FarmEntry(farm,
+                    _farms.TryGetValue(farm.FarmId, out var known) && known.Holders.Length == farm.PublicIps.Length ? known.Holders : new long[farm.PublicIps.Length]);
                 break;
             case PlacedEvent placed:
                 Place(placed);
+                Hold(placed.ContractId, placed.FarmId, placed.Ips);
                 break;
             case MovedEvent moved:
                 Update(moved.ContractId, c => c with { NodeId = moved.NodeId, FarmId = moved.FarmId ?? c.FarmId });
+                Hold(moved.ContractId, moved.FarmId, moved.Ips);
                 break;
             case StateEvent state:
                 Update(state.ContractId, c => c with { State = ProxyEvents.Next(c.State, state.State) });
+                if (state.State == Deleted)
+                {
+                    Release(state.ContractId);
+                }
+
                 break;
             case BilledEvent bill:
                 if (!_bills.TryGetValue(bill.ContractId, out var bills))
@@ -178,11 +189,58 @@ public sealed class ProxyReadModel
         ids.Add(id);
     }
 
+    /// <summary>The contract holds <paramref name="ips"/> of the farm from now on, and no other address (null: not recorded, unchanged).</summary>
+    private void Hold(long contractId, long? farmId, string[]? ips)
+    {
+        if (ips is null || farmId is not { } id)
+        {
+            return;
+        }
+
+        Release(contractId);
+        if (ips.Length == 0 || !_farms.TryGetValue(id, out var farm))
+        {
+            return;
+        }
+
+        for (var i = 0; i < farm.Registered.PublicIps.Length; i++)
+        {
+            if (ips.Contains(farm.Registered.PublicIps[i], StringComparer.Ordinal))
+            {
+                farm.Holders[i] = contractId;
+            }
+        }
+
+        _ipFarmOf[contractId] = id;
+    }
+
+    /// <summary>Frees what the contract holds; an address another contract took since stays that contract's.</summary>
+    private void Release(long contractId)
+    {
+        if (_ipFarmOf.Remove(contractId, out var farmId) && _farms.TryGetValue(farmId, out var farm))
+        {
+            for (var i = 0; i < farm.Holders.Length; i++)
+            {
+                if (farm.Holders[i] == contractId)
+                {
+                    farm.Holders[i] = 0;
+                }
+            }
+        }
+    }
+
     private void Update(long id, Func<ContractRow, ContractRow> change)
     {
         if (_contracts.TryGetValue(id, out var contract))
         {
             _contracts[id] = change(contract);
         }
+    }
+
+    /// <summary>A registered farm and, per address (same index), the contract holding it (0 when free).</summary>
+    private sealed record FarmEntry(FarmRegisteredEvent Registered, long[] Holders)
+    {
+        public FarmRow Row() => new(Registered.FarmId, Registered.TwinId, Registered.Name, Registered.Certification,
+            [.. Registered.PublicIps.Select((ip, i) => new PublicIpRow(Registered.FarmId, ip, Registered.Gateways[i], Holders[i]))]);
     }
 }

@@ -52,12 +52,11 @@ public static class ProxyViews
             Features: []);
     }
 
-    public static IEnumerable<ProxyPublicIp> PublicIps(FarmInfo farm) =>
-        farm.PublicIps.Select(ip => new ProxyPublicIp($"{farm.FarmId}-{ip.Ip}", ip.Ip, ip.Gateway, ip.ReservationId, farm.FarmId));
+    public static ProxyPublicIp PublicIp(PublicIpRow ip) => new($"{ip.FarmId}-{ip.Ip}", ip.Ip, ip.Gateway, ip.ContractId, ip.FarmId);
 
-    public static ProxyFarm Farm(FarmInfo farm) =>
-        new(farm.Name, farm.FarmId, farm.TwinId, PricingPolicyId: 0, farm.Certification.ToString(), StellarAddress: "", Dedicated: false,
-            [.. PublicIps(farm)]);
+    public static ProxyFarm Farm(FarmRow farm) =>
+        new(farm.Name, farm.FarmId, farm.TwinId, PricingPolicyId: 0, farm.Certification, StellarAddress: "", Dedicated: false,
+            [.. farm.PublicIps.Select(PublicIp)]);
 
     public static ProxyContract Contract(ContractRow contract, FarmDirectory farms) =>
         new(contract.ContractId, contract.TwinId, contract.State, contract.CreatedAt, "node",

@@ -29,6 +29,23 @@ CREATE TABLE IF NOT EXISTS grid_proxy_farm
 );
 CREATE INDEX IF NOT EXISTS ix_grid_proxy_farm_name ON grid_proxy_farm (lower(name));
 
+-- A farm's address pool, one row per address in registration order, and the contract holding it (0 when free):
+-- set by reservation.placed/moved (their ips), cleared by reservation.cancelled.
+CREATE TABLE IF NOT EXISTS grid_proxy_public_ip
+(
+    farm_id     bigint NOT NULL,
+    ip          text   NOT NULL,
+    gateway     text   NOT NULL,
+    position    int    NOT NULL,
+    contract_id bigint NOT NULL DEFAULT 0,
+    CONSTRAINT pk_grid_proxy_public_ip PRIMARY KEY (farm_id, ip)
+);
+CREATE INDEX IF NOT EXISTS ix_grid_proxy_public_ip_contract ON grid_proxy_public_ip (contract_id) WHERE contract_id <> 0;
+-- Farms folded before addresses had rows of their own: their pool, holders unknown (free) until the next placement.
+INSERT INTO grid_proxy_public_ip (farm_id, ip, gateway, position)
+SELECT f.farm_id, a.ip, '', a.ordinal - 1 FROM grid_proxy_farm f, unnest(f.public_ips) WITH ORDINALITY AS a(ip, ordinal)
+ON CONFLICT (farm_id, ip) DO NOTHING;
+
 -- One row per reservation. The last two bills are kept on the row, so a twin's last-hour consumption reads only its
 -- contracts; bill_count is how many bills the contract has had.
 CREATE TABLE IF NOT EXISTS grid_proxy_contract
