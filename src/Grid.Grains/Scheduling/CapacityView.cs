@@ -13,9 +13,13 @@ public sealed class CapacityView
     private readonly Lock _orderLock = new();
     private long[] _order = [];
     private int _count;
+    private long _changes;
 
     /// <summary>Known nodes (read without taking the dictionary's locks).</summary>
     public int Count => Volatile.Read(ref _count);
+
+    /// <summary>How many summaries were added or replaced so far: a reader's copy built at one value is current while it holds.</summary>
+    public long Changes => Interlocked.Read(ref _changes);
 
     /// <summary>A lock-free walk over the summaries; concurrent updates may or may not be seen.</summary>
     public IEnumerable<NodeSummary> Nodes
@@ -63,6 +67,7 @@ public sealed class CapacityView
                 if (_nodes.TryAdd(summary.NodeId, summary))
                 {
                     Interlocked.Increment(ref _count);
+                    Interlocked.Increment(ref _changes);
                     lock (_orderLock)
                     {
                         // Copy-on-write: readers walk a stable array without locks; nodes are only ever added.
@@ -72,8 +77,13 @@ public sealed class CapacityView
                     return;
                 }
             }
-            else if (known.Version >= summary.Version || _nodes.TryUpdate(summary.NodeId, summary, known))
+            else if (known.Version >= summary.Version)
             {
+                return;
+            }
+            else if (_nodes.TryUpdate(summary.NodeId, summary, known))
+            {
+                Interlocked.Increment(ref _changes);
                 return;
             }
         }
