@@ -40,6 +40,14 @@ public interface ILedgerReader
 
     /// <summary>The account's totals folded over every durable entry (<see cref="AccountFold"/>).</summary>
     Task<AccountTotals> FoldAccountAsync(long accountId, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// <paramref name="folded"/> (the account's totals up to its <see cref="AccountTotals.LastSeq"/>) with every
+    /// durable entry after it folded in. Durable entries are always a prefix of the chain (a batch commits only
+    /// after the one before it), so nothing before <c>LastSeq</c> can appear later. Default: a whole fold.
+    /// </summary>
+    Task<AccountTotals> FoldAccountAfterAsync(long accountId, AccountTotals folded, CancellationToken cancellationToken = default) =>
+        FoldAccountAsync(accountId, cancellationToken);
 }
 
 /// <summary>
@@ -57,6 +65,18 @@ public interface ILedgerStore : ILedgerReader
     /// </summary>
     /// <exception cref="LedgerConflictException">A sequence number or event id is already stored.</exception>
     Task AppendAsync(IReadOnlyList<LedgerEntry> entries, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Appends like <see cref="AppendAsync(IReadOnlyList{LedgerEntry}, CancellationToken)"/>, but commits only
+    /// once <paramref name="previous"/> (the write of the entries just before these) has committed; when it
+    /// failed, nothing of these is written and this fails too. A store may do its work up to the commit
+    /// meanwhile (the PostgreSQL store inserts while the previous batch's commit waits for the disk).
+    /// </summary>
+    async Task AppendAfterAsync(IReadOnlyList<LedgerEntry> entries, Task previous, CancellationToken cancellationToken = default)
+    {
+        await previous;
+        await AppendAsync(entries, cancellationToken);
+    }
 
     Task AppendCheckpointAsync(LedgerCheckpoint checkpoint, CancellationToken cancellationToken = default);
 }

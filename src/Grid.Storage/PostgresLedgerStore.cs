@@ -60,21 +60,26 @@ public sealed class PostgresLedgerStore(NpgsqlDataSource source) : ILedgerStore
         return [.. entries.Select(e => new AccountTransaction(e, e.Postings.Where(p => p.AccountId == accountId).Sum(p => p.Amount)))];
     }
 
-    public async Task<AccountTotals> FoldAccountAsync(long accountId, CancellationToken cancellationToken = default)
+    public Task<AccountTotals> FoldAccountAsync(long accountId, CancellationToken cancellationToken = default) =>
+        FoldAccountAfterAsync(accountId, AccountTotals.Empty, cancellationToken);
+
+    public async Task<AccountTotals> FoldAccountAfterAsync(long accountId, AccountTotals folded, CancellationToken cancellationToken = default)
     {
-        // The same fold as AccountFold, in SQL over the account's index range.
+        // The same fold as AccountFold, in SQL over the account's index range after what is folded already.
         await using var command = source.CreateCommand(
             """
             SELECT coalesce(sum(amount), 0)::bigint,
                    coalesce(sum(-amount) FILTER (WHERE kind = 'bill' AND amount < 0), 0)::bigint,
                    coalesce(sum(amount) FILTER (WHERE kind = 'bill' AND amount > 0), 0)::bigint,
                    coalesce(max(seq), 0)
-            FROM grid_ledger_posting WHERE account_id = $1
+            FROM grid_ledger_posting WHERE account_id = $1 AND seq > $2
             """);
         command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = accountId });
+        command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = folded.LastSeq });
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         await reader.ReadAsync(cancellationToken);
-        return new AccountTotals(reader.GetInt64(0), reader.GetInt64(1), reader.GetInt64(2), reader.GetInt64(3));
+        return new AccountTotals(checked(folded.Balance + reader.GetInt64(0)), checked(folded.Spent + reader.GetInt64(1)),
+            checked(folded.Earned + reader.GetInt64(2)), Math.Max(folded.LastSeq, reader.GetInt64(3)));
     }
 
     public Task<IReadOnlyList<LedgerEntry>> FindAsync(IReadOnlyCollection<string> eventIds, CancellationToken cancellationToken = default) =>
@@ -83,10 +88,19 @@ public sealed class PostgresLedgerStore(NpgsqlDataSource source) : ILedgerStore
             : QueryEntriesAsync($"SELECT {EntryColumns} FROM grid_ledger_entry WHERE event_id = ANY($1) ORDER BY seq",
                 [new NpgsqlParameter<string[]> { TypedValue = [.. eventIds] }], cancellationToken);
 
-    public async Task AppendAsync(IReadOnlyList<LedgerEntry> entries, CancellationToken cancellationToken = default)
+    public Task AppendAsync(IReadOnlyList<LedgerEntry> entries, CancellationToken cancellationToken = default) =>
+        AppendAfterAsync(entries, Task.CompletedTask, cancellationToken);
+
+    /// <summary>
+    /// Inserts in a transaction of its own, then waits for <paramref name="previous"/> before committing: the
+    /// inserts of one batch overlap the previous batch's commit (its wait for the disk). If the previous write
+    /// failed, the transaction is rolled back (nothing of it is visible: a chain never has a gap).
+    /// </summary>
+    public async Task AppendAfterAsync(IReadOnlyList<LedgerEntry> entries, Task previous, CancellationToken cancellationToken = default)
     {
         if (entries.Count == 0)
         {
+            await previous;
             return;
         }
 
@@ -129,6 +143,7 @@ public sealed class PostgresLedgerStore(NpgsqlDataSource source) : ILedgerStore
                 await insert.ExecuteNonQueryAsync(cancellationToken);
             }
 
+            await previous;
             await transaction.CommitAsync(cancellationToken);
         }
         catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.UniqueViolation)

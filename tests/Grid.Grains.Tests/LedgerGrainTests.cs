@@ -1,6 +1,8 @@
 using System.Collections.Immutable;
 using Grid.Ledger;
+using Microsoft.Extensions.DependencyInjection;
 using Orleans.Core.Internal;
+using Orleans.TestingHost;
 
 namespace Grid.Grains.Tests;
 
@@ -63,6 +65,58 @@ public sealed class LedgerGrainTests(LedgerClusterFixture fixture)
         await Task.WhenAll(waiting.Append(first));
         // The first batch, then one for all 300 (a stray node.up of another test may add one).
         Assert.InRange(fixture.Store.Batches - before, 2, 3);
+    }
+
+    [Fact]
+    public async Task TheSilosAppenderBatchesConcurrentAppendsAndEachEventIsOneEntry()
+    {
+        var appender = ((InProcessSiloHandle)fixture.Grid.Cluster.Primary!).SiloHost.Services.GetRequiredService<LedgerAppender>();
+        var (tenants, farmer) = (Enumerable.Range(0, 7).Select(_ => GridCluster.NewId()).ToArray(), GridCluster.NewId());
+        var prefix = $"bill:{GridCluster.NewId()}";
+        var batchesBefore = fixture.Store.Batches;
+        // 1,500 appends of 500 bills (each event id three times, from different callers at once), plus two deposits
+        // sent straight to the ledger grain in the middle: every event is one entry, whichever path it took.
+        var appends = Enumerable.Range(0, 1_500).Select(i => appender.AppendAsync(Bill($"{prefix}:{i % 500}", tenants[i % 500 % 7], farmer, 100 + (i % 500))))
+            .Concat(tenants.Take(2).Select(t => fixture.Ledger.AppendAsync(new LedgerAppend($"deposit:{t}:{prefix}", LedgerKinds.Deposit, "operator", $"twin:{t}", 5_000, [new Posting(t, 5_000)]))))
+            .ToList();
+        var answered = await Task.WhenAll(appends);
+
+        // A refused append fails alone; the ones travelling with it are written.
+        var bad = appender.AppendAsync(new LedgerAppend($"{prefix}:unbalanced", LedgerKinds.Bill, "grid", "reservation:1", 10, [new Posting(farmer, 10)]));
+        var good = appender.AppendAsync(Note($"{prefix}:good"));
+        Assert.Equal(400, (await Assert.ThrowsAsync<GridRequestException>(() => bad)).Status);
+        await good;
+
+        var stored = await fixture.Store.ReadAsync(1, int.MaxValue);
+        var ours = stored.Where(e => e.EventId.StartsWith(prefix, StringComparison.Ordinal) || e.EventId.EndsWith(prefix, StringComparison.Ordinal)).ToList();
+        Assert.Equal(503, ours.Count);
+        Assert.Equal(503, ours.Select(e => e.EventId).Distinct().Count());
+        Assert.DoesNotContain(ours, e => e.EventId.EndsWith(":unbalanced", StringComparison.Ordinal));
+        // Each caller got the stored entry of its event (duplicates the same one).
+        var bySeq = stored.ToDictionary(e => e.Seq);
+        Assert.All(answered, e => Assert.Equal((bySeq[e.Seq].EventId, bySeq[e.Seq].Hash), (e.EventId, e.Hash)));
+        Assert.All(Enumerable.Range(0, 500), i => Assert.Equal(answered[i].Seq, answered[i + 500].Seq));
+        // Far fewer group commits than appends (two batches in flight at most, each many entries).
+        Assert.InRange(fixture.Store.Batches - batchesBefore, 1, 200);
+
+        // The chain is unbroken, and every account shows exactly the fold of the ledger.
+        var prev = LedgerCanonical.GenesisHash;
+        foreach (var (entry, i) in stored.Select((e, i) => (e, i)))
+        {
+            Assert.Equal(i + 1, entry.Seq);
+            Assert.Equal(prev, entry.PrevHash);
+            Assert.Equal(LedgerCanonical.Hash(entry), entry.Hash);
+            prev = entry.Hash;
+        }
+
+        var folded = AccountFold.All(stored);
+        foreach (var account in tenants.Append(farmer))
+        {
+            var shown = await fixture.Grid.Grains.GetGrain<IAccountGrain>(account).GetAsync();
+            Assert.Equal((folded[account].Balance, folded[account].Spent, folded[account].Earned), (shown.Balance, shown.Spent, shown.Earned));
+        }
+
+        Assert.Equal(5_000 - Enumerable.Range(0, 500).Where(i => i % 7 == 0).Sum(i => 100L + i), folded[tenants[0]].Balance);
     }
 
     [Fact]
@@ -143,6 +197,11 @@ public sealed class LedgerGrainTests(LedgerClusterFixture fixture)
         Assert.Contains(entries, e => e.Kind == LedgerKinds.NodeRegistered && e.Details!.Contains($"\"farmId\":{farm}", StringComparison.Ordinal));
         await GridCluster.UntilAsync(async () => (await fixture.Store.ReadAsync(1, int.MaxValue)).Any(e => e.Kind == LedgerKinds.NodeUp && e.Subject == $"node:{node}"), "the node's first heartbeat is recorded as node.up");
     }
+
+    /// <summary>A bill of <paramref name="amount"/>: the tenant pays, the farmer gets the floor of 90 %, the grid the rest.</summary>
+    private static LedgerAppend Bill(string eventId, long tenant, long farmer, long amount) =>
+        new(eventId, LedgerKinds.Bill, "grid", $"reservation:{eventId}", amount,
+            [new Posting(tenant, -amount), new Posting(farmer, amount * 9 / 10), new Posting(Money.GridAccountId, amount - (amount * 9 / 10))]);
 
     private static LedgerAppend Note(string eventId) =>
         new(eventId, "test.note", "test", "test", null, ImmutableArray<Posting>.Empty);

@@ -17,7 +17,7 @@ public static class BillingCycleScenario
 {
     public static async Task RunAsync(BenchScale scale, List<BenchRow> rows)
     {
-        var (reservations, nodeCount) = scale.Name == "tiny" ? (1_000, 100) : (1_000_000, 100_000);
+        var (reservations, nodeCount) = (scale.BillingReservations, scale.BillingNodes);
         var time = new HeldTime();
         var settings = BenchSilo.QuietHealth();
         // Grid time jumps a whole cycle ahead: nodes must not be taken for silent meanwhile (nobody heartbeats them).

@@ -14,6 +14,14 @@ public interface ILedgerGrain : IGrainWithIntegerKey
     [Alias("Append")]
     Task<LedgerEntry> AppendAsync(LedgerAppend append);
 
+    /// <summary>
+    /// Appends many at once (a silo's appender sends what its grains appended meanwhile as one call): answers one
+    /// entry per append, in the same order, each as <see cref="AppendAsync"/> would. Every append is validated
+    /// before any is queued, so an invalid one refuses the whole call and changes nothing.
+    /// </summary>
+    [Alias("AppendBatch")]
+    Task<ImmutableArray<LedgerEntry>> AppendBatchAsync(ImmutableArray<LedgerAppend> appends);
+
     /// <summary>The durable head and how many appends wait for a write (an operator's and a test's view).</summary>
     [Alias("GetStatus"), AlwaysInterleave]
     Task<LedgerStatus> GetStatusAsync();
@@ -32,26 +40,4 @@ public interface IAccountGrain : IGrainWithIntegerKey
 {
     [Alias("Get")]
     Task<AccountInfo> GetAsync();
-
-    /// <summary>
-    /// Called by the ledger after entries that post to this account are durable, in sequence order per call. The
-    /// account applies them when <see cref="AccountPostings.PrevSeq"/> is the last entry it has folded, else it
-    /// folds again from the ledger's store (a gap, e.g. after a failover).
-    /// </summary>
-    [Alias("Apply")]
-    Task ApplyAsync(AccountPostings postings);
 }
-
-/// <summary>What one batch of ledger entries posted to one account.</summary>
-/// <param name="PrevSeq">The entry that touched this account before the first item, or null when the ledger does not know.</param>
-/// <param name="Items">Its postings (an entry may post to one account more than once) in sequence order.</param>
-[GenerateSerializer, Immutable, Alias("grid.account-postings")]
-public sealed record AccountPostings(
-    [property: Id(0)] long? PrevSeq,
-    [property: Id(1)] ImmutableArray<AccountPosting> Items);
-
-[GenerateSerializer, Immutable, Alias("grid.account-posting")]
-public sealed record AccountPosting(
-    [property: Id(0)] long Seq,
-    [property: Id(1)] string Kind,
-    [property: Id(2)] long Amount);

@@ -46,6 +46,7 @@ public static class GridSiloBuilderExtensions
         services.TryAddSingleton<ILedgerReader>(sp => sp.GetRequiredService<ILedgerStore>());
         services.AddSingleton<LedgerSigner>();
         services.AddSingleton<LedgerMetrics>();
+        services.AddSingleton<LedgerAppender>();
         services.AddSingleton<LedgerRecorder>();
         return silo;
     }

@@ -26,14 +26,14 @@ public sealed partial class LedgerGrain(
     ILogger<LedgerGrain> logger) : Grain, ILedgerGrain
 {
     private const int MaxConflicts = 5;
-    private const int MaxTrackedAccounts = 1_000_000;
 
     private readonly List<Pending> _queue = [];
     private readonly Dictionary<string, Pending> _queued = new(StringComparer.Ordinal);
     private readonly RecentEntries _recent = new(100_000);
-    // The last entry this activation wrote per account, so account grains can tell a gap (null: not known).
-    private readonly Dictionary<long, long> _lastSeqByAccount = [];
+    // The durable head, and the head after the last batch linked (written or still being written); null: read
+    // from the store before the next batch.
     private LedgerHead? _head;
+    private LedgerHead? _tail;
     private long _checkpointSeq;
     private DateTimeOffset _checkpointAt;
     private bool _checkpointing;
@@ -53,6 +53,29 @@ public sealed partial class LedgerGrain(
     public Task<LedgerEntry> AppendAsync(LedgerAppend append)
     {
         LedgerRules.Validate(append);
+        return Enqueue(append);
+    }
+
+    public async Task<ImmutableArray<LedgerEntry>> AppendBatchAsync(ImmutableArray<LedgerAppend> appends)
+    {
+        foreach (var append in appends)
+        {
+            LedgerRules.Validate(append);
+        }
+
+        var entries = new Task<LedgerEntry>[appends.Length];
+        for (var i = 0; i < appends.Length; i++)
+        {
+            entries[i] = Enqueue(appends[i]);
+        }
+
+        return [.. await Task.WhenAll(entries)];
+    }
+
+    public Task<LedgerStatus> GetStatusAsync() => Task.FromResult(new LedgerStatus(_head?.Seq ?? -1, _queued.Count));
+
+    private Task<LedgerEntry> Enqueue(LedgerAppend append)
+    {
         if (_recent.TryGet(append.EventId, out var known))
         {
             return Task.FromResult(known);
@@ -72,72 +95,114 @@ public sealed partial class LedgerGrain(
         return pending.Completion.Task;
     }
 
-    public Task<LedgerStatus> GetStatusAsync() => Task.FromResult(new LedgerStatus(_head?.Seq ?? -1, _queued.Count));
-
+    /// <summary>
+    /// Writes the queue in batches, two in flight: while one batch's commit waits for the disk, the next is
+    /// linked (hashed onto the first's last entry) and written, to commit only after the first did. When a write
+    /// fails, the one behind it fails too, and the chain is linked again from the durable head once both ended.
+    /// </summary>
     private async Task FlushLoopAsync()
     {
         // Let the appends already queued on this activation join the first batch.
         await Task.Yield();
-        while (_queue.Count > 0)
+        Batch? previous = null;
+        while (true)
         {
+            if (_queue.Count == 0 || (_tail is null && previous is not null))
+            {
+                if (previous is null)
+                {
+                    return;
+                }
+
+                await previous.Finished;
+                previous = null;
+                continue;
+            }
+
             var batch = _queue.GetRange(0, Math.Min(_queue.Count, Math.Max(1, options.Value.MaxBatch)));
             _queue.RemoveRange(0, batch.Count);
-            await FlushAsync(batch);
+            var current = await StartAsync(batch, previous);
+            if (previous is not null)
+            {
+                await previous.Finished;
+            }
+
+            previous = current;
         }
     }
 
-    private async Task FlushAsync(List<Pending> batch)
+    /// <summary>Links the batch after the last linked entry and starts its write (null when it failed before).</summary>
+    private async Task<Batch?> StartAsync(List<Pending> batch, Batch? previous)
     {
-        LedgerHead head;
-        List<LedgerEntry> written = [];
-        var results = new LedgerEntry[batch.Count];
+        LedgerHead tail;
         IReadOnlyList<LedgerEntry> stored;
         try
         {
-            head = _head ??= await store.ReadHeadAsync();
+            tail = _tail ??= _head ??= await store.ReadHeadAsync();
             // Optimistic: an event id already stored (a retry after a failover, or a racing activation) makes the
             // store refuse the batch, and the retry looks the batch's ids up first — one round trip saved per batch.
             stored = batch.Exists(p => p.Conflicts > 0) ? await store.FindAsync([.. batch.Select(p => p.Append.EventId)]) : [];
-            var existing = stored.ToDictionary(e => e.EventId, StringComparer.Ordinal);
-            var now = clock.UtcNow;
-            for (var i = 0; i < batch.Count; i++)
-            {
-                if (existing.TryGetValue(batch[i].Append.EventId, out var entry))
-                {
-                    results[i] = entry;
-                    continue;
-                }
-
-                entry = results[i] = LedgerCanonical.Link(head.Seq + 1, head.Hash, now, batch[i].Append);
-                head = new LedgerHead(entry.Seq, entry.Hash);
-                written.Add(entry);
-            }
-
-            if (written.Count > 0)
-            {
-                await store.AppendAsync(written);
-            }
         }
         catch (Exception e)
         {
-            // Refused (another writer moved the head) or unknown outcome: read the head again before writing more.
-            _head = null;
-            _lastSeqByAccount.Clear();
-            if (e is LedgerConflictException && batch.TrueForAll(p => p.Conflicts < MaxConflicts))
+            _head = _tail = null;
+            Fail(batch, e);
+            return null;
+        }
+
+        var existing = stored.Count == 0 ? null : stored.ToDictionary(e => e.EventId, StringComparer.Ordinal);
+        var written = new List<LedgerEntry>(batch.Count);
+        var results = new LedgerEntry[batch.Count];
+        var now = clock.UtcNow;
+        for (var i = 0; i < batch.Count; i++)
+        {
+            if (existing is not null && existing.TryGetValue(batch[i].Append.EventId, out var entry))
+            {
+                results[i] = entry;
+                continue;
+            }
+
+            entry = results[i] = LedgerCanonical.Link(tail.Seq + 1, tail.Hash, now, batch[i].Append);
+            tail = new LedgerHead(entry.Seq, entry.Hash);
+            written.Add(entry);
+        }
+
+        _tail = tail;
+        var write = written.Count == 0 ? previous?.Write ?? Task.CompletedTask
+            : previous is null ? store.AppendAsync(written)
+            : store.AppendAfterAsync(written, previous.Write);
+        return new Batch(write, FinishAsync(batch, results, written.Count, tail, write, previous));
+    }
+
+    /// <summary>After the batch's write: the durable head moves and the appends are answered (or requeued, or failed).</summary>
+    private async Task FinishAsync(List<Pending> batch, LedgerEntry[] results, int written, LedgerHead head, Task write, Batch? previous)
+    {
+        if (previous is not null)
+        {
+            // In chain order, also when the writes' continuations run out of order.
+            await previous.Finished;
+        }
+
+        try
+        {
+            await write;
+        }
+        catch (Exception e)
+        {
+            // Refused (another writer moved the head), unknown outcome, or the write before it failed: read the
+            // head again before writing more.
+            _head = _tail = null;
+            var behindFailure = previous?.Write is { IsCompletedSuccessfully: false };
+            if (behindFailure || (e is LedgerConflictException && batch.TrueForAll(p => p.Conflicts < MaxConflicts)))
             {
                 LogConflict(logger, batch.Count, e.Message);
-                batch.ForEach(p => p.Conflicts++);
+                batch.ForEach(p => p.Conflicts += behindFailure ? 0 : 1);
                 _queue.InsertRange(0, batch);
                 return;
             }
 
             LogFailed(logger, e, batch.Count);
-            foreach (var pending in batch)
-            {
-                _queued.Remove(pending.Append.EventId);
-                pending.Completion.TrySetException(e);
-            }
-
+            Fail(batch, e);
             return;
         }
 
@@ -150,74 +215,24 @@ public sealed partial class LedgerGrain(
             metrics.AppendLatency(Stopwatch.GetElapsedTime(batch[i].Arrived, durable));
         }
 
-        metrics.Appended(written.Count);
-        _ = CompleteAsync(batch, results, Notifications(written, stored));
+        metrics.Appended(written);
+        for (var i = 0; i < batch.Count; i++)
+        {
+            batch[i].Completion.TrySetResult(results[i]);
+        }
+
         if (head.Seq - _checkpointSeq >= options.Value.CheckpointEvery)
         {
             await CheckpointAsync();
         }
     }
 
-    /// <summary>What each account must apply, chained to the entry that touched it before (null: not known here).</summary>
-    private Dictionary<long, AccountPostings> Notifications(List<LedgerEntry> written, IReadOnlyList<LedgerEntry> stored)
+    private void Fail(List<Pending> batch, Exception e)
     {
-        if (_lastSeqByAccount.Count > MaxTrackedAccounts)
+        foreach (var pending in batch)
         {
-            _lastSeqByAccount.Clear();
-        }
-
-        var items = new Dictionary<long, (long? Prev, ImmutableArray<AccountPosting>.Builder Items)>();
-        foreach (var entry in written)
-        {
-            foreach (var posting in entry.Postings)
-            {
-                if (!items.TryGetValue(posting.AccountId, out var account))
-                {
-                    long? prev = _lastSeqByAccount.TryGetValue(posting.AccountId, out var seq) ? seq : null;
-                    items[posting.AccountId] = account = (prev, ImmutableArray.CreateBuilder<AccountPosting>());
-                }
-
-                account.Items.Add(new AccountPosting(entry.Seq, entry.Kind, posting.Amount));
-            }
-
-            foreach (var posting in entry.Postings)
-            {
-                _lastSeqByAccount[posting.AccountId] = entry.Seq;
-            }
-        }
-
-        var notifications = items.ToDictionary(i => i.Key, i => new AccountPostings(i.Value.Prev, i.Value.Items.ToImmutable()));
-        // An entry found already stored was written by an earlier activation that may have died before telling
-        // its accounts: make them fold again.
-        foreach (var accountId in stored.SelectMany(e => e.Postings).Select(p => p.AccountId).Where(a => !notifications.ContainsKey(a)))
-        {
-            notifications[accountId] = new AccountPostings(null, []);
-        }
-
-        return notifications;
-    }
-
-    /// <summary>Tells the accounts, then answers the appends: an acknowledged entry is already in its accounts.</summary>
-    private async Task CompleteAsync(List<Pending> batch, LedgerEntry[] results, Dictionary<long, AccountPostings> notifications)
-    {
-        await Task.WhenAll(notifications.Select(n => NotifyAsync(n.Key, n.Value)));
-        for (var i = 0; i < batch.Count; i++)
-        {
-            batch[i].Completion.TrySetResult(results[i]);
-        }
-    }
-
-    private async Task NotifyAsync(long accountId, AccountPostings postings)
-    {
-        try
-        {
-            await GrainFactory.GetGrain<IAccountGrain>(accountId).ApplyAsync(postings);
-        }
-        catch (Exception e)
-        {
-            // The entry is durable; an account that missed it folds again from the store when it reactivates
-            // or sees the gap at its next notification.
-            LogNotifyFailed(logger, accountId, e.Message);
+            _queued.Remove(pending.Append.EventId);
+            pending.Completion.TrySetException(e);
         }
     }
 
@@ -253,6 +268,9 @@ public sealed partial class LedgerGrain(
         }
     }
 
+    /// <summary>A batch in flight: its write, and its finish (head moved, appends answered or requeued; never throws).</summary>
+    private sealed record Batch(Task Write, Task Finished);
+
     private sealed class Pending(LedgerAppend append, long arrived)
     {
         public LedgerAppend Append { get; } = append;
@@ -272,9 +290,6 @@ public sealed partial class LedgerGrain(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Ledger batch of {Count} failed; the head is read again before the next batch")]
     private static partial void LogFailed(ILogger logger, Exception exception, int count);
-
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Account {AccountId} was not told of new ledger entries: {Reason}")]
-    private static partial void LogNotifyFailed(ILogger logger, long accountId, string reason);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Ledger checkpoint at {Seq} not written: {Reason}")]
     private static partial void LogCheckpointFailed(ILogger logger, long seq, string reason);

@@ -8,18 +8,14 @@ namespace Grid.Ledger;
 /// status). A failed append is logged, not thrown: the grain's state is already durable and the caller must not
 /// see an error for something that happened. Money never goes through here.
 /// </summary>
-public sealed partial class LedgerRecorder(IGrainFactory grains, ILogger<LedgerRecorder> logger)
+public sealed partial class LedgerRecorder(LedgerAppender appender, ILogger<LedgerRecorder> logger)
 {
-    private ILedgerGrain? _ledger;
-
-    private ILedgerGrain Ledger => _ledger ??= grains.GetGrain<ILedgerGrain>(0);
-
     /// <summary>Appends and waits until the entry is durable (or the append failed and was logged).</summary>
     public async Task RecordAsync(LedgerAppend append)
     {
         try
         {
-            await Ledger.AppendAsync(append);
+            await appender.AppendAsync(append);
         }
         catch (Exception e)
         {

@@ -2,7 +2,9 @@ using System.Collections.Immutable;
 using System.Text.Json;
 using Grid.Billing;
 using Grid.Grains;
+using Grid.Ledger;
 using Grid.Scheduling;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
 namespace Grid.Reservations;
@@ -18,7 +20,8 @@ public sealed partial class ReservationGrain
 
     private ReservationMeter Meter => Record.Meter;
 
-    private ILedgerGrain Ledger => GrainFactory.GetGrain<ILedgerGrain>(0);
+    // The silo's appender batches this silo's appends into one ledger call.
+    private LedgerAppender Ledger => ServiceProvider.GetRequiredService<LedgerAppender>();
 
     public Task<ImmutableArray<Bill>> GetBillsAsync() => Task.FromResult(Meter.Bills.AsEnumerable().Reverse().ToImmutableArray());
 

@@ -1,0 +1,114 @@
+using System.Collections.Immutable;
+using Grid.Grains;
+using Microsoft.Extensions.Logging;
+
+namespace Grid.Ledger;
+
+/// <summary>
+/// The silo's way into the ledger: collects the appends of every grain of this silo and sends what arrived
+/// meanwhile to the ledger grain as one <see cref="ILedgerGrain.AppendBatchAsync"/> call, so the single writer
+/// handles batches instead of one call and answer per entry. Each caller still gets its own entry, only once it
+/// is durable (and its accounts told); idempotency by event id and the chain are the ledger grain's, unchanged.
+/// A failed call fails the appends it carried (each caller retries as it would a failed grain call).
+/// </summary>
+public sealed partial class LedgerAppender(IGrainFactory grains, ILogger<LedgerAppender> logger)
+{
+    /// <summary>Most appends per call (the ledger splits them into its own group commits anyway).</summary>
+    private const int MaxBatch = 4096;
+
+    /// <summary>Calls in flight at once: the next batch is already queued at the ledger while one is written.</summary>
+    private const int MaxCalls = 4;
+
+    private readonly Lock _lock = new();
+    private List<Waiting> _waiting = [];
+    private int _calls;
+    private ILedgerGrain? _ledger;
+
+    private ILedgerGrain Ledger => _ledger ??= grains.GetGrain<ILedgerGrain>(0);
+
+    /// <summary>Appends (or finds the entry already appended with the same event id) and answers it once durable.</summary>
+    public Task<LedgerEntry> AppendAsync(LedgerAppend append)
+    {
+        // Refused here, alone, rather than failing the whole call it would travel in.
+        try
+        {
+            LedgerRules.Validate(append);
+        }
+        catch (GridRequestException e)
+        {
+            return Task.FromException<LedgerEntry>(e);
+        }
+
+        var waiting = new Waiting(append);
+        bool send;
+        lock (_lock)
+        {
+            _waiting.Add(waiting);
+            send = _calls < MaxCalls;
+            if (send)
+            {
+                _calls++;
+            }
+        }
+
+        if (send)
+        {
+            // On the thread pool, never on the calling grain's scheduler (the loop outlives the caller's turn).
+            _ = Task.Run(SendAsync);
+        }
+
+        return waiting.Entry.Task;
+    }
+
+    private async Task SendAsync()
+    {
+        while (true)
+        {
+            List<Waiting> batch;
+            lock (_lock)
+            {
+                if (_waiting.Count == 0)
+                {
+                    _calls--;
+                    return;
+                }
+
+                if (_waiting.Count <= MaxBatch)
+                {
+                    (batch, _waiting) = (_waiting, []);
+                }
+                else
+                {
+                    batch = _waiting.GetRange(0, MaxBatch);
+                    _waiting.RemoveRange(0, MaxBatch);
+                }
+            }
+
+            try
+            {
+                var appends = ImmutableArray.CreateBuilder<LedgerAppend>(batch.Count);
+                batch.ForEach(w => appends.Add(w.Append));
+                var entries = await Ledger.AppendBatchAsync(appends.MoveToImmutable());
+                for (var i = 0; i < batch.Count; i++)
+                {
+                    batch[i].Entry.TrySetResult(entries[i]);
+                }
+            }
+            catch (Exception e)
+            {
+                LogFailed(logger, batch.Count, e.Message);
+                batch.ForEach(w => w.Entry.TrySetException(e));
+            }
+        }
+    }
+
+    private sealed class Waiting(LedgerAppend append)
+    {
+        public LedgerAppend Append { get; } = append;
+
+        public TaskCompletionSource<LedgerEntry> Entry { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "{Count} ledger appends failed (their callers retry): {Reason}")]
+    private static partial void LogFailed(ILogger logger, int count, string reason);
+}
