@@ -16,9 +16,13 @@ public sealed class CapacityView
     private readonly Lock _orderLock = new();
     private long[] _order = [];
     private int _count;
+    private long _changes;
 
     /// <summary>Known nodes (read without taking the dictionary's locks).</summary>
     public int Count => Volatile.Read(ref _count);
+
+    /// <summary>How many summaries were added or replaced so far: a reader's copy built at one value is current while it holds.</summary>
+    public long Changes => Interlocked.Read(ref _changes);
 
     /// <summary>A lock-free walk over the summaries; concurrent updates may or may not be seen.</summary>
     public IEnumerable<NodeSummary> Nodes
@@ -69,6 +73,7 @@ public sealed class CapacityView
             if (_nodes.TryAdd(summary.NodeId, new Slot(summary)))
             {
                 Interlocked.Increment(ref _count);
+                Interlocked.Increment(ref _changes);
                 lock (_orderLock)
                 {
                     // Copy-on-write: readers walk a stable array without locks; nodes are only ever added.
@@ -84,8 +89,14 @@ public sealed class CapacityView
         while (true)
         {
             var known = slot.Summary;
-            if (known.Version >= summary.Version || ReferenceEquals(Interlocked.CompareExchange(ref slot.Summary, summary, known), known))
+            if (known.Version >= summary.Version)
             {
+                return;
+            }
+
+            if (ReferenceEquals(Interlocked.CompareExchange(ref slot.Summary, summary, known), known))
+            {
+                Interlocked.Increment(ref _changes);
                 return;
             }
         }
