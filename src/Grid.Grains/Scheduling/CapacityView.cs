@@ -55,6 +55,9 @@ public sealed class CapacityView
         }
     }
 
+    /// <summary>Every node id in the order it was first added (nodes are never removed, so a prefix never changes).</summary>
+    public ReadOnlyMemory<long> InsertionOrder => Volatile.Read(ref _order);
+
     public bool TryGet(long nodeId, out NodeSummary summary) => _nodes.TryGetValue(nodeId, out summary!);
 
     /// <summary>Keeps the newer of the known and the given summary.</summary>
