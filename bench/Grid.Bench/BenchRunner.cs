@@ -8,7 +8,8 @@ namespace Grid.Bench;
 
 /// <summary>
 /// <c>Grid.Bench [all|baseline|placement|durable|failover|heartbeat|memory|proxy|billing|ledger|healing|a,comma,list] [--scale tiny|default|large] [--json FILE]
-/// [--report DIR] [--postgres auto|off|CONNSTRING] [--billing-size RESERVATIONS/NODES]</c>. Exits non-zero when a correctness check fails.
+/// [--report DIR] [--postgres auto|off|CONNSTRING] [--billing-size RESERVATIONS/NODES] [--nodes N] [--placements N] [--concurrency N]
+/// [--http off]</c>. Exits non-zero when a correctness check fails.
 /// </summary>
 public static class BenchRunner
 {
@@ -18,6 +19,22 @@ public static class BenchRunner
     {
         var scenario = args.FirstOrDefault(a => !a.StartsWith("--", StringComparison.Ordinal)) ?? "all";
         var scale = BenchScale.Of(Option(args, "--scale") ?? "default");
+        // One focused placement case (e.g. --nodes 10000 --placements 20000) without the scale's other sizes.
+        if (Option(args, "--nodes") is { } nodes)
+        {
+            scale = scale with { PlacementNodes = [int.Parse(nodes, CultureInfo.InvariantCulture)] };
+        }
+
+        if (Option(args, "--placements") is { } placements)
+        {
+            scale = scale with { Placements = int.Parse(placements, CultureInfo.InvariantCulture) };
+        }
+
+        if (Option(args, "--concurrency") is { } concurrency)
+        {
+            scale = scale with { Concurrency = int.Parse(concurrency, CultureInfo.InvariantCulture) };
+        }
+
         var json = Option(args, "--json");
         var report = Option(args, "--report");
         var postgres = Option(args, "--postgres") ?? "auto";
@@ -45,7 +62,11 @@ public static class BenchRunner
             if (Runs("placement"))
             {
                 await PlacementScenario.RunGrainsAsync(scale, baseline, rows);
-                await PlacementScenario.RunHttpAsync(scale, baseline, rows);
+                if (Option(args, "--http") != "off")
+                {
+                    await PlacementScenario.RunHttpAsync(scale, baseline, rows);
+                }
+
                 await RunDurablePlacementAsync(scale, baseline, rows, postgres);
             }
 

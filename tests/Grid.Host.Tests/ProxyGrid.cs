@@ -44,6 +44,7 @@ public abstract class ProxyGridFixture : IAsyncLifetime
             "--Grid:Health:HeartbeatTimeout=00:30:00",
             "--Grid:Health:HeartbeatInterval=00:10:00",
             "--Grid:Proxy:FarmRefreshInterval=00:00:00.100",
+            "--Grid:Proxy:NodeIndexInterval=00:00:00.050",
             // Hundreds of anonymous reads from one address: the per-IP limit is the limits tests' subject, not these.
             "--Grid:Limits:RateLimiting=false",
             ]);
@@ -69,6 +70,9 @@ public abstract class ProxyGridFixture : IAsyncLifetime
         await Poll.UntilAsync(async () =>
             (await App.Client.GetStringAsync($"/public_ips?free=false")).Contains($"\"contract_id\":{IpReservation}", StringComparison.Ordinal),
             TimeSpan.FromSeconds(30), "the farm directory to show the reserved address");
+        // And the nodes' join (each silo's farm directory, a copy of the read model's farms) to show it too.
+        await Poll.UntilAsync(async () => await App.Client.GetStringAsync("/nodes?free_ips=2") == "[]",
+            TimeSpan.FromSeconds(30), "the nodes' farm join to show the reserved address");
     }
 
     public virtual async Task DisposeAsync() => await App.DisposeAsync();

@@ -40,7 +40,12 @@ public static class ProxyScenario
         // The reads are anonymous: per-IP rate limiting would measure the limiter, not the reads.
         await using (var host = await BenchHost.StartAsync("--Grid:Limits:RateLimiting=false"))
         {
-            summaries.ForEach(host.Services.GetRequiredService<CapacityView>().Update);
+            // First a tenth of the grid, for the ratio (the same pages at a tenth of the nodes), then all of it.
+            var view = host.Services.GetRequiredService<CapacityView>();
+            var tenth = summaries.Take(nodes / 10).ToList();
+            tenth.ForEach(view.Update);
+            await MeasureNodesAsync(host, tenth, requests, rows);
+            summaries.Skip(nodes / 10).ToList().ForEach(view.Update);
             var model = host.Services.GetRequiredService<ProxyReadModel>();
             var fill = new Progress($"proxy: {reservations} reservations into the read model", reservations);
             for (var from = 0; from < reservations; from += 10_000)
@@ -79,23 +84,46 @@ public static class ProxyScenario
         }
     }
 
+    /// <summary>
+    /// A filtered, sorted page two of <c>/nodes</c> (up, at least 16 GiB free memory, by free CPU descending), once in one
+    /// country (a tenth of the nodes, all of them matching) and once over every country (nine tenths match).
+    /// </summary>
     private static async Task MeasureNodesAsync(BenchHost host, List<NodeSummary> summaries, int requests, List<BenchRow> rows)
     {
         const long freeMru = 16L << 30;
-        var path = $"/nodes?status=up&free_mru={freeMru}&country=Belgium&sort_by=free_cru&sort_order=desc&page=2&size=50&ret_count=true";
-        var expected = summaries.Count(s => s.Status == NodeStatus.Up && s.Free.Mru >= freeMru && s.Location.Country == "Belgium");
-
-        // Not counted: the first requests pay for the JIT of the query, routing and serialization paths.
-        await Measure.RunAsync(requests / 10, Clients, _ => CountIsAsync(host, path, expected), new Progress("proxy: warm-up", requests / 10));
-        var outcome = await Measure.RunAsync(requests, Clients, _ => CountIsAsync(host, path, expected), new Progress($"proxy: {requests} /nodes pages", requests));
-        if (outcome.Failures > 0)
+        // The node index catches up with the view within a second of reads; the pages are measured after.
+        var indexed = Stopwatch.StartNew();
+        while (!await CountIsAsync(host, "/nodes?size=1&ret_count=true", summaries.Count))
         {
-            throw new BenchFailedException($"proxy: {outcome.Failures} /nodes answers had a wrong count");
+            if (indexed.Elapsed > TimeSpan.FromSeconds(30))
+            {
+                throw new BenchFailedException($"proxy: /nodes did not count {summaries.Count} nodes within 30 s");
+            }
+
+            await Task.Delay(50);
         }
 
-        var nodeCase = $"{summaries.Count} nodes, {Clients} clients";
-        rows.Add(new BenchRow("proxy", nodeCase, "/nodes filtered+sorted page, p99", outcome.P99Ms, "ms", "< 50 ms at 100k nodes", outcome.P99Ms < 50));
-        rows.Add(new BenchRow("proxy", nodeCase, "/nodes pages/s", outcome.PerSecond, "1/s"));
+        (string Case, string? Country)[] cases = [("one country", "Egypt"), ("all countries", null)];
+        foreach (var (name, country) in cases)
+        {
+            var path = $"/nodes?status=up&free_mru={freeMru}{(country is null ? "" : "&country=" + country)}&sort_by=free_cru&sort_order=desc&page=2&size=50&ret_count=true";
+            var expected = summaries.Count(s => s.Status == NodeStatus.Up && s.Free.Mru >= freeMru && (country is null || s.Location.Country == country));
+
+            // Not counted: the first requests pay for the JIT of the query, routing and serialization paths.
+            await Measure.RunAsync(requests / 10, Clients, _ => CountIsAsync(host, path, expected), new Progress("proxy: warm-up", requests / 10));
+            var outcome = await Measure.RunAsync(requests, Clients, _ => CountIsAsync(host, path, expected),
+                new Progress($"proxy: {requests} /nodes pages ({summaries.Count} nodes, {name}, {expected} match)", requests));
+            if (outcome.Failures > 0)
+            {
+                throw new BenchFailedException($"proxy: {outcome.Failures} /nodes answers had a wrong count");
+            }
+
+            var nodeCase = $"{summaries.Count} nodes, {name} ({expected} match), {Clients} clients";
+            var atGoal = summaries.Count >= 100_000;
+            rows.Add(new BenchRow("proxy", nodeCase, "/nodes filtered+sorted page, p99", outcome.P99Ms, "ms",
+                atGoal ? "< 50 ms at 100k nodes" : null, atGoal ? outcome.P99Ms < 50 : null));
+            rows.Add(new BenchRow("proxy", nodeCase, "/nodes pages/s", outcome.PerSecond, "1/s"));
+        }
     }
 
     private static async Task MeasureContractsAsync(BenchHost host, string readModel, int reservations, int twins, int requests, List<BenchRow> rows)

@@ -25,5 +25,5 @@ public static class TwinReservations
     public static long BucketOf(long reservationId) => reservationId / BucketSize;
 
     public static ITwinReservationsGrain Bucket(this IGrainFactory grains, long twinId, long bucket) =>
-        grains.GetGrain<ITwinReservationsGrain>($"{twinId}/{bucket}");
+        grains.Get<ITwinReservationsGrain>($"{twinId}/{bucket}");
 }

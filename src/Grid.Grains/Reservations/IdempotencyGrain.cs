@@ -33,7 +33,7 @@ public sealed class IdempotencyGrain(
             await state.WriteOrDeactivateAsync(this);
         }
 
-        var reservation = GrainFactory.GetGrain<IReservationGrain>(state.State.ReservationId);
+        var reservation = GrainFactory.Get<IReservationGrain>(state.State.ReservationId);
         var outcome = await reservation.CreateAsync(request);
         if (outcome.Reservation is null)
         {

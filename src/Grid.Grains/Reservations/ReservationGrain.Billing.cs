@@ -100,10 +100,12 @@ public sealed partial class ReservationGrain
         }
     }
 
-    private async Task OnPlacedAsync(Placement placement, DateTimeOffset now)
+    /// <summary>Listed for billing before the reservation is written: a listed id whose write fails is dropped at its first tick.</summary>
+    private Task EnrollForBillingAsync() =>
+        GrainFactory.Get<IBillingBucketGrain>(billing.Value.BucketOf(ReservationId)).AddAsync(ReservationId);
+
+    private void OnPlaced(Placement placement, DateTimeOffset now)
     {
-        // Listed for billing before the reservation is written: a listed id whose write fails is dropped at its first tick.
-        await GrainFactory.GetGrain<IBillingBucketGrain>(billing.Value.BucketOf(ReservationId)).AddAsync(ReservationId);
         Meter.PricePerHour = placement.PricePerHour;
         Meter.FarmId = placement.FarmId;
         Meter.FarmerTwinId = placement.FarmerTwinId;
@@ -272,8 +274,11 @@ public sealed partial class ReservationGrain
         {
             while (Meter.Pending.Count > 0)
             {
-                await Ledger.AppendAsync(Meter.Pending[0]);
-                Meter.Pending.RemoveAt(0);
+                // Removed by identity: a placement's flush may still run beside this one (same entry twice is
+                // harmless, the ledger dedupes by event id; removing another's entry unappended is not).
+                var next = Meter.Pending[0];
+                await Ledger.AppendAsync(next);
+                Meter.Pending.Remove(next);
             }
         }
         catch (Exception exception)

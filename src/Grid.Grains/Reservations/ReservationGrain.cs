@@ -328,8 +328,11 @@ public sealed partial class ReservationGrain(
         await EnsureFundsAsync(request, placement);
         try
         {
-            // Listed first: if this fails nothing is acknowledged; a listed id whose write then fails is skipped.
-            await GrainFactory.Bucket(request.TwinId, TwinReservations.BucketOf(ReservationId)).AddAsync(ReservationId);
+            // Listed first (the tenant's list and a billing bucket, side by side: neither needs the other): if this
+            // fails nothing is acknowledged; a listed id whose write then fails is skipped by both.
+            await Task.WhenAll(
+                GrainFactory.Bucket(request.TwinId, TwinReservations.BucketOf(ReservationId)).AddAsync(ReservationId),
+                EnrollForBillingAsync());
             var now = clock.UtcNow;
             state.State = new ReservationRecord
             {
@@ -341,7 +344,7 @@ public sealed partial class ReservationGrain(
                 CreatedAt = now,
                 UpdatedAt = now,
             };
-            await OnPlacedAsync(placement, now);
+            OnPlaced(placement, now);
             AddEvent("placed", placement.NodeId, $"Placed on node {placement.NodeId}.");
             await state.WriteOrDeactivateAsync(this);
         }
@@ -355,7 +358,10 @@ public sealed partial class ReservationGrain(
             throw;
         }
 
-        await FlushLedgerAsync();
+        // The "placed" event is durable in the reservation's own write (Meter.Pending): it reaches the ledger after
+        // the answer, and if this silo dies first, at the reservation's next flush (its billing tick at the latest,
+        // which flushes before it bills). Awaiting it here added a ledger round trip to every placement.
+        _ = FlushLedgerAsync();
         return new(Info(), null);
     }
 

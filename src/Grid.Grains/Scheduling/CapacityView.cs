@@ -9,22 +9,29 @@ namespace Grid.Scheduling;
 /// </summary>
 public sealed class CapacityView
 {
-    private readonly ConcurrentDictionary<long, NodeSummary> _nodes = new();
+    // Each node's summary sits in its own slot, swapped by compare-and-exchange: every allocation publishes a
+    // summary, and the dictionary's TryUpdate took one of its few stripe locks for each (the hottest lock of a
+    // placement profile). The dictionary itself changes only when a node is first seen.
+    private readonly ConcurrentDictionary<long, Slot> _nodes = new();
     private readonly Lock _orderLock = new();
     private long[] _order = [];
     private int _count;
+    private long _changes;
 
     /// <summary>Known nodes (read without taking the dictionary's locks).</summary>
     public int Count => Volatile.Read(ref _count);
+
+    /// <summary>How many summaries were added or replaced so far: a reader's copy built at one value is current while it holds.</summary>
+    public long Changes => Interlocked.Read(ref _changes);
 
     /// <summary>A lock-free walk over the summaries; concurrent updates may or may not be seen.</summary>
     public IEnumerable<NodeSummary> Nodes
     {
         get
         {
-            foreach (var (_, summary) in _nodes)
+            foreach (var (_, slot) in _nodes)
             {
-                yield return summary;
+                yield return slot.Summary;
             }
         }
     }
@@ -44,38 +51,59 @@ public sealed class CapacityView
         var start = Random.Shared.Next(order.Length);
         for (var i = 0; i < order.Length; i++)
         {
-            if (_nodes.TryGetValue(order[(start + i) % order.Length], out var summary))
+            if (_nodes.TryGetValue(order[(start + i) % order.Length], out var slot))
             {
-                yield return summary;
+                yield return slot.Summary;
             }
         }
     }
 
-    public bool TryGet(long nodeId, out NodeSummary summary) => _nodes.TryGetValue(nodeId, out summary!);
+    public bool TryGet(long nodeId, out NodeSummary summary)
+    {
+        var found = _nodes.TryGetValue(nodeId, out var slot);
+        summary = slot?.Summary!;
+        return found;
+    }
 
     /// <summary>Keeps the newer of the known and the given summary.</summary>
     public void Update(NodeSummary summary)
     {
+        if (!_nodes.TryGetValue(summary.NodeId, out var slot))
+        {
+            if (_nodes.TryAdd(summary.NodeId, new Slot(summary)))
+            {
+                Interlocked.Increment(ref _count);
+                Interlocked.Increment(ref _changes);
+                lock (_orderLock)
+                {
+                    // Copy-on-write: readers walk a stable array without locks; nodes are only ever added.
+                    _order = [.. _order, summary.NodeId];
+                }
+
+                return;
+            }
+
+            slot = _nodes[summary.NodeId];
+        }
+
         while (true)
         {
-            if (!_nodes.TryGetValue(summary.NodeId, out var known))
-            {
-                if (_nodes.TryAdd(summary.NodeId, summary))
-                {
-                    Interlocked.Increment(ref _count);
-                    lock (_orderLock)
-                    {
-                        // Copy-on-write: readers walk a stable array without locks; nodes are only ever added.
-                        _order = [.. _order, summary.NodeId];
-                    }
-
-                    return;
-                }
-            }
-            else if (known.Version >= summary.Version || _nodes.TryUpdate(summary.NodeId, summary, known))
+            var known = slot.Summary;
+            if (known.Version >= summary.Version)
             {
                 return;
             }
+
+            if (ReferenceEquals(Interlocked.CompareExchange(ref slot.Summary, summary, known), known))
+            {
+                Interlocked.Increment(ref _changes);
+                return;
+            }
         }
+    }
+
+    private sealed class Slot(NodeSummary summary)
+    {
+        public NodeSummary Summary = summary;
     }
 }

@@ -56,7 +56,7 @@ public static class ReservationsApi
         ReservationOutcome outcome;
         if (idempotencyKey is null)
         {
-            outcome = await grains.GetGrain<IReservationGrain>(await ids.NextAsync(IdKind.Reservation)).CreateAsync(request);
+            outcome = await grains.Get<IReservationGrain>(await ids.NextAsync(IdKind.Reservation)).CreateAsync(request);
         }
         else
         {

@@ -6,8 +6,10 @@ namespace Grid.Host.Proxy;
 public readonly record struct NodeRow(NodeSummary Node, FarmRow? Farm, int FarmFreeIps);
 
 /// <summary>
-/// <c>/nodes</c> answered from this silo's <see cref="CapacityView"/>: the grid proxy's filters and sort keys,
-/// evaluated in memory over the summaries, never by calling node grains.
+/// <c>/nodes</c> answered from this silo's capacity view (through its <see cref="NodeIndex"/> copy): the grid proxy's
+/// filters and sort keys, evaluated in memory, never by calling node grains. A page scans the candidates once with
+/// one <see cref="NodeFilter"/>, counts the matches and keeps only the best <c>page × size</c> of them by the sort key
+/// (a bounded heap), so a page over 100k nodes sorts a hundred rows, not the matches.
 /// </summary>
 public static class NodeQuery
 {
@@ -60,17 +62,10 @@ public static class NodeQuery
         ["price_usd"] = _ => 0,
     };
 
-    private static readonly Dictionary<string, Func<NodeRow, string>> TextKeys = new(StringComparer.Ordinal)
-    {
-        ["country"] = r => r.Node.Location.Country,
-        ["city"] = r => r.Node.Location.City,
-        ["farm_name"] = r => r.Farm?.Name ?? "",
-    };
+    private static readonly string[] TextKeys = ["country", "city", "farm_name"];
 
     /// <summary>Every <c>sort_by</c> key of the grid proxy's <c>types.Node</c> (plus <c>farm_name</c>, which its client offers).</summary>
-    public static readonly string[] SortKeys = [.. NumericKeys.Keys, .. TextKeys.Keys];
-
-    public static readonly IComparer<NodeRow> ByNodeId = Comparer<NodeRow>.Create((a, b) => a.Node.NodeId.CompareTo(b.Node.NodeId));
+    public static readonly string[] SortKeys = [.. NumericKeys.Keys, .. TextKeys];
 
     public static string Status(NodeStatus status) => status switch
     {
@@ -79,151 +74,211 @@ public static class NodeQuery
         _ => "up", // draining nodes are up: they heartbeat, they only take no new work
     };
 
-    public static IComparer<NodeRow> ComparerFor(string sortBy)
+    /// <summary>
+    /// The page <paramref name="limit"/> asks for among the entries <paramref name="filter"/> passes, and how many pass.
+    /// Sorted by the key, ties by node id, both reversed for <c>desc</c>; by node id without <c>sort_by</c>.
+    /// </summary>
+    public static (List<NodeRow> Page, int Count) Page(NodeSnapshot snapshot, NodeFilter filter, ProxyLimit limit, FarmDirectory farms)
     {
-        if (TextKeys.TryGetValue(sortBy, out var text))
+        var bound = filter.Bind(snapshot, farms);
+        var entries = snapshot.Entries;
+        var candidates = bound.Candidates;
+        var total = candidates?.Length ?? entries.Length;
+        if (limit.Randomize)
         {
-            return Comparer<NodeRow>.Create((a, b) =>
+            var matches = new List<int>();
+            for (var i = 0; i < total; i++)
             {
-                var c = string.Compare(text(a), text(b), StringComparison.OrdinalIgnoreCase);
-                return c != 0 ? c : a.Node.NodeId.CompareTo(b.Node.NodeId);
-            });
-        }
-
-        var key = NumericKeys[sortBy];
-        return Comparer<NodeRow>.Create((a, b) =>
-        {
-            var c = key(a).CompareTo(key(b));
-            return c != 0 ? c : a.Node.NodeId.CompareTo(b.Node.NodeId);
-        });
-    }
-
-    /// <summary>Every node of the view joined with its farm.</summary>
-    public static IEnumerable<NodeRow> Rows(CapacityView view, FarmDirectory farms)
-    {
-        // One directory lookup per farm, not per node.
-        var known = new Dictionary<long, (FarmRow? Farm, int FreeIps)>();
-        foreach (var node in view.Nodes)
-        {
-            if (!known.TryGetValue(node.FarmId, out var farm))
-            {
-                farms.TryGet(node.FarmId, out var info);
-                known[node.FarmId] = farm = (info, info?.FreeIps ?? 0);
+                var index = candidates is null ? i : candidates[i];
+                if (bound.Matches(in entries[index]))
+                {
+                    matches.Add(index);
+                }
             }
 
-            yield return new NodeRow(node, farm.Farm, farm.FreeIps);
+            var shuffled = matches.ToArray();
+            Random.Shared.Shuffle(shuffled);
+            return ([.. shuffled.Skip(limit.Skip).Take(limit.Size).Select(i => Row(entries[i].Node, farms))], matches.Count);
+        }
+
+        // One pass: count every match and keep the best skip + size of them (no list of the matches).
+        var keys = KeyOf(limit.SortBy, snapshot, farms);
+        var ids = snapshot.Ids;
+        var best = new Best((int)Math.Min((long)limit.Skip + limit.Size, total), limit.SortBy is not null && limit.Descending);
+        var count = 0;
+        for (var i = 0; i < total; i++)
+        {
+            var index = candidates is null ? i : candidates[i];
+            if (bound.Matches(in entries[index]))
+            {
+                count++;
+                best.Offer(index, keys[index], ids[index]);
+            }
+        }
+
+        return ([.. best.InOrder().Skip(limit.Skip).Select(i => Row(entries[i].Node, farms))], count);
+    }
+
+    public static NodeRow Row(NodeSummary node, FarmDirectory farms) =>
+        farms.TryGet(node.FarmId, out var farm) ? new NodeRow(node, farm, farm.FreeIps) : new NodeRow(node, null, 0);
+
+    /// <summary>
+    /// The first <c>count</c> entries offered, in order: a bounded heap whose top is the worst kept, so an entry no better
+    /// than that (most of them, once the heap is full) costs one comparison of two numbers.
+    /// </summary>
+    private sealed class Best(int count, bool descending)
+    {
+        private readonly KeyOrder _order = new(descending);
+        private readonly PriorityQueue<int, (long Key, long Id)> _heap = new(count + 1, new KeyOrder(!descending));
+        private (long Key, long Id) _worst;
+
+        public void Offer(int index, long key, long id)
+        {
+            if (_heap.Count < count)
+            {
+                _heap.Enqueue(index, (key, id));
+            }
+            else if (count > 0 && _order.Compare((key, id), _worst) < 0)
+            {
+                _heap.DequeueEnqueue(index, (key, id));
+            }
+            else
+            {
+                return;
+            }
+
+            if (_heap.Count == count)
+            {
+                _heap.TryPeek(out _, out _worst);
+            }
+        }
+
+        public int[] InOrder()
+        {
+            var best = new int[_heap.Count];
+            for (var i = best.Length - 1; _heap.TryDequeue(out var index, out _); i--)
+            {
+                best[i] = index;
+            }
+
+            return best;
+        }
+    }
+
+    /// <summary>The sort key of an entry as a number: texts by their case-insensitive rank, the rest from the summary.</summary>
+    private static long[] KeyOf(string? sortBy, NodeSnapshot snapshot, FarmDirectory farms)
+    {
+        switch (sortBy)
+        {
+            case null or "node_id":
+                return snapshot.Ids;
+            case "country":
+                return snapshot.Column(sortBy, e => snapshot.Countries.Ranks[e.Country]);
+            case "city":
+                return snapshot.Column(sortBy, e => snapshot.Cities.Ranks[e.City]);
+            case "farm_name":
+                // Farms change apart from the copy: ranked per request. A node whose farm is not known yet sorts as "".
+                var names = farms.Farms.Select(f => f.Name).Append("").ToArray();
+                var ranks = NodeSnapshot.Names.Rank(names);
+                var rankOf = new Dictionary<string, int>(StringComparer.OrdinalIgnoreCase);
+                for (var n = 0; n < names.Length; n++)
+                {
+                    rankOf[names[n]] = Math.Min(ranks[n], rankOf.GetValueOrDefault(names[n], int.MaxValue));
+                }
+
+                return Array.ConvertAll(snapshot.Entries, e => (long)rankOf[farms.NameOf(e.FarmId)]);
+            default:
+                var key = NumericKeys[sortBy];
+                return snapshot.Column(sortBy, e => key(new NodeRow(e.Node, null, 0)));
+        }
+    }
+
+    /// <summary>By key, then node id; both reversed when descending.</summary>
+    private sealed class KeyOrder(bool descending) : IComparer<(long Key, long Id)>
+    {
+        public int Compare((long Key, long Id) a, (long Key, long Id) b)
+        {
+            var c = a.Key != b.Key ? a.Key.CompareTo(b.Key) : a.Id.CompareTo(b.Id);
+            return descending ? -c : c;
         }
     }
 
     /// <summary>The filter the query asks for; problems are recorded on <paramref name="query"/>.</summary>
-    public static Func<NodeRow, bool> Filter(ProxyQuery query)
+    public static NodeFilter Filter(ProxyQuery query)
     {
-        var tests = new List<Func<NodeRow, bool>>();
+        var filter = new NodeFilter
+        {
+            MinFreeMru = query.Natural("free_mru") ?? long.MinValue,
+            MinFreeHru = query.Natural("free_hru") ?? long.MinValue,
+            MinFreeSru = query.Natural("free_sru") ?? long.MinValue,
+            MinTotalMru = query.Natural("total_mru") ?? long.MinValue,
+            MinTotalHru = query.Natural("total_hru") ?? long.MinValue,
+            MinTotalSru = query.Natural("total_sru") ?? long.MinValue,
+            MinTotalCru = query.Natural("total_cru") ?? long.MinValue,
+            MinFreeIps = query.Natural("free_ips"),
+            Country = query.Text("country"),
+            CountryContains = query.Text("country_contains"),
+            City = query.Text("city"),
+            CityContains = query.Text("city_contains"),
+            FarmName = query.Text("farm_name"),
+            FarmNameContains = query.Text("farm_name_contains"),
+            NodeId = query.Natural("node_id"),
+            TwinId = query.Natural("twin_id"),
+            OwnedBy = query.Natural("owned_by"),
+            FarmIds = query.NaturalList("farm_ids"),
+            NodeIds = query.NaturalList("node_ids"),
+            Excluded = query.NaturalList("excluded"),
+        };
         if (query.OneOf("status", Statuses) is { } statuses)
         {
-            tests.Add(r => statuses.Contains(Status(r.Node.Status)));
-        }
-
-        AtLeast(query, tests, "free_mru", r => r.Node.Free.Mru);
-        AtLeast(query, tests, "free_hru", r => r.Node.Free.Hru);
-        AtLeast(query, tests, "free_sru", r => r.Node.Free.Sru);
-        AtLeast(query, tests, "total_mru", r => r.Node.Total.Mru);
-        AtLeast(query, tests, "total_hru", r => r.Node.Total.Hru);
-        AtLeast(query, tests, "total_sru", r => r.Node.Total.Sru);
-        AtLeast(query, tests, "total_cru", r => r.Node.Total.Cru);
-        AtLeast(query, tests, "free_ips", r => r.FarmFreeIps);
-        Text(query, tests, "country", r => r.Node.Location.Country, contains: false);
-        Text(query, tests, "country_contains", r => r.Node.Location.Country, contains: true);
-        Text(query, tests, "city", r => r.Node.Location.City, contains: false);
-        Text(query, tests, "city_contains", r => r.Node.Location.City, contains: true);
-        Text(query, tests, "farm_name", r => r.Farm?.Name ?? "", contains: false);
-        Text(query, tests, "farm_name_contains", r => r.Farm?.Name ?? "", contains: true);
-        Text(query, tests, "certification_type", r => r.Node.Certification.ToString(), contains: false);
-        Equal(query, tests, "node_id", r => r.Node.NodeId);
-        Equal(query, tests, "twin_id", r => r.Node.TwinId);
-        Equal(query, tests, "owned_by", r => r.Farm?.TwinId ?? r.Node.TwinId);
-        if (query.NaturalList("farm_ids") is { } farmIds)
-        {
-            tests.Add(r => farmIds.Contains(r.Node.FarmId));
-        }
-
-        if (query.NaturalList("node_ids") is { } nodeIds)
-        {
-            tests.Add(r => nodeIds.Contains(r.Node.NodeId));
-        }
-
-        if (query.NaturalList("excluded") is { } excluded)
-        {
-            tests.Add(r => !excluded.Contains(r.Node.NodeId));
+            filter.StatusMask = NodeFilter.StatusMaskOf(statuses);
         }
 
         if (query.Bool("healthy") is { } healthy)
         {
-            tests.Add(r => (r.Node.Status is NodeStatus.Up or NodeStatus.Draining) == healthy);
+            // Healthy = up or draining (the nodes whose status answers "up").
+            filter.StatusMask &= healthy ? NodeFilter.StatusMaskOf(["up"]) : ~NodeFilter.StatusMaskOf(["up"]);
         }
 
-        NeutralFilters(query, tests);
-        return tests.Count == 0 ? _ => true : r =>
+        if (query.Text("certification_type") is { } certification)
         {
-            foreach (var test in tests)
-            {
-                if (!test(r))
-                {
-                    return false;
-                }
-            }
+            filter.CertificationMask = Enum.GetValues<NodeCertification>()
+                .Where(c => c.ToString().Equals(certification, StringComparison.OrdinalIgnoreCase))
+                .Aggregate(0, (mask, c) => mask | (1 << (int)c));
+        }
 
-            return true;
-        };
+        filter.MatchesNothing = AsksForWhatNoNodeHas(query);
+        return filter;
     }
 
     /// <summary>
     /// Filters on what this grid does not have (public config, dedicated farms, renting, GPUs, prices, regions,
     /// features): every node has the neutral value, so a filter asking for it keeps all nodes and any other keeps none.
+    /// Every one is read (and so validated) even once one is found.
     /// </summary>
-    private static void NeutralFilters(ProxyQuery query, List<Func<NodeRow, bool>> tests)
+    private static bool AsksForWhatNoNodeHas(ProxyQuery query)
     {
+        var none = false;
         foreach (var name in (string[])["ipv4", "ipv6", "domain", "dedicated", "in_dedicated_farm", "rentable", "rented", "has_gpu", "gpu_available", "has_ipv6"])
         {
-            if (query.Bool(name) == true)
-            {
-                tests.Add(_ => false);
-            }
+            none |= query.Bool(name) == true;
         }
 
         foreach (var name in (string[])["rented_by", "rentable_or_rented_by"])
         {
-            if (query.Natural(name) is > 0)
-            {
-                tests.Add(_ => false);
-            }
+            none |= query.Natural(name) is > 0;
         }
 
         // Nothing is rented and no farm is dedicated: every node is available to every twin.
         query.Natural("available_for");
-        if (query.Natural("num_gpu") is > 0)
-        {
-            tests.Add(_ => false);
-        }
-
+        none |= query.Natural("num_gpu") is > 0;
         foreach (var name in (string[])["gpu_device_id", "gpu_device_name", "gpu_vendor_id", "gpu_vendor_name", "region"])
         {
-            if (query.Text(name) is not null)
-            {
-                tests.Add(_ => false);
-            }
+            none |= query.Text(name) is not null;
         }
 
-        if (query.Number("price_min") is > 0)
-        {
-            tests.Add(_ => false);
-        }
-
-        if (query.Number("price_max") is < 0)
-        {
-            tests.Add(_ => false);
-        }
-
+        none |= query.Number("price_min") is > 0;
+        none |= query.Number("price_max") is < 0;
         if (query.List("features") is { Length: > 0 } features)
         {
             var unknown = features.FirstOrDefault(f => !Features.Contains(f, StringComparer.Ordinal));
@@ -232,36 +287,10 @@ public static class NodeQuery
                 query.Fail("features", $"'{unknown}' is not a valid node feature.");
             }
 
-            tests.Add(_ => false);
-        }
-    }
-
-    private static void AtLeast(ProxyQuery query, List<Func<NodeRow, bool>> tests, string name, Func<NodeRow, long> value)
-    {
-        if (query.Natural(name) is { } min)
-        {
-            tests.Add(r => value(r) >= min);
-        }
-    }
-
-    private static void Equal(ProxyQuery query, List<Func<NodeRow, bool>> tests, string name, Func<NodeRow, long> value)
-    {
-        if (query.Natural(name) is { } wanted)
-        {
-            tests.Add(r => value(r) == wanted);
-        }
-    }
-
-    private static void Text(ProxyQuery query, List<Func<NodeRow, bool>> tests, string name, Func<NodeRow, string> value, bool contains)
-    {
-        if (query.Text(name) is not { } wanted)
-        {
-            return;
+            none = true;
         }
 
-        tests.Add(contains
-            ? r => value(r).Contains(wanted, StringComparison.OrdinalIgnoreCase)
-            : r => value(r).Equals(wanted, StringComparison.OrdinalIgnoreCase));
+        return none;
     }
 
     private static long StatusRank(NodeStatus status) => status switch

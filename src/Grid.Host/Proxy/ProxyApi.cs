@@ -41,7 +41,7 @@ public static class ProxyApi
     }
 
     public static Results<Ok<List<ProxyNode>>, ValidationProblem> ListNodes(
-        HttpContext http, CapacityView view, FarmDirectory farms, GridClock clock)
+        HttpContext http, NodeIndex index, FarmDirectory farms, GridClock clock)
     {
         var query = new ProxyQuery(http.Request.Query, [.. NodeQuery.Filters, .. ProxyQuery.LimitParameters]);
         var filter = NodeQuery.Filter(query);
@@ -51,10 +51,10 @@ public static class ProxyApi
             return query.Problem();
         }
 
-        var matching = NodeQuery.Rows(view, farms).Where(filter).ToList();
-        limit.WriteCount(http.Response, matching.Count);
+        var (page, count) = NodeQuery.Page(index.Current(), filter, limit, farms);
+        limit.WriteCount(http.Response, count);
         var now = clock.UtcNow;
-        return TypedResults.Ok(limit.Apply(matching, NodeQuery.ComparerFor, NodeQuery.ByNodeId).ConvertAll(r => ProxyViews.Node(r, now, nested: false)));
+        return TypedResults.Ok(page.ConvertAll(r => ProxyViews.Node(r, now, nested: false)));
     }
 
     public static Results<Ok<ProxyNode>, ProblemHttpResult> GetNode(long nodeId, CapacityView view, FarmDirectory farms, GridClock clock) =>
@@ -148,16 +148,8 @@ public static class ProxyApi
     internal static int Compare(long a, long b, string textA, string textB) =>
         a != b ? a.CompareTo(b) : string.CompareOrdinal(textA, textB);
 
-    private static NodeRow? FindNode(long nodeId, CapacityView view, FarmDirectory farms)
-    {
-        if (!view.TryGet(nodeId, out var node))
-        {
-            return null;
-        }
-
-        farms.TryGet(node.FarmId, out var farm);
-        return new NodeRow(node, farm, farm?.FreeIps ?? 0);
-    }
+    private static NodeRow? FindNode(long nodeId, CapacityView view, FarmDirectory farms) =>
+        view.TryGet(nodeId, out var node) ? NodeQuery.Row(node, farms) : null;
 
     private static string HostVersion() =>
         typeof(ProxyApi).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "0.0.0";

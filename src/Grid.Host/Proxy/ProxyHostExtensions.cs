@@ -31,6 +31,8 @@ public static class ProxyHostExtensions
             builder.Services.AddHostedService(sp => sp.GetRequiredService<LedgerFollower>());
         }
 
+        builder.Services.AddSingleton<NodeIndex>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<NodeIndex>());
         builder.Services.AddSingleton<FarmDirectory>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<FarmDirectory>());
         return builder;

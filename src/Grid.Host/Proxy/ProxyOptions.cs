@@ -11,6 +11,12 @@ public sealed class ProxyOptions
     /// <summary>How often the read model polls the ledger for new entries (memory mode: the follower; durable mode: the projector). Default: 200 ms.</summary>
     public TimeSpan LedgerPollInterval { get; set; } = TimeSpan.FromMilliseconds(200);
 
+    /// <summary>
+    /// How often, while <c>/nodes</c> is being read and the capacity view changed, its index (a compact copy of the view)
+    /// is rebuilt off the request path; a read finding it older than three intervals rebuilds it first. Default: 250 ms.
+    /// </summary>
+    public TimeSpan NodeIndexInterval { get; set; } = TimeSpan.FromMilliseconds(250);
+
     /// <summary>The version <c>/version</c> answers. Default: the host assembly's informational version.</summary>
     public string? Version { get; set; }
 }
