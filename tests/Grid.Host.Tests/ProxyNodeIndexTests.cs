@@ -44,15 +44,21 @@ public sealed class ProxyNodeIndexTests
             view.Update(Summary(i, used: i % 7, version: 1));
         }
 
-        AssertPagesAreTheSortedMatches(view, parameters);
+        var first = AssertPagesAreTheSortedMatches(view, parameters, previous: null);
 
-        // Half the nodes change (their used capacity, so their free CPU and memory); the next copy pages them anew.
+        // Half the nodes change (their used capacity, so their free CPU and memory; some move to a new country) and
+        // nodes join; the next copy, built from the first (unchanged entries and sort columns carried), pages them anew.
         for (var i = 1; i <= 3_000; i += 2)
         {
-            view.Update(Summary(i, used: (i * 13) % 9, version: 2));
+            view.Update(Summary(i, used: (i * 13) % 9, version: 2, country: i % 3 == 0 ? "Chile" : null));
         }
 
-        AssertPagesAreTheSortedMatches(view, parameters);
+        for (var i = 3_001; i <= 3_100; i++)
+        {
+            view.Update(Summary(i, used: i % 5, version: 1));
+        }
+
+        AssertPagesAreTheSortedMatches(view, parameters, first);
     }
 
     [Fact]
@@ -81,10 +87,10 @@ public sealed class ProxyNodeIndexTests
     }
 
     /// <summary>Pages of 37 (and one page of all) against LINQ over the summaries: same nodes, same order, same count.</summary>
-    private static void AssertPagesAreTheSortedMatches(CapacityView view, string parameters)
+    private static NodeSnapshot AssertPagesAreTheSortedMatches(CapacityView view, string parameters, NodeSnapshot? previous)
     {
         var farms = new FarmDirectory(new MemoryProxyReadStore(new ProxyReadModel()), Options.Create(new ProxyOptions()), NullLogger<FarmDirectory>.Instance);
-        var snapshot = NodeSnapshot.Build(view);
+        var snapshot = NodeSnapshot.Build(view, previous);
         var (filter, limit) = Parse(parameters);
         var expected = Expected(view, parameters, limit);
 
@@ -104,6 +110,7 @@ public sealed class ProxyNodeIndexTests
         Assert.Equal(expected, paged);
         Assert.Equal(expected.Take(1000), NodeQuery.Page(snapshot, filter, limit with { Page = 1, Size = 1000 }, farms).Page.Select(r => r.Node.NodeId));
         Assert.NotEmpty(expected);
+        return snapshot;
     }
 
     private static (NodeFilter Filter, ProxyLimit Limit) Parse(string parameters)
@@ -144,13 +151,13 @@ public sealed class ProxyNodeIndexTests
         return keyed;
     }
 
-    private static NodeSummary Summary(int i, long used, long version)
+    private static NodeSummary Summary(int i, long used, long version, string? country = null)
     {
         var total = new Capacity(8 + (i % 3 * 8), (8L + (i % 4 * 8)) << 30, 1L << 40, 0);
         var usedCapacity = new Capacity(used, used << 30, 0, 0);
         var status = (i % 11) switch { 0 => NodeStatus.Down, 1 => NodeStatus.Standby, 2 => NodeStatus.Draining, _ => NodeStatus.Up };
         var created = T0.AddMinutes(i);
         return new NodeSummary(i, 1 + (i % 5), 1, status, false, null, total, CapacityMath.Free(total, usedCapacity, 1.0),
-            new Location(Countries[i % Countries.Length], $"City {i % 17}"), NodeCertification.Diy, [], version, usedCapacity, created, created, created);
+            new Location(country ?? Countries[i % Countries.Length], $"City {i % 17}"), NodeCertification.Diy, [], version, usedCapacity, created, created, created);
     }
 }

@@ -1,3 +1,4 @@
+using System.Collections.Immutable;
 using Orleans.Concurrency;
 
 namespace Grid.Grains;
@@ -40,6 +41,10 @@ public interface IBillingBucketGrain : IGrainWithIntegerKey
 {
     [Alias("Add")]
     Task AddAsync(long reservationId);
+
+    /// <summary>Lists many reservations in one durable write (a bulk import of stored reservations).</summary>
+    [Alias("AddMany")]
+    Task AddManyAsync(ImmutableArray<long> reservationIds);
 
     /// <summary>
     /// Asks each reservation whose billing offset falls in <c>(from, to]</c> (cycle time) to bill what is due,

@@ -1,3 +1,4 @@
+using System.Collections.Immutable;
 using Grid.Grains;
 using Orleans.Concurrency;
 using Microsoft.Extensions.Logging;
@@ -28,9 +29,12 @@ public sealed partial class BillingBucketGrain(
     // Many placements add ids at once: one write carries all that arrived meanwhile.
     private WriteCoalescer Writer => _writer ??= new WriteCoalescer(() => state.WriteOrDeactivateAsync(this));
 
-    public async Task AddAsync(long reservationId)
+    public Task AddAsync(long reservationId) => AddManyAsync([reservationId]);
+
+    public async Task AddManyAsync(ImmutableArray<long> reservationIds)
     {
-        if (state.State.ReservationIds.Add(reservationId))
+        var added = reservationIds.Where(state.State.ReservationIds.Add).ToList();
+        if (added.Count > 0)
         {
             try
             {
@@ -38,7 +42,7 @@ public sealed partial class BillingBucketGrain(
             }
             catch
             {
-                state.State.ReservationIds.Remove(reservationId);
+                state.State.ReservationIds.ExceptWith(added);
                 throw;
             }
         }

@@ -16,8 +16,12 @@ public sealed partial class LedgerAppender(IGrainFactory grains, ILogger<LedgerA
     /// <summary>Most appends per call (the ledger splits them into its own group commits anyway).</summary>
     private const int MaxBatch = 4096;
 
-    /// <summary>Calls in flight at once: the next batch is already queued at the ledger while one is written.</summary>
-    private const int MaxCalls = 4;
+    /// <summary>
+    /// Calls in flight at once. Each waits until its entries are durable, so with too few an append that arrives
+    /// while all are out misses the ledger's next group commit (measured: 4 calls were slower than a call per
+    /// append at 128 callers); an append waits in the appender only while this many calls are out.
+    /// </summary>
+    private const int MaxCalls = 16;
 
     private readonly Lock _lock = new();
     private List<Waiting> _waiting = [];

@@ -58,6 +58,9 @@ public sealed class CapacityView
         }
     }
 
+    /// <summary>Every node id in the order it was first added (nodes are never removed, so a prefix never changes).</summary>
+    public ReadOnlyMemory<long> InsertionOrder => Volatile.Read(ref _order);
+
     public bool TryGet(long nodeId, out NodeSummary summary)
     {
         var found = _nodes.TryGetValue(nodeId, out var slot);

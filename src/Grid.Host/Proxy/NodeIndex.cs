@@ -38,17 +38,28 @@ public readonly struct NodeEntry(NodeSummary node, int country, int city)
 /// </summary>
 public sealed class NodeSnapshot
 {
-    private readonly ConcurrentDictionary<string, long[]> _columns = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, Column> _columns = new(StringComparer.Ordinal);
 
-    private NodeSnapshot(NodeEntry[] entries, Names countries, Names cities, int[][] byCountry, long changes)
+    private NodeSnapshot(NodeEntry[] entries, Names countries, Names cities, long changes)
     {
         Entries = entries;
         Ids = Array.ConvertAll(entries, e => e.NodeId);
         Countries = countries;
         Cities = cities;
-        ByCountry = byCountry;
         Changes = changes;
         BuiltAt = Environment.TickCount64;
+        var counts = new int[countries.Values.Length];
+        foreach (var entry in entries)
+        {
+            counts[entry.Country]++;
+        }
+
+        ByCountry = [.. counts.Select(c => new int[c])];
+        Array.Clear(counts);
+        for (var i = 0; i < entries.Length; i++)
+        {
+            ByCountry[entries[i].Country][counts[entries[i].Country]++] = i;
+        }
     }
 
     public NodeEntry[] Entries { get; }
@@ -70,37 +81,59 @@ public sealed class NodeSnapshot
 
     /// <summary>
     /// Per entry, the value of sort key <paramref name="name"/>, computed once per copy on first use: a sort then reads
-    /// one array instead of following each matching node's summary to its capacity records.
+    /// one array instead of following each matching node's summary to its capacity records. A column of the summary
+    /// alone (<paramref name="ofSummary"/>) is carried into the next copy for the nodes that did not change.
     /// </summary>
-    public long[] Column(string name, Func<NodeEntry, long> key) => _columns.GetOrAdd(name, _ => Array.ConvertAll(Entries, e => key(e)));
+    public long[] ColumnOf(string name, Func<NodeEntry, long> key, bool ofSummary = false) =>
+        _columns.GetOrAdd(name, _ => new Column(key, ofSummary, Array.ConvertAll(Entries, e => key(e)))).Values;
 
-    public static NodeSnapshot Build(CapacityView view)
+    /// <summary>
+    /// A copy of the view as it is now. Entries are in the view's insertion order, so with <paramref name="previous"/> a
+    /// node whose summary is the same object as then keeps its entry (and its values in the carried columns): a rebuild
+    /// where few nodes changed looks up each node once and reads only the changed ones' summaries.
+    /// </summary>
+    public static NodeSnapshot Build(CapacityView view, NodeSnapshot? previous = null)
     {
         var changes = view.Changes;
-        var countries = new Names.Builder();
-        var cities = new Names.Builder();
-        var entries = new List<NodeEntry>(view.Count);
-        foreach (var node in view.Nodes)
+        var order = view.InsertionOrder.Span;
+        var before = previous?.Entries ?? [];
+        var countries = new Names.Builder(previous?.Countries);
+        var cities = new Names.Builder(previous?.Cities);
+        var entries = new NodeEntry[order.Length];
+        var kept = new bool[order.Length];
+        var count = 0;
+        for (var i = 0; i < order.Length; i++)
         {
-            entries.Add(new NodeEntry(node, countries.Id(node.Location.Country), cities.Id(node.Location.City)));
+            if (!view.TryGet(order[i], out var node))
+            {
+                continue; // listed in the order only after it is added, so never
+            }
+
+            var same = count < before.Length && ReferenceEquals(before[count].Node, node);
+            entries[count] = same ? before[count] : new NodeEntry(node, countries.Id(node.Location.Country), cities.Id(node.Location.City));
+            kept[count++] = same;
         }
 
-        var all = entries.ToArray();
-        var counts = new int[countries.Count];
-        foreach (var entry in all)
+        Array.Resize(ref entries, count);
+        var snapshot = new NodeSnapshot(entries, countries.Build(), cities.Build(), changes);
+        foreach (var (name, column) in previous?._columns ?? [])
         {
-            counts[entry.Country]++;
+            if (column.OfSummary)
+            {
+                var values = new long[count];
+                for (var i = 0; i < count; i++)
+                {
+                    values[i] = kept[i] ? column.Values[i] : column.Key(entries[i]);
+                }
+
+                snapshot._columns[name] = column with { Values = values };
+            }
         }
 
-        var byCountry = counts.Select(c => new int[c]).ToArray();
-        Array.Clear(counts);
-        for (var i = 0; i < all.Length; i++)
-        {
-            byCountry[all[i].Country][counts[all[i].Country]++] = i;
-        }
-
-        return new NodeSnapshot(all, countries.Build(), cities.Build(), byCountry, changes);
+        return snapshot;
     }
+
+    private sealed record Column(Func<NodeEntry, long> Key, bool OfSummary, long[] Values);
 
     /// <summary>Distinct names up to case (<see cref="StringComparer.OrdinalIgnoreCase"/>), each with its sort rank.</summary>
     public sealed class Names
@@ -138,10 +171,11 @@ public sealed class NodeSnapshot
             return ranks;
         }
 
-        public sealed class Builder
+        /// <summary>Names with their ids so far (<paramref name="from"/>'s ids kept: entries carried over still name them).</summary>
+        public sealed class Builder(Names? from = null)
         {
-            private readonly Dictionary<string, int> _ids = new(StringComparer.OrdinalIgnoreCase);
-            private readonly List<string> _values = [];
+            private readonly Dictionary<string, int> _ids = from is null ? new(StringComparer.OrdinalIgnoreCase) : new(from._ids, StringComparer.OrdinalIgnoreCase);
+            private readonly List<string> _values = [.. from?.Values ?? []];
 
             public int Count => _values.Count;
 
@@ -214,7 +248,7 @@ public sealed partial class NodeIndex(CapacityView view, IOptions<ProxyOptions> 
                 return current;
             }
 
-            var built = NodeSnapshot.Build(view);
+            var built = NodeSnapshot.Build(view, seen);
             Volatile.Write(ref _snapshot, built);
             return built;
         }

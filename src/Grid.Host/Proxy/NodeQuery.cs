@@ -101,13 +101,17 @@ public static class NodeQuery
             return ([.. shuffled.Skip(limit.Skip).Take(limit.Size).Select(i => Row(entries[i].Node, farms))], matches.Count);
         }
 
-        // One pass: count every match and keep the best skip + size of them (no list of the matches).
+        // One pass: count every match and keep the best skip + size of them (no list of the matches). Entries are in
+        // the order nodes joined, mostly by id: a descending page walks them backwards, so a node tied on the key with
+        // one already kept (lower id, later in the walk) is not better and costs no heap change.
         var keys = KeyOf(limit.SortBy, snapshot, farms);
         var ids = snapshot.Ids;
-        var best = new Best((int)Math.Min((long)limit.Skip + limit.Size, total), limit.SortBy is not null && limit.Descending);
+        var descending = limit.SortBy is not null && limit.Descending;
+        var best = new Best((int)Math.Min((long)limit.Skip + limit.Size, total), descending);
         var count = 0;
-        for (var i = 0; i < total; i++)
+        for (var step = 0; step < total; step++)
         {
+            var i = descending ? total - 1 - step : step;
             var index = candidates is null ? i : candidates[i];
             if (bound.Matches(in entries[index]))
             {
@@ -173,9 +177,9 @@ public static class NodeQuery
             case null or "node_id":
                 return snapshot.Ids;
             case "country":
-                return snapshot.Column(sortBy, e => snapshot.Countries.Ranks[e.Country]);
+                return snapshot.ColumnOf(sortBy, e => snapshot.Countries.Ranks[e.Country]);
             case "city":
-                return snapshot.Column(sortBy, e => snapshot.Cities.Ranks[e.City]);
+                return snapshot.ColumnOf(sortBy, e => snapshot.Cities.Ranks[e.City]);
             case "farm_name":
                 // Farms change apart from the copy: ranked per request. A node whose farm is not known yet sorts as "".
                 var names = farms.Farms.Select(f => f.Name).Append("").ToArray();
@@ -189,7 +193,7 @@ public static class NodeQuery
                 return Array.ConvertAll(snapshot.Entries, e => (long)rankOf[farms.NameOf(e.FarmId)]);
             default:
                 var key = NumericKeys[sortBy];
-                return snapshot.Column(sortBy, e => key(new NodeRow(e.Node, null, 0)));
+                return snapshot.ColumnOf(sortBy, e => key(new NodeRow(e.Node, null, 0)), ofSummary: true);
         }
     }
 
