@@ -1,4 +1,3 @@
-using Grid.Scheduling;
 using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace Grid.Host.Proxy;
@@ -18,11 +17,11 @@ public static class FarmsQuery
     private static readonly string[] SortKeys = ["name", "farm_id", "twin_id", "dedicated", "public_ips", "free_ips", "total_ips", "used_ips"];
 
     public static async Task<Results<Ok<List<ProxyFarm>>, ValidationProblem>> List(
-        HttpContext http, IProxyReadStore store, CapacityView view, CancellationToken cancellationToken)
+        HttpContext http, IProxyReadStore store, NodeIndex index, FarmDirectory farms, CancellationToken cancellationToken)
     {
         var query = new ProxyQuery(http.Request.Query, [.. Filters, .. ProxyQuery.LimitParameters]);
         var filter = FarmFilter(query);
-        var nodeFilter = NodeFilter(query);
+        var nodeFilter = NodeLevelFilter(query);
         var limit = query.Limit(SortKeys);
         if (!query.IsValid)
         {
@@ -31,12 +30,14 @@ public static class FarmsQuery
 
         if (nodeFilter is not null)
         {
+            var snapshot = index.Current();
+            var bound = nodeFilter.Bind(snapshot, farms);
             var withMatchingNode = new HashSet<long>();
-            foreach (var node in view.Nodes)
+            foreach (var i in bound.Candidates ?? Enumerable.Range(0, snapshot.Entries.Length))
             {
-                if (nodeFilter(node))
+                if (bound.Matches(in snapshot.Entries[i]))
                 {
-                    withMatchingNode.Add(node.FarmId);
+                    withMatchingNode.Add(snapshot.Entries[i].FarmId);
                 }
             }
 
@@ -58,8 +59,8 @@ public static class FarmsQuery
             query.Text("name_contains"), query.Text("certification_type"), FarmIds: null, unmatchable);
     }
 
-    /// <summary>The node-level filters, or null when none was given.</summary>
-    private static Func<NodeSummary, bool>? NodeFilter(ProxyQuery query)
+    /// <summary>The node-level filters as a <see cref="NodeFilter"/> over the node index, or null when none was given.</summary>
+    private static NodeFilter? NodeLevelFilter(ProxyQuery query)
     {
         var freeMru = query.Natural("node_free_mru");
         var freeHru = query.Natural("node_free_hru");
@@ -85,18 +86,18 @@ public static class FarmsQuery
             return null;
         }
 
-        return n =>
-            (freeMru is null || n.Free.Mru >= freeMru)
-            && (freeHru is null || n.Free.Hru >= freeHru)
-            && (freeSru is null || n.Free.Sru >= freeSru)
-            && (totalCru is null || n.Total.Cru >= totalCru)
-            && (statuses is null || statuses.Contains(NodeQuery.Status(n.Status)))
-            && (rentedBy is null or 0)
-            && hasGpu != true
-            && hasIpv6 != true
-            && (certified is null || (n.Certification == NodeCertification.Certified) == certified)
-            && features is not { Length: > 0 }
-            && (country is null || n.Location.Country.Equals(country, StringComparison.OrdinalIgnoreCase))
-            && region is null;
+        return new NodeFilter
+        {
+            MinFreeMru = freeMru ?? long.MinValue,
+            MinFreeHru = freeHru ?? long.MinValue,
+            MinFreeSru = freeSru ?? long.MinValue,
+            MinTotalCru = totalCru ?? long.MinValue,
+            StatusMask = statuses is null ? -1 : NodeFilter.StatusMaskOf(statuses),
+            CertificationMask = certified is not { } wanted ? -1
+                : wanted ? 1 << (int)NodeCertification.Certified : ~(1 << (int)NodeCertification.Certified),
+            Country = country,
+            // No renting, GPUs, public IPv6 config, features or regions here: asking for one matches no node.
+            MatchesNothing = rentedBy is > 0 || hasGpu == true || hasIpv6 == true || features is { Length: > 0 } || region is not null,
+        };
     }
 }
