@@ -12,6 +12,7 @@ public sealed class GatedLedgerStore : ILedgerStore
     private TaskCompletionSource _gate = Open();
     private int _batches;
     private int _held;
+    private (int At, Exception Failure, TimeSpan After)? _fail;
 
     public int Batches => Volatile.Read(ref _batches);
 
@@ -22,6 +23,12 @@ public sealed class GatedLedgerStore : ILedgerStore
     public void Hold() => _gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
 
     public void Release() => _gate.TrySetResult();
+
+    /// <summary>
+    /// The write after the next <paramref name="skip"/> ones (past the gate) waits <paramref name="after"/>, then
+    /// fails with <paramref name="failure"/> and stores nothing, like a connection lost during a commit.
+    /// </summary>
+    public void FailWrite(int skip, Exception failure, TimeSpan after) => _fail = (Batches + skip + 1, failure, after);
 
     public Task<LedgerHead> ReadHeadAsync(CancellationToken cancellationToken = default) => _store.ReadHeadAsync(cancellationToken);
 
@@ -50,7 +57,12 @@ public sealed class GatedLedgerStore : ILedgerStore
             Interlocked.Decrement(ref _held);
         }
 
-        Interlocked.Increment(ref _batches);
+        if (Interlocked.Increment(ref _batches) == _fail?.At)
+        {
+            await Task.Delay(_fail.Value.After, cancellationToken);
+            throw _fail.Value.Failure;
+        }
+
         await _store.AppendAsync(entries, cancellationToken);
     }
 

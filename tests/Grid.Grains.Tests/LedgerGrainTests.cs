@@ -120,6 +120,56 @@ public sealed class LedgerGrainTests(LedgerClusterFixture fixture)
     }
 
     [Fact]
+    public async Task AFailedWriteFailsTheBatchBehindItAndTheChainIsRelinkedFromTheDurableHead()
+    {
+        // Batches of 10, so the ledger writes the next batch while the one before it is still in flight.
+        var store = new GatedLedgerStore();
+        await using var grid = await GridCluster.StartAsync(store, ("Grid:Ledger:MaxBatch", "10"));
+        var ledger = grid.Grains.GetGrain<ILedgerGrain>(0);
+        await ledger.AppendAsync(Note("warm"));
+        store.Hold();
+        var first = ledger.AppendAsync(Note("first"));
+        await GridCluster.UntilAsync(() => Task.FromResult(store.Held == 1), "the first batch is in flight");
+        var appends = Enumerable.Range(0, 100).Select(i => ledger.AppendAsync(Note($"pipelined:{i}"))).ToList();
+        await GridCluster.UntilAsync(async () => (await ledger.GetStatusAsync()).Pending >= 101, "every append waits on the ledger");
+        // The write after the first fails half a second in; meanwhile the next batch is written behind it.
+        store.FailWrite(1, new IOException("connection lost"), TimeSpan.FromMilliseconds(500));
+        store.Release();
+        await first;
+
+        var outcomes = await Task.WhenAll(appends.Select(async a =>
+        {
+            try
+            {
+                return await a;
+            }
+            catch (IOException)
+            {
+                return null;
+            }
+        }));
+
+        // Only the batch whose write failed is refused (its callers retry); the one written behind it was
+        // relinked from the durable head and written again, and nothing of the failed batch is stored.
+        Assert.Equal(10, outcomes.Count(o => o is null));
+        var stored = await store.ReadAsync(1, int.MaxValue);
+        Assert.Equal(92, stored.Count);
+        var prev = LedgerCanonical.GenesisHash;
+        foreach (var (entry, i) in stored.Select((e, i) => (e, i)))
+        {
+            Assert.Equal((i + 1, prev, LedgerCanonical.Hash(entry)), (entry.Seq, entry.PrevHash, entry.Hash));
+            prev = entry.Hash;
+        }
+
+        Assert.All(outcomes.OfType<LedgerEntry>(), e => Assert.Equal(stored[(int)e.Seq - 1].Hash, e.Hash));
+        Assert.All(outcomes.Select((o, i) => (o, i)).Where(x => x.o is null), x => Assert.DoesNotContain(stored, e => e.EventId == $"pipelined:{x.i}"));
+
+        // The callers' retries add each refused event once.
+        await Task.WhenAll(outcomes.Select((o, i) => (o, i)).Where(x => x.o is null).Select(x => ledger.AppendAsync(Note($"pipelined:{x.i}"))));
+        Assert.Equal(102, (await store.ReadAsync(1, int.MaxValue)).Select(e => e.EventId).Distinct().Count());
+    }
+
+    [Fact]
     public async Task ABillingBucketListsManyReservationsInOneCallEachOnce()
     {
         // A bucket number no shard drives (they stop at Grid:Billing:Buckets), so nothing bills these ids meanwhile.
