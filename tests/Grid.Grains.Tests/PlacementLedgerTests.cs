@@ -30,4 +30,16 @@ public sealed class PlacementLedgerTests
         ledger.Release();
         await GridCluster.UntilAsync(async () => (await ledger.FindAsync([placed])).Count == 1, "the placed event is in the ledger");
     }
+
+    [Fact]
+    public async Task CachedGrainReferencesAddressTheSameGrainsAsGetGrain()
+    {
+        await using var grid = await GridCluster.StartAsync();
+        var id = GridCluster.NewId();
+
+        Assert.Equal(grid.Grains.GetGrain<IReservationGrain>(id).GetGrainId(), grid.Grains.Get<IReservationGrain>(id).GetGrainId());
+        Assert.Equal(grid.Grains.GetGrain<IBillingBucketGrain>(7).GetGrainId(), grid.Grains.Get<IBillingBucketGrain>(7).GetGrainId());
+        Assert.Equal(grid.Grains.GetGrain<ITwinReservationsGrain>($"{id}/3").GetGrainId(), grid.Grains.Bucket(id, 3).GetGrainId());
+        Assert.Null(await grid.Grains.Get<IReservationGrain>(id).GetAsync());
+    }
 }

@@ -11,26 +11,30 @@ public static class GrainRefs
     public static T Get<T>(this IGrainFactory grains, long key)
         where T : IGrainWithIntegerKey
     {
-        var (grainType, interfaceType) = Types<T>.Value ??= Resolve<T>(grains.GetGrain<T>(0));
-        return (T)grains.GetGrain(GrainId.Create(grainType, GrainIdKeyExtensions.CreateIntegerKey(key)), interfaceType);
+        var types = Types<T>.Value ??= Resolve(grains.GetGrain<T>(0));
+        return (T)grains.GetGrain(GrainId.Create(types.GrainType, GrainIdKeyExtensions.CreateIntegerKey(key)), types.InterfaceType);
     }
 
     public static T Get<T>(this IGrainFactory grains, string key)
         where T : IGrainWithStringKey
     {
-        var (grainType, interfaceType) = Types<T>.Value ??= Resolve<T>(grains.GetGrain<T>("0"));
-        return (T)grains.GetGrain(GrainId.Create(grainType, IdSpan.Create(key)), interfaceType);
+        var types = Types<T>.Value ??= Resolve(grains.GetGrain<T>("0"));
+        return (T)grains.GetGrain(GrainId.Create(types.GrainType, IdSpan.Create(key)), types.InterfaceType);
     }
 
-    private static (GrainType, GrainInterfaceType) Resolve<T>(T sample)
+    private static Resolved Resolve(object sample)
     {
-        var reference = (GrainReference)(object)sample!;
-        return (reference.GrainId.Type, reference.InterfaceType);
+        var reference = (GrainReference)sample;
+        return new Resolved(reference.GrainId.Type, reference.InterfaceType);
     }
+
+    // A class, not a nullable tuple: threads racing on the first call publish it by one reference write, so no
+    // reader can see a half-written pair.
+    private sealed record Resolved(GrainType GrainType, GrainInterfaceType InterfaceType);
 
     // Per interface, the same in every silo and client of the process (grain types come from the assemblies).
     private static class Types<T>
     {
-        public static (GrainType, GrainInterfaceType)? Value;
+        public static Resolved? Value;
     }
 }
