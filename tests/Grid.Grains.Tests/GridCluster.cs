@@ -21,13 +21,15 @@ public sealed class GridCluster : IAsyncDisposable
     private static readonly ConcurrentDictionary<string, FakeTimeProvider> Clocks = new();
     private static readonly ConcurrentDictionary<string, WriteStall> Stalls = new();
     private static readonly ConcurrentDictionary<string, ILedgerStore> LedgerStores = new();
+    private static readonly ConcurrentDictionary<string, CallDrop> Drops = new();
     private static long _nextId = 1_000;
 
-    private GridCluster(TestCluster cluster, FakeTimeProvider clock, WriteStall stall)
+    private GridCluster(TestCluster cluster, FakeTimeProvider clock, WriteStall stall, CallDrop drop)
     {
         Cluster = cluster;
         Clock = clock;
         Stall = stall;
+        Drop = drop;
     }
 
     public TestCluster Cluster { get; }
@@ -36,6 +38,9 @@ public sealed class GridCluster : IAsyncDisposable
 
     /// <summary>Holds back writes of one kind of grain state, like a database that stalls.</summary>
     public WriteStall Stall { get; }
+
+    /// <summary>Drops grain calls to one method, like a message lost while silos join or fail over.</summary>
+    public CallDrop Drop { get; }
 
     public IGrainFactory Grains => Cluster.GrainFactory;
 
@@ -58,6 +63,7 @@ public sealed class GridCluster : IAsyncDisposable
         var clock = new FakeTimeProvider(new DateTimeOffset(2026, 11, 23, 12, 0, 0, TimeSpan.Zero));
         Clocks[clockId] = clock;
         var stall = Stalls[clockId] = new WriteStall();
+        var drop = Drops[clockId] = new CallDrop();
         var builder = new TestClusterBuilder((short)silos);
         builder.Properties["clock"] = clockId;
         builder.Properties["Grid:Health:ScanInterval"] = "00:00:00.050";
@@ -70,7 +76,7 @@ public sealed class GridCluster : IAsyncDisposable
         builder.AddSiloBuilderConfigurator<SiloConfigurator>();
         var cluster = builder.Build();
         await cluster.DeployAsync();
-        return new GridCluster(cluster, clock, stall);
+        return new GridCluster(cluster, clock, stall, drop);
     }
 
     /// <summary>A key no other test uses.</summary>
@@ -175,6 +181,7 @@ public sealed class GridCluster : IAsyncDisposable
             silo.Services.AddKeyedSingleton<IGrainStorage>(GridStorage.Name, (services, _) =>
                 new StallingStorage(new LocalMemoryGrainStorage(services.GetRequiredService<Serializer>()), stall));
             silo.UseInMemoryReminderService();
+            silo.AddOutgoingGrainCallFilter(Drops[silo.Configuration["clock"]!].FilterAsync);
             silo.AddGridGrains();
             silo.Services.Replace(ServiceDescriptor.Singleton(new GridClock(clock)));
             if (LedgerStores.TryGetValue(silo.Configuration["clock"]!, out var ledger))

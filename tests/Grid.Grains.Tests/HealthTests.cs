@@ -62,6 +62,28 @@ public sealed class HealthTests
     }
 
     [Fact]
+    public async Task AStatusChangeThatNeverReachedTheIndexIsFetchedAtTheNextHeartbeat()
+    {
+        await using var grid = await GridCluster.StartAsync();
+        var twin = GridCluster.NewId();
+        var farm = await grid.CreateFarmAsync(twin);
+        var node = await grid.RegisterNodeAsync(farm, twin, Node, heartbeat: false);
+        var shard = grid.Grains.GetGrain<ICapacityIndexGrain>(node % 8);
+
+        // The node comes up, but its summary's one-way update to its shard is lost (as while silos join).
+        grid.Drop.Arm(nameof(ICapacityIndexGrain.UpdateAsync));
+        await grid.BeatAsync(node);
+        grid.Drop.Disarm();
+        Assert.True(grid.Drop.Dropped > 0);
+        Assert.Equal(NodeStatus.Up, (await StatusesAsync(grid, [node]))[0]);
+
+        // Every silo's view copies the shard, where the node would stay down for good (no placements, no detection).
+        await grid.BeatAsync(node);
+        await GridCluster.UntilAsync(async () => (await shard.GetChangesAsync(0, 0)).Nodes.Single(n => n.NodeId == node).Status == NodeStatus.Up,
+            "the shard knows the node is up");
+    }
+
+    [Fact]
     public async Task WhenMostOfAFarmGoesDownAtOnceMovesOutOfItAreRateLimited()
     {
         await using var grid = await GridCluster.StartAsync(

@@ -70,9 +70,11 @@ public abstract class ProxyGridFixture : IAsyncLifetime
         await Poll.UntilAsync(async () =>
             (await App.Client.GetStringAsync($"/public_ips?free=false")).Contains($"\"contract_id\":{IpReservation}", StringComparison.Ordinal),
             TimeSpan.FromSeconds(30), "the farm directory to show the reserved address");
-        // And the nodes' join (each silo's farm directory, a copy of the read model's farms) to show it too.
-        await Poll.UntilAsync(async () => await App.Client.GetStringAsync("/nodes?free_ips=2") == "[]",
-            TimeSpan.FromSeconds(30), "the nodes' farm join to show the reserved address");
+        // And the nodes' join (each silo's farm directory, a copy of the read model's farms) to show it too: alpha's
+        // three nodes with one free address. ("No node with two free" would also hold before the directory knows
+        // any farm, and the farm-name filters then found nothing in a fresh clone.)
+        await Poll.UntilAsync(async () => (await ListAsync("/nodes?free_ips=1&size=100")).Count == 3,
+            TimeSpan.FromSeconds(30), "the nodes' farm join to show the farms and the reserved address");
     }
 
     public virtual async Task DisposeAsync() => await App.DisposeAsync();

@@ -29,9 +29,13 @@ public interface ICapacityIndexGrain : IGrainWithIntegerKey
     [Alias("GetChanges")]
     Task<IndexChanges> GetChangesAsync(long epoch, long sinceVersion);
 
+    /// <summary>
+    /// A node's heartbeat, with the version of the last summary the node sent this shard: a shard holding an older
+    /// one missed an update (a lost one-way call) and fetches the summary again.
+    /// </summary>
     [Alias("Beat")]
     [OneWay]
-    Task BeatAsync(long nodeId, DateTimeOffset at);
+    Task BeatAsync(long nodeId, DateTimeOffset at, long summaryVersion);
 
     /// <summary>
     /// Drops the shard's soft state; the next call re-activates it, rebuilt from the node grains with a fresh

@@ -78,14 +78,48 @@ public sealed partial class CapacityIndexGrain(
         return Task.FromResult(new IndexChanges(changed, _version, _epoch));
     }
 
-    public Task BeatAsync(long nodeId, DateTimeOffset at)
+    public Task BeatAsync(long nodeId, DateTimeOffset at, long summaryVersion)
     {
-        if (_entries.TryGetValue(nodeId, out var entry) && at > entry.LastBeat)
+        if (!_entries.TryGetValue(nodeId, out var entry))
+        {
+            return Task.CompletedTask;
+        }
+
+        if (at > entry.LastBeat)
         {
             entry.LastBeat = at;
         }
 
+        if (entry.Summary is { } summary && summary.Version < summaryVersion && !entry.Fetching)
+        {
+            // The node sent a newer summary that never arrived (its one-way update was lost, e.g. while silos
+            // joined): without this the shard and every silo's view would keep, say, an up node as down for good.
+            entry.Fetching = true;
+            _ = FetchSummaryAsync(nodeId, entry);
+        }
+
         return Task.CompletedTask;
+    }
+
+    private async Task FetchSummaryAsync(long nodeId, Entry entry)
+    {
+        try
+        {
+            if (await GrainFactory.GetGrain<INodeGrain>(nodeId).GetSummaryAsync() is { } summary)
+            {
+                LogSummaryFetched(logger, nodeId, summary.Status);
+                Apply(summary);
+            }
+        }
+        catch (Exception exception)
+        {
+            // Asked again at the node's next heartbeat.
+            LogSummaryFetchFailed(logger, nodeId, exception.GetType().Name);
+        }
+        finally
+        {
+            entry.Fetching = false;
+        }
     }
 
     public Task ResetAsync()
@@ -169,6 +203,12 @@ public sealed partial class CapacityIndexGrain(
         return Task.CompletedTask;
     }
 
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Node {NodeId}'s summary ({Status}) had not reached its index shard: fetched it")]
+    private static partial void LogSummaryFetched(ILogger logger, long nodeId, NodeStatus status);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Fetching node {NodeId}'s missed summary failed: {Error}")]
+    private static partial void LogSummaryFetchFailed(ILogger logger, long nodeId, string error);
+
     [LoggerMessage(Level = LogLevel.Information, Message = "Index shard {Shard} rebuilt: {Count} nodes")]
     private static partial void LogRebuilt(ILogger logger, long shard, int count);
 
@@ -184,5 +224,8 @@ public sealed partial class CapacityIndexGrain(
 
         /// <summary>When the shard may next ask the node grain to act (mark down, move what it holds).</summary>
         public DateTimeOffset NextCall { get; set; }
+
+        /// <summary>A missed summary is being fetched from the node grain.</summary>
+        public bool Fetching { get; set; }
     }
 }

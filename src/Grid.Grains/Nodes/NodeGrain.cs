@@ -35,6 +35,9 @@ public sealed partial class NodeGrain(
     private Task? _orphanCheck;
     private long _uptime;
     private long _version;
+
+    /// <summary>The version of the last summary handed to the shard; each heartbeat tells it, so a lost update is noticed.</summary>
+    private long _publishedVersion;
     private long _desiredVersion;
     private TaskCompletionSource _desiredChanged = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private Task? _evacuation;
@@ -102,6 +105,7 @@ public sealed partial class NodeGrain(
         var summary = Summary();
         view.Update(summary);
         await Shard.AddNodeAsync(summary);
+        _publishedVersion = summary.Version;
         return Info();
     }
 
@@ -261,7 +265,7 @@ public sealed partial class NodeGrain(
         _lastHeartbeat = now;
         _uptime = heartbeat.Uptime;
         metrics.Heartbeat();
-        await Shard.BeatAsync(NodeId, now);
+        await Shard.BeatAsync(NodeId, now, _publishedVersion);
 
         if (state.State.Status != NodeStatus.Up)
         {
@@ -609,6 +613,9 @@ public sealed partial class NodeGrain(
     {
         summary ??= Summary();
         view.Update(summary);
+        _publishedVersion = summary.Version;
+        // Not awaited (it would serialize every allocation behind the shard); a lost update is fetched again by the
+        // shard at the node's next heartbeat, which carries this version.
         Shard.UpdateAsync(summary).Ignore();
     }
 
