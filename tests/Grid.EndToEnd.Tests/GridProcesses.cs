@@ -61,8 +61,21 @@ public sealed class GridProcesses : IAsyncDisposable
         return silo;
     }
 
-    public static Task WaitReadyAsync(SiloProcess silo) =>
-        Poll.UntilAsync(() => IsReadyAsync(silo), TimeSpan.FromSeconds(90), $"the silo at {silo.Api} is ready");
+    public static async Task WaitReadyAsync(SiloProcess silo)
+    {
+        try
+        {
+            await Poll.UntilAsync(() => IsReadyAsync(silo), TimeSpan.FromSeconds(90), $"the silo at {silo.Api} is ready");
+        }
+        catch (TimeoutException exception)
+        {
+            // The silo's log is deleted with the test's folder: say in the failure why it never got ready.
+            var lines = silo.Process.Output.Split('\n');
+            throw new TimeoutException(
+                $"{exception.Message} (exited: {silo.Process.HasExited}); its last log lines:\n{string.Join('\n', lines[Math.Max(0, lines.Length - 60)..])}",
+                exception);
+        }
+    }
 
     public static async Task<bool> IsReadyAsync(SiloProcess silo)
     {
