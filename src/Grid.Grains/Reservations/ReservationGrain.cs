@@ -299,7 +299,9 @@ public sealed partial class ReservationGrain(
         AddEvent("moved", placement.NodeId,
             $"Moved from node {nodeId} (epoch {oldEpoch}) to node {placement.NodeId} (epoch {epoch}){(makeBeforeBreak ? ", make-before-break" : "")}.");
         await state.WriteOrDeactivateAsync(this);
-        await FlushLedgerAsync();
+        // Like the placed event: durable in the write above, on its way to the ledger after it (a lost silo's
+        // events go at the next flush), so a node's evacuation does not wait for a ledger commit per move.
+        _ = FlushLedgerAsync();
         metrics.Moved(makeBeforeBreak ? "drain" : "node-down", nodeId, placement.NodeId);
         LogMoved(logger, ReservationId, nodeId, placement.NodeId, epoch);
         await StopRetryingAsync();
