@@ -30,7 +30,7 @@ public static class PlacementScenario
             var outcome = await Measure.RunAsync(placements, scale.Concurrency, async i =>
             {
                 var request = new ReservationRequest(twin, Small, PlacementConstraints.None, PlacementStrategy.Binpack);
-                return (await silo.Grains.Get<IReservationGrain>(firstId + i).CreateAsync(request)).Reservation is not null;
+                return (await silo.Grains.Get<IPlacementGrain>(0).PlaceAsync(firstId + i, request)).Reservation is not null;
             }, new Progress($"placement: {placements} reservations", placements));
 
             if (outcome.Failures > 0)

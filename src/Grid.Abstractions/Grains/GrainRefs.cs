@@ -15,6 +15,14 @@ public static class GrainRefs
         return (T)grains.GetGrain(GrainId.Create(types.GrainType, GrainIdKeyExtensions.CreateIntegerKey(key)), types.InterfaceType);
     }
 
+    /// <summary>The id of grain <paramref name="key"/> of interface <typeparamref name="T"/> (its storage key).</summary>
+    public static GrainId IdOf<T>(this IGrainFactory grains, long key)
+        where T : IGrainWithIntegerKey
+    {
+        var types = Types<T>.Value ??= Resolve(grains.GetGrain<T>(0));
+        return GrainId.Create(types.GrainType, GrainIdKeyExtensions.CreateIntegerKey(key));
+    }
+
     public static T Get<T>(this IGrainFactory grains, string key)
         where T : IGrainWithStringKey
     {

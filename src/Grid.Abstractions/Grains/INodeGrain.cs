@@ -36,6 +36,13 @@ public interface INodeGrain : IGrainWithIntegerKey
     [Alias("TryAllocate")]
     Task<AllocationResult> TryAllocateAsync(AllocationRequest request);
 
+    /// <summary>
+    /// Several allocations in one call and one durable write (a placement batch): each answered on its own, in
+    /// order, as <see cref="TryAllocateAsync"/> would; a failed write fails them all.
+    /// </summary>
+    [Alias("TryAllocateMany")]
+    Task<ImmutableArray<AllocationResult>> TryAllocateManyAsync(ImmutableArray<AllocationRequest> requests);
+
     /// <summary>Frees what a reservation holds here at <paramref name="epoch"/> or older, and its IPs.</summary>
     [Alias("Release")]
     Task ReleaseAsync(long reservationId, long epoch);

@@ -12,6 +12,10 @@ public interface ITwinReservationsGrain : IGrainWithStringKey
     [Alias("Add")]
     Task AddAsync(long reservationId);
 
+    /// <summary>Several ids of this bucket in one durable write (a placement batch).</summary>
+    [Alias("AddMany")]
+    Task AddManyAsync(ImmutableArray<long> reservationIds);
+
     [Alias("Get")]
     Task<ImmutableArray<long>> GetAsync();
 }

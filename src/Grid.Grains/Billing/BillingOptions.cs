@@ -75,7 +75,14 @@ public sealed class BillingOptions
 
     public long ShardOfBucket(long bucket) => bucket % Shards;
 
-    public long BucketOf(long reservationId) => reservationId % Buckets;
+    /// <summary>
+    /// Runs of <see cref="IdsPerRun"/> consecutive ids share a bucket: a burst of placements (consecutive ids) is
+    /// listed with one write to one or two buckets instead of one write to each of many.
+    /// </summary>
+    public long BucketOf(long reservationId) => reservationId / IdsPerRun % Buckets;
+
+    /// <summary>Consecutive reservation ids listed in the same billing bucket.</summary>
+    public const int IdsPerRun = 64;
 
     /// <summary>Where in the cycle a reservation is billed, from its id (like tfchain's contract id mod 600).</summary>
     public TimeSpan OffsetOf(long reservationId) =>

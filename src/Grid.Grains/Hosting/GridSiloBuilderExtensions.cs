@@ -25,6 +25,7 @@ public static class GridSiloBuilderExtensions
             .Validate(o => o.Shards is > 0 and <= 1024, "Grid:Index:Shards must be between 1 and 1024.");
         services.AddSingleton<CapacityView>();
         services.AddSingleton<ReservationScheduler>();
+        services.AddSingleton<Reservations.ReservationPlacer>();
         services.AddSingleton<MassFailureBrake>();
         services.AddSingleton<EvacuationQueue>();
         services.AddSingleton<IdGenerator>();

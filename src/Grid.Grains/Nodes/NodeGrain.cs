@@ -121,78 +121,125 @@ public sealed partial class NodeGrain(
 
     public Task<DateTimeOffset?> GetLastHeartbeatAsync() => Task.FromResult(_lastHeartbeat);
 
-    public async Task<AllocationResult> TryAllocateAsync(AllocationRequest request)
+    public async Task<AllocationResult> TryAllocateAsync(AllocationRequest request) => (await TryAllocateManyAsync([request]))[0];
+
+    public async Task<ImmutableArray<AllocationResult>> TryAllocateManyAsync(ImmutableArray<AllocationRequest> requests)
     {
         if (state.State.Registration is not { } registration)
         {
             // Never registered (or a stale id): nothing to place on and no summary to give.
-            return new(AllocationOutcome.NodeNotAvailable, [], null);
+            return [.. requests.Select(_ => new AllocationResult(AllocationOutcome.NodeNotAvailable, [], null))];
         }
 
         if (!IsSchedulable())
         {
-            return new(AllocationOutcome.NodeNotAvailable, [], Summary());
+            var unavailable = new AllocationResult(AllocationOutcome.NodeNotAvailable, [], Summary());
+            return [.. requests.Select(_ => unavailable)];
         }
 
+        // Every check-and-change happens before the first await: this grain is reentrant (writes are
+        // group-committed), so a call interleaving at an await already sees the capacity as taken.
+        var results = new AllocationResult?[requests.Length];
+        var taken = new List<(int Index, Allocation Allocation, Allocation? Existing)>();
+        var retries = new List<int>();
         var allocations = state.State.Allocations;
-        allocations.TryGetValue(request.ReservationId, out var existing);
-        if (existing is not null && existing.Epoch == request.Epoch)
+        var used = Used();
+        for (var i = 0; i < requests.Length; i++)
         {
-            // A retry: it may still be in flight for the first caller, so answer once it is durable.
-            _confirmed.Add((existing.ReservationId, existing.Epoch));
-            await Writer.WriteAsync();
-            return allocations.TryGetValue(request.ReservationId, out var held) && held.Epoch == request.Epoch
-                ? new(AllocationOutcome.Allocated, held.PublicIps, Summary())
-                : new(AllocationOutcome.NodeNotAvailable, [], Summary());
-        }
-
-        if (request.AntiAffinityGroup is { } group && allocations.Values.Any(a =>
-                a.ReservationId != request.ReservationId && a.TwinId == request.TwinId && a.AntiAffinityGroup == group))
-        {
-            return new(AllocationOutcome.AntiAffinity, [], Summary());
-        }
-
-        // An older epoch of the same reservation on this node is replaced, so its capacity counts as free.
-        var used = Used() - (existing?.Resources ?? Capacity.Zero);
-        var free = CapacityMath.Free(registration.Resources, used, state.State.CpuOvercommit);
-        if (CapacityMath.FirstShortfall(free, request.Resources) is { } shortfall)
-        {
-            return new(AllocationOutcome.InsufficientCapacity, [], Summary(), shortfall);
-        }
-
-        // Reserved before the first await: this grain is reentrant (writes are group-committed), so a call
-        // interleaving at an await already sees the capacity as taken.
-        var allocation = new Allocation(
-            request.ReservationId, request.Epoch, request.TwinId, request.Resources, [],
-            request.AntiAffinityGroup, request.Workloads, clock.UtcNow);
-        allocations[request.ReservationId] = allocation;
-        try
-        {
-            if (request.Resources.Ipv4 > 0)
+            var request = requests[i];
+            allocations.TryGetValue(request.ReservationId, out var existing);
+            if (existing is not null && existing.Epoch == request.Epoch)
             {
-                if (await Farm.AllocateIpsAsync(request.ReservationId, request.Epoch, request.Resources.Ipv4) is not { } ips)
-                {
-                    RestoreAllocation(request.ReservationId, allocation, existing);
-                    return new(AllocationOutcome.InsufficientIpv4, [], Summary(), CapacityUnit.Ipv4);
-                }
-
-                allocation = allocation with { PublicIps = ips };
-                allocations[request.ReservationId] = allocation;
+                // A retry: it may still be in flight for the first caller, so answer once it is durable.
+                _confirmed.Add((existing.ReservationId, existing.Epoch));
+                retries.Add(i);
+                continue;
             }
 
-            await Writer.WriteAsync();
+            if (request.AntiAffinityGroup is { } group && allocations.Values.Any(a =>
+                    a.ReservationId != request.ReservationId && a.TwinId == request.TwinId && a.AntiAffinityGroup == group))
+            {
+                results[i] = new(AllocationOutcome.AntiAffinity, [], null);
+                continue;
+            }
+
+            // An older epoch of the same reservation on this node is replaced, so its capacity counts as free.
+            var free = CapacityMath.Free(registration.Resources, used - (existing?.Resources ?? Capacity.Zero), state.State.CpuOvercommit);
+            if (CapacityMath.FirstShortfall(free, request.Resources) is { } shortfall)
+            {
+                results[i] = new(AllocationOutcome.InsufficientCapacity, [], null, shortfall);
+                continue;
+            }
+
+            var allocation = new Allocation(
+                request.ReservationId, request.Epoch, request.TwinId, request.Resources, [],
+                request.AntiAffinityGroup, request.Workloads, clock.UtcNow);
+            allocations[request.ReservationId] = allocation;
+            used = used - (existing?.Resources ?? Capacity.Zero) + request.Resources;
+            taken.Add((i, allocation, existing));
+        }
+
+        var pending = taken.ToList();
+        try
+        {
+            for (var t = 0; t < taken.Count; t++)
+            {
+                var (index, allocation, existing) = taken[t];
+                if (allocation.Resources.Ipv4 <= 0)
+                {
+                    continue;
+                }
+
+                if (await Farm.AllocateIpsAsync(allocation.ReservationId, allocation.Epoch, allocation.Resources.Ipv4) is not { } ips)
+                {
+                    RestoreAllocation(allocation.ReservationId, allocation, existing);
+                    pending.Remove(taken[t]);
+                    results[index] = new(AllocationOutcome.InsufficientIpv4, [], null, CapacityUnit.Ipv4);
+                    continue;
+                }
+
+                var withIps = allocation with { PublicIps = ips };
+                allocations[allocation.ReservationId] = withIps;
+                pending[pending.IndexOf(taken[t])] = (index, withIps, existing);
+            }
+
+            if (pending.Count > 0 || retries.Count > 0)
+            {
+                await Writer.WriteAsync();
+            }
         }
         catch
         {
             // Addresses the farm handed out stay tagged to the reservation: the farm's leak check frees them
             // on the reservation's word, as an address is never freed on a guess (the write may have landed).
-            RestoreAllocation(request.ReservationId, allocation, existing);
+            foreach (var (_, allocation, existing) in pending)
+            {
+                RestoreAllocation(allocation.ReservationId, allocation, existing);
+            }
+
             throw;
         }
 
         var summary = Summary();
-        PublishSummary(summary);
-        return new(AllocationOutcome.Allocated, allocation.PublicIps, summary);
+        if (pending.Count > 0)
+        {
+            PublishSummary(summary);
+        }
+
+        foreach (var (index, allocation, _) in pending)
+        {
+            results[index] = new(AllocationOutcome.Allocated, allocation.PublicIps, summary);
+        }
+
+        foreach (var index in retries)
+        {
+            var request = requests[index];
+            results[index] = allocations.TryGetValue(request.ReservationId, out var held) && held.Epoch == request.Epoch
+                ? new(AllocationOutcome.Allocated, held.PublicIps, summary)
+                : new(AllocationOutcome.NodeNotAvailable, [], summary);
+        }
+
+        return [.. results.Select(r => r!.Summary is null ? r with { Summary = summary } : r)];
     }
 
     public Task ReleaseAsync(long reservationId, long epoch) => ReleaseAsync(reservationId, epoch, freeIps: true);

@@ -29,8 +29,9 @@ public sealed partial class ReservationGrain
     {
         if (!Exists)
         {
-            // Listed in its bucket before a placement whose write then failed: nothing to bill, ever.
-            return false;
+            // Listed in its bucket before a placement whose write then failed: nothing to bill, ever (or listed
+            // for a placement still writing: retired now, so that placement fails rather than go unbilled).
+            return !await GoneAsync();
         }
 
         await FlushLedgerAsync();
@@ -79,40 +80,6 @@ public sealed partial class ReservationGrain
         await GrainFactory.GetGrain<ITwinBillingGrain>(Record.Request.TwinId).RemoveGraceAsync(ReservationId);
         await FlushLedgerAsync();
         return true;
-    }
-
-    /// <summary>Prepaid: the tenant's balance must cover one cycle at the price of this placement, else 402.</summary>
-    private async Task EnsureFundsAsync(ReservationRequest request, Placement placement)
-    {
-        if (billing.Value.Mode != BillingMode.Prepaid)
-        {
-            return;
-        }
-
-        var needed = Pricing.PriceFor(placement.PricePerHour, billing.Value.Cycle);
-        var balance = (await GrainFactory.GetGrain<IAccountGrain>(request.TwinId).GetAsync()).Balance;
-        if (balance < needed)
-        {
-            await ReleaseQuietlyAsync(placement.NodeId, 1);
-            throw new GridRequestException(402, "Payment required",
-                $"Prepaid billing needs a balance covering one cycle ({billing.Value.Cycle}) at {placement.PricePerHour} per hour: "
-                + $"{needed} minor units; the balance is {balance}, {needed - balance} missing.");
-        }
-    }
-
-    /// <summary>Listed for billing before the reservation is written: a listed id whose write fails is dropped at its first tick.</summary>
-    private Task EnrollForBillingAsync() =>
-        GrainFactory.Get<IBillingBucketGrain>(billing.Value.BucketOf(ReservationId)).AddAsync(ReservationId);
-
-    private void OnPlaced(Placement placement, DateTimeOffset now)
-    {
-        Meter.PricePerHour = placement.PricePerHour;
-        Meter.FarmId = placement.FarmId;
-        Meter.FarmerTwinId = placement.FarmerTwinId;
-        Meter.BilledUntil = ReservationMeter.Second(now);
-        Meter.Start(placement.NodeId, now);
-        Meter.Pending.Add(BillingEvents.Placed(ReservationId, Record.Request!.TwinId, placement.NodeId, placement.FarmId, 1,
-            Record.Request.Resources, placement.PricePerHour, placement.PublicIps));
     }
 
     /// <summary>A node was declared down: its service ended at its last heartbeat, not when the loss was noticed.</summary>

@@ -24,7 +24,8 @@ public sealed partial class ReservationGrain(
     GridMetrics metrics,
     IOptions<BillingOptions> billing,
     BillingMetrics billingMetrics,
-    ILogger<ReservationGrain> logger) : Grain, IReservationGrain, IRemindable
+    ReservationPlacer placer,
+    ILogger<ReservationGrain> logger) : Grain, IReservationGrain, IRemindable, IIncomingGrainCallFilter
 {
     private const int MaxEvents = 200;
     private const string RetryReminder = "retry-placement";
@@ -35,6 +36,13 @@ public sealed partial class ReservationGrain(
     // The epoch of a placement between its allocation on a node and its durable write: the orphan and leak
     // checks (which interleave) must not take back capacity or addresses that are about to be acknowledged.
     private long? _placing;
+
+    // The state read at activation is fresh for the call that caused it; later calls of an activation that found
+    // nothing read storage again (see Invoke).
+    private bool _freshRead = true;
+
+    // While this activation's create waits for the placer: storage is about to hold the record.
+    private bool _creating;
 
     private long ReservationId => this.GetPrimaryKeyLong();
 
@@ -60,6 +68,22 @@ public sealed partial class ReservationGrain(
         return Task.CompletedTask;
     }
 
+    /// <summary>
+    /// New reservations are written by the silo's <see cref="ReservationPlacer"/>, not by an activation, so an
+    /// activation that found no record may be older than the record: before a call it reads storage again
+    /// (cheap: only ids that were asked about before they existed, or never existed, come here).
+    /// </summary>
+    public async Task Invoke(IIncomingGrainCallContext context)
+    {
+        if (!state.RecordExists && !_freshRead && !_creating)
+        {
+            await state.ReadStateAsync();
+        }
+
+        _freshRead = false;
+        await context.Invoke();
+    }
+
     public async Task<ReservationOutcome> CreateAsync(ReservationRequest request)
     {
         if (Exists)
@@ -67,7 +91,52 @@ public sealed partial class ReservationGrain(
             return new(Info(), null);
         }
 
-        return await WhilePlacingAsync(1, () => PlaceFirstAsync(request));
+        if (state.RecordExists)
+        {
+            // A tombstone: asked about before any placement landed, this id answered "none" and is retired.
+            throw new GridRequestException(409, "Reservation id retired",
+                $"Reservation {ReservationId} was given up before its placement completed; create it again with a new Idempotency-Key.");
+        }
+
+        ReservationOutcome outcome;
+        _creating = true;
+        try
+        {
+            outcome = await WhilePlacingAsync(1, () => placer.PlaceAsync(ReservationId, request));
+        }
+        finally
+        {
+            _creating = false;
+        }
+
+        if (outcome.Reservation is not null)
+        {
+            // The placer wrote the record: this activation serves it from now on.
+            await state.ReadStateAsync();
+        }
+
+        return outcome;
+    }
+
+    /// <summary>
+    /// Before an answer that makes the caller let go of something (an allocation, an address, a billing slot):
+    /// true if this reservation does not exist, and then it never will. An id with no record gets a tombstone,
+    /// written insert-only, so a placement whose record has not landed yet fails instead of landing later on
+    /// capacity that was let go (if it landed first, the tombstone's write fails and so does this call).
+    /// </summary>
+    private async Task<bool> GoneAsync()
+    {
+        if (Exists || _creating)
+        {
+            return false;
+        }
+
+        if (!state.RecordExists)
+        {
+            await state.WriteOrDeactivateAsync(this);
+        }
+
+        return true;
     }
 
     public Task<ReservationInfo?> GetAsync() => Task.FromResult(Exists ? Info() : null);
@@ -157,14 +226,16 @@ public sealed partial class ReservationGrain(
 
     public Task<ImmutableArray<ReservationEvent>> GetEventsAsync() => Task.FromResult(Record.Events.ToImmutableArray());
 
-    public Task<bool> IsPlacedOnAsync(long nodeId, long epoch) =>
-        Task.FromResult(_placing == epoch || (Holding
-            && ((Record.NodeId == nodeId && Record.Epoch == epoch) || (Record.PreviousNodeId == nodeId && Record.PreviousEpoch == epoch))));
+    public async Task<bool> IsPlacedOnAsync(long nodeId, long epoch) =>
+        _placing == epoch || (Holding
+            && ((Record.NodeId == nodeId && Record.Epoch == epoch) || (Record.PreviousNodeId == nodeId && Record.PreviousEpoch == epoch)))
+        || (!Exists && !await GoneAsync());
 
     // Any epoch: a move inside the farm keeps the reservation's addresses, re-tagged to the new epoch.
-    public Task<bool> HoldsIpAsync(string ip, long epoch) =>
-        Task.FromResult(_placing == epoch || (Holding
-            && (Record.PublicIps.Any(held => held.Ip == ip) || (Record.PreviousNodeId is not null && Record.PreviousEpoch == epoch))));
+    public async Task<bool> HoldsIpAsync(string ip, long epoch) =>
+        _placing == epoch || (Holding
+            && (Record.PublicIps.Any(held => held.Ip == ip) || (Record.PreviousNodeId is not null && Record.PreviousEpoch == epoch)))
+        || (!Exists && !await GoneAsync());
 
     public Task<bool> EvacuateAsync(long nodeId, bool makeBeforeBreak, DateTimeOffset? lastHeartbeat = null)
     {
@@ -228,7 +299,7 @@ public sealed partial class ReservationGrain(
     {
         if (!Exists)
         {
-            return true;
+            return await GoneAsync();
         }
 
         if (Record.State == ReservationState.Cancelled || (Record.NodeId != nodeId && Record.PreviousNodeId != nodeId))
@@ -317,54 +388,6 @@ public sealed partial class ReservationGrain(
         }
 
         return true;
-    }
-
-    private async Task<ReservationOutcome> PlaceFirstAsync(ReservationRequest request)
-    {
-        var (placement, report) = await scheduler.PlaceAsync(ReservationId, 1, request, []);
-        if (placement is null)
-        {
-            return new(null, report);
-        }
-
-        await EnsureFundsAsync(request, placement);
-        try
-        {
-            // Listed first (the tenant's list and a billing bucket, side by side: neither needs the other): if this
-            // fails nothing is acknowledged; a listed id whose write then fails is skipped by both.
-            await Task.WhenAll(
-                GrainFactory.Bucket(request.TwinId, TwinReservations.BucketOf(ReservationId)).AddAsync(ReservationId),
-                EnrollForBillingAsync());
-            var now = clock.UtcNow;
-            state.State = new ReservationRecord
-            {
-                Request = request,
-                State = ReservationState.Active,
-                NodeId = placement.NodeId,
-                Epoch = 1,
-                PublicIps = [.. placement.PublicIps],
-                CreatedAt = now,
-                UpdatedAt = now,
-            };
-            OnPlaced(placement, now);
-            AddEvent("placed", placement.NodeId, $"Placed on node {placement.NodeId}.");
-            await state.WriteOrDeactivateAsync(this);
-        }
-        catch
-        {
-            // Not acknowledged. The allocation is not released here: a write that failed may still have landed,
-            // and only storage can tell. The node's orphan check asks this grain, re-read from storage, and
-            // releases the allocation if the reservation really was not written; a retry with the same
-            // idempotency key reuses it meanwhile.
-            state.State = new ReservationRecord();
-            throw;
-        }
-
-        // The "placed" event is durable in the reservation's own write (Meter.Pending): it reaches the ledger after
-        // the answer, and if this silo dies first, at the reservation's next flush (its billing tick at the latest,
-        // which flushes before it bills). Awaiting it here added a ledger round trip to every placement.
-        _ = FlushLedgerAsync();
-        return new(Info(), null);
     }
 
     private async Task CompleteMigrationAsync(string why)
@@ -466,20 +489,7 @@ public sealed partial class ReservationGrain(
         }
     }
 
-    private ReservationInfo Info() => new(
-        ReservationId,
-        Record.Request!.TwinId,
-        Record.State,
-        Record.NodeId,
-        Record.Epoch,
-        Record.Request.Resources,
-        Record.Request.Constraints,
-        Record.Request.Strategy,
-        [.. Record.PublicIps],
-        [.. Record.Workloads.Keys.Order()],
-        Record.CreatedAt,
-        Record.UpdatedAt,
-        Record.Meter.PricePerHour);
+    private ReservationInfo Info() => Record.ToInfo(ReservationId);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Reservation {ReservationId} moved from node {From} to node {To} (epoch {Epoch})")]
     private static partial void LogMoved(ILogger logger, long reservationId, long from, long to, long epoch);

@@ -1,3 +1,6 @@
+using Grid.Billing;
+using Grid.Scheduling;
+
 namespace Grid.Reservations;
 
 /// <summary>Persisted state of a reservation grain.</summary>
@@ -20,5 +23,50 @@ public sealed class ReservationRecord
     [Id(11)] public int Retries { get; set; }
 
     /// <summary>Metering and the billing cursor.</summary>
-    [Id(12)] public Billing.ReservationMeter Meter { get; set; } = new();
+    [Id(12)] public ReservationMeter Meter { get; set; } = new();
+
+    /// <summary>
+    /// A new reservation, active at its first placement: metered from <paramref name="now"/> at that placement's
+    /// price, its "placed" ledger event pending in the record (appended after the write that makes it durable).
+    /// </summary>
+    public static ReservationRecord Placed(long reservationId, ReservationRequest request, Placement placement, DateTimeOffset now)
+    {
+        var record = new ReservationRecord
+        {
+            Request = request,
+            State = ReservationState.Active,
+            NodeId = placement.NodeId,
+            Epoch = 1,
+            PublicIps = [.. placement.PublicIps],
+            CreatedAt = now,
+            UpdatedAt = now,
+            Meter = new ReservationMeter
+            {
+                PricePerHour = placement.PricePerHour,
+                FarmId = placement.FarmId,
+                FarmerTwinId = placement.FarmerTwinId,
+                BilledUntil = ReservationMeter.Second(now),
+            },
+        };
+        record.Meter.Start(placement.NodeId, now);
+        record.Meter.Pending.Add(BillingEvents.Placed(reservationId, request.TwinId, placement.NodeId, placement.FarmId, 1,
+            request.Resources, placement.PricePerHour, placement.PublicIps));
+        record.Events.Add(new ReservationEvent(now, "placed", placement.NodeId, 1, $"Placed on node {placement.NodeId}."));
+        return record;
+    }
+
+    public ReservationInfo ToInfo(long reservationId) => new(
+        reservationId,
+        Request!.TwinId,
+        State,
+        NodeId,
+        Epoch,
+        Request.Resources,
+        Request.Constraints,
+        Request.Strategy,
+        [.. PublicIps],
+        [.. Workloads.Keys.Order()],
+        CreatedAt,
+        UpdatedAt,
+        Meter.PricePerHour);
 }

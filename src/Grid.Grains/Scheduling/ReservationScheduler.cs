@@ -10,6 +10,9 @@ namespace Grid.Scheduling;
 /// <summary>Where a reservation landed, and what it costs there per hour (minor units).</summary>
 public sealed record Placement(long NodeId, long FarmId, ImmutableArray<FarmIp> PublicIps, long PricePerHour = 0, long FarmerTwinId = 0);
 
+/// <summary>One item of a placement batch: placed, or why nothing fits, or the failure of its node's call.</summary>
+public sealed record BatchPlacement(Placement? Placement, PlacementReport? Report, Exception? Failure);
+
 /// <summary>
 /// Optimistic placement: filter and score candidates from this silo's <see cref="CapacityView"/>, then ask
 /// the best node grain to allocate; on a refusal (the view was stale) try the next. No global lock and no
@@ -87,6 +90,104 @@ public sealed class ReservationScheduler(IGrainFactory grains, CapacityView view
         return (null, report);
     }
 
+    /// <summary>
+    /// New reservations (epoch 1) placed together: each is matched to a node from the view as if the earlier
+    /// ones of the batch were already there (so a batch fills a node rather than all asking the same free
+    /// space), then each chosen node is asked once for all of its share. What a node refuses, and what nothing
+    /// in the view fits, goes through <see cref="PlaceAsync"/> one by one (its retries and its report).
+    /// Each item ends with a placement, a report, or the exception of its node's call.
+    /// </summary>
+    public async Task<BatchPlacement[]> PlaceManyAsync(IReadOnlyList<(long ReservationId, ReservationRequest Request)> items)
+    {
+        using var activity = GridTelemetry.Source.StartActivity("grid.place.batch");
+        activity?.SetTag("grid.batch.size", items.Count);
+        var started = Stopwatch.GetTimestamp();
+        var results = new BatchPlacement[items.Count];
+        var tentative = new Dictionary<long, Capacity>();
+        var byNode = new Dictionary<long, List<int>>();
+        var chosen = new NodeSummary[items.Count];
+        var oneByOne = new List<int>();
+        for (var i = 0; i < items.Count; i++)
+        {
+            var request = items[i].Request;
+            if ((await ShortlistAsync(request, null, [], [], tentative)).FirstOrDefault() is not { } best)
+            {
+                oneByOne.Add(i);
+                continue;
+            }
+
+            chosen[i] = best;
+            tentative[best.NodeId] = tentative.GetValueOrDefault(best.NodeId, Capacity.Zero) + request.Resources;
+            if (!byNode.TryGetValue(best.NodeId, out var share))
+            {
+                byNode[best.NodeId] = share = [];
+            }
+
+            share.Add(i);
+        }
+
+        await Task.WhenAll(byNode.Select(async pair =>
+        {
+            var share = pair.Value;
+            var requests = share.Select(i => new AllocationRequest(items[i].ReservationId, 1, items[i].Request.TwinId,
+                items[i].Request.Resources, items[i].Request.Constraints.AntiAffinityGroup, [])).ToImmutableArray();
+            ImmutableArray<AllocationResult> answers;
+            try
+            {
+                answers = await Node(pair.Key).TryAllocateManyAsync(requests);
+            }
+            catch (Exception exception)
+            {
+                // Unknown whether the node's write landed: not acknowledged; its orphan check settles it.
+                foreach (var i in share)
+                {
+                    results[i] = new BatchPlacement(null, null, exception);
+                }
+
+                return;
+            }
+
+            if (answers.Length > 0 && answers[^1].Summary is { } summary)
+            {
+                view.Update(summary);
+            }
+
+            for (var k = 0; k < share.Count; k++)
+            {
+                var i = share[k];
+                if (answers[k].Outcome != AllocationOutcome.Allocated)
+                {
+                    lock (oneByOne)
+                    {
+                        oneByOne.Add(i);
+                    }
+
+                    continue;
+                }
+
+                var node = chosen[i];
+                metrics.Placed(Stopwatch.GetElapsedTime(started), node.NodeId, 1);
+                results[i] = new BatchPlacement(new Placement(node.NodeId, node.FarmId, answers[k].PublicIps,
+                    prices.PriceOf(node, items[i].Request.Resources), node.TwinId), null, null);
+            }
+        }));
+
+        await Task.WhenAll(oneByOne.Select(async i =>
+        {
+            try
+            {
+                var (placement, report) = await PlaceAsync(items[i].ReservationId, 1, items[i].Request, []);
+                results[i] = new BatchPlacement(placement, report, null);
+            }
+            catch (Exception exception)
+            {
+                results[i] = new BatchPlacement(null, null, exception);
+            }
+        }));
+
+        return results;
+    }
+
     /// <summary>The node a placement would try first now, without allocating anything (for quotes).</summary>
     public async Task<(NodeSummary? Node, PlacementReport? Report)> ChooseAsync(ReservationRequest request)
     {
@@ -96,14 +197,19 @@ public sealed class ReservationScheduler(IGrainFactory grains, CapacityView view
     }
 
     private async Task<List<NodeSummary>> ShortlistAsync(
-        ReservationRequest request, IReadOnlySet<long>? excluded, Dictionary<long, string> refused, HashSet<long> shortFarms)
+        ReservationRequest request, IReadOnlySet<long>? excluded, Dictionary<long, string> refused, HashSet<long> shortFarms,
+        Dictionary<long, Capacity>? tentative = null)
     {
         var now = clock.UtcNow;
         var best = new List<(NodeSummary Node, double Score, ulong Tie)>(Shortlist + 1);
         var salt = (ulong)Random.Shared.NextInt64();
         var feasible = 0;
-        foreach (var node in Candidates(request))
+        foreach (var seen in Candidates(request))
         {
+            // What this batch already chose for the node counts as used.
+            var node = tentative is { Count: > 0 } && tentative.TryGetValue(seen.NodeId, out var taken)
+                ? seen with { Free = seen.Free - taken, Used = seen.Used + taken }
+                : seen;
             if (refused.ContainsKey(node.NodeId) || shortFarms.Contains(node.FarmId) || Reject(node, request, now, excluded) is not null)
             {
                 continue;
@@ -130,7 +236,7 @@ public sealed class ReservationScheduler(IGrainFactory grains, CapacityView view
 
             if (best.RemoveAll(c => shortFarms.Contains(c.Node.FarmId)) > 0 && best.Count == 0)
             {
-                return await ShortlistAsync(request, excluded, refused, shortFarms);
+                return await ShortlistAsync(request, excluded, refused, shortFarms, tentative);
             }
         }
 

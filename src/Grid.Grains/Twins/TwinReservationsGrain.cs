@@ -42,10 +42,16 @@ public sealed class TwinReservationsGrain : Grain, ITwinReservationsGrain
         _writer = new WriteCoalescer(() => state.WriteOrDeactivateAsync(this));
     }
 
-    public async Task AddAsync(long reservationId)
+    public Task AddAsync(long reservationId) => AddManyAsync([reservationId]);
+
+    public async Task AddManyAsync(ImmutableArray<long> reservationIds)
     {
         // A caller whose id is already here (a retry, or added by a write still in flight) waits all the same.
-        _state.State.Add(reservationId);
+        foreach (var id in reservationIds)
+        {
+            _state.State.Add(id);
+        }
+
         await _writer.WriteAsync();
 
         // Every caller waits until the twin knows this bucket, so a listing right after shows the reservation.

@@ -56,7 +56,8 @@ public static class ReservationsApi
         ReservationOutcome outcome;
         if (idempotencyKey is null)
         {
-            outcome = await grains.Get<IReservationGrain>(await ids.NextAsync(IdKind.Reservation)).CreateAsync(request);
+            // A fresh id: placed by the silo's placement batcher without activating a reservation grain.
+            outcome = await grains.Get<IPlacementGrain>(0).PlaceAsync(await ids.NextAsync(IdKind.Reservation), request);
         }
         else
         {

@@ -1,0 +1,247 @@
+using System.Collections.Immutable;
+using System.Threading.Channels;
+using Grid.Billing;
+using Grid.Grains;
+using Grid.Ledger;
+using Grid.Scheduling;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Orleans.Storage;
+
+namespace Grid.Reservations;
+
+/// <summary>
+/// Places new reservations in batches, without activating their grains. Requests that arrive together (from the
+/// API, the idempotency grains, the reservation grains' own create) are matched to nodes as one batch: each
+/// chosen node is asked once for all of its share, the tenant-list and billing buckets get one add per bucket,
+/// and the records go to grain storage side by side (the PostgreSQL provider commits them as one transaction).
+/// The order of each placement is that of a reservation grain's: allocation, listing, then the record, answered
+/// only once the record is durable. The record is written insert-only, so it can never overwrite what a
+/// reservation grain stored for the id (a tombstone written by a grain that was asked about the id first, see
+/// <see cref="ReservationGrain"/>): such a placement fails unacknowledged and its allocation is released by the
+/// node's orphan check. At low load a batch is one request: nothing waits for a batch to fill.
+/// </summary>
+public sealed partial class ReservationPlacer
+{
+    /// <summary>Requests per batch at most.</summary>
+    public const int MaxBatch = 128;
+
+    /// <summary>Batches in flight at once: the next is matched while earlier ones wait for their writes.</summary>
+    private const int Lanes = 4;
+
+    private const string StateName = "reservation";
+
+    private readonly Channel<Request> _queue = Channel.CreateUnbounded<Request>(new UnboundedChannelOptions { SingleReader = false });
+    private readonly IGrainFactory _grains;
+    private readonly IServiceProvider _services;
+    private readonly ReservationScheduler _scheduler;
+    private readonly GridClock _clock;
+    private readonly IOptions<BillingOptions> _billing;
+    private readonly ILogger<ReservationPlacer> _logger;
+    private IGrainStorage? _storage;
+    private int _started;
+
+    public ReservationPlacer(IGrainFactory grains, IServiceProvider services, ReservationScheduler scheduler, GridClock clock,
+        IOptions<BillingOptions> billing, ILogger<ReservationPlacer> logger)
+    {
+        _grains = grains;
+        _services = services;
+        _scheduler = scheduler;
+        _clock = clock;
+        _billing = billing;
+        _logger = logger;
+    }
+
+    private IGrainStorage Storage => _storage ??= _services.GetRequiredKeyedService<IGrainStorage>(GridStorage.Name);
+
+    private LedgerAppender Ledger => _services.GetRequiredService<LedgerAppender>();
+
+    /// <summary>Places reservation <paramref name="reservationId"/> (a fresh id) and answers once it is durable.</summary>
+    public Task<ReservationOutcome> PlaceAsync(long reservationId, ReservationRequest request)
+    {
+        var pending = new Request(reservationId, request, new TaskCompletionSource<ReservationOutcome>(TaskCreationOptions.RunContinuationsAsynchronously));
+        _queue.Writer.TryWrite(pending);
+        if (_started == 0 && Interlocked.Exchange(ref _started, 1) == 0)
+        {
+            for (var lane = 0; lane < Lanes; lane++)
+            {
+                _ = Task.Run(RunLaneAsync);
+            }
+        }
+
+        return pending.Answer.Task;
+    }
+
+    private async Task RunLaneAsync()
+    {
+        var reader = _queue.Reader;
+        var batch = new List<Request>(MaxBatch);
+        while (await reader.WaitToReadAsync())
+        {
+            while (batch.Count < MaxBatch && reader.TryRead(out var next))
+            {
+                batch.Add(next);
+            }
+
+            if (batch.Count == 0)
+            {
+                continue;
+            }
+
+            try
+            {
+                await PlaceBatchAsync(batch);
+            }
+            catch (Exception exception)
+            {
+                // Never expected (each step answers its own requests); whoever is left unanswered learns of it.
+                foreach (var request in batch)
+                {
+                    request.Answer.TrySetException(exception);
+                }
+            }
+
+            batch.Clear();
+        }
+    }
+
+    private async Task PlaceBatchAsync(List<Request> batch)
+    {
+        var placed = await _scheduler.PlaceManyAsync([.. batch.Select(r => (r.ReservationId, r.Body))]);
+        var ready = new List<(Request Request, Placement Placement)>(batch.Count);
+        var funds = new List<Task>();
+        for (var i = 0; i < batch.Count; i++)
+        {
+            var (request, outcome) = (batch[i], placed[i]);
+            if (outcome.Failure is { } failure)
+            {
+                request.Answer.TrySetException(failure);
+            }
+            else if (outcome.Placement is not { } placement)
+            {
+                request.Answer.TrySetResult(new ReservationOutcome(null, outcome.Report));
+            }
+            else if (_billing.Value.Mode == BillingMode.Prepaid)
+            {
+                funds.Add(EnsureFundsAsync(request, placement, ready));
+            }
+            else
+            {
+                ready.Add((request, placement));
+            }
+        }
+
+        await Task.WhenAll(funds);
+        if (ready.Count == 0)
+        {
+            return;
+        }
+
+        // Listed first (tenant list and billing bucket, one add per bucket, side by side): if a listing fails its
+        // placements are not acknowledged; a listed id whose record is then not written is skipped by both.
+        var listed = await ListAsync(ready);
+        var now = _clock.UtcNow;
+        await Task.WhenAll(ready.Select(async item =>
+        {
+            if (listed[item.Request.ReservationId] is { } failure)
+            {
+                item.Request.Answer.TrySetException(failure);
+                return;
+            }
+
+            var record = ReservationRecord.Placed(item.Request.ReservationId, item.Request.Body, item.Placement, now);
+            try
+            {
+                // ETag null: insert only, never over a record (or tombstone) a reservation grain wrote.
+                await Storage.WriteStateAsync(StateName, _grains.IdOf<IReservationGrain>(item.Request.ReservationId),
+                    new GrainState<ReservationRecord>(record));
+            }
+            catch (Exception exception)
+            {
+                // Not acknowledged. The allocation stays until the node's orphan check asks the reservation, which
+                // reads storage: only storage can tell whether a failed write landed.
+                item.Request.Answer.TrySetException(exception);
+                return;
+            }
+
+            item.Request.Answer.TrySetResult(new ReservationOutcome(record.ToInfo(item.Request.ReservationId), null));
+
+            // The "placed" event is durable in the record (its meter's pending events): it goes to the ledger after
+            // the answer; if that fails or this silo dies first, the reservation's next flush appends it (its
+            // billing tick at the latest, which flushes before it bills; the ledger dedupes by event id).
+            AppendLater(item.Request.ReservationId, record);
+        }));
+    }
+
+    /// <summary>Prepaid: the tenant's balance must cover one cycle at the price of this placement, else 402.</summary>
+    private async Task EnsureFundsAsync(Request request, Placement placement, List<(Request, Placement)> ready)
+    {
+        try
+        {
+            var needed = Pricing.PriceFor(placement.PricePerHour, _billing.Value.Cycle);
+            var balance = (await _grains.GetGrain<IAccountGrain>(request.Body.TwinId).GetAsync()).Balance;
+            if (balance < needed)
+            {
+                await _grains.GetGrain<INodeGrain>(placement.NodeId).ReleaseAsync(request.ReservationId, 1);
+                throw new GridRequestException(402, "Payment required",
+                    $"Prepaid billing needs a balance covering one cycle ({_billing.Value.Cycle}) at {placement.PricePerHour} per hour: "
+                    + $"{needed} minor units; the balance is {balance}, {needed - balance} missing.");
+            }
+
+            lock (ready)
+            {
+                ready.Add((request, placement));
+            }
+        }
+        catch (Exception exception)
+        {
+            request.Answer.TrySetException(exception);
+        }
+    }
+
+    /// <summary>Adds the placements to their tenants' lists and billing buckets; per reservation, the failure if any.</summary>
+    private async Task<Dictionary<long, Exception?>> ListAsync(List<(Request Request, Placement Placement)> ready)
+    {
+        var failures = ready.ToDictionary(r => r.Request.ReservationId, _ => (Exception?)null);
+        var lists = ready.GroupBy(r => (r.Request.Body.TwinId, Bucket: TwinReservations.BucketOf(r.Request.ReservationId)))
+            .Select(g => (Ids: g.Select(r => r.Request.ReservationId).ToImmutableArray(),
+                Add: (Func<ImmutableArray<long>, Task>)_grains.Bucket(g.Key.TwinId, g.Key.Bucket).AddManyAsync));
+        var buckets = ready.GroupBy(r => _billing.Value.BucketOf(r.Request.ReservationId))
+            .Select(g => (Ids: g.Select(r => r.Request.ReservationId).ToImmutableArray(),
+                Add: (Func<ImmutableArray<long>, Task>)_grains.Get<IBillingBucketGrain>(g.Key).AddManyAsync));
+        await Task.WhenAll(lists.Concat(buckets).Select(async group =>
+        {
+            try
+            {
+                await group.Add(group.Ids);
+            }
+            catch (Exception exception)
+            {
+                lock (failures)
+                {
+                    foreach (var id in group.Ids)
+                    {
+                        failures[id] ??= exception;
+                    }
+                }
+            }
+        }));
+        return failures;
+    }
+
+    private void AppendLater(long reservationId, ReservationRecord record)
+    {
+        foreach (var append in record.Meter.Pending)
+        {
+            Ledger.AppendAsync(append).ContinueWith(
+                (task, state) => LogLedgerDeferred(_logger, task.Exception!, (long)state!),
+                reservationId, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
+        }
+    }
+
+    private sealed record Request(long ReservationId, ReservationRequest Body, TaskCompletionSource<ReservationOutcome> Answer);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Reservation {ReservationId}: placed event deferred to its next flush")]
+    private static partial void LogLedgerDeferred(ILogger logger, Exception exception, long reservationId);
+}
