@@ -107,10 +107,25 @@ public sealed class ReservationScheduler(IGrainFactory grains, CapacityView view
         var byNode = new Dictionary<long, List<int>>();
         var chosen = new NodeSummary[items.Count];
         var oneByOne = new List<int>();
+        var shortlists = new Dictionary<ReservationRequest, List<NodeSummary>>();
+        var now = clock.UtcNow;
         for (var i = 0; i < items.Count; i++)
         {
             var request = items[i].Request;
-            if ((await ShortlistAsync(request, null, [], [], tentative)).FirstOrDefault() is not { } best)
+            var shape = ShapeOf(request);
+            var best = shape is not null && shortlists.TryGetValue(shape, out var shared) ? BestOf(shared, request, tentative, now) : null;
+            if (best is null)
+            {
+                var shortlist = await ShortlistAsync(request, null, [], [], tentative);
+                if (shape is not null)
+                {
+                    shortlists[shape] = shortlist;
+                }
+
+                best = shortlist.FirstOrDefault();
+            }
+
+            if (best is null)
             {
                 oneByOne.Add(i);
                 continue;
@@ -215,10 +230,7 @@ public sealed class ReservationScheduler(IGrainFactory grains, CapacityView view
                 continue;
             }
 
-            var score = request.Strategy == PlacementStrategy.Cheapest
-                ? Math.Round(PlacementFilter.Score(node, request.Resources, PlacementStrategy.Binpack), 6) - prices.PriceOf(node, request.Resources)
-                : Math.Round(PlacementFilter.Score(node, request.Resources, request.Strategy), 6);
-            Insert(best, node, score, salt);
+            Insert(best, node, ScoreOf(node, request), salt);
             if (++feasible >= EnoughFeasible)
             {
                 break;
@@ -243,6 +255,34 @@ public sealed class ReservationScheduler(IGrainFactory grains, CapacityView view
         return [.. best.Select(c => c.Node)];
     }
 
+    private double ScoreOf(NodeSummary node, ReservationRequest request) => request.Strategy == PlacementStrategy.Cheapest
+        ? Math.Round(PlacementFilter.Score(node, request.Resources, PlacementStrategy.Binpack), 6) - prices.PriceOf(node, request.Resources)
+        : Math.Round(PlacementFilter.Score(node, request.Resources, request.Strategy), 6);
+
+    /// <summary>
+    /// The best node of a shortlist made for an earlier request of the same shape in this batch, counting what
+    /// the batch already chose (a shortlist is a sample of the view; re-scoring it is as good as a new sample).
+    /// </summary>
+    private NodeSummary? BestOf(List<NodeSummary> shortlist, ReservationRequest request, Dictionary<long, Capacity> tentative, DateTimeOffset now)
+    {
+        NodeSummary? best = null;
+        var bestScore = double.NegativeInfinity;
+        foreach (var seen in shortlist)
+        {
+            var node = tentative.TryGetValue(seen.NodeId, out var taken) ? seen with { Free = seen.Free - taken, Used = seen.Used + taken } : seen;
+            if (Reject(node, request, now, null) is null && ScoreOf(node, request) is var score && score > bestScore)
+            {
+                (best, bestScore) = (seen, score);
+            }
+        }
+
+        return best;
+    }
+
+    /// <summary>Requests that may share a shortlist: same resources, constraints and strategy, no per-twin rule, no addresses.</summary>
+    private static ReservationRequest? ShapeOf(ReservationRequest request) =>
+        request.Constraints.AntiAffinityGroup is null && request.Resources.Ipv4 == 0 ? request with { TwinId = 0 } : null;
+
     private INodeGrain Node(long nodeId) =>
         _nodes.TryGetValue(nodeId, out var node) ? node : _nodes.GetOrAdd(nodeId, grains.GetGrain<INodeGrain>(nodeId));
 
@@ -264,8 +304,13 @@ public sealed class ReservationScheduler(IGrainFactory grains, CapacityView view
             return;
         }
 
-        var index = best.FindIndex(c => Better(score, tie, c));
-        best.Insert(index < 0 ? best.Count : index, (node, score, tie));
+        var index = 0;
+        while (index < best.Count && !Better(score, tie, best[index]))
+        {
+            index++;
+        }
+
+        best.Insert(index, (node, score, tie));
         if (best.Count > Shortlist)
         {
             best.RemoveAt(best.Count - 1);
