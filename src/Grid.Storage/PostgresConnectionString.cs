@@ -36,6 +36,11 @@ public static class PostgresConnectionString
             tuned.MaxAutoPrepare = 32;
         }
 
+        if (!given.ContainsKey("Write Buffer Size") && !given.ContainsKey("WriteBufferSize"))
+        {
+            tuned.WriteBufferSize = 64 * 1024;
+        }
+
         if (!given.ContainsKey("Timezone"))
         {
             tuned.Timezone = "UTC";
