@@ -10,6 +10,7 @@ public sealed class WriteStall
     private string? _failing;
     private int _waiting;
     private int _failed;
+    private bool _onlyNext;
 
     public int Waiting => Volatile.Read(ref _waiting);
 
@@ -18,13 +19,21 @@ public sealed class WriteStall
 
     public void Hold(string stateName)
     {
-        _stateName = stateName;
         _gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        _stateName = stateName;
+    }
+
+    /// <summary>Holds only the next write of <paramref name="stateName"/>; the ones after it pass.</summary>
+    public void HoldNext(string stateName)
+    {
+        _onlyNext = true;
+        Hold(stateName);
     }
 
     public void Release()
     {
         _stateName = null;
+        _onlyNext = false;
         _failing = null;
         _gate?.TrySetResult();
     }
@@ -42,6 +51,12 @@ public sealed class WriteStall
 
         if (stateName != _stateName || _gate is not { } gate)
         {
+            return;
+        }
+
+        if (_onlyNext && Interlocked.CompareExchange(ref _stateName, null, stateName) != stateName)
+        {
+            // Another write of the name got here first and is the one held.
             return;
         }
 

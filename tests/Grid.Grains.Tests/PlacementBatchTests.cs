@@ -1,0 +1,113 @@
+using Grid.Grains;
+
+namespace Grid.Grains.Tests;
+
+/// <summary>
+/// New reservations are placed in batches by the silo's placer, which writes their records without activating
+/// their grains: concurrent creates must still never overbook, each be listed and billed exactly as placed, and
+/// a reservation grain that was asked about an id before its record landed must neither hide the reservation
+/// afterwards nor let go of capacity that a placement still in flight is about to acknowledge.
+/// </summary>
+public sealed class PlacementBatchTests
+{
+    private static readonly Capacity Machine = new(8, 8L << 30, 0, 0);
+    private static readonly Capacity Small = new(1, 1L << 30, 0, 0);
+
+    [Fact]
+    public async Task ConcurrentCreatesFillTheGridExactlyAndAreEachListedAndBilled()
+    {
+        await using var grid = await GridCluster.StartAsync();
+        var twin = GridCluster.NewId();
+        var farm = await grid.CreateFarmAsync(twin);
+        var nodes = new List<long>();
+        for (var i = 0; i < 5; i++)
+        {
+            nodes.Add(await grid.RegisterNodeAsync(farm, twin, Machine));
+        }
+
+        // 60 requests for 40 slots, all at once: the batches must place exactly 40, refuse 20, overbook nothing.
+        var first = GridCluster.NewId();
+        var placer = grid.Grains.GetGrain<IPlacementGrain>(0);
+        var outcomes = await Task.WhenAll(Enumerable.Range(0, 60).Select(i => placer.PlaceAsync(first + i,
+            new ReservationRequest(twin, Small, PlacementConstraints.None, i % 2 == 0 ? PlacementStrategy.Binpack : PlacementStrategy.Spread))));
+
+        var placed = outcomes.Where(o => o.Reservation is not null).Select(o => o.Reservation!).ToList();
+        Assert.Equal(40, placed.Count);
+        Assert.All(outcomes.Where(o => o.Reservation is null), o => Assert.NotNull(o.Unplaceable));
+        var held = new Dictionary<long, long>();
+        foreach (var nodeId in nodes)
+        {
+            var node = (await grid.Grains.GetGrain<INodeGrain>(nodeId).GetAsync())!;
+            Assert.Equal(8, node.Allocations.Length);
+            foreach (var allocation in node.Allocations)
+            {
+                held.Add(allocation.ReservationId, nodeId);
+            }
+        }
+
+        // Each acknowledged reservation is stored where its allocation is, listed for its twin and for billing.
+        Assert.Equal(placed.Select(r => r.ReservationId).Order(), held.Keys.Order());
+        foreach (var reservation in placed)
+        {
+            var stored = (await grid.Grains.GetGrain<IReservationGrain>(reservation.ReservationId).GetAsync())!;
+            Assert.Equal(ReservationState.Active, stored.State);
+            Assert.Equal(held[reservation.ReservationId], stored.NodeId);
+            Assert.Equal(reservation.NodeId, stored.NodeId);
+        }
+
+        var listed = await Task.WhenAll(placed.Select(r => TwinReservations.BucketOf(r.ReservationId)).Distinct()
+            .Select(bucket => grid.Grains.Bucket(twin, bucket).GetAsync()));
+        Assert.Subset(listed.SelectMany(ids => ids).ToHashSet(), placed.Select(r => r.ReservationId).ToHashSet());
+        var billing = await Task.WhenAll(Enumerable.Range(0, 256).Select(b => grid.Grains.GetGrain<IBillingBucketGrain>(b).CountAsync()));
+        Assert.True(billing.Sum() >= 40, $"{billing.Sum()} reservations listed for billing, 40 placed");
+    }
+
+    [Fact]
+    public async Task AnActivationThatFoundNoReservationServesItOnceThePlacerWroteIt()
+    {
+        await using var grid = await GridCluster.StartAsync();
+        var twin = GridCluster.NewId();
+        var farm = await grid.CreateFarmAsync(twin);
+        await grid.RegisterNodeAsync(farm, twin, Machine);
+        var id = GridCluster.NewId();
+        var reservation = grid.Grains.GetGrain<IReservationGrain>(id);
+
+        // Asked before it exists (a guessed id, a billing tick): the activation holds an empty state...
+        Assert.Null(await reservation.GetAsync());
+        var outcome = await grid.Grains.GetGrain<IPlacementGrain>(0).PlaceAsync(id, new ReservationRequest(twin, Small, PlacementConstraints.None, PlacementStrategy.Binpack));
+        Assert.NotNull(outcome.Reservation);
+
+        // ...and must not answer "no such reservation" for one that was acknowledged.
+        var read = await reservation.GetAsync();
+        Assert.NotNull(read);
+        Assert.Equal(ReservationState.Active, read.State);
+        Assert.True(await reservation.CancelAsync());
+    }
+
+    [Fact]
+    public async Task APlacementWhoseRecordIsStillOnItsWayWhenTheOrphanCheckAsksFailsAndLeavesNothingBehind()
+    {
+        await using var grid = await GridCluster.StartAsync(("Grid:Health:OrphanCheckInterval", "00:00:00.200"));
+        var twin = GridCluster.NewId();
+        var farm = await grid.CreateFarmAsync(twin);
+        var nodeId = await grid.RegisterNodeAsync(farm, twin, Machine);
+        var id = GridCluster.NewId();
+
+        // The placer has allocated and listed; the record's write is held (a slow database).
+        grid.Stall.HoldNext("reservation");
+        var create = grid.Grains.GetGrain<IPlacementGrain>(0).PlaceAsync(id, new ReservationRequest(twin, Small, PlacementConstraints.None, PlacementStrategy.Binpack));
+        await GridCluster.UntilAsync(() => Task.FromResult(grid.Stall.Waiting == 1), "the reservation's record write is held");
+
+        // Meanwhile the node's orphan check finds an allocation old enough whose reservation has no record: it lets
+        // the capacity go, and the reservation id is retired first, so the record cannot land after that.
+        await grid.AdvanceAsync(TimeSpan.FromSeconds(2), [nodeId]);
+        await GridCluster.UntilAsync(async () => (await grid.Grains.GetGrain<INodeGrain>(nodeId).GetAsync())!.Allocations.IsEmpty,
+            "the orphan check released the allocation");
+        grid.Stall.Release();
+
+        // So the placement is not acknowledged, and nothing says otherwise.
+        await Assert.ThrowsAnyAsync<Exception>(() => create);
+        Assert.Null(await grid.Grains.GetGrain<IReservationGrain>(id).GetAsync());
+        Assert.Empty((await grid.Grains.GetGrain<INodeGrain>(nodeId).GetAsync())!.Allocations);
+    }
+}
