@@ -1,9 +1,11 @@
 using System.Collections.Immutable;
+using System.Diagnostics;
 using System.Threading.Channels;
 using Grid.Billing;
 using Grid.Grains;
 using Grid.Ledger;
 using Grid.Scheduling;
+using Grid.Telemetry;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -60,7 +62,14 @@ public sealed partial class ReservationPlacer
     /// <summary>Places reservation <paramref name="reservationId"/> (a fresh id) and answers once it is durable.</summary>
     public Task<ReservationOutcome> PlaceAsync(long reservationId, ReservationRequest request)
     {
-        var pending = new Request(reservationId, request, new TaskCompletionSource<ReservationOutcome>(TaskCreationOptions.RunContinuationsAsynchronously));
+        // Each placement is its own span in its caller's trace (a create is one trace), although its node call and
+        // writes are shared with the rest of its batch. Started here, in the caller's context, not left current.
+        var caller = Activity.Current;
+        var span = GridTelemetry.Source.StartActivity("grid.place");
+        Activity.Current = caller;
+        span?.SetTag("grid.reservation.id", reservationId);
+        span?.SetTag("grid.reservation.epoch", 1);
+        var pending = new Request(reservationId, request, new TaskCompletionSource<ReservationOutcome>(TaskCreationOptions.RunContinuationsAsynchronously), span);
         _queue.Writer.TryWrite(pending);
         if (_started == 0 && Interlocked.Exchange(ref _started, 1) == 0)
         {
@@ -70,7 +79,7 @@ public sealed partial class ReservationPlacer
             }
         }
 
-        return pending.Answer.Task;
+        return pending.Answered.Task;
     }
 
     private async Task RunLaneAsync()
@@ -98,7 +107,7 @@ public sealed partial class ReservationPlacer
                 // Never expected (each step answers its own requests); whoever is left unanswered learns of it.
                 foreach (var request in batch)
                 {
-                    request.Answer.TrySetException(exception);
+                    request.Fail(exception);
                 }
             }
 
@@ -108,7 +117,7 @@ public sealed partial class ReservationPlacer
 
     private async Task PlaceBatchAsync(List<Request> batch)
     {
-        var placed = await _scheduler.PlaceManyAsync([.. batch.Select(r => (r.ReservationId, r.Body))]);
+        var placed = await _scheduler.PlaceManyAsync([.. batch.Select(r => new BatchItem(r.ReservationId, r.Body, r.Span))]);
         var ready = new List<(Request Request, Placement Placement)>(batch.Count);
         var funds = new List<Task>();
         for (var i = 0; i < batch.Count; i++)
@@ -116,11 +125,12 @@ public sealed partial class ReservationPlacer
             var (request, outcome) = (batch[i], placed[i]);
             if (outcome.Failure is { } failure)
             {
-                request.Answer.TrySetException(failure);
+                request.Fail(failure);
             }
             else if (outcome.Placement is not { } placement)
             {
-                request.Answer.TrySetResult(new ReservationOutcome(null, outcome.Report));
+                request.Span?.SetStatus(ActivityStatusCode.Error, "unplaceable");
+                request.Answer(new ReservationOutcome(null, outcome.Report));
             }
             else if (_billing.Value.Mode == BillingMode.Prepaid)
             {
@@ -146,11 +156,14 @@ public sealed partial class ReservationPlacer
         {
             if (listed[item.Request.ReservationId] is { } failure)
             {
-                item.Request.Answer.TrySetException(failure);
+                item.Request.Fail(failure);
                 return;
             }
 
             var record = ReservationRecord.Placed(item.Request.ReservationId, item.Request.Body, item.Placement, now);
+            Activity.Current = item.Request.Span;
+            using var write = GridTelemetry.Source.StartActivity("grid.reservation.write");
+            write?.SetTag("grid.reservation.id", item.Request.ReservationId);
             try
             {
                 // ETag null: insert only, never over a record (or tombstone) a reservation grain wrote.
@@ -161,11 +174,13 @@ public sealed partial class ReservationPlacer
             {
                 // Not acknowledged. The allocation stays until the node's orphan check asks the reservation, which
                 // reads storage: only storage can tell whether a failed write landed.
-                item.Request.Answer.TrySetException(exception);
+                write?.SetStatus(ActivityStatusCode.Error, exception.Message);
+                item.Request.Fail(exception);
                 return;
             }
 
-            item.Request.Answer.TrySetResult(new ReservationOutcome(record.ToInfo(item.Request.ReservationId), null));
+            write?.Dispose();
+            item.Request.Answer(new ReservationOutcome(record.ToInfo(item.Request.ReservationId), null));
 
             // The "placed" event is durable in the record (its meter's pending events): it goes to the ledger after
             // the answer; if that fails or this silo dies first, the reservation's next flush appends it (its
@@ -196,7 +211,7 @@ public sealed partial class ReservationPlacer
         }
         catch (Exception exception)
         {
-            request.Answer.TrySetException(exception);
+            request.Fail(exception);
         }
     }
 
@@ -240,7 +255,21 @@ public sealed partial class ReservationPlacer
         }
     }
 
-    private sealed record Request(long ReservationId, ReservationRequest Body, TaskCompletionSource<ReservationOutcome> Answer);
+    private sealed record Request(long ReservationId, ReservationRequest Body, TaskCompletionSource<ReservationOutcome> Answered, Activity? Span)
+    {
+        public void Answer(ReservationOutcome outcome)
+        {
+            Span?.Dispose();
+            Answered.TrySetResult(outcome);
+        }
+
+        public void Fail(Exception exception)
+        {
+            Span?.SetStatus(ActivityStatusCode.Error, exception.Message);
+            Span?.Dispose();
+            Answered.TrySetException(exception);
+        }
+    }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Reservation {ReservationId}: placed event deferred to its next flush")]
     private static partial void LogLedgerDeferred(ILogger logger, Exception exception, long reservationId);

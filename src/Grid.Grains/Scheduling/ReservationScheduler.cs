@@ -10,6 +10,9 @@ namespace Grid.Scheduling;
 /// <summary>Where a reservation landed, and what it costs there per hour (minor units).</summary>
 public sealed record Placement(long NodeId, long FarmId, ImmutableArray<FarmIp> PublicIps, long PricePerHour = 0, long FarmerTwinId = 0);
 
+/// <summary>A new reservation (epoch 1) of a placement batch, with its own span (a create is one trace).</summary>
+public sealed record BatchItem(long ReservationId, ReservationRequest Request, Activity? Span);
+
 /// <summary>One item of a placement batch: placed, or why nothing fits, or the failure of its node's call.</summary>
 public sealed record BatchPlacement(Placement? Placement, PlacementReport? Report, Exception? Failure);
 
@@ -45,6 +48,19 @@ public sealed class ReservationScheduler(IGrainFactory grains, CapacityView view
         using var activity = GridTelemetry.Source.StartActivity("grid.place");
         activity?.SetTag("grid.reservation.id", reservationId);
         activity?.SetTag("grid.reservation.epoch", epoch);
+        return await PlaceCoreAsync(reservationId, epoch, request, workloads, excluded, activity);
+    }
+
+    /// <summary>One placement, tagged on <paramref name="activity"/> (its span).</summary>
+    private async Task<(Placement? Placement, PlacementReport? Report)> PlaceCoreAsync(
+        long reservationId,
+        long epoch,
+        ReservationRequest request,
+        ImmutableArray<WorkloadAssignment> workloads,
+        IReadOnlySet<long>? excluded,
+        Activity? activity)
+    {
+        Activity.Current = activity ?? Activity.Current;
         var started = Stopwatch.GetTimestamp();
         var allocation = new AllocationRequest(
             reservationId, epoch, request.TwinId, request.Resources, request.Constraints.AntiAffinityGroup, workloads);
@@ -97,10 +113,8 @@ public sealed class ReservationScheduler(IGrainFactory grains, CapacityView view
     /// in the view fits, goes through <see cref="PlaceAsync"/> one by one (its retries and its report).
     /// Each item ends with a placement, a report, or the exception of its node's call.
     /// </summary>
-    public async Task<BatchPlacement[]> PlaceManyAsync(IReadOnlyList<(long ReservationId, ReservationRequest Request)> items)
+    public async Task<BatchPlacement[]> PlaceManyAsync(IReadOnlyList<BatchItem> items)
     {
-        using var activity = GridTelemetry.Source.StartActivity("grid.place.batch");
-        activity?.SetTag("grid.batch.size", items.Count);
         var started = Stopwatch.GetTimestamp();
         var results = new BatchPlacement[items.Count];
         var tentative = new Dictionary<long, Capacity>();
@@ -149,6 +163,8 @@ public sealed class ReservationScheduler(IGrainFactory grains, CapacityView view
             ImmutableArray<AllocationResult> answers;
             try
             {
+                // The node's call is in the trace of the first placement it carries.
+                Activity.Current = items[share[0]].Span;
                 answers = await Node(pair.Key).TryAllocateManyAsync(requests);
             }
             catch (Exception exception)
@@ -182,6 +198,7 @@ public sealed class ReservationScheduler(IGrainFactory grains, CapacityView view
 
                 var node = chosen[i];
                 metrics.Placed(Stopwatch.GetElapsedTime(started), node.NodeId, 1);
+                items[i].Span?.SetTag("grid.node.id", node.NodeId);
                 results[i] = new BatchPlacement(new Placement(node.NodeId, node.FarmId, answers[k].PublicIps,
                     prices.PriceOf(node, items[i].Request.Resources), node.TwinId), null, null);
             }
@@ -191,7 +208,7 @@ public sealed class ReservationScheduler(IGrainFactory grains, CapacityView view
         {
             try
             {
-                var (placement, report) = await PlaceAsync(items[i].ReservationId, 1, items[i].Request, []);
+                var (placement, report) = await PlaceCoreAsync(items[i].ReservationId, 1, items[i].Request, [], null, items[i].Span);
                 results[i] = new BatchPlacement(placement, report, null);
             }
             catch (Exception exception)
