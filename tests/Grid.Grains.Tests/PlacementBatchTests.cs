@@ -1,3 +1,6 @@
+using System.Collections.Immutable;
+using System.Text.Json;
+using Grid.Billing;
 using Grid.Grains;
 
 namespace Grid.Grains.Tests;
@@ -109,5 +112,23 @@ public sealed class PlacementBatchTests
         await Assert.ThrowsAnyAsync<Exception>(() => create);
         Assert.Null(await grid.Grains.GetGrain<IReservationGrain>(id).GetAsync());
         Assert.Empty((await grid.Grains.GetGrain<INodeGrain>(nodeId).GetAsync())!.Allocations);
+    }
+
+    [Theory]
+    [InlineData(0)]
+    [InlineData(2)]
+    public void ThePlacedEventIsWrittenInTheLedgersJsonForIt(int addresses)
+    {
+        // Written field by field on the placement path: it must stay the JSON every reader of the ledger expects.
+        var resources = new Capacity(2, 4L << 30, 50L << 30, 1L << 40, addresses);
+        var ips = Enumerable.Range(0, addresses).Select(i => new FarmIp($"185.69.166.{7 + i}/24", "185.69.166.1", 42)).ToImmutableArray();
+        var expected = JsonSerializer.Serialize(new
+        {
+            reservationId = 42L, twinId = 7L, nodeId = 9L, farmId = 3L, epoch = 1L, publicIps = addresses, pricePerHour = 123_456L,
+            resources = new { cru = resources.Cru, mru = resources.Mru, sru = resources.Sru, hru = resources.Hru, ipv4 = resources.Ipv4 },
+            ips = ips.Select(ip => ip.Ip).ToArray(),
+        }, BillingEvents.Json);
+
+        Assert.Equal(expected, BillingEvents.Placed(42, 7, 9, 3, 1, resources, 123_456, ips).Details);
     }
 }

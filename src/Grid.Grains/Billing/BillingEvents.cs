@@ -1,4 +1,6 @@
+using System.Buffers;
 using System.Collections.Immutable;
+using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 
@@ -35,12 +37,45 @@ public static class BillingEvents
     public static LedgerAppend Placed(
         long reservationId, long twinId, long nodeId, long farmId, long epoch, Capacity resources, long pricePerHour, ImmutableArray<FarmIp> ips) =>
         new($"reservation:{reservationId}:placed:{epoch}", ReservationPlaced, Twin(twinId), Reservation(reservationId), null, [],
-            Details(new
+            PlacedDetails(reservationId, twinId, nodeId, farmId, epoch, resources, pricePerHour, ips));
+
+    /// <summary>
+    /// The details of a placement, written field by field: one per new reservation, on the placement path, where
+    /// serializing an anonymous object cost a tenth of a placement. The same JSON as <see cref="Details{T}"/> would write.
+    /// </summary>
+    private static string PlacedDetails(
+        long reservationId, long twinId, long nodeId, long farmId, long epoch, Capacity resources, long pricePerHour, ImmutableArray<FarmIp> ips)
+    {
+        var buffer = new ArrayBufferWriter<byte>(320);
+        using (var json = new Utf8JsonWriter(buffer))
+        {
+            json.WriteStartObject();
+            json.WriteNumber("reservationId", reservationId);
+            json.WriteNumber("twinId", twinId);
+            json.WriteNumber("nodeId", nodeId);
+            json.WriteNumber("farmId", farmId);
+            json.WriteNumber("epoch", epoch);
+            json.WriteNumber("publicIps", resources.Ipv4);
+            json.WriteNumber("pricePerHour", pricePerHour);
+            json.WriteStartObject("resources");
+            json.WriteNumber("cru", resources.Cru);
+            json.WriteNumber("mru", resources.Mru);
+            json.WriteNumber("sru", resources.Sru);
+            json.WriteNumber("hru", resources.Hru);
+            json.WriteNumber("ipv4", resources.Ipv4);
+            json.WriteEndObject();
+            json.WriteStartArray("ips");
+            foreach (var ip in ips.IsDefault ? [] : ips)
             {
-                reservationId, twinId, nodeId, farmId, epoch, publicIps = resources.Ipv4, pricePerHour,
-                resources = new { cru = resources.Cru, mru = resources.Mru, sru = resources.Sru, hru = resources.Hru, ipv4 = resources.Ipv4 },
-                ips = Addresses(ips),
-            }));
+                json.WriteStringValue(ip.Ip);
+            }
+
+            json.WriteEndArray();
+            json.WriteEndObject();
+        }
+
+        return Encoding.UTF8.GetString(buffer.WrittenSpan);
+    }
 
     /// <summary>A move; <c>ips</c> replace the addresses the reservation held (a move inside the farm keeps them).</summary>
     public static LedgerAppend Moved(
