@@ -29,8 +29,12 @@ public sealed partial class ReservationPlacer
     /// <summary>Requests per batch at most.</summary>
     public const int MaxBatch = 128;
 
-    /// <summary>Batches in flight at once: the next is matched while earlier ones wait for their writes.</summary>
-    private const int Lanes = 4;
+    /// <summary>
+    /// Batches in flight at once: the next is matched while the other waits for its writes. Measured (interleaved,
+    /// 64 clients): two lanes placed more per second than four or eight, in memory and on PostgreSQL, as larger
+    /// batches share more of each node, list and bucket write.
+    /// </summary>
+    private const int Lanes = 2;
 
     private const string StateName = "reservation";
 
