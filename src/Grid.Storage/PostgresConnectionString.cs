@@ -8,7 +8,7 @@ public static class PostgresConnectionString
 {
     /// <summary>
     /// Returns <paramref name="connectionString"/> with <c>Pooling=true</c>, <c>No Reset On Close=true</c>,
-    /// <c>Max Auto Prepare=32</c> and <c>Timezone=UTC</c> added where the caller did not set them. The providers
+    /// <c>Max Auto Prepare=32</c>, <c>Write Buffer Size=65536</c> and <c>Timezone=UTC</c> added where the caller did not set them. The providers
     /// open a connection per call, so skipping the reset round trip on return to the pool measured about +60%
     /// writes/s; they also never prepare their statements, so without auto-preparation PostgreSQL parses and
     /// plans the grain-state upsert on every write. A UTC session makes every timestamp conversion independent

@@ -13,6 +13,7 @@ public sealed class ConnectionStringTests
         Assert.True(tuned.Pooling);
         Assert.True(tuned.NoResetOnClose);
         Assert.Equal(32, tuned.MaxAutoPrepare);
+        Assert.Equal(64 * 1024, tuned.WriteBufferSize);
         Assert.Equal("UTC", tuned.Timezone);
         Assert.Equal("db", tuned.Host);
     }
@@ -21,9 +22,10 @@ public sealed class ConnectionStringTests
     public void TuningKeepsWhatTheOperatorSet()
     {
         var tuned = new NpgsqlConnectionStringBuilder(PostgresConnectionString.Tune(
-            "Host=db;Database=grid;No Reset On Close=false;Max Auto Prepare=0;Timezone=Europe/Brussels"));
+            "Host=db;Database=grid;No Reset On Close=false;Max Auto Prepare=0;Write Buffer Size=8192;Timezone=Europe/Brussels"));
 
         Assert.False(tuned.NoResetOnClose);
+        Assert.Equal(8192, tuned.WriteBufferSize);
         Assert.Equal(0, tuned.MaxAutoPrepare);
         Assert.Equal("Europe/Brussels", tuned.Timezone);
     }
