@@ -1,6 +1,5 @@
 using System.Collections.Immutable;
 using System.Diagnostics;
-using System.Threading.Channels;
 using Grid.Billing;
 using Grid.Grains;
 using Grid.Ledger;
@@ -38,7 +37,7 @@ public sealed partial class ReservationPlacer
 
     private const string StateName = "reservation";
 
-    private readonly Channel<Request> _queue = Channel.CreateUnbounded<Request>(new UnboundedChannelOptions { SingleReader = false });
+    private readonly GroupCommitQueue<Request> _queue;
     private readonly IGrainFactory _grains;
     private readonly IServiceProvider _services;
     private readonly ReservationScheduler _scheduler;
@@ -46,7 +45,6 @@ public sealed partial class ReservationPlacer
     private readonly IOptions<BillingOptions> _billing;
     private readonly ILogger<ReservationPlacer> _logger;
     private IGrainStorage? _storage;
-    private int _started;
 
     public ReservationPlacer(IGrainFactory grains, IServiceProvider services, ReservationScheduler scheduler, GridClock clock,
         IOptions<BillingOptions> billing, ILogger<ReservationPlacer> logger)
@@ -57,6 +55,7 @@ public sealed partial class ReservationPlacer
         _clock = clock;
         _billing = billing;
         _logger = logger;
+        _queue = new GroupCommitQueue<Request>(Lanes, MaxBatch, PlaceBatchAsync);
     }
 
     private IGrainStorage Storage => _storage ??= _services.GetRequiredKeyedService<IGrainStorage>(GridStorage.Name);
@@ -74,49 +73,8 @@ public sealed partial class ReservationPlacer
         span?.SetTag("grid.reservation.id", reservationId);
         span?.SetTag("grid.reservation.epoch", 1);
         var pending = new Request(reservationId, request, new TaskCompletionSource<ReservationOutcome>(TaskCreationOptions.RunContinuationsAsynchronously), span);
-        _queue.Writer.TryWrite(pending);
-        if (_started == 0 && Interlocked.Exchange(ref _started, 1) == 0)
-        {
-            for (var lane = 0; lane < Lanes; lane++)
-            {
-                _ = Task.Run(RunLaneAsync);
-            }
-        }
-
+        _queue.Add(pending);
         return pending.Answered.Task;
-    }
-
-    private async Task RunLaneAsync()
-    {
-        var reader = _queue.Reader;
-        var batch = new List<Request>(MaxBatch);
-        while (await reader.WaitToReadAsync())
-        {
-            while (batch.Count < MaxBatch && reader.TryRead(out var next))
-            {
-                batch.Add(next);
-            }
-
-            if (batch.Count == 0)
-            {
-                continue;
-            }
-
-            try
-            {
-                await PlaceBatchAsync(batch);
-            }
-            catch (Exception exception)
-            {
-                // Never expected (each step answers its own requests); whoever is left unanswered learns of it.
-                foreach (var request in batch)
-                {
-                    request.Fail(exception);
-                }
-            }
-
-            batch.Clear();
-        }
     }
 
     private async Task PlaceBatchAsync(List<Request> batch)
@@ -260,6 +218,7 @@ public sealed partial class ReservationPlacer
     }
 
     private sealed record Request(long ReservationId, ReservationRequest Body, TaskCompletionSource<ReservationOutcome> Answered, Activity? Span)
+        : IGroupItem
     {
         public void Answer(ReservationOutcome outcome)
         {

@@ -1,13 +1,14 @@
 using System.Threading.Channels;
 
-namespace Grid.Storage;
+namespace Grid;
 
 /// <summary>
 /// Collects operations from many callers and hands them to <c>run</c> in groups: a few loops each take whatever
 /// is waiting (up to <c>maxGroup</c>) as soon as they are free, so a group is one item when the load is light and
-/// grows with the load — no timer, no added latency. <c>run</c> completes every item of its group.
+/// grows with the load — no timer, no added latency. <c>run</c> completes every item of its group. Used for grain
+/// state (a group is one transaction) and for placements (a group is one placement batch).
 /// </summary>
-internal sealed class GroupCommitQueue<T> : IAsyncDisposable
+public sealed class GroupCommitQueue<T> : IAsyncDisposable
     where T : IGroupItem
 {
     private readonly Channel<T> _channel = Channel.CreateUnbounded<T>(new UnboundedChannelOptions { SingleReader = false });
@@ -27,7 +28,7 @@ internal sealed class GroupCommitQueue<T> : IAsyncDisposable
     {
         if (!_channel.Writer.TryWrite(item))
         {
-            item.Fail(new ObjectDisposedException(nameof(GroupCommitQueue<T>), "The grain storage has stopped."));
+            item.Fail(new ObjectDisposedException(nameof(GroupCommitQueue<T>), "The queue has stopped (its silo is shutting down)."));
         }
     }
 
@@ -72,7 +73,7 @@ internal sealed class GroupCommitQueue<T> : IAsyncDisposable
 }
 
 /// <summary>An operation in a <see cref="GroupCommitQueue{T}"/>.</summary>
-internal interface IGroupItem
+public interface IGroupItem
 {
     /// <summary>Fails the operation (no-op when already completed).</summary>
     void Fail(Exception exception);
