@@ -238,16 +238,14 @@ public sealed class ReservationScheduler(IGrainFactory grains, CapacityView view
         var feasible = 0;
         foreach (var seen in Candidates(request))
         {
-            // What this batch already chose for the node counts as used.
-            var node = tentative is { Count: > 0 } && tentative.TryGetValue(seen.NodeId, out var taken)
-                ? seen with { Free = seen.Free - taken, Used = seen.Used + taken }
-                : seen;
+            var node = Counting(seen, tentative);
             if (refused.ContainsKey(node.NodeId) || shortFarms.Contains(node.FarmId) || Reject(node, request, now, excluded) is not null)
             {
                 continue;
             }
 
-            Insert(best, node, ScoreOf(node, request), salt);
+            // Kept as the view has it: a batch re-scores its shortlist with what it chose since (BestOf).
+            Insert(best, seen, ScoreOf(node, request), salt);
             if (++feasible >= EnoughFeasible)
             {
                 break;
@@ -286,7 +284,7 @@ public sealed class ReservationScheduler(IGrainFactory grains, CapacityView view
         var bestScore = double.NegativeInfinity;
         foreach (var seen in shortlist)
         {
-            var node = tentative.TryGetValue(seen.NodeId, out var taken) ? seen with { Free = seen.Free - taken, Used = seen.Used + taken } : seen;
+            var node = Counting(seen, tentative);
             if (Reject(node, request, now, null) is null && ScoreOf(node, request) is var score && score > bestScore)
             {
                 (best, bestScore) = (seen, score);
@@ -295,6 +293,12 @@ public sealed class ReservationScheduler(IGrainFactory grains, CapacityView view
 
         return best;
     }
+
+    /// <summary>A node as the view has it, with what this batch already chose for it counted as used.</summary>
+    private static NodeSummary Counting(NodeSummary node, Dictionary<long, Capacity>? tentative) =>
+        tentative is { Count: > 0 } && tentative.TryGetValue(node.NodeId, out var taken)
+            ? node with { Free = node.Free - taken, Used = node.Used + taken }
+            : node;
 
     /// <summary>Requests that may share a shortlist: same resources, constraints and strategy, no per-twin rule, no addresses.</summary>
     private static ReservationRequest? ShapeOf(ReservationRequest request) =>
