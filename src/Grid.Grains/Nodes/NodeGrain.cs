@@ -179,7 +179,6 @@ public sealed partial class NodeGrain(
             taken.Add((i, allocation, existing));
         }
 
-        var pending = taken.ToList();
         try
         {
             for (var t = 0; t < taken.Count; t++)
@@ -193,17 +192,17 @@ public sealed partial class NodeGrain(
                 if (await Farm.AllocateIpsAsync(allocation.ReservationId, allocation.Epoch, allocation.Resources.Ipv4) is not { } ips)
                 {
                     RestoreAllocation(allocation.ReservationId, allocation, existing);
-                    pending.Remove(taken[t]);
+                    taken.RemoveAt(t--);
                     results[index] = new(AllocationOutcome.InsufficientIpv4, [], null, CapacityUnit.Ipv4);
                     continue;
                 }
 
                 var withIps = allocation with { PublicIps = ips };
                 allocations[allocation.ReservationId] = withIps;
-                pending[pending.IndexOf(taken[t])] = (index, withIps, existing);
+                taken[t] = (index, withIps, existing);
             }
 
-            if (pending.Count > 0 || retries.Count > 0)
+            if (taken.Count > 0 || retries.Count > 0)
             {
                 await Writer.WriteAsync();
             }
@@ -212,7 +211,7 @@ public sealed partial class NodeGrain(
         {
             // Addresses the farm handed out stay tagged to the reservation: the farm's leak check frees them
             // on the reservation's word, as an address is never freed on a guess (the write may have landed).
-            foreach (var (_, allocation, existing) in pending)
+            foreach (var (_, allocation, existing) in taken)
             {
                 RestoreAllocation(allocation.ReservationId, allocation, existing);
             }
@@ -221,12 +220,12 @@ public sealed partial class NodeGrain(
         }
 
         var summary = Summary();
-        if (pending.Count > 0)
+        if (taken.Count > 0)
         {
             PublishSummary(summary);
         }
 
-        foreach (var (index, allocation, _) in pending)
+        foreach (var (index, allocation, _) in taken)
         {
             results[index] = new(AllocationOutcome.Allocated, allocation.PublicIps, summary);
         }
