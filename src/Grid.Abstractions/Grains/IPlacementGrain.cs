@@ -11,8 +11,9 @@ namespace Grid.Grains;
 public interface IPlacementGrain : IGrainWithIntegerKey
 {
     /// <summary>
-    /// Places reservation <paramref name="reservationId"/> and answers after its record is durable; a second
-    /// call with the same id answers the stored reservation. Nothing is stored when nothing fits.
+    /// Places reservation <paramref name="reservationId"/> (a fresh id) and answers after its record is durable.
+    /// Nothing is stored when nothing fits. The record is written insert-only, so a second call with an id already
+    /// stored fails; retries that must find their first answer go through <c>IReservationGrain.Create</c>.
     /// </summary>
     [Alias("Place")]
     Task<ReservationOutcome> PlaceAsync(long reservationId, ReservationRequest request);
