@@ -45,6 +45,7 @@ public sealed partial class ReservationPlacer
     private readonly IOptions<BillingOptions> _billing;
     private readonly ILogger<ReservationPlacer> _logger;
     private IGrainStorage? _storage;
+    private LedgerAppender? _ledger;
 
     public ReservationPlacer(IGrainFactory grains, IServiceProvider services, ReservationScheduler scheduler, GridClock clock,
         IOptions<BillingOptions> billing, ILogger<ReservationPlacer> logger)
@@ -60,7 +61,8 @@ public sealed partial class ReservationPlacer
 
     private IGrainStorage Storage => _storage ??= _services.GetRequiredKeyedService<IGrainStorage>(GridStorage.Name);
 
-    private LedgerAppender Ledger => _services.GetRequiredService<LedgerAppender>();
+    // Resolved on first use, like the storage (one lookup per silo, not per placement).
+    private LedgerAppender Ledger => _ledger ??= _services.GetRequiredService<LedgerAppender>();
 
     /// <summary>Places reservation <paramref name="reservationId"/> (a fresh id) and answers once it is durable.</summary>
     public Task<ReservationOutcome> PlaceAsync(long reservationId, ReservationRequest request)
