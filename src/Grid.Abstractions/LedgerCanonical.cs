@@ -44,49 +44,35 @@ public static class LedgerCanonical
     public static byte[] Bytes(long seq, DateTimeOffset at, string kind, string eventId, string actor, string subject,
         long? amount, IReadOnlyList<Posting> postings, string? details)
     {
-        using var buffer = new MemoryStream(128 + (postings.Count * 16) + (details?.Length ?? 0));
-        buffer.Write(Magic);
-        WriteInt64(buffer, seq);
-        WriteInt64(buffer, UnixMicroseconds(at));
-        WriteString(buffer, kind);
-        WriteString(buffer, eventId);
-        WriteString(buffer, actor);
-        WriteString(buffer, subject);
-        buffer.WriteByte(amount.HasValue ? (byte)1 : (byte)0);
-        if (amount is { } value)
-        {
-            WriteInt64(buffer, value);
-        }
-
-        WriteInt32(buffer, postings.Count);
-        foreach (var posting in postings)
-        {
-            WriteInt64(buffer, posting.AccountId);
-            WriteInt64(buffer, posting.Amount);
-        }
-
-        buffer.WriteByte(details is null ? (byte)0 : (byte)1);
-        if (details is not null)
-        {
-            WriteString(buffer, details);
-        }
-
-        return buffer.ToArray();
+        var bytes = new byte[Length(kind, eventId, actor, subject, amount, postings, details)];
+        Write(bytes, seq, at, kind, eventId, actor, subject, amount, postings, details);
+        return bytes;
     }
 
     /// <summary>The hash of an entry: SHA-256 over the previous hash's raw bytes and the entry's canonical bytes.</summary>
     public static string Hash(string prevHash, long seq, DateTimeOffset at, string kind, string eventId, string actor,
         string subject, long? amount, IReadOnlyList<Posting> postings, string? details)
     {
-        var canonical = Bytes(seq, at, kind, eventId, actor, subject, amount, postings, details);
-        var input = new byte[32 + canonical.Length];
-        if (prevHash.Length != 64 || Convert.FromHexString(prevHash, input.AsSpan(0, 32), out _, out _) != OperationStatus.Done)
+        // One pooled buffer per entry (this runs once per appended entry, on the ledger's single writer): the
+        // previous hash's raw bytes, then the canonical bytes written in place.
+        var length = 32 + Length(kind, eventId, actor, subject, amount, postings, details);
+        var input = ArrayPool<byte>.Shared.Rent(length);
+        try
         {
-            throw new FormatException($"'{prevHash}' is not a 64-digit hex hash.");
-        }
+            if (prevHash.Length != 64 || Convert.FromHexString(prevHash, input.AsSpan(0, 32), out _, out _) != OperationStatus.Done)
+            {
+                throw new FormatException($"'{prevHash}' is not a 64-digit hex hash.");
+            }
 
-        canonical.CopyTo(input, 32);
-        return Convert.ToHexStringLower(SHA256.HashData(input));
+            Write(input.AsSpan(32, length - 32), seq, at, kind, eventId, actor, subject, amount, postings, details);
+            Span<byte> hash = stackalloc byte[SHA256.HashSizeInBytes];
+            SHA256.HashData(input.AsSpan(0, length), hash);
+            return Convert.ToHexStringLower(hash);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(input);
+        }
     }
 
     /// <summary>The hash <paramref name="entry"/> should have given its own fields and its <see cref="LedgerEntry.PrevHash"/>.</summary>
@@ -121,24 +107,63 @@ public static class LedgerCanonical
         }
     }
 
-    private static void WriteString(Stream buffer, string text)
+    private static int Length(string kind, string eventId, string actor, string subject, long? amount,
+        IReadOnlyList<Posting> postings, string? details) =>
+        Magic.Length + 8 + 8
+        + StringLength(kind) + StringLength(eventId) + StringLength(actor) + StringLength(subject)
+        + 1 + (amount.HasValue ? 8 : 0)
+        + 4 + (postings.Count * 16)
+        + 1 + (details is null ? 0 : StringLength(details));
+
+    private static int StringLength(string text) => 4 + StrictUtf8.GetByteCount(text);
+
+    /// <summary>Writes the canonical bytes into <paramref name="target"/>, exactly <see cref="Length"/> long.</summary>
+    private static void Write(Span<byte> target, long seq, DateTimeOffset at, string kind, string eventId, string actor,
+        string subject, long? amount, IReadOnlyList<Posting> postings, string? details)
     {
-        var bytes = StrictUtf8.GetBytes(text);
-        WriteInt32(buffer, bytes.Length);
-        buffer.Write(bytes);
+        Magic.CopyTo(target);
+        var at0 = Magic.Length;
+        BinaryPrimitives.WriteInt64BigEndian(target[at0..], seq);
+        BinaryPrimitives.WriteInt64BigEndian(target[(at0 + 8)..], UnixMicroseconds(at));
+        var rest = target[(at0 + 16)..];
+        rest = WriteString(rest, kind);
+        rest = WriteString(rest, eventId);
+        rest = WriteString(rest, actor);
+        rest = WriteString(rest, subject);
+        rest[0] = amount.HasValue ? (byte)1 : (byte)0;
+        rest = rest[1..];
+        if (amount is { } value)
+        {
+            BinaryPrimitives.WriteInt64BigEndian(rest, value);
+            rest = rest[8..];
+        }
+
+        BinaryPrimitives.WriteInt32BigEndian(rest, postings.Count);
+        rest = rest[4..];
+        for (var i = 0; i < postings.Count; i++)
+        {
+            BinaryPrimitives.WriteInt64BigEndian(rest, postings[i].AccountId);
+            BinaryPrimitives.WriteInt64BigEndian(rest[8..], postings[i].Amount);
+            rest = rest[16..];
+        }
+
+        rest[0] = details is null ? (byte)0 : (byte)1;
+        rest = rest[1..];
+        if (details is not null)
+        {
+            rest = WriteString(rest, details);
+        }
+
+        if (!rest.IsEmpty)
+        {
+            throw new InvalidOperationException("Canonical ledger bytes: length mismatch.");
+        }
     }
 
-    private static void WriteInt64(Stream buffer, long value)
+    private static Span<byte> WriteString(Span<byte> target, string text)
     {
-        Span<byte> bytes = stackalloc byte[8];
-        BinaryPrimitives.WriteInt64BigEndian(bytes, value);
-        buffer.Write(bytes);
-    }
-
-    private static void WriteInt32(Stream buffer, int value)
-    {
-        Span<byte> bytes = stackalloc byte[4];
-        BinaryPrimitives.WriteInt32BigEndian(bytes, value);
-        buffer.Write(bytes);
+        var written = StrictUtf8.GetBytes(text, target[4..]);
+        BinaryPrimitives.WriteInt32BigEndian(target, written);
+        return target[(4 + written)..];
     }
 }

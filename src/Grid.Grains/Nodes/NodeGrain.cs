@@ -646,13 +646,31 @@ public sealed partial class NodeGrain(
 
     private Capacity Used()
     {
-        var used = Capacity.Zero;
+        // Summed in place: a node's summary is rebuilt on every allocation, over all of its allocations.
+        long cru = 0, mru = 0, sru = 0, hru = 0;
+        var ipv4 = 0;
         foreach (var allocation in state.State.Allocations.Values)
         {
-            used += allocation.Resources;
+            var resources = allocation.Resources;
+            (cru, mru, sru, hru, ipv4) = (cru + resources.Cru, mru + resources.Mru, sru + resources.Sru, hru + resources.Hru, ipv4 + resources.Ipv4);
         }
 
-        return used;
+        return new Capacity(cru, mru, sru, hru, ipv4);
+    }
+
+    /// <summary>The (twin, group) keys of this node's anti-affinity groups: none for most nodes, without a pass of LINQ.</summary>
+    private ImmutableArray<string> AntiAffinityKeys()
+    {
+        HashSet<string>? keys = null;
+        foreach (var allocation in state.State.Allocations.Values)
+        {
+            if (allocation.AntiAffinityGroup is { } group)
+            {
+                (keys ??= []).Add(AntiAffinity.Key(allocation.TwinId, group));
+            }
+        }
+
+        return keys is null ? [] : [.. keys];
     }
 
     private void PublishSummary(NodeSummary? summary = null)
@@ -699,10 +717,7 @@ public sealed partial class NodeGrain(
             CapacityMath.Free(registration.Resources, used, state.State.CpuOvercommit),
             registration.Location,
             registration.Certification,
-            [.. state.State.Allocations.Values
-                .Where(a => a.AntiAffinityGroup is not null)
-                .Select(a => AntiAffinity.Key(a.TwinId, a.AntiAffinityGroup!))
-                .Distinct()],
+            AntiAffinityKeys(),
             _version,
             used,
             state.State.CreatedAt,

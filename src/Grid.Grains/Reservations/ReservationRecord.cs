@@ -40,14 +40,14 @@ public sealed class ReservationRecord
             PublicIps = [.. placement.PublicIps],
             CreatedAt = now,
             UpdatedAt = now,
-            Meter = new ReservationMeter
-            {
-                PricePerHour = placement.PricePerHour,
-                FarmId = placement.FarmId,
-                FarmerTwinId = placement.FarmerTwinId,
-                BilledUntil = ReservationMeter.Second(now),
-            },
         };
+
+        // The record's own (empty) meter, filled in: one meter per placement, not a second one replacing it.
+        var meter = record.Meter;
+        meter.PricePerHour = placement.PricePerHour;
+        meter.FarmId = placement.FarmId;
+        meter.FarmerTwinId = placement.FarmerTwinId;
+        meter.BilledUntil = ReservationMeter.Second(now);
         record.Meter.Start(placement.NodeId, now);
         record.Meter.Pending.Add(BillingEvents.Placed(reservationId, request.TwinId, placement.NodeId, placement.FarmId, 1,
             request.Resources, placement.PricePerHour, placement.PublicIps));

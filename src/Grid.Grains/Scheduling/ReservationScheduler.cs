@@ -121,19 +121,19 @@ public sealed class ReservationScheduler(IGrainFactory grains, CapacityView view
         var byNode = new Dictionary<long, List<int>>();
         var chosen = new NodeSummary[items.Count];
         var oneByOne = new List<int>();
-        var shortlists = new Dictionary<ReservationRequest, List<NodeSummary>>();
+        var shortlists = new Dictionary<(Capacity, PlacementConstraints, PlacementStrategy), List<NodeSummary>>();
         var now = clock.UtcNow;
         for (var i = 0; i < items.Count; i++)
         {
             var request = items[i].Request;
             var shape = ShapeOf(request);
-            var best = shape is not null && shortlists.TryGetValue(shape, out var shared) ? BestOf(shared, request, tentative, now) : null;
+            var best = shape is { } key && shortlists.TryGetValue(key, out var shared) ? BestOf(shared, request, tentative, now) : null;
             if (best is null)
             {
                 var shortlist = await ShortlistAsync(request, null, [], [], tentative);
-                if (shape is not null)
+                if (shape is { } newKey)
                 {
-                    shortlists[shape] = shortlist;
+                    shortlists[newKey] = shortlist;
                 }
 
                 best = shortlist.FirstOrDefault();
@@ -301,8 +301,10 @@ public sealed class ReservationScheduler(IGrainFactory grains, CapacityView view
             : node;
 
     /// <summary>Requests that may share a shortlist: same resources, constraints and strategy, no per-twin rule, no addresses.</summary>
-    private static ReservationRequest? ShapeOf(ReservationRequest request) =>
-        request.Constraints.AntiAffinityGroup is null && request.Resources.Ipv4 == 0 ? request with { TwinId = 0 } : null;
+    private static (Capacity, PlacementConstraints, PlacementStrategy)? ShapeOf(ReservationRequest request) =>
+        request.Constraints.AntiAffinityGroup is null && request.Resources.Ipv4 == 0
+            ? (request.Resources, request.Constraints, request.Strategy)
+            : null;
 
     private INodeGrain Node(long nodeId) =>
         _nodes.TryGetValue(nodeId, out var node) ? node : _nodes.GetOrAdd(nodeId, grains.GetGrain<INodeGrain>(nodeId));

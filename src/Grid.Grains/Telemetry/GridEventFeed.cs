@@ -15,11 +15,21 @@ public sealed partial class GridEventFeed(IGrainFactory grains, GridClock clock,
     public const int MaxPending = 1_000;
     public static readonly TimeSpan PublishInterval = TimeSpan.FromMilliseconds(500);
 
-    private readonly ConcurrentQueue<GridEvent> _pending = new();
+    private readonly ConcurrentQueue<Pending> _pending = new();
 
-    public void Record(string kind, long? nodeId, long? fromNodeId, string message)
+    public void Record(string kind, long? nodeId, long? fromNodeId, string message) =>
+        Enqueue(new Pending(clock.UtcNow, kind, nodeId, fromNodeId, message, null));
+
+    /// <summary>
+    /// An event whose message is written only if it is published: a placement records one each, thousands per
+    /// second under load, of which the feed keeps the newest <see cref="MaxPending"/> per half second.
+    /// </summary>
+    public void Record(string kind, long? nodeId, long? fromNodeId, Func<long?, long?, string> message) =>
+        Enqueue(new Pending(clock.UtcNow, kind, nodeId, fromNodeId, null, message));
+
+    private void Enqueue(Pending pending)
     {
-        _pending.Enqueue(new GridEvent(0, clock.UtcNow, kind, nodeId, fromNodeId, message));
+        _pending.Enqueue(pending);
         while (_pending.Count > MaxPending && _pending.TryDequeue(out _))
         {
         }
@@ -38,7 +48,8 @@ public sealed partial class GridEventFeed(IGrainFactory grains, GridClock clock,
             var batch = new List<GridEvent>();
             while (batch.Count < MaxPending && _pending.TryDequeue(out var next))
             {
-                batch.Add(next);
+                batch.Add(new GridEvent(0, next.At, next.Kind, next.NodeId, next.FromNodeId,
+                    next.Message ?? next.Format!(next.NodeId, next.FromNodeId)));
             }
 
             try
@@ -52,6 +63,8 @@ public sealed partial class GridEventFeed(IGrainFactory grains, GridClock clock,
             }
         }
     }
+
+    private sealed record Pending(DateTimeOffset At, string Kind, long? NodeId, long? FromNodeId, string? Message, Func<long?, long?, string>? Format);
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Dropped {Count} grid events: {Error}")]
     private static partial void LogPublishFailed(ILogger logger, int count, string error);

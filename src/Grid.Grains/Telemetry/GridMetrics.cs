@@ -51,7 +51,7 @@ public sealed class GridMetrics
         _latency.Record(elapsed.TotalSeconds, new KeyValuePair<string, object?>("outcome", "placed"));
         if (epoch <= 1)
         {
-            _events.Record("placed", nodeId, null, $"Reservation placed on node {nodeId}.");
+            _events.Record("placed", nodeId, null, static (node, _) => $"Reservation placed on node {node}.");
         }
     }
 
