@@ -19,7 +19,7 @@ public sealed class LocalMemoryGrainStorage(Serializer serializer) : IGrainStora
     // while it copied itself (the hottest lock of an in-memory placement profile); a shard stalls 1/64 of them.
     private const int Shards = 64;
     private readonly ConcurrentDictionary<(string StateName, GrainId GrainId), Slot>[] _shards =
-        [.. Enumerable.Range(0, Shards).Select(_ => new ConcurrentDictionary<(string StateName, GrainId GrainId), Slot>(concurrencyLevel: 4, capacity: 16384))];
+        [.. Enumerable.Range(0, Shards).Select(_ => new ConcurrentDictionary<(string StateName, GrainId GrainId), Slot>(concurrencyLevel: 4, capacity: 4096))];
 
     private long _etag;
 
