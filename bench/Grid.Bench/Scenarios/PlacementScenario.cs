@@ -29,7 +29,7 @@ public static class PlacementScenario
             var (twin, farm) = await silo.CreateFarmAsync();
             var nodeIds = await silo.RegisterNodesAsync(twin, farm, nodes, NodeSize, new Progress($"placement: {nodes} nodes ({label})", nodes));
             await WaitForViewAsync(silo, nodes);
-            await StartBillingAsync(silo);
+            await StartBillingAsync(silo.Services);
             var firstId = BenchSilo.NextId() + 1_000_000;
             var request = new ReservationRequest(twin, Small, PlacementConstraints.None, PlacementStrategy.Binpack);
             Task<Measure.Outcome> PlaceAsync(int count, long from, string what) => Measure.RunAsync(count, scale.Concurrency,
@@ -74,10 +74,11 @@ public static class PlacementScenario
     /// far, a third of the silo's time in a durable run. Steady-state billing (the reservations due each tick)
     /// still runs during the measurement.
     /// </summary>
-    private static async Task StartBillingAsync(BenchSilo silo)
+    private static async Task StartBillingAsync(IServiceProvider services)
     {
-        var shards = silo.Services.GetRequiredService<IOptions<BillingOptions>>().Value.Shards;
-        await Task.WhenAll(Enumerable.Range(0, shards).Select(s => silo.Grains.GetGrain<IBillingShardGrain>(s).TickAsync()));
+        var shards = services.GetRequiredService<IOptions<BillingOptions>>().Value.Shards;
+        var grains = services.GetRequiredService<IGrainFactory>();
+        await Task.WhenAll(Enumerable.Range(0, shards).Select(s => grains.GetGrain<IBillingShardGrain>(s).TickAsync()));
     }
 
     public static async Task RunHttpAsync(BenchScale scale, double baseline, List<BenchRow> rows)
@@ -96,6 +97,7 @@ public static class PlacementScenario
         });
         progress.Done();
         await Poll.UntilAsync(() => host.ViewCount >= nodes, TimeSpan.FromSeconds(30), "the index knows every node");
+        await StartBillingAsync(host.Services);
 
         string? firstFailure = null;
         var outcome = await Measure.RunAsync(scale.HttpPlacements, scale.Concurrency, async _ =>
