@@ -131,4 +131,22 @@ public sealed class PlacementBatchTests
 
         Assert.Equal(expected, BillingEvents.Placed(42, 7, 9, 3, 1, resources, 123_456, ips).Details);
     }
+
+    [Theory]
+    [InlineData(0, false)]
+    [InlineData(2, true)]
+    public void TheMovedEventIsWrittenInTheLedgersJsonForIt(int addresses, bool repriced)
+    {
+        // Written field by field (a failover writes one per moved reservation), with the writer placements share.
+        var ips = Enumerable.Range(0, addresses).Select(i => new FarmIp($"185.69.166.{7 + i}/24", "185.69.166.1", 42)).ToImmutableArray();
+        var expected = JsonSerializer.Serialize(new
+        {
+            reservationId = 42L, fromNodeId = 8L, nodeId = 9L, farmId = 3L, epoch = 2L, pricePerHour = 123_456L, repriced,
+            ips = ips.Select(ip => ip.Ip).ToArray(),
+        }, BillingEvents.Json);
+
+        var placedBefore = BillingEvents.Placed(41, 7, 8, 3, 1, new Capacity(1, 1, 1, 1), 5, ips).Details;
+        Assert.Equal(expected, BillingEvents.Moved(42, 8, 9, 3, 2, 123_456, repriced, ips).Details);
+        Assert.StartsWith("{\"reservationId\":41,", placedBefore);
+    }
 }

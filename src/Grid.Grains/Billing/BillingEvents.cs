@@ -40,10 +40,10 @@ public static class BillingEvents
             PlacedDetails(reservationId, twinId, nodeId, farmId, epoch, resources, pricePerHour, ips));
 
     [ThreadStatic]
-    private static ArrayBufferWriter<byte>? _placedBuffer;
+    private static ArrayBufferWriter<byte>? _detailsBuffer;
 
     [ThreadStatic]
-    private static Utf8JsonWriter? _placedWriter;
+    private static Utf8JsonWriter? _detailsWriter;
 
     /// <summary>
     /// The details of a placement, written field by field: one per new reservation, on the placement path, where
@@ -52,12 +52,7 @@ public static class BillingEvents
     private static string PlacedDetails(
         long reservationId, long twinId, long nodeId, long farmId, long epoch, Capacity resources, long pricePerHour, ImmutableArray<FarmIp> ips)
     {
-        // The writer and its buffer are kept per thread and reset (a placement's details are a few hundred bytes).
-        var buffer = _placedBuffer ??= new ArrayBufferWriter<byte>(512);
-        var json = _placedWriter ??= new Utf8JsonWriter(buffer);
-        buffer.ResetWrittenCount();
-        json.Reset(buffer);
-        json.WriteStartObject();
+        var json = StartDetails();
         json.WriteNumber("reservationId", reservationId);
         json.WriteNumber("twinId", twinId);
         json.WriteNumber("nodeId", nodeId);
@@ -72,6 +67,38 @@ public static class BillingEvents
         json.WriteNumber("hru", resources.Hru);
         json.WriteNumber("ipv4", resources.Ipv4);
         json.WriteEndObject();
+        return EndDetails(json, ips);
+    }
+
+    /// <summary>A move's details, field by field like a placement's: a failover writes one per moved reservation.</summary>
+    private static string MovedDetails(
+        long reservationId, long fromNodeId, long nodeId, long farmId, long epoch, long pricePerHour, bool repriced, ImmutableArray<FarmIp> ips)
+    {
+        var json = StartDetails();
+        json.WriteNumber("reservationId", reservationId);
+        json.WriteNumber("fromNodeId", fromNodeId);
+        json.WriteNumber("nodeId", nodeId);
+        json.WriteNumber("farmId", farmId);
+        json.WriteNumber("epoch", epoch);
+        json.WriteNumber("pricePerHour", pricePerHour);
+        json.WriteBoolean("repriced", repriced);
+        return EndDetails(json, ips);
+    }
+
+    /// <summary>The per-thread writer, reset, with the details object opened (a placement's are a few hundred bytes).</summary>
+    private static Utf8JsonWriter StartDetails()
+    {
+        var buffer = _detailsBuffer ??= new ArrayBufferWriter<byte>(512);
+        var json = _detailsWriter ??= new Utf8JsonWriter(buffer);
+        buffer.ResetWrittenCount();
+        json.Reset(buffer);
+        json.WriteStartObject();
+        return json;
+    }
+
+    /// <summary>Writes the <c>ips</c> array last, closes the object and returns the text.</summary>
+    private static string EndDetails(Utf8JsonWriter json, ImmutableArray<FarmIp> ips)
+    {
         json.WriteStartArray("ips");
         foreach (var ip in ips.IsDefault ? [] : ips)
         {
@@ -81,15 +108,14 @@ public static class BillingEvents
         json.WriteEndArray();
         json.WriteEndObject();
         json.Flush();
-
-        return Encoding.UTF8.GetString(buffer.WrittenSpan);
+        return Encoding.UTF8.GetString(_detailsBuffer!.WrittenSpan);
     }
 
     /// <summary>A move; <c>ips</c> replace the addresses the reservation held (a move inside the farm keeps them).</summary>
     public static LedgerAppend Moved(
         long reservationId, long fromNodeId, long nodeId, long farmId, long epoch, long pricePerHour, bool repriced, ImmutableArray<FarmIp> ips) =>
         new($"reservation:{reservationId}:moved:{epoch}", ReservationMoved, "grid", Reservation(reservationId), null, [],
-            Details(new { reservationId, fromNodeId, nodeId, farmId, epoch, pricePerHour, repriced, ips = Addresses(ips) }));
+            MovedDetails(reservationId, fromNodeId, nodeId, farmId, epoch, pricePerHour, repriced, ips));
 
     public static LedgerAppend Grace(long reservationId, long twinId, long n) =>
         new($"reservation:{reservationId}:grace:{n}", ReservationGrace, "grid", Reservation(reservationId), null, [],
@@ -114,8 +140,6 @@ public static class BillingEvents
     public static LedgerAppend Withdrawal(long twinId, string key, long amount) =>
         new($"withdrawal:{twinId}:{key}", LedgerKinds.Withdrawal, Twin(twinId), Twin(twinId), amount, [new Posting(twinId, -amount)],
             Details(new { twinId }));
-
-    private static string[] Addresses(ImmutableArray<FarmIp> ips) => ips.IsDefault ? [] : [.. ips.Select(ip => ip.Ip)];
 
     public static string BillId(long reservationId, long sequence) => $"bill:{reservationId}:{sequence}";
 }
