@@ -94,6 +94,69 @@ public sealed class BillingTests
     }
 }
 
+/// <summary>A reservation that fails to bill at every tick: retried alone, while the shard's window moves on for the others.</summary>
+public sealed class BillingRetryTests
+{
+    [Fact]
+    public async Task AReservationThatAlwaysFailsIsAskedAgainAloneAndTheOthersOncePerBoundary()
+    {
+        await using var grid = await GridCluster.StartAsync(
+            ("Grid:Health:HeartbeatTimeout", "01:00:00"), ("Grid:Billing:TickInterval", "01:00:00"));
+        var (tenant, farmer) = (GridCluster.NewId(), GridCluster.NewId());
+        var node = await grid.RegisterNodeAsync(await grid.CreateFarmAsync(farmer), farmer, new Capacity(16, 64L << 30, 0, 0));
+        await TickAsync(grid);   // the shards' cursors start at noon, as in any running grid
+
+        // The failing one bills at :05 past each hour; the healthy one between :09 and :19, in the same billing shard
+        // (a shard's window is what a failure held open).
+        var options = new BillingOptions();
+        var hour = GridCluster.NewId() * 3600;
+        var failing = hour + 300;
+        var healthy = Enumerable.Range(541, 598).Select(offset => hour + offset)
+            .First(id => options.ShardOfBucket(options.BucketOf(id)) == options.ShardOfBucket(options.BucketOf(failing)));
+        var boundary = BillingSteps.Noon.AddSeconds(healthy - hour);
+        foreach (var id in new[] { failing, healthy })
+        {
+            var created = await grid.Grains.GetGrain<IReservationGrain>(id).CreateAsync(
+                new ReservationRequest(tenant, BillingSteps.OneCu, PlacementConstraints.None, PlacementStrategy.Binpack));
+            Assert.NotNull(created.Reservation);
+        }
+
+        grid.Drop.Fail(nameof(IReservationGrain.BillDueAsync), grid.Grains.IdOf<IReservationGrain>(failing));
+        var asked = new List<int>();
+        for (var step = 0; step < 8; step++)
+        {
+            await grid.AdvanceAsync(TimeSpan.FromMinutes(10), [node], TimeSpan.FromMinutes(1));   // 12:10 … 13:20
+            asked.Add(await TickAsync(grid));
+        }
+
+        // 12:10 the failing one is due and fails; from then on it is asked at every tick, and the healthy one only
+        // in the ticks its boundary falls in (12:20, 13:20): holding the window open re-asked it at every tick.
+        Assert.Equal([1, 2, 1, 1, 1, 1, 1, 2], asked);
+        var bills = await grid.Grains.GetGrain<IReservationGrain>(healthy).GetBillsAsync();
+        Assert.Equal([(BillingSteps.Noon, boundary), (boundary, boundary.AddHours(1))],
+            bills.OrderBy(b => b.Sequence).Select(b => (b.From, b.To)).ToArray());
+
+        // Once it can bill again, one tick settles everything it owes, and it is no longer asked every tick.
+        grid.Drop.StopFailing();
+        await grid.AdvanceAsync(TimeSpan.FromMinutes(10), [node], TimeSpan.FromMinutes(1));       // 13:30
+        Assert.Equal(1, await TickAsync(grid));
+        Assert.Equal(BillingSteps.Noon.AddMinutes(65), (await grid.Grains.GetGrain<IReservationGrain>(failing).GetBillsAsync()).Max(b => b.To));
+        await grid.AdvanceAsync(TimeSpan.FromMinutes(10), [node], TimeSpan.FromMinutes(1));       // 13:40
+        Assert.Equal(0, await TickAsync(grid));
+    }
+
+    private static async Task<int> TickAsync(GridCluster grid)
+    {
+        var asked = 0;
+        for (var shard = 0; shard < new BillingOptions().Shards; shard++)
+        {
+            asked += await grid.Grains.GetGrain<IBillingShardGrain>(shard).TickAsync();
+        }
+
+        return asked;
+    }
+}
+
 /// <summary>What the billing tests share: a one-CU reservation, noon, ticking every billing shard and reading an account.</summary>
 internal static class BillingSteps
 {

@@ -10,11 +10,16 @@ namespace Grid.Billing;
 public sealed class BillingBucketState
 {
     [Id(0)] public HashSet<long> ReservationIds { get; set; } = [];
+
+    /// <summary>Reservations whose last billing call failed: asked again at every tick until one succeeds.</summary>
+    [Id(1)] public HashSet<long> Retry { get; set; } = [];
 }
 
 /// <summary>
 /// A bucket of reservations to bill (key: bucket number). Membership is durable; which reservation is due when
-/// follows from its id (its offset in the cycle), so nothing per reservation is stored here but the id.
+/// follows from its id (its offset in the cycle), so nothing per reservation is stored here but the id, and the
+/// ids whose last billing call failed: those are asked again at every tick (durably, so a failover keeps them),
+/// while the shard's window moves on for all the others.
 /// Reentrant so placements (adds) share writes and are not held up by a billing pass.
 /// </summary>
 [Reentrant]
@@ -52,9 +57,10 @@ public sealed partial class BillingBucketGrain(
 
     public async Task<(int Asked, int Failed)> BillDueAsync(DateTimeOffset from, DateTimeOffset to)
     {
-        var due = state.State.ReservationIds.Where(id => IsDue(id, from, to)).ToList();
+        var retry = state.State.Retry;
+        var due = state.State.ReservationIds.Where(id => retry.Contains(id) || IsDue(id, from, to)).ToList();
         var done = new List<long>();
-        var failed = 0;
+        var failedIds = new List<long>();
         await Parallel.ForEachAsync(due, new ParallelOptions { MaxDegreeOfParallelism = Parallelism, TaskScheduler = TaskScheduler.Current }, async (id, _) =>
         {
             try
@@ -69,18 +75,35 @@ public sealed partial class BillingBucketGrain(
             }
             catch (Exception exception)
             {
-                Interlocked.Increment(ref failed);
+                lock (failedIds)
+                {
+                    failedIds.Add(id);
+                }
+
                 LogBillFailed(logger, exception, id);
             }
         });
 
+        // Every id that was in Retry was asked in this pass: what failed now is the whole new retry set.
+        var changed = !retry.SetEquals(failedIds);
+        if (changed)
+        {
+            state.State.Retry = [.. failedIds];
+        }
+
         if (done.Count > 0)
         {
             state.State.ReservationIds.ExceptWith(done);
+            state.State.Retry.ExceptWith(done);
+            changed = true;
+        }
+
+        if (changed)
+        {
             await Writer.WriteAsync();
         }
 
-        return (due.Count, failed);
+        return (due.Count, failedIds.Count);
     }
 
     /// <summary>True when one of the reservation's billing boundaries (settle delay included) lies in <c>(from, to]</c>.</summary>
@@ -90,6 +113,6 @@ public sealed partial class BillingBucketGrain(
         return options.Value.NextBoundary(reservationId, from - settle) + settle <= to;
     }
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Billing reservation {ReservationId} failed; retried at its shard's next tick")]
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Billing reservation {ReservationId} failed; asked again at its bucket's next tick")]
     private static partial void LogBillFailed(ILogger logger, Exception exception, long reservationId);
 }

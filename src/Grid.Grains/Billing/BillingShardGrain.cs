@@ -7,14 +7,15 @@ namespace Grid.Billing;
 [GenerateSerializer, Alias("grid.state.billing-shard")]
 public sealed class BillingShardState
 {
-    /// <summary>Grid time up to which every reservation of the shard has been asked to bill.</summary>
+    /// <summary>Grid time up to which every reservation of the shard has been asked to bill (those that failed are retried by their buckets).</summary>
     [Id(0)] public DateTimeOffset? TickedUntil { get; set; }
 }
 
 /// <summary>
 /// Drives billing for the buckets <c>b % Shards == shard</c>: a reminder (survives a silo loss) keeps a soft timer
 /// running that asks the reservations due in <c>(TickedUntil, now]</c> by grid time to bill. The cursor moves
-/// only when every one of them answered, so a failure or a crash re-asks them (bills are exactly once anyway).
+/// once every bucket answered; a reservation that failed stays in its bucket's retry set and is asked at every
+/// tick until it bills; a bucket that failed, or a crash, keeps the window (bills are exactly once anyway).
 /// </summary>
 public sealed partial class BillingShardGrain(
     [PersistentState("billing-shard", GridStorage.Name)] IPersistentState<BillingShardState> state,
@@ -67,10 +68,15 @@ public sealed partial class BillingShardGrain(
                 Interlocked.Add(ref failed, f);
             });
 
-        if (failed == 0)
+        // Every bucket answered: the window moves on. Reservations that failed are kept by their buckets and asked
+        // again at each tick; holding the window open for them instead had every reservation due in it asked again
+        // at every tick, and once it spanned a cycle, every reservation of the shard (a single reservation that always
+        // fails kept the shard asking all of them every 10 s). A bucket that did not answer throws: window kept.
+        state.State.TickedUntil = now;
+        await state.WriteOrDeactivateAsync(this);
+        if (failed > 0)
         {
-            state.State.TickedUntil = now;
-            await state.WriteOrDeactivateAsync(this);
+            LogRetrying(logger, failed, this.GetPrimaryKeyLong());
         }
 
         return asked;
@@ -87,6 +93,9 @@ public sealed partial class BillingShardGrain(
             LogTickFailed(logger, exception, this.GetPrimaryKeyLong());
         }
     }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "{Count} reservations of billing shard {Shard} failed to bill; their buckets ask them again next tick")]
+    private static partial void LogRetrying(ILogger logger, int count, long shard);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Billing shard {Shard} tick failed; the next tick retries the same window")]
     private static partial void LogTickFailed(ILogger logger, Exception exception, long shard);
