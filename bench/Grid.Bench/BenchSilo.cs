@@ -1,9 +1,12 @@
+using Grid.Billing;
 using Grid.Grains;
 using Grid.Hosting;
 using Grid.Scheduling;
 using Grid.Storage;
 using Grid.Testing;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
 
 namespace Grid.Bench;
 
@@ -77,6 +80,14 @@ public sealed class BenchSilo : IAsyncDisposable
     };
 
     public static long NextId() => Interlocked.Increment(ref _nextId);
+
+    /// <summary>Ticks every billing shard of the silo behind <paramref name="services"/> at once; the reservations asked.</summary>
+    public static async Task<int> TickBillingAsync(IServiceProvider services)
+    {
+        var shards = services.GetRequiredService<IOptions<BillingOptions>>().Value.Shards;
+        var grains = services.GetRequiredService<IGrainFactory>();
+        return (await Task.WhenAll(Enumerable.Range(0, shards).Select(s => grains.GetGrain<IBillingShardGrain>(s).TickAsync()))).Sum();
+    }
 
     public async Task<(long TwinId, long FarmId)> CreateFarmAsync()
     {

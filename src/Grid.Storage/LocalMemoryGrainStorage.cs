@@ -15,8 +15,9 @@ public sealed class LocalMemoryGrainStorage(Serializer serializer) : IGrainStora
     // One slot per grain state, its entry swapped by compare-and-exchange: a write takes no lock (the dictionary's
     // stripe locks were the second-hottest lock of a placement profile); a dictionary changes only when a grain
     // state is first written. In shards, because a growing dictionary takes all of its locks to resize: with
-    // hundreds of thousands of new reservation records one dictionary stalled every first write of the silo
-    // while it copied itself (the hottest lock of an in-memory placement profile); a shard stalls 1/64 of them.
+    // hundreds of thousands of new reservation records, one dictionary held up every first write of the silo
+    // while it copied itself; a shard holds up 1/64 of them. (The waits a profile showed under GetOrAdd were
+    // mostly GC pauses of lock holders; the sharding's own gain was within run-to-run noise.)
     private const int Shards = 64;
     private readonly ConcurrentDictionary<(string StateName, GrainId GrainId), Slot>[] _shards =
         [.. Enumerable.Range(0, Shards).Select(_ => new ConcurrentDictionary<(string StateName, GrainId GrainId), Slot>(concurrencyLevel: 4, capacity: 4096))];

@@ -104,7 +104,7 @@ public sealed class BillingRetryTests
             ("Grid:Health:HeartbeatTimeout", "01:00:00"), ("Grid:Billing:TickInterval", "01:00:00"));
         var (tenant, farmer) = (GridCluster.NewId(), GridCluster.NewId());
         var node = await grid.RegisterNodeAsync(await grid.CreateFarmAsync(farmer), farmer, new Capacity(16, 64L << 30, 0, 0));
-        await TickAsync(grid);   // the shards' cursors start at noon, as in any running grid
+        await BillingSteps.TickAsync(grid);   // the shards' cursors start at noon, as in any running grid
 
         // The failing one bills at :05 past each hour; the healthy one between :09 and :19, in the same billing shard
         // (a shard's window is what a failure held open).
@@ -126,7 +126,7 @@ public sealed class BillingRetryTests
         for (var step = 0; step < 8; step++)
         {
             await grid.AdvanceAsync(TimeSpan.FromMinutes(10), [node], TimeSpan.FromMinutes(1));   // 12:10 … 13:20
-            asked.Add(await TickAsync(grid));
+            asked.Add(await BillingSteps.TickAsync(grid));
         }
 
         // 12:10 the failing one is due and fails; from then on it is asked at every tick, and the healthy one only
@@ -139,21 +139,10 @@ public sealed class BillingRetryTests
         // Once it can bill again, one tick settles everything it owes, and it is no longer asked every tick.
         grid.Drop.StopFailing();
         await grid.AdvanceAsync(TimeSpan.FromMinutes(10), [node], TimeSpan.FromMinutes(1));       // 13:30
-        Assert.Equal(1, await TickAsync(grid));
+        Assert.Equal(1, await BillingSteps.TickAsync(grid));
         Assert.Equal(BillingSteps.Noon.AddMinutes(65), (await grid.Grains.GetGrain<IReservationGrain>(failing).GetBillsAsync()).Max(b => b.To));
         await grid.AdvanceAsync(TimeSpan.FromMinutes(10), [node], TimeSpan.FromMinutes(1));       // 13:40
-        Assert.Equal(0, await TickAsync(grid));
-    }
-
-    private static async Task<int> TickAsync(GridCluster grid)
-    {
-        var asked = 0;
-        for (var shard = 0; shard < new BillingOptions().Shards; shard++)
-        {
-            asked += await grid.Grains.GetGrain<IBillingShardGrain>(shard).TickAsync();
-        }
-
-        return asked;
+        Assert.Equal(0, await BillingSteps.TickAsync(grid));
     }
 }
 
@@ -166,12 +155,16 @@ internal static class BillingSteps
     /// <summary>The grid time the billing tests start at: a cycle boundary.</summary>
     public static readonly DateTimeOffset Noon = new(2026, 11, 23, 12, 0, 0, TimeSpan.Zero);
 
-    public static async Task TickAsync(GridCluster grid)
+    /// <summary>Ticks every billing shard, one after the other; the reservations asked.</summary>
+    public static async Task<int> TickAsync(GridCluster grid)
     {
+        var asked = 0;
         for (var shard = 0; shard < new BillingOptions().Shards; shard++)
         {
-            await grid.Grains.GetGrain<IBillingShardGrain>(shard).TickAsync();
+            asked += await grid.Grains.GetGrain<IBillingShardGrain>(shard).TickAsync();
         }
+
+        return asked;
     }
 
     public static Task<AccountInfo> Account(GridCluster grid, long twinId) => grid.Grains.GetGrain<IAccountGrain>(twinId).GetAsync();

@@ -1,9 +1,6 @@
 using System.Net.Http.Json;
-using Grid.Billing;
 using Grid.Grains;
 using Grid.Testing;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Options;
 
 namespace Grid.Bench.Scenarios;
 
@@ -74,12 +71,7 @@ public static class PlacementScenario
     /// far, a third of the silo's time in a durable run. Steady-state billing (the reservations due each tick)
     /// still runs during the measurement.
     /// </summary>
-    private static async Task StartBillingAsync(IServiceProvider services)
-    {
-        var shards = services.GetRequiredService<IOptions<BillingOptions>>().Value.Shards;
-        var grains = services.GetRequiredService<IGrainFactory>();
-        await Task.WhenAll(Enumerable.Range(0, shards).Select(s => grains.GetGrain<IBillingShardGrain>(s).TickAsync()));
-    }
+    private static Task StartBillingAsync(IServiceProvider services) => BenchSilo.TickBillingAsync(services);
 
     public static async Task RunHttpAsync(BenchScale scale, double baseline, List<BenchRow> rows)
     {

@@ -39,6 +39,38 @@ public static class BillingEvents
         new($"reservation:{reservationId}:placed:{epoch}", ReservationPlaced, Twin(twinId), Reservation(reservationId), null, [],
             PlacedDetails(reservationId, twinId, nodeId, farmId, epoch, resources, pricePerHour, ips));
 
+    /// <summary>A move; <c>ips</c> replace the addresses the reservation held (a move inside the farm keeps them).</summary>
+    public static LedgerAppend Moved(
+        long reservationId, long fromNodeId, long nodeId, long farmId, long epoch, long pricePerHour, bool repriced, ImmutableArray<FarmIp> ips) =>
+        new($"reservation:{reservationId}:moved:{epoch}", ReservationMoved, "grid", Reservation(reservationId), null, [],
+            MovedDetails(reservationId, fromNodeId, nodeId, farmId, epoch, pricePerHour, repriced, ips));
+
+    public static LedgerAppend Grace(long reservationId, long twinId, long n) =>
+        new($"reservation:{reservationId}:grace:{n}", ReservationGrace, "grid", Reservation(reservationId), null, [],
+            Details(new { reservationId, twinId }));
+
+    public static LedgerAppend Resumed(long reservationId, long twinId, long n) =>
+        new($"reservation:{reservationId}:resumed:{n}", ReservationResumed, "grid", Reservation(reservationId), null, [],
+            Details(new { reservationId, twinId }));
+
+    public static LedgerAppend Cancelled(long reservationId, long twinId, string cause) =>
+        new($"reservation:{reservationId}:cancelled", ReservationCancelled, cause == CauseTenant ? Twin(twinId) : "grid",
+            Reservation(reservationId), null, [], Details(new { reservationId, twinId, cause }));
+
+    public static LedgerAppend PricesChangedEntry(long farmId, long ownerTwinId, long version, PriceList prices) =>
+        new($"farm:{farmId}:prices:{version}", PricesChanged, Twin(ownerTwinId), $"farm:{farmId}", null, [],
+            Details(new { farmId, prices.Cu, prices.Su, prices.Ipu }));
+
+    public static LedgerAppend Deposit(long twinId, string key, long amount) =>
+        new($"deposit:{twinId}:{key}", LedgerKinds.Deposit, "operator", Twin(twinId), amount, [new Posting(twinId, amount)],
+            Details(new { twinId }));
+
+    public static LedgerAppend Withdrawal(long twinId, string key, long amount) =>
+        new($"withdrawal:{twinId}:{key}", LedgerKinds.Withdrawal, Twin(twinId), Twin(twinId), amount, [new Posting(twinId, -amount)],
+            Details(new { twinId }));
+
+    public static string BillId(long reservationId, long sequence) => $"bill:{reservationId}:{sequence}";
+
     [ThreadStatic]
     private static ArrayBufferWriter<byte>? _detailsBuffer;
 
@@ -110,36 +142,4 @@ public static class BillingEvents
         json.Flush();
         return Encoding.UTF8.GetString(_detailsBuffer!.WrittenSpan);
     }
-
-    /// <summary>A move; <c>ips</c> replace the addresses the reservation held (a move inside the farm keeps them).</summary>
-    public static LedgerAppend Moved(
-        long reservationId, long fromNodeId, long nodeId, long farmId, long epoch, long pricePerHour, bool repriced, ImmutableArray<FarmIp> ips) =>
-        new($"reservation:{reservationId}:moved:{epoch}", ReservationMoved, "grid", Reservation(reservationId), null, [],
-            MovedDetails(reservationId, fromNodeId, nodeId, farmId, epoch, pricePerHour, repriced, ips));
-
-    public static LedgerAppend Grace(long reservationId, long twinId, long n) =>
-        new($"reservation:{reservationId}:grace:{n}", ReservationGrace, "grid", Reservation(reservationId), null, [],
-            Details(new { reservationId, twinId }));
-
-    public static LedgerAppend Resumed(long reservationId, long twinId, long n) =>
-        new($"reservation:{reservationId}:resumed:{n}", ReservationResumed, "grid", Reservation(reservationId), null, [],
-            Details(new { reservationId, twinId }));
-
-    public static LedgerAppend Cancelled(long reservationId, long twinId, string cause) =>
-        new($"reservation:{reservationId}:cancelled", ReservationCancelled, cause == CauseTenant ? Twin(twinId) : "grid",
-            Reservation(reservationId), null, [], Details(new { reservationId, twinId, cause }));
-
-    public static LedgerAppend PricesChangedEntry(long farmId, long ownerTwinId, long version, PriceList prices) =>
-        new($"farm:{farmId}:prices:{version}", PricesChanged, Twin(ownerTwinId), $"farm:{farmId}", null, [],
-            Details(new { farmId, prices.Cu, prices.Su, prices.Ipu }));
-
-    public static LedgerAppend Deposit(long twinId, string key, long amount) =>
-        new($"deposit:{twinId}:{key}", LedgerKinds.Deposit, "operator", Twin(twinId), amount, [new Posting(twinId, amount)],
-            Details(new { twinId }));
-
-    public static LedgerAppend Withdrawal(long twinId, string key, long amount) =>
-        new($"withdrawal:{twinId}:{key}", LedgerKinds.Withdrawal, Twin(twinId), Twin(twinId), amount, [new Posting(twinId, -amount)],
-            Details(new { twinId }));
-
-    public static string BillId(long reservationId, long sequence) => $"bill:{reservationId}:{sequence}";
 }

@@ -48,8 +48,8 @@ public sealed class ReservationRecord
         meter.FarmId = placement.FarmId;
         meter.FarmerTwinId = placement.FarmerTwinId;
         meter.BilledUntil = ReservationMeter.Second(now);
-        record.Meter.Start(placement.NodeId, now);
-        record.Meter.Pending.Add(BillingEvents.Placed(reservationId, request.TwinId, placement.NodeId, placement.FarmId, 1,
+        meter.Start(placement.NodeId, now);
+        meter.Pending.Add(BillingEvents.Placed(reservationId, request.TwinId, placement.NodeId, placement.FarmId, 1,
             request.Resources, placement.PricePerHour, placement.PublicIps));
         record.Events.Add(new ReservationEvent(now, "placed", placement.NodeId, 1, $"Placed on node {placement.NodeId}."));
         return record;
