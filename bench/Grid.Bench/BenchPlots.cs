@@ -18,7 +18,7 @@ public static class BenchPlots
     /// <summary>The SVG files for the rows present (file name → SVG).</summary>
     public static IEnumerable<(string File, string Alt, string Svg)> Draw(IReadOnlyList<BenchRow> rows, IReadOnlyList<FailoverTimeline> failovers)
     {
-        var placement = Cases(rows, "placement", "placements/s (grain API)", "in memory");
+        var placement = Cases(rows, "placement", "placements/s (as the API places)", "in memory");
         if (placement.Count > 0)
         {
             yield return ("bench-placement.svg", "placements per second and p99 latency against node count",

@@ -5,7 +5,30 @@ namespace Grid.Bench;
 /// <summary>Runs an operation many times from concurrent workers and reports rate and latency percentiles.</summary>
 public static class Measure
 {
-    public sealed record Outcome(long Count, TimeSpan Elapsed, double PerSecond, double P50Ms, double P99Ms, long Failures);
+    /// <summary>
+    /// A run's rate and latencies, and what the process spent on it: CPU time per operation (every thread, the
+    /// workers' calls too), managed bytes allocated per operation, and the share of wall time paused for GC.
+    /// </summary>
+    public sealed record Outcome(long Count, TimeSpan Elapsed, double PerSecond, double P50Ms, double P99Ms, long Failures,
+        double CpuMicroseconds = 0, double AllocatedBytes = 0, double GcPauseShare = 0);
+
+    /// <summary>What the process spent while a run went on: CPU, allocation and GC pauses.</summary>
+    private readonly record struct Spent(TimeSpan Cpu, long Allocated, TimeSpan Paused)
+    {
+        public static Spent Now() => new(Process.GetCurrentProcess().TotalProcessorTime, GC.GetTotalAllocatedBytes(), GC.GetTotalPauseDuration());
+
+        public Outcome Into(Outcome outcome)
+        {
+            var now = Now();
+            var count = Math.Max(outcome.Count, 1);
+            return outcome with
+            {
+                CpuMicroseconds = (now.Cpu - Cpu).TotalMicroseconds / count,
+                AllocatedBytes = (double)(now.Allocated - Allocated) / count,
+                GcPauseShare = (now.Paused - Paused) / outcome.Elapsed,
+            };
+        }
+    }
 
     /// <summary><paramref name="operation"/> returns false for a failure that the scenario counts.</summary>
     public static async Task<Outcome> RunAsync(int count, int concurrency, Func<long, Task<bool>> operation, Progress progress)
@@ -13,6 +36,7 @@ public static class Measure
         var latencies = new double[count];
         var next = -1L;
         var failures = 0L;
+        var spent = Spent.Now();
         var clock = Stopwatch.StartNew();
         await Task.WhenAll(Enumerable.Range(0, concurrency).Select(_ => Task.Run(async () =>
         {
@@ -31,7 +55,7 @@ public static class Measure
         })));
         clock.Stop();
         progress.Done();
-        return Summarize(latencies, clock.Elapsed, failures);
+        return spent.Into(Summarize(latencies, clock.Elapsed, failures));
     }
 
     /// <summary>Runs from concurrent workers until <paramref name="duration"/> has passed.</summary>
@@ -39,6 +63,7 @@ public static class Measure
     {
         var perWorker = new List<double>[concurrency];
         var failures = 0L;
+        var spent = Spent.Now();
         var clock = Stopwatch.StartNew();
         await Task.WhenAll(Enumerable.Range(0, concurrency).Select(worker => Task.Run(async () =>
         {
@@ -56,7 +81,7 @@ public static class Measure
         })));
         clock.Stop();
         progress.Done();
-        return Summarize([.. perWorker.SelectMany(l => l)], clock.Elapsed, failures);
+        return spent.Into(Summarize([.. perWorker.SelectMany(l => l)], clock.Elapsed, failures));
     }
 
     private static Outcome Summarize(double[] latencies, TimeSpan elapsed, long failures)

@@ -2,6 +2,7 @@ using System.Collections.Immutable;
 using Grid.Grains;
 using Grid.Host.Security;
 using Grid.Ids;
+using Grid.Reservations;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 
@@ -33,7 +34,8 @@ public static class ReservationsApi
         HttpContext http,
         IGrainFactory grains,
         IdGenerator ids,
-        TwinQuotas quotas)
+        TwinQuotas quotas,
+        ReservationPlacer placer)
     {
         var twinId = TwinAuthentication.TwinId(http);
         var validation = new Validation();
@@ -56,8 +58,10 @@ public static class ReservationsApi
         ReservationOutcome outcome;
         if (idempotencyKey is null)
         {
-            // A fresh id: placed by the silo's placement batcher without activating a reservation grain.
-            outcome = await grains.Get<IPlacementGrain>(0).PlaceAsync(await ids.NextAsync(IdKind.Reservation), request);
+            // A fresh id: placed by this silo's placement batcher without activating a reservation grain. The API runs
+            // in the silo's process, so it hands the request to the batcher directly: through IPlacementGrain (the
+            // entry for grain clients) each placement paid a grain call on top, ≈ a fifth of its CPU in memory.
+            outcome = await placer.PlaceAsync(await ids.NextAsync(IdKind.Reservation), request);
         }
         else
         {
