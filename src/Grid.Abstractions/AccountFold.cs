@@ -5,7 +5,7 @@ namespace Grid;
 /// <param name="Spent">Minus the sum of its negative postings in <c>bill</c> entries.</param>
 /// <param name="Earned">Sum of its positive postings in <c>bill</c> entries.</param>
 /// <param name="LastSeq">The last entry folded that touched the account (0: none).</param>
-[GenerateSerializer, Immutable, Alias("grid.account-totals")]
+[GenerateSerializer, SuppressReferenceTracking, Immutable, Alias("grid.account-totals")]
 public sealed record AccountTotals(
     [property: Id(0)] long Balance,
     [property: Id(1)] long Spent,

@@ -3,7 +3,7 @@ using System.Collections.Immutable;
 namespace Grid;
 
 /// <summary>Prices in minor units per unit-hour: compute unit (CU), storage unit (SU), public IPv4 (IPU).</summary>
-[GenerateSerializer, Immutable, Alias("grid.price-list")]
+[GenerateSerializer, SuppressReferenceTracking, Immutable, Alias("grid.price-list")]
 public sealed record PriceList(
     [property: Id(0)] long Cu,
     [property: Id(1)] long Su,
@@ -14,18 +14,18 @@ public sealed record PriceList(
 }
 
 /// <summary>A farm's own price list and how many times it was changed (the ledger event's number).</summary>
-[GenerateSerializer, Immutable, Alias("grid.farm-price-list")]
+[GenerateSerializer, SuppressReferenceTracking, Immutable, Alias("grid.farm-price-list")]
 public sealed record FarmPriceList(
     [property: Id(0)] long FarmId,
     [property: Id(1)] PriceList Prices,
     [property: Id(2)] long Version);
 
 /// <summary>Every farm's own price list, and the version of the set.</summary>
-[GenerateSerializer, Immutable, Alias("grid.price-list-set")]
+[GenerateSerializer, SuppressReferenceTracking, Immutable, Alias("grid.price-list-set")]
 public sealed record PriceListSet([property: Id(0)] long Version, [property: Id(1)] ImmutableArray<FarmPriceList> Farms);
 
 /// <summary>What a reservation would cost on the node the scheduler would choose now.</summary>
-[GenerateSerializer, Immutable, Alias("grid.quote")]
+[GenerateSerializer, SuppressReferenceTracking, Immutable, Alias("grid.quote")]
 public sealed record Quote(
     [property: Id(0)] long NodeId,
     [property: Id(1)] long PricePerHour,
@@ -36,7 +36,7 @@ public sealed record Quote(
 /// Seconds one node served within a bill, the reservation's units (CU/SU rounded to 6 decimals for display; the
 /// amount is computed from the exact units) and what they cost.
 /// </summary>
-[GenerateSerializer, Immutable, Alias("grid.bill-line")]
+[GenerateSerializer, SuppressReferenceTracking, Immutable, Alias("grid.bill-line")]
 public sealed record BillLine(
     [property: Id(0)] long NodeId,
     [property: Id(1)] long FarmId,
@@ -47,7 +47,7 @@ public sealed record BillLine(
     [property: Id(6)] long Amount);
 
 /// <summary>One bill of a reservation: its period, the seconds each node served and the amount (minor units).</summary>
-[GenerateSerializer, Immutable, Alias("grid.bill")]
+[GenerateSerializer, SuppressReferenceTracking, Immutable, Alias("grid.bill")]
 public sealed record Bill(
     [property: Id(0)] string BillId,
     [property: Id(1)] long ReservationId,
@@ -59,21 +59,21 @@ public sealed record Bill(
     [property: Id(7)] long TwinId);
 
 /// <summary>What one node of a farm earned its farmer in a period.</summary>
-[GenerateSerializer, Immutable, Alias("grid.node-earnings")]
+[GenerateSerializer, SuppressReferenceTracking, Immutable, Alias("grid.node-earnings")]
 public sealed record NodeEarnings(
     [property: Id(0)] long NodeId,
     [property: Id(1)] long Seconds,
     [property: Id(2)] long Amount);
 
 /// <summary>What one day of a farm earned, per node.</summary>
-[GenerateSerializer, Immutable, Alias("grid.day-earnings")]
+[GenerateSerializer, SuppressReferenceTracking, Immutable, Alias("grid.day-earnings")]
 public sealed record DayEarnings(
     [property: Id(0)] DateOnly Day,
     [property: Id(1)] long Amount,
     [property: Id(2)] ImmutableArray<NodeEarnings> Nodes);
 
 /// <summary>A farm's earnings (the farmer's share of the bills its nodes served) in a period, per node and per day.</summary>
-[GenerateSerializer, Immutable, Alias("grid.farm-earnings")]
+[GenerateSerializer, SuppressReferenceTracking, Immutable, Alias("grid.farm-earnings")]
 public sealed record FarmEarnings(
     [property: Id(0)] long FarmId,
     [property: Id(1)] DateTimeOffset From,

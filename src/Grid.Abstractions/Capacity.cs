@@ -4,7 +4,7 @@ namespace Grid;
 /// An amount of grid capacity: <c>cru</c> logical cores, <c>mru</c> RAM bytes, <c>sru</c> SSD bytes,
 /// <c>hru</c> HDD bytes and <c>ipv4</c> public addresses.
 /// </summary>
-[GenerateSerializer, Immutable, Alias("grid.capacity")]
+[GenerateSerializer, SuppressReferenceTracking, Immutable, Alias("grid.capacity")]
 public sealed record Capacity(
     [property: Id(0)] long Cru,
     [property: Id(1)] long Mru,

@@ -9,10 +9,10 @@ public enum FarmCertification
 }
 
 /// <summary>A public IPv4 address of a farm, with prefix length (e.g. <c>185.69.166.2/24</c>) and gateway.</summary>
-[GenerateSerializer, Immutable, Alias("grid.public-ip")]
+[GenerateSerializer, SuppressReferenceTracking, Immutable, Alias("grid.public-ip")]
 public sealed record PublicIp([property: Id(0)] string Ip, [property: Id(1)] string Gateway);
 
-[GenerateSerializer, Immutable, Alias("grid.farm-spec")]
+[GenerateSerializer, SuppressReferenceTracking, Immutable, Alias("grid.farm-spec")]
 public sealed record FarmSpec(
     [property: Id(0)] string Name,
     [property: Id(1)] FarmCertification Certification,
@@ -23,7 +23,7 @@ public sealed record FarmSpec(
 /// A public IP of a farm and the reservation holding it (0 when free) at a placement epoch: a reservation that
 /// moves within the farm keeps its address, and releasing the old epoch does not free it.
 /// </summary>
-[GenerateSerializer, Immutable, Alias("grid.farm-ip")]
+[GenerateSerializer, SuppressReferenceTracking, Immutable, Alias("grid.farm-ip")]
 public sealed record FarmIp(
     [property: Id(0)] string Ip,
     [property: Id(1)] string Gateway,
@@ -31,7 +31,7 @@ public sealed record FarmIp(
     [property: Id(3)] long Epoch = 0,
     [property: Id(4)] DateTimeOffset? HeldSince = null);
 
-[GenerateSerializer, Immutable, Alias("grid.farm-info")]
+[GenerateSerializer, SuppressReferenceTracking, Immutable, Alias("grid.farm-info")]
 public sealed record FarmInfo(
     [property: Id(0)] long FarmId,
     [property: Id(1)] long TwinId,

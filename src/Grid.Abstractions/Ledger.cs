@@ -12,7 +12,7 @@ public static class Money
 }
 
 /// <summary>One account's change within a ledger entry: positive credits, negative debits (minor units).</summary>
-[GenerateSerializer, Immutable, Alias("grid.posting")]
+[GenerateSerializer, SuppressReferenceTracking, Immutable, Alias("grid.posting")]
 public sealed record Posting(
     [property: Id(0)] long AccountId,
     [property: Id(1)] long Amount);
@@ -22,7 +22,7 @@ public sealed record Posting(
 /// <c>bill:42:3</c> for reservation 42's third bill): appending an event id that is already in the ledger adds
 /// nothing and answers the existing entry. Money moves only through <see cref="Postings"/>.
 /// </summary>
-[GenerateSerializer, Immutable, Alias("grid.ledger-append")]
+[GenerateSerializer, SuppressReferenceTracking, Immutable, Alias("grid.ledger-append")]
 public sealed record LedgerAppend(
     [property: Id(0)] string EventId,
     [property: Id(1)] string Kind,
@@ -36,7 +36,7 @@ public sealed record LedgerAppend(
 /// One entry of the hash-chained record of activity. <see cref="Hash"/> is the lowercase hex SHA-256 over
 /// <see cref="PrevHash"/> and the entry's canonical bytes.
 /// </summary>
-[GenerateSerializer, Immutable, Alias("grid.ledger-entry")]
+[GenerateSerializer, SuppressReferenceTracking, Immutable, Alias("grid.ledger-entry")]
 public sealed record LedgerEntry(
     [property: Id(0)] long Seq,
     [property: Id(1)] DateTimeOffset At,
@@ -51,7 +51,7 @@ public sealed record LedgerEntry(
     [property: Id(10)] string Hash);
 
 /// <summary>A twin's money as the ledger says it is (a cache of the fold of its postings).</summary>
-[GenerateSerializer, Immutable, Alias("grid.account-info")]
+[GenerateSerializer, SuppressReferenceTracking, Immutable, Alias("grid.account-info")]
 public sealed record AccountInfo(
     [property: Id(0)] long TwinId,
     [property: Id(1)] long Balance,

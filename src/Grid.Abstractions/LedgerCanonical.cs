@@ -33,6 +33,9 @@ public static class LedgerCanonical
     private static readonly byte[] Magic = "grid.ledger.v1\0"u8.ToArray();
     private static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
 
+    [ThreadStatic]
+    private static IncrementalHash? _hasher;
+
     /// <summary>Truncates a time to whole microseconds, the precision the canonical bytes and PostgreSQL keep.</summary>
     public static DateTimeOffset Stamp(DateTimeOffset at) =>
         new(at.UtcTicks - (at.UtcTicks % 10), TimeSpan.Zero);
@@ -65,8 +68,12 @@ public static class LedgerCanonical
             }
 
             Write(input.AsSpan(32, length - 32), seq, at, kind, eventId, actor, subject, amount, postings, details);
+            // A hasher kept per thread: OpenSSL's one-shot digest sets up and frees a context on every call (measured
+            // here ≈ 1.6–1.9 µs per entry against ≈ 1.3–1.5 µs reusing one); the digest is the same.
+            var hasher = _hasher ??= IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+            hasher.AppendData(input, 0, length);
             Span<byte> hash = stackalloc byte[SHA256.HashSizeInBytes];
-            SHA256.HashData(input.AsSpan(0, length), hash);
+            hasher.GetHashAndReset(hash);
             return Convert.ToHexStringLower(hash);
         }
         finally

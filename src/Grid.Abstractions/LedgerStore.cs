@@ -10,7 +10,7 @@ public sealed record LedgerHead(long Seq, string Hash)
 /// A signed checkpoint: the Ed25519 signature, by <see cref="PublicKey"/>, of the head hash at <see cref="Seq"/>
 /// (see <see cref="LedgerCheckpoints.Message"/>). Hex strings are lowercase.
 /// </summary>
-[GenerateSerializer, Immutable, Alias("grid.ledger-checkpoint")]
+[GenerateSerializer, SuppressReferenceTracking, Immutable, Alias("grid.ledger-checkpoint")]
 public sealed record LedgerCheckpoint(
     [property: Id(0)] long Seq,
     [property: Id(1)] string Hash,

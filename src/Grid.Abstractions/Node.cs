@@ -18,10 +18,10 @@ public enum NodeCertification
     Certified,
 }
 
-[GenerateSerializer, Immutable, Alias("grid.location")]
+[GenerateSerializer, SuppressReferenceTracking, Immutable, Alias("grid.location")]
 public sealed record Location([property: Id(0)] string Country, [property: Id(1)] string City);
 
-[GenerateSerializer, Immutable, Alias("grid.node-registration")]
+[GenerateSerializer, SuppressReferenceTracking, Immutable, Alias("grid.node-registration")]
 public sealed record NodeRegistration(
     [property: Id(0)] long FarmId,
     [property: Id(1)] long TwinId,
@@ -32,7 +32,7 @@ public sealed record NodeRegistration(
     [property: Id(6)] string? PublicKey = null);
 
 /// <summary>What a node holds for one reservation at one placement epoch.</summary>
-[GenerateSerializer, Immutable, Alias("grid.allocation")]
+[GenerateSerializer, SuppressReferenceTracking, Immutable, Alias("grid.allocation")]
 public sealed record Allocation(
     [property: Id(0)] long ReservationId,
     [property: Id(1)] long Epoch,
@@ -44,7 +44,7 @@ public sealed record Allocation(
     [property: Id(7)] DateTimeOffset AllocatedAt);
 
 /// <summary>A request to a node grain to hold capacity for a reservation at an epoch.</summary>
-[GenerateSerializer, Immutable, Alias("grid.allocation-request")]
+[GenerateSerializer, SuppressReferenceTracking, Immutable, Alias("grid.allocation-request")]
 public sealed record AllocationRequest(
     [property: Id(0)] long ReservationId,
     [property: Id(1)] long Epoch,
@@ -62,7 +62,7 @@ public enum AllocationOutcome
     AntiAffinity,
 }
 
-[GenerateSerializer, Immutable, Alias("grid.allocation-result")]
+[GenerateSerializer, SuppressReferenceTracking, Immutable, Alias("grid.allocation-result")]
 public sealed record AllocationResult(
     [property: Id(0)] AllocationOutcome Outcome,
     [property: Id(1)] ImmutableArray<FarmIp> PublicIps,
@@ -77,7 +77,7 @@ public sealed record AllocationResult(
 /// uptime it reported, as of the summary) serve the grid-proxy-compatible reads without a grain call per node;
 /// <see cref="Workloads"/> counts the workloads the node is told to run (its allocations' workloads).
 /// </summary>
-[GenerateSerializer, Immutable, Alias("grid.node-summary")]
+[GenerateSerializer, SuppressReferenceTracking, Immutable, Alias("grid.node-summary")]
 public sealed record NodeSummary(
     [property: Id(0)] long NodeId,
     [property: Id(1)] long FarmId,
@@ -99,7 +99,7 @@ public sealed record NodeSummary(
     [property: Id(17)] int Workloads = 0);
 
 /// <summary>The owner's view of a node.</summary>
-[GenerateSerializer, Immutable, Alias("grid.node-info")]
+[GenerateSerializer, SuppressReferenceTracking, Immutable, Alias("grid.node-info")]
 public sealed record NodeInfo(
     [property: Id(0)] long NodeId,
     [property: Id(1)] long FarmId,

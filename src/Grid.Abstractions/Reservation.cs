@@ -26,7 +26,7 @@ public enum PlacementStrategy
 }
 
 /// <summary>Optional placement constraints of a reservation.</summary>
-[GenerateSerializer, Immutable, Alias("grid.constraints")]
+[GenerateSerializer, SuppressReferenceTracking, Immutable, Alias("grid.constraints")]
 public sealed record PlacementConstraints(
     [property: Id(0)] ImmutableArray<long> FarmIds,
     [property: Id(1)] string? Country,
@@ -38,7 +38,7 @@ public sealed record PlacementConstraints(
     public static readonly PlacementConstraints None = new([], null, null, null, null);
 }
 
-[GenerateSerializer, Immutable, Alias("grid.reservation-request")]
+[GenerateSerializer, SuppressReferenceTracking, Immutable, Alias("grid.reservation-request")]
 public sealed record ReservationRequest(
     [property: Id(0)] long TwinId,
     [property: Id(1)] Capacity Resources,
@@ -46,7 +46,7 @@ public sealed record ReservationRequest(
     [property: Id(3)] PlacementStrategy Strategy);
 
 /// <summary>Why nodes were rejected, per filter, when a reservation could not be placed.</summary>
-[GenerateSerializer, Immutable, Alias("grid.placement-report")]
+[GenerateSerializer, SuppressReferenceTracking, Immutable, Alias("grid.placement-report")]
 public sealed record PlacementReport(
     [property: Id(0)] int TotalNodes,
     [property: Id(1)] ImmutableDictionary<string, int> Rejections)
@@ -60,7 +60,7 @@ public sealed record PlacementReport(
                     .Select(r => $"{r.Value} {r.Key}"));
 }
 
-[GenerateSerializer, Immutable, Alias("grid.reservation-info")]
+[GenerateSerializer, SuppressReferenceTracking, Immutable, Alias("grid.reservation-info")]
 public sealed record ReservationInfo(
     [property: Id(0)] long ReservationId,
     [property: Id(1)] long TwinId,
@@ -77,13 +77,13 @@ public sealed record ReservationInfo(
     [property: Id(12)] long PricePerHour = 0);
 
 /// <summary>Outcome of creating a reservation: the reservation, or why nothing fits.</summary>
-[GenerateSerializer, Immutable, Alias("grid.reservation-outcome")]
+[GenerateSerializer, SuppressReferenceTracking, Immutable, Alias("grid.reservation-outcome")]
 public sealed record ReservationOutcome(
     [property: Id(0)] ReservationInfo? Reservation,
     [property: Id(1)] PlacementReport? Unplaceable);
 
 /// <summary>Something that happened to a reservation: placed, moved, failed, cancelled.</summary>
-[GenerateSerializer, Immutable, Alias("grid.reservation-event")]
+[GenerateSerializer, SuppressReferenceTracking, Immutable, Alias("grid.reservation-event")]
 public sealed record ReservationEvent(
     [property: Id(0)] DateTimeOffset At,
     [property: Id(1)] string Kind,

@@ -1,6 +1,6 @@
 namespace Grid;
 
-[GenerateSerializer, Immutable, Alias("grid.twin-info")]
+[GenerateSerializer, SuppressReferenceTracking, Immutable, Alias("grid.twin-info")]
 public sealed record TwinInfo(
     [property: Id(0)] long TwinId,
     [property: Id(1)] string Name,

@@ -20,13 +20,13 @@ public enum WorkloadState
     Deleted,
 }
 
-[GenerateSerializer, Immutable, Alias("grid.process-spec")]
+[GenerateSerializer, SuppressReferenceTracking, Immutable, Alias("grid.process-spec")]
 public sealed record ProcessSpec(
     [property: Id(0)] string Command,
     [property: Id(1)] ImmutableArray<string> Args,
     [property: Id(2)] ImmutableDictionary<string, string> Env);
 
-[GenerateSerializer, Immutable, Alias("grid.workload-spec")]
+[GenerateSerializer, SuppressReferenceTracking, Immutable, Alias("grid.workload-spec")]
 public sealed record WorkloadSpec(
     [property: Id(0)] string Name,
     [property: Id(1)] WorkloadType Type,
@@ -34,14 +34,14 @@ public sealed record WorkloadSpec(
     [property: Id(3)] ProcessSpec? Process);
 
 /// <summary>A workload a node should run, at the placement epoch of its reservation.</summary>
-[GenerateSerializer, Immutable, Alias("grid.workload-assignment")]
+[GenerateSerializer, SuppressReferenceTracking, Immutable, Alias("grid.workload-assignment")]
 public sealed record WorkloadAssignment(
     [property: Id(0)] long WorkloadId,
     [property: Id(1)] long ReservationId,
     [property: Id(2)] long Epoch,
     [property: Id(3)] WorkloadSpec Spec);
 
-[GenerateSerializer, Immutable, Alias("grid.workload-info")]
+[GenerateSerializer, SuppressReferenceTracking, Immutable, Alias("grid.workload-info")]
 public sealed record WorkloadInfo(
     [property: Id(0)] long WorkloadId,
     [property: Id(1)] long ReservationId,
@@ -56,7 +56,7 @@ public sealed record WorkloadInfo(
     [property: Id(10)] DateTimeOffset UpdatedAt);
 
 /// <summary>What a node agent reports about one workload it runs.</summary>
-[GenerateSerializer, Immutable, Alias("grid.workload-report")]
+[GenerateSerializer, SuppressReferenceTracking, Immutable, Alias("grid.workload-report")]
 public sealed record WorkloadReport(
     [property: Id(0)] long WorkloadId,
     [property: Id(1)] long Epoch,
@@ -64,13 +64,13 @@ public sealed record WorkloadReport(
     [property: Id(3)] int Restarts = 0,
     [property: Id(4)] string? Message = null);
 
-[GenerateSerializer, Immutable, Alias("grid.heartbeat")]
+[GenerateSerializer, SuppressReferenceTracking, Immutable, Alias("grid.heartbeat")]
 public sealed record Heartbeat(
     [property: Id(0)] long Uptime,
     [property: Id(1)] ImmutableArray<WorkloadReport> Workloads);
 
 /// <summary>A heartbeat's answer: the workloads this node should run (pull model).</summary>
-[GenerateSerializer, Immutable, Alias("grid.heartbeat-response")]
+[GenerateSerializer, SuppressReferenceTracking, Immutable, Alias("grid.heartbeat-response")]
 public sealed record HeartbeatResponse(
     [property: Id(0)] NodeStatus Status,
     [property: Id(1)] bool Draining,
@@ -87,7 +87,7 @@ public sealed record HeartbeatResponse(
 }
 
 /// <summary>The long-poll's answer: the workloads a node should run, at a version that changes with them.</summary>
-[GenerateSerializer, Immutable, Alias("grid.desired-workloads")]
+[GenerateSerializer, SuppressReferenceTracking, Immutable, Alias("grid.desired-workloads")]
 public sealed record DesiredWorkloads(
     [property: Id(0)] long Version,
     [property: Id(1)] ImmutableArray<WorkloadAssignment> Desired);

@@ -4,7 +4,7 @@ using Orleans.Concurrency;
 namespace Grid.Grains;
 
 /// <summary>Changes of an index shard since a version.</summary>
-[GenerateSerializer, Immutable, Alias("grid.index-changes")]
+[GenerateSerializer, SuppressReferenceTracking, Immutable, Alias("grid.index-changes")]
 public sealed record IndexChanges(
     [property: Id(0)] ImmutableArray<NodeSummary> Nodes,
     [property: Id(1)] long Version,

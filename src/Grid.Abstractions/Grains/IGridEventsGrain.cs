@@ -7,7 +7,7 @@ namespace Grid.Grains;
 /// A public, grid-wide happening for the console's live feed: a placement, a move, a node going down or up.
 /// Carries node ids only (never tenants' reservation ids): anyone may read the feed.
 /// </summary>
-[GenerateSerializer, Immutable, Alias("grid.grid-event")]
+[GenerateSerializer, SuppressReferenceTracking, Immutable, Alias("grid.grid-event")]
 public sealed record GridEvent(
     [property: Id(0)] long Seq,
     [property: Id(1)] DateTimeOffset At,
@@ -17,7 +17,7 @@ public sealed record GridEvent(
     [property: Id(5)] string Message);
 
 /// <summary>The newest events after a sequence number, oldest first.</summary>
-[GenerateSerializer, Immutable, Alias("grid.grid-event-page")]
+[GenerateSerializer, SuppressReferenceTracking, Immutable, Alias("grid.grid-event-page")]
 public sealed record GridEventPage(
     [property: Id(0)] ImmutableArray<GridEvent> Events,
     [property: Id(1)] long Last);

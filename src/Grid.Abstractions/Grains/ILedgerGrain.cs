@@ -28,7 +28,7 @@ public interface ILedgerGrain : IGrainWithIntegerKey
 }
 
 /// <summary>The ledger writer's state: the durable head's sequence number and the appends not yet answered.</summary>
-[GenerateSerializer, Immutable, Alias("grid.ledger-status")]
+[GenerateSerializer, SuppressReferenceTracking, Immutable, Alias("grid.ledger-status")]
 public sealed record LedgerStatus([property: Id(0)] long HeadSeq, [property: Id(1)] int Pending);
 
 /// <summary>

@@ -18,7 +18,7 @@ public static class GridRoles
 }
 
 /// <summary>One of a twin's API keys as stored (hash only) and listed.</summary>
-[GenerateSerializer, Immutable, Alias("grid.api-key")]
+[GenerateSerializer, SuppressReferenceTracking, Immutable, Alias("grid.api-key")]
 public sealed record ApiKeyInfo(
     [property: Id(0)] long KeyId,
     [property: Id(1)] string Name,
@@ -27,5 +27,5 @@ public sealed record ApiKeyInfo(
     [property: Id(4)] DateTimeOffset? RevokedAt);
 
 /// <summary>The key a presented API key matched: its id and roles.</summary>
-[GenerateSerializer, Immutable, Alias("grid.api-key-match")]
+[GenerateSerializer, SuppressReferenceTracking, Immutable, Alias("grid.api-key-match")]
 public sealed record ApiKeyMatch([property: Id(0)] long KeyId, [property: Id(1)] ImmutableArray<string> Roles);

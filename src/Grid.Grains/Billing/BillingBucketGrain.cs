@@ -6,7 +6,7 @@ using Microsoft.Extensions.Options;
 
 namespace Grid.Billing;
 
-[GenerateSerializer, Alias("grid.state.billing-bucket")]
+[GenerateSerializer, SuppressReferenceTracking, Alias("grid.state.billing-bucket")]
 public sealed class BillingBucketState
 {
     [Id(0)] public HashSet<long> ReservationIds { get; set; } = [];

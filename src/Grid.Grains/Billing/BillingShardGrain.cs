@@ -4,7 +4,7 @@ using Microsoft.Extensions.Options;
 
 namespace Grid.Billing;
 
-[GenerateSerializer, Alias("grid.state.billing-shard")]
+[GenerateSerializer, SuppressReferenceTracking, Alias("grid.state.billing-shard")]
 public sealed class BillingShardState
 {
     /// <summary>Grid time up to which every reservation of the shard has been asked to bill (those that failed are retried by their buckets).</summary>

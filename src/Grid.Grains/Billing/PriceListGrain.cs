@@ -3,7 +3,7 @@ using Grid.Grains;
 
 namespace Grid.Billing;
 
-[GenerateSerializer, Alias("grid.state.price-lists")]
+[GenerateSerializer, SuppressReferenceTracking, Alias("grid.state.price-lists")]
 public sealed class PriceListState
 {
     [Id(0)] public long Version { get; set; }

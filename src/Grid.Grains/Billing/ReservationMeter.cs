@@ -3,7 +3,7 @@ using System.Collections.Immutable;
 namespace Grid.Billing;
 
 /// <summary>A span of time one node served a reservation, at the price of that placement (whole seconds).</summary>
-[GenerateSerializer, Immutable, Alias("grid.served-interval")]
+[GenerateSerializer, SuppressReferenceTracking, Immutable, Alias("grid.served-interval")]
 public sealed record ServedInterval(
     [property: Id(0)] long NodeId,
     [property: Id(1)] long FarmId,
@@ -18,7 +18,7 @@ public sealed record ServedInterval(
 /// the next bill. The cursor (<see cref="Sequence"/>, <see cref="BilledUntil"/>) moves only after the bill is in
 /// the ledger, and is re-derived from the ledger when a bill with the next id is already there.
 /// </summary>
-[GenerateSerializer, Alias("grid.state.meter")]
+[GenerateSerializer, SuppressReferenceTracking, Alias("grid.state.meter")]
 public sealed class ReservationMeter
 {
     /// <summary>Price of the current placement, fixed when it was placed (a move to another farm re-prices).</summary>

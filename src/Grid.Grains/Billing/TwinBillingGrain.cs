@@ -2,7 +2,7 @@ using Grid.Grains;
 
 namespace Grid.Billing;
 
-[GenerateSerializer, Alias("grid.state.twin-billing")]
+[GenerateSerializer, SuppressReferenceTracking, Alias("grid.state.twin-billing")]
 public sealed class TwinBillingState
 {
     [Id(0)] public HashSet<long> GraceReservationIds { get; set; } = [];

@@ -7,7 +7,7 @@ using Microsoft.Extensions.Options;
 
 namespace Grid.Farms;
 
-[GenerateSerializer, Alias("grid.state.farm")]
+[GenerateSerializer, SuppressReferenceTracking, Alias("grid.state.farm")]
 public sealed class FarmState
 {
     [Id(0)] public long TwinId { get; set; }

@@ -2,7 +2,7 @@ using Grid.Grains;
 
 namespace Grid.Ids;
 
-[GenerateSerializer, Alias("grid.state.id-allocator")]
+[GenerateSerializer, SuppressReferenceTracking, Alias("grid.state.id-allocator")]
 public sealed class IdAllocatorState
 {
     /// <summary>The next id not yet handed out in any block.</summary>

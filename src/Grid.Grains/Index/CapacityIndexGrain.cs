@@ -5,7 +5,7 @@ using Microsoft.Extensions.Options;
 
 namespace Grid.Index;
 
-[GenerateSerializer, Alias("grid.state.index-shard")]
+[GenerateSerializer, SuppressReferenceTracking, Alias("grid.state.index-shard")]
 public sealed class IndexShardState
 {
     /// <summary>The only durable part of a shard: which nodes belong to it, to rebuild the rest.</summary>

@@ -44,6 +44,35 @@ public sealed partial class LedgerAppender(IGrainFactory grains, ILogger<LedgerA
         }
 
         var waiting = new Waiting(append);
+        Queue(waiting);
+        return waiting.Entry.Task;
+    }
+
+    /// <summary>
+    /// Appends several entries as one item (a placement batch's events): answered once all are durable, failed when
+    /// the call carrying them fails. Cheaper per entry than <see cref="AppendAsync"/>: no task per entry.
+    /// </summary>
+    public Task AppendManyAsync(IReadOnlyList<LedgerAppend> appends)
+    {
+        try
+        {
+            foreach (var append in appends)
+            {
+                LedgerRules.Validate(append);
+            }
+        }
+        catch (GridRequestException e)
+        {
+            return Task.FromException(e);
+        }
+
+        var waiting = new Waiting(appends);
+        Queue(waiting);
+        return waiting.Done.Task;
+    }
+
+    private void Queue(Waiting waiting)
+    {
         bool send;
         lock (_lock)
         {
@@ -60,8 +89,6 @@ public sealed partial class LedgerAppender(IGrainFactory grains, ILogger<LedgerA
             // On the thread pool, never on the calling grain's scheduler (the loop outlives the caller's turn).
             _ = Task.Run(SendAsync);
         }
-
-        return waiting.Entry.Task;
     }
 
     private async Task SendAsync()
@@ -90,27 +117,72 @@ public sealed partial class LedgerAppender(IGrainFactory grains, ILogger<LedgerA
 
             try
             {
-                var appends = ImmutableArray.CreateBuilder<LedgerAppend>(batch.Count);
-                batch.ForEach(w => appends.Add(w.Append));
-                var entries = await Ledger.AppendBatchAsync(appends.MoveToImmutable());
-                for (var i = 0; i < batch.Count; i++)
-                {
-                    batch[i].Entry.TrySetResult(entries[i]);
-                }
+                var appends = ImmutableArray.CreateBuilder<LedgerAppend>();
+                batch.ForEach(w => w.AddTo(appends));
+                var entries = await Ledger.AppendBatchAsync(appends.ToImmutable());
+                var next = 0;
+                batch.ForEach(w => next = w.Answer(entries, next));
             }
             catch (Exception e)
             {
                 LogFailed(logger, batch.Count, e.Message);
-                batch.ForEach(w => w.Entry.TrySetException(e));
+                batch.ForEach(w => w.Fail(e));
             }
         }
     }
 
-    private sealed class Waiting(LedgerAppend append)
+    /// <summary>One append answered with its entry, or several answered together.</summary>
+    private sealed class Waiting
     {
-        public LedgerAppend Append { get; } = append;
+        private readonly LedgerAppend? _one;
+        private readonly IReadOnlyList<LedgerAppend>? _many;
 
-        public TaskCompletionSource<LedgerEntry> Entry { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        public Waiting(LedgerAppend append)
+        {
+            _one = append;
+            Entry = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        }
+
+        public Waiting(IReadOnlyList<LedgerAppend> appends)
+        {
+            _many = appends;
+            Done = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        }
+
+        public TaskCompletionSource<LedgerEntry> Entry { get; } = null!;
+
+        public TaskCompletionSource Done { get; } = null!;
+
+        public void AddTo(ImmutableArray<LedgerAppend>.Builder appends)
+        {
+            if (_many is null)
+            {
+                appends.Add(_one!);
+            }
+            else
+            {
+                appends.AddRange(_many);
+            }
+        }
+
+        /// <summary>Answers from <paramref name="entries"/> at <paramref name="at"/>; where the next item's start.</summary>
+        public int Answer(ImmutableArray<LedgerEntry> entries, int at)
+        {
+            if (_many is null)
+            {
+                Entry.TrySetResult(entries[at]);
+                return at + 1;
+            }
+
+            Done.TrySetResult();
+            return at + _many.Count;
+        }
+
+        public void Fail(Exception exception)
+        {
+            Entry?.TrySetException(exception);
+            Done?.TrySetException(exception);
+        }
     }
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "{Count} ledger appends failed (their callers retry): {Reason}")]

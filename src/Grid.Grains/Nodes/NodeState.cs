@@ -1,6 +1,6 @@
 namespace Grid.Nodes;
 
-[GenerateSerializer, Alias("grid.state.node")]
+[GenerateSerializer, SuppressReferenceTracking, Alias("grid.state.node")]
 public sealed class NodeState
 {
     [Id(0)] public NodeRegistration? Registration { get; set; }

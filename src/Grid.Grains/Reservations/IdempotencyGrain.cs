@@ -3,7 +3,7 @@ using Grid.Ids;
 
 namespace Grid.Reservations;
 
-[GenerateSerializer, Alias("grid.state.idempotency")]
+[GenerateSerializer, SuppressReferenceTracking, Alias("grid.state.idempotency")]
 public sealed class IdempotencyRecord
 {
     [Id(0)] public ReservationRequest? Request { get; set; }

@@ -117,7 +117,8 @@ public sealed partial class ReservationPlacer
         // placements are not acknowledged; a listed id whose record is then not written is skipped by both.
         var listed = await ListAsync(ready);
         var now = _clock.UtcNow;
-        await Task.WhenAll(ready.Select(async item =>
+        var answered = new ReservationRecord?[ready.Count];
+        await Task.WhenAll(ready.Select(async (item, index) =>
         {
             if (listed[item.Request.ReservationId] is { } failure)
             {
@@ -146,12 +147,10 @@ public sealed partial class ReservationPlacer
 
             write?.Dispose();
             item.Request.Answer(new ReservationOutcome(record.ToInfo(item.Request.ReservationId), null));
-
-            // The "placed" event is durable in the record (its meter's pending events): it goes to the ledger after
-            // the answer; if that fails or this silo dies first, the reservation's next flush appends it (its
-            // billing tick at the latest, which flushes before it bills; the ledger dedupes by event id).
-            AppendLater(item.Request.ReservationId, record);
+            answered[index] = record;
         }));
+
+        AppendLater(answered);
     }
 
     /// <summary>Prepaid: the tenant's balance must cover one cycle at the price of this placement, else 402.</summary>
@@ -210,13 +209,28 @@ public sealed partial class ReservationPlacer
         return failures;
     }
 
-    private void AppendLater(long reservationId, ReservationRecord record)
+    /// <summary>
+    /// Sends the "placed" events of the answered records to the ledger, the batch as one item. Each event is already
+    /// durable in its record (its meter's pending events): if this fails or the silo dies first, the reservation's
+    /// next flush appends it (its billing tick at the latest, which flushes before it bills; the ledger dedupes by
+    /// event id).
+    /// </summary>
+    private void AppendLater(ReservationRecord?[] answered)
     {
-        foreach (var append in record.Meter.Pending)
+        var appends = new List<LedgerAppend>(answered.Length);
+        foreach (var record in answered)
         {
-            Ledger.AppendAsync(append).ContinueWith(
-                (task, state) => LogLedgerDeferred(_logger, task.Exception!, (long)state!),
-                reservationId, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
+            if (record is not null)
+            {
+                appends.AddRange(record.Meter.Pending);
+            }
+        }
+
+        if (appends.Count > 0)
+        {
+            Ledger.AppendManyAsync(appends).ContinueWith(
+                (task, state) => LogLedgerDeferred(_logger, task.Exception!, (int)state!),
+                appends.Count, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
         }
     }
 
@@ -237,6 +251,6 @@ public sealed partial class ReservationPlacer
         }
     }
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Reservation {ReservationId}: placed event deferred to its next flush")]
-    private static partial void LogLedgerDeferred(ILogger logger, Exception exception, long reservationId);
+    [LoggerMessage(Level = LogLevel.Information, Message = "{Count} placed events deferred to their reservations' next flush")]
+    private static partial void LogLedgerDeferred(ILogger logger, Exception exception, int count);
 }

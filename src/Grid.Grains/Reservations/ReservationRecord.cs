@@ -4,7 +4,7 @@ using Grid.Scheduling;
 namespace Grid.Reservations;
 
 /// <summary>Persisted state of a reservation grain.</summary>
-[GenerateSerializer, Alias("grid.state.reservation")]
+[GenerateSerializer, SuppressReferenceTracking, Alias("grid.state.reservation")]
 public sealed class ReservationRecord
 {
     [Id(0)] public ReservationRequest? Request { get; set; }

@@ -6,7 +6,7 @@ using Microsoft.Extensions.DependencyInjection;
 
 namespace Grid.Twins;
 
-[GenerateSerializer, Alias("grid.state.twin")]
+[GenerateSerializer, SuppressReferenceTracking, Alias("grid.state.twin")]
 public sealed class TwinState
 {
     [Id(0)] public string Name { get; set; } = "";
@@ -22,7 +22,7 @@ public sealed class TwinState
     [Id(6)] public string? PublicKey { get; set; }
 }
 
-[GenerateSerializer, Alias("grid.state.twin-key")]
+[GenerateSerializer, SuppressReferenceTracking, Alias("grid.state.twin-key")]
 public sealed class TwinKey
 {
     [Id(0)] public long KeyId { get; set; }

@@ -4,7 +4,7 @@ using Orleans.Concurrency;
 
 namespace Grid.Twins;
 
-[GenerateSerializer, Alias("grid.state.twin-reservations")]
+[GenerateSerializer, SuppressReferenceTracking, Alias("grid.state.twin-reservations")]
 public sealed class TwinReservationsState
 {
     /// <summary>Ascending. A list (not a sorted set) because every group commit copies it: an array copies fast.</summary>

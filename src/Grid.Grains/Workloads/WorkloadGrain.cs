@@ -2,7 +2,7 @@ using Grid.Grains;
 
 namespace Grid.Workloads;
 
-[GenerateSerializer, Alias("grid.state.workload")]
+[GenerateSerializer, SuppressReferenceTracking, Alias("grid.state.workload")]
 public sealed class WorkloadRecord
 {
     [Id(0)] public long ReservationId { get; set; }

@@ -7,7 +7,7 @@ namespace Grid.Host.Hosting;
 /// Places a grain keyed by a silo address (<see cref="SiloAddress.ToParsableString"/>) on that silo and nowhere
 /// else: a way to ask one particular silo something through ordinary grain calls.
 /// </summary>
-[GenerateSerializer, Immutable, Alias("grid.silo-pinned")]
+[GenerateSerializer, SuppressReferenceTracking, Immutable, Alias("grid.silo-pinned")]
 public sealed class SiloPinnedPlacement : Orleans.Runtime.PlacementStrategy
 {
     public static readonly SiloPinnedPlacement Instance = new();
