@@ -170,6 +170,14 @@ public sealed class DurableEvacuationTests(ITestOutputHelper output)
         beats.Add(load.HeartbeatAsync(nodes, silence.Token));
         await Poll.UntilAsync(async () => (await Task.WhenAll(nodes.Select(n => ClusterInvariants.GetAsync(grid, via, $"/api/v1/nodes/{n.NodeId}", key))))
             .All(n => n?["status"]?.GetValue<string>() == "up"), TimeSpan.FromSeconds(30), "the group's nodes are up");
+
+        // Each silo places from its own copy of the index, refreshed every 200 ms (and at the node's next heartbeat
+        // when a status change missed its shard): until a silo's copy has the group up, that silo answers 409 "down"
+        // for it (seen once in CI, fresh clone, right after a cold start). Wait until every live silo sees them up.
+        var farmId = farm["farmId"]!.GetValue<long>();
+        await Poll.UntilAsync(async () => (await Task.WhenAll(grid.Silos.Where(s => !s.Process.HasExited)
+                .Select(s => ClusterInvariants.GetAsync(grid, s, $"/nodes?farm_ids={farmId}&status=up", key))))
+            .All(list => list?.AsArray().Count == GroupSize), TimeSpan.FromSeconds(30), "every silo's view has the group's nodes up");
         return ([.. nodes.Select(n => n.NodeId)], silence);
     }
 
