@@ -68,6 +68,18 @@ public sealed class LedgerGrainTests(LedgerClusterFixture fixture)
     }
 
     [Fact]
+    public void AnAppenderCallCarriesWholeItemsUpToItsAppendLimit()
+    {
+        // A backlog of placement batches (128 events each) built while the ledger stalled: one call takes 32 of
+        // them (4,096 appends), not 4,096 of them (524,288 appends: past Orleans' message size between silos).
+        Assert.Equal(32, LedgerAppender.ItemsInCall(Enumerable.Repeat(128, 10_000).ToList(), n => n, 4_096));
+        Assert.Equal(3, LedgerAppender.ItemsInCall([1, 1, 1], n => n, 4_096));
+        Assert.Equal(2, LedgerAppender.ItemsInCall([4_000, 96, 1], n => n, 4_096));
+        // An item larger than the limit still leaves, alone.
+        Assert.Equal(1, LedgerAppender.ItemsInCall([5_000, 1], n => n, 4_096));
+    }
+
+    [Fact]
     public async Task TheSilosAppenderBatchesConcurrentAppendsAndEachEventIsOneEntry()
     {
         var appender = ((InProcessSiloHandle)fixture.Grid.Cluster.Primary!).SiloHost.Services.GetRequiredService<LedgerAppender>();

@@ -104,14 +104,15 @@ public sealed partial class LedgerAppender(IGrainFactory grains, ILogger<LedgerA
                     return;
                 }
 
-                if (_waiting.Count <= MaxBatch)
+                var take = ItemsInCall(_waiting, w => w.Count, MaxBatch);
+                if (take == _waiting.Count)
                 {
                     (batch, _waiting) = (_waiting, []);
                 }
                 else
                 {
-                    batch = _waiting.GetRange(0, MaxBatch);
-                    _waiting.RemoveRange(0, MaxBatch);
+                    batch = _waiting.GetRange(0, take);
+                    _waiting.RemoveRange(0, take);
                 }
             }
 
@@ -129,6 +130,27 @@ public sealed partial class LedgerAppender(IGrainFactory grains, ILogger<LedgerA
                 batch.ForEach(w => w.Fail(e));
             }
         }
+    }
+
+    /// <summary>
+    /// How many of the waiting <paramref name="items"/> (from the front) one call carries: whole items, at most
+    /// <paramref name="maxAppends"/> appends, and always at least one. Counted in appends, not items: a placement
+    /// batch's item holds up to 128, and a backlog built while the ledger stalled would otherwise leave in one call
+    /// of hundreds of thousands of appends (past Orleans' message size limit when the ledger grain is on another silo).
+    /// </summary>
+    public static int ItemsInCall<T>(IReadOnlyList<T> items, Func<T, int> appendsOf, int maxAppends)
+    {
+        var take = 0;
+        for (var appends = 0; take < items.Count; take++)
+        {
+            appends += appendsOf(items[take]);
+            if (appends > maxAppends && take > 0)
+            {
+                break;
+            }
+        }
+
+        return take;
     }
 
     /// <summary>One append answered with its entry, or several answered together.</summary>
@@ -152,6 +174,8 @@ public sealed partial class LedgerAppender(IGrainFactory grains, ILogger<LedgerA
         public TaskCompletionSource<LedgerEntry> Entry { get; } = null!;
 
         public TaskCompletionSource Done { get; } = null!;
+
+        public int Count => _many?.Count ?? 1;
 
         public void AddTo(ImmutableArray<LedgerAppend>.Builder appends)
         {
