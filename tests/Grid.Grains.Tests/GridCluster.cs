@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Collections.Immutable;
 using Grid.Grains;
 using Grid.Hosting;
+using Grid.Reservations;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Time.Testing;
@@ -43,6 +44,10 @@ public sealed class GridCluster : IAsyncDisposable
     public CallDrop Drop { get; }
 
     public IGrainFactory Grains => Cluster.GrainFactory;
+
+    /// <summary>The primary silo's placer, as the API of that silo calls it.</summary>
+    public ReservationPlacer Placer =>
+        ((InProcessSiloHandle)Cluster.Primary!).SiloHost.Services.GetRequiredService<ReservationPlacer>();
 
     public static Task<GridCluster> StartAsync(params (string Key, string Value)[] settings) => StartCoreAsync(1, null, settings);
 

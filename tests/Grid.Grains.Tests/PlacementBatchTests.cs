@@ -30,7 +30,7 @@ public sealed class PlacementBatchTests
 
         // 60 requests for 40 slots, all at once: the batches must place exactly 40, refuse 20, overbook nothing.
         var first = GridCluster.NewId();
-        var placer = grid.Grains.GetGrain<IPlacementGrain>(0);
+        var placer = grid.Placer;
         var outcomes = await Task.WhenAll(Enumerable.Range(0, 60).Select(i => placer.PlaceAsync(first + i,
             new ReservationRequest(twin, Small, PlacementConstraints.None, i % 2 == 0 ? PlacementStrategy.Binpack : PlacementStrategy.Spread))));
 
@@ -77,7 +77,7 @@ public sealed class PlacementBatchTests
 
         // Asked before it exists (a guessed id, a billing tick): the activation holds an empty state...
         Assert.Null(await reservation.GetAsync());
-        var outcome = await grid.Grains.GetGrain<IPlacementGrain>(0).PlaceAsync(id, new ReservationRequest(twin, Small, PlacementConstraints.None, PlacementStrategy.Binpack));
+        var outcome = await grid.Placer.PlaceAsync(id, new ReservationRequest(twin, Small, PlacementConstraints.None, PlacementStrategy.Binpack));
         Assert.NotNull(outcome.Reservation);
 
         // ...and must not answer "no such reservation" for one that was acknowledged.
@@ -98,7 +98,7 @@ public sealed class PlacementBatchTests
 
         // The placer has allocated and listed; the record's write is held (a slow database).
         grid.Stall.HoldNext("reservation");
-        var create = grid.Grains.GetGrain<IPlacementGrain>(0).PlaceAsync(id, new ReservationRequest(twin, Small, PlacementConstraints.None, PlacementStrategy.Binpack));
+        var create = grid.Placer.PlaceAsync(id, new ReservationRequest(twin, Small, PlacementConstraints.None, PlacementStrategy.Binpack));
         await GridCluster.UntilAsync(() => Task.FromResult(grid.Stall.Waiting == 1), "the reservation's record write is held");
 
         // Meanwhile the node's orphan check finds an allocation old enough whose reservation has no record: it lets

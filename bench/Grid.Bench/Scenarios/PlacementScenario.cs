@@ -45,8 +45,7 @@ public static class PlacementScenario
             await StartBillingAsync(silo.Services);
             var firstId = BenchSilo.NextId() + 1_000_000;
             var request = new ReservationRequest(twin, Small, PlacementConstraints.None, PlacementStrategy.Binpack);
-            // Placed as the API places: handed to the silo's placer in-process (IPlacementGrain, the entry for grain
-            // clients, adds a grain call per placement).
+            // Placed as the API places: handed to the silo's placer in-process.
             var placer = silo.Services.GetRequiredService<ReservationPlacer>();
             Task<Measure.Outcome> PlaceAsync(int count, long from, string what) => Measure.RunAsync(count, scale.Concurrency,
                 async i => (await placer.PlaceAsync(from + i, request)).Reservation is not null,
