@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Collections.Concurrent;
 using Orleans.Serialization;
 using Orleans.Storage;
@@ -22,13 +23,21 @@ public sealed class LocalMemoryGrainStorage(Serializer serializer) : IGrainStora
     private readonly ConcurrentDictionary<(string StateName, GrainId GrainId), Slot>[] _shards =
         [.. Enumerable.Range(0, Shards).Select(_ => new ConcurrentDictionary<(string StateName, GrainId GrainId), Slot>(concurrencyLevel: 4, capacity: 4096))];
 
+    // A payload longer than this is kept in pieces of it. One array of a large node's state (tens of KB per thousand
+    // allocations) lands on the large object heap at every write, and that heap's allocations start full collections:
+    // a node losing 1,000 reservations writes its state 1,000 times while it releases them.
+    private const int Piece = 16 * 1024;
+
+    [ThreadStatic]
+    private static ArrayBufferWriter<byte>? t_buffer;
+
     private long _etag;
 
     public Task ReadStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState)
     {
         if (ShardOf(grainId).TryGetValue((stateName, grainId), out var slot) && Volatile.Read(ref slot.Entry) is { } entry)
         {
-            grainState.State = serializer.Deserialize<T>(entry.Payload);
+            grainState.State = Decode<T>(entry.Payload);
             grainState.ETag = entry.ETag;
             grainState.RecordExists = true;
         }
@@ -38,8 +47,25 @@ public sealed class LocalMemoryGrainStorage(Serializer serializer) : IGrainStora
 
     public Task WriteStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState)
     {
-        var next = new Entry(serializer.SerializeToArray(grainState.State), Interlocked.Increment(ref _etag).ToString(System.Globalization.CultureInfo.InvariantCulture));
-        Swap((stateName, grainId), grainState.ETag, next);
+        var key = (stateName, grainId);
+        var slot = ShardOf(grainId).GetOrAdd(key, static _ => new Slot());
+
+        // Most states are small and take the serializer's own path to an array. A state seen larger than a piece
+        // (a node with many allocations) is written in pieces from then on.
+        object payload;
+        if (slot.Large)
+        {
+            payload = InPieces(grainState.State);
+        }
+        else
+        {
+            var bytes = serializer.SerializeToArray(grainState.State);
+            slot.Large = bytes.Length > Piece;
+            payload = bytes;
+        }
+
+        var next = new Entry(payload, Interlocked.Increment(ref _etag).ToString(System.Globalization.CultureInfo.InvariantCulture));
+        Swap(key, slot, grainState.ETag, next);
         grainState.ETag = next.ETag;
         grainState.RecordExists = true;
         return Task.CompletedTask;
@@ -47,18 +73,17 @@ public sealed class LocalMemoryGrainStorage(Serializer serializer) : IGrainStora
 
     public Task ClearStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState)
     {
-        Swap((stateName, grainId), grainState.ETag, null);
+        // A cleared state keeps its (empty) slot: ETags only ever grow, so a stale writer still fails.
+        var key = (stateName, grainId);
+        Swap(key, ShardOf(grainId).TryGetValue(key, out var slot) ? slot : null, grainState.ETag, null);
         grainState.ETag = null;
         grainState.RecordExists = false;
         grainState.State = Activator.CreateInstance<T>();
         return Task.CompletedTask;
     }
 
-    private void Swap((string, GrainId) key, string? expectedETag, Entry? next)
+    private static void Swap((string, GrainId) key, Slot? slot, string? expectedETag, Entry? next)
     {
-        // A cleared state keeps its (empty) slot: ETags only ever grow, so a stale writer still fails.
-        var shard = ShardOf(key.Item2);
-        var slot = next is not null ? shard.GetOrAdd(key, static _ => new Slot()) : shard.TryGetValue(key, out var known) ? known : null;
         while (true)
         {
             var current = slot is null ? null : Volatile.Read(ref slot.Entry);
@@ -77,10 +102,77 @@ public sealed class LocalMemoryGrainStorage(Serializer serializer) : IGrainStora
     private ConcurrentDictionary<(string StateName, GrainId GrainId), Slot> ShardOf(GrainId grainId) =>
         _shards[(int)(grainId.GetUniformHashCode() % Shards)];
 
-    private sealed record Entry(byte[] Payload, string ETag);
+    /// <summary>The state's bytes in arrays of at most <see cref="Piece"/> bytes (one when they fit).</summary>
+    private object InPieces<T>(T state)
+    {
+        var buffer = t_buffer ??= new ArrayBufferWriter<byte>(Piece);
+        buffer.ResetWrittenCount();
+        serializer.Serialize(state, new BufferWriter(buffer));
+        var written = buffer.WrittenSpan;
+        if (written.Length <= Piece)
+        {
+            return written.ToArray();
+        }
+
+        var pieces = new byte[(written.Length + Piece - 1) / Piece][];
+        for (var i = 0; i < pieces.Length; i++)
+        {
+            pieces[i] = written.Slice(i * Piece, Math.Min(Piece, written.Length - (i * Piece))).ToArray();
+        }
+
+        if (buffer.Capacity > 1 << 20)
+        {
+            // Not kept per thread after one very large state.
+            t_buffer = null;
+        }
+
+        return pieces;
+    }
+
+    private T Decode<T>(object payload)
+    {
+        if (payload is byte[] whole)
+        {
+            return serializer.Deserialize<T>(whole)!;
+        }
+
+        var pieces = (byte[][])payload;
+        var length = pieces.Sum(p => p.Length);
+        var joined = ArrayPool<byte>.Shared.Rent(length);
+        try
+        {
+            var at = 0;
+            foreach (var piece in pieces)
+            {
+                piece.CopyTo(joined, at);
+                at += piece.Length;
+            }
+
+            return serializer.Deserialize<T>(joined.AsSpan(0, length))!;
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(joined);
+        }
+    }
+
+    private sealed record Entry(object Payload, string ETag);
+
+    /// <summary>A struct around the buffer, so the serializer's generic code is compiled for it rather than shared.</summary>
+    private readonly struct BufferWriter(ArrayBufferWriter<byte> buffer) : IBufferWriter<byte>
+    {
+        public void Advance(int count) => buffer.Advance(count);
+
+        public Memory<byte> GetMemory(int sizeHint = 0) => buffer.GetMemory(sizeHint);
+
+        public Span<byte> GetSpan(int sizeHint = 0) => buffer.GetSpan(sizeHint);
+    }
 
     private sealed class Slot
     {
         public Entry? Entry;
+
+        /// <summary>The state was once longer than a piece (read and written without a lock: a hint only).</summary>
+        public bool Large;
     }
 }

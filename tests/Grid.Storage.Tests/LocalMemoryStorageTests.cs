@@ -27,6 +27,25 @@ public sealed class LocalMemoryStorageTests
         Assert.Equal(written.ETag, read.ETag);
     }
 
+    [Theory]
+    [InlineData(1_000)] // a few KB: one array
+    [InlineData(100_000)] // several hundred KB: after the first write, kept in pieces
+    public async Task LargeStatesReadBackWhole(int count)
+    {
+        var written = new GrainState<CounterState> { State = new CounterState { Values = [.. Enumerable.Range(0, count)] } };
+        await _storage.WriteStateAsync("counter", Grain, written);
+        written.State.Values = [.. Enumerable.Range(0, count).Select(i => (i * 7919) - 500_000)];
+        await _storage.WriteStateAsync("counter", Grain, written);
+        // Another state written after it must not reuse the first one's bytes.
+        await _storage.WriteStateAsync("counter", GrainId.Create("probe", "small"), new GrainState<CounterState> { State = new CounterState { Values = [5] } });
+
+        var read = new GrainState<CounterState> { State = new CounterState() };
+        await _storage.ReadStateAsync("counter", Grain, read);
+
+        Assert.Equal(written.State.Values, read.State.Values);
+        Assert.Equal(written.ETag, read.ETag);
+    }
+
     [Fact]
     public async Task AStaleETagIsRefusedLikeADatabaseWould()
     {
