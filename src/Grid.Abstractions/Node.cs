@@ -53,6 +53,12 @@ public sealed record AllocationRequest(
     [property: Id(4)] string? AntiAffinityGroup,
     [property: Id(5)] ImmutableArray<WorkloadAssignment> Workloads);
 
+/// <summary>What a reservation holds on a node at an epoch (or older): the key of a release.</summary>
+[GenerateSerializer, Immutable, Alias("grid.held-placement")]
+public readonly record struct HeldPlacement(
+    [property: Id(0)] long ReservationId,
+    [property: Id(1)] long Epoch);
+
 public enum AllocationOutcome
 {
     Allocated,

@@ -141,6 +141,34 @@ public sealed class HealingReviewTests
     }
 
     [Fact]
+    public async Task ALostNodeWhoseReleasesFailedIsEmptiedByItsNextCheck()
+    {
+        await using var grid = await GridCluster.StartAsync();
+        var twin = GridCluster.NewId();
+        var farm = await grid.CreateFarmAsync(twin);
+        var lost = await grid.RegisterNodeAsync(farm, twin, new Capacity(32, 32L << 30, 0, 0));
+        var reservations = await Task.WhenAll(Enumerable.Range(0, 20).Select(_ => grid.ReserveAsync(twin, Small)));
+        var survivor = await grid.RegisterNodeAsync(farm, twin, new Capacity(32, 32L << 30, 0, 0));
+
+        // The down status is written; every write of the lost node after it fails (its releases, retried too).
+        grid.Stall.FailGrain(grid.Grains.GetGrain<INodeGrain>(lost).GetGrainId(), passes: 1);
+        await grid.AdvanceAsync(TimeSpan.FromSeconds(10), [survivor]);
+        await GridCluster.UntilAsync(async () => (await Task.WhenAll(reservations.Select(r => grid.Grains.GetGrain<IReservationGrain>(r.ReservationId).GetAsync())))
+            .All(r => r is { State: ReservationState.Active } && r.NodeId == survivor), "every reservation moved to the surviving node");
+        // (A failed write deactivates the node grain, so it is not read until its storage is back.)
+        await GridCluster.UntilAsync(() => Task.FromResult(grid.Stall.Failed >= 3), "the release was tried three times");
+
+        // Storage is back: the shard's next check finds the node down and still holding them, and they are released.
+        grid.Stall.ReleaseGrain();
+        await GridCluster.UntilAsync(async () =>
+        {
+            await grid.AdvanceAsync(TimeSpan.FromMilliseconds(500), [survivor], TimeSpan.FromMilliseconds(500));
+            return (await grid.Grains.GetGrain<INodeGrain>(lost).GetAsync())!.Allocations.IsEmpty;
+        }, "the lost node holds nothing");
+        Assert.Equal(reservations.Length, (await grid.Grains.GetGrain<INodeGrain>(survivor).GetAsync())!.Allocations.Length);
+    }
+
+    [Fact]
     public async Task AFarmAndANodeWhoseRegistrationFailedHalfWayAreListedOnceTheFlowIsRetried()
     {
         await using var grid = await GridCluster.StartAsync();

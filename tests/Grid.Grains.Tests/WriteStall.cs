@@ -11,6 +11,7 @@ public sealed class WriteStall
     private int _waiting;
     private int _failed;
     private bool _onlyNext;
+    private (GrainId Grain, int Passes)? _failingGrain;
 
     public int Waiting => Volatile.Read(ref _waiting);
 
@@ -41,8 +42,27 @@ public sealed class WriteStall
     /// <summary>Writes of <paramref name="stateName"/> fail, as when the database is unreachable, until released.</summary>
     public void Fail(string stateName) => _failing = stateName;
 
-    public async Task PassAsync(string stateName)
+    /// <summary>Writes of one grain's state fail after its next <paramref name="passes"/> writes, until released.</summary>
+    public void FailGrain(GrainId grain, int passes) => _failingGrain = (grain, passes);
+
+    /// <summary>Lets writes of a grain failed by <see cref="FailGrain"/> pass again.</summary>
+    public void ReleaseGrain() => _failingGrain = null;
+
+    public async Task PassAsync(string stateName, GrainId grain)
     {
+        if (_failingGrain is { } failing && failing.Grain == grain)
+        {
+            if (failing.Passes > 0)
+            {
+                _failingGrain = (grain, failing.Passes - 1);
+            }
+            else
+            {
+                Interlocked.Increment(ref _failed);
+                throw new TimeoutException($"storage unreachable (test) while writing {grain}");
+            }
+        }
+
         if (stateName == _failing)
         {
             Interlocked.Increment(ref _failed);
@@ -80,7 +100,7 @@ public sealed class StallingStorage(IGrainStorage inner, WriteStall stall) : IGr
 
     public async Task WriteStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState)
     {
-        await stall.PassAsync(stateName);
+        await stall.PassAsync(stateName, grainId);
         await inner.WriteStateAsync(stateName, grainId, grainState);
     }
 

@@ -47,6 +47,13 @@ public interface INodeGrain : IGrainWithIntegerKey
     [Alias("Release")]
     Task ReleaseAsync(long reservationId, long epoch);
 
+    /// <summary>
+    /// <see cref="ReleaseAsync"/> for many reservations in one write: what the moves off a lost node left behind
+    /// (released together as they complete, instead of one write of the whole node per move).
+    /// </summary>
+    [Alias("ReleaseMany")]
+    Task ReleaseManyAsync(ImmutableArray<HeldPlacement> placements);
+
     /// <summary>Replaces the workloads this node should run for a reservation at an epoch.</summary>
     [Alias("SetWorkloads")]
     Task<bool> SetWorkloadsAsync(long reservationId, long epoch, ImmutableArray<WorkloadAssignment> workloads);

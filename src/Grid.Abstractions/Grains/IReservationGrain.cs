@@ -49,6 +49,14 @@ public interface IReservationGrain : IGrainWithIntegerKey
     [Alias("Evacuate")]
     Task<bool> EvacuateAsync(long nodeId, bool makeBeforeBreak, DateTimeOffset? lastHeartbeat = null);
 
+    /// <summary>
+    /// <see cref="EvacuateAsync"/> off a lost node, leaving the release of the lost node to the caller: answers the
+    /// epoch to release there once this reservation moved (the caller releases many at once), or 0 when there is
+    /// nothing for the caller to release (not moved, or already released here).
+    /// </summary>
+    [Alias("MoveOffLostNode")]
+    Task<long> MoveOffLostNodeAsync(long nodeId, DateTimeOffset? lastHeartbeat);
+
     /// <summary>The node came back: a reservation that could not leave it (pinned or unschedulable) is active again.</summary>
     [Alias("NodeReturned")]
     Task NodeReturnedAsync(long nodeId);

@@ -266,19 +266,69 @@ public sealed partial class NodeGrain(
             throw;
         }
 
-        _confirmed.Remove((reservationId, allocation.Epoch));
-
+        Forget(allocation);
         if (freeIps && !allocation.PublicIps.IsEmpty && state.State.Registration is not null)
         {
             await Farm.ReleaseIpsAsync(reservationId, epoch);
         }
 
+        PublishSummary();
+    }
+
+    public async Task ReleaseManyAsync(ImmutableArray<HeldPlacement> placements)
+    {
+        var released = new List<(Allocation Allocation, long Epoch)>();
+        foreach (var held in placements)
+        {
+            if (state.State.Allocations.TryGetValue(held.ReservationId, out var allocation) && allocation.Epoch <= held.Epoch)
+            {
+                state.State.Allocations.Remove(held.ReservationId);
+                released.Add((allocation, held.Epoch));
+            }
+        }
+
+        if (released.Count == 0)
+        {
+            return;
+        }
+
+        try
+        {
+            await Writer.WriteAsync();
+        }
+        catch
+        {
+            foreach (var (allocation, _) in released)
+            {
+                RestoreAllocation(allocation.ReservationId, null, allocation);
+            }
+
+            throw;
+        }
+
+        foreach (var (allocation, _) in released)
+        {
+            Forget(allocation);
+        }
+
+        PublishSummary();
+        foreach (var (allocation, epoch) in released)
+        {
+            if (!allocation.PublicIps.IsEmpty && state.State.Registration is not null)
+            {
+                await Farm.ReleaseIpsAsync(allocation.ReservationId, epoch);
+            }
+        }
+    }
+
+    /// <summary>Drops what this activation remembered about a released allocation.</summary>
+    private void Forget(Allocation allocation)
+    {
+        _confirmed.Remove((allocation.ReservationId, allocation.Epoch));
         foreach (var workload in allocation.Workloads)
         {
             _reported.Remove(workload.WorkloadId);
         }
-
-        PublishSummary();
     }
 
     public async Task<bool> SetWorkloadsAsync(long reservationId, long epoch, ImmutableArray<WorkloadAssignment> workloads)

@@ -244,7 +244,13 @@ public sealed partial class ReservationGrain(
             OnNodeLost(nodeId, lastHeartbeat);
         }
 
-        return WhilePlacingAsync(Record.Epoch + 1, () => MoveAsync(nodeId, makeBeforeBreak));
+        return WhilePlacingAsync(Record.Epoch + 1, async () => (await MoveAsync(nodeId, makeBeforeBreak, callerReleases: false)).Moved);
+    }
+
+    public Task<long> MoveOffLostNodeAsync(long nodeId, DateTimeOffset? lastHeartbeat)
+    {
+        OnNodeLost(nodeId, lastHeartbeat);
+        return WhilePlacingAsync(Record.Epoch + 1, async () => (await MoveAsync(nodeId, makeBeforeBreak: false, callerReleases: true)).Release);
     }
 
     public async Task NodeReturnedAsync(long nodeId)
@@ -295,25 +301,35 @@ public sealed partial class ReservationGrain(
         }
     }
 
-    private async Task<bool> MoveAsync(long nodeId, bool makeBeforeBreak)
+    /// <summary>
+    /// Moves off <paramref name="nodeId"/>. Answers whether the reservation left it (or had left it already), and
+    /// with <paramref name="callerReleases"/> the epoch the caller must release there (0: nothing left to release).
+    /// </summary>
+    private async Task<(bool Moved, long Release)> MoveAsync(long nodeId, bool makeBeforeBreak, bool callerReleases)
     {
         if (!Exists)
         {
-            return await GoneAsync();
+            return (await GoneAsync(), 0);
         }
 
         if (Record.State == ReservationState.Cancelled || (Record.NodeId != nodeId && Record.PreviousNodeId != nodeId))
         {
             // Asked again by a node that still holds this reservation although it moved away or was cancelled: the
             // release after the move (or cancel) was lost with a silo. Only older epochs are dropped there.
-            await ReleaseQuietlyAsync(nodeId, Record.State == ReservationState.Cancelled ? Record.Epoch : Record.Epoch - 1);
-            return true;
+            var stale = Record.State == ReservationState.Cancelled ? Record.Epoch : Record.Epoch - 1;
+            if (callerReleases)
+            {
+                return (true, stale);
+            }
+
+            await ReleaseQuietlyAsync(nodeId, stale);
+            return (true, 0);
         }
 
         if (Record.NodeId != nodeId)
         {
             // The previous node of a move in progress: released when the move completes.
-            return true;
+            return (true, 0);
         }
 
         if (Record.Request!.Constraints.NodeId is not null)
@@ -326,7 +342,7 @@ public sealed partial class ReservationGrain(
                 await state.WriteOrDeactivateAsync(this);
             }
 
-            return false;
+            return (false, 0);
         }
 
         var oldEpoch = Record.Epoch;
@@ -338,7 +354,7 @@ public sealed partial class ReservationGrain(
             if (!makeBeforeBreak && Record.State == ReservationState.Grace)
             {
                 // Stays in grace (a retry's move would make it active unpaid); the down node's evacuation asks again.
-                return false;
+                return (false, 0);
             }
 
             if (!makeBeforeBreak)
@@ -354,7 +370,7 @@ public sealed partial class ReservationGrain(
                 await state.WriteOrDeactivateAsync(this);
             }
 
-            return false;
+            return (false, 0);
         }
 
         Record.NodeId = placement.NodeId;
@@ -382,12 +398,16 @@ public sealed partial class ReservationGrain(
         {
             ScheduleMigrationTimeout();
         }
+        else if (callerReleases)
+        {
+            return (true, oldEpoch);
+        }
         else
         {
             await ReleaseQuietlyAsync(nodeId, oldEpoch);
         }
 
-        return true;
+        return (true, 0);
     }
 
     private async Task CompleteMigrationAsync(string why)

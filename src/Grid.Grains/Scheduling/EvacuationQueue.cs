@@ -40,6 +40,7 @@ public sealed partial class EvacuationQueue(IGrainFactory grains, MassFailureBra
         var engagedAtLoss = !batch.MakeBeforeBreak && !batch.Resumed ? await RecordDownAsync(batch) : [];
 
         LogEvacuating(logger, batch.NodeId, batch.ReservationIds.Length, batch.MakeBeforeBreak);
+        var releases = batch.MakeBeforeBreak ? null : new LostNodeReleases(grains.GetGrain<INodeGrain>(batch.NodeId), batch.NodeId, logger);
         var parallel = new ParallelOptions { MaxDegreeOfParallelism = batch.MaxParallel > 0 ? batch.MaxParallel : DefaultParallelism };
         await Parallel.ForEachAsync(batch.ReservationIds, parallel, async (reservationId, cancellationToken) =>
         {
@@ -58,7 +59,16 @@ public sealed partial class EvacuationQueue(IGrainFactory grains, MassFailureBra
                 }
 
                 var reservation = grains.GetGrain<IReservationGrain>(reservationId);
-                if (await reservation.EvacuateAsync(batch.NodeId, batch.MakeBeforeBreak, batch.LastHeartbeat) && batch.MakeBeforeBreak)
+                if (releases is not null)
+                {
+                    // The lost node is released of the moved reservations together, not with one write per move.
+                    var release = await reservation.MoveOffLostNodeAsync(batch.NodeId, batch.LastHeartbeat);
+                    if (release > 0)
+                    {
+                        releases.Add(new HeldPlacement(reservationId, release));
+                    }
+                }
+                else if (await reservation.EvacuateAsync(batch.NodeId, batch.MakeBeforeBreak, batch.LastHeartbeat))
                 {
                     // A drain slot stays taken until the new copy runs and the old one is released.
                     await WaitUntilSettledAsync(reservation, cancellationToken);
@@ -74,6 +84,11 @@ public sealed partial class EvacuationQueue(IGrainFactory grains, MassFailureBra
                 metrics.EvacuationDone();
             }
         });
+
+        if (releases is not null)
+        {
+            await releases.DrainAsync();
+        }
     }
 
     private async Task<ImmutableArray<string>> RecordDownAsync(EvacuationBatch batch)
@@ -107,4 +122,84 @@ public sealed partial class EvacuationQueue(IGrainFactory grains, MassFailureBra
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Moving reservation {ReservationId} off node {NodeId} failed")]
     private static partial void LogMoveFailed(ILogger logger, Exception exception, long reservationId, long nodeId);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Releasing {Count} moved reservations on lost node {NodeId} failed; its next evacuation check releases them")]
+    private static partial void LogReleaseFailed(ILogger logger, Exception exception, int count, long nodeId);
+
+    /// <summary>
+    /// Releases moved reservations on the lost node with one call (one write of the node) in flight at a time: what
+    /// moves meanwhile goes in the next call. A silo failover drops calls, so a failed call is retried; if it still
+    /// fails, the node keeps those allocations until its next evacuation check, whose moves find the reservations
+    /// gone from it and release them again.
+    /// </summary>
+    private sealed class LostNodeReleases(INodeGrain node, long nodeId, ILogger logger)
+    {
+        private static readonly TimeSpan[] Retries = [TimeSpan.FromMilliseconds(200), TimeSpan.FromSeconds(1)];
+        private readonly Lock _gate = new();
+        private readonly List<HeldPlacement> _pending = [];
+        private bool _sending;
+        private Task _sender = Task.CompletedTask;
+
+        public void Add(HeldPlacement held)
+        {
+            lock (_gate)
+            {
+                _pending.Add(held);
+                if (_sending)
+                {
+                    return;
+                }
+
+                _sending = true;
+                _sender = SendAsync();
+            }
+        }
+
+        /// <summary>Ends when everything added before the call has been released (or given up on).</summary>
+        public Task DrainAsync()
+        {
+            lock (_gate)
+            {
+                return _sender;
+            }
+        }
+
+        private async Task SendAsync()
+        {
+            await Task.Yield();
+            while (true)
+            {
+                ImmutableArray<HeldPlacement> batch;
+                lock (_gate)
+                {
+                    if (_pending.Count == 0)
+                    {
+                        _sending = false;
+                        return;
+                    }
+
+                    batch = [.. _pending];
+                    _pending.Clear();
+                }
+
+                for (var attempt = 0; ; attempt++)
+                {
+                    try
+                    {
+                        await node.ReleaseManyAsync(batch);
+                        break;
+                    }
+                    catch (Exception) when (attempt < Retries.Length)
+                    {
+                        await Task.Delay(Retries[attempt]);
+                    }
+                    catch (Exception exception)
+                    {
+                        LogReleaseFailed(logger, exception, batch.Length, nodeId);
+                        break;
+                    }
+                }
+            }
+        }
+    }
 }
