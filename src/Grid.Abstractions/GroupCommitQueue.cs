@@ -6,7 +6,8 @@ namespace Grid;
 /// Collects operations from many callers and hands them to <c>run</c> in groups: a few loops each take whatever
 /// is waiting (up to <c>maxGroup</c>) as soon as they are free, so a group is one item when the load is light and
 /// grows with the load — no timer, no added latency. <c>run</c> completes every item of its group. Used for grain
-/// state (a group is one transaction) and for placements (a group is one placement batch).
+/// state (a group is one transaction), for placements (a group is one placement batch) and for releases off a lost node
+/// (a group is one node call).
 /// </summary>
 public sealed class GroupCommitQueue<T> : IAsyncDisposable
     where T : IGroupItem

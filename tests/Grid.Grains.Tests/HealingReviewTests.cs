@@ -118,11 +118,7 @@ public sealed class HealingReviewTests
     public async Task MovesThatFailedAfterTheDownDecisionAreFoundAgainAndFinished()
     {
         await using var grid = await GridCluster.StartAsync();
-        var twin = GridCluster.NewId();
-        var farm = await grid.CreateFarmAsync(twin);
-        var lost = await grid.RegisterNodeAsync(farm, twin, new Capacity(32, 32L << 30, 0, 0));
-        var reservations = await Task.WhenAll(Enumerable.Range(0, 20).Select(_ => grid.ReserveAsync(twin, Small)));
-        var survivor = await grid.RegisterNodeAsync(farm, twin, new Capacity(32, 32L << 30, 0, 0));
+        var (lost, reservations, survivor) = await LostNodeAndSurvivorAsync(grid);
 
         // The node is declared down while no reservation can store its move: every move of the run fails.
         grid.Stall.Fail("reservation");
@@ -144,11 +140,7 @@ public sealed class HealingReviewTests
     public async Task ALostNodeWhoseReleasesFailedIsEmptiedByItsNextCheck()
     {
         await using var grid = await GridCluster.StartAsync();
-        var twin = GridCluster.NewId();
-        var farm = await grid.CreateFarmAsync(twin);
-        var lost = await grid.RegisterNodeAsync(farm, twin, new Capacity(32, 32L << 30, 0, 0));
-        var reservations = await Task.WhenAll(Enumerable.Range(0, 20).Select(_ => grid.ReserveAsync(twin, Small)));
-        var survivor = await grid.RegisterNodeAsync(farm, twin, new Capacity(32, 32L << 30, 0, 0));
+        var (lost, reservations, survivor) = await LostNodeAndSurvivorAsync(grid);
 
         // The down status is written; every write of the lost node after it fails (its releases, retried too).
         grid.Stall.FailGrain(grid.Grains.GetGrain<INodeGrain>(lost).GetGrainId(), passes: 1);
@@ -159,7 +151,7 @@ public sealed class HealingReviewTests
         await GridCluster.UntilAsync(() => Task.FromResult(grid.Stall.Failed >= 3), "the release was tried three times");
 
         // Storage is back: the shard's next check finds the node down and still holding them, and they are released.
-        grid.Stall.ReleaseGrain();
+        grid.Stall.Release();
         await GridCluster.UntilAsync(async () =>
         {
             await grid.AdvanceAsync(TimeSpan.FromMilliseconds(500), [survivor], TimeSpan.FromMilliseconds(500));
@@ -250,5 +242,16 @@ public sealed class HealingReviewTests
         Assert.True(waited.Elapsed < TimeSpan.FromSeconds(10), $"the long-poll answered after {waited.Elapsed}");
         Assert.NotEqual(answer.DesiredVersion, desired.Version);
         Assert.Equal(workloadId, Assert.Single(desired.Desired).WorkloadId);
+    }
+
+    /// <summary>A node holding 20 reservations, registered first so they land there, and a node of the same farm with room for them.</summary>
+    private static async Task<(long Lost, ReservationInfo[] Reservations, long Survivor)> LostNodeAndSurvivorAsync(GridCluster grid)
+    {
+        var twin = GridCluster.NewId();
+        var farm = await grid.CreateFarmAsync(twin);
+        var lost = await grid.RegisterNodeAsync(farm, twin, new Capacity(32, 32L << 30, 0, 0));
+        var reservations = await Task.WhenAll(Enumerable.Range(0, 20).Select(_ => grid.ReserveAsync(twin, Small)));
+        var survivor = await grid.RegisterNodeAsync(farm, twin, new Capacity(32, 32L << 30, 0, 0));
+        return (lost, reservations, survivor);
     }
 }

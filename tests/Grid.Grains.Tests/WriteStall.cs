@@ -36,6 +36,7 @@ public sealed class WriteStall
         _stateName = null;
         _onlyNext = false;
         _failing = null;
+        _failingGrain = null;
         _gate?.TrySetResult();
     }
 
@@ -44,9 +45,6 @@ public sealed class WriteStall
 
     /// <summary>Writes of one grain's state fail after its next <paramref name="passes"/> writes, until released.</summary>
     public void FailGrain(GrainId grain, int passes) => _failingGrain = (grain, passes);
-
-    /// <summary>Lets writes of a grain failed by <see cref="FailGrain"/> pass again.</summary>
-    public void ReleaseGrain() => _failingGrain = null;
 
     public async Task PassAsync(string stateName, GrainId grain)
     {

@@ -241,43 +241,19 @@ public sealed partial class NodeGrain(
         return [.. results.Select(r => r!.Summary is null ? r with { Summary = summary } : r)];
     }
 
-    public Task ReleaseAsync(long reservationId, long epoch) => ReleaseAsync(reservationId, epoch, freeIps: true);
+    public Task ReleaseAsync(long reservationId, long epoch) => ReleaseAsync([new HeldPlacement(reservationId, epoch)], freeIps: true);
+
+    public Task ReleaseManyAsync(ImmutableArray<HeldPlacement> placements) => ReleaseAsync(placements, freeIps: true);
 
     /// <summary>
-    /// Drops an allocation. Its addresses go back to the farm only when the reservation itself let go of this
-    /// placement (cancel, a completed move); an orphan's addresses are left to the farm's leak check, since a
-    /// retried placement of the same epoch on another node of the farm may be holding them now.
+    /// Drops allocations held at the given epochs or older, in one write. Their addresses go back to the farm only
+    /// when the reservation itself let go of this placement (cancel, a completed move); an orphan's addresses are left
+    /// to the farm's leak check, since a retried placement of the same epoch on another node of the farm may be
+    /// holding them now.
     /// </summary>
-    private async Task ReleaseAsync(long reservationId, long epoch, bool freeIps)
+    private async Task ReleaseAsync(ImmutableArray<HeldPlacement> placements, bool freeIps)
     {
-        if (!state.State.Allocations.TryGetValue(reservationId, out var allocation) || allocation.Epoch > epoch)
-        {
-            return;
-        }
-
-        state.State.Allocations.Remove(reservationId);
-        try
-        {
-            await Writer.WriteAsync();
-        }
-        catch
-        {
-            RestoreAllocation(reservationId, null, allocation);
-            throw;
-        }
-
-        Forget(allocation);
-        if (freeIps && !allocation.PublicIps.IsEmpty && state.State.Registration is not null)
-        {
-            await Farm.ReleaseIpsAsync(reservationId, epoch);
-        }
-
-        PublishSummary();
-    }
-
-    public async Task ReleaseManyAsync(ImmutableArray<HeldPlacement> placements)
-    {
-        var released = new List<(Allocation Allocation, long Epoch)>();
+        var released = new List<(Allocation Allocation, long Epoch)>(placements.Length);
         foreach (var held in placements)
         {
             if (state.State.Allocations.TryGetValue(held.ReservationId, out var allocation) && allocation.Epoch <= held.Epoch)
@@ -308,27 +284,22 @@ public sealed partial class NodeGrain(
 
         foreach (var (allocation, _) in released)
         {
-            Forget(allocation);
+            _confirmed.Remove((allocation.ReservationId, allocation.Epoch));
+            foreach (var workload in allocation.Workloads)
+            {
+                _reported.Remove(workload.WorkloadId);
+            }
         }
 
-        PublishSummary();
         foreach (var (allocation, epoch) in released)
         {
-            if (!allocation.PublicIps.IsEmpty && state.State.Registration is not null)
+            if (freeIps && !allocation.PublicIps.IsEmpty && state.State.Registration is not null)
             {
                 await Farm.ReleaseIpsAsync(allocation.ReservationId, epoch);
             }
         }
-    }
 
-    /// <summary>Drops what this activation remembered about a released allocation.</summary>
-    private void Forget(Allocation allocation)
-    {
-        _confirmed.Remove((allocation.ReservationId, allocation.Epoch));
-        foreach (var workload in allocation.Workloads)
-        {
-            _reported.Remove(workload.WorkloadId);
-        }
+        PublishSummary();
     }
 
     public async Task<bool> SetWorkloadsAsync(long reservationId, long epoch, ImmutableArray<WorkloadAssignment> workloads)
@@ -660,7 +631,7 @@ public sealed partial class NodeGrain(
             {
                 // Still the same entry and no placement retry claimed it while we asked the reservation.
                 LogOrphanReleased(logger, NodeId, allocation.ReservationId, allocation.Epoch);
-                await ReleaseAsync(allocation.ReservationId, allocation.Epoch, freeIps: false);
+                await ReleaseAsync([new HeldPlacement(allocation.ReservationId, allocation.Epoch)], freeIps: false);
             }
         }
     }

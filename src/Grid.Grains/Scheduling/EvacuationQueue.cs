@@ -26,6 +26,10 @@ public sealed partial class EvacuationQueue(IGrainFactory grains, MassFailureBra
     private const int DefaultParallelism = 64;
     private static readonly TimeSpan MigrationWait = TimeSpan.FromSeconds(90);
     private static readonly TimeSpan SettlePoll = TimeSpan.FromMilliseconds(100);
+    private static readonly TimeSpan[] ReleaseRetries = [TimeSpan.FromMilliseconds(200), TimeSpan.FromSeconds(1)];
+
+    /// <summary>Releases per call at most (a node holds up to thousands; a call stays well under the message limit).</summary>
+    private const int MaxReleasesPerCall = 4096;
 
     /// <summary>Starts the moves; the task ends when every move of the batch ended (moved, refused or failed).</summary>
     public Task Enqueue(EvacuationBatch batch)
@@ -40,7 +44,11 @@ public sealed partial class EvacuationQueue(IGrainFactory grains, MassFailureBra
         var engagedAtLoss = !batch.MakeBeforeBreak && !batch.Resumed ? await RecordDownAsync(batch) : [];
 
         LogEvacuating(logger, batch.NodeId, batch.ReservationIds.Length, batch.MakeBeforeBreak);
-        var releases = batch.MakeBeforeBreak ? null : new LostNodeReleases(grains.GetGrain<INodeGrain>(batch.NodeId), batch.NodeId, logger);
+        // Moved reservations are released on the lost node together, one call (one write of the node) at a time:
+        // what moves meanwhile goes in the next call. Disposing the queue, at the end of the run, waits for the last.
+        var node = grains.GetGrain<INodeGrain>(batch.NodeId);
+        await using var releases = batch.MakeBeforeBreak ? null
+            : new GroupCommitQueue<Release>(loops: 1, MaxReleasesPerCall, group => ReleaseAsync(node, batch.NodeId, group));
         var parallel = new ParallelOptions { MaxDegreeOfParallelism = batch.MaxParallel > 0 ? batch.MaxParallel : DefaultParallelism };
         await Parallel.ForEachAsync(batch.ReservationIds, parallel, async (reservationId, cancellationToken) =>
         {
@@ -61,11 +69,10 @@ public sealed partial class EvacuationQueue(IGrainFactory grains, MassFailureBra
                 var reservation = grains.GetGrain<IReservationGrain>(reservationId);
                 if (releases is not null)
                 {
-                    // The lost node is released of the moved reservations together, not with one write per move.
                     var release = await reservation.MoveOffLostNodeAsync(batch.NodeId, batch.LastHeartbeat);
                     if (release > 0)
                     {
-                        releases.Add(new HeldPlacement(reservationId, release));
+                        releases.Add(new Release(new HeldPlacement(reservationId, release)));
                     }
                 }
                 else if (await reservation.EvacuateAsync(batch.NodeId, batch.MakeBeforeBreak, batch.LastHeartbeat))
@@ -84,11 +91,6 @@ public sealed partial class EvacuationQueue(IGrainFactory grains, MassFailureBra
                 metrics.EvacuationDone();
             }
         });
-
-        if (releases is not null)
-        {
-            await releases.DrainAsync();
-        }
     }
 
     private async Task<ImmutableArray<string>> RecordDownAsync(EvacuationBatch batch)
@@ -127,79 +129,40 @@ public sealed partial class EvacuationQueue(IGrainFactory grains, MassFailureBra
     private static partial void LogReleaseFailed(ILogger logger, Exception exception, int count, long nodeId);
 
     /// <summary>
-    /// Releases moved reservations on the lost node with one call (one write of the node) in flight at a time: what
-    /// moves meanwhile goes in the next call. A silo failover drops calls, so a failed call is retried; if it still
-    /// fails, the node keeps those allocations until its next evacuation check, whose moves find the reservations
-    /// gone from it and release them again.
+    /// Releases moved reservations on the lost node. A silo failover drops calls, so a failed call is retried; if it
+    /// still fails, the node keeps those allocations until its next evacuation check, whose moves find the
+    /// reservations gone from it and answer their epochs for release again.
     /// </summary>
-    private sealed class LostNodeReleases(INodeGrain node, long nodeId, ILogger logger)
+    private async Task ReleaseAsync(INodeGrain node, long nodeId, List<Release> group)
     {
-        private static readonly TimeSpan[] Retries = [TimeSpan.FromMilliseconds(200), TimeSpan.FromSeconds(1)];
-        private readonly Lock _gate = new();
-        private readonly List<HeldPlacement> _pending = [];
-        private bool _sending;
-        private Task _sender = Task.CompletedTask;
-
-        public void Add(HeldPlacement held)
+        var placements = group.Select(r => r.Held).ToImmutableArray();
+        for (var attempt = 0; ; attempt++)
         {
-            lock (_gate)
+            try
             {
-                _pending.Add(held);
-                if (_sending)
-                {
-                    return;
-                }
-
-                _sending = true;
-                _sender = SendAsync();
+                await node.ReleaseManyAsync(placements);
+                return;
+            }
+            catch (Exception) when (attempt < ReleaseRetries.Length)
+            {
+                await Task.Delay(ReleaseRetries[attempt]);
+            }
+            catch (Exception exception)
+            {
+                LogReleaseFailed(logger, exception, placements.Length, nodeId);
+                return;
             }
         }
+    }
 
-        /// <summary>Ends when everything added before the call has been released (or given up on).</summary>
-        public Task DrainAsync()
+    /// <summary>
+    /// A moved reservation's release on the lost node; nobody waits for it, so failing it is a no-op. A class: the
+    /// queue's code for reference types is shared with the placer's and already compiled when a node is first lost.
+    /// </summary>
+    private sealed record Release(HeldPlacement Held) : IGroupItem
+    {
+        public void Fail(Exception exception)
         {
-            lock (_gate)
-            {
-                return _sender;
-            }
-        }
-
-        private async Task SendAsync()
-        {
-            await Task.Yield();
-            while (true)
-            {
-                ImmutableArray<HeldPlacement> batch;
-                lock (_gate)
-                {
-                    if (_pending.Count == 0)
-                    {
-                        _sending = false;
-                        return;
-                    }
-
-                    batch = [.. _pending];
-                    _pending.Clear();
-                }
-
-                for (var attempt = 0; ; attempt++)
-                {
-                    try
-                    {
-                        await node.ReleaseManyAsync(batch);
-                        break;
-                    }
-                    catch (Exception) when (attempt < Retries.Length)
-                    {
-                        await Task.Delay(Retries[attempt]);
-                    }
-                    catch (Exception exception)
-                    {
-                        LogReleaseFailed(logger, exception, batch.Length, nodeId);
-                        break;
-                    }
-                }
-            }
         }
     }
 }
