@@ -90,13 +90,13 @@ public sealed class DurableEvacuationTests(ITestOutputHelper output)
         await silence.CancelAsync();
 
         var victim = -1;
-        await UntilAsync(() =>
+        await Poll.UntilAsync(() =>
         {
             victim = Enumerable.Range(0, grid.Silos.Count)
                 .Where(i => !load.Down.ContainsKey(i))
                 .FirstOrDefault(i => grid.Silos[i].Process.Output[seen[i]..].Contains(run, StringComparison.Ordinal), -1);
             return victim >= 0;
-        }, TimeSpan.FromSeconds(30), $"a silo starts moving the {holds} reservations off node {target}");
+        }, TimeSpan.FromSeconds(30), $"a silo starts moving the {holds} reservations off node {target}", maxPause: TimeSpan.FromMilliseconds(20));
         load.Down[victim] = 0;
         using (var process = Process.GetProcessById(grid.Silos[victim].Process.Pid))
         {
@@ -215,21 +215,6 @@ public sealed class DurableEvacuationTests(ITestOutputHelper output)
 
     private static int LiveSilo(ClusterLoad load, GridProcesses grid) =>
         Enumerable.Range(0, grid.Silos.Count).First(i => !load.Down.ContainsKey(i));
-
-    /// <summary>Polls every 20 ms: the kill must land right after the log line, not up to half a second later.</summary>
-    private static async Task UntilAsync(Func<bool> condition, TimeSpan timeout, string what)
-    {
-        var clock = Stopwatch.StartNew();
-        while (!condition())
-        {
-            if (clock.Elapsed >= timeout)
-            {
-                throw new TimeoutException($"Gave up after {timeout.TotalSeconds:0.#} s waiting for {what}.");
-            }
-
-            await Task.Delay(20);
-        }
-    }
 
     /// <summary>Each silo's log lines of the round about down nodes and moves, for a failure message.</summary>
     private static string Story(GridProcesses grid, List<int> seen) => string.Join('\n', grid.Silos.Select((s, i) =>

@@ -39,23 +39,14 @@ public static class PlacementScenario
             var placements = postgres is null ? InMemoryPlacements(scale, nodes) : DurablePlacements(scale);
             var label = postgres is null ? "in memory" : orleansProvider ? "PostgreSQL, Orleans ADO.NET provider" : "PostgreSQL";
             await using var silo = await BenchSilo.StartAsync(BenchSilo.QuietHealth(), postgres, orleansProvider);
-            var (twin, farm) = await silo.CreateFarmAsync();
-            var nodeIds = await silo.RegisterNodesAsync(twin, farm, nodes, NodeSize, new Progress($"placement: {nodes} nodes ({label})", nodes));
-            await WaitForViewAsync(silo, nodes);
-            await StartBillingAsync(silo.Services);
+            var (nodeIds, place) = await PrepareAsync(silo, scale, nodes, $"placement: {nodes} nodes ({label})");
             var firstId = BenchSilo.NextId() + 1_000_000;
-            var request = new ReservationRequest(twin, Small, PlacementConstraints.None, PlacementStrategy.Binpack);
-            // Placed as the API places: handed to the silo's placer in-process.
-            var placer = silo.Services.GetRequiredService<ReservationPlacer>();
-            Task<Measure.Outcome> PlaceAsync(int count, long from, string what) => Measure.RunAsync(count, scale.Concurrency,
-                async i => (await placer.PlaceAsync(from + i, request)).Reservation is not null,
-                new Progress(what, count));
 
             // Warm-up outside the measurement (JIT tiers, first activations of nodes and buckets, prepared statements):
             // a tenth as many placements again, into the same grid. Counted in the capacity check below.
             var warm = Math.Max(placements / 10, 100);
-            var warmUp = await PlaceAsync(warm, firstId, $"placement: warm-up, {warm} reservations");
-            var outcome = await PlaceAsync(placements, firstId + warm, $"placement: {placements} reservations");
+            var warmUp = await place(warm, firstId, $"placement: warm-up, {warm} reservations");
+            var outcome = await place(placements, firstId + warm, $"placement: {placements} reservations");
             if (outcome.Failures + warmUp.Failures > 0)
             {
                 throw new BenchFailedException($"{outcome.Failures + warmUp.Failures} of {placements + warm} reservations were not placed although capacity was free");
@@ -97,15 +88,26 @@ public static class PlacementScenario
         const int nodes = 2_000;
         var placements = Math.Min(100_000, scale.Placements * 2);
         await using var silo = await BenchSilo.StartAsync(BenchSilo.QuietHealth());
+        var (_, place) = await PrepareAsync(silo, scale, nodes, $"placement: process warm-up, {nodes} nodes");
+        await place(placements, BenchSilo.NextId() + 1_000_000, $"placement: process warm-up, {placements} reservations");
+    }
+
+    /// <summary>
+    /// Registers <paramref name="nodes"/> nodes on <paramref name="silo"/>, waits until its view has them and billing
+    /// has ticked, and answers them with a way to place reservations from an id on: as the API places, handed to the
+    /// silo's placer in-process, <see cref="BenchScale.Concurrency"/> at a time.
+    /// </summary>
+    private static async Task<(List<long> NodeIds, Func<int, long, string, Task<Measure.Outcome>> Place)> PrepareAsync(
+        BenchSilo silo, BenchScale scale, int nodes, string what)
+    {
         var (twin, farm) = await silo.CreateFarmAsync();
-        await silo.RegisterNodesAsync(twin, farm, nodes, NodeSize, new Progress($"placement: process warm-up, {nodes} nodes", nodes));
+        var nodeIds = await silo.RegisterNodesAsync(twin, farm, nodes, NodeSize, new Progress(what, nodes));
         await WaitForViewAsync(silo, nodes);
         await StartBillingAsync(silo.Services);
-        var placer = silo.Services.GetRequiredService<ReservationPlacer>();
         var request = new ReservationRequest(twin, Small, PlacementConstraints.None, PlacementStrategy.Binpack);
-        var firstId = BenchSilo.NextId() + 1_000_000;
-        await Measure.RunAsync(placements, scale.Concurrency, async i => (await placer.PlaceAsync(firstId + i, request)).Reservation is not null,
-            new Progress($"placement: process warm-up, {placements} reservations", placements));
+        var placer = silo.Services.GetRequiredService<ReservationPlacer>();
+        return (nodeIds, (count, from, progress) => Measure.RunAsync(count, scale.Concurrency,
+            async i => (await placer.PlaceAsync(from + i, request)).Reservation is not null, new Progress(progress, count)));
     }
 
     /// <summary>
