@@ -1,7 +1,7 @@
 using System.Collections.Immutable;
 using Grid.Grains;
 using Grid.Ledger;
-using Microsoft.Extensions.DependencyInjection;
+using Grid.Nodes;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
@@ -21,16 +21,18 @@ public sealed class FarmState
 
 /// <summary>
 /// A farm and its public IPv4 pool: an address is held by at most one reservation at a time. Addresses held
-/// by no reservation (a placement that failed half-way while storage was down) are found and freed by a check
-/// on the same interval as the nodes' orphan check.
+/// by no reservation (a placement that failed half-way while storage was down) are found and freed by the same
+/// <see cref="OrphanSweep{T, TKey}"/> as the nodes' orphan allocations, on the same interval; a farm runs it on a
+/// timer (nodes run theirs on heartbeats).
 /// </summary>
 public sealed partial class FarmGrain(
     [PersistentState("farm", GridStorage.Name)] IPersistentState<FarmState> state,
     GridClock clock,
     IOptions<GridHealthOptions> health,
+    LedgerRecorder ledger,
     ILogger<FarmGrain> logger) : Grain, IFarmGrain
 {
-    private readonly HashSet<(string Ip, long ReservationId, long Epoch)> _confirmed = [];
+    private readonly OrphanSweep<FarmIp, (string Ip, long ReservationId, long Epoch)> _leaks = new(ip => (ip.Ip, ip.ReservationId, ip.Epoch), ip => ip.HeldSince);
     private DateTimeOffset? _lastLeakCheck;
 
     public override Task OnActivateAsync(CancellationToken cancellationToken)
@@ -60,7 +62,7 @@ public sealed partial class FarmGrain(
             CreatedAt = clock.UtcNow,
         };
         await state.WriteOrDeactivateAsync(this);
-        await ServiceProvider.GetRequiredService<LedgerRecorder>().RecordAsync(LedgerEvents.FarmRegistered(this.GetPrimaryKeyLong(), twinId, spec));
+        await ledger.RecordAsync(LedgerEvents.FarmRegistered(this.GetPrimaryKeyLong(), twinId, spec));
         return Info();
     }
 
@@ -148,29 +150,23 @@ public sealed partial class FarmGrain(
     private async Task ReleaseLeakedIpsAsync(CancellationToken cancellationToken)
     {
         var started = clock.UtcNow;
-        await ReleaseLeakedIpsCoreAsync(cancellationToken);
+        await ReleaseLeakedIpsCoreAsync();
         _lastLeakCheck = started;
     }
 
-    private async Task ReleaseLeakedIpsCoreAsync(CancellationToken cancellationToken)
+    private async Task ReleaseLeakedIpsCoreAsync()
     {
-        var cutoff = clock.UtcNow - health.Value.OrphanCheckInterval;
-        var suspects = state.State.PublicIps
-            .Where(ip => ip.ReservationId != 0 && ip.HeldSince < cutoff && !_confirmed.Contains((ip.Ip, ip.ReservationId, ip.Epoch)))
-            .ToList();
+        // Collected by the sweep, then freed together in one write.
         var leaked = new List<FarmIp>();
-        foreach (var ip in suspects)
-        {
-            if (await GrainFactory.GetGrain<IReservationGrain>(ip.ReservationId).HoldsIpAsync(ip.Ip, ip.Epoch))
-            {
-                _confirmed.Add((ip.Ip, ip.ReservationId, ip.Epoch));
-            }
-            else
+        await _leaks.SweepAsync(
+            state.State.PublicIps.Where(ip => ip.ReservationId != 0),
+            clock.UtcNow - health.Value.OrphanCheckInterval,
+            ip => GrainFactory.GetGrain<IReservationGrain>(ip.ReservationId).HoldsIpAsync(ip.Ip, ip.Epoch),
+            ip =>
             {
                 leaked.Add(ip);
-            }
-        }
-
+                return Task.CompletedTask;
+            });
         if (leaked.Count == 0)
         {
             return;

@@ -1,5 +1,11 @@
+using Grid.Scheduling;
+
 namespace Grid.Nodes;
 
+/// <summary>
+/// A node's durable state. Its allocations are changed through <see cref="NodeCapacity"/>; what is derived from the
+/// status is computed by methods (not properties: the state is stored as JSON).
+/// </summary>
 [GenerateSerializer, SuppressReferenceTracking, Alias("grid.state.node")]
 public sealed class NodeState
 {
@@ -21,4 +27,69 @@ public sealed class NodeState
 
     /// <summary>Counts activations, so summary versions (incarnation, then a counter) only grow whatever the clocks.</summary>
     [Id(20)] public long Incarnation { get; set; }
+
+    /// <summary>Up, not draining and past the rejoin delay: the node takes new placements.</summary>
+    public bool IsSchedulable(DateTimeOffset now) =>
+        Status == NodeStatus.Up && !Draining && (RejoinAt is not { } rejoin || now >= rejoin);
+
+    /// <summary>What clients see: a draining node that is up shows as <c>draining</c>.</summary>
+    public NodeStatus VisibleStatus() => Draining && Status == NodeStatus.Up ? NodeStatus.Draining : Status;
+
+    /// <summary>
+    /// Sets the status; a node that was ever down comes back up only after <paramref name="rejoinAfter"/> (flap
+    /// hysteresis). True when that delay started.
+    /// </summary>
+    public bool ChangeStatus(NodeStatus status, DateTimeOffset now, TimeSpan rejoinAfter)
+    {
+        Status = status;
+        StatusChangedAt = now;
+        if (status == NodeStatus.Down)
+        {
+            HasBeenDown = true;
+        }
+        else if (status == NodeStatus.Up && HasBeenDown)
+        {
+            RejoinAt = now + rejoinAfter;
+            return true;
+        }
+
+        return false;
+    }
+
+    /// <summary>The moves off this node (registered, holding allocations): every reservation it holds; null when none.</summary>
+    public EvacuationBatch? Evacuation(long nodeId, bool makeBeforeBreak, bool resumed, DateTimeOffset? lastHeartbeat) =>
+        Registration is not { } registration || Allocations.Count == 0
+            ? null
+            : new EvacuationBatch(
+                nodeId,
+                registration.FarmId,
+                registration.Location.Country,
+                [.. Allocations.Keys],
+                makeBeforeBreak,
+                makeBeforeBreak ? DrainMaxParallel : 0,
+                resumed,
+                lastHeartbeat);
+
+    /// <summary>The owner's view of the node (registered), with the soft state of its activation.</summary>
+    public NodeInfo Info(long nodeId, NodeCapacity held, DateTimeOffset? lastHeartbeat, long uptime)
+    {
+        var registration = Registration!;
+        var used = held.Used();
+        return new NodeInfo(
+            nodeId,
+            registration.FarmId,
+            registration.TwinId,
+            VisibleStatus(),
+            Draining,
+            registration.Location,
+            registration.Certification,
+            registration.Resources,
+            used,
+            CapacityMath.Free(registration.Resources, used, CpuOvercommit),
+            [.. held.Allocations.OrderBy(a => a.ReservationId)],
+            lastHeartbeat,
+            uptime,
+            CreatedAt,
+            RejoinAt);
+    }
 }

@@ -1,0 +1,200 @@
+using System.Collections.Immutable;
+using Grid.Scheduling;
+
+namespace Grid.Nodes;
+
+/// <summary>
+/// The allocation ledger of one node: what it holds for each reservation (one epoch each) against its total
+/// capacity. RAM and disk are never overcommitted; CPU may be, up to the farm's ratio.
+/// </summary>
+/// <remarks>
+/// <see cref="NodeGrain"/> is <c>[Reentrant]</c> (concurrent allocations share one write), so its calls interleave
+/// at every await. Atomicity therefore rests on this type: every method is synchronous and checks and changes in
+/// one step, so an interleaved call sees a change whole or not at all. Changes are made in memory first and made
+/// durable by the grain afterwards; one whose write failed is undone with <see cref="Undo(AllocationClaim)"/>,
+/// <see cref="Restore"/> or <see cref="UndoRelease"/>, which leave alone an entry another call changed since.
+/// </remarks>
+/// <param name="total">The node's capacity.</param>
+/// <param name="cpuOvercommit">How many times its logical cores may be handed out.</param>
+/// <param name="allocations">The durable allocations (the grain state's own dictionary, changed in place).</param>
+public sealed class NodeCapacity(Capacity total, double cpuOvercommit, Dictionary<long, Allocation> allocations)
+{
+    public Capacity Total => total;
+
+    public int Count => allocations.Count;
+
+    public IReadOnlyCollection<long> ReservationIds => allocations.Keys;
+
+    public IReadOnlyCollection<Allocation> Allocations => allocations.Values;
+
+    /// <summary>True when this ledger is over <paramref name="store"/> (the grain's state object was not replaced).</summary>
+    public bool IsOver(Dictionary<long, Allocation> store) => ReferenceEquals(allocations, store);
+
+    public bool TryGet(long reservationId, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out Allocation? allocation) =>
+        allocations.TryGetValue(reservationId, out allocation);
+
+    /// <summary>True while <paramref name="allocation"/> is still the entry held (not released, replaced or changed).</summary>
+    public bool IsCurrent(Allocation allocation) =>
+        allocations.TryGetValue(allocation.ReservationId, out var current) && ReferenceEquals(current, allocation);
+
+    public Capacity Used()
+    {
+        // Summed in place: a node's summary is rebuilt on every allocation, over all of its allocations.
+        long cru = 0, mru = 0, sru = 0, hru = 0;
+        var ipv4 = 0;
+        foreach (var allocation in allocations.Values)
+        {
+            var resources = allocation.Resources;
+            (cru, mru, sru, hru, ipv4) = (cru + resources.Cru, mru + resources.Mru, sru + resources.Sru, hru + resources.Hru, ipv4 + resources.Ipv4);
+        }
+
+        return new Capacity(cru, mru, sru, hru, ipv4);
+    }
+
+    public Capacity Free() => CapacityMath.Free(total, Used(), cpuOvercommit);
+
+    /// <summary>The (twin, group) keys of this node's anti-affinity groups: none for most nodes, without a pass of LINQ.</summary>
+    public ImmutableArray<string> AntiAffinityKeys()
+    {
+        HashSet<string>? keys = null;
+        foreach (var allocation in allocations.Values)
+        {
+            if (allocation.AntiAffinityGroup is { } group)
+            {
+                (keys ??= []).Add(AntiAffinity.Key(allocation.TwinId, group));
+            }
+        }
+
+        return keys is null ? [] : [.. keys];
+    }
+
+    public int WorkloadCount() => allocations.Values.Sum(a => a.Workloads.IsDefault ? 0 : a.Workloads.Length);
+
+    /// <summary>What the node's agent should run: the workloads of every allocation.</summary>
+    public ImmutableArray<WorkloadAssignment> Desired() => [.. allocations.Values.SelectMany(a => a.Workloads)];
+
+    /// <summary>The epoch each workload the node should run is at, by workload id.</summary>
+    public Dictionary<long, long> WorkloadEpochs() =>
+        allocations.Values.SelectMany(a => a.Workloads).ToDictionary(w => w.WorkloadId, w => w.Epoch);
+
+    /// <summary>
+    /// Takes capacity for each request that fits, in order, all in this one synchronous step: a request of an
+    /// epoch already held is a retry (answered as held, nothing changes); an older epoch of the same reservation
+    /// is replaced, so its capacity counts as free; a twin's anti-affinity group holds one reservation per node.
+    /// </summary>
+    public AllocationClaim TryAllocate(ImmutableArray<AllocationRequest> requests, DateTimeOffset now)
+    {
+        var claim = new AllocationClaim(new AllocationResult?[requests.Length], [], []);
+        var used = Used();
+        for (var i = 0; i < requests.Length; i++)
+        {
+            var request = requests[i];
+            allocations.TryGetValue(request.ReservationId, out var existing);
+            if (existing is not null && existing.Epoch == request.Epoch)
+            {
+                claim.Retries.Add(i);
+                continue;
+            }
+
+            if (request.AntiAffinityGroup is { } group && allocations.Values.Any(a =>
+                    a.ReservationId != request.ReservationId && a.TwinId == request.TwinId && a.AntiAffinityGroup == group))
+            {
+                claim.Results[i] = new(AllocationOutcome.AntiAffinity, [], null);
+                continue;
+            }
+
+            var replaced = existing?.Resources ?? Capacity.Zero;
+            if (CapacityMath.FirstShortfall(CapacityMath.Free(total, used - replaced, cpuOvercommit), request.Resources) is { } shortfall)
+            {
+                claim.Results[i] = new(AllocationOutcome.InsufficientCapacity, [], null, shortfall);
+                continue;
+            }
+
+            var allocation = new Allocation(
+                request.ReservationId, request.Epoch, request.TwinId, request.Resources, [],
+                request.AntiAffinityGroup, request.Workloads, now);
+            allocations[request.ReservationId] = allocation;
+            used = used - replaced + request.Resources;
+            claim.Taken.Add(new TakenAllocation(i, allocation, existing));
+        }
+
+        return claim;
+    }
+
+    /// <summary>Records the farm addresses given to a taken allocation; answers the entry that holds them.</summary>
+    public Allocation AttachIps(Allocation taken, ImmutableArray<FarmIp> ips)
+    {
+        var withIps = taken with { PublicIps = ips };
+        allocations[taken.ReservationId] = withIps;
+        return withIps;
+    }
+
+    /// <summary>Replaces the workloads of the allocation held at exactly <paramref name="epoch"/>; null when none is.</summary>
+    public (Allocation Updated, Allocation Previous)? SetWorkloads(long reservationId, long epoch, ImmutableArray<WorkloadAssignment> workloads)
+    {
+        if (!allocations.TryGetValue(reservationId, out var allocation) || allocation.Epoch != epoch)
+        {
+            return null;
+        }
+
+        var updated = allocation with { Workloads = workloads };
+        allocations[reservationId] = updated;
+        return (updated, allocation);
+    }
+
+    /// <summary>Drops what each placement holds at its epoch or older; answers what was dropped, with the epoch asked.</summary>
+    public List<(Allocation Allocation, long Epoch)> Release(IEnumerable<HeldPlacement> placements)
+    {
+        var released = new List<(Allocation Allocation, long Epoch)>();
+        foreach (var held in placements)
+        {
+            if (allocations.TryGetValue(held.ReservationId, out var allocation) && allocation.Epoch <= held.Epoch)
+            {
+                allocations.Remove(held.ReservationId);
+                released.Add((allocation, held.Epoch));
+            }
+        }
+
+        return released;
+    }
+
+    /// <summary>Puts back what <see cref="Release"/> dropped (its write failed), unless a call took the slot since.</summary>
+    public void UndoRelease(IEnumerable<(Allocation Allocation, long Epoch)> released)
+    {
+        foreach (var (allocation, _) in released)
+        {
+            Restore(allocation.ReservationId, null, allocation);
+        }
+    }
+
+    /// <summary>Undoes every allocation a claim took (its write failed).</summary>
+    public void Undo(AllocationClaim claim)
+    {
+        foreach (var taken in claim.Taken)
+        {
+            Restore(taken.Allocation.ReservationId, taken.Allocation, taken.Existing);
+        }
+    }
+
+    /// <summary>
+    /// Sets the entry of <paramref name="reservationId"/> back to <paramref name="previous"/> (none when null), but
+    /// only while it is still <paramref name="changed"/>: an interleaved call that changed it since wins.
+    /// </summary>
+    public void Restore(long reservationId, Allocation? changed, Allocation? previous)
+    {
+        allocations.TryGetValue(reservationId, out var current);
+        if (!ReferenceEquals(current, changed))
+        {
+            return;
+        }
+
+        if (previous is null)
+        {
+            allocations.Remove(reservationId);
+        }
+        else
+        {
+            allocations[reservationId] = previous;
+        }
+    }
+}
