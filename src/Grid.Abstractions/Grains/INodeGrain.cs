@@ -5,7 +5,8 @@ namespace Grid.Grains;
 
 /// <summary>
 /// One farmer machine and the authoritative ledger of its capacity: allocations keyed by reservation and
-/// epoch. Allocation is atomic because a grain handles one call at a time. Key: node id.
+/// epoch. The grain is reentrant (its writes are group-committed); allocation is atomic because each check of
+/// free capacity and its taking happen in one synchronous step before the call's first await. Key: node id.
 /// </summary>
 [Alias("grid.INodeGrain")]
 public interface INodeGrain : IGrainWithIntegerKey

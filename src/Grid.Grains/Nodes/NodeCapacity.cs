@@ -170,8 +170,11 @@ public sealed class NodeCapacity(Capacity total, double cpuOvercommit, Dictionar
     /// <summary>Undoes every allocation a claim took (its write failed).</summary>
     public void Undo(AllocationClaim claim)
     {
-        foreach (var taken in claim.Taken)
+        // Last first: a batch asking twice for one reservation replaced its own first entry, which goes back before
+        // the entry that one replaced.
+        for (var t = claim.Taken.Count - 1; t >= 0; t--)
         {
+            var taken = claim.Taken[t];
             Restore(taken.Allocation.ReservationId, taken.Allocation, taken.Existing);
         }
     }

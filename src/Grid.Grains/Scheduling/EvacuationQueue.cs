@@ -18,8 +18,10 @@ public sealed record EvacuationBatch(
     DateTimeOffset? LastHeartbeat = null);
 
 /// <summary>
-/// Drives moves off a lost or draining node outside the node grain's turn, so the reservations can call back
-/// into the node (release) without a deadlock, and so the brake can pace them.
+/// Drives moves off a lost or draining node outside the node grain's calls: marking a node down or draining answers
+/// at once instead of waiting for moves the brake may pace for minutes (well past a call's timeout), and the moves
+/// run in parallel on the thread pool rather than in the node's turns. (A deadlock is not the reason: the node grain
+/// is reentrant, so reservations calling back into it to release would be served either way.)
 /// </summary>
 public sealed partial class EvacuationQueue(IGrainFactory grains, MassFailureBrake brake, GridMetrics metrics, ILogger<EvacuationQueue> logger)
 {
