@@ -1,5 +1,6 @@
 using System.Collections.Immutable;
 using Grid.Billing;
+using Grid.Client;
 using Grid.Grains;
 using Grid.Host.Security;
 using Grid.Scheduling;
@@ -7,9 +8,6 @@ using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
 
 namespace Grid.Host.Api;
-
-/// <summary>The default and per-farm price lists.</summary>
-public sealed record PricesInfo(string Currency, int CertifiedMarkupPercent, PriceList Default, ImmutableArray<FarmPriceList> Farms);
 
 /// <summary>Prices, farm price lists, quotes and a reservation's bills.</summary>
 public static class PricesApi
