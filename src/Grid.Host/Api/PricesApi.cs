@@ -49,7 +49,7 @@ public static class PricesApi
         }
 
         var twinId = TwinAuthentication.TwinId(http);
-        if (await FarmsApi.OwnedFarmAsync(grains, farmId, twinId) is null)
+        if (await Ownership.FarmAsync(grains, farmId, twinId) is null)
         {
             return Problems.NotFound($"Farm {farmId}");
         }
@@ -98,7 +98,7 @@ public static class PricesApi
             return TypedResults.ValidationProblem(validation.Errors);
         }
 
-        if (await FarmsApi.OwnedFarmAsync(grains, farmId, TwinAuthentication.TwinId(http)) is null)
+        if (await Ownership.FarmAsync(grains, farmId, TwinAuthentication.TwinId(http)) is null)
         {
             return Problems.NotFound($"Farm {farmId}");
         }
@@ -108,7 +108,7 @@ public static class PricesApi
 
     public static async Task<Results<Ok<ImmutableArray<Bill>>, ProblemHttpResult>> GetBills(long reservationId, HttpContext http, IGrainFactory grains)
     {
-        if (await ReservationsApi.OwnedReservationAsync(grains, reservationId, TwinAuthentication.TwinId(http)) is null)
+        if (await Ownership.ReservationAsync(grains, reservationId, TwinAuthentication.TwinId(http)) is null)
         {
             return Problems.NotFound($"Reservation {reservationId}");
         }
