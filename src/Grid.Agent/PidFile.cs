@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Grid.Client;
 
 namespace Grid.Agent;
 

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Grid.Agent;
+using Grid.Client;
 using Microsoft.Extensions.Logging;
 
 namespace Grid.Cli;
@@ -104,8 +105,9 @@ internal static class AgentCommands
 
                 // The key pair is made here and its private half stays in the work directory (owner-only).
                 var signing = NodeSigningKey.Create(dir);
-                var request = new RegisterNodeRequest(
-                    parse.GetValue(farm), capacity, new Location(parse.GetValue(country)!, parse.GetValue(city)!), parse.GetValue(certification), signing.PublicKey);
+                var request = new CreateNodeRequest(
+                    parse.GetValue(farm), ResourcesRequest.Of(capacity), new LocationRequest(parse.GetValue(country)!, parse.GetValue(city)!),
+                    parse.GetValue(certification), signing.PublicKey);
                 var (node, raw) = await api.RegisterNodeAsync(request, ct);
                 new NodeCredentials(CommonOptions.ApiUrl(parse), node.NodeId, node.NodeKey).Save(dir);
                 parse.InvocationConfiguration.Output.WriteLine(

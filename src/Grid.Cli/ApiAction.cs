@@ -1,6 +1,6 @@
 using System.CommandLine;
 using System.Text.Json;
-using Grid.Agent;
+using Grid.Client;
 
 namespace Grid.Cli;
 

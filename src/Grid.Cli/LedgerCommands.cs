@@ -1,6 +1,6 @@
 using System.CommandLine;
 using System.Text.Json;
-using Grid.Agent;
+using Grid.Client;
 
 namespace Grid.Cli;
 
@@ -70,7 +70,7 @@ internal static class LedgerCommands
             var verification = new LedgerVerification(checkpoints, publicKey);
             for (var from = 1L; ;)
             {
-                var page = Deserialize<LedgerPageJson>(await api.GetLedgerAsync(from, PageSize, cancellationToken));
+                var page = Deserialize<LedgerPage>(await api.GetLedgerAsync(from, PageSize, cancellationToken));
                 if (page.Entries.Any(entry => !verification.Add(entry)) || page.Entries.Count < PageSize)
                 {
                     break;
@@ -138,6 +138,4 @@ internal static class LedgerCommands
     }
 
     private static T Deserialize<T>(JsonElement json) => json.Deserialize<T>(GridJson.Options) ?? throw new JsonException("empty answer");
-
-    private sealed record LedgerPageJson(List<LedgerEntry> Entries, long Next);
 }

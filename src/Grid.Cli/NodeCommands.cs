@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Grid.Agent;
+using Grid.Client;
 
 namespace Grid.Cli;
 
@@ -57,7 +58,8 @@ internal static class NodeCommands
                     parse.GetValue(mru) ?? detected.Mru,
                     parse.GetValue(sru) ?? detected.Sru,
                     parse.GetValue(hru) ?? 0);
-                var request = new RegisterNodeRequest(parse.GetValue(farm), resources, new Location(parse.GetValue(country)!, parse.GetValue(city)!), parse.GetValue(certification));
+                var request = new CreateNodeRequest(
+                    parse.GetValue(farm), ResourcesRequest.Of(resources), new LocationRequest(parse.GetValue(country)!, parse.GetValue(city)!), parse.GetValue(certification));
                 return (await api.RegisterNodeAsync(request, ct)).Raw;
             },
             (output, node) =>

@@ -1,6 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
-using Grid.Agent;
+using Grid.Client;
 
 namespace Grid.Cli;
 

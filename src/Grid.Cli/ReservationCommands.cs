@@ -1,5 +1,6 @@
+using System.Collections.Immutable;
 using System.CommandLine;
-using Grid.Agent;
+using Grid.Client;
 
 namespace Grid.Cli;
 
@@ -84,15 +85,15 @@ internal static class ReservationCommands
 
         public CreateReservationRequest Request(ParseResult parse)
         {
-            var resources = new Capacity(parse.GetValue(_cru), parse.GetValue(_mru) ?? 0, parse.GetValue(_sru) ?? 0, parse.GetValue(_hru) ?? 0, parse.GetValue(_ipv4));
-            var constraints = new ReservationConstraints(
-                parse.GetValue(_farms) is { Length: > 0 } ids ? ids : null,
+            var resources = new ResourcesRequest(parse.GetValue(_cru), parse.GetValue(_mru) ?? 0, parse.GetValue(_sru) ?? 0, parse.GetValue(_hru) ?? 0, parse.GetValue(_ipv4));
+            var constraints = new ConstraintsRequest(
+                parse.GetValue(_farms) is { Length: > 0 } ids ? ids.ToImmutableArray() : null,
                 parse.GetValue(_country),
                 parse.GetValue(_certified),
                 parse.GetValue(_node),
                 parse.GetValue(_antiAffinity),
                 parse.GetValue(_maxPrice));
-            return new CreateReservationRequest(resources, constraints == new ReservationConstraints() ? null : constraints, parse.GetValue(_strategy));
+            return new CreateReservationRequest(resources, constraints == new ConstraintsRequest() ? null : constraints, parse.GetValue(_strategy));
         }
     }
 }

@@ -1,8 +1,9 @@
+using System.Collections.Immutable;
 using System.CommandLine;
 using System.Net;
 using System.Net.Sockets;
 using System.Text.Json;
-using Grid.Agent;
+using Grid.Client;
 
 namespace Grid.Cli;
 
@@ -14,7 +15,7 @@ internal static class TwinAndFarmCommands
         var name = new Option<string>("--name") { Description = "Name of the twin", Required = true };
         var create = new Command("create", "Create a twin (an identity) and print its api key, shown only once") { name };
         create.SetApiAction(
-            async (parse, api, ct) => JsonSerializer.SerializeToElement(await api.CreateTwinAsync(parse.GetValue(name)!, ct), GridJson.Options),
+            async (parse, api, ct) => JsonSerializer.SerializeToElement(await api.CreateTwinAsync(parse.GetValue(name)!, cancellationToken: ct), GridJson.Options),
             (output, twin) =>
             {
                 output.WriteLine($"twin {Output.Cell(twin, "twinId")} created");
@@ -54,7 +55,7 @@ internal static class TwinAndFarmCommands
                 new CreateFarmRequest(
                     parse.GetValue(name)!,
                     parse.GetValue(certification),
-                    parse.GetValue(publicIps) is { Length: > 0 } ips ? [.. ips.Select(ip => new PublicIp(ip, parse.GetValue(gateway)!))] : null,
+                    parse.GetValue(publicIps) is { Length: > 0 } ips ? ips.Select(ip => new PublicIpRequest(ip, parse.GetValue(gateway)!)).ToImmutableArray() : null,
                     parse.GetValue(overcommit)),
                 ct),
             (output, farm) => output.WriteLine($"farm {Output.Cell(farm, "farmId")} created"));

@@ -1,6 +1,6 @@
 using System.Collections.Immutable;
 using System.CommandLine;
-using Grid.Agent;
+using Grid.Client;
 
 namespace Grid.Cli;
 
@@ -36,14 +36,14 @@ internal static class WorkloadCommands
             (parse, api, ct) =>
             {
                 var sized = parse.GetValue(cru) is not null || parse.GetValue(mru) is not null || parse.GetValue(sru) is not null || parse.GetValue(hru) is not null;
-                var resources = sized ? new Capacity(parse.GetValue(cru) ?? 0, parse.GetValue(mru) ?? 0, parse.GetValue(sru) ?? 0, parse.GetValue(hru) ?? 0) : null;
+                var resources = sized ? new ResourcesRequest(parse.GetValue(cru) ?? 0, parse.GetValue(mru) ?? 0, parse.GetValue(sru) ?? 0, parse.GetValue(hru) ?? 0, 0) : null;
                 var process = parse.GetValue(command) is { } program
-                    ? new ProcessSpec(
+                    ? new ProcessRequest(
                         program,
                         [.. parse.GetValue(args) ?? []],
                         (parse.GetValue(env) ?? []).Select(p => p.Split('=', 2)).ToImmutableDictionary(p => p[0], p => p[1]))
                     : null;
-                return api.DeployWorkloadAsync(parse.GetValue(reservation), new DeployWorkloadRequest(parse.GetValue(name)!, parse.GetValue(type), resources, process), ct);
+                return api.DeployWorkloadAsync(parse.GetValue(reservation), new CreateWorkloadRequest(parse.GetValue(name)!, parse.GetValue(type), resources, process), ct);
             },
             (output, workload) => output.WriteLine($"workload {Output.Cell(workload, "workloadId")} {Output.Cell(workload, "state")}"));
 

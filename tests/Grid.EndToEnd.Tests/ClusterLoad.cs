@@ -2,8 +2,8 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Json;
-using System.Text.Json;
 using System.Text.Json.Nodes;
+using Grid.Client;
 
 namespace Grid.EndToEnd.Tests;
 
@@ -14,7 +14,6 @@ namespace Grid.EndToEnd.Tests;
 /// </summary>
 public sealed class ClusterLoad(GridProcesses grid, string apiKey)
 {
-    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
     private readonly ConcurrentDictionary<long, byte> _active = new();
     private readonly ConcurrentDictionary<long, byte> _cancelled = new();
     private readonly ConcurrentQueue<(DateTime At, int Silo, HttpStatusCode Status, bool Heartbeat)> _answers = new();
@@ -138,7 +137,7 @@ public sealed class ClusterLoad(GridProcesses grid, string apiKey)
 
             if (body is not null)
             {
-                request.Content = JsonContent.Create(body, options: Json);
+                request.Content = JsonContent.Create(body, options: GridJson.Api);
             }
 
             using var response = await grid.Silos[silo].Http.SendAsync(request);

@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Net.Http.Json;
-using System.Text.Json;
 using System.Text.Json.Nodes;
+using Grid.Client;
 using Grid.Testing;
 
 namespace Grid.EndToEnd.Tests;
@@ -119,7 +119,7 @@ public sealed class GridProcesses : IAsyncDisposable
 
         if (body is not null)
         {
-            request.Content = JsonContent.Create(body, options: new JsonSerializerOptions(JsonSerializerDefaults.Web));
+            request.Content = JsonContent.Create(body, options: GridJson.Api);
         }
 
         using var response = await Http.SendAsync(request);

@@ -3,7 +3,7 @@ using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using Grid.Host.Hosting;
+using Grid.Client;
 
 namespace Grid.Host.Tests;
 
@@ -12,7 +12,8 @@ public sealed class GridClient(HttpClient http)
 {
     public const long GiB = 1L << 30;
 
-    public static readonly JsonSerializerOptions Json = CreateJson();
+    /// <summary>The API's JSON as the host writes it (nulls included, as an outside client may send them).</summary>
+    public static readonly JsonSerializerOptions Json = GridJson.Api;
 
     public async Task<(long TwinId, string ApiKey)> CreateTwinAsync(string name = "tenant")
     {
@@ -92,12 +93,5 @@ public sealed class GridClient(HttpClient http)
         var text = await response.Content.ReadAsStringAsync();
         var isJson = response.Content.Headers.ContentType?.MediaType?.Contains("json", StringComparison.Ordinal) ?? true;
         return (response.StatusCode, string.IsNullOrEmpty(text) || !isJson ? null : JsonNode.Parse(text));
-    }
-
-    private static JsonSerializerOptions CreateJson()
-    {
-        var json = new JsonSerializerOptions(JsonSerializerDefaults.Web);
-        GridHostExtensions.ConfigureJson(json);
-        return json;
     }
 }

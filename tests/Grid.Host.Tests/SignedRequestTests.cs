@@ -2,6 +2,7 @@ using System.Net;
 using System.Text;
 using System.Text.Json.Nodes;
 using Grid.Agent;
+using Grid.Client;
 using Grid.Security;
 using static Grid.Host.Tests.GridClient;
 
@@ -70,16 +71,16 @@ public sealed class SignedRequestTests(GridAppFixture fixture)
             }
 
             var api = GridApiClient.Create(fixture.App.Address, key);
-            var (node, _) = await api.RegisterNodeAsync(new RegisterNodeRequest(
-                farmId, new Capacity(2, GiB, GiB, 0), new Location("BE", "Ghent"), PublicKey: signing.PublicKey));
+            var (node, _) = await api.RegisterNodeAsync(new CreateNodeRequest(
+                farmId, new ResourcesRequest(2, GiB, GiB, 0), new LocationRequest("BE", "Ghent"), PublicKey: signing.PublicKey));
 
             var answer = await api.HeartbeatAsync(node.NodeId, nodeKey: "", new Heartbeat(5, []), signingKey: NodeSigningKey.LoadPrivateKey(dir));
             Assert.NotNull(answer);
             Assert.Equal("up", (await _grid.GetAsync($"/api/v1/nodes/{node.NodeId}", key))["status"]!.GetValue<string>());
 
             // Another node's valid signature does not make a heartbeat of this node.
-            var (other, _) = await api.RegisterNodeAsync(new RegisterNodeRequest(
-                farmId, new Capacity(2, GiB, GiB, 0), new Location("BE", "Ghent"), PublicKey: NodeSigningKey.Create(Path.Combine(dir, "other")).PublicKey));
+            var (other, _) = await api.RegisterNodeAsync(new CreateNodeRequest(
+                farmId, new ResourcesRequest(2, GiB, GiB, 0), new LocationRequest("BE", "Ghent"), PublicKey: NodeSigningKey.Create(Path.Combine(dir, "other")).PublicKey));
             var headers = RequestSignature.Sign(NodeSigningKey.LoadPrivateKey(Path.Combine(dir, "other"))!, $"node:{other.NodeId}",
                 "POST", $"/api/v1/nodes/{node.NodeId}/heartbeat", Encoding.UTF8.GetBytes("""{"uptime":1}"""), DateTimeOffset.UtcNow);
             var (status, _) = await SendAsync(HttpMethod.Post, $"/api/v1/nodes/{node.NodeId}/heartbeat", Encoding.UTF8.GetBytes("""{"uptime":1}"""), headers);

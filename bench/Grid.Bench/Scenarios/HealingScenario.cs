@@ -1,8 +1,8 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Net.Http.Json;
-using System.Text.Json;
 using System.Text.Json.Nodes;
+using Grid.Client;
 using Grid.Testing;
 
 namespace Grid.Bench.Scenarios;
@@ -19,7 +19,6 @@ public static class HealingScenario
 {
     public static readonly TimeSpan HeartbeatInterval = TimeSpan.FromSeconds(1);
     public static readonly TimeSpan HeartbeatTimeout = TimeSpan.FromSeconds(4);
-    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
 
     // What is timed is polled this often (each poll is one GET), so it adds at most this much to a sample.
     private static readonly TimeSpan Step = TimeSpan.FromMilliseconds(25);
@@ -173,7 +172,7 @@ public static class HealingScenario
 
         if (body is not null)
         {
-            request.Content = JsonContent.Create(body, options: Json);
+            request.Content = JsonContent.Create(body, options: GridJson.Api);
         }
 
         using var response = await http.SendAsync(request);

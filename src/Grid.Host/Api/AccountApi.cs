@@ -1,3 +1,4 @@
+using Grid.Client;
 using Grid.Grains;
 using Grid.Host.Security;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -41,8 +42,3 @@ public static class AccountApi
             pageNumber, pageSize));
     }
 }
-
-/// <summary>One entry as the account sees it: <see cref="Posting"/> is what it posted to this account (minor units).</summary>
-public sealed record AccountTransactionView(long Seq, DateTimeOffset At, string Kind, string EventId, string Actor, string Subject, long? Amount, long Posting, string Hash);
-
-public sealed record TransactionPage(IReadOnlyList<AccountTransactionView> Items, int Page, int Size);

@@ -1,11 +1,10 @@
 using System.Collections.Immutable;
+using Grid.Client;
 using Grid.Host.Security;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Orleans.Runtime;
 
 namespace Grid.Host.Api;
-
-public sealed record SiloInfo(string Address, string Name, string HostName, string Status, DateTimeOffset StartedAt);
 
 public static class ClusterApi
 {

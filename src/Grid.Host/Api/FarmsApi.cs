@@ -1,4 +1,5 @@
 using System.Collections.Immutable;
+using Grid.Client;
 using Grid.Grains;
 using Grid.Host.Security;
 using Grid.Ids;
@@ -52,19 +53,7 @@ public static class FarmsApi
 
     public static async Task<Results<Ok<FarmInfo>, ProblemHttpResult>> GetFarm(long farmId, HttpContext http, IGrainFactory grains)
     {
-        var farm = await OwnedFarmAsync(grains, farmId, TwinAuthentication.TwinId(http));
+        var farm = await Ownership.FarmAsync(grains, farmId, TwinAuthentication.TwinId(http));
         return farm is null ? Problems.NotFound($"Farm {farmId}") : TypedResults.Ok(farm);
-    }
-
-    /// <summary>The farm if it exists and belongs to the twin; another twin's farm looks exactly like a missing one.</summary>
-    public static async Task<FarmInfo?> OwnedFarmAsync(IGrainFactory grains, long farmId, long twinId)
-    {
-        if (farmId <= 0)
-        {
-            return null;
-        }
-
-        var farm = await grains.GetGrain<IFarmGrain>(farmId).GetAsync();
-        return farm is not null && farm.TwinId == twinId ? farm : null;
     }
 }

@@ -1,31 +1,11 @@
 using System.Collections.Immutable;
+using Grid.Client;
 using Grid.Grains;
 using Grid.Host.Security;
 using Grid.Scheduling;
 using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace Grid.Host.Api;
-
-public sealed record StatusCounts(int Total, int Up, int Down, int Standby, int Draining);
-
-public sealed record PublicNode(
-    long NodeId, long FarmId, string Country, string City, string Status, bool Draining, Capacity Total, Capacity Used);
-
-public sealed record PublicFarm(
-    long FarmId, string Name, FarmCertification Certification, ImmutableArray<string> Countries, StatusCounts Nodes, int Ipv4Total, int Ipv4Used);
-
-public sealed record PublicCountry(string Country, StatusCounts Nodes);
-
-/// <summary>The public picture of the grid: what anyone may see without an API key (no twins, no reservations).</summary>
-public sealed record GridOverview(
-    DateTimeOffset At,
-    StatusCounts Nodes,
-    Capacity CapacityTotal,
-    Capacity CapacityUsed,
-    ImmutableArray<PublicFarm> Farms,
-    ImmutableArray<PublicCountry> Countries,
-    ImmutableArray<PublicNode> NodeList,
-    bool NodeListTruncated);
 
 /// <summary>
 /// Public read endpoints behind the console's overview: built from this silo's replica of the capacity index

@@ -1,4 +1,5 @@
 using System.Collections.Immutable;
+using Grid.Client;
 using Grid.Grains;
 using Grid.Host.Security;
 using Grid.Security;
@@ -6,12 +7,6 @@ using Grid.Twins;
 using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace Grid.Host.Api;
-
-public sealed record CreateApiKeyRequest(string? Name, ImmutableArray<string>? Roles);
-
-public sealed record ApiKeyCreated(long KeyId, string Name, ImmutableArray<string> Roles, string ApiKey);
-
-public sealed record PublicKeyRequest(string? PublicKey);
 
 /// <summary>A twin's API keys (named, several, revocable; stored hashed) and its Ed25519 public key.</summary>
 public static class KeysApi

@@ -1,3 +1,4 @@
+using Grid.Client;
 using Grid.Grains;
 using Grid.Host.Security;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -53,6 +54,3 @@ public static class LedgerApi
         return TypedResults.Ok(await ledger.ReadCheckpointsAsync(start, count, cancellationToken));
     }
 }
-
-/// <summary>A page of the ledger; <see cref="Next"/> is where the following page starts (poll it to follow the ledger).</summary>
-public sealed record LedgerPage(IReadOnlyList<LedgerEntry> Entries, long Next);

@@ -1,4 +1,5 @@
 using System.Collections.Immutable;
+using Grid.Client;
 using Grid.Grains;
 using Grid.Host.Security;
 using Grid.Ids;
@@ -56,7 +57,7 @@ public static class NodesApi
         }
 
         var twinId = TwinAuthentication.TwinId(http);
-        if (await FarmsApi.OwnedFarmAsync(grains, farmId, twinId) is null)
+        if (await Ownership.FarmAsync(grains, farmId, twinId) is null)
         {
             return Problems.NotFound($"Farm {farmId}");
         }
@@ -80,7 +81,7 @@ public static class NodesApi
 
     public static async Task<Results<Ok<NodeInfo>, ProblemHttpResult>> GetNode(long nodeId, HttpContext http, IGrainFactory grains)
     {
-        var node = await OwnedNodeAsync(grains, nodeId, TwinAuthentication.TwinId(http));
+        var node = await Ownership.NodeAsync(grains, nodeId, TwinAuthentication.TwinId(http));
         return node is null ? Problems.NotFound($"Node {nodeId}") : TypedResults.Ok(node);
     }
 
@@ -148,22 +149,10 @@ public static class NodesApi
         return TypedResults.Ok(await grains.GetGrain<INodeGrain>(nodeId).WatchDesiredAsync(version ?? -1, wait));
     }
 
-    /// <summary>The node if it exists and belongs to the twin; another twin's node looks exactly like a missing one.</summary>
-    public static async Task<NodeInfo?> OwnedNodeAsync(IGrainFactory grains, long nodeId, long twinId)
-    {
-        if (nodeId <= 0)
-        {
-            return null;
-        }
-
-        var node = await grains.GetGrain<INodeGrain>(nodeId).GetAsync();
-        return node is not null && node.TwinId == twinId ? node : null;
-    }
-
     private static async Task<Results<Ok<NodeInfo>, ValidationProblem, ProblemHttpResult>> SetDrainingAsync(
         IGrainFactory grains, long nodeId, long twinId, bool draining, int maxParallel)
     {
-        if (await OwnedNodeAsync(grains, nodeId, twinId) is null)
+        if (await Ownership.NodeAsync(grains, nodeId, twinId) is null)
         {
             return Problems.NotFound($"Node {nodeId}");
         }

@@ -1,4 +1,5 @@
 using Grid.Billing;
+using Grid.Client;
 using Grid.Grains;
 using Grid.Host.Security;
 using Microsoft.AspNetCore.Http.HttpResults;

@@ -1,5 +1,6 @@
 using System.Collections.Immutable;
 using Grid.Billing;
+using Grid.Client;
 using Grid.Grains;
 using Grid.Host.Security;
 using Grid.Scheduling;
@@ -7,9 +8,6 @@ using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
 
 namespace Grid.Host.Api;
-
-/// <summary>The default and per-farm price lists.</summary>
-public sealed record PricesInfo(string Currency, int CertifiedMarkupPercent, PriceList Default, ImmutableArray<FarmPriceList> Farms);
 
 /// <summary>Prices, farm price lists, quotes and a reservation's bills.</summary>
 public static class PricesApi
@@ -51,7 +49,7 @@ public static class PricesApi
         }
 
         var twinId = TwinAuthentication.TwinId(http);
-        if (await FarmsApi.OwnedFarmAsync(grains, farmId, twinId) is null)
+        if (await Ownership.FarmAsync(grains, farmId, twinId) is null)
         {
             return Problems.NotFound($"Farm {farmId}");
         }
@@ -100,7 +98,7 @@ public static class PricesApi
             return TypedResults.ValidationProblem(validation.Errors);
         }
 
-        if (await FarmsApi.OwnedFarmAsync(grains, farmId, TwinAuthentication.TwinId(http)) is null)
+        if (await Ownership.FarmAsync(grains, farmId, TwinAuthentication.TwinId(http)) is null)
         {
             return Problems.NotFound($"Farm {farmId}");
         }
@@ -110,7 +108,7 @@ public static class PricesApi
 
     public static async Task<Results<Ok<ImmutableArray<Bill>>, ProblemHttpResult>> GetBills(long reservationId, HttpContext http, IGrainFactory grains)
     {
-        if (await ReservationsApi.OwnedReservationAsync(grains, reservationId, TwinAuthentication.TwinId(http)) is null)
+        if (await Ownership.ReservationAsync(grains, reservationId, TwinAuthentication.TwinId(http)) is null)
         {
             return Problems.NotFound($"Reservation {reservationId}");
         }

@@ -1,4 +1,5 @@
 using System.Collections.Immutable;
+using Grid.Client;
 using Grid.Grains;
 using Grid.Host.Security;
 using Grid.Ids;
@@ -108,14 +109,14 @@ public static class ReservationsApi
     public static async Task<Results<Ok<ReservationInfo>, ProblemHttpResult>> GetReservation(
         long reservationId, HttpContext http, IGrainFactory grains)
     {
-        var reservation = await OwnedReservationAsync(grains, reservationId, TwinAuthentication.TwinId(http));
+        var reservation = await Ownership.ReservationAsync(grains, reservationId, TwinAuthentication.TwinId(http));
         return reservation is null ? Problems.NotFound($"Reservation {reservationId}") : TypedResults.Ok(reservation);
     }
 
     public static async Task<Results<NoContent, ProblemHttpResult>> CancelReservation(
         long reservationId, HttpContext http, IGrainFactory grains)
     {
-        if (await OwnedReservationAsync(grains, reservationId, TwinAuthentication.TwinId(http)) is null)
+        if (await Ownership.ReservationAsync(grains, reservationId, TwinAuthentication.TwinId(http)) is null)
         {
             return Problems.NotFound($"Reservation {reservationId}");
         }
@@ -127,24 +128,12 @@ public static class ReservationsApi
     public static async Task<Results<Ok<ImmutableArray<ReservationEvent>>, ProblemHttpResult>> GetEvents(
         long reservationId, HttpContext http, IGrainFactory grains)
     {
-        if (await OwnedReservationAsync(grains, reservationId, TwinAuthentication.TwinId(http)) is null)
+        if (await Ownership.ReservationAsync(grains, reservationId, TwinAuthentication.TwinId(http)) is null)
         {
             return Problems.NotFound($"Reservation {reservationId}");
         }
 
         return TypedResults.Ok(await grains.GetGrain<IReservationGrain>(reservationId).GetEventsAsync());
-    }
-
-    /// <summary>The reservation if it exists and belongs to the twin; another twin's looks exactly like a missing one.</summary>
-    public static async Task<ReservationInfo?> OwnedReservationAsync(IGrainFactory grains, long reservationId, long twinId)
-    {
-        if (reservationId <= 0)
-        {
-            return null;
-        }
-
-        var reservation = await grains.GetGrain<IReservationGrain>(reservationId).GetAsync();
-        return reservation is not null && reservation.TwinId == twinId ? reservation : null;
     }
 
     /// <summary>The reservation a body asks for (also what a quote prices); problems go to <paramref name="validation"/>.</summary>

@@ -1,3 +1,4 @@
+using Grid.Client;
 using Grid.Grains;
 using Grid.Host.Security;
 using Grid.Ids;

@@ -1,6 +1,7 @@
 using System.Collections.Immutable;
 using System.Net;
 using System.Text.RegularExpressions;
+using Grid.Client;
 
 namespace Grid.Host.Api;
 

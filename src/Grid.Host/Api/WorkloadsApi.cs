@@ -1,4 +1,5 @@
 using System.Collections.Immutable;
+using Grid.Client;
 using Grid.Grains;
 using Grid.Host.Security;
 using Grid.Ids;
@@ -44,7 +45,7 @@ public static class WorkloadsApi
             return TypedResults.ValidationProblem(validation.Errors);
         }
 
-        if (await ReservationsApi.OwnedReservationAsync(grains, reservationId, TwinAuthentication.TwinId(http)) is not { } reservation)
+        if (await Ownership.ReservationAsync(grains, reservationId, TwinAuthentication.TwinId(http)) is not { } reservation)
         {
             return Problems.NotFound($"Reservation {reservationId}");
         }
@@ -62,13 +63,13 @@ public static class WorkloadsApi
 
     public static async Task<Results<Ok<WorkloadInfo>, ProblemHttpResult>> GetWorkload(long workloadId, HttpContext http, IGrainFactory grains)
     {
-        var workload = await OwnedWorkloadAsync(grains, workloadId, TwinAuthentication.TwinId(http));
+        var workload = await Ownership.WorkloadAsync(grains, workloadId, TwinAuthentication.TwinId(http));
         return workload is null ? Problems.NotFound($"Workload {workloadId}") : TypedResults.Ok(workload);
     }
 
     public static async Task<Results<NoContent, ProblemHttpResult>> DeleteWorkload(long workloadId, HttpContext http, IGrainFactory grains)
     {
-        if (await OwnedWorkloadAsync(grains, workloadId, TwinAuthentication.TwinId(http)) is not { } workload)
+        if (await Ownership.WorkloadAsync(grains, workloadId, TwinAuthentication.TwinId(http)) is not { } workload)
         {
             return Problems.NotFound($"Workload {workloadId}");
         }
@@ -76,17 +77,6 @@ public static class WorkloadsApi
         await grains.GetGrain<IReservationGrain>(workload.ReservationId).RemoveWorkloadAsync(workloadId);
         await grains.GetGrain<IWorkloadGrain>(workloadId).DeleteAsync();
         return TypedResults.NoContent();
-    }
-
-    private static async Task<WorkloadInfo?> OwnedWorkloadAsync(IGrainFactory grains, long workloadId, long twinId)
-    {
-        if (workloadId <= 0)
-        {
-            return null;
-        }
-
-        var workload = await grains.GetGrain<IWorkloadGrain>(workloadId).GetAsync();
-        return workload is not null && workload.TwinId == twinId ? workload : null;
     }
 
     private static ProcessSpec? Process(Validation validation, WorkloadType? type, ProcessRequest? body)

@@ -1,7 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
-using System.Text.Json;
-using System.Text.Json.Serialization;
+using Grid.Client;
 using Grid.Hosting;
 using Grid.Host.Api;
 using Grid.Host.Demo;
@@ -55,7 +54,7 @@ public static partial class GridHostExtensions
         builder.Services.AddSingleton<NodeHeartbeats>();
         builder.Services.AddSingleton<GridOverviewCache>();
         builder.AddGridProxy();
-        builder.Services.ConfigureHttpJsonOptions(json => ConfigureJson(json.SerializerOptions));
+        builder.Services.ConfigureHttpJsonOptions(json => GridJson.Configure(json.SerializerOptions));
         builder.Services.AddProblemDetails();
         // Malformed bodies reach the exception handler, which answers a ProblemDetails that says what was wrong.
         builder.Services.Configure<Microsoft.AspNetCore.Routing.RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
@@ -70,13 +69,6 @@ public static partial class GridHostExtensions
 
         builder.AddGridTelemetry();
         return builder;
-    }
-
-    /// <summary>camelCase JSON with enums as camelCase strings, for the API and its clients alike.</summary>
-    public static void ConfigureJson(JsonSerializerOptions json)
-    {
-        json.PropertyNamingPolicy = JsonNamingPolicy.CamelCase;
-        json.Converters.Add(new JsonStringEnumConverter(JsonNamingPolicy.CamelCase, allowIntegerValues: false));
     }
 
     private static void ConfigureSilo(ISiloBuilder silo, IConfiguration configuration, GridHostOptions options)

@@ -1,10 +1,11 @@
+using System.Collections.Immutable;
 using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text.Json;
 using Grid.Security;
 
-namespace Grid.Agent;
+namespace Grid.Client;
 
 /// <summary>
 /// Typed client of the grid controller's HTTP API (<c>/api/v1</c>). Error answers become
@@ -27,17 +28,18 @@ public sealed class GridApiClient(HttpClient http, string? apiKey = null)
         return new HttpClient { BaseAddress = baseUrl, Timeout = timeout };
     }
 
-    public Task<TwinCreated> CreateTwinAsync(string name, CancellationToken cancellationToken = default) =>
-        SendAsync<TwinCreated>(HttpMethod.Post, "api/v1/twins", new CreateTwinRequest(name), null, cancellationToken);
+    /// <summary>Creates a twin; <paramref name="publicKey"/> (base64 Ed25519) lets it sign its requests instead of sending a key.</summary>
+    public Task<TwinCreated> CreateTwinAsync(string name, string? publicKey = null, CancellationToken cancellationToken = default) =>
+        SendAsync<TwinCreated>(HttpMethod.Post, "api/v1/twins", new CreateTwinRequest(name, publicKey), null, cancellationToken);
 
     public Task<JsonElement> CreateFarmAsync(CreateFarmRequest request, CancellationToken cancellationToken = default) =>
         SendAsync<JsonElement>(HttpMethod.Post, "api/v1/farms", request, apiKey, cancellationToken);
 
     /// <summary>Registers a node; the answer carries the node key the agent authenticates with.</summary>
-    public async Task<(NodeRegistered Node, JsonElement Raw)> RegisterNodeAsync(RegisterNodeRequest request, CancellationToken cancellationToken = default)
+    public async Task<(NodeCreated Node, JsonElement Raw)> RegisterNodeAsync(CreateNodeRequest request, CancellationToken cancellationToken = default)
     {
         var raw = await SendAsync<JsonElement>(HttpMethod.Post, "api/v1/nodes", request, apiKey, cancellationToken);
-        return (raw.Deserialize<NodeRegistered>(GridJson.Options) ?? throw Malformed("node registration"), raw);
+        return (raw.Deserialize<NodeCreated>(GridJson.Options) ?? throw Malformed("node registration"), raw);
     }
 
     public Task<JsonElement> ListNodesAsync(CancellationToken cancellationToken = default) =>
@@ -89,7 +91,7 @@ public sealed class GridApiClient(HttpClient http, string? apiKey = null)
     public Task<JsonElement> ReservationEventsAsync(long reservationId, CancellationToken cancellationToken = default) =>
         SendAsync<JsonElement>(HttpMethod.Get, $"api/v1/reservations/{reservationId}/events", null, apiKey, cancellationToken);
 
-    public Task<JsonElement> DeployWorkloadAsync(long reservationId, DeployWorkloadRequest request, CancellationToken cancellationToken = default) =>
+    public Task<JsonElement> DeployWorkloadAsync(long reservationId, CreateWorkloadRequest request, CancellationToken cancellationToken = default) =>
         SendAsync<JsonElement>(HttpMethod.Post, $"api/v1/reservations/{reservationId}/workloads", request, apiKey, cancellationToken);
 
     public Task<JsonElement> GetWorkloadAsync(long workloadId, CancellationToken cancellationToken = default) =>
@@ -100,7 +102,7 @@ public sealed class GridApiClient(HttpClient http, string? apiKey = null)
 
     /// <summary>Adds a named API key with some of the caller's roles; the answer shows the key once.</summary>
     public Task<JsonElement> CreateKeyAsync(string name, IReadOnlyList<string>? roles, CancellationToken cancellationToken = default) =>
-        SendAsync<JsonElement>(HttpMethod.Post, "api/v1/keys", new CreateKeyRequest(name, roles), apiKey, cancellationToken);
+        SendAsync<JsonElement>(HttpMethod.Post, "api/v1/keys", new CreateApiKeyRequest(name, roles?.ToImmutableArray()), apiKey, cancellationToken);
 
     public Task<JsonElement> ListKeysAsync(CancellationToken cancellationToken = default) =>
         SendAsync<JsonElement>(HttpMethod.Get, "api/v1/keys", null, apiKey, cancellationToken);

@@ -1,4 +1,4 @@
-namespace Grid.Agent;
+namespace Grid.Client;
 
 /// <summary>The controller answered with an error; carries its RFC 7807 ProblemDetails.</summary>
 public sealed class GridApiException(int status, string title, string? detail)

@@ -1,0 +1,87 @@
+using System.Collections.Immutable;
+
+namespace Grid.Client;
+
+// The request bodies of /api/v1, read by the host and sent by every client. Members are nullable so the host tells a
+// missing field apart from a zero and reports it by name; trailing ones default to null for the clients' sake
+// (a missing member and a null read the same).
+
+/// <summary>Body of <c>POST /api/v1/twins</c>; <see cref="PublicKey"/> is the twin's Ed25519 key for signed requests.</summary>
+public sealed record CreateTwinRequest(string? Name, string? PublicKey = null);
+
+/// <summary>One public IPv4 address of a farm (CIDR) and its gateway.</summary>
+public sealed record PublicIpRequest(string? Ip, string? Gateway);
+
+/// <summary>Body of <c>POST /api/v1/farms</c>.</summary>
+public sealed record CreateFarmRequest(
+    string? Name,
+    FarmCertification? Certification = null,
+    ImmutableArray<PublicIpRequest>? PublicIps = null,
+    double? CpuOvercommit = null);
+
+/// <summary>Capacity in a request: <c>cru</c> cores, <c>mru</c>/<c>sru</c>/<c>hru</c> bytes, <c>ipv4</c> public addresses.</summary>
+public sealed record ResourcesRequest(long? Cru, long? Mru, long? Sru, long? Hru, int? Ipv4 = null)
+{
+    /// <summary>The request form of <paramref name="capacity"/>, every unit given.</summary>
+    public static ResourcesRequest Of(Capacity capacity)
+    {
+        ArgumentNullException.ThrowIfNull(capacity);
+        return new(capacity.Cru, capacity.Mru, capacity.Sru, capacity.Hru, capacity.Ipv4);
+    }
+}
+
+/// <summary>Where a node stands.</summary>
+public sealed record LocationRequest(string? Country, string? City);
+
+/// <summary>Body of <c>POST /api/v1/nodes</c>; <see cref="PublicKey"/> is the agent's heartbeat signing key.</summary>
+public sealed record CreateNodeRequest(
+    long? FarmId,
+    ResourcesRequest? Resources,
+    LocationRequest? Location,
+    NodeCertification? Certification = null,
+    string? PublicKey = null);
+
+/// <summary>Body of <c>POST /api/v1/nodes/{id}/drain</c>.</summary>
+public sealed record DrainRequest(int? MaxParallel);
+
+/// <summary>One workload's state in a heartbeat.</summary>
+public sealed record WorkloadReportRequest(long? WorkloadId, long? Epoch, WorkloadState? State, int? Restarts, string? Message);
+
+/// <summary>
+/// Body of <c>POST /api/v1/nodes/{id}/heartbeat</c> as the host reads it. Agents send <see cref="Heartbeat"/>, the
+/// grain's wire record, which has the same JSON (checked by a contract test).
+/// </summary>
+public sealed record HeartbeatRequest(long? Uptime, ImmutableArray<WorkloadReportRequest>? Workloads);
+
+/// <summary>Placement constraints of a reservation; null members do not constrain.</summary>
+public sealed record ConstraintsRequest(
+    ImmutableArray<long>? FarmIds = null,
+    string? Country = null,
+    bool? Certified = null,
+    long? NodeId = null,
+    string? AntiAffinityGroup = null,
+    long? MaxPricePerHour = null);
+
+/// <summary>Body of <c>POST /api/v1/reservations</c> and of <c>POST /api/v1/quotes</c>.</summary>
+public sealed record CreateReservationRequest(
+    ResourcesRequest? Resources,
+    ConstraintsRequest? Constraints = null,
+    PlacementStrategy? Strategy = null);
+
+/// <summary>What a process workload runs.</summary>
+public sealed record ProcessRequest(string? Command, ImmutableArray<string>? Args = null, ImmutableDictionary<string, string>? Env = null);
+
+/// <summary>Body of <c>POST /api/v1/reservations/{id}/workloads</c>.</summary>
+public sealed record CreateWorkloadRequest(string? Name, WorkloadType? Type, ResourcesRequest? Resources = null, ProcessRequest? Process = null);
+
+/// <summary>Body of <c>PUT /api/v1/farms/{id}/prices</c> (minor units per hour).</summary>
+public sealed record PriceListRequest(long? Cu, long? Su, long? Ipu);
+
+/// <summary>Body of a deposit or withdrawal (minor units, 10^7 per currency unit).</summary>
+public sealed record AmountRequest(long? Amount);
+
+/// <summary>Body of <c>POST /api/v1/keys</c>: roles default to all of the caller's.</summary>
+public sealed record CreateApiKeyRequest(string? Name, ImmutableArray<string>? Roles = null);
+
+/// <summary>Body of <c>PUT /api/v1/twins/me/public-key</c>.</summary>
+public sealed record PublicKeyRequest(string? PublicKey);

@@ -1,0 +1,63 @@
+using System.Collections.Immutable;
+using System.Text.Json;
+using Grid.Client;
+
+namespace Grid.Host.Tests;
+
+/// <summary>
+/// The JSON the shared contracts put on the wire, field by field: outside clients use these names, so a rename in a
+/// contract type must fail here rather than in someone's script. No host needed.
+/// </summary>
+public sealed class WireContractTests
+{
+    [Fact]
+    public void RequestsKeepTheirFieldNames()
+    {
+        Assert.Equal("""{"name":"t","publicKey":"k"}""", Client(new CreateTwinRequest("t", "k")));
+        Assert.Equal(
+            """{"farmId":1,"resources":{"cru":2,"mru":3,"sru":4,"hru":5,"ipv4":1},"location":{"country":"BE","city":"Ghent"},"certification":"certified","publicKey":"pk"}""",
+            Client(new CreateNodeRequest(1, ResourcesRequest.Of(new Capacity(2, 3, 4, 5, 1)), new LocationRequest("BE", "Ghent"), NodeCertification.Certified, "pk")));
+        Assert.Equal(
+            """{"name":"f","certification":"notCertified","publicIps":[{"ip":"185.69.166.2/24","gateway":"185.69.166.1"}],"cpuOvercommit":2}""",
+            Client(new CreateFarmRequest("f", FarmCertification.NotCertified, [new PublicIpRequest("185.69.166.2/24", "185.69.166.1")], 2)));
+        Assert.Equal(
+            """{"resources":{"cru":1,"mru":2,"sru":0,"hru":0},"constraints":{"farmIds":[7],"antiAffinityGroup":"g","maxPricePerHour":9},"strategy":"spread"}""",
+            Client(new CreateReservationRequest(
+                new ResourcesRequest(1, 2, 0, 0), new ConstraintsRequest(FarmIds: [7], AntiAffinityGroup: "g", MaxPricePerHour: 9), PlacementStrategy.Spread)));
+        Assert.Equal(
+            """{"name":"w","type":"process","process":{"command":"/bin/sleep","args":["1"],"env":{"A":"b"}}}""",
+            Client(new CreateWorkloadRequest("w", WorkloadType.Process, Process: new ProcessRequest("/bin/sleep", ["1"], ImmutableDictionary<string, string>.Empty.Add("A", "b")))));
+        Assert.Equal("""{"name":"ci","roles":["tenant"]}""", Client(new CreateApiKeyRequest("ci", ["tenant"])));
+    }
+
+    [Fact]
+    public void AnswersKeepTheirFieldNamesAndTheHostWritesNulls()
+    {
+        Assert.Equal("""{"twinId":1,"apiKey":"gt_1_x","name":"t"}""", JsonSerializer.Serialize(new TwinCreated(1, "gt_1_x", "t"), GridJson.Api));
+        Assert.Equal("""{"nodeId":2,"nodeKey":"gn_2_x","farmId":1,"status":"standby"}""",
+            JsonSerializer.Serialize(new NodeCreated(2, "gn_2_x", 1, NodeStatus.Standby), GridJson.Api));
+        Assert.Equal("""{"maxParallel":null}""", JsonSerializer.Serialize(new DrainRequest(null), GridJson.Api));
+        Assert.Equal("{}", Client(new DrainRequest(null)));
+    }
+
+    [Fact]
+    public void TheAgentsHeartbeatReadsAsTheHostsHeartbeatRequest()
+    {
+        var heartbeat = new Heartbeat(42, [new WorkloadReport(7, 3, WorkloadState.Running, 2, "ok"), new WorkloadReport(8, 0, WorkloadState.Failed, 0, null)]);
+
+        var read = JsonSerializer.Deserialize<HeartbeatRequest>(Client(heartbeat), GridJson.Api)!;
+
+        Assert.Equal(42, read.Uptime);
+        Assert.Equal(
+            heartbeat.Workloads.Select(w => new WorkloadReportRequest(w.WorkloadId, w.Epoch, w.State, w.Restarts, w.Message)),
+            read.Workloads!.Value);
+    }
+
+    [Theory]
+    [InlineData("""{"certification":1}""")]
+    [InlineData("""{"certification":"certifiedd"}""")]
+    public void EnumsAreReadOnlyAsTheirNames(string json) =>
+        Assert.Throws<JsonException>(() => JsonSerializer.Deserialize<CreateNodeRequest>(json, GridJson.Api));
+
+    private static string Client<T>(T value) => JsonSerializer.Serialize(value, GridJson.Options);
+}
