@@ -1,6 +1,6 @@
 using System.Text.Json;
 
-namespace Grid.Agent;
+namespace Grid.Agent.Runtimes.Processes;
 
 /// <summary>One child process the agent started, as remembered on disk.</summary>
 /// <param name="WorkloadId">Workload the process runs.</param>
