@@ -27,6 +27,8 @@ internal interface IWorkloadRuntime : IDisposable
     /// Starts <paramref name="assignment"/> (again, after an exit). May take long (an image pull): the agent does
     /// not wait for it in its loop, and cancels it when the workload is stopped meanwhile. Answers
     /// <see cref="WorkloadCondition.Running"/>, or why it does not run; never throws for a workload that cannot start.
+    /// A cancelled start answers or throws <see cref="OperationCanceledException"/>; when it throws, it leaves nothing
+    /// running (what it answers <see cref="WorkloadCondition.Running"/> is stopped by the agent).
     /// </summary>
     Task<WorkloadStatus> StartAsync(WorkloadAssignment assignment, CancellationToken cancellationToken);
 
