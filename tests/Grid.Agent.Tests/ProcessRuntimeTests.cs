@@ -70,7 +70,8 @@ public sealed class ProcessRuntimeTests(ITestOutputHelper output) : IDisposable
         first.Dispose();
         Assert.Equal(2, _dir.Pids().Count);
         Assert.True(ProcessProbe.IsAlive(gone.Pid, gone.StartMarker), "releasing a runtime leaves its processes running");
-        ProcessProbe.Signal(gone.Pid, gone.ProcessGroup, ProcessProbe.SigKill);
+        // The process itself, not its group: just started, it may not lead its group yet.
+        ProcessProbe.Signal(gone.Pid, group: false, ProcessProbe.SigKill);
         await Eventually.HoldsAsync(() => !ProcessProbe.IsAlive(gone.Pid, gone.StartMarker), "the killed workload is gone");
 
         var second = await NewRuntimeAsync();
