@@ -15,7 +15,7 @@ internal sealed class XunitLogger<T>(ITestOutputHelper output) : ILogger<T>
     {
         try
         {
-            output.WriteLine($"{DateTime.UtcNow:HH:mm:ss.fff} {logLevel}: {formatter(state, exception)}");
+            output.WriteLine($"{DateTime.UtcNow:HH:mm:ss.fff} {logLevel}: {formatter(state, exception)}{(exception is null ? "" : $" ({exception.GetType().Name}: {exception.Message})")}");
         }
         catch (InvalidOperationException)
         {

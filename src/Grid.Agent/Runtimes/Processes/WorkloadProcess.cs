@@ -1,6 +1,6 @@
 using System.Diagnostics;
 
-namespace Grid.Agent;
+namespace Grid.Agent.Runtimes.Processes;
 
 /// <summary>
 /// One running <c>process</c> workload: a child the agent started, or an orphan of a crashed agent it adopted.

@@ -1,6 +1,6 @@
 using System.Globalization;
 
-namespace Grid.Agent;
+namespace Grid.Agent.Runtimes.Processes;
 
 /// <summary>
 /// Holds each <c>process</c> workload to its reserved CPU and memory through cgroups: one cgroup per workload

@@ -1,6 +1,6 @@
 using System.Diagnostics;
 
-namespace Grid.Agent;
+namespace Grid.Agent.Runtimes.Processes;
 
 /// <summary>Where and as whom a <c>process</c> workload runs: its user (null: the agent's own) and the cgroups it joins.</summary>
 internal sealed record WorkloadSandbox(WorkloadUser? User, IReadOnlyList<string> CgroupProcs);

@@ -1,7 +1,7 @@
 using System.Text.Json;
 using Grid.Client;
 
-namespace Grid.Agent;
+namespace Grid.Agent.Runtimes.Processes;
 
 /// <summary>One child process the agent started, as remembered on disk.</summary>
 /// <param name="WorkloadId">Workload the process runs.</param>

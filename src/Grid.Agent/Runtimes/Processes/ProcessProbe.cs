@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Runtime.InteropServices;
 
-namespace Grid.Agent;
+namespace Grid.Agent.Runtimes.Processes;
 
 /// <summary>Identifies and signals operating-system processes by PID without mistaking a reused PID for ours.</summary>
 internal static partial class ProcessProbe

@@ -1,0 +1,19 @@
+using Microsoft.Extensions.Logging;
+
+namespace Grid.Agent.Link;
+
+// Event ids are the agent's (NodeAgent) of before the split, so log filters keep working.
+internal sealed partial class ControllerLink
+{
+    [LoggerMessage(2, LogLevel.Warning, "Controller unreachable: {Reason}")]
+    private partial void LogUnreachable(string reason, Exception exception);
+
+    [LoggerMessage(3, LogLevel.Error, "Controller rejected the heartbeat: {Status}")]
+    private partial void LogRejected(int status, Exception exception);
+
+    [LoggerMessage(4, LogLevel.Information, "Controller reachable again after {Silence}")]
+    private partial void LogReconnected(TimeSpan silence);
+
+    [LoggerMessage(5, LogLevel.Information, "Node {NodeId} draining: {Draining}")]
+    private partial void LogDraining(long nodeId, bool draining);
+}

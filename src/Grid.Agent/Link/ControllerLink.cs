@@ -1,0 +1,186 @@
+using System.Collections.Immutable;
+using Grid.Client;
+using Microsoft.Extensions.Logging;
+
+namespace Grid.Agent.Link;
+
+/// <summary>
+/// The agent's side of its contract with the controller: heartbeats (liveness, workload reports, the desired
+/// workloads in the answer), the long-poll that hears of desired changes between heartbeats, the timing the
+/// controller asks for, and self-fencing: an agent cut off from the controller longer than the controller waits
+/// before moving its workloads must stop them, so no workload runs twice.
+/// </summary>
+/// <param name="options">The agent's settings.</param>
+/// <param name="api">Client of the controller's HTTP API.</param>
+/// <param name="time">Clock of intervals and of the fencing deadline.</param>
+/// <param name="logger">Where contact, loss of contact and fencing are logged.</param>
+internal sealed partial class ControllerLink(AgentOptions options, GridApiClient api, TimeProvider time, ILogger logger)
+{
+    private static readonly TimeSpan MinRequestTime = TimeSpan.FromMilliseconds(200);
+    private static readonly TimeSpan MinLatencyMargin = TimeSpan.FromMilliseconds(250);
+
+    private readonly ILogger _logger = logger;
+    private volatile TaskCompletionSource _desiredChanged = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private DateTimeOffset _startedAt;
+    private DateTimeOffset _lastContact;
+    private bool _fenced;
+    private TimeSpan? _fenceAfter = options.StopOnDisconnectAfter;
+    private long _desiredVersion = -1;
+    private bool? _draining;
+
+    /// <summary>Time between heartbeats: the operator's, else the controller's once it has answered.</summary>
+    public TimeSpan Interval { get; private set; } = options.HeartbeatInterval;
+
+    /// <summary>Completes when the long-poll saw the desired workloads change; see <see cref="TakeDesiredChange"/>.</summary>
+    public Task DesiredChanged => _desiredChanged.Task;
+
+    /// <summary>Starts the clocks of uptime and of the fencing deadline (as if the controller had just answered).</summary>
+    public void Begin(DateTimeOffset now) => _startedAt = _lastContact = now;
+
+    /// <summary>True (once per change) when the desired workloads changed since the last call: the next heartbeat brings them.</summary>
+    public bool TakeDesiredChange()
+    {
+        if (!_desiredChanged.Task.IsCompleted)
+        {
+            return false;
+        }
+
+        _desiredChanged = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        return true;
+    }
+
+    /// <summary>Sends one heartbeat with <paramref name="reports"/>; the controller's answer, or null without contact.</summary>
+    public async Task<HeartbeatResponse?> HeartbeatAsync(ImmutableArray<WorkloadReport> reports, CancellationToken cancellationToken)
+    {
+        var sentAt = time.GetUtcNow();
+        var uptime = (long)(sentAt - _startedAt).TotalSeconds;
+        HeartbeatResponse response;
+
+        // A request into a cut link must not outlast the fencing deadline: the fence is checked between requests.
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        if (_fenceAfter is { } fence && !_fenced)
+        {
+            var left = _lastContact + fence - sentAt;
+            deadline.CancelAfter(left > MinRequestTime ? left : MinRequestTime);
+        }
+
+        try
+        {
+            response = await api.HeartbeatAsync(options.NodeId, options.NodeKey, new Heartbeat(uptime, reports), deadline.Token, options.SigningKey);
+        }
+        catch (HttpRequestException e)
+        {
+            LogUnreachable(e.Message, e);
+            return null;
+        }
+        catch (TaskCanceledException e) when (!cancellationToken.IsCancellationRequested)
+        {
+            LogUnreachable($"no answer within {options.RequestTimeout}", e);
+            return null;
+        }
+        catch (GridApiException e)
+        {
+            // A rejected heartbeat (wrong key, unknown node) is no contact either: fencing still applies.
+            LogRejected(e.Status, e);
+            return null;
+        }
+
+        var now = time.GetUtcNow();
+        if (_fenced)
+        {
+            LogReconnected(now - _lastContact);
+            _fenced = false;
+        }
+
+        // Counted from the send: the controller saw this heartbeat no earlier, so its timeout runs from no earlier.
+        _lastContact = sentAt;
+        FollowController(response, now - sentAt);
+        Interlocked.Exchange(ref _desiredVersion, response.DesiredVersion);
+        if (_draining != response.Draining)
+        {
+            _draining = response.Draining;
+            LogDraining(options.NodeId, response.Draining);
+        }
+
+        return response;
+    }
+
+    /// <summary>
+    /// How long the controller has been silent, once (until contact is back) when that is longer than the agent may
+    /// run its workloads unheard: the controller has most likely moved them elsewhere. Null otherwise.
+    /// </summary>
+    public TimeSpan? FenceDue()
+    {
+        if (_fenceAfter is not { } limit || _fenced)
+        {
+            return null;
+        }
+
+        var silence = time.GetUtcNow() - _lastContact;
+        if (silence <= limit)
+        {
+            return null;
+        }
+
+        _fenced = true;
+        return silence;
+    }
+
+    /// <summary>
+    /// Long-polls the controller for changes of the desired workloads and completes <see cref="DesiredChanged"/>
+    /// when they change; the heartbeat stays the liveness signal and brings the workloads themselves.
+    /// </summary>
+    public async Task WatchDesiredAsync(CancellationToken cancellationToken)
+    {
+        var wait = options.RequestTimeout - TimeSpan.FromSeconds(1);
+        wait = wait > TimeSpan.FromMilliseconds(500) ? wait : options.RequestTimeout / 2;
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            try
+            {
+                var known = Interlocked.Read(ref _desiredVersion);
+                var answer = await api.WatchDesiredAsync(options.NodeId, options.NodeKey, known, wait, cancellationToken, options.SigningKey);
+                if (Interlocked.CompareExchange(ref _desiredVersion, answer.Version, known) == known && answer.Version != known)
+                {
+                    _desiredChanged.TrySetResult();
+                }
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception e) when (e is HttpRequestException or TaskCanceledException or GridApiException or System.Text.Json.JsonException)
+            {
+                // An older controller without the long-poll, or no contact: heartbeats carry on alone; try again later.
+                try
+                {
+                    await Task.Delay(Interval, time, cancellationToken);
+                }
+                catch (OperationCanceledException)
+                {
+                    return;
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// Takes the controller's heartbeat interval and fences before its timeout can pass: the timeout minus one
+    /// interval (a heartbeat may be missed just before the cut) and the request latency — unless the operator chose.
+    /// </summary>
+    private void FollowController(HeartbeatResponse response, TimeSpan latency)
+    {
+        if (response.HeartbeatIntervalMs > 0 && !options.HeartbeatIntervalGiven)
+        {
+            Interval = TimeSpan.FromMilliseconds(response.HeartbeatIntervalMs);
+        }
+
+        if (response.HeartbeatTimeoutMs > 0 && !options.StopOnDisconnectAfterGiven)
+        {
+            var timeout = TimeSpan.FromMilliseconds(response.HeartbeatTimeoutMs);
+            var margin = latency * 2 > MinLatencyMargin ? latency * 2 : MinLatencyMargin;
+            var fence = timeout - Interval - (margin < options.RequestTimeout ? margin : options.RequestTimeout);
+            _fenceAfter = fence > timeout / 4 ? fence : timeout / 4;
+        }
+    }
+}

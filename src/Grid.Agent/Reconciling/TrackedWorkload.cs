@@ -1,0 +1,48 @@
+using Grid.Agent.Runtimes;
+
+namespace Grid.Agent.Reconciling;
+
+/// <summary>A start a runtime has not finished yet, and how to call it off.</summary>
+/// <param name="Task">The runtime's start.</param>
+/// <param name="Cancel">Cancels it.</param>
+internal sealed record PendingStart(Task<WorkloadStatus> Task, CancellationTokenSource Cancel);
+
+/// <summary>What the agent knows about one workload it holds at one epoch; touched only by the agent's loop.</summary>
+/// <param name="key">The workload and its epoch.</param>
+internal sealed class TrackedWorkload(WorkloadKey key)
+{
+    public WorkloadKey Key { get; } = key;
+
+    /// <summary>The controller's assignment; null for a re-adopted instance until the controller confirms it.</summary>
+    public WorkloadAssignment? Assignment { get; set; }
+
+    /// <summary>The runtime that runs it; null for a type no runtime of this agent runs (it is only modelled).</summary>
+    public IWorkloadRuntime? Runtime { get; set; }
+
+    public WorkloadState State { get; set; } = WorkloadState.Deploying;
+
+    public string? Message { get; set; }
+
+    public int Restarts { get; set; }
+
+    /// <summary>True while its runtime holds a running instance of it.</summary>
+    public bool Active { get; set; }
+
+    /// <summary>A start its runtime has not finished yet (an image pull), and how to call it off.</summary>
+    public PendingStart? Starting { get; set; }
+
+    public DateTimeOffset StartedAt { get; set; }
+
+    /// <summary>When the next restart is due; null when none is planned.</summary>
+    public DateTimeOffset? RestartAt { get; set; }
+
+    /// <summary>Delay used for the last restart; grows while the workload keeps exiting quickly.</summary>
+    public TimeSpan Backoff { get; set; }
+
+    /// <summary>True for workloads a runtime runs, starts or will restart, which self-fencing and shutdown must stop.</summary>
+    public bool Runs => Active || Starting is not null || RestartAt is not null;
+
+    public RestartHistory History => new(Restarts, Backoff, StartedAt);
+
+    public WorkloadReport ToReport() => new(Key.WorkloadId, Key.Epoch, State, Restarts, Message);
+}

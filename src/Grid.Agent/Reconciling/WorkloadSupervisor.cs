@@ -1,0 +1,244 @@
+using System.Collections.Immutable;
+using Grid.Agent.Runtimes;
+using Microsoft.Extensions.Logging;
+
+namespace Grid.Agent.Reconciling;
+
+/// <summary>The workload reports of one heartbeat, and how many of them are final (stops) to forget once delivered.</summary>
+/// <param name="Reports">Every held workload, then the stops not yet delivered.</param>
+/// <param name="Finals">Number of stop reports at the end of <paramref name="Reports"/>.</param>
+internal sealed record ReportBatch(ImmutableArray<WorkloadReport> Reports, int Finals);
+
+/// <summary>
+/// Holds the agent's workloads and carries out the <see cref="Reconciler"/>'s plans and the <see cref="RestartPolicy"/>
+/// through the runtime of each workload's type. A type without a runtime on this agent is modelled: reported
+/// running. Used by the agent's loop only (one call at a time).
+/// </summary>
+/// <param name="runtimes">One runtime per workload type; disposed with this supervisor.</param>
+/// <param name="policy">When exited workloads are restarted.</param>
+/// <param name="time">Clock of starts and restarts.</param>
+/// <param name="logger">Where starts, stops and exits are logged.</param>
+internal sealed partial class WorkloadSupervisor(IEnumerable<IWorkloadRuntime> runtimes, RestartPolicy policy, TimeProvider time, ILogger logger)
+    : IDisposable
+{
+    private readonly ILogger _logger = logger;
+    private readonly Dictionary<WorkloadType, IWorkloadRuntime> _runtimes = runtimes.ToDictionary(r => r.Type);
+    private readonly Dictionary<long, TrackedWorkload> _workloads = [];
+    private readonly List<WorkloadReport> _finalReports = [];
+
+    /// <summary>The held workloads' reports, without the stops.</summary>
+    public ImmutableArray<WorkloadReport> Snapshot() => [.. _workloads.Values.Select(w => w.ToReport())];
+
+    /// <summary>What the next heartbeat carries: the held workloads, then the stops the controller has not heard of.</summary>
+    public ReportBatch Outgoing() => new([.. _workloads.Values.Select(w => w.ToReport()), .. _finalReports], _finalReports.Count);
+
+    /// <summary>The controller received <paramref name="batch"/>: its stops need not be sent again.</summary>
+    public void Delivered(ReportBatch batch) => _finalReports.RemoveRange(0, batch.Finals);
+
+    /// <summary>Number of workloads a runtime runs, starts or will restart.</summary>
+    public int RunningCount => _workloads.Values.Count(w => w.Runs);
+
+    /// <summary>Prepares every runtime, then takes over what a previous agent on this machine left running.</summary>
+    public async Task AdoptAsync(CancellationToken cancellationToken)
+    {
+        foreach (var runtime in _runtimes.Values)
+        {
+            await runtime.PrepareAsync(cancellationToken);
+        }
+
+        foreach (var runtime in _runtimes.Values)
+        {
+            var plan = Reconciler.Adopt(await runtime.AdoptAsync(cancellationToken));
+            foreach (var key in plan.Keep)
+            {
+                _workloads[key.WorkloadId] = new TrackedWorkload(key)
+                {
+                    Runtime = runtime,
+                    Active = true,
+                    State = WorkloadState.Running,
+                    Message = "re-adopted after an agent restart",
+                    StartedAt = time.GetUtcNow(),
+                };
+            }
+
+            foreach (var older in plan.Stop)
+            {
+                await runtime.StopAsync(older, CancellationToken.None);
+            }
+        }
+    }
+
+    /// <summary>Brings the held workloads to <paramref name="desired"/>; true when something started or stopped.</summary>
+    public async Task<bool> ReconcileAsync(ImmutableArray<WorkloadAssignment> desired)
+    {
+        var plan = Reconciler.Plan(desired, _workloads.Values.Select(w => new HeldWorkload(w.Key, w.Assignment is not null)));
+        await StopAsync([.. plan.Stops.Select(s => (_workloads[s.Key.WorkloadId], s.Reason))]);
+        foreach (var assignment in plan.Confirms)
+        {
+            _workloads[assignment.WorkloadId].Assignment = assignment;
+        }
+
+        foreach (var assignment in plan.Starts)
+        {
+            await StartAsync(assignment);
+        }
+
+        return plan.Changes;
+    }
+
+    /// <summary>Notices finished starts and ended instances, and restarts those whose backoff is over.</summary>
+    public async Task SuperviseAsync()
+    {
+        var now = time.GetUtcNow();
+        foreach (var workload in _workloads.Values)
+        {
+            if (workload.Starting is { Task.IsCompleted: true } started)
+            {
+                workload.Starting = null;
+                started.Cancel.Dispose();
+                Apply(workload, await started.Task);
+            }
+            else if (workload is { Active: true, Runtime: { } runtime })
+            {
+                var status = await runtime.InspectAsync(workload.Key, CancellationToken.None);
+                if (status.Condition != WorkloadCondition.Running)
+                {
+                    Apply(workload, status);
+                }
+            }
+
+            if (workload is { Active: false, Starting: null, RestartAt: { } due, Assignment: not null } && due <= now)
+            {
+                workload.Restarts++;
+                await LaunchAsync(workload);
+            }
+        }
+    }
+
+    /// <summary>Stops every workload a runtime runs, starts or will restart (self-fencing, shutdown); modelled ones stay.</summary>
+    public Task StopRunningAsync(string reason) =>
+        StopAsync([.. _workloads.Values.Where(w => w.Runs).Select(w => (w, reason))]);
+
+    /// <summary>
+    /// Lets go of the runtimes as a crash would: running instances keep running, for the next agent to adopt;
+    /// starts still under way are called off.
+    /// </summary>
+    public void Dispose()
+    {
+        foreach (var pending in _workloads.Values.Select(w => w.Starting).OfType<PendingStart>())
+        {
+            pending.Cancel.Cancel();
+        }
+
+        foreach (var runtime in _runtimes.Values)
+        {
+            runtime.Dispose();
+        }
+    }
+
+    private async Task StartAsync(WorkloadAssignment assignment)
+    {
+        var workload = new TrackedWorkload(new WorkloadKey(assignment.WorkloadId, assignment.Epoch)) { Assignment = assignment };
+        _workloads[assignment.WorkloadId] = workload;
+        var type = assignment.Spec.Type;
+        if (!_runtimes.TryGetValue(type, out var runtime))
+        {
+            workload.State = WorkloadState.Running;
+            workload.Message = $"{type.ToString().ToLowerInvariant()} is modelled: no runtime on this agent";
+            LogModelled(assignment.WorkloadId, assignment.Epoch, type);
+            return;
+        }
+
+        workload.Runtime = runtime;
+        await LaunchAsync(workload);
+    }
+
+    /// <summary>Starts the workload; a start that does not finish at once is picked up by a later supervision turn.</summary>
+    private async Task LaunchAsync(TrackedWorkload workload)
+    {
+        var cancel = new CancellationTokenSource();
+        var start = workload.Runtime!.StartAsync(workload.Assignment!, cancel.Token);
+        if (start.IsCompleted)
+        {
+            cancel.Dispose();
+            Apply(workload, await start);
+            return;
+        }
+
+        workload.Starting = new PendingStart(start, cancel);
+        workload.State = WorkloadState.Deploying;
+        workload.Message = "starting";
+    }
+
+    private void Apply(TrackedWorkload workload, WorkloadStatus status)
+    {
+        var now = time.GetUtcNow();
+        var outcome = policy.Decide(status, workload.History, workload.Assignment?.Spec.Resources.Mru, now);
+        workload.State = outcome.State;
+        workload.Message = outcome.Message;
+        workload.RestartAt = outcome.RestartAt;
+        workload.Backoff = outcome.Backoff;
+        workload.Active = status.Condition == WorkloadCondition.Running;
+        switch (status.Condition)
+        {
+            case WorkloadCondition.Running:
+                workload.StartedAt = now;
+                break;
+            case WorkloadCondition.Refused or WorkloadCondition.OomKilled:
+                LogRefused(workload.Key.WorkloadId, workload.Key.Epoch, outcome.Message!);
+                break;
+            default:
+                LogExited(workload.Key.WorkloadId, workload.Key.Epoch, status.ExitCode, workload.Restarts + 1, outcome.Backoff);
+                break;
+        }
+    }
+
+    /// <summary>Forgets <paramref name="stops"/>, stops their instances in parallel and queues a final report for each.</summary>
+    private async Task StopAsync(IReadOnlyList<(TrackedWorkload Workload, string Reason)> stops)
+    {
+        if (stops.Count == 0)
+        {
+            return;
+        }
+
+        foreach (var (workload, reason) in stops)
+        {
+            _workloads.Remove(workload.Key.WorkloadId);
+            _finalReports.Add(new WorkloadReport(workload.Key.WorkloadId, workload.Key.Epoch, WorkloadState.Stopped, workload.Restarts, reason));
+        }
+
+        await Task.WhenAll(stops.Select(s => StopInstanceAsync(s.Workload)));
+        foreach (var (workload, reason) in stops)
+        {
+            LogStopped(workload.Key.WorkloadId, workload.Key.Epoch, reason);
+        }
+    }
+
+    private static async Task StopInstanceAsync(TrackedWorkload workload)
+    {
+        if (workload.Starting is { } pending)
+        {
+            // A start still under way is called off first; what it got running is then stopped like the rest.
+            workload.Starting = null;
+            await pending.Cancel.CancelAsync();
+            try
+            {
+                workload.Active = (await pending.Task).Condition == WorkloadCondition.Running;
+            }
+            catch (OperationCanceledException)
+            {
+                workload.Active = false;
+            }
+            finally
+            {
+                pending.Cancel.Dispose();
+            }
+        }
+
+        if (workload is { Active: true, Runtime: { } runtime })
+        {
+            await runtime.StopAsync(workload.Key, CancellationToken.None);
+            workload.Active = false;
+        }
+    }
+}
