@@ -36,6 +36,37 @@ public sealed record PlacementConstraints(
     [property: Id(5)] long? MaxPricePerHour = null)
 {
     public static readonly PlacementConstraints None = new([], null, null, null, null);
+
+    /// <summary>
+    /// Value equality, the farm list by its content and order: a record compares an <see cref="ImmutableArray{T}"/>
+    /// by the array it wraps, so two copies of one request (say, a retry read back from storage) would differ, and
+    /// an equality written out field by field elsewhere forgets a field added later (it once missed the price cap).
+    /// A missing and an empty farm list are the same: no farm constraint.
+    /// </summary>
+    public bool Equals(PlacementConstraints? other) =>
+        other is not null
+        && FarmIds.AsSpan().SequenceEqual(other.FarmIds.AsSpan())
+        && Country == other.Country
+        && Certified == other.Certified
+        && NodeId == other.NodeId
+        && AntiAffinityGroup == other.AntiAffinityGroup
+        && MaxPricePerHour == other.MaxPricePerHour;
+
+    public override int GetHashCode()
+    {
+        var hash = new HashCode();
+        foreach (var farmId in FarmIds.AsSpan())
+        {
+            hash.Add(farmId);
+        }
+
+        hash.Add(Country);
+        hash.Add(Certified);
+        hash.Add(NodeId);
+        hash.Add(AntiAffinityGroup);
+        hash.Add(MaxPricePerHour);
+        return hash.ToHashCode();
+    }
 }
 
 [GenerateSerializer, SuppressReferenceTracking, Immutable, Alias("grid.reservation-request")]

@@ -10,6 +10,13 @@ public sealed record IndexChanges(
     [property: Id(1)] long Version,
     [property: Id(2)] long Epoch);
 
+/// <summary>How many of a shard's nodes belong to one farm in one country.</summary>
+[GenerateSerializer, SuppressReferenceTracking, Immutable, Alias("grid.node-group-count")]
+public sealed record NodeGroupCount(
+    [property: Id(0)] long FarmId,
+    [property: Id(1)] string Country,
+    [property: Id(2)] int Nodes);
+
 /// <summary>
 /// One shard of the soft capacity index and health watch: node summaries pushed by node grains, and last
 /// heartbeat times scanned by one timer per shard. Only shard membership (node ids) is durable; the rest is
@@ -43,6 +50,10 @@ public interface ICapacityIndexGrain : IGrainWithIntegerKey
     /// </summary>
     [Alias("Reset")]
     Task ResetAsync();
+
+    /// <summary>The shard's nodes counted per farm and country (the mass-failure brake's denominators).</summary>
+    [Alias("CountNodes")]
+    Task<ImmutableArray<NodeGroupCount>> CountNodesAsync();
 
     [Alias("Ping")]
     Task<int> PingAsync();

@@ -23,6 +23,13 @@ public interface IReservationGrain : IGrainWithIntegerKey
     [Alias("RemoveWorkload")]
     Task RemoveWorkloadAsync(long workloadId);
 
+    /// <summary>
+    /// Deletes one of its workloads, as a cancel deletes them all: the reservation lets go of it first (its event
+    /// written, the node told), then the workload is marked deleted.
+    /// </summary>
+    [Alias("DeleteWorkload")]
+    Task DeleteWorkloadAsync(long workloadId);
+
     [Alias("GetEvents")]
     Task<ImmutableArray<ReservationEvent>> GetEventsAsync();
 

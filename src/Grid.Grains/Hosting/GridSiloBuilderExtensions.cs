@@ -2,6 +2,7 @@ using Grid.Billing;
 using Grid.Ids;
 using Grid.Index;
 using Grid.Ledger;
+using Grid.Reservations;
 using Grid.Scheduling;
 using Grid.Telemetry;
 using Microsoft.Extensions.DependencyInjection;
@@ -25,7 +26,7 @@ public static class GridSiloBuilderExtensions
             .Validate(o => o.Shards is > 0 and <= 1024, "Grid:Index:Shards must be between 1 and 1024.");
         services.AddSingleton<CapacityView>();
         services.AddSingleton<ReservationScheduler>();
-        services.AddSingleton<Reservations.ReservationPlacer>();
+        services.AddReservations();
         services.AddSingleton<MassFailureBrake>();
         services.AddSingleton<EvacuationQueue>();
         services.AddSingleton<IdGenerator>();

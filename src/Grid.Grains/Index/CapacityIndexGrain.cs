@@ -128,6 +128,12 @@ public sealed partial class CapacityIndexGrain(
         return Task.CompletedTask;
     }
 
+    public Task<ImmutableArray<NodeGroupCount>> CountNodesAsync() => Task.FromResult(_entries.Values
+        .Where(e => e.Summary is not null)
+        .GroupBy(e => (e.Summary!.FarmId, e.Summary.Location.Country))
+        .Select(g => new NodeGroupCount(g.Key.FarmId, g.Key.Country, g.Count()))
+        .ToImmutableArray());
+
     public Task<int> PingAsync() => Task.FromResult(_entries.Count);
 
     public Task<DateTimeOffset?> GetLastFullScanAsync() => Task.FromResult(_lastFullScan);

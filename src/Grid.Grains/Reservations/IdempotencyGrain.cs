@@ -22,7 +22,9 @@ public sealed class IdempotencyGrain(
     {
         if (state.State.Request is { } first)
         {
-            if (!SameRequest(first, request))
+            // Records compare every field, the constraints' farm list by content (PlacementConstraints.Equals), so
+            // a field added to the request is compared without anyone remembering to add it here.
+            if (first != request)
             {
                 throw new IdempotencyConflictException();
             }
@@ -43,10 +45,4 @@ public sealed class IdempotencyGrain(
 
         return outcome;
     }
-
-    private static bool SameRequest(ReservationRequest a, ReservationRequest b) =>
-        a.TwinId == b.TwinId && a.Resources == b.Resources && a.Strategy == b.Strategy
-        && a.Constraints.Country == b.Constraints.Country && a.Constraints.Certified == b.Constraints.Certified
-        && a.Constraints.NodeId == b.Constraints.NodeId && a.Constraints.AntiAffinityGroup == b.Constraints.AntiAffinityGroup
-        && a.Constraints.FarmIds.AsSpan().SequenceEqual(b.Constraints.FarmIds.AsSpan());
 }

@@ -23,7 +23,7 @@ namespace Grid.Reservations;
 /// <see cref="ReservationGrain"/>): such a placement fails unacknowledged and its allocation is released by the
 /// node's orphan check. At low load a batch is one request: nothing waits for a batch to fill.
 /// </summary>
-public sealed partial class ReservationPlacer
+public sealed partial class ReservationPlacer : IReservationPlacement
 {
     /// <summary>Requests per batch at most.</summary>
     public const int MaxBatch = 128;
@@ -36,23 +36,21 @@ public sealed partial class ReservationPlacer
     /// </summary>
     private const int Lanes = 1;
 
-    private const string StateName = "reservation";
-
     private readonly GroupCommitQueue<Request> _queue;
     private readonly IGrainFactory _grains;
-    private readonly IServiceProvider _services;
+    private readonly IGrainStorage _storage;
+    private readonly LedgerAppender _ledger;
     private readonly ReservationScheduler _scheduler;
     private readonly GridClock _clock;
     private readonly IOptions<BillingOptions> _billing;
     private readonly ILogger<ReservationPlacer> _logger;
-    private IGrainStorage? _storage;
-    private LedgerAppender? _ledger;
 
-    public ReservationPlacer(IGrainFactory grains, IServiceProvider services, ReservationScheduler scheduler, GridClock clock,
-        IOptions<BillingOptions> billing, ILogger<ReservationPlacer> logger)
+    public ReservationPlacer(IGrainFactory grains, [FromKeyedServices(GridStorage.Name)] IGrainStorage storage, LedgerAppender ledger,
+        ReservationScheduler scheduler, GridClock clock, IOptions<BillingOptions> billing, ILogger<ReservationPlacer> logger)
     {
         _grains = grains;
-        _services = services;
+        _storage = storage;
+        _ledger = ledger;
         _scheduler = scheduler;
         _clock = clock;
         _billing = billing;
@@ -60,10 +58,10 @@ public sealed partial class ReservationPlacer
         _queue = new GroupCommitQueue<Request>(Lanes, MaxBatch, PlaceBatchAsync);
     }
 
-    private IGrainStorage Storage => _storage ??= _services.GetRequiredKeyedService<IGrainStorage>(GridStorage.Name);
-
-    // Resolved on first use, like the storage (one lookup per silo, not per placement).
-    private LedgerAppender Ledger => _ledger ??= _services.GetRequiredService<LedgerAppender>();
+    /// <summary>A move is placed alone, at once: it has a grain (and its epoch) waiting, and no record to insert.</summary>
+    public Task<(Placement? Placement, PlacementReport? Report)> PlaceMoveAsync(
+        long reservationId, long epoch, ReservationRequest request, ImmutableArray<WorkloadAssignment> workloads, IReadOnlySet<long> excluded) =>
+        _scheduler.PlaceAsync(reservationId, epoch, request, workloads, excluded);
 
     /// <summary>Places reservation <paramref name="reservationId"/> (a fresh id) and answers once it is durable.</summary>
     public Task<ReservationOutcome> PlaceAsync(long reservationId, ReservationRequest request)
@@ -132,9 +130,8 @@ public sealed partial class ReservationPlacer
             write?.SetTag("grid.reservation.id", item.Request.ReservationId);
             try
             {
-                // ETag null: insert only, never over a record (or tombstone) a reservation grain wrote.
-                await Storage.WriteStateAsync(StateName, _grains.IdOf<IReservationGrain>(item.Request.ReservationId),
-                    new GrainState<ReservationRecord>(record));
+                // Never over a record (or tombstone) a reservation grain wrote.
+                await ReservationStore.InsertAsync(_storage, _grains.IdOf<IReservationGrain>(item.Request.ReservationId), record);
             }
             catch (Exception exception)
             {
@@ -228,7 +225,7 @@ public sealed partial class ReservationPlacer
 
         if (appends.Count > 0)
         {
-            Ledger.AppendManyAsync(appends).ContinueWith(
+            _ledger.AppendManyAsync(appends).ContinueWith(
                 (task, state) => LogLedgerDeferred(_logger, task.Exception!, (int)state!),
                 appends.Count, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
         }

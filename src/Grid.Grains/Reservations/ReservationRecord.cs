@@ -1,3 +1,4 @@
+using System.Collections.Immutable;
 using Grid.Billing;
 using Grid.Scheduling;
 
@@ -34,7 +35,7 @@ public sealed class ReservationRecord
         var record = new ReservationRecord
         {
             Request = request,
-            State = ReservationState.Active,
+            State = ReservationLifecycle.Fire(ReservationState.Pending, ReservationTrigger.Placed),
             NodeId = placement.NodeId,
             Epoch = 1,
             PublicIps = [.. placement.PublicIps],
@@ -54,6 +55,13 @@ public sealed class ReservationRecord
         record.Events.Add(new ReservationEvent(now, "placed", placement.NodeId, 1, $"Placed on node {placement.NodeId}."));
         return record;
     }
+
+    /// <summary>
+    /// What the reservation's node runs for it at <paramref name="epoch"/>: its workloads in id order, none in grace
+    /// (so the node's agent stops them while the capacity is kept).
+    /// </summary>
+    public ImmutableArray<WorkloadAssignment> Assignments(long reservationId, long epoch) => State == ReservationState.Grace ? [] :
+        [.. Workloads.OrderBy(w => w.Key).Select(w => new WorkloadAssignment(w.Key, reservationId, epoch, w.Value))];
 
     public ReservationInfo ToInfo(long reservationId) => new(
         reservationId,

@@ -1,4 +1,5 @@
 using System.Collections.Immutable;
+using Grid.Grains;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
@@ -25,20 +26,30 @@ public interface IMassFailureGrain : IGrainWithIntegerKey
 /// brake engages at the configured share whatever the number of silos. The counts are soft (in memory): a
 /// loss of this grain's silo forgets the window, which errs towards moving, not towards holding moves back.
 /// </summary>
+/// <remarks>
+/// The share's denominator (a farm's or a country's nodes) is asked of the index shards, the one source every
+/// silo's <see cref="CapacityView"/> copies. Reading the view of the silo this grain happens to run on made the
+/// brake depend on that silo: a silo that has just started (where the grain lands after its silo's loss) has an
+/// empty or partial copy until its replicator's first passes, and there the brake did not engage. Pinning the grain
+/// would not help: no silo is permanent and every view is a lagging copy of the shards. The shards are asked at most
+/// once a second, and only while some window holds losses (one small call per shard).
+/// </remarks>
 public sealed partial class MassFailureGrain(
-    CapacityView view,
+    IOptions<GridIndexOptions> index,
     GridClock clock,
     IOptions<GridHealthOptions> options,
     ILogger<MassFailureGrain> logger) : Grain, IMassFailureGrain
 {
+    private static readonly TimeSpan TotalsMaxAge = TimeSpan.FromSeconds(1);
     private readonly Dictionary<string, Window> _windows = [];
     private (DateTimeOffset At, Dictionary<string, int> Counts) _totals = (DateTimeOffset.MinValue, []);
 
     public static string[] Keys(long farmId, string country) => ["farm:" + farmId, "country:" + country.ToUpperInvariant()];
 
-    public Task<ImmutableArray<string>> RecordDownAsync(long farmId, string country)
+    public async Task<ImmutableArray<string>> RecordDownAsync(long farmId, string country)
     {
         var now = clock.UtcNow;
+        await RefreshTotalsAsync(now);
         foreach (var key in Keys(farmId, country))
         {
             if (!_windows.TryGetValue(key, out var window))
@@ -50,31 +61,45 @@ public sealed partial class MassFailureGrain(
             if (IsEngaged(key, window, now) && !window.Announced)
             {
                 window.Announced = true;
-                LogEngaged(logger, key, window.Downs.Count, Total(key, now));
+                LogEngaged(logger, key, window.Downs.Count, _totals.Counts.GetValueOrDefault(key));
             }
         }
 
-        return GetEngagedAsync();
+        return Engaged(now);
     }
 
-    public Task<ImmutableArray<string>> GetEngagedAsync()
+    public async Task<ImmutableArray<string>> GetEngagedAsync()
     {
         var now = clock.UtcNow;
-        return Task.FromResult(_windows.Where(w => IsEngaged(w.Key, w.Value, now)).Select(w => w.Key).ToImmutableArray());
-    }
-
-    public Task<TimeSpan> TakeMoveSlotAsync(string key)
-    {
-        var now = clock.UtcNow;
-        if (!_windows.TryGetValue(key, out var window) || !IsEngaged(key, window, now))
+        if (_windows.Count > 0)
         {
-            return Task.FromResult(TimeSpan.Zero);
+            await RefreshTotalsAsync(now);
+        }
+
+        return Engaged(now);
+    }
+
+    public async Task<TimeSpan> TakeMoveSlotAsync(string key)
+    {
+        var now = clock.UtcNow;
+        if (!_windows.TryGetValue(key, out var window))
+        {
+            return TimeSpan.Zero;
+        }
+
+        await RefreshTotalsAsync(now);
+        if (!IsEngaged(key, window, now))
+        {
+            return TimeSpan.Zero;
         }
 
         var next = window.NextMoveAt > now ? window.NextMoveAt : now;
         window.NextMoveAt = next + TimeSpan.FromSeconds(1 / Math.Max(options.Value.MassFailureMovesPerSecond, 0.001));
-        return Task.FromResult(next - now);
+        return next - now;
     }
+
+    private ImmutableArray<string> Engaged(DateTimeOffset now) =>
+        [.. _windows.Where(w => IsEngaged(w.Key, w.Value, now)).Select(w => w.Key)];
 
     private bool IsEngaged(string key, Window window, DateTimeOffset now)
     {
@@ -83,7 +108,7 @@ public sealed partial class MassFailureGrain(
             window.Downs.Dequeue();
         }
 
-        var total = Total(key, now);
+        var total = _totals.Counts.GetValueOrDefault(key);
         var engaged = options.Value.MassFailureShare < 1 && total >= 2 && window.Downs.Count > options.Value.MassFailureShare * total;
         if (!engaged)
         {
@@ -93,28 +118,42 @@ public sealed partial class MassFailureGrain(
         return engaged;
     }
 
-    private int Total(string key, DateTimeOffset now)
+    /// <summary>Counts the nodes per key from the index shards, unless the counts are younger than a second.</summary>
+    private async Task RefreshTotalsAsync(DateTimeOffset now)
     {
-        // Counting walks every node of the view: at most once a second, not once per move.
-        if (now - _totals.At > TimeSpan.FromSeconds(1) || now < _totals.At)
+        if (now - _totals.At <= TotalsMaxAge && now >= _totals.At)
         {
+            return;
+        }
+
+        try
+        {
+            var shards = await Task.WhenAll(Enumerable.Range(0, index.Value.Shards)
+                .Select(shard => GrainFactory.GetGrain<ICapacityIndexGrain>(shard).CountNodesAsync()));
             var counts = new Dictionary<string, int>();
-            foreach (var node in view.Nodes)
+            foreach (var group in shards.SelectMany(groups => groups))
             {
-                foreach (var k in Keys(node.FarmId, node.Location.Country))
+                foreach (var key in Keys(group.FarmId, group.Country))
                 {
-                    counts[k] = counts.GetValueOrDefault(k) + 1;
+                    counts[key] = counts.GetValueOrDefault(key) + group.Nodes;
                 }
             }
 
             _totals = (now, counts);
         }
-
-        return _totals.Counts.GetValueOrDefault(key);
+        catch (Exception exception)
+        {
+            // The last counts stand (none at first: nothing is braked, which errs towards moving); asked again in a second.
+            LogCountFailed(logger, exception);
+            _totals = (now, _totals.Counts);
+        }
     }
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Mass-failure brake engaged for {Key}: {Downs} of {Total} nodes went down within the window; moves out of it are rate limited")]
     private static partial void LogEngaged(ILogger logger, string key, int downs, int total);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Mass-failure brake could not count the nodes of the index shards; keeping the last counts")]
+    private static partial void LogCountFailed(ILogger logger, Exception exception);
 
     private sealed class Window
     {

@@ -2,7 +2,6 @@ using System.Collections.Immutable;
 using Grid.Grains;
 using Grid.Ledger;
 using Grid.Security;
-using Microsoft.Extensions.DependencyInjection;
 
 namespace Grid.Twins;
 
@@ -37,7 +36,8 @@ public sealed class TwinKey
 
 public sealed class TwinGrain(
     [PersistentState("twin", GridStorage.Name)] IPersistentState<TwinState> state,
-    GridClock clock) : Grain, ITwinGrain
+    GridClock clock,
+    LedgerRecorder ledger) : Grain, ITwinGrain
 {
     public const int MaxKeys = 100;
 
@@ -50,7 +50,7 @@ public sealed class TwinGrain(
 
         state.State = new TwinState { Name = name, ApiKeyHash = apiKeyHash, CreatedAt = clock.UtcNow };
         await state.WriteOrDeactivateAsync(this);
-        await ServiceProvider.GetRequiredService<LedgerRecorder>().RecordAsync(LedgerEvents.TwinCreated(this.GetPrimaryKeyLong(), name));
+        await ledger.RecordAsync(LedgerEvents.TwinCreated(this.GetPrimaryKeyLong(), name));
         return Info();
     }
 

@@ -74,8 +74,8 @@ public static class WorkloadsApi
             return Problems.NotFound($"Workload {workloadId}");
         }
 
-        await grains.GetGrain<IReservationGrain>(workload.ReservationId).RemoveWorkloadAsync(workloadId);
-        await grains.GetGrain<IWorkloadGrain>(workloadId).DeleteAsync();
+        // The reservation deletes it, the way a cancel deletes all of its workloads.
+        await grains.GetGrain<IReservationGrain>(workload.ReservationId).DeleteWorkloadAsync(workloadId);
         return TypedResults.NoContent();
     }
 
