@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Net;
 using System.Text.Json.Nodes;
-using Grid.Host.Proxy;
+using Grid.Proxy;
 using Grid.Scheduling;
 using Grid.Testing;
 using Microsoft.AspNetCore.Http;

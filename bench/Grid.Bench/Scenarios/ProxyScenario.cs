@@ -1,7 +1,7 @@
 using System.Collections.Immutable;
 using System.Diagnostics;
 using System.Globalization;
-using Grid.Host.Proxy;
+using Grid.Proxy;
 using Grid.Scheduling;
 using Grid.Storage;
 using Grid.Testing;
@@ -185,7 +185,7 @@ public static class ProxyScenario
     /// <summary>Entries/s of the projector folding placements and their bills from the ledger table into its own.</summary>
     private static async Task<double> FoldAsync(string database, int count, int twins)
     {
-        await PostgresSchema.ApplyAsync(database);
+        await PostgresSchema.ApplyAsync(database, ProxySchema.Scripts);
         await using var source = NpgsqlDataSource.Create(database);
         var ledger = new PostgresLedgerStore(source);
         var entries = Enumerable.Range(0, count / 2)

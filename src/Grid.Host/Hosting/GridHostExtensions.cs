@@ -5,8 +5,8 @@ using System.Text.Json.Serialization;
 using Grid.Hosting;
 using Grid.Host.Api;
 using Grid.Host.Demo;
-using Grid.Host.Proxy;
 using Grid.Host.Security;
+using Grid.Proxy;
 using Grid.Storage;
 using Grid.Telemetry;
 using Microsoft.Extensions.Options;
@@ -54,7 +54,7 @@ public static partial class GridHostExtensions
         builder.AddGridLimits();
         builder.Services.AddSingleton<NodeHeartbeats>();
         builder.Services.AddSingleton<GridOverviewCache>();
-        builder.AddGridProxy();
+        builder.Services.AddGridProxy(options.Storage == GridStorageKind.Postgres ? builder.Configuration.GetConnectionString(ConnectionStringName) : null);
         builder.Services.ConfigureHttpJsonOptions(json => ConfigureJson(json.SerializerOptions));
         builder.Services.AddProblemDetails();
         // Malformed bodies reach the exception handler, which answers a ProblemDetails that says what was wrong.

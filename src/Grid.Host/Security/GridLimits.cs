@@ -109,7 +109,7 @@ public static class GridLimits
 }
 
 /// <summary>Per-twin quotas checked before work is done; counts are cached per silo for a few seconds.</summary>
-public sealed class TwinQuotas(IGrainFactory grains, IOptionsMonitor<GridLimitsOptions> limits, GridClock clock, Grid.Host.Proxy.IProxyReadStore contracts)
+public sealed class TwinQuotas(IGrainFactory grains, IOptionsMonitor<GridLimitsOptions> limits, GridClock clock, Grid.Proxy.IProxyReadStore contracts)
 {
     private static readonly TimeSpan s_cacheFor = TimeSpan.FromSeconds(5);
     private readonly System.Collections.Concurrent.ConcurrentDictionary<long, (int Count, DateTimeOffset Until)> _reservations = new();

@@ -1,7 +1,7 @@
 using System.Collections.Frozen;
 using Microsoft.Extensions.Options;
 
-namespace Grid.Host.Proxy;
+namespace Grid.Proxy;
 
 /// <summary>
 /// This silo's copy of the read model's farms (name, owner, certification, addresses and which contract holds each),

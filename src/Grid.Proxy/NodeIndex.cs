@@ -2,7 +2,7 @@ using System.Collections.Concurrent;
 using Grid.Scheduling;
 using Microsoft.Extensions.Options;
 
-namespace Grid.Host.Proxy;
+namespace Grid.Proxy;
 
 /// <summary>
 /// One node's fields the <c>/nodes</c> filters test, copied inline: a scan over the capacity view itself follows

@@ -1,4 +1,4 @@
-namespace Grid.Host.Proxy;
+namespace Grid.Proxy;
 
 /// <summary>
 /// A background service that runs one step at once and then every <see cref="Interval"/>. A failed step is reported

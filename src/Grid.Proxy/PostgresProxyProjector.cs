@@ -2,7 +2,7 @@ using Microsoft.Extensions.Options;
 using Npgsql;
 using NpgsqlTypes;
 
-namespace Grid.Host.Proxy;
+namespace Grid.Proxy;
 
 /// <summary>
 /// Keeps the grid-proxy tables (<c>Sql/06-proxy-read-model.sql</c>) at the ledger's head in durable mode. Every silo

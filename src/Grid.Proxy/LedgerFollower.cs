@@ -1,6 +1,6 @@
 using Microsoft.Extensions.Options;
 
-namespace Grid.Host.Proxy;
+namespace Grid.Proxy;
 
 /// <summary>
 /// Keeps the <see cref="ProxyReadModel"/> at the ledger's head: reads this silo's ledger store (no grain call) from
