@@ -1,4 +1,5 @@
 using Grid.Storage;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Npgsql;
 
 namespace Grid.Proxy;
@@ -13,6 +14,7 @@ public static class ProxyHostExtensions
     public static IServiceCollection AddGridProxy(this IServiceCollection services, string? postgresConnectionString)
     {
         services.AddOptions<ProxyOptions>().BindConfiguration(ProxyOptions.Section);
+        services.TryAddSingleton(TimeProvider.System);
         if (!string.IsNullOrWhiteSpace(postgresConnectionString))
         {
             foreach (var script in ProxySchema.Scripts)

@@ -25,7 +25,7 @@ public sealed class ProxyPostgresTests
         await using var source = NpgsqlDataSource.Create(connection);
         var ledger = new PostgresLedgerStore(source);
         var projectors = Enumerable.Range(0, 2)
-            .Select(_ => new PostgresProxyProjector(source, Options.Create(new ProxyOptions()), NullLogger<PostgresProxyProjector>.Instance))
+            .Select(_ => new PostgresProxyProjector(source, Options.Create(new ProxyOptions()), TimeProvider.System, NullLogger<PostgresProxyProjector>.Instance))
             .ToArray();
         var entries = Ledger();
 

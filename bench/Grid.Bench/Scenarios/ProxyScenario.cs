@@ -196,7 +196,7 @@ public static class ProxyScenario
             await ledger.AppendAsync(chunk);
         }
 
-        var projector = new PostgresProxyProjector(source, Options.Create(new ProxyOptions()), NullLogger<PostgresProxyProjector>.Instance);
+        var projector = new PostgresProxyProjector(source, Options.Create(new ProxyOptions()), TimeProvider.System, NullLogger<PostgresProxyProjector>.Instance);
         var clock = Stopwatch.StartNew();
         var folded = await projector.CatchUpAsync(CancellationToken.None);
         clock.Stop();

@@ -19,6 +19,8 @@ public static class GridSiloBuilderExtensions
     {
         var services = silo.Services;
         services.TryAddSingleton(new GridClock(TimeProvider.System));
+        // The periodic services' clock: real time, even where tests move the grid's clock.
+        services.TryAddSingleton(TimeProvider.System);
         services.AddMetrics();
         services.AddOptions<GridHealthOptions>().BindConfiguration(GridHealthOptions.Section);
         services.AddOptions<GridIndexOptions>().BindConfiguration(GridIndexOptions.Section)
