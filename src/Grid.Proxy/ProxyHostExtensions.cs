@@ -1,3 +1,4 @@
+using Grid.Hosting;
 using Grid.Storage;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Npgsql;
@@ -13,7 +14,7 @@ public static class ProxyHostExtensions
     /// </summary>
     public static IServiceCollection AddGridProxy(this IServiceCollection services, string? postgresConnectionString)
     {
-        services.AddOptions<ProxyOptions>().BindConfiguration(ProxyOptions.Section);
+        services.AddGridSettings<ProxyOptions, ProxyOptionsValidator>(ProxyOptions.Section);
         services.TryAddSingleton(TimeProvider.System);
         if (!string.IsNullOrWhiteSpace(postgresConnectionString))
         {

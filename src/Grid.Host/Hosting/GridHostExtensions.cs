@@ -31,7 +31,7 @@ public static partial class GridHostExtensions
     public static WebApplicationBuilder AddGridHost(this WebApplicationBuilder builder)
     {
         var options = builder.Configuration.GetSection(GridHostOptions.Section).Get<GridHostOptions>() ?? new GridHostOptions();
-        builder.Services.AddOptions<GridHostOptions>().BindConfiguration(GridHostOptions.Section);
+        builder.Services.AddGridSettings<GridHostOptions, GridHostOptionsValidator>(GridHostOptions.Section);
         if (string.IsNullOrEmpty(builder.Configuration["urls"]) && !builder.Configuration.GetSection("Kestrel:Endpoints").Exists())
         {
             builder.WebHost.UseUrls(DefaultUrl);
