@@ -1,15 +1,13 @@
 using Grid.Hosting;
-using Microsoft.Extensions.Options;
 
 namespace Grid;
 
 /// <summary>Checks <c>Grid:Health</c> at start; every wrong value is one reason naming its key.</summary>
-public sealed class GridHealthOptionsValidator : IValidateOptions<GridHealthOptions>
+public sealed class GridHealthOptionsValidator() : SettingsValidator<GridHealthOptions>(GridHealthOptions.Section)
 {
-    public ValidateOptionsResult Validate(string? name, GridHealthOptions options)
+    protected override void Check(SettingsCheck check, GridHealthOptions options)
     {
-        ArgumentNullException.ThrowIfNull(options);
-        var check = new SettingsCheck(GridHealthOptions.Section)
+        check
             .Positive(nameof(options.HeartbeatInterval), options.HeartbeatInterval)
             // A node that heartbeats on time must never look silent for a whole timeout.
             .Require(options.HeartbeatTimeout > options.HeartbeatInterval, nameof(options.HeartbeatTimeout), options.HeartbeatTimeout,
@@ -26,6 +24,5 @@ public sealed class GridHealthOptionsValidator : IValidateOptions<GridHealthOpti
             .Positive(nameof(options.RetryBackoff), options.RetryBackoff)
             .Positive(nameof(options.OrphanCheckInterval), options.OrphanCheckInterval)
             .Positive(nameof(options.EvacuationRecheck), options.EvacuationRecheck);
-        return check.Result();
     }
 }

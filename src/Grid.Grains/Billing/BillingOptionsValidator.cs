@@ -1,15 +1,13 @@
 using Grid.Hosting;
-using Microsoft.Extensions.Options;
 
 namespace Grid.Billing;
 
 /// <summary>Checks <c>Grid:Billing</c> at start; every wrong value is one reason naming its key.</summary>
-public sealed class BillingOptionsValidator : IValidateOptions<BillingOptions>
+public sealed class BillingOptionsValidator() : SettingsValidator<BillingOptions>(BillingOptions.Section)
 {
-    public ValidateOptionsResult Validate(string? name, BillingOptions options)
+    protected override void Check(SettingsCheck check, BillingOptions options)
     {
-        ArgumentNullException.ThrowIfNull(options);
-        var check = new SettingsCheck(BillingOptions.Section)
+        check
             // Offsets within the cycle are whole seconds of the reservation id (like tfchain's contract id mod 600).
             .Require(options.Cycle >= TimeSpan.FromSeconds(10) && options.Cycle.Ticks % TimeSpan.TicksPerSecond == 0,
                 nameof(options.Cycle), options.Cycle, "must be whole seconds, at least 10 s.")
@@ -24,6 +22,5 @@ public sealed class BillingOptionsValidator : IValidateOptions<BillingOptions>
             .NotNegative(nameof(options.GracePeriod), options.GracePeriod)
             .NotNegative(nameof(options.SettleDelay), options.SettleDelay)
             .Positive(nameof(options.TickInterval), options.TickInterval);
-        return check.Result();
     }
 }

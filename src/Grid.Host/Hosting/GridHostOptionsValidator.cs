@@ -1,5 +1,4 @@
 using Grid.Hosting;
-using Microsoft.Extensions.Options;
 
 namespace Grid.Host.Hosting;
 
@@ -7,13 +6,12 @@ namespace Grid.Host.Hosting;
 /// Checks <c>Grid</c> (storage, <c>Grid:Cluster</c>, <c>Grid:Demo</c>) at start; every wrong value is one reason naming
 /// its key. TLS files and the PostgreSQL connection string are checked where the silo is configured.
 /// </summary>
-public sealed class GridHostOptionsValidator : IValidateOptions<GridHostOptions>
+public sealed class GridHostOptionsValidator() : SettingsValidator<GridHostOptions>(GridHostOptions.Section)
 {
-    public ValidateOptionsResult Validate(string? name, GridHostOptions options)
+    protected override void Check(SettingsCheck check, GridHostOptions options)
     {
-        ArgumentNullException.ThrowIfNull(options);
         var cluster = options.Cluster;
-        var check = new SettingsCheck(GridHostOptions.Section)
+        check
             .Require(Enum.IsDefined(options.Storage), nameof(options.Storage), options.Storage, "must be memory or postgres.")
             .Require(!string.IsNullOrWhiteSpace(cluster.ClusterId), "Cluster:ClusterId", cluster.ClusterId, "must be set.")
             .Require(!string.IsNullOrWhiteSpace(cluster.ServiceId), "Cluster:ServiceId", cluster.ServiceId, "must be set.")
@@ -26,6 +24,5 @@ public sealed class GridHostOptionsValidator : IValidateOptions<GridHostOptions>
             .Positive("Cluster:TableRefreshTimeout", cluster.TableRefreshTimeout)
             .NotNegative("Cluster:StorageLossTimeout", cluster.StorageLossTimeout)
             .Require(options.Demo.Nodes is null or >= 0, "Demo:Nodes", options.Demo.Nodes, "must not be negative.");
-        return check.Result();
     }
 }
