@@ -9,7 +9,8 @@ namespace Grid.Storage;
 
 /// <summary>
 /// The Grid's own PostgreSQL schema for the Orleans ADO.NET providers (membership, grain state,
-/// reminders), shipped as embedded SQL scripts and applied idempotently.
+/// reminders) and the ledger, shipped as embedded SQL scripts and applied idempotently. Other projects ship
+/// their tables beside their code (the grid proxy's read model) and pass them in to be applied with these.
 /// </summary>
 public static partial class PostgresSchema
 {
@@ -20,10 +21,25 @@ public static partial class PostgresSchema
     private const long AdvisoryLockKey = 0x4772_6964_5363_686D;
     private const string ResourcePrefix = "Grid.Storage.Sql.";
     private static readonly TimeSpan MaxRetryDelay = TimeSpan.FromSeconds(5);
-    private static readonly Lazy<IReadOnlyList<SchemaScript>> LoadedScripts = new(LoadScripts);
+    private static readonly Lazy<IReadOnlyList<SchemaScript>> LoadedScripts =
+        new(() => Embedded(typeof(PostgresSchema).Assembly, ResourcePrefix));
 
-    /// <summary>The embedded scripts in the order they are applied.</summary>
+    /// <summary>This project's embedded scripts in the order they are applied.</summary>
     public static IReadOnlyList<SchemaScript> Scripts => LoadedScripts.Value;
+
+    /// <summary>
+    /// The <c>.sql</c> resources of <paramref name="assembly"/> whose names start with <paramref name="resourcePrefix"/>,
+    /// in name order, each named by what follows the prefix (e.g. <c>06-proxy-read-model.sql</c>).
+    /// </summary>
+    public static IReadOnlyList<SchemaScript> Embedded(Assembly assembly, string resourcePrefix)
+    {
+        ArgumentNullException.ThrowIfNull(assembly);
+        return assembly.GetManifestResourceNames()
+            .Where(name => name.StartsWith(resourcePrefix, StringComparison.Ordinal) && name.EndsWith(".sql", StringComparison.Ordinal))
+            .Order(StringComparer.Ordinal)
+            .Select(name => Load(assembly, name, resourcePrefix))
+            .ToArray();
+    }
 
     /// <summary>
     /// Applies the schema to the database, retrying for <see cref="DefaultRetryTimeout"/> while it is
@@ -33,16 +49,32 @@ public static partial class PostgresSchema
         ApplyAsync(connectionString, NullLogger.Instance, DefaultRetryTimeout, cancellationToken);
 
     /// <summary>
+    /// Applies the schema and <paramref name="moreScripts"/> (another project's tables) in one transaction, every
+    /// script in name order, retrying for <see cref="DefaultRetryTimeout"/> while the database is not reachable yet.
+    /// </summary>
+    public static Task ApplyAsync(string connectionString, IEnumerable<SchemaScript> moreScripts, CancellationToken cancellationToken = default) =>
+        ApplyAsync(connectionString, moreScripts, NullLogger.Instance, DefaultRetryTimeout, cancellationToken);
+
+    /// <summary>Applies the schema, retrying for <paramref name="retryFor"/> while the database is not reachable yet.</summary>
+    public static Task ApplyAsync(string connectionString, ILogger logger, TimeSpan retryFor, CancellationToken cancellationToken = default) =>
+        ApplyAsync(connectionString, [], logger, retryFor, cancellationToken);
+
+    /// <summary>
     /// Applies the schema to the database. All scripts run in one transaction behind a PostgreSQL
     /// advisory lock, so silos starting together apply it one after another and a failure leaves
     /// nothing half-made; tables are created only when missing and the stored query texts are
     /// replaced by the ones shipped with this build. Transient connection failures are retried
-    /// with a growing delay until <paramref name="retryFor"/> has passed.
+    /// with a growing delay until <paramref name="retryFor"/> has passed. <paramref name="moreScripts"/> (another
+    /// project's tables) run in the same transaction, every script in name order.
     /// </summary>
-    public static async Task ApplyAsync(string connectionString, ILogger logger, TimeSpan retryFor, CancellationToken cancellationToken = default)
+    public static async Task ApplyAsync(
+        string connectionString, IEnumerable<SchemaScript> moreScripts, ILogger logger, TimeSpan retryFor, CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(connectionString);
+        ArgumentNullException.ThrowIfNull(moreScripts);
         ArgumentNullException.ThrowIfNull(logger);
+
+        var scripts = Scripts.Concat(moreScripts).DistinctBy(script => script.Name).OrderBy(script => script.Name, StringComparer.Ordinal).ToArray();
 
         var deadline = DateTime.UtcNow + retryFor;
         var delay = TimeSpan.FromMilliseconds(200);
@@ -50,8 +82,8 @@ public static partial class PostgresSchema
         {
             try
             {
-                await ApplyOnceAsync(connectionString, cancellationToken);
-                LogApplied(logger, Scripts.Count, attempt);
+                await ApplyOnceAsync(connectionString, scripts, cancellationToken);
+                LogApplied(logger, scripts.Length, attempt);
                 return;
             }
             catch (Exception ex) when (IsTransient(ex) && !cancellationToken.IsCancellationRequested && DateTime.UtcNow + delay < deadline)
@@ -63,7 +95,7 @@ public static partial class PostgresSchema
         }
     }
 
-    private static async Task ApplyOnceAsync(string connectionString, CancellationToken cancellationToken)
+    private static async Task ApplyOnceAsync(string connectionString, IReadOnlyList<SchemaScript> scripts, CancellationToken cancellationToken)
     {
         await using var connection = new NpgsqlConnection(connectionString);
         await connection.OpenAsync(cancellationToken);
@@ -76,7 +108,7 @@ public static partial class PostgresSchema
             await lockCommand.ExecuteNonQueryAsync(cancellationToken);
         }
 
-        foreach (var script in Scripts)
+        foreach (var script in scripts)
         {
             await using (var command = new NpgsqlCommand(script.Sql, connection, transaction))
             {
@@ -106,24 +138,14 @@ public static partial class PostgresSchema
         _ => false,
     };
 
-    private static IReadOnlyList<SchemaScript> LoadScripts()
-    {
-        var assembly = typeof(PostgresSchema).Assembly;
-        return assembly.GetManifestResourceNames()
-            .Where(name => name.StartsWith(ResourcePrefix, StringComparison.Ordinal) && name.EndsWith(".sql", StringComparison.Ordinal))
-            .Order(StringComparer.Ordinal)
-            .Select(name => Load(assembly, name))
-            .ToArray();
-    }
-
-    private static SchemaScript Load(Assembly assembly, string resourceName)
+    private static SchemaScript Load(Assembly assembly, string resourceName, string resourcePrefix)
     {
         using var stream = assembly.GetManifestResourceStream(resourceName)
             ?? throw new InvalidOperationException($"Embedded schema script {resourceName} is missing.");
         using var reader = new StreamReader(stream, Encoding.UTF8);
         var sql = reader.ReadToEnd();
         var sha256 = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(sql)));
-        return new SchemaScript(resourceName[ResourcePrefix.Length..], sql, sha256);
+        return new SchemaScript(resourceName[resourcePrefix.Length..], sql, sha256);
     }
 
     [LoggerMessage(EventId = 1, Level = LogLevel.Information, Message = "PostgreSQL schema applied ({ScriptCount} scripts, attempt {Attempt})")]

@@ -1,5 +1,5 @@
 using System.Net;
-using Grid.Host.Proxy;
+using Grid.Proxy;
 using Grid.Testing;
 using Microsoft.Extensions.DependencyInjection;
 

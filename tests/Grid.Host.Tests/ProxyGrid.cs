@@ -149,7 +149,7 @@ public abstract class ProxyGridFixture : IAsyncLifetime
 /// <summary>The known grid in memory mode: the read model is this silo's fold of the ledger.</summary>
 public sealed class MemoryProxyGrid : ProxyGridFixture
 {
-    public override Type ReadStore => typeof(Grid.Host.Proxy.MemoryProxyReadStore);
+    public override Type ReadStore => typeof(Grid.Proxy.MemoryProxyReadStore);
 
     protected override Task<string[]> StorageSettingsAsync() => Task.FromResult<string[]>([]);
 }
@@ -159,7 +159,7 @@ public sealed class PostgresProxyGrid : ProxyGridFixture
 {
     private PostgresServer? _postgres;
 
-    public override Type ReadStore => typeof(Grid.Host.Proxy.PostgresProxyReadStore);
+    public override Type ReadStore => typeof(Grid.Proxy.PostgresProxyReadStore);
 
     public override async Task DisposeAsync()
     {

@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Net;
 using System.Text.Json.Nodes;
-using Grid.Host.Proxy;
+using Grid.Proxy;
 using Grid.Scheduling;
 using Grid.Testing;
 using Microsoft.AspNetCore.Http;
@@ -89,7 +89,7 @@ public sealed class ProxyNodeIndexTests
     /// <summary>Pages of 37 (and one page of all) against LINQ over the summaries: same nodes, same order, same count.</summary>
     private static NodeSnapshot AssertPagesAreTheSortedMatches(CapacityView view, string parameters, NodeSnapshot? previous)
     {
-        var farms = new FarmDirectory(new MemoryProxyReadStore(new ProxyReadModel()), Options.Create(new ProxyOptions()), NullLogger<FarmDirectory>.Instance);
+        var farms = new FarmDirectory(new MemoryProxyReadStore(new ProxyReadModel()), Options.Create(new ProxyOptions()), TimeProvider.System, NullLogger<FarmDirectory>.Instance);
         var snapshot = NodeSnapshot.Build(view, previous);
         var (filter, limit) = Parse(parameters);
         var expected = Expected(view, parameters, limit);

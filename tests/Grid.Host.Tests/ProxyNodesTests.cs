@@ -1,6 +1,6 @@
 using System.Net;
 using System.Text.Json.Nodes;
-using Grid.Host.Proxy;
+using Grid.Proxy;
 
 namespace Grid.Host.Tests;
 

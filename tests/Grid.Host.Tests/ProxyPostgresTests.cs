@@ -1,7 +1,7 @@
 using System.Collections.Immutable;
 using System.Diagnostics;
 using System.Globalization;
-using Grid.Host.Proxy;
+using Grid.Proxy;
 using Grid.Storage;
 using Grid.Testing;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -21,11 +21,11 @@ public sealed class ProxyPostgresTests
     {
         await using var postgres = await PostgresServer.StartNewAsync();
         var connection = await postgres.CreateDatabaseAsync("proxy_race");
-        await PostgresSchema.ApplyAsync(connection);
+        await PostgresSchema.ApplyAsync(connection, ProxySchema.Scripts);
         await using var source = NpgsqlDataSource.Create(connection);
         var ledger = new PostgresLedgerStore(source);
         var projectors = Enumerable.Range(0, 2)
-            .Select(_ => new PostgresProxyProjector(source, Options.Create(new ProxyOptions()), NullLogger<PostgresProxyProjector>.Instance))
+            .Select(_ => new PostgresProxyProjector(source, Options.Create(new ProxyOptions()), TimeProvider.System, NullLogger<PostgresProxyProjector>.Instance))
             .ToArray();
         var entries = Ledger();
 

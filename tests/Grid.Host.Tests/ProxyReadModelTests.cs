@@ -1,5 +1,5 @@
 using System.Collections.Immutable;
-using Grid.Host.Proxy;
+using Grid.Proxy;
 
 namespace Grid.Host.Tests;
 

@@ -1,7 +1,7 @@
 using System.Collections.Immutable;
 using System.Diagnostics;
 using System.Globalization;
-using Grid.Host.Proxy;
+using Grid.Proxy;
 using Grid.Scheduling;
 using Grid.Storage;
 using Grid.Testing;
@@ -185,7 +185,7 @@ public static class ProxyScenario
     /// <summary>Entries/s of the projector folding placements and their bills from the ledger table into its own.</summary>
     private static async Task<double> FoldAsync(string database, int count, int twins)
     {
-        await PostgresSchema.ApplyAsync(database);
+        await PostgresSchema.ApplyAsync(database, ProxySchema.Scripts);
         await using var source = NpgsqlDataSource.Create(database);
         var ledger = new PostgresLedgerStore(source);
         var entries = Enumerable.Range(0, count / 2)
@@ -196,7 +196,7 @@ public static class ProxyScenario
             await ledger.AppendAsync(chunk);
         }
 
-        var projector = new PostgresProxyProjector(source, Options.Create(new ProxyOptions()), NullLogger<PostgresProxyProjector>.Instance);
+        var projector = new PostgresProxyProjector(source, Options.Create(new ProxyOptions()), TimeProvider.System, NullLogger<PostgresProxyProjector>.Instance);
         var clock = Stopwatch.StartNew();
         var folded = await projector.CatchUpAsync(CancellationToken.None);
         clock.Stop();

@@ -101,34 +101,6 @@ public sealed class BillingOptions
     public string Format(long minor) =>
         (minor / (decimal)Money.MinorUnitsPerUnit).ToString("0.#######", CultureInfo.InvariantCulture) + " " + Currency;
 
-    public IEnumerable<string> Validate()
-    {
-        if (Cycle < TimeSpan.FromSeconds(10) || Cycle.Ticks % TimeSpan.TicksPerSecond != 0)
-        {
-            yield return "Grid:Billing:Cycle must be whole seconds, at least 10 s.";
-        }
-
-        if (FarmerShare is < 0 or > 1)
-        {
-            yield return "Grid:Billing:FarmerShare must be between 0 and 1.";
-        }
-
-        if (CuPrice < 0 || SuPrice < 0 || IpuPrice < 0 || Math.Max(CuPrice, Math.Max(SuPrice, IpuPrice)) > MaxPrice)
-        {
-            yield return $"Grid:Billing prices must be between 0 and {MaxPrice}.";
-        }
-
-        if (Shards is < 1 or > 256 || Buckets < Shards || Buckets > 65536)
-        {
-            yield return "Grid:Billing:Shards must be 1-256 and Buckets between Shards and 65536.";
-        }
-
-        if (GracePeriod < TimeSpan.Zero || SettleDelay < TimeSpan.Zero || TickInterval <= TimeSpan.Zero)
-        {
-            yield return "Grid:Billing:GracePeriod, SettleDelay and TickInterval must not be negative.";
-        }
-    }
-
     /// <summary>Largest price per unit-hour accepted (10^12 minor units = 100,000 currency units).</summary>
     public const long MaxPrice = 1_000_000_000_000;
 }

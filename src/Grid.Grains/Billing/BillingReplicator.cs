@@ -1,5 +1,5 @@
 using Grid.Grains;
-using Microsoft.Extensions.Hosting;
+using Grid.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
@@ -14,44 +14,33 @@ public sealed partial class BillingReplicator(
     IGrainFactory grains,
     PriceBook book,
     IOptions<BillingOptions> options,
-    ILogger<BillingReplicator> logger) : BackgroundService
+    TimeProvider time,
+    ILogger<BillingReplicator> logger) : PeriodicService(time)
 {
-    private static readonly TimeSpan Interval = TimeSpan.FromSeconds(1);
     private const int ShardPingEvery = 5;
 
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
-    {
-        using var timer = new PeriodicTimer(Interval);
-        try
-        {
-            for (var tick = 0L; await timer.WaitForNextTickAsync(stoppingToken); tick++)
-            {
-                try
-                {
-                    if (await grains.GetGrain<IPriceListGrain>(0).GetIfChangedAsync(book.Version) is { } set)
-                    {
-                        book.Apply(set);
-                    }
+    private long _tick;
 
-                    if (tick % ShardPingEvery == 0)
-                    {
-                        await Task.WhenAll(Enumerable.Range(0, options.Value.Shards)
-                            .Select(shard => grains.GetGrain<IBillingShardGrain>(shard).StartAsync()));
-                    }
-                }
-                catch (Exception exception) when (!stoppingToken.IsCancellationRequested)
-                {
-                    // The silo may still be starting or failing over: the next tick retries.
-                    LogRefreshFailed(logger, exception.GetType().Name);
-                }
-            }
-        }
-        catch (OperationCanceledException)
+    protected override TimeSpan Interval => TimeSpan.FromSeconds(1);
+
+    protected override async Task StepAsync(CancellationToken cancellationToken)
+    {
+        // Counted before the calls, so a failing tick does not delay the next shard ping.
+        var tick = _tick++;
+        if (await grains.GetGrain<IPriceListGrain>(0).GetIfChangedAsync(book.Version) is { } set)
         {
-            // The silo is stopping.
+            book.Apply(set);
+        }
+
+        if (tick % ShardPingEvery == 0)
+        {
+            await Task.WhenAll(Enumerable.Range(0, options.Value.Shards)
+                .Select(shard => grains.GetGrain<IBillingShardGrain>(shard).StartAsync()));
         }
     }
 
-    [LoggerMessage(Level = LogLevel.Debug, Message = "Billing refresh failed: {Error}")]
-    private static partial void LogRefreshFailed(ILogger logger, string error);
+    protected override void StepFailed(Exception exception) => LogRefreshFailed(logger, exception);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Billing refresh failed; retrying on the next tick")]
+    private static partial void LogRefreshFailed(ILogger logger, Exception exception);
 }

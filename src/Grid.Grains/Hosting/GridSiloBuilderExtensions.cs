@@ -20,10 +20,11 @@ public static class GridSiloBuilderExtensions
     {
         var services = silo.Services;
         services.TryAddSingleton(new GridClock(TimeProvider.System));
+        // The periodic services' clock: real time, even where tests move the grid's clock.
+        services.TryAddSingleton(TimeProvider.System);
         services.AddMetrics();
-        services.AddOptions<GridHealthOptions>().BindConfiguration(GridHealthOptions.Section);
-        services.AddOptions<GridIndexOptions>().BindConfiguration(GridIndexOptions.Section)
-            .Validate(o => o.Shards is > 0 and <= 1024, "Grid:Index:Shards must be between 1 and 1024.");
+        services.AddGridSettings<GridHealthOptions, GridHealthOptionsValidator>(GridHealthOptions.Section);
+        services.AddGridSettings<GridIndexOptions, GridIndexOptionsValidator>(GridIndexOptions.Section);
         services.AddSingleton<CapacityView>();
         services.AddSingleton<ReservationScheduler>();
         services.AddReservations();
@@ -34,15 +35,12 @@ public static class GridSiloBuilderExtensions
         services.AddSingleton<GridEventFeed>();
         services.AddHostedService(sp => sp.GetRequiredService<GridEventFeed>());
         services.AddHostedService<IndexReplicator>();
-        services.AddOptions<BillingOptions>().BindConfiguration(BillingOptions.Section)
-            .Validate(o => !o.Validate().Any(), "Grid:Billing settings are invalid (see BillingOptions).").ValidateOnStart();
+        services.AddGridSettings<BillingOptions, BillingOptionsValidator>(BillingOptions.Section);
         services.AddSingleton<PriceBook>();
         services.AddSingleton<BillingMetrics>();
         services.AddSingleton<EarningsIndex>();
         services.AddHostedService<BillingReplicator>();
-        services.AddOptions<LedgerOptions>().BindConfiguration(LedgerOptions.Section)
-            .Validate(o => o.CheckpointEvery > 0 && o.CheckpointInterval > TimeSpan.Zero && o.MaxBatch > 0,
-                "Grid:Ledger:CheckpointEvery, CheckpointInterval and MaxBatch must be positive.");
+        services.AddGridSettings<LedgerOptions, LedgerOptionsValidator>(LedgerOptions.Section);
         // Memory unless the storage (UseGridPostgres) registers its own store; one store per silo serves both roles.
         services.TryAddSingleton<ILedgerStore, MemoryLedgerStore>();
         services.TryAddSingleton<ILedgerReader>(sp => sp.GetRequiredService<ILedgerStore>());

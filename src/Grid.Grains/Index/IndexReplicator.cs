@@ -1,6 +1,6 @@
 using Grid.Grains;
+using Grid.Hosting;
 using Grid.Scheduling;
-using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
@@ -15,43 +15,47 @@ public sealed partial class IndexReplicator(
     IGrainFactory grains,
     CapacityView view,
     IOptions<GridIndexOptions> options,
-    ILogger<IndexReplicator> logger) : BackgroundService
+    TimeProvider time,
+    ILogger<IndexReplicator> logger) : PeriodicService(time)
 {
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
-    {
-        var shards = options.Value.Shards;
-        var epochs = new long[shards];
-        var versions = new long[shards];
-        using var timer = new PeriodicTimer(options.Value.RefreshInterval);
-        while (await timer.WaitForNextTickAsync(stoppingToken))
-        {
-            for (var shard = 0; shard < shards; shard++)
-            {
-                try
-                {
-                    var changes = await grains.GetGrain<ICapacityIndexGrain>(shard).GetChangesAsync(epochs[shard], versions[shard]);
-                    foreach (var summary in changes.Nodes)
-                    {
-                        view.Update(summary);
-                    }
+    private readonly long[] _epochs = new long[options.Value.Shards];
+    private readonly long[] _versions = new long[options.Value.Shards];
 
-                    epochs[shard] = changes.Epoch;
-                    versions[shard] = changes.Version;
-                }
-                catch (Exception) when (stoppingToken.IsCancellationRequested)
-                {
-                    // The silo is stopping: a call cut short by it is no failure of this service.
-                    return;
-                }
-                catch (Exception exception)
-                {
-                    // Expected while the silo starts or a silo fails over; the next tick retries.
-                    LogRefreshFailed(logger, shard, exception.GetType().Name);
-                }
+    protected override TimeSpan Interval => options.Value.RefreshInterval;
+
+    protected override async Task StepAsync(CancellationToken cancellationToken)
+    {
+        for (var shard = 0; shard < _epochs.Length; shard++)
+        {
+            try
+            {
+                await RefreshAsync(shard);
+            }
+            catch (Exception exception) when (!cancellationToken.IsCancellationRequested)
+            {
+                // One shard moving (its silo starting or failing over) must not hold the others back this tick.
+                LogShardRefreshFailed(logger, exception, shard);
             }
         }
     }
 
-    [LoggerMessage(Level = LogLevel.Debug, Message = "Index shard {Shard} refresh failed: {Error}")]
-    private static partial void LogRefreshFailed(ILogger logger, int shard, string error);
+    protected override void StepFailed(Exception exception) => LogRefreshFailed(logger, exception);
+
+    private async Task RefreshAsync(int shard)
+    {
+        var changes = await grains.GetGrain<ICapacityIndexGrain>(shard).GetChangesAsync(_epochs[shard], _versions[shard]);
+        foreach (var summary in changes.Nodes)
+        {
+            view.Update(summary);
+        }
+
+        _epochs[shard] = changes.Epoch;
+        _versions[shard] = changes.Version;
+    }
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Index shard {Shard} refresh failed; retrying on the next tick")]
+    private static partial void LogShardRefreshFailed(ILogger logger, Exception exception, int shard);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Index refresh failed; retrying on the next tick")]
+    private static partial void LogRefreshFailed(ILogger logger, Exception exception);
 }

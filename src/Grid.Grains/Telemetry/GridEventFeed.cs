@@ -1,6 +1,6 @@
 using System.Collections.Concurrent;
 using Grid.Grains;
-using Microsoft.Extensions.Hosting;
+using Grid.Hosting;
 using Microsoft.Extensions.Logging;
 
 namespace Grid.Telemetry;
@@ -10,12 +10,14 @@ namespace Grid.Telemetry;
 /// a background loop hands them to the <see cref="IGridEventsGrain"/> in one batch every half second, so the
 /// placement path never waits for the feed. Bounded: under a storm the oldest unpublished events are dropped.
 /// </summary>
-public sealed partial class GridEventFeed(IGrainFactory grains, GridClock clock, ILogger<GridEventFeed> logger) : BackgroundService
+public sealed partial class GridEventFeed(IGrainFactory grains, GridClock clock, TimeProvider time, ILogger<GridEventFeed> logger)
+    : PeriodicService(time)
 {
     public const int MaxPending = 1_000;
     public static readonly TimeSpan PublishInterval = TimeSpan.FromMilliseconds(500);
 
     private readonly ConcurrentQueue<Pending> _pending = new();
+    private int _publishing;
 
     public void Record(string kind, long? nodeId, long? fromNodeId, string message) =>
         Enqueue(new Pending(clock.UtcNow, kind, nodeId, fromNodeId, message, null));
@@ -35,37 +37,31 @@ public sealed partial class GridEventFeed(IGrainFactory grains, GridClock clock,
         }
     }
 
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    protected override TimeSpan Interval => PublishInterval;
+
+    protected override async Task StepAsync(CancellationToken cancellationToken)
     {
-        using var timer = new PeriodicTimer(PublishInterval);
-        while (await timer.WaitForNextTickAsync(stoppingToken))
+        if (_pending.IsEmpty)
         {
-            if (_pending.IsEmpty)
-            {
-                continue;
-            }
-
-            var batch = new List<GridEvent>();
-            while (batch.Count < MaxPending && _pending.TryDequeue(out var next))
-            {
-                batch.Add(new GridEvent(0, next.At, next.Kind, next.NodeId, next.FromNodeId,
-                    next.Message ?? next.Format!(next.NodeId, next.FromNodeId)));
-            }
-
-            try
-            {
-                await grains.GetGrain<IGridEventsGrain>(0).AddAsync([.. batch]);
-            }
-            catch (Exception exception) when (!stoppingToken.IsCancellationRequested)
-            {
-                // A soft feed: during a failover a batch may be lost rather than block or pile up.
-                LogPublishFailed(logger, batch.Count, exception.GetType().Name);
-            }
+            return;
         }
+
+        var batch = new List<GridEvent>();
+        while (batch.Count < MaxPending && _pending.TryDequeue(out var next))
+        {
+            batch.Add(new GridEvent(0, next.At, next.Kind, next.NodeId, next.FromNodeId,
+                next.Message ?? next.Format!(next.NodeId, next.FromNodeId)));
+        }
+
+        // A soft feed: during a failover a batch may be lost (reported by StepFailed) rather than block or pile up.
+        _publishing = batch.Count;
+        await grains.GetGrain<IGridEventsGrain>(0).AddAsync([.. batch]);
     }
+
+    protected override void StepFailed(Exception exception) => LogPublishFailed(logger, exception, _publishing);
 
     private sealed record Pending(DateTimeOffset At, string Kind, long? NodeId, long? FromNodeId, string? Message, Func<long?, long?, string>? Format);
 
-    [LoggerMessage(Level = LogLevel.Debug, Message = "Dropped {Count} grid events: {Error}")]
-    private static partial void LogPublishFailed(ILogger logger, int count, string error);
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Dropped {Count} grid events")]
+    private static partial void LogPublishFailed(ILogger logger, Exception exception, int count);
 }

@@ -1,7 +1,7 @@
 using System.Text.Json;
 using Grid.Host.Api;
-using Grid.Host.Proxy;
 using Grid.Host.Security;
+using Grid.Proxy;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.FileProviders;
@@ -56,7 +56,7 @@ public static class GridEndpoints
         api.MapLedgerApi();
         api.MapAccountApi();
         api.MapGridOverviewApi();
-        app.MapProxyApi();
+        app.MapProxyApi().AllowPublic();
 
         app.MapHealthChecks(LivePath, new HealthCheckOptions { Predicate = _ => false }).AllowPublic();
         app.MapHealthChecks(ReadyPath, new HealthCheckOptions

@@ -4,8 +4,8 @@ using Grid.Client;
 using Grid.Hosting;
 using Grid.Host.Api;
 using Grid.Host.Demo;
-using Grid.Host.Proxy;
 using Grid.Host.Security;
+using Grid.Proxy;
 using Grid.Storage;
 using Grid.Telemetry;
 using Microsoft.Extensions.Options;
@@ -30,7 +30,7 @@ public static partial class GridHostExtensions
     public static WebApplicationBuilder AddGridHost(this WebApplicationBuilder builder)
     {
         var options = builder.Configuration.GetSection(GridHostOptions.Section).Get<GridHostOptions>() ?? new GridHostOptions();
-        builder.Services.AddOptions<GridHostOptions>().BindConfiguration(GridHostOptions.Section);
+        builder.Services.AddGridSettings<GridHostOptions, GridHostOptionsValidator>(GridHostOptions.Section);
         if (string.IsNullOrEmpty(builder.Configuration["urls"]) && !builder.Configuration.GetSection("Kestrel:Endpoints").Exists())
         {
             builder.WebHost.UseUrls(DefaultUrl);
@@ -53,7 +53,7 @@ public static partial class GridHostExtensions
         builder.AddGridLimits();
         builder.Services.AddSingleton<NodeHeartbeats>();
         builder.Services.AddSingleton<GridOverviewCache>();
-        builder.AddGridProxy();
+        builder.Services.AddGridProxy(options.Storage == GridStorageKind.Postgres ? builder.Configuration.GetConnectionString(ConnectionStringName) : null);
         builder.Services.ConfigureHttpJsonOptions(json => GridJson.Configure(json.SerializerOptions));
         builder.Services.AddProblemDetails();
         // Malformed bodies reach the exception handler, which answers a ProblemDetails that says what was wrong.

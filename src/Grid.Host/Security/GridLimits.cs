@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Net;
 using System.Threading.RateLimiting;
 using Grid.Grains;
+using Grid.Hosting;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.RateLimiting;
 using Microsoft.Extensions.Options;
@@ -44,7 +45,7 @@ public static class GridLimits
     public static WebApplicationBuilder AddGridLimits(this WebApplicationBuilder builder)
     {
         var limits = builder.Configuration.GetSection(GridLimitsOptions.Section).Get<GridLimitsOptions>() ?? new GridLimitsOptions();
-        builder.Services.AddOptions<GridLimitsOptions>().BindConfiguration(GridLimitsOptions.Section);
+        builder.Services.AddGridSettings<GridLimitsOptions, GridLimitsOptionsValidator>(GridLimitsOptions.Section);
         builder.Services.AddSingleton<TwinQuotas>();
         builder.WebHost.ConfigureKestrel(kestrel => kestrel.Limits.MaxRequestBodySize = limits.MaxRequestBodyBytes);
         builder.Services.Configure<GridAuthenticationOptions>(GridAuthenticationHandler.SchemeName, o => o.MaxSignedBodyBytes = limits.MaxRequestBodyBytes);
@@ -109,7 +110,7 @@ public static class GridLimits
 }
 
 /// <summary>Per-twin quotas checked before work is done; counts are cached per silo for a few seconds.</summary>
-public sealed class TwinQuotas(IGrainFactory grains, IOptionsMonitor<GridLimitsOptions> limits, GridClock clock, Grid.Host.Proxy.IProxyReadStore contracts)
+public sealed class TwinQuotas(IGrainFactory grains, IOptionsMonitor<GridLimitsOptions> limits, GridClock clock, Grid.Proxy.IProxyReadStore contracts)
 {
     private static readonly TimeSpan s_cacheFor = TimeSpan.FromSeconds(5);
     private readonly System.Collections.Concurrent.ConcurrentDictionary<long, (int Count, DateTimeOffset Until)> _reservations = new();

@@ -1,4 +1,4 @@
-namespace Grid.Host.Proxy;
+namespace Grid.Proxy;
 
 /// <summary>Settings of the grid-proxy-compatible reads, bound from <c>Grid:Proxy</c>.</summary>
 public sealed class ProxyOptions
@@ -17,6 +17,6 @@ public sealed class ProxyOptions
     /// </summary>
     public TimeSpan NodeIndexInterval { get; set; } = TimeSpan.FromMilliseconds(250);
 
-    /// <summary>The version <c>/version</c> answers. Default: the host assembly's informational version.</summary>
+    /// <summary>The version <c>/version</c> answers. Default: this build's informational version.</summary>
     public string? Version { get; set; }
 }

@@ -1,4 +1,4 @@
-namespace Grid.Host.Proxy;
+namespace Grid.Proxy;
 
 /// <summary>Our records in the grid proxy's shapes.</summary>
 public static class ProxyViews

@@ -1,6 +1,6 @@
 using Grid.Scheduling;
 
-namespace Grid.Host.Proxy;
+namespace Grid.Proxy;
 
 /// <summary>A node with what the grid proxy joins to it: its farm (if known yet) and the farm's free addresses.</summary>
 public readonly record struct NodeRow(NodeSummary Node, FarmRow? Farm, int FarmFreeIps);

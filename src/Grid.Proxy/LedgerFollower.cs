@@ -1,6 +1,7 @@
+using Grid.Hosting;
 using Microsoft.Extensions.Options;
 
-namespace Grid.Host.Proxy;
+namespace Grid.Proxy;
 
 /// <summary>
 /// Keeps the <see cref="ProxyReadModel"/> at the ledger's head: reads this silo's ledger store (no grain call) from
@@ -11,7 +12,8 @@ public sealed partial class LedgerFollower(
     ILedgerReader ledger,
     ProxyReadModel readModel,
     IOptions<ProxyOptions> options,
-    ILogger<LedgerFollower> logger) : PeriodicService
+    TimeProvider time,
+    ILogger<LedgerFollower> logger) : PeriodicService(time)
 {
     public const int BatchSize = 2000;
 
@@ -32,6 +34,8 @@ public sealed partial class LedgerFollower(
     }
 
     protected override TimeSpan Interval => options.Value.LedgerPollInterval;
+
+    protected override bool StepsAtStart => true;
 
     protected override Task StepAsync(CancellationToken cancellationToken) => CatchUpAsync(cancellationToken);
 

@@ -1,8 +1,7 @@
 using System.Globalization;
-using Grid.Host.Api;
 using Microsoft.AspNetCore.Http.HttpResults;
 
-namespace Grid.Host.Proxy;
+namespace Grid.Proxy;
 
 /// <summary>
 /// The grid proxy's query string, read the way its server reads it (gorilla/schema): empty values are ignored,
@@ -23,7 +22,7 @@ public sealed class ProxyQuery
     private static readonly string[] FalseWords = ["0", "f", "F", "FALSE", "false", "False"];
 
     private readonly Dictionary<string, string> _values = new(StringComparer.Ordinal);
-    private readonly Validation _validation = new();
+    private readonly Dictionary<string, List<string>> _errors = new(StringComparer.Ordinal);
     private string? _firstError;
 
     public ProxyQuery(IQueryCollection query, IEnumerable<string> known)
@@ -48,14 +47,14 @@ public sealed class ProxyQuery
         }
     }
 
-    public bool IsValid => _validation.IsValid;
+    public bool IsValid => _errors.Count == 0;
 
     public bool Has(string name) => _values.ContainsKey(name);
 
     /// <summary>The 400 naming the parameters; <c>error</c> carries the first message, as the grid proxy's body does.</summary>
     public ValidationProblem Problem() =>
         TypedResults.ValidationProblem(
-            _validation.Errors,
+            _errors.ToDictionary(e => e.Key, e => e.Value.ToArray()),
             detail: _firstError,
             title: "Bad query parameter",
             extensions: new Dictionary<string, object?> { ["error"] = _firstError });
@@ -204,7 +203,12 @@ public sealed class ProxyQuery
     public void Fail(string name, string message)
     {
         _firstError ??= $"{name}: {message}";
-        _validation.Add(name, message);
+        if (!_errors.TryGetValue(name, out var messages))
+        {
+            _errors[name] = messages = [];
+        }
+
+        messages.Add(message);
     }
 
     private static string Clip(string value) => value.Length <= 40 ? value : value[..40] + "…";

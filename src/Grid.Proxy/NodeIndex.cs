@@ -1,8 +1,9 @@
 using System.Collections.Concurrent;
+using Grid.Hosting;
 using Grid.Scheduling;
 using Microsoft.Extensions.Options;
 
-namespace Grid.Host.Proxy;
+namespace Grid.Proxy;
 
 /// <summary>
 /// One node's fields the <c>/nodes</c> filters test, copied inline: a scan over the capacity view itself follows
@@ -202,7 +203,8 @@ public sealed class NodeSnapshot
 /// rebuilds it first. So an answer reflects a change within about one interval, and never more than three; a silo
 /// nobody asks for nodes builds nothing.
 /// </summary>
-public sealed partial class NodeIndex(CapacityView view, IOptions<ProxyOptions> options, ILogger<NodeIndex> logger) : PeriodicService
+public sealed partial class NodeIndex(CapacityView view, IOptions<ProxyOptions> options, TimeProvider time, ILogger<NodeIndex> logger)
+    : PeriodicService(time)
 {
     private const long ReadRecentlyMs = 60_000;
 
@@ -222,6 +224,8 @@ public sealed partial class NodeIndex(CapacityView view, IOptions<ProxyOptions> 
     }
 
     protected override TimeSpan Interval => options.Value.NodeIndexInterval;
+
+    protected override bool StepsAtStart => true;
 
     protected override Task StepAsync(CancellationToken cancellationToken)
     {

@@ -1,4 +1,4 @@
-namespace Grid.Host.Proxy;
+namespace Grid.Proxy;
 
 /// <summary>
 /// Where the grid-proxy reads of twins, farms, public IPs, contracts, bills and consumption are answered: the in-memory fold of the

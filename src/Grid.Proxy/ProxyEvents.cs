@@ -1,6 +1,6 @@
 using System.Text.Json;
 
-namespace Grid.Host.Proxy;
+namespace Grid.Proxy;
 
 /// <summary>What one ledger entry means to the grid-proxy read model (the kinds of LEDGER-EVENTS it folds).</summary>
 public abstract record ProxyEvent;

@@ -1,7 +1,7 @@
 using System.Text;
 using Npgsql;
 
-namespace Grid.Host.Proxy;
+namespace Grid.Proxy;
 
 /// <summary>
 /// The reads answered from the tables <see cref="PostgresProxyProjector"/> keeps (durable mode): filters, order and

@@ -1,7 +1,6 @@
-using Grid.Host.Api;
 using Microsoft.AspNetCore.Http.HttpResults;
 
-namespace Grid.Host.Proxy;
+namespace Grid.Proxy;
 
 /// <summary><c>/contracts</c>, <c>/contracts/{id}</c>, its bills and a twin's consumption, from the ledger read model.</summary>
 public static class ContractsQuery
@@ -43,7 +42,7 @@ public static class ContractsQuery
         long contractId, IProxyReadStore store, FarmDirectory farms, CancellationToken cancellationToken) =>
         await store.ContractAsync(contractId, cancellationToken) is { } contract
             ? TypedResults.Ok(ProxyViews.Contract(contract, farms))
-            : Problems.NotFound($"Contract {contractId}");
+            : ProxyApi.NotFound($"Contract {contractId}");
 
     public static async Task<Results<Ok<List<ProxyBill>>, ValidationProblem, ProblemHttpResult>> Bills(
         long contractId, HttpContext http, IProxyReadStore store, CancellationToken cancellationToken)
@@ -57,7 +56,7 @@ public static class ContractsQuery
 
         if (await store.ContractAsync(contractId, cancellationToken) is null)
         {
-            return Problems.NotFound($"Contract {contractId}");
+            return ProxyApi.NotFound($"Contract {contractId}");
         }
 
         var bills = await store.BillsAsync(contractId, limit, cancellationToken);

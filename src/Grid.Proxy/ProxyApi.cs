@@ -1,17 +1,16 @@
 using System.Reflection;
-using Grid.Host.Api;
-using Grid.Host.Security;
 using Grid.Scheduling;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
 
-namespace Grid.Host.Proxy;
+namespace Grid.Proxy;
 
 /// <summary>
 /// The ThreeFold grid proxy's read API at the root of the host (public, no key), so its clients work against our
 /// grid unmodified. Nodes come from the silo-local capacity view (joined to the farm directory, a copy of the read
 /// model's farms), farms, addresses, twins, contracts, bills and consumption from the ledger's read model
-/// (<see cref="IProxyReadStore"/>): no call here activates a grain.
+/// (<see cref="IProxyReadStore"/>): no call here activates a grain. The host decides who may call it
+/// (<see cref="MapProxyApi"/> answers the group for its access conventions).
 /// </summary>
 public static class ProxyApi
 {
@@ -20,9 +19,9 @@ public static class ProxyApi
     private static readonly string[] IpFilters = ["farm_ids", "free", "ip", "gateway"];
     private static readonly string[] IpSortKeys = ["ip", "contract_id", "farm_id"];
 
-    public static IEndpointRouteBuilder MapProxyApi(this IEndpointRouteBuilder app)
+    public static RouteGroupBuilder MapProxyApi(this IEndpointRouteBuilder app)
     {
-        var proxy = app.MapGroup("").WithTags("Grid proxy").AllowPublic();
+        var proxy = app.MapGroup("").WithTags("Grid proxy");
         proxy.MapGet("/nodes", ListNodes).WithName("ProxyNodes").WithSummary("Nodes with the grid proxy's filters, sorting and paging.");
         proxy.MapGet("/nodes/{nodeId:long}", GetNode).WithName("ProxyNode").WithSummary("One node, capacity nested as the grid proxy answers it.");
         proxy.MapGet("/nodes/{nodeId:long}/status", GetNodeStatus).WithName("ProxyNodeStatus").WithSummary("A node's status: up, down or standby.");
@@ -37,7 +36,7 @@ public static class ProxyApi
         proxy.MapGet("/ping", () => TypedResults.Ok(new ProxyPing("pong"))).WithName("ProxyPing");
         proxy.MapGet("/version", (IOptions<ProxyOptions> options) => TypedResults.Ok(new ProxyVersion(options.Value.Version ?? HostVersion())))
             .WithName("ProxyVersion");
-        return app;
+        return proxy;
     }
 
     public static Results<Ok<List<ProxyNode>>, ValidationProblem> ListNodes(
@@ -60,12 +59,12 @@ public static class ProxyApi
     public static Results<Ok<ProxyNode>, ProblemHttpResult> GetNode(long nodeId, CapacityView view, FarmDirectory farms, GridClock clock) =>
         FindNode(nodeId, view, farms) is { } row
             ? TypedResults.Ok(ProxyViews.Node(row, clock.UtcNow, nested: true))
-            : Problems.NotFound($"Node {nodeId}");
+            : NotFound($"Node {nodeId}");
 
     public static Results<Ok<ProxyNodeStatus>, ProblemHttpResult> GetNodeStatus(long nodeId, CapacityView view, FarmDirectory farms) =>
         FindNode(nodeId, view, farms) is { } row
             ? TypedResults.Ok(new ProxyNodeStatus(NodeQuery.Status(row.Node.Status)))
-            : Problems.NotFound($"Node {nodeId}");
+            : NotFound($"Node {nodeId}");
 
     public static async Task<Results<Ok<List<ProxyPublicIp>>, ValidationProblem>> ListPublicIps(
         HttpContext http, IProxyReadStore store, CancellationToken cancellationToken)
@@ -144,6 +143,10 @@ public static class ProxyApi
             DedicatedNodes: 0,
             WorkloadsNumber: workloads));
     }
+
+    /// <summary>The 404 the grid's API answers (RFC 7807), for a node or contract the read model does not hold.</summary>
+    internal static ProblemHttpResult NotFound(string what) =>
+        TypedResults.Problem(title: "Not found", detail: $"{what} was not found.", statusCode: StatusCodes.Status404NotFound);
 
     internal static int Compare(long a, long b, string textA, string textB) =>
         a != b ? a.CompareTo(b) : string.CompareOrdinal(textA, textB);

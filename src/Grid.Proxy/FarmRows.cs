@@ -1,4 +1,4 @@
-namespace Grid.Host.Proxy;
+namespace Grid.Proxy;
 
 /// <summary>A farm as the ledger announced it (<c>farm.registered</c>), with which contract holds each address.</summary>
 public sealed record FarmRow(long FarmId, long TwinId, string Name, string Certification, IReadOnlyList<PublicIpRow> PublicIps)

@@ -1,7 +1,8 @@
 using System.Collections.Frozen;
+using Grid.Hosting;
 using Microsoft.Extensions.Options;
 
-namespace Grid.Host.Proxy;
+namespace Grid.Proxy;
 
 /// <summary>
 /// This silo's copy of the read model's farms (name, owner, certification, addresses and which contract holds each),
@@ -12,7 +13,8 @@ namespace Grid.Host.Proxy;
 public sealed partial class FarmDirectory(
     IProxyReadStore readStore,
     IOptions<ProxyOptions> options,
-    ILogger<FarmDirectory> logger) : PeriodicService
+    TimeProvider time,
+    ILogger<FarmDirectory> logger) : PeriodicService(time)
 {
     private volatile FrozenDictionary<long, FarmRow> _farms = FrozenDictionary<long, FarmRow>.Empty;
 
@@ -27,6 +29,8 @@ public sealed partial class FarmDirectory(
         _farms = (await readStore.AllFarmsAsync(cancellationToken)).ToFrozenDictionary(f => f.FarmId);
 
     protected override TimeSpan Interval => options.Value.FarmRefreshInterval;
+
+    protected override bool StepsAtStart => true;
 
     protected override Task StepAsync(CancellationToken cancellationToken) => RefreshAsync(cancellationToken);
 

@@ -1,4 +1,4 @@
-namespace Grid.Host.Proxy;
+namespace Grid.Proxy;
 
 /// <summary>The reads answered from this silo's <see cref="ProxyReadModel"/> (memory mode): filter, sort and page in memory.</summary>
 public sealed class MemoryProxyReadStore(ProxyReadModel readModel) : IProxyReadStore

@@ -1,5 +1,5 @@
 -- The grid-proxy read model in durable mode: twins, farms, contracts (reservations), bills and per-twin consumption,
--- folded from grid_ledger_entry by the host's projector (Grid.Host.Proxy.PostgresProxyProjector). Every batch of
+-- folded from grid_ledger_entry by the host's projector (Grid.Proxy.PostgresProxyProjector). Every batch of
 -- entries is applied in one transaction together with the position row's move, so each entry changes these tables
 -- exactly once, whichever silo applies it and however often silos restart. Only the projector writes here.
 CREATE TABLE IF NOT EXISTS grid_proxy_position

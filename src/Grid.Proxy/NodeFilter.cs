@@ -1,6 +1,6 @@
 using Grid.Scheduling;
 
-namespace Grid.Host.Proxy;
+namespace Grid.Proxy;
 
 /// <summary>
 /// The <c>/nodes</c> filters a query asked for, as plain fields tested in one method (no closure per filter per node):

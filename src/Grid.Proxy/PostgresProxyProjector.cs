@@ -1,8 +1,9 @@
+using Grid.Hosting;
 using Microsoft.Extensions.Options;
 using Npgsql;
 using NpgsqlTypes;
 
-namespace Grid.Host.Proxy;
+namespace Grid.Proxy;
 
 /// <summary>
 /// Keeps the grid-proxy tables (<c>Sql/06-proxy-read-model.sql</c>) at the ledger's head in durable mode. Every silo
@@ -14,7 +15,8 @@ namespace Grid.Host.Proxy;
 public sealed partial class PostgresProxyProjector(
     [FromKeyedServices(PostgresProxyReadStore.DataSourceKey)] NpgsqlDataSource source,
     IOptions<ProxyOptions> options,
-    ILogger<PostgresProxyProjector> logger) : PeriodicService
+    TimeProvider time,
+    ILogger<PostgresProxyProjector> logger) : PeriodicService(time)
 {
     public const int BatchSize = 2000;
 
@@ -44,6 +46,8 @@ public sealed partial class PostgresProxyProjector(
     }
 
     protected override TimeSpan Interval => options.Value.LedgerPollInterval;
+
+    protected override bool StepsAtStart => true;
 
     protected override Task StepAsync(CancellationToken cancellationToken) => CatchUpAsync(cancellationToken);
 

@@ -1,6 +1,6 @@
 using Microsoft.AspNetCore.Http.HttpResults;
 
-namespace Grid.Host.Proxy;
+namespace Grid.Proxy;
 
 /// <summary><c>/farms</c>: the read model's farms, with the grid proxy's farm filters and its node-level filters
 /// (a farm matches when at least one of its nodes in the capacity view passes them all).</summary>

@@ -1,6 +1,6 @@
 using System.Text.Json.Serialization;
 
-namespace Grid.Host.Proxy;
+namespace Grid.Proxy;
 
 // The grid proxy's JSON shapes (tfgrid-sdk-go grid-proxy/pkg/types), field names exactly as it spells them.
 // Fields our grid has no equivalent for carry their neutral value; docs/grid-proxy.md lists each one.

@@ -1,4 +1,4 @@
-namespace Grid.Host.Proxy;
+namespace Grid.Proxy;
 
 /// <summary>A reservation as a grid-proxy node contract.</summary>
 public sealed record ContractRow(long ContractId, long TwinId, string State, long CreatedAt, long NodeId, long FarmId, int PublicIps);
