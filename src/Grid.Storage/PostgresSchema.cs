@@ -88,7 +88,7 @@ public static partial class PostgresSchema
             }
             catch (Exception ex) when (IsTransient(ex) && !cancellationToken.IsCancellationRequested && DateTime.UtcNow + delay < deadline)
             {
-                LogRetrying(logger, attempt, delay, ex.Message);
+                LogRetrying(logger, ex, attempt, delay, ex.Message);
                 await Task.Delay(delay, cancellationToken);
                 delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, MaxRetryDelay.Ticks));
             }
@@ -152,7 +152,7 @@ public static partial class PostgresSchema
     private static partial void LogApplied(ILogger logger, int scriptCount, int attempt);
 
     [LoggerMessage(EventId = 2, Level = LogLevel.Warning, Message = "PostgreSQL not reachable yet (attempt {Attempt}), retrying in {Delay}: {Reason}")]
-    private static partial void LogRetrying(ILogger logger, int attempt, TimeSpan delay, string reason);
+    private static partial void LogRetrying(ILogger logger, Exception exception, int attempt, TimeSpan delay, string reason);
 }
 
 /// <summary>One embedded schema script.</summary>

@@ -126,7 +126,7 @@ public sealed partial class LedgerAppender(IGrainFactory grains, ILogger<LedgerA
             }
             catch (Exception e)
             {
-                LogFailed(logger, batch.Count, e.Message);
+                LogFailed(logger, e, batch.Count, e.Message);
                 batch.ForEach(w => w.Fail(e));
             }
         }
@@ -210,5 +210,5 @@ public sealed partial class LedgerAppender(IGrainFactory grains, ILogger<LedgerA
     }
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "{Count} ledger appends failed (their callers retry): {Reason}")]
-    private static partial void LogFailed(ILogger logger, int count, string reason);
+    private static partial void LogFailed(ILogger logger, Exception exception, int count, string reason);
 }

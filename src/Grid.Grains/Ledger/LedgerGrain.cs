@@ -195,7 +195,7 @@ public sealed partial class LedgerGrain(
             var behindFailure = previous?.Write is { IsCompletedSuccessfully: false };
             if (behindFailure || (e is LedgerConflictException && batch.TrueForAll(p => p.Conflicts < MaxConflicts)))
             {
-                LogConflict(logger, batch.Count, e.Message);
+                LogConflict(logger, e, batch.Count, e.Message);
                 batch.ForEach(p => p.Conflicts += behindFailure ? 0 : 1);
                 _queue.InsertRange(0, batch);
                 return;
@@ -260,7 +260,7 @@ public sealed partial class LedgerGrain(
         catch (Exception e)
         {
             // The next batch or timer tick tries again; the chain itself is already durable.
-            LogCheckpointFailed(logger, head.Seq, e.Message);
+            LogCheckpointFailed(logger, e, head.Seq, e.Message);
         }
         finally
         {
@@ -286,11 +286,11 @@ public sealed partial class LedgerGrain(
     private static partial void LogActivated(ILogger logger, long seq, string publicKey);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Ledger batch of {Count} refused by the store ({Reason}); reloading the head and retrying")]
-    private static partial void LogConflict(ILogger logger, int count, string reason);
+    private static partial void LogConflict(ILogger logger, Exception exception, int count, string reason);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Ledger batch of {Count} failed; the head is read again before the next batch")]
     private static partial void LogFailed(ILogger logger, Exception exception, int count);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Ledger checkpoint at {Seq} not written: {Reason}")]
-    private static partial void LogCheckpointFailed(ILogger logger, long seq, string reason);
+    private static partial void LogCheckpointFailed(ILogger logger, Exception exception, long seq, string reason);
 }

@@ -19,10 +19,10 @@ public sealed partial class LedgerRecorder(LedgerAppender appender, ILogger<Ledg
         }
         catch (Exception e)
         {
-            LogFailed(logger, append.EventId, e.Message);
+            LogFailed(logger, e, append.EventId, e.Message);
         }
     }
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Ledger event {EventId} not recorded: {Reason}")]
-    private static partial void LogFailed(ILogger logger, string eventId, string reason);
+    private static partial void LogFailed(ILogger logger, Exception exception, string eventId, string reason);
 }

@@ -20,7 +20,7 @@ public sealed partial class GridExceptionHandler(IProblemDetailsService problems
         if (status == StatusCodes.Status503ServiceUnavailable)
         {
             http.Response.Headers.RetryAfter = "1";
-            LogTransient(logger, exception.GetType().Name, exception.Message);
+            LogTransient(logger, exception, exception.GetType().Name, exception.Message);
         }
         else if (status >= 500)
         {
@@ -59,7 +59,7 @@ public sealed partial class GridExceptionHandler(IProblemDetailsService problems
     };
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Transient failure answered with 503: {Type}: {Message}")]
-    private static partial void LogTransient(ILogger logger, string type, string message);
+    private static partial void LogTransient(ILogger logger, Exception exception, string type, string message);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Unexpected failure")]
     private static partial void LogUnexpected(ILogger logger, Exception exception);
