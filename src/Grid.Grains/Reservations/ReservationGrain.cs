@@ -13,7 +13,8 @@ namespace Grid.Reservations;
 /// (<see cref="ReservationLifecycle"/>: <c>active → (migrating → active)* → cancelled</c>, <c>unschedulable</c> while
 /// nothing fits (retried with backoff), <c>lost</c> for a pinned reservation whose node is down, <c>grace</c> while a
 /// prepaid bill is unpaid). Its record is written only through <see cref="ReservationStore"/>, its meter and bills are
-/// <see cref="ReservationBilling"/>'s. Every answer that acknowledges a change is given after the change is durable.
+/// <see cref="ReservationBilling"/>'s, its moves, migrations and retries <see cref="ReservationMoves"/>' (on the grain's
+/// timers and reminder, through <see cref="IReservationTimers"/>). Every answer that acknowledges a change is given after the change is durable.
 /// Reservations are called rarely (create, read, cancel, a move), so an idle one leaves memory after a few minutes
 /// rather than Orleans' default quarter hour: a silo holds a million reservations in storage, not as activations.
 /// </summary>
