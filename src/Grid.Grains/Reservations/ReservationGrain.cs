@@ -13,16 +13,14 @@ namespace Grid.Reservations;
 /// (<see cref="ReservationLifecycle"/>: <c>active → (migrating → active)* → cancelled</c>, <c>unschedulable</c> while
 /// nothing fits (retried with backoff), <c>lost</c> for a pinned reservation whose node is down, <c>grace</c> while a
 /// prepaid bill is unpaid). Its record is written only through <see cref="ReservationStore"/>, its meter and bills are
-/// <see cref="ReservationBilling"/>'s. Every answer that acknowledges a change is given after the change is durable.
+/// <see cref="ReservationBilling"/>'s, its moves, migrations and retries <see cref="ReservationMoves"/>' (on the grain's
+/// timers and reminder, through <see cref="IReservationTimers"/>). Every answer that acknowledges a change is given after the change is durable.
 /// Reservations are called rarely (create, read, cancel, a move), so an idle one leaves memory after a few minutes
 /// rather than Orleans' default quarter hour: a silo holds a million reservations in storage, not as activations.
 /// </summary>
 [CollectionAgeLimit(Minutes = 5)]
-public sealed partial class ReservationGrain : Grain, IReservationGrain, IRemindable, IIncomingGrainCallFilter
+public sealed class ReservationGrain : Grain, IReservationGrain, IRemindable, IIncomingGrainCallFilter, IReservationTimers
 {
-    private const string RetryReminder = "retry-placement";
-    private static readonly TimeSpan MaxBackoff = TimeSpan.FromSeconds(60);
-    private static readonly TimeSpan MigrationTimeout = TimeSpan.FromSeconds(60);
     private readonly ReservationStore _store;
     private readonly IReservationPlacement _placement;
     private readonly ReservationBillingServices _billingServices;
@@ -30,7 +28,7 @@ public sealed partial class ReservationGrain : Grain, IReservationGrain, IRemind
     private readonly GridMetrics _metrics;
     private readonly ILogger<ReservationGrain> _logger;
     private ReservationBilling? _billing;
-    private IGrainTimer? _retryTimer;
+    private ReservationMoves? _moves;
     private IGrainTimer? _settleRetry;
 
     public ReservationGrain(
@@ -55,19 +53,12 @@ public sealed partial class ReservationGrain : Grain, IReservationGrain, IRemind
 
     private ReservationBilling Billing => _billing ??= new(ReservationId, _store, _billingServices, GrainFactory, PushWorkloadsAsync, _logger);
 
+    private ReservationMoves Moves => _moves ??=
+        new(ReservationId, _store, _placement, Billing, _metrics, _logger, GrainFactory, this, _health.Value.RetryBackoff);
+
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
-        if (Record.State == ReservationState.Migrating)
-        {
-            ScheduleMigrationTimeout();
-        }
-        else if (Record.State == ReservationState.Unschedulable)
-        {
-            // Reactivated after a silo loss: retry at the short backoff again rather than wait for the reminder
-            // (its period is the longest backoff).
-            StartRetryTimer(_health.Value.RetryBackoff);
-        }
-
+        Moves.Resume();
         return Task.CompletedTask;
     }
 
@@ -114,7 +105,7 @@ public sealed partial class ReservationGrain : Grain, IReservationGrain, IRemind
             _store.AddEvent("cancelled", nodeId, cause == BillingEvents.CauseTenant ? "Cancelled by the tenant." : "Cancelled: grace period over, out of funds.");
             await _store.WriteAsync();
             await Billing.FlushLedgerAsync();
-            await StopRetryingAsync();
+            await Moves.StopRetryingAsync();
         }
 
         // Releases are idempotent, so a retried cancel (the first answer was lost) finishes what it started.
@@ -200,21 +191,10 @@ public sealed partial class ReservationGrain : Grain, IReservationGrain, IRemind
             && (Record.PublicIps.Any(held => held.Ip == ip) || (Record.PreviousNodeId is not null && Record.PreviousEpoch == epoch)))
         || (!_store.Exists && !await _store.GoneAsync());
 
-    public Task<bool> EvacuateAsync(long nodeId, bool makeBeforeBreak, DateTimeOffset? lastHeartbeat = null)
-    {
-        if (!makeBeforeBreak)
-        {
-            Billing.OnNodeLost(nodeId, lastHeartbeat);
-        }
+    public Task<bool> EvacuateAsync(long nodeId, bool makeBeforeBreak, DateTimeOffset? lastHeartbeat = null) =>
+        Moves.EvacuateAsync(nodeId, makeBeforeBreak, lastHeartbeat);
 
-        return _store.PlacingAsync(Record.Epoch + 1, async () => (await MoveAsync(nodeId, makeBeforeBreak, callerReleases: false)).Moved);
-    }
-
-    public Task<long> MoveOffLostNodeAsync(long nodeId, DateTimeOffset? lastHeartbeat)
-    {
-        Billing.OnNodeLost(nodeId, lastHeartbeat);
-        return _store.PlacingAsync(Record.Epoch + 1, async () => (await MoveAsync(nodeId, makeBeforeBreak: false, callerReleases: true)).Release);
-    }
+    public Task<long> MoveOffLostNodeAsync(long nodeId, DateTimeOffset? lastHeartbeat) => Moves.MoveOffLostNodeAsync(nodeId, lastHeartbeat);
 
     public async Task NodeReturnedAsync(long nodeId)
     {
@@ -224,7 +204,7 @@ public sealed partial class ReservationGrain : Grain, IReservationGrain, IRemind
             Billing.OnServingAgain(nodeId);
             _store.AddEvent("node-returned", nodeId, $"Node {nodeId} is back; serving from it again.");
             await _store.WriteAsync();
-            await StopRetryingAsync();
+            await Moves.StopRetryingAsync();
         }
     }
 
@@ -238,7 +218,7 @@ public sealed partial class ReservationGrain : Grain, IReservationGrain, IRemind
         var running = await Task.WhenAll(Record.Workloads.Keys.Select(id => GrainFactory.GetGrain<IWorkloadGrain>(id).GetAsync()));
         if (running.All(w => w is null || (w.State == WorkloadState.Running && w.Epoch == epoch)))
         {
-            await CompleteMigrationAsync("new copies running");
+            await Moves.CompleteMigrationAsync("new copies running");
         }
     }
 
@@ -283,9 +263,22 @@ public sealed partial class ReservationGrain : Grain, IReservationGrain, IRemind
 
     public async Task ReceiveReminder(string reminderName, TickStatus status)
     {
-        if (reminderName == RetryReminder)
+        if (reminderName == ReservationMoves.RetryReminder)
         {
-            await RetryPlacementAsync();
+            await Moves.RetryPlacementAsync();
+        }
+    }
+
+    IGrainTimer IReservationTimers.StartTimer(Func<Task> callback, TimeSpan dueTime) =>
+        this.RegisterGrainTimer(_ => callback(), dueTime, Timeout.InfiniteTimeSpan);
+
+    Task IReservationTimers.KeepReminderAsync(string name, TimeSpan period) => this.RegisterOrUpdateReminder(name, period, period);
+
+    async Task IReservationTimers.StopReminderAsync(string name)
+    {
+        if (await this.GetReminder(name) is { } reminder)
+        {
+            await this.UnregisterReminder(reminder);
         }
     }
 

@@ -1,0 +1,252 @@
+using Grid.Grains;
+using Grid.Telemetry;
+using Microsoft.Extensions.Logging;
+
+namespace Grid.Reservations;
+
+/// <summary>
+/// A reservation's moves: off a lost or draining node, the migration that follows a make-before-break move, and the
+/// retries of an unschedulable reservation. Runs on its grain's turns; what to do is decided by
+/// <see cref="ReservationMovePolicy"/>, the record written through <see cref="ReservationStore"/>.
+/// </summary>
+/// <param name="reservationId">The reservation moved.</param>
+/// <param name="store">Its record and the one way to write it.</param>
+/// <param name="placement">Finds the node a move goes to.</param>
+/// <param name="billing">Meters the lost node and the move.</param>
+/// <param name="metrics">Counts the moves.</param>
+/// <param name="logger">The grain's logger.</param>
+/// <param name="grains">For the nodes released and the workloads re-placed.</param>
+/// <param name="timers">The grain's timers and retry reminder.</param>
+/// <param name="firstBackoff">The wait before the first retry of an unschedulable reservation.</param>
+public sealed partial class ReservationMoves(
+    long reservationId,
+    ReservationStore store,
+    IReservationPlacement placement,
+    ReservationBilling billing,
+    GridMetrics metrics,
+    ILogger logger,
+    IGrainFactory grains,
+    IReservationTimers timers,
+    TimeSpan firstBackoff)
+{
+    /// <summary>The reminder that retries an unschedulable reservation's placement; the grain hands it to <see cref="RetryPlacementAsync"/>.</summary>
+    public const string RetryReminder = "retry-placement";
+
+    private static readonly TimeSpan MigrationTimeout = TimeSpan.FromSeconds(60);
+
+    private IGrainTimer? _retryTimer;
+
+    private ReservationRecord Record => store.Record;
+
+    /// <summary>At activation: a migration or the retries in progress when the last activation went go on.</summary>
+    public void Resume()
+    {
+        if (Record.State == ReservationState.Migrating)
+        {
+            ScheduleMigrationTimeout();
+        }
+        else if (Record.State == ReservationState.Unschedulable)
+        {
+            // Reactivated after a silo loss: retry at the short backoff again rather than wait for the reminder
+            // (its period is the longest backoff).
+            StartRetryTimer(firstBackoff);
+        }
+    }
+
+    /// <summary>Moves off <paramref name="nodeId"/>, lost or (<paramref name="makeBeforeBreak"/>) draining; answers whether the reservation left it.</summary>
+    public Task<bool> EvacuateAsync(long nodeId, bool makeBeforeBreak, DateTimeOffset? lastHeartbeat)
+    {
+        if (!makeBeforeBreak)
+        {
+            billing.OnNodeLost(nodeId, lastHeartbeat);
+        }
+
+        return store.PlacingAsync(Record.Epoch + 1, async () => (await MoveAsync(nodeId, makeBeforeBreak, callerReleases: false)).Moved);
+    }
+
+    /// <summary>Moves off lost node <paramref name="nodeId"/>; answers the epoch the caller must release there (0: nothing).</summary>
+    public Task<long> MoveOffLostNodeAsync(long nodeId, DateTimeOffset? lastHeartbeat)
+    {
+        billing.OnNodeLost(nodeId, lastHeartbeat);
+        return store.PlacingAsync(Record.Epoch + 1, async () => (await MoveAsync(nodeId, makeBeforeBreak: false, callerReleases: true)).Release);
+    }
+
+    /// <summary>Ends a make-before-break move: the reservation is active on its new node and the previous one is released.</summary>
+    public async Task CompleteMigrationAsync(string why)
+    {
+        if (!ReservationLifecycle.Allows(Record.State, ReservationTrigger.MigrationDone) || Record.PreviousNodeId is not { } previous)
+        {
+            return;
+        }
+
+        var previousEpoch = Record.PreviousEpoch;
+        store.Fire(ReservationTrigger.MigrationDone);
+        Record.PreviousNodeId = null;
+        store.AddEvent("migrated", Record.NodeId, $"Released node {previous} (epoch {previousEpoch}): {why}.");
+        await store.WriteAsync();
+        await ReleaseQuietlyAsync(previous, previousEpoch);
+    }
+
+    /// <summary>Tries an unschedulable reservation's move again; in any other state the retries stop.</summary>
+    public async Task RetryPlacementAsync()
+    {
+        if (Record.State != ReservationState.Unschedulable || Record.NodeId is not { } nodeId)
+        {
+            await StopRetryingAsync();
+            return;
+        }
+
+        Record.Retries++;
+        await EvacuateAsync(nodeId, makeBeforeBreak: false, lastHeartbeat: null);
+    }
+
+    /// <summary>Stops the retries: their timer and reminder.</summary>
+    public async Task StopRetryingAsync()
+    {
+        _retryTimer?.Dispose();
+        _retryTimer = null;
+        await timers.StopReminderAsync(RetryReminder);
+    }
+
+    /// <summary>
+    /// Moves off <paramref name="nodeId"/>. Answers whether the reservation left it (or had left it already), and
+    /// with <paramref name="callerReleases"/> the epoch the caller must release there (0: nothing left to release).
+    /// </summary>
+    private async Task<(bool Moved, long Release)> MoveAsync(long nodeId, bool makeBeforeBreak, bool callerReleases)
+    {
+        if (!store.Exists)
+        {
+            return (await store.GoneAsync(), 0);
+        }
+
+        switch (ReservationMovePolicy.Decide(Record, nodeId))
+        {
+            case ReservationMoveAction.ReleaseStale:
+                var stale = ReservationMovePolicy.StaleEpoch(Record);
+                if (callerReleases)
+                {
+                    return (true, stale);
+                }
+
+                await ReleaseQuietlyAsync(nodeId, stale);
+                return (true, 0);
+            case ReservationMoveAction.AwaitMigration:
+                return (true, 0);
+            case ReservationMoveAction.StayPinned:
+                // Lost and grace stay as they are (see ReservationLifecycle); a drain leaves a pinned reservation in place.
+                if (!makeBeforeBreak && ReservationLifecycle.Allows(Record.State, ReservationTrigger.PinnedNodeDown))
+                {
+                    store.Fire(ReservationTrigger.PinnedNodeDown);
+                    store.AddEvent("lost", nodeId, $"Pinned to node {nodeId}, which is down; waiting for it to return.");
+                    await store.WriteAsync();
+                }
+
+                return (false, 0);
+            default:
+                return await MoveElsewhereAsync(nodeId, makeBeforeBreak, callerReleases);
+        }
+    }
+
+    private async Task<(bool Moved, long Release)> MoveElsewhereAsync(long nodeId, bool makeBeforeBreak, bool callerReleases)
+    {
+        var oldEpoch = Record.Epoch;
+        var epoch = oldEpoch + 1;
+        var assignments = Record.Assignments(reservationId, epoch);
+        var (target, report) = await placement.PlaceMoveAsync(reservationId, epoch, Record.Request!, assignments, new HashSet<long> { nodeId });
+        if (target is null)
+        {
+            if (!makeBeforeBreak && !ReservationLifecycle.Allows(Record.State, ReservationTrigger.NoNodeFits))
+            {
+                // Stays in grace (a retry's move would make it active unpaid); the down node's evacuation asks again.
+                return (false, 0);
+            }
+
+            if (!makeBeforeBreak)
+            {
+                store.Fire(ReservationTrigger.NoNodeFits);
+                store.AddEvent("unschedulable", nodeId, $"Node {nodeId} is down and no other node fits: {report!.Describe()}. Retrying.");
+                await store.WriteAsync();
+                await ScheduleRetryAsync();
+            }
+            else
+            {
+                store.AddEvent("move-failed", nodeId, $"Could not move off draining node {nodeId}: {report!.Describe()}.");
+                await store.WriteAsync();
+            }
+
+            return (false, 0);
+        }
+
+        Record.NodeId = target.NodeId;
+        Record.Epoch = epoch;
+        Record.PublicIps = [.. target.PublicIps];
+        Record.Retries = 0;
+        // Make-before-break only when there are copies to start first (never in grace: nothing runs there).
+        var waitForWorkloads = makeBeforeBreak && Record.Workloads.Count > 0
+            && ReservationLifecycle.Allows(Record.State, ReservationTrigger.MovedBeforeBreak);
+        store.Fire(waitForWorkloads ? ReservationTrigger.MovedBeforeBreak : ReservationTrigger.Moved);
+        billing.OnMoved(nodeId, target, epoch);
+        Record.PreviousNodeId = waitForWorkloads ? nodeId : null;
+        Record.PreviousEpoch = waitForWorkloads ? oldEpoch : 0;
+        store.AddEvent("moved", target.NodeId,
+            $"Moved from node {nodeId} (epoch {oldEpoch}) to node {target.NodeId} (epoch {epoch}){(makeBeforeBreak ? ", make-before-break" : "")}.");
+        await store.WriteAsync();
+        // Like the placed event: durable in the write above, on its way to the ledger after it (a lost silo's
+        // events go at the next flush), so a node's evacuation does not wait for a ledger commit per move.
+        _ = billing.FlushLedgerAsync();
+        metrics.Moved(makeBeforeBreak ? "drain" : "node-down", nodeId, target.NodeId);
+        LogMoved(logger, reservationId, nodeId, target.NodeId, epoch);
+        await StopRetryingAsync();
+
+        await Task.WhenAll(Record.Workloads.Keys.Select(id => grains.GetGrain<IWorkloadGrain>(id).PlacedAsync(target.NodeId, epoch)));
+        if (waitForWorkloads)
+        {
+            ScheduleMigrationTimeout();
+        }
+        else if (callerReleases)
+        {
+            return (true, oldEpoch);
+        }
+        else
+        {
+            await ReleaseQuietlyAsync(nodeId, oldEpoch);
+        }
+
+        return (true, 0);
+    }
+
+    private void ScheduleMigrationTimeout() =>
+        timers.StartTimer(() => CompleteMigrationAsync("migration timeout"), MigrationTimeout);
+
+    private async Task ScheduleRetryAsync()
+    {
+        StartRetryTimer(ReservationMovePolicy.RetryBackoff(firstBackoff, Record.Retries));
+        // The reminder survives a silo loss; the timer gives the fast backoff in between.
+        await timers.KeepReminderAsync(RetryReminder, ReservationMovePolicy.MaxBackoff);
+    }
+
+    private void StartRetryTimer(TimeSpan backoff)
+    {
+        _retryTimer?.Dispose();
+        _retryTimer = timers.StartTimer(RetryPlacementAsync, backoff);
+    }
+
+    private async Task ReleaseQuietlyAsync(long nodeId, long epoch)
+    {
+        try
+        {
+            await grains.GetGrain<INodeGrain>(nodeId).ReleaseAsync(reservationId, epoch);
+        }
+        catch (Exception exception)
+        {
+            // The node's orphan check releases it later: the reservation no longer points there.
+            LogReleaseFailed(logger, exception, reservationId, nodeId, epoch);
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Reservation {ReservationId} moved from node {From} to node {To} (epoch {Epoch})")]
+    private static partial void LogMoved(ILogger logger, long reservationId, long from, long to, long epoch);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Reservation {ReservationId} could not release node {NodeId} epoch {Epoch}")]
+    private static partial void LogReleaseFailed(ILogger logger, Exception exception, long reservationId, long nodeId, long epoch);
+}
