@@ -1,3 +1,4 @@
+using Grid.Testing;
 namespace Grid.Grains.Tests;
 
 /// <summary>A reservation in grace whose node goes down and comes back stays in grace until a deposit covers it.</summary>
@@ -29,10 +30,10 @@ public sealed class GraceOnLostNodeTests
 
         // The node goes down and comes back: still in grace, nothing served meanwhile.
         await grid.AdvanceAsync(TimeSpan.FromMinutes(3), [], TimeSpan.FromSeconds(30));
-        await GridCluster.UntilAsync(async () => (await grid.Grains.GetGrain<INodeGrain>(node).GetAsync())!.Status == NodeStatus.Down, "the node is down");
-        await GridCluster.StaysAsync(async () => (await reservation.GetAsync())!.State == ReservationState.Grace, "in grace while its node is down");
+        await Poll.UntilAsync(async () => (await grid.Grains.GetGrain<INodeGrain>(node).GetAsync())!.Status == NodeStatus.Down, TimeSpan.FromSeconds(20), "the node is down");
+        await Poll.StaysAsync(async () => (await reservation.GetAsync())!.State == ReservationState.Grace, TimeSpan.FromMilliseconds(1_000), "in grace while its node is down");
         await grid.BeatAsync(node);
-        await GridCluster.StaysAsync(async () => (await reservation.GetAsync())!.State == ReservationState.Grace, "in grace after its node returned");
+        await Poll.StaysAsync(async () => (await reservation.GetAsync())!.State == ReservationState.Grace, TimeSpan.FromMilliseconds(1_000), "in grace after its node returned");
         await grid.AdvanceAsync(TimeSpan.FromMinutes(60), [node], TimeSpan.FromMinutes(1));
         await BillingSteps.TickAsync(grid);
         Assert.Equal(ReservationState.Grace, (await reservation.GetAsync())!.State);

@@ -1,5 +1,6 @@
 using Grid.Grains;
 using Grid.Scheduling;
+using Grid.Testing;
 using Microsoft.Extensions.DependencyInjection;
 using Orleans.TestingHost;
 
@@ -57,16 +58,16 @@ public sealed class HealingReviewTests
 
         grid.Stall.Hold("node");
         var down = node.MarkDownAsync(lastBeat);
-        await GridCluster.UntilAsync(() => Task.FromResult(grid.Stall.Waiting == 1), "the down status is being written");
+        await Poll.UntilAsync(() => Task.FromResult(grid.Stall.Waiting == 1), TimeSpan.FromSeconds(20), "the down status is being written");
         grid.Clock.Advance(TimeSpan.FromSeconds(1));
         var beat = grid.BeatAsync(nodeId);
-        await GridCluster.UntilAsync(async () => (await node.GetAsync())!.LastHeartbeat > lastBeat, "the node has the heartbeat");
+        await Poll.UntilAsync(async () => (await node.GetAsync())!.LastHeartbeat > lastBeat, TimeSpan.FromSeconds(20), "the node has the heartbeat");
         grid.Stall.Release();
         await down;
         await beat;
 
-        await GridCluster.UntilAsync(async () => (await node.GetAsync())!.Status == NodeStatus.Up, "the node is up");
-        await GridCluster.StaysAsync(async () => await reservation.GetAsync() is { State: ReservationState.Active, Epoch: 1 } r && r.NodeId == nodeId,
+        await Poll.UntilAsync(async () => (await node.GetAsync())!.Status == NodeStatus.Up, TimeSpan.FromSeconds(20), "the node is up");
+        await Poll.StaysAsync(async () => await reservation.GetAsync() is { State: ReservationState.Active, Epoch: 1 } r && r.NodeId == nodeId, TimeSpan.FromMilliseconds(1_000),
             "the reservation stays on its live node");
     }
 
@@ -80,17 +81,17 @@ public sealed class HealingReviewTests
             (await grid.ReserveAsync(twin, Small, PlacementConstraints.None with { NodeId = nodeId })).ReservationId);
         var node = grid.Grains.GetGrain<INodeGrain>(nodeId);
         await node.MarkDownAsync((await node.GetAsync())!.LastHeartbeat!.Value);
-        await GridCluster.UntilAsync(async () => (await reservation.GetAsync())!.State == ReservationState.Lost, "the pinned reservation is lost");
+        await Poll.UntilAsync(async () => (await reservation.GetAsync())!.State == ReservationState.Lost, TimeSpan.FromSeconds(20), "the pinned reservation is lost");
 
         grid.Stall.Hold("node");
         var beat = grid.BeatAsync(nodeId);
-        await GridCluster.UntilAsync(() => Task.FromResult(grid.Stall.Waiting == 1), "the node's return is being written");
-        await GridCluster.StaysAsync(async () => (await reservation.GetAsync())!.State == ReservationState.Lost,
+        await Poll.UntilAsync(() => Task.FromResult(grid.Stall.Waiting == 1), TimeSpan.FromSeconds(20), "the node's return is being written");
+        await Poll.StaysAsync(async () => (await reservation.GetAsync())!.State == ReservationState.Lost, TimeSpan.FromMilliseconds(1_000),
             "the reservation is not told before the node's return is durable");
         grid.Stall.Release();
         await beat;
 
-        await GridCluster.UntilAsync(async () => (await reservation.GetAsync())!.State == ReservationState.Active, "it is active once the return is written");
+        await Poll.UntilAsync(async () => (await reservation.GetAsync())!.State == ReservationState.Active, TimeSpan.FromSeconds(20), "it is active once the return is written");
     }
 
     [Fact]
@@ -110,7 +111,7 @@ public sealed class HealingReviewTests
 
         Assert.Equal(workloadId, Assert.Single(answer.Desired).WorkloadId);
         await grid.BeatAsync(nodeId, new WorkloadReport(workloadId, 1, WorkloadState.Running));
-        await GridCluster.UntilAsync(async () => (await grid.Grains.GetGrain<IWorkloadGrain>(workloadId).GetAsync())!.State == WorkloadState.Running,
+        await Poll.UntilAsync(async () => (await grid.Grains.GetGrain<IWorkloadGrain>(workloadId).GetAsync())!.State == WorkloadState.Running, TimeSpan.FromSeconds(20),
             "the report is forwarded on the next heartbeat");
     }
 
@@ -123,16 +124,16 @@ public sealed class HealingReviewTests
         // The node is declared down while no reservation can store its move: every move of the run fails.
         grid.Stall.Fail("reservation");
         await grid.AdvanceAsync(TimeSpan.FromSeconds(10), [survivor]);
-        await GridCluster.UntilAsync(() => Task.FromResult(grid.Stall.Failed >= reservations.Length), "every move failed once");
+        await Poll.UntilAsync(() => Task.FromResult(grid.Stall.Failed >= reservations.Length), TimeSpan.FromSeconds(20), "every move failed once");
         grid.Stall.Release();
 
-        await GridCluster.UntilAsync(async () =>
+        await Poll.UntilAsync(async () =>
         {
             // Grid time goes on (the shard asks again every 2 s) while the first run may still be ending.
             await grid.AdvanceAsync(TimeSpan.FromMilliseconds(500), [survivor], TimeSpan.FromMilliseconds(500));
             var now = await Task.WhenAll(reservations.Select(r => grid.Grains.GetGrain<IReservationGrain>(r.ReservationId).GetAsync()));
             return now.All(r => r is { State: ReservationState.Active } && r.NodeId == survivor);
-        }, "every reservation is active on the surviving node");
+        }, TimeSpan.FromSeconds(20), "every reservation is active on the surviving node");
         Assert.Empty((await grid.Grains.GetGrain<INodeGrain>(lost).GetAsync())!.Allocations);
     }
 
@@ -145,18 +146,18 @@ public sealed class HealingReviewTests
         // The down status is written; every write of the lost node after it fails (its releases, retried too).
         grid.Stall.FailGrain(grid.Grains.GetGrain<INodeGrain>(lost).GetGrainId(), passes: 1);
         await grid.AdvanceAsync(TimeSpan.FromSeconds(10), [survivor]);
-        await GridCluster.UntilAsync(async () => (await Task.WhenAll(reservations.Select(r => grid.Grains.GetGrain<IReservationGrain>(r.ReservationId).GetAsync())))
-            .All(r => r is { State: ReservationState.Active } && r.NodeId == survivor), "every reservation moved to the surviving node");
+        await Poll.UntilAsync(async () => (await Task.WhenAll(reservations.Select(r => grid.Grains.GetGrain<IReservationGrain>(r.ReservationId).GetAsync())))
+            .All(r => r is { State: ReservationState.Active } && r.NodeId == survivor), TimeSpan.FromSeconds(20), "every reservation moved to the surviving node");
         // (A failed write deactivates the node grain, so it is not read until its storage is back.)
-        await GridCluster.UntilAsync(() => Task.FromResult(grid.Stall.Failed >= 3), "the release was tried three times");
+        await Poll.UntilAsync(() => Task.FromResult(grid.Stall.Failed >= 3), TimeSpan.FromSeconds(20), "the release was tried three times");
 
         // Storage is back: the shard's next check finds the node down and still holding them, and they are released.
         grid.Stall.Release();
-        await GridCluster.UntilAsync(async () =>
+        await Poll.UntilAsync(async () =>
         {
             await grid.AdvanceAsync(TimeSpan.FromMilliseconds(500), [survivor], TimeSpan.FromMilliseconds(500));
             return (await grid.Grains.GetGrain<INodeGrain>(lost).GetAsync())!.Allocations.IsEmpty;
-        }, "the lost node holds nothing");
+        }, TimeSpan.FromSeconds(20), "the lost node holds nothing");
         Assert.Equal(reservations.Length, (await grid.Grains.GetGrain<INodeGrain>(survivor).GetAsync())!.Allocations.Length);
     }
 
@@ -205,7 +206,7 @@ public sealed class HealingReviewTests
 
         var silos = grid.Cluster.Silos.Cast<InProcessSiloHandle>().Select(s => s.SiloHost.Services).ToList();
         Assert.Equal(2, silos.Count);
-        await GridCluster.UntilAsync(() => Task.FromResult(silos.All(s => s.GetRequiredService<CapacityView>().Nodes.Count(n => n.FarmId == farm) == 4)),
+        await Poll.UntilAsync(() => Task.FromResult(silos.All(s => s.GetRequiredService<CapacityView>().Nodes.Count(n => n.FarmId == farm) == 4)), TimeSpan.FromSeconds(20),
             "both silos see the farm's four nodes");
         var (first, second) = (silos[0].GetRequiredService<MassFailureBrake>(), silos[1].GetRequiredService<MassFailureBrake>());
 
@@ -231,8 +232,7 @@ public sealed class HealingReviewTests
         Assert.Equal(4000, answer.HeartbeatTimeoutMs);
         var watch = grid.Grains.GetGrain<INodeGrain>(nodeId).WatchDesiredAsync(answer.DesiredVersion, TimeSpan.FromSeconds(20));
         var waited = System.Diagnostics.Stopwatch.StartNew();
-        await Task.Delay(100);
-        Assert.False(watch.IsCompleted, "the long-poll answered without a change");
+        await Poll.StaysAsync(() => !watch.IsCompleted, TimeSpan.FromMilliseconds(100), "the long-poll waits while nothing changed");
 
         var workloadId = GridCluster.NewId();
         await grid.Grains.GetGrain<IReservationGrain>(reservation.ReservationId)

@@ -1,4 +1,5 @@
 using Grid.Grains;
+using Grid.Testing;
 
 namespace Grid.Grains.Tests;
 
@@ -89,7 +90,7 @@ public sealed class LedgerTests : IAsyncLifetime
         var desired = Assert.Single(answer.Desired);
         Assert.Equal((workloadId, 1L), (desired.WorkloadId, desired.Epoch));
         await _grid.BeatAsync(nodeId, new WorkloadReport(workloadId, 1, WorkloadState.Running));
-        await GridCluster.UntilAsync(async () => (await workload.GetAsync())!.State == WorkloadState.Running, "the current epoch's report counts");
+        await Poll.UntilAsync(async () => (await workload.GetAsync())!.State == WorkloadState.Running, TimeSpan.FromSeconds(20), "the current epoch's report counts");
     }
 
     private static AllocationRequest Request(long reservationId, long epoch) =>

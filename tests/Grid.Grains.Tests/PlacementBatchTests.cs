@@ -2,6 +2,7 @@ using System.Collections.Immutable;
 using System.Text.Json;
 using Grid.Billing;
 using Grid.Grains;
+using Grid.Testing;
 
 namespace Grid.Grains.Tests;
 
@@ -99,12 +100,12 @@ public sealed class PlacementBatchTests
         // The placer has allocated and listed; the record's write is held (a slow database).
         grid.Stall.HoldNext("reservation");
         var create = grid.Placer.PlaceAsync(id, new ReservationRequest(twin, Small, PlacementConstraints.None, PlacementStrategy.Binpack));
-        await GridCluster.UntilAsync(() => Task.FromResult(grid.Stall.Waiting == 1), "the reservation's record write is held");
+        await Poll.UntilAsync(() => Task.FromResult(grid.Stall.Waiting == 1), TimeSpan.FromSeconds(20), "the reservation's record write is held");
 
         // Meanwhile the node's orphan check finds an allocation old enough whose reservation has no record: it lets
         // the capacity go, and the reservation id is retired first, so the record cannot land after that.
         await grid.AdvanceAsync(TimeSpan.FromSeconds(2), [nodeId]);
-        await GridCluster.UntilAsync(async () => (await grid.Grains.GetGrain<INodeGrain>(nodeId).GetAsync())!.Allocations.IsEmpty,
+        await Poll.UntilAsync(async () => (await grid.Grains.GetGrain<INodeGrain>(nodeId).GetAsync())!.Allocations.IsEmpty, TimeSpan.FromSeconds(20),
             "the orphan check released the allocation");
         grid.Stall.Release();
 

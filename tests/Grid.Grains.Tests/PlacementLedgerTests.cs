@@ -1,3 +1,4 @@
+using Grid.Testing;
 namespace Grid.Grains.Tests;
 
 /// <summary>
@@ -25,10 +26,10 @@ public sealed class PlacementLedgerTests
             .WaitAsync(TimeSpan.FromSeconds(30));
 
         Assert.Equal(ReservationState.Active, outcome.Reservation?.State);
-        await GridCluster.UntilAsync(() => Task.FromResult(ledger.Held > 0), "the placed event waits at the stalled ledger");
+        await Poll.UntilAsync(() => Task.FromResult(ledger.Held > 0), TimeSpan.FromSeconds(20), "the placed event waits at the stalled ledger");
         Assert.Empty(await ledger.FindAsync([placed]));
         ledger.Release();
-        await GridCluster.UntilAsync(async () => (await ledger.FindAsync([placed])).Count == 1, "the placed event is in the ledger");
+        await Poll.UntilAsync(async () => (await ledger.FindAsync([placed])).Count == 1, TimeSpan.FromSeconds(20), "the placed event is in the ledger");
     }
 
     [Fact]

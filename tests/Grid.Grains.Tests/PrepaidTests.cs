@@ -1,5 +1,6 @@
 using System.Diagnostics.Metrics;
 using Grid.Billing;
+using Grid.Testing;
 
 namespace Grid.Grains.Tests;
 
@@ -69,7 +70,7 @@ public sealed class PrepaidTests
         await BillingSteps.TickAsync(grid);
         Assert.Equal(ReservationState.Cancelled, (await reservation.GetAsync())!.State);
         Assert.Contains(await reservation.GetEventsAsync(), e => e.Kind == "cancelled" && e.Message.Contains("out of funds", StringComparison.Ordinal));
-        await GridCluster.UntilAsync(async () => !(await AllocationsAsync(grid, node)).Contains(id), "the node freed the capacity");
+        await Poll.UntilAsync(async () => !(await AllocationsAsync(grid, node)).Contains(id), TimeSpan.FromSeconds(20), "the node freed the capacity");
         Assert.Empty(await DesiredAsync(grid, node));
         Assert.Equal(0, graceGauge.Value);
     }

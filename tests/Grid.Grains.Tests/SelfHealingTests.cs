@@ -1,4 +1,5 @@
 using Grid.Grains;
+using Grid.Testing;
 
 namespace Grid.Grains.Tests;
 
@@ -29,11 +30,11 @@ public sealed class SelfHealingTests
 
         await grid.AdvanceAsync(TimeSpan.FromSeconds(10), survivors);
 
-        await GridCluster.UntilAsync(async () =>
+        await Poll.UntilAsync(async () =>
         {
             var now = await Task.WhenAll(reservations.Select(r => grid.Grains.GetGrain<IReservationGrain>(r.ReservationId).GetAsync()));
             return now.All(r => r!.State == ReservationState.Active && r.Epoch == 2 && r.NodeId != lost);
-        }, "all 1000 reservations are active elsewhere");
+        }, TimeSpan.FromSeconds(20), "all 1000 reservations are active elsewhere");
         var lostNode = (await grid.Grains.GetGrain<INodeGrain>(lost).GetAsync())!;
         Assert.Equal(NodeStatus.Down, lostNode.Status);
         Assert.Empty(lostNode.Allocations);
@@ -63,10 +64,10 @@ public sealed class SelfHealingTests
         var grain = grid.Grains.GetGrain<IReservationGrain>(reservation.ReservationId);
 
         await grid.AdvanceAsync(TimeSpan.FromSeconds(10), [other]);
-        await GridCluster.UntilAsync(async () => (await grain.GetAsync())!.State == ReservationState.Lost, "the pinned reservation is lost");
+        await Poll.UntilAsync(async () => (await grain.GetAsync())!.State == ReservationState.Lost, TimeSpan.FromSeconds(20), "the pinned reservation is lost");
 
         await grid.BeatAsync(pinned);
-        await GridCluster.UntilAsync(async () => (await grain.GetAsync())!.State == ReservationState.Active, "it is active again");
+        await Poll.UntilAsync(async () => (await grain.GetAsync())!.State == ReservationState.Active, TimeSpan.FromSeconds(20), "it is active again");
         Assert.Equal(pinned, (await grain.GetAsync())!.NodeId);
         Assert.Equal(1, (await grain.GetAsync())!.Epoch);
     }
@@ -82,10 +83,10 @@ public sealed class SelfHealingTests
         var grain = grid.Grains.GetGrain<IReservationGrain>(reservation.ReservationId);
 
         await grid.AdvanceAsync(TimeSpan.FromSeconds(10), []);
-        await GridCluster.UntilAsync(async () => (await grain.GetAsync())!.State == ReservationState.Unschedulable, "it is unschedulable");
+        await Poll.UntilAsync(async () => (await grain.GetAsync())!.State == ReservationState.Unschedulable, TimeSpan.FromSeconds(20), "it is unschedulable");
         var fresh = await grid.RegisterNodeAsync(farm, twin, new Capacity(8, 8L << 30, 0, 0));
 
-        await GridCluster.UntilAsync(async () => (await grain.GetAsync()) is { State: ReservationState.Active } r && r.NodeId == fresh, "it is placed on the new node");
+        await Poll.UntilAsync(async () => (await grain.GetAsync()) is { State: ReservationState.Active } r && r.NodeId == fresh, TimeSpan.FromSeconds(20), "it is placed on the new node");
         var events = (await grain.GetEventsAsync()).Select(e => e.Kind).ToList();
         Assert.Contains("unschedulable", events);
         Assert.Equal("moved", events[^1]);
