@@ -6,10 +6,11 @@ using Orleans.TestingHost;
 
 namespace Grid.Grains.Tests;
 
-/// <summary>Grace after a restart, flap hysteresis and the correlated-failure brake.</summary>
+/// <summary>Grace after a restart, flap hysteresis, node summaries reaching the index and the correlated-failure brake.</summary>
 public sealed class HealthTests
 {
     private static readonly Capacity Node = new(64, 64L << 30, 0, 0);
+    private static readonly Capacity Machine = new(8, 8L << 30, 0, 0);
     private static readonly Capacity Small = new(1, 1L << 30, 0, 0);
 
     [Fact]
@@ -131,6 +132,52 @@ public sealed class HealthTests
 
         await grid.AdvanceAsync(TimeSpan.FromSeconds(20), [failingNodes[^1], .. healthyNodes], TimeSpan.FromMilliseconds(250));
         await Poll.UntilAsync(async () => await CountMovedAsync(grid, reservations, lost) == reservations.Count, TimeSpan.FromSeconds(20), "every reservation moved in the end");
+    }
+
+    [Fact]
+    public async Task SummaryVersionsGrowAcrossActivationsWhateverTheHostsClock()
+    {
+        await using var grid = await GridCluster.StartAsync();
+        var twin = GridCluster.NewId();
+        var node = grid.Grains.GetGrain<INodeGrain>(await grid.RegisterNodeAsync(await grid.CreateFarmAsync(twin), twin, Machine));
+        var before = (await node.GetSummaryAsync())!.Version;
+
+        // A failed write drops the activation; the next call activates the node again (on any silo, any clock).
+        grid.Stall.Fail("node");
+        await Assert.ThrowsAnyAsync<Exception>(() => node.SetDrainingAsync(true, 1));
+        grid.Stall.Release();
+        var after = (await node.GetSummaryAsync())!.Version;
+
+        Assert.True(after > before, $"version {after} after re-activation is not above {before}");
+        // Not derived from the hosting silo's wall clock (ticks are ~6e17): a silo whose clock is behind would
+        // otherwise publish versions every view and shard ignores.
+        Assert.True(after < 1L << 48, $"version {after} looks like clock ticks");
+    }
+
+    [Fact]
+    public async Task TheMassFailureBrakeCountsLossesReportedByEverySilo()
+    {
+        await using var grid = await GridCluster.StartAsync(2);
+        var twin = GridCluster.NewId();
+        var farm = await grid.CreateFarmAsync(twin);
+        for (var i = 0; i < 4; i++)
+        {
+            await grid.RegisterNodeAsync(farm, twin, Machine, country: "XC");
+        }
+
+        var silos = grid.Cluster.Silos.Cast<InProcessSiloHandle>().Select(s => s.SiloHost.Services).ToList();
+        Assert.Equal(2, silos.Count);
+        await Poll.UntilAsync(() => Task.FromResult(silos.All(s => s.GetRequiredService<CapacityView>().Nodes.Count(n => n.FarmId == farm) == 4)), TimeSpan.FromSeconds(20),
+            "both silos see the farm's four nodes");
+        var (first, second) = (silos[0].GetRequiredService<MassFailureBrake>(), silos[1].GetRequiredService<MassFailureBrake>());
+
+        // Three of four nodes lost, counted in two silos (2 + 1): above the 0.5 share only when counted together.
+        await first.RecordDownAsync(farm, "XC");
+        await first.RecordDownAsync(farm, "XC");
+        await second.RecordDownAsync(farm, "XC");
+
+        Assert.Contains($"farm:{farm}", await first.GetEngagedAsync());
+        Assert.Contains($"farm:{farm}", await second.GetEngagedAsync());
     }
 
     private static async Task<int> CountMovedAsync(GridCluster grid, List<ReservationInfo> reservations, List<long> lost)

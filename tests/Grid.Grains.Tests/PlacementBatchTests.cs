@@ -12,7 +12,8 @@ namespace Grid.Grains.Tests;
 /// a reservation grain that was asked about an id before its record landed must neither hide the reservation
 /// afterwards nor let go of capacity that a placement still in flight is about to acknowledge.
 /// </summary>
-public sealed class PlacementBatchTests
+[Collection(SharedClusterCollection.Name)]
+public sealed class PlacementBatchTests(SharedCluster cluster)
 {
     private static readonly Capacity Machine = new(8, 8L << 30, 0, 0);
     private static readonly Capacity Small = new(1, 1L << 30, 0, 0);
@@ -69,7 +70,7 @@ public sealed class PlacementBatchTests
     [Fact]
     public async Task AnActivationThatFoundNoReservationServesItOnceThePlacerWroteIt()
     {
-        await using var grid = await GridCluster.StartAsync();
+        var grid = cluster.Grid;
         var twin = GridCluster.NewId();
         var farm = await grid.CreateFarmAsync(twin);
         await grid.RegisterNodeAsync(farm, twin, Machine);

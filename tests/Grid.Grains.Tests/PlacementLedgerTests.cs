@@ -1,11 +1,13 @@
 using Grid.Testing;
+
 namespace Grid.Grains.Tests;
 
 /// <summary>
 /// A placement's "placed" event is durable in the reservation's own write and reaches the ledger after the answer,
 /// so a slow ledger does not hold up placements (nor is the event lost).
 /// </summary>
-public sealed class PlacementLedgerTests
+[Collection(SharedClusterCollection.Name)]
+public sealed class PlacementLedgerTests(SharedCluster cluster)
 {
     private const long Gib = 1L << 30;
 
@@ -35,7 +37,7 @@ public sealed class PlacementLedgerTests
     [Fact]
     public async Task CachedGrainReferencesAddressTheSameGrainsAsGetGrain()
     {
-        await using var grid = await GridCluster.StartAsync();
+        var grid = cluster.Grid;
         var id = GridCluster.NewId();
 
         Assert.Equal(grid.Grains.GetGrain<IReservationGrain>(id).GetGrainId(), grid.Grains.Get<IReservationGrain>(id).GetGrainId());
