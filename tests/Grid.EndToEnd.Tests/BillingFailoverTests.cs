@@ -15,8 +15,8 @@ namespace Grid.EndToEnd.Tests;
 /// where the previous one ended and ending on the reservation's boundary, every second of it billed (its nodes
 /// never went down); every bill's debit equals its credits, and the accounts show what the ledger says.
 /// </summary>
-[Collection(ProcessHeavy.Name)]
-public sealed class BillingFailoverTests(ITestOutputHelper output)
+[Collection(ClockBound.Name)]
+public sealed class BillingFailoverTests(SharedPostgres shared, ITestOutputHelper output)
 {
     private const int Reservations = 40;
     private const int CycleSeconds = 10;
@@ -25,7 +25,7 @@ public sealed class BillingFailoverTests(ITestOutputHelper output)
     [Fact]
     public async Task KillingTheLedgerSiloMidCycleNeitherBillsTwiceNorSkips()
     {
-        await using var postgres = await PostgresServer.StartNewAsync();
+        var postgres = shared.Server;
         var database = await postgres.CreateDatabaseAsync("grid_billing_failover");
         await using var grid = new GridProcesses();
         string[] settings =

@@ -8,12 +8,13 @@ using Xunit.Abstractions;
 namespace Grid.EndToEnd.Tests;
 
 /// <summary>Silos on one PostgreSQL with mutual TLS: only silos holding a certificate of the grid's CA form the cluster.</summary>
-public sealed class ClusterTlsTests(ITestOutputHelper output)
+[Collection(ClockBound.Name)]
+public sealed class ClusterTlsTests(SharedPostgres shared, ITestOutputHelper output)
 {
     [Fact]
     public async Task ASiloWithACertificateOfAnotherCaNeverJoinsAndTheOthersKeepServing()
     {
-        await using var postgres = await PostgresServer.StartNewAsync();
+        var postgres = shared.Server;
         await using var grid = new GridProcesses();
         var connection = await postgres.CreateDatabaseAsync("grid_tls");
         using var gridCa = NewCa("grid CA");

@@ -6,7 +6,7 @@ using Orleans.TestingHost;
 
 namespace Grid.Grains.Tests;
 
-/// <summary>Grace after a restart, flap hysteresis, node summaries reaching the index and the correlated-failure brake.</summary>
+/// <summary>Grace after a restart, flap hysteresis and the correlated-failure brake.</summary>
 public sealed class HealthTests
 {
     private static readonly Capacity Node = new(64, 64L << 30, 0, 0);
@@ -64,28 +64,6 @@ public sealed class HealthTests
     }
 
     [Fact]
-    public async Task AStatusChangeThatNeverReachedTheIndexIsFetchedAtTheNextHeartbeat()
-    {
-        await using var grid = await GridCluster.StartAsync();
-        var twin = GridCluster.NewId();
-        var farm = await grid.CreateFarmAsync(twin);
-        var node = await grid.RegisterNodeAsync(farm, twin, Node, heartbeat: false);
-        var shard = grid.Grains.GetGrain<ICapacityIndexGrain>(node % 8);
-
-        // The node comes up, but its summary's one-way update to its shard is lost (as while silos join).
-        grid.Drop.Arm(nameof(ICapacityIndexGrain.UpdateAsync));
-        await grid.BeatAsync(node);
-        grid.Drop.Disarm();
-        Assert.True(grid.Drop.Dropped > 0);
-        Assert.Equal(NodeStatus.Up, (await StatusesAsync(grid, [node]))[0]);
-
-        // Every silo's view copies the shard, where the node would stay down for good (no placements, no detection).
-        await grid.BeatAsync(node);
-        await Poll.UntilAsync(async () => (await shard.GetChangesAsync(0, 0)).Nodes.Single(n => n.NodeId == node).Status == NodeStatus.Up, TimeSpan.FromSeconds(20),
-            "the shard knows the node is up");
-    }
-
-    [Fact]
     public async Task WhenMostOfAFarmGoesDownAtOnceMovesOutOfItAreRateLimited()
     {
         await using var grid = await GridCluster.StartAsync(
@@ -132,26 +110,6 @@ public sealed class HealthTests
 
         await grid.AdvanceAsync(TimeSpan.FromSeconds(20), [failingNodes[^1], .. healthyNodes], TimeSpan.FromMilliseconds(250));
         await Poll.UntilAsync(async () => await CountMovedAsync(grid, reservations, lost) == reservations.Count, TimeSpan.FromSeconds(20), "every reservation moved in the end");
-    }
-
-    [Fact]
-    public async Task SummaryVersionsGrowAcrossActivationsWhateverTheHostsClock()
-    {
-        await using var grid = await GridCluster.StartAsync();
-        var twin = GridCluster.NewId();
-        var node = grid.Grains.GetGrain<INodeGrain>(await grid.RegisterNodeAsync(await grid.CreateFarmAsync(twin), twin, Machine));
-        var before = (await node.GetSummaryAsync())!.Version;
-
-        // A failed write drops the activation; the next call activates the node again (on any silo, any clock).
-        grid.Stall.Fail("node");
-        await Assert.ThrowsAnyAsync<Exception>(() => node.SetDrainingAsync(true, 1));
-        grid.Stall.Release();
-        var after = (await node.GetSummaryAsync())!.Version;
-
-        Assert.True(after > before, $"version {after} after re-activation is not above {before}");
-        // Not derived from the hosting silo's wall clock (ticks are ~6e17): a silo whose clock is behind would
-        // otherwise publish versions every view and shard ignores.
-        Assert.True(after < 1L << 48, $"version {after} looks like clock ticks");
     }
 
     [Fact]
