@@ -202,7 +202,16 @@ public sealed class SelfHealingTests
         await Poll.UntilAsync(async () =>
         {
             await grid.AdvanceAsync(TimeSpan.FromMilliseconds(500), [survivor], TimeSpan.FromMilliseconds(500));
-            return (await grid.Grains.GetGrain<INodeGrain>(lost).GetAsync())!.Allocations.IsEmpty;
+            try
+            {
+                return (await grid.Grains.GetGrain<INodeGrain>(lost).GetAsync())!.Allocations.IsEmpty;
+            }
+            catch (OrleansException)
+            {
+                // An activation of the node (by the shard's check) whose write failed just before the release: the
+                // next call activates it again with storage back (this read once failed so, in a run of the suite).
+                return false;
+            }
         }, TimeSpan.FromSeconds(20), "the lost node holds nothing");
         Assert.Equal(reservations.Length, (await grid.Grains.GetGrain<INodeGrain>(survivor).GetAsync())!.Allocations.Length);
     }
