@@ -1,5 +1,6 @@
 using System.Collections.Immutable;
 using System.Diagnostics;
+using Grid.Testing;
 using Xunit.Abstractions;
 
 namespace Grid.Agent.Tests;
@@ -41,7 +42,7 @@ public sealed class AgentProcessTests(ITestOutputHelper output) : IAsyncLifetime
     public async Task SigtermStopsTheWorkloadsAndExitsCleanly()
     {
         var agent = StartAgent();
-        await Eventually.HoldsAsync(() => _controller.LastReportOf(1, 1)?.State == WorkloadState.Running, "the workload runs");
+        await Poll.UntilAsync(() => _controller.LastReportOf(1, 1)?.State == WorkloadState.Running, TimeSpan.FromSeconds(10), "the workload runs");
         var workload = Assert.Single(_dir.Pids());
 
         ProcessProbe.Signal(agent.Id, group: false, ProcessProbe.SigTerm);
@@ -56,7 +57,7 @@ public sealed class AgentProcessTests(ITestOutputHelper output) : IAsyncLifetime
     public async Task AnAgentKilledWithSigkillLeavesItsWorkloadToTheNextAgent()
     {
         var first = StartAgent();
-        await Eventually.HoldsAsync(() => _controller.LastReportOf(1, 1)?.State == WorkloadState.Running, "the workload runs");
+        await Poll.UntilAsync(() => _controller.LastReportOf(1, 1)?.State == WorkloadState.Running, TimeSpan.FromSeconds(10), "the workload runs");
         var workload = Assert.Single(_dir.Pids());
 
         first.Kill();
@@ -65,10 +66,9 @@ public sealed class AgentProcessTests(ITestOutputHelper output) : IAsyncLifetime
         var seen = _controller.Heartbeats.Count;
 
         var second = StartAgent();
-        await Eventually.HoldsAsync(
-            () => _controller.Heartbeats.Skip(seen).SelectMany(h => h.Workloads).Any(r => r.Message?.Contains("re-adopted") == true),
-            "the restarted agent reports the re-adopted workload",
-            20);
+        await Poll.UntilAsync(
+            () => _controller.Heartbeats.Skip(seen).SelectMany(h => h.Workloads).Any(r => r.Message?.Contains("re-adopted") == true), TimeSpan.FromSeconds(20),
+            "the restarted agent reports the re-adopted workload");
         Assert.Equal(workload, Assert.Single(_dir.Pids()));
 
         ProcessProbe.Signal(second.Id, group: false, ProcessProbe.SigTerm);

@@ -1,5 +1,6 @@
 using System.Collections.Immutable;
 using System.Diagnostics;
+using Grid.Testing;
 using Xunit.Abstractions;
 
 namespace Grid.Agent.Tests;
@@ -35,14 +36,14 @@ public sealed class NodeAgentTests(ITestOutputHelper output) : IAsyncLifetime
         _controller.Desired = [Script(1, 1, Ticker)];
         Start(NewAgent());
 
-        await Eventually.HoldsAsync(() => _controller.LastReportOf(1, 1)?.State == WorkloadState.Running, "the workload is reported running");
+        await Poll.UntilAsync(() => _controller.LastReportOf(1, 1)?.State == WorkloadState.Running, TimeSpan.FromSeconds(10), "the workload is reported running");
         var ticks = Path.Combine(_dir.WorkloadFolder(1, 1), "out.txt");
-        await Eventually.HoldsAsync(() => Lines(ticks) >= 3, "the workload appends lines in its own folder");
+        await Poll.UntilAsync(() => Lines(ticks) >= 3, TimeSpan.FromSeconds(10), "the workload appends lines in its own folder");
         var before = Lines(ticks);
-        await Eventually.HoldsAsync(() => Lines(ticks) > before, "the file keeps growing");
+        await Poll.UntilAsync(() => Lines(ticks) > before, TimeSpan.FromSeconds(10), "the file keeps growing");
 
         var stdout = Path.Combine(_dir.WorkloadFolder(1, 1), "stdout.log");
-        await Eventually.HoldsAsync(() => File.Exists(stdout) && File.ReadAllText(stdout).Contains("hello 1 hi"), "stdout goes to stdout.log with the spec's env");
+        await Poll.UntilAsync(() => File.Exists(stdout) && File.ReadAllText(stdout).Contains("hello 1 hi"), TimeSpan.FromSeconds(10), "stdout goes to stdout.log with the spec's env");
         Assert.Contains(_controller.RawBodies, body => body.Contains("\"state\":\"running\"", StringComparison.Ordinal));
         var pid = Assert.Single(_dir.Pids());
         Assert.True(ProcessProbe.IsAlive(pid.Pid, pid.StartMarker));
@@ -54,14 +55,14 @@ public sealed class NodeAgentTests(ITestOutputHelper output) : IAsyncLifetime
         _controller.Desired = [Script(2, 1, "echo run >> out.txt; exit 3")];
         Start(NewAgent());
 
-        await Eventually.HoldsAsync(() => _controller.LastReportOf(2, 1)?.Restarts >= 3, "three restarts are reported");
+        await Poll.UntilAsync(() => _controller.LastReportOf(2, 1)?.Restarts >= 3, TimeSpan.FromSeconds(10), "three restarts are reported");
         Assert.True(Lines(Path.Combine(_dir.WorkloadFolder(2, 1), "out.txt")) >= 3);
         var messages = _controller.ReportsOf(2, 1).Select(r => r.Message ?? "").ToList();
         Assert.Contains(messages, m => m.Contains("exited with code 3", StringComparison.Ordinal));
 
         // The delay doubles from 0.1 s while the workload keeps exiting at once.
-        await Eventually.HoldsAsync(
-            () => _controller.ReportsOf(2, 1).Any(r => r.Message?.Contains("in 0.4s", StringComparison.Ordinal) == true),
+        await Poll.UntilAsync(
+            () => _controller.ReportsOf(2, 1).Any(r => r.Message?.Contains("in 0.4s", StringComparison.Ordinal) == true), TimeSpan.FromSeconds(10),
             "the backoff reaches 0.4 s");
     }
 
@@ -70,13 +71,13 @@ public sealed class NodeAgentTests(ITestOutputHelper output) : IAsyncLifetime
     {
         _controller.Desired = [Script(3, 1, Ticker)];
         Start(NewAgent());
-        await Eventually.HoldsAsync(() => _controller.LastReportOf(3, 1)?.State == WorkloadState.Running, "the workload runs");
+        await Poll.UntilAsync(() => _controller.LastReportOf(3, 1)?.State == WorkloadState.Running, TimeSpan.FromSeconds(10), "the workload runs");
         var pid = Assert.Single(_dir.Pids());
 
         _controller.Desired = [];
 
-        await Eventually.HoldsAsync(() => !ProcessProbe.IsAlive(pid.Pid, pid.StartMarker), "the process is gone");
-        await Eventually.HoldsAsync(() => _controller.LastReportOf(3, 1)?.State == WorkloadState.Stopped, "the stop is reported");
+        await Poll.UntilAsync(() => !ProcessProbe.IsAlive(pid.Pid, pid.StartMarker), TimeSpan.FromSeconds(10), "the process is gone");
+        await Poll.UntilAsync(() => _controller.LastReportOf(3, 1)?.State == WorkloadState.Stopped, TimeSpan.FromSeconds(10), "the stop is reported");
         Assert.Empty(_dir.Pids());
     }
 
@@ -85,13 +86,13 @@ public sealed class NodeAgentTests(ITestOutputHelper output) : IAsyncLifetime
     {
         _controller.Desired = [Script(4, 1, Ticker)];
         Start(NewAgent());
-        await Eventually.HoldsAsync(() => _controller.LastReportOf(4, 1)?.State == WorkloadState.Running, "epoch 1 runs");
+        await Poll.UntilAsync(() => _controller.LastReportOf(4, 1)?.State == WorkloadState.Running, TimeSpan.FromSeconds(10), "epoch 1 runs");
         var old = Assert.Single(_dir.Pids());
 
         _controller.Desired = [Script(4, 2, Ticker)];
 
-        await Eventually.HoldsAsync(() => !ProcessProbe.IsAlive(old.Pid, old.StartMarker), "the epoch 1 copy is stopped");
-        await Eventually.HoldsAsync(() => _controller.LastReportOf(4, 2)?.State == WorkloadState.Running, "epoch 2 runs");
+        await Poll.UntilAsync(() => !ProcessProbe.IsAlive(old.Pid, old.StartMarker), TimeSpan.FromSeconds(10), "the epoch 1 copy is stopped");
+        await Poll.UntilAsync(() => _controller.LastReportOf(4, 2)?.State == WorkloadState.Running, TimeSpan.FromSeconds(10), "epoch 2 runs");
         Assert.Contains("stale epoch", _controller.LastReportOf(4, 1)?.Message, StringComparison.Ordinal);
         Assert.Equal(2, Assert.Single(_dir.Pids()).Epoch);
     }
@@ -102,7 +103,7 @@ public sealed class NodeAgentTests(ITestOutputHelper output) : IAsyncLifetime
         _controller.Desired = [Script(5, 1, Ticker)];
         var first = NewAgent();
         Start(first);
-        await Eventually.HoldsAsync(() => _controller.LastReportOf(5, 1)?.State == WorkloadState.Running, "the workload runs");
+        await Poll.UntilAsync(() => _controller.LastReportOf(5, 1)?.State == WorkloadState.Running, TimeSpan.FromSeconds(10), "the workload runs");
         var orphan = Assert.Single(_dir.Pids());
 
         await first.DisposeAsync();
@@ -111,15 +112,15 @@ public sealed class NodeAgentTests(ITestOutputHelper output) : IAsyncLifetime
 
         Start(NewAgent());
 
-        await Eventually.HoldsAsync(
-            () => _controller.Heartbeats.Skip(seen).SelectMany(h => h.Workloads).Any(r => r.WorkloadId == 5 && r.Message?.Contains("re-adopted") == true),
+        await Poll.UntilAsync(
+            () => _controller.Heartbeats.Skip(seen).SelectMany(h => h.Workloads).Any(r => r.WorkloadId == 5 && r.Message?.Contains("re-adopted") == true), TimeSpan.FromSeconds(10),
             "the new agent reports the orphan it re-adopted");
-        await Eventually.HoldsAsync(() => _controller.Heartbeats.Count >= seen + 4, "a few more heartbeats pass");
+        await Poll.UntilAsync(() => _controller.Heartbeats.Count >= seen + 4, TimeSpan.FromSeconds(10), "a few more heartbeats pass");
         Assert.True(ProcessProbe.IsAlive(orphan.Pid, orphan.StartMarker), "the controller still wants it: it is kept");
         Assert.Equal(orphan, Assert.Single(_dir.Pids()));
 
         _controller.Desired = [];
-        await Eventually.HoldsAsync(() => !ProcessProbe.IsAlive(orphan.Pid, orphan.StartMarker), "the adopted orphan is stopped once undesired");
+        await Poll.UntilAsync(() => !ProcessProbe.IsAlive(orphan.Pid, orphan.StartMarker), TimeSpan.FromSeconds(10), "the adopted orphan is stopped once undesired");
     }
 
     [Fact]
@@ -128,15 +129,15 @@ public sealed class NodeAgentTests(ITestOutputHelper output) : IAsyncLifetime
         _controller.Desired = [Script(6, 1, Ticker)];
         var first = NewAgent();
         Start(first);
-        await Eventually.HoldsAsync(() => _controller.LastReportOf(6, 1)?.State == WorkloadState.Running, "the workload runs");
+        await Poll.UntilAsync(() => _controller.LastReportOf(6, 1)?.State == WorkloadState.Running, TimeSpan.FromSeconds(10), "the workload runs");
         var orphan = Assert.Single(_dir.Pids());
         await first.DisposeAsync();
 
         _controller.Desired = [];
         Start(NewAgent());
 
-        await Eventually.HoldsAsync(() => !ProcessProbe.IsAlive(orphan.Pid, orphan.StartMarker), "the orphan is stopped");
-        await Eventually.HoldsAsync(() => _controller.LastReportOf(6, 1)?.State == WorkloadState.Stopped, "its stop is reported");
+        await Poll.UntilAsync(() => !ProcessProbe.IsAlive(orphan.Pid, orphan.StartMarker), TimeSpan.FromSeconds(10), "the orphan is stopped");
+        await Poll.UntilAsync(() => _controller.LastReportOf(6, 1)?.State == WorkloadState.Stopped, TimeSpan.FromSeconds(10), "its stop is reported");
     }
 
     [Fact]
@@ -144,16 +145,16 @@ public sealed class NodeAgentTests(ITestOutputHelper output) : IAsyncLifetime
     {
         _controller.Desired = [Script(7, 1, Ticker)];
         Start(NewAgent(stopOnDisconnectAfter: TimeSpan.FromSeconds(1)));
-        await Eventually.HoldsAsync(() => _controller.LastReportOf(7, 1)?.State == WorkloadState.Running, "the workload runs");
+        await Poll.UntilAsync(() => _controller.LastReportOf(7, 1)?.State == WorkloadState.Running, TimeSpan.FromSeconds(10), "the workload runs");
         var pid = Assert.Single(_dir.Pids());
 
         var clock = Stopwatch.StartNew();
         await _controller.StopAsync();
 
-        await Eventually.HoldsAsync(() => !ProcessProbe.IsAlive(pid.Pid, pid.StartMarker), "the partitioned agent stops its workload");
+        await Poll.UntilAsync(() => !ProcessProbe.IsAlive(pid.Pid, pid.StartMarker), TimeSpan.FromSeconds(10), "the partitioned agent stops its workload");
         output.WriteLine($"self-fenced {clock.Elapsed.TotalSeconds:0.00}s after the controller went away (limit 1 s)");
         Assert.True(clock.Elapsed >= TimeSpan.FromSeconds(0.8), "not before the limit");
-        await Eventually.HoldsAsync(() => _dir.Pids().Count == 0, "the PID file forgets it");
+        await Poll.UntilAsync(() => _dir.Pids().Count == 0, TimeSpan.FromSeconds(10), "the PID file forgets it");
     }
 
     [Fact]
@@ -163,7 +164,7 @@ public sealed class NodeAgentTests(ITestOutputHelper output) : IAsyncLifetime
         _controller.Desired = [Script(8, 1, Ticker), vm];
         Start(NewAgent(allowProcesses: false));
 
-        await Eventually.HoldsAsync(() => _controller.LastReportOf(9, 1)?.State == WorkloadState.Running, "the vm is reported running");
+        await Poll.UntilAsync(() => _controller.LastReportOf(9, 1)?.State == WorkloadState.Running, TimeSpan.FromSeconds(10), "the vm is reported running");
         var refused = _controller.LastReportOf(8, 1);
         Assert.Equal(WorkloadState.Failed, refused?.State);
         Assert.Contains("does not allow process workloads", refused?.Message, StringComparison.Ordinal);
@@ -177,12 +178,12 @@ public sealed class NodeAgentTests(ITestOutputHelper output) : IAsyncLifetime
         const string polite = "trap 'echo bye >> out.txt; exit 0' TERM; while true; do echo tick >> out.txt; sleep 0.1; done";
         _controller.Desired = [Script(10, 1, polite)];
         var (_, stop, run) = Start(NewAgent());
-        await Eventually.HoldsAsync(() => _controller.LastReportOf(10, 1)?.State == WorkloadState.Running, "the workload runs");
+        await Poll.UntilAsync(() => _controller.LastReportOf(10, 1)?.State == WorkloadState.Running, TimeSpan.FromSeconds(10), "the workload runs");
         var pid = Assert.Single(_dir.Pids());
 
         // Running from the agent's view is not yet the shell's trap installed: wait for the loop's first tick.
         var output = Path.Combine(_dir.WorkloadFolder(10, 1), "out.txt");
-        await Eventually.HoldsAsync(() => Lines(output) > 0, "the script has set its trap and ticks");
+        await Poll.UntilAsync(() => Lines(output) > 0, TimeSpan.FromSeconds(10), "the script has set its trap and ticks");
         await stop.CancelAsync();
         await run.WaitAsync(TimeSpan.FromSeconds(10));
 
@@ -231,7 +232,7 @@ public sealed class NodeAgentTests(ITestOutputHelper output) : IAsyncLifetime
         _controller.Desired = [Script(5, 1, "x=$(head -c 200000000 /dev/zero | tr '\\0' a); echo survived >> out.txt; sleep 60", mru: 32 << 20)];
         Start(NewAgent());
 
-        await Eventually.HoldsAsync(() => _controller.LastReportOf(5, 1)?.Message?.Contains("memory limit", StringComparison.Ordinal) == true,
+        await Poll.UntilAsync(() => _controller.LastReportOf(5, 1)?.Message?.Contains("memory limit", StringComparison.Ordinal) == true, TimeSpan.FromSeconds(10),
             "the workload is reported stopped by its memory limit");
         Assert.Equal(WorkloadState.Failed, _controller.LastReportOf(5, 1)!.State);
         Assert.False(File.Exists(Path.Combine(_dir.WorkloadFolder(5, 1), "out.txt")), "the allocation never succeeded");
@@ -243,10 +244,10 @@ public sealed class NodeAgentTests(ITestOutputHelper output) : IAsyncLifetime
         _controller.Desired = [Script(6, 1, "id -u > uid.txt; sleep 60"), Script(7, 1, "true") with { Spec = Script(7, 1, "true").Spec with { Process = new ProcessSpec("/usr/bin/env", [], ImmutableDictionary<string, string>.Empty) } }];
         Start(NewAgent(allowedCommands: ["/bin/sh"]));
 
-        await Eventually.HoldsAsync(() => _controller.LastReportOf(7, 1)?.State == WorkloadState.Failed, "a command off the allow-list is refused");
+        await Poll.UntilAsync(() => _controller.LastReportOf(7, 1)?.State == WorkloadState.Failed, TimeSpan.FromSeconds(10), "a command off the allow-list is refused");
         Assert.Contains("allow-list", _controller.LastReportOf(7, 1)!.Message, StringComparison.Ordinal);
         var uidFile = Path.Combine(_dir.WorkloadFolder(6, 1), "uid.txt");
-        await Eventually.HoldsAsync(() => File.Exists(uidFile) && File.ReadAllText(uidFile).Trim().Length > 0, "the workload writes its uid");
+        await Poll.UntilAsync(() => File.Exists(uidFile) && File.ReadAllText(uidFile).Trim().Length > 0, TimeSpan.FromSeconds(10), "the workload writes its uid");
         var uid = File.ReadAllText(uidFile).Trim();
         Assert.NotEqual("0", uid);
     }

@@ -7,14 +7,14 @@ namespace Grid.EndToEnd.Tests;
 
 /// <summary>Three silo processes on one PostgreSQL: a silo killed mid-load, then PostgreSQL restarted under load.</summary>
 [Collection(ProcessHeavy.Name)]
-public sealed class ClusterFailoverTests(ITestOutputHelper output)
+public sealed class ClusterFailoverTests(SharedPostgres shared, ITestOutputHelper output)
 {
     private const int NodeCount = 6;
 
     [Fact]
     public async Task KillingASiloMidLoadLosesNothingAcknowledgedAndAnswersNo500()
     {
-        await using var postgres = await PostgresServer.StartNewAsync();
+        var postgres = shared.Server;
         await using var grid = new GridProcesses();
         var settings = ClusterSettings(await postgres.CreateDatabaseAsync("grid_failover"));
         var silos = Enumerable.Range(0, 3).Select(_ => grid.StartSilo(settings)).ToList();
@@ -58,6 +58,7 @@ public sealed class ClusterFailoverTests(ITestOutputHelper output)
     [Fact]
     public async Task APostgresRestartMakesSilosNotReadyThenReadyAgainWithoutLoss()
     {
+        // A server of its own: it is stopped and started again.
         await using var postgres = await PostgresServer.StartNewAsync();
         await using var grid = new GridProcesses();
         var settings = ClusterSettings(await postgres.CreateDatabaseAsync("grid_outage"));

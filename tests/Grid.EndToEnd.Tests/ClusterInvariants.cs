@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using Grid.Testing;
 
 namespace Grid.EndToEnd.Tests;
 
@@ -10,20 +11,15 @@ public static class ClusterInvariants
     {
         var nodes = nodeIds.ToList();
         string? problem = null;
-        var deadline = DateTime.UtcNow.AddSeconds(45);
-        do
+        try
         {
-            problem = await FindProblemAsync(grid, via, apiKey, load, nodes);
-            if (problem is null)
-            {
-                return;
-            }
-
-            await Task.Delay(500);
+            await Poll.UntilAsync(async () => (problem = await FindProblemAsync(grid, via, apiKey, load, nodes)) is null,
+                TimeSpan.FromSeconds(45), "the node ledgers to match the acknowledged reservations");
         }
-        while (DateTime.UtcNow < deadline);
-
-        Assert.Fail(problem);
+        catch (TimeoutException)
+        {
+            Assert.Fail(problem);
+        }
     }
 
     private static async Task<string?> FindProblemAsync(GridProcesses grid, SiloProcess via, string apiKey, ClusterLoad load, List<long> nodes)

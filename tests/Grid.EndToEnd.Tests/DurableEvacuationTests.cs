@@ -14,7 +14,7 @@ namespace Grid.EndToEnd.Tests;
 /// silo in between, so a different silo (hosting different node grains) dies each time.
 /// </summary>
 [Collection(ProcessHeavy.Name)]
-public sealed class DurableEvacuationTests(ITestOutputHelper output)
+public sealed class DurableEvacuationTests(SharedPostgres shared, ITestOutputHelper output)
 {
     private const int Reservations = 200;
     private const int GroupSize = 4;
@@ -23,7 +23,7 @@ public sealed class DurableEvacuationTests(ITestOutputHelper output)
     [Fact]
     public async Task MovesOffLostNodesSurviveTheSiloThatRanThem()
     {
-        await using var postgres = await PostgresServer.StartNewAsync();
+        var postgres = shared.Server;
         await using var grid = new GridProcesses();
         string[] settings =
         [

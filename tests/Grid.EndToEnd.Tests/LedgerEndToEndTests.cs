@@ -12,7 +12,8 @@ namespace Grid.EndToEnd.Tests;
 /// append-only triggers, a row changed or deleted behind the triggers' back, a checkpoint key that is not the
 /// grid's, and the chain continuing after kill -9 of the controller.
 /// </summary>
-public sealed class LedgerEndToEndTests
+[Collection(ClockBound.Name)]
+public sealed class LedgerEndToEndTests(SharedPostgres shared)
 {
     // A fixed test key: checkpoints must verify against its public key after a restart.
     private const string SigningKey = "3b6a27bcceb6a42d62a3a8d02a6f0d73653215771de243a63ac048a18b59da29";
@@ -20,7 +21,7 @@ public sealed class LedgerEndToEndTests
     [Fact]
     public async Task VerifyFindsTamperingAndTheChainSurvivesAKilledController()
     {
-        await using var postgres = await PostgresServer.StartNewAsync();
+        var postgres = shared.Server;
         var database = await postgres.CreateDatabaseAsync("grid_ledger");
         await using var grid = new GridProcesses();
         string[] settings =

@@ -13,14 +13,14 @@ namespace Grid.EndToEnd.Tests;
 /// move, so the two healthy silos keep serving; nothing acknowledged is lost.
 /// </summary>
 [Collection(ProcessHeavy.Name)]
-public sealed class StorageLossTests(ITestOutputHelper output)
+public sealed class StorageLossTests(SharedPostgres shared, ITestOutputHelper output)
 {
     private static readonly TimeSpan Cut = TimeSpan.FromSeconds(20);
 
     [Fact]
     public async Task ASiloCutOffFromItsDatabaseLeavesAndTheOthersKeepServing()
     {
-        await using var postgres = await PostgresServer.StartNewAsync();
+        var postgres = shared.Server;
         await using var link = new TcpProxy(postgres.Port);
         await using var grid = new GridProcesses();
         var direct = await postgres.CreateDatabaseAsync("grid_storage_loss");

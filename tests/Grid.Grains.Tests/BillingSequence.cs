@@ -1,6 +1,7 @@
 using Grid.Billing;
 using Grid.Ledger;
 using Grid.Scheduling;
+using Grid.Testing;
 using Microsoft.Extensions.DependencyInjection;
 using Orleans.TestingHost;
 
@@ -167,7 +168,7 @@ internal sealed partial class BillingSequence(GridCluster grid, MemoryLedgerStor
         await node1.SetDrainingAsync(true, 4);
         foreach (var reservation in _reservations.Where(r => r.Node == node.Id && !r.Pinned && r.State != ReservationState.Cancelled))
         {
-            await GridCluster.UntilAsync(async () => (await InfoAsync(reservation)).NodeId != node.Id, $"reservation {reservation.Id} left draining node {node.Id}");
+            await Poll.UntilAsync(async () => (await InfoAsync(reservation)).NodeId != node.Id, TimeSpan.FromSeconds(20), $"reservation {reservation.Id} left draining node {node.Id}");
         }
 
         await SyncAsync(BillingOpKind.Drain);
@@ -186,7 +187,7 @@ internal sealed partial class BillingSequence(GridCluster grid, MemoryLedgerStor
             node.DownSince = null;
             foreach (var reservation in _reservations.Where(r => r.Node == node.Id && r.State == ReservationState.Lost))
             {
-                await GridCluster.UntilAsync(async () => (await InfoAsync(reservation)).State != ReservationState.Lost, $"reservation {reservation.Id} served by node {node.Id} again");
+                await Poll.UntilAsync(async () => (await InfoAsync(reservation)).State != ReservationState.Lost, TimeSpan.FromSeconds(20), $"reservation {reservation.Id} served by node {node.Id} again");
             }
 
             await UntilInViewAsync(node.Id, draining: false);
@@ -228,14 +229,14 @@ internal sealed partial class BillingSequence(GridCluster grid, MemoryLedgerStor
         var ids = nodes.Select(n => n.Id).ToHashSet();
         foreach (var node in nodes)
         {
-            await GridCluster.UntilAsync(async () => (await grid.Grains.GetGrain<INodeGrain>(node.Id).GetAsync())!.Status == NodeStatus.Down, $"node {node.Id} declared down");
+            await Poll.UntilAsync(async () => (await grid.Grains.GetGrain<INodeGrain>(node.Id).GetAsync())!.Status == NodeStatus.Down, TimeSpan.FromSeconds(20), $"node {node.Id} declared down");
         }
 
         // Moved off every node declared down now (one may first move to another of them), or lost with its pinned node.
         foreach (var reservation in _reservations.Where(r => r.Node is { } node && ids.Contains(node) && r.State != ReservationState.Cancelled))
         {
-            await GridCluster.UntilAsync(async () => await InfoAsync(reservation) is var info
-                && (reservation.Pinned ? info.State is not ReservationState.Active : !ids.Contains(info.NodeId!.Value) && info.State != ReservationState.Unschedulable),
+            await Poll.UntilAsync(async () => await InfoAsync(reservation) is var info
+                && (reservation.Pinned ? info.State is not ReservationState.Active : !ids.Contains(info.NodeId!.Value) && info.State != ReservationState.Unschedulable), TimeSpan.FromSeconds(20),
                 $"reservation {reservation.Id} moved off (or lost with) node {reservation.Node}");
         }
 
@@ -306,8 +307,8 @@ internal sealed partial class BillingSequence(GridCluster grid, MemoryLedgerStor
     private async Task<ReservationInfo> InfoAsync(ReservationModel reservation) =>
         (await grid.Grains.GetGrain<IReservationGrain>(reservation.Id).GetAsync())!;
 
-    private Task UntilInViewAsync(long nodeId, bool draining) => GridCluster.UntilAsync(
-        () => Task.FromResult(View.TryGet(nodeId, out var summary) && summary.Status == NodeStatus.Up && summary.Draining == draining),
+    private Task UntilInViewAsync(long nodeId, bool draining) => Poll.UntilAsync(
+        () => Task.FromResult(View.TryGet(nodeId, out var summary) && summary.Status == NodeStatus.Up && summary.Draining == draining), TimeSpan.FromSeconds(20),
         $"the silo's capacity view shows node {nodeId} up");
 
     private sealed class NodeModel(long id)

@@ -1,5 +1,6 @@
 using Grid.Billing;
 using Grid.Ledger;
+using Grid.Testing;
 
 namespace Grid.Grains.Tests;
 
@@ -26,7 +27,7 @@ public sealed class BillingTests
 
         await grid.AdvanceAsync(TimeSpan.FromMinutes(30), [a, b], TimeSpan.FromSeconds(10));   // a's last heartbeat: 12:30:00
         await grid.AdvanceAsync(TimeSpan.FromMinutes(20).Add(TimeSpan.FromSeconds(10)), [b], TimeSpan.FromSeconds(10));
-        await GridCluster.UntilAsync(async () => (await reservation.GetAsync())!.NodeId == b, "the reservation moved to b");
+        await Poll.UntilAsync(async () => (await reservation.GetAsync())!.NodeId == b, TimeSpan.FromSeconds(20), "the reservation moved to b");
         var movedAt = (await reservation.GetEventsAsync()).Single(e => e.Kind == "moved").At;
         Assert.Equal(BillingSteps.Noon.AddMinutes(50).AddSeconds(10), movedAt);
 

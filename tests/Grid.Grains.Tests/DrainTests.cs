@@ -1,4 +1,5 @@
 using Grid.Grains;
+using Grid.Testing;
 
 namespace Grid.Grains.Tests;
 
@@ -27,7 +28,7 @@ public sealed class DrainTests
 
         var maxMigrating = 0;
         var sawBothHeld = false;
-        await GridCluster.UntilAsync(async () =>
+        await Poll.UntilAsync(async () =>
         {
             var states = await Task.WhenAll(reservations.Select(r => grid.Grains.GetGrain<IReservationGrain>(r).GetAsync()));
             var migrating = states.Count(s => s!.State == ReservationState.Migrating);
@@ -43,7 +44,7 @@ public sealed class DrainTests
             // The new node's agent starts what it is told and reports it running.
             await grid.BeatAsync(target, ReportsRunning(await grid.BeatAsync(target)));
             return states.All(s => s!.State == ReservationState.Active && s.NodeId == target && s.Epoch == 2);
-        }, "every reservation runs on the target node", seconds: 60);
+        }, TimeSpan.FromSeconds(seconds: 60), "every reservation runs on the target node");
 
         Assert.InRange(maxMigrating, 1, 2);
         Assert.True(sawBothHeld);

@@ -7,6 +7,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Time.Testing;
 using Grid.Storage;
+using Grid.Testing;
 using Orleans.Serialization;
 using Orleans.Storage;
 using Orleans.TestingHost;
@@ -132,9 +133,9 @@ public sealed class GridCluster : IAsyncDisposable
         for (var round = 0; round < 2; round++)
         {
             var now = Clock.GetUtcNow();
-            await Task.WhenAll(Enumerable.Range(0, shards).Select(shard => UntilAsync(
+            await Task.WhenAll(Enumerable.Range(0, shards).Select(shard => Poll.UntilAsync(
                 async () => await Grains.GetGrain<ICapacityIndexGrain>(shard).GetLastFullScanAsync() >= now,
-                $"shard {shard} scanned at {now:O}")));
+                TimeSpan.FromSeconds(20), $"shard {shard} scanned at {now:O}")));
             Clock.Advance(TimeSpan.FromMilliseconds(1));
         }
     }
@@ -145,30 +146,6 @@ public sealed class GridCluster : IAsyncDisposable
             .CreateAsync(new ReservationRequest(twinId, resources, constraints ?? PlacementConstraints.None, PlacementStrategy.Binpack));
         Assert.True(outcome.Reservation is not null, outcome.Unplaceable?.Describe());
         return outcome.Reservation;
-    }
-
-    public static async Task UntilAsync(Func<Task<bool>> condition, string what, int seconds = 20)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(seconds);
-        while (!await condition())
-        {
-            Assert.True(DateTime.UtcNow < deadline, $"Timed out waiting until {what}.");
-            await Task.Delay(20);
-        }
-    }
-
-    /// <summary>
-    /// Asserts that <paramref name="condition"/> keeps holding for <paramref name="forMs"/> of real time: for what
-    /// must not happen after an event whose wrong outcome would show within milliseconds (a move, a status change).
-    /// </summary>
-    public static async Task StaysAsync(Func<Task<bool>> condition, string what, int forMs = 1_000)
-    {
-        var until = DateTime.UtcNow.AddMilliseconds(forMs);
-        while (DateTime.UtcNow < until)
-        {
-            Assert.True(await condition(), $"No longer true: {what}.");
-            await Task.Delay(20);
-        }
     }
 
     public async ValueTask DisposeAsync()

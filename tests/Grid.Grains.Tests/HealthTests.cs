@@ -1,5 +1,6 @@
 using Grid.Grains;
 using Grid.Scheduling;
+using Grid.Testing;
 using Microsoft.Extensions.DependencyInjection;
 using Orleans.TestingHost;
 
@@ -9,6 +10,7 @@ namespace Grid.Grains.Tests;
 public sealed class HealthTests
 {
     private static readonly Capacity Node = new(64, 64L << 30, 0, 0);
+    private static readonly Capacity Machine = new(8, 8L << 30, 0, 0);
     private static readonly Capacity Small = new(1, 1L << 30, 0, 0);
 
     [Fact]
@@ -27,8 +29,8 @@ public sealed class HealthTests
         var shards = Enumerable.Range(0, 8).Select(s => grid.Grains.GetGrain<ICapacityIndexGrain>(s)).ToList();
         var epochs = await Task.WhenAll(shards.Select(s => s.GetChangesAsync(0, 0)));
         await Task.WhenAll(shards.Select(s => s.ResetAsync()));
-        await GridCluster.UntilAsync(async () => (await Task.WhenAll(shards.Select(s => s.GetChangesAsync(0, 0))))
-            .Zip(epochs).All(p => p.First.Epoch != p.Second.Epoch), "every shard is back as a new activation");
+        await Poll.UntilAsync(async () => (await Task.WhenAll(shards.Select(s => s.GetChangesAsync(0, 0))))
+            .Zip(epochs).All(p => p.First.Epoch != p.Second.Epoch), TimeSpan.FromSeconds(20), "every shard is back as a new activation");
         grid.Clock.Advance(TimeSpan.FromSeconds(11));
         await grid.ScannedAsync();
 
@@ -36,7 +38,7 @@ public sealed class HealthTests
 
         var beating = nodes.Take(3).ToList();
         await grid.AdvanceAsync(TimeSpan.FromSeconds(15), beating);
-        await GridCluster.UntilAsync(async () => (await StatusesAsync(grid, nodes)).Count(s => s == NodeStatus.Down) == 2, "the two silent nodes are down");
+        await Poll.UntilAsync(async () => (await StatusesAsync(grid, nodes)).Count(s => s == NodeStatus.Down) == 2, TimeSpan.FromSeconds(20), "the two silent nodes are down");
         Assert.All(await StatusesAsync(grid, beating), s => Assert.Equal(NodeStatus.Up, s));
     }
 
@@ -50,7 +52,7 @@ public sealed class HealthTests
         var onFarm = PlacementConstraints.None with { FarmIds = [farm] };
 
         await grid.AdvanceAsync(TimeSpan.FromSeconds(10), []);
-        await GridCluster.UntilAsync(async () => (await StatusesAsync(grid, [node]))[0] == NodeStatus.Down, "the node is down");
+        await Poll.UntilAsync(async () => (await StatusesAsync(grid, [node]))[0] == NodeStatus.Down, TimeSpan.FromSeconds(20), "the node is down");
         await grid.BeatAsync(node);
 
         var early = await Reserve(grid, twin, onFarm);
@@ -58,29 +60,7 @@ public sealed class HealthTests
         Assert.Contains("1 rejoining", early.Unplaceable!.Describe());
 
         await grid.AdvanceAsync(TimeSpan.FromSeconds(31), [node]);
-        await GridCluster.UntilAsync(async () => (await Reserve(grid, twin, onFarm)).Reservation is not null, "the node takes placements again");
-    }
-
-    [Fact]
-    public async Task AStatusChangeThatNeverReachedTheIndexIsFetchedAtTheNextHeartbeat()
-    {
-        await using var grid = await GridCluster.StartAsync();
-        var twin = GridCluster.NewId();
-        var farm = await grid.CreateFarmAsync(twin);
-        var node = await grid.RegisterNodeAsync(farm, twin, Node, heartbeat: false);
-        var shard = grid.Grains.GetGrain<ICapacityIndexGrain>(node % 8);
-
-        // The node comes up, but its summary's one-way update to its shard is lost (as while silos join).
-        grid.Drop.Arm(nameof(ICapacityIndexGrain.UpdateAsync));
-        await grid.BeatAsync(node);
-        grid.Drop.Disarm();
-        Assert.True(grid.Drop.Dropped > 0);
-        Assert.Equal(NodeStatus.Up, (await StatusesAsync(grid, [node]))[0]);
-
-        // Every silo's view copies the shard, where the node would stay down for good (no placements, no detection).
-        await grid.BeatAsync(node);
-        await GridCluster.UntilAsync(async () => (await shard.GetChangesAsync(0, 0)).Nodes.Single(n => n.NodeId == node).Status == NodeStatus.Up,
-            "the shard knows the node is up");
+        await Poll.UntilAsync(async () => (await Reserve(grid, twin, onFarm)).Reservation is not null, TimeSpan.FromSeconds(20), "the node takes placements again");
     }
 
     [Fact]
@@ -117,19 +97,45 @@ public sealed class HealthTests
 
         await grid.AdvanceAsync(TimeSpan.FromSeconds(10), [failingNodes[^1], .. healthyNodes]);
         var brake = ((InProcessSiloHandle)grid.Cluster.Primary!).SiloHost.Services.GetRequiredService<MassFailureBrake>();
-        await GridCluster.UntilAsync(async () => (await brake.GetEngagedAsync()).Contains($"farm:{failing}"), "the brake is engaged for the farm");
+        await Poll.UntilAsync(async () => (await brake.GetEngagedAsync()).Contains($"farm:{failing}"), TimeSpan.FromSeconds(20), "the brake is engaged for the farm");
 
         // The brake engages at the sixth of eleven losses: at most the first five nodes' moves go unpaced; the
         // other five nodes' moves wait on grid time, which stands still here, except the very first braked move.
         // A loss counted late must not let its moves through because an older "not engaged" answer reached the
         // silo after it.
         const int AtMostUnpaced = Failing / 2 * PerNode + 1;
-        await GridCluster.UntilAsync(async () => await CountMovedAsync(grid, reservations, lost) > 0, "a first move");
-        await GridCluster.StaysAsync(async () => await CountMovedAsync(grid, reservations, lost) <= AtMostUnpaced,
-            "moves out of the braked farm wait for grid time", 500);
+        await Poll.UntilAsync(async () => await CountMovedAsync(grid, reservations, lost) > 0, TimeSpan.FromSeconds(20), "a first move");
+        await Poll.StaysAsync(async () => await CountMovedAsync(grid, reservations, lost) <= AtMostUnpaced, TimeSpan.FromMilliseconds(500),
+            "moves out of the braked farm wait for grid time");
 
         await grid.AdvanceAsync(TimeSpan.FromSeconds(20), [failingNodes[^1], .. healthyNodes], TimeSpan.FromMilliseconds(250));
-        await GridCluster.UntilAsync(async () => await CountMovedAsync(grid, reservations, lost) == reservations.Count, "every reservation moved in the end");
+        await Poll.UntilAsync(async () => await CountMovedAsync(grid, reservations, lost) == reservations.Count, TimeSpan.FromSeconds(20), "every reservation moved in the end");
+    }
+
+    [Fact]
+    public async Task TheMassFailureBrakeCountsLossesReportedByEverySilo()
+    {
+        await using var grid = await GridCluster.StartAsync(2);
+        var twin = GridCluster.NewId();
+        var farm = await grid.CreateFarmAsync(twin);
+        for (var i = 0; i < 4; i++)
+        {
+            await grid.RegisterNodeAsync(farm, twin, Machine, country: "XC");
+        }
+
+        var silos = grid.Cluster.Silos.Cast<InProcessSiloHandle>().Select(s => s.SiloHost.Services).ToList();
+        Assert.Equal(2, silos.Count);
+        await Poll.UntilAsync(() => Task.FromResult(silos.All(s => s.GetRequiredService<CapacityView>().Nodes.Count(n => n.FarmId == farm) == 4)), TimeSpan.FromSeconds(20),
+            "both silos see the farm's four nodes");
+        var (first, second) = (silos[0].GetRequiredService<MassFailureBrake>(), silos[1].GetRequiredService<MassFailureBrake>());
+
+        // Three of four nodes lost, counted in two silos (2 + 1): above the 0.5 share only when counted together.
+        await first.RecordDownAsync(farm, "XC");
+        await first.RecordDownAsync(farm, "XC");
+        await second.RecordDownAsync(farm, "XC");
+
+        Assert.Contains($"farm:{farm}", await first.GetEngagedAsync());
+        Assert.Contains($"farm:{farm}", await second.GetEngagedAsync());
     }
 
     private static async Task<int> CountMovedAsync(GridCluster grid, List<ReservationInfo> reservations, List<long> lost)

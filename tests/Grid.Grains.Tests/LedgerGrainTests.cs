@@ -1,5 +1,6 @@
 using System.Collections.Immutable;
 using Grid.Ledger;
+using Grid.Testing;
 using Microsoft.Extensions.DependencyInjection;
 using Orleans.Core.Internal;
 using Orleans.TestingHost;
@@ -55,10 +56,10 @@ public sealed class LedgerGrainTests(LedgerClusterFixture fixture)
         var prefix = $"test:{GridCluster.NewId()}";
         fixture.Store.Hold();
         var first = fixture.Ledger.AppendAsync(Note($"{prefix}:first"));
-        await GridCluster.UntilAsync(() => Task.FromResult(fixture.Store.Held == 1), "the first batch is in flight");
+        await Poll.UntilAsync(() => Task.FromResult(fixture.Store.Held == 1), TimeSpan.FromSeconds(20), "the first batch is in flight");
         var before = fixture.Store.Batches;
         var waiting = Enumerable.Range(0, 300).Select(i => fixture.Ledger.AppendAsync(Note($"{prefix}:{i}"))).ToList();
-        await GridCluster.UntilAsync(async () => (await fixture.Ledger.GetStatusAsync()).Pending >= 301, "every append waits on the ledger");
+        await Poll.UntilAsync(async () => (await fixture.Ledger.GetStatusAsync()).Pending >= 301, TimeSpan.FromSeconds(20), "every append waits on the ledger");
         Assert.False(first.IsCompleted);
         fixture.Store.Release();
 
@@ -141,9 +142,9 @@ public sealed class LedgerGrainTests(LedgerClusterFixture fixture)
         await ledger.AppendAsync(Note("warm"));
         store.Hold();
         var first = ledger.AppendAsync(Note("first"));
-        await GridCluster.UntilAsync(() => Task.FromResult(store.Held == 1), "the first batch is in flight");
+        await Poll.UntilAsync(() => Task.FromResult(store.Held == 1), TimeSpan.FromSeconds(20), "the first batch is in flight");
         var appends = Enumerable.Range(0, 100).Select(i => ledger.AppendAsync(Note($"pipelined:{i}"))).ToList();
-        await GridCluster.UntilAsync(async () => (await ledger.GetStatusAsync()).Pending >= 101, "every append waits on the ledger");
+        await Poll.UntilAsync(async () => (await ledger.GetStatusAsync()).Pending >= 101, TimeSpan.FromSeconds(20), "every append waits on the ledger");
         // The write after the first fails half a second in; meanwhile the next batch is written behind it.
         store.FailWrite(1, new IOException("connection lost"), TimeSpan.FromMilliseconds(500));
         store.Release();
@@ -201,7 +202,7 @@ public sealed class LedgerGrainTests(LedgerClusterFixture fixture)
         Assert.Single(concurrent.Select(e => e.Seq).Distinct());
 
         await fixture.Ledger.Cast<IGrainManagementExtension>().DeactivateOnIdle();
-        await GridCluster.UntilAsync(async () => (await fixture.Ledger.AppendAsync(Note(eventId))).Hash == concurrent[0].Hash, "the reactivated ledger answers the stored entry");
+        await Poll.UntilAsync(async () => (await fixture.Ledger.AppendAsync(Note(eventId))).Hash == concurrent[0].Hash, TimeSpan.FromSeconds(20), "the reactivated ledger answers the stored entry");
         var next = await fixture.Ledger.AppendAsync(Note($"{eventId}:next"));
 
         var stored = await fixture.Store.ReadAsync(1, int.MaxValue);
@@ -236,7 +237,7 @@ public sealed class LedgerGrainTests(LedgerClusterFixture fixture)
         Assert.Equal(new AccountInfo(tenant, 400, 600, 0, "USD"), await tenantAccount.GetAsync());
         Assert.Equal(new AccountInfo(farmer, 540, 0, 540, "USD"), await fixture.Grid.Grains.GetGrain<IAccountGrain>(farmer).GetAsync());
         await tenantAccount.Cast<IGrainManagementExtension>().DeactivateOnIdle();
-        await GridCluster.UntilAsync(async () => (await tenantAccount.GetAsync()).Balance == 400, "a new activation folds the same balance");
+        await Poll.UntilAsync(async () => (await tenantAccount.GetAsync()).Balance == 400, TimeSpan.FromSeconds(20), "a new activation folds the same balance");
         var all = AccountFold.All(await fixture.Store.ReadAsync(1, int.MaxValue));
         Assert.Equal(new AccountTotals(400, 600, 0, all[tenant].LastSeq), all[tenant]);
     }
@@ -269,7 +270,7 @@ public sealed class LedgerGrainTests(LedgerClusterFixture fixture)
         var entries = await fixture.Store.FindAsync([$"twin:{twin}:created", $"farm:{farm}:registered", $"node:{node}:registered"]);
         Assert.Equal(3, entries.Count);
         Assert.Contains(entries, e => e.Kind == LedgerKinds.NodeRegistered && e.Details!.Contains($"\"farmId\":{farm}", StringComparison.Ordinal));
-        await GridCluster.UntilAsync(async () => (await fixture.Store.ReadAsync(1, int.MaxValue)).Any(e => e.Kind == LedgerKinds.NodeUp && e.Subject == $"node:{node}"), "the node's first heartbeat is recorded as node.up");
+        await Poll.UntilAsync(async () => (await fixture.Store.ReadAsync(1, int.MaxValue)).Any(e => e.Kind == LedgerKinds.NodeUp && e.Subject == $"node:{node}"), TimeSpan.FromSeconds(20), "the node's first heartbeat is recorded as node.up");
     }
 
     /// <summary>A bill of <paramref name="amount"/>: the tenant pays, the farmer gets the floor of 90 %, the grid the rest.</summary>

@@ -21,7 +21,7 @@ public sealed class LedgerPostgresTests
 
         var deposit = await ledger.AppendAsync(new LedgerAppend($"deposit:{tenant}:1", LedgerKinds.Deposit, "operator", $"twin:{tenant}", 500, [new Posting(tenant, 500)]));
         await ledger.Cast<IGrainManagementExtension>().DeactivateOnIdle();
-        await GridCluster.UntilAsync(async () => (await ledger.AppendAsync(new LedgerAppend($"deposit:{tenant}:1", LedgerKinds.Deposit, "operator", $"twin:{tenant}", 500, [new Posting(tenant, 500)]))).Hash == deposit.Hash,
+        await Poll.UntilAsync(async () => (await ledger.AppendAsync(new LedgerAppend($"deposit:{tenant}:1", LedgerKinds.Deposit, "operator", $"twin:{tenant}", 500, [new Posting(tenant, 500)]))).Hash == deposit.Hash, TimeSpan.FromSeconds(20),
             "the new activation answers the stored deposit");
 
         // Another writer (a duplicate activation after a failover) takes the next sequence number behind the grain's back.

@@ -1,4 +1,5 @@
 using Grid.Grains;
+using Grid.Testing;
 
 namespace Grid.Grains.Tests;
 
@@ -24,10 +25,10 @@ public sealed class OrphanTests
         Assert.Equal(0, await grid.Grains.GetGrain<IFarmGrain>(farm).FreeIpCountAsync());
 
         await grid.AdvanceAsync(TimeSpan.FromSeconds(2), [nodeId]);
-        await GridCluster.UntilAsync(async () => (await node.GetAsync())!.Allocations.Length == 1, "the orphan is released");
+        await Poll.UntilAsync(async () => (await node.GetAsync())!.Allocations.Length == 1, TimeSpan.FromSeconds(20), "the orphan is released");
 
         Assert.Equal(placed.ReservationId, (await node.GetAsync())!.Allocations.Single().ReservationId);
-        await GridCluster.UntilAsync(async () => await grid.Grains.GetGrain<IFarmGrain>(farm).FreeIpCountAsync() == 2, "both leaked addresses are free");
+        await Poll.UntilAsync(async () => await grid.Grains.GetGrain<IFarmGrain>(farm).FreeIpCountAsync() == 2, TimeSpan.FromSeconds(20), "both leaked addresses are free");
     }
 
     [Fact]
@@ -51,7 +52,7 @@ public sealed class OrphanTests
         var address = Assert.Single(retried.Reservation!.PublicIps).Ip;
 
         await grid.AdvanceAsync(TimeSpan.FromSeconds(2), [first, second]);
-        await GridCluster.UntilAsync(async () => (await grid.Grains.GetGrain<INodeGrain>(first).GetAsync())!.Allocations.IsEmpty,
+        await Poll.UntilAsync(async () => (await grid.Grains.GetGrain<INodeGrain>(first).GetAsync())!.Allocations.IsEmpty, TimeSpan.FromSeconds(20),
             "the orphan on the first node is released");
         await LeakCheckedAsync(grid, farm);
 
@@ -77,7 +78,7 @@ public sealed class OrphanTests
         grid.Stall.Hold("twin-reservations");
         var create = grid.Grains.GetGrain<IReservationGrain>(reservationId).CreateAsync(new ReservationRequest(
             twin, new Capacity(1, 1L << 30, 0, 0, 1), PlacementConstraints.None, PlacementStrategy.Binpack));
-        await GridCluster.UntilAsync(() => Task.FromResult(grid.Stall.Waiting == 1), "the write of the reservation list is held");
+        await Poll.UntilAsync(() => Task.FromResult(grid.Stall.Waiting == 1), TimeSpan.FromSeconds(20), "the write of the reservation list is held");
 
         // Meanwhile the node's orphan check and the farm's leak check run several times on entries old enough.
         await grid.AdvanceAsync(TimeSpan.FromSeconds(2), [nodeId]);
@@ -122,7 +123,7 @@ public sealed class OrphanTests
     {
         grid.Clock.Advance(TimeSpan.FromMilliseconds(1));
         var now = grid.Clock.GetUtcNow();
-        await GridCluster.UntilAsync(async () => await grid.Grains.GetGrain<IFarmGrain>(farmId).GetLastLeakCheckAsync() >= now, "the farm's leak check ran");
+        await Poll.UntilAsync(async () => await grid.Grains.GetGrain<IFarmGrain>(farmId).GetLastLeakCheckAsync() >= now, TimeSpan.FromSeconds(20), "the farm's leak check ran");
     }
 
     private static Task<GridCluster> StartWithQuickChecksAsync() =>

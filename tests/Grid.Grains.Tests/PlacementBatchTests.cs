@@ -2,6 +2,7 @@ using System.Collections.Immutable;
 using System.Text.Json;
 using Grid.Billing;
 using Grid.Grains;
+using Grid.Testing;
 
 namespace Grid.Grains.Tests;
 
@@ -11,7 +12,8 @@ namespace Grid.Grains.Tests;
 /// a reservation grain that was asked about an id before its record landed must neither hide the reservation
 /// afterwards nor let go of capacity that a placement still in flight is about to acknowledge.
 /// </summary>
-public sealed class PlacementBatchTests
+[Collection(SharedClusterCollection.Name)]
+public sealed class PlacementBatchTests(SharedCluster cluster)
 {
     private static readonly Capacity Machine = new(8, 8L << 30, 0, 0);
     private static readonly Capacity Small = new(1, 1L << 30, 0, 0);
@@ -68,7 +70,7 @@ public sealed class PlacementBatchTests
     [Fact]
     public async Task AnActivationThatFoundNoReservationServesItOnceThePlacerWroteIt()
     {
-        await using var grid = await GridCluster.StartAsync();
+        var grid = cluster.Grid;
         var twin = GridCluster.NewId();
         var farm = await grid.CreateFarmAsync(twin);
         await grid.RegisterNodeAsync(farm, twin, Machine);
@@ -99,12 +101,12 @@ public sealed class PlacementBatchTests
         // The placer has allocated and listed; the record's write is held (a slow database).
         grid.Stall.HoldNext("reservation");
         var create = grid.Placer.PlaceAsync(id, new ReservationRequest(twin, Small, PlacementConstraints.None, PlacementStrategy.Binpack));
-        await GridCluster.UntilAsync(() => Task.FromResult(grid.Stall.Waiting == 1), "the reservation's record write is held");
+        await Poll.UntilAsync(() => Task.FromResult(grid.Stall.Waiting == 1), TimeSpan.FromSeconds(20), "the reservation's record write is held");
 
         // Meanwhile the node's orphan check finds an allocation old enough whose reservation has no record: it lets
         // the capacity go, and the reservation id is retired first, so the record cannot land after that.
         await grid.AdvanceAsync(TimeSpan.FromSeconds(2), [nodeId]);
-        await GridCluster.UntilAsync(async () => (await grid.Grains.GetGrain<INodeGrain>(nodeId).GetAsync())!.Allocations.IsEmpty,
+        await Poll.UntilAsync(async () => (await grid.Grains.GetGrain<INodeGrain>(nodeId).GetAsync())!.Allocations.IsEmpty, TimeSpan.FromSeconds(20),
             "the orphan check released the allocation");
         grid.Stall.Release();
 

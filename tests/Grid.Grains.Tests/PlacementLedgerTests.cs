@@ -1,10 +1,13 @@
+using Grid.Testing;
+
 namespace Grid.Grains.Tests;
 
 /// <summary>
 /// A placement's "placed" event is durable in the reservation's own write and reaches the ledger after the answer,
 /// so a slow ledger does not hold up placements (nor is the event lost).
 /// </summary>
-public sealed class PlacementLedgerTests
+[Collection(SharedClusterCollection.Name)]
+public sealed class PlacementLedgerTests(SharedCluster cluster)
 {
     private const long Gib = 1L << 30;
 
@@ -25,16 +28,16 @@ public sealed class PlacementLedgerTests
             .WaitAsync(TimeSpan.FromSeconds(30));
 
         Assert.Equal(ReservationState.Active, outcome.Reservation?.State);
-        await GridCluster.UntilAsync(() => Task.FromResult(ledger.Held > 0), "the placed event waits at the stalled ledger");
+        await Poll.UntilAsync(() => Task.FromResult(ledger.Held > 0), TimeSpan.FromSeconds(20), "the placed event waits at the stalled ledger");
         Assert.Empty(await ledger.FindAsync([placed]));
         ledger.Release();
-        await GridCluster.UntilAsync(async () => (await ledger.FindAsync([placed])).Count == 1, "the placed event is in the ledger");
+        await Poll.UntilAsync(async () => (await ledger.FindAsync([placed])).Count == 1, TimeSpan.FromSeconds(20), "the placed event is in the ledger");
     }
 
     [Fact]
     public async Task CachedGrainReferencesAddressTheSameGrainsAsGetGrain()
     {
-        await using var grid = await GridCluster.StartAsync();
+        var grid = cluster.Grid;
         var id = GridCluster.NewId();
 
         Assert.Equal(grid.Grains.GetGrain<IReservationGrain>(id).GetGrainId(), grid.Grains.Get<IReservationGrain>(id).GetGrainId());

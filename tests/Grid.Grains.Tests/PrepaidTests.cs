@@ -1,11 +1,13 @@
 using System.Diagnostics.Metrics;
 using Grid.Billing;
+using Grid.Testing;
 
 namespace Grid.Grains.Tests;
 
 /// <summary>
 /// Prepaid billing with grid time driven by the test: 402 without funds, grace when a bill cannot be paid
-/// (workloads off the node's desired list, capacity kept), resume on a deposit, cancel when grace runs out.
+/// (workloads off the node's desired list, capacity kept), resume on a deposit, cancel when grace runs out; a
+/// reservation in grace whose node goes down and comes back stays in grace until a deposit covers it.
 /// </summary>
 [Collection(PrepaidCollection.Name)]
 public sealed class PrepaidTests
@@ -69,7 +71,7 @@ public sealed class PrepaidTests
         await BillingSteps.TickAsync(grid);
         Assert.Equal(ReservationState.Cancelled, (await reservation.GetAsync())!.State);
         Assert.Contains(await reservation.GetEventsAsync(), e => e.Kind == "cancelled" && e.Message.Contains("out of funds", StringComparison.Ordinal));
-        await GridCluster.UntilAsync(async () => !(await AllocationsAsync(grid, node)).Contains(id), "the node freed the capacity");
+        await Poll.UntilAsync(async () => !(await AllocationsAsync(grid, node)).Contains(id), TimeSpan.FromSeconds(20), "the node freed the capacity");
         Assert.Empty(await DesiredAsync(grid, node));
         Assert.Equal(0, graceGauge.Value);
     }
@@ -86,6 +88,42 @@ public sealed class PrepaidTests
 
     private static async Task<long[]> AllocationsAsync(GridCluster grid, long node) =>
         [.. (await grid.Grains.GetGrain<INodeGrain>(node).GetAsync())!.Allocations.Select(a => a.ReservationId)];
+
+    [Fact]
+    public async Task APinnedReservationInGraceIsNotActivatedUnpaidByItsNodesReturn()
+    {
+        await using var grid = await GridCluster.StartAsync(
+            ("Grid:Billing:Mode", "prepaid"), ("Grid:Billing:GracePeriod", "1.00:00:00"),
+            ("Grid:Health:HeartbeatTimeout", "00:02:00"), ("Grid:Billing:TickInterval", "01:00:00"));
+        var (tenant, farmer) = (GridCluster.NewId(), GridCluster.NewId());
+        var node = await grid.RegisterNodeAsync(await grid.CreateFarmAsync(farmer), farmer, new Capacity(16, 64 * Gib, 0, 0));
+        await PrepaidTests.DepositAsync(grid, tenant, "first", 150_000);
+        var id = GridCluster.NewId() * 3600;   // billed on the hour
+        var reservation = grid.Grains.GetGrain<IReservationGrain>(id);
+        var pinned = PlacementConstraints.None with { NodeId = node };
+        Assert.NotNull((await reservation.CreateAsync(new ReservationRequest(tenant, BillingSteps.OneCu, pinned, PlacementStrategy.Binpack))).Reservation);
+
+        // 12:00-13:00 paid, 13:00-14:00 not: grace.
+        await grid.AdvanceAsync(TimeSpan.FromMinutes(62), [node], TimeSpan.FromMinutes(1));
+        await BillingSteps.TickAsync(grid);
+        await grid.AdvanceAsync(TimeSpan.FromMinutes(60), [node], TimeSpan.FromMinutes(1));
+        await BillingSteps.TickAsync(grid);
+        Assert.Equal(ReservationState.Grace, (await reservation.GetAsync())!.State);
+
+        // The node goes down and comes back: still in grace, nothing served meanwhile.
+        await grid.AdvanceAsync(TimeSpan.FromMinutes(3), [], TimeSpan.FromSeconds(30));
+        await Poll.UntilAsync(async () => (await grid.Grains.GetGrain<INodeGrain>(node).GetAsync())!.Status == NodeStatus.Down, TimeSpan.FromSeconds(20), "the node is down");
+        await Poll.StaysAsync(async () => (await reservation.GetAsync())!.State == ReservationState.Grace, TimeSpan.FromMilliseconds(1_000), "in grace while its node is down");
+        await grid.BeatAsync(node);
+        await Poll.StaysAsync(async () => (await reservation.GetAsync())!.State == ReservationState.Grace, TimeSpan.FromMilliseconds(1_000), "in grace after its node returned");
+        await grid.AdvanceAsync(TimeSpan.FromMinutes(60), [node], TimeSpan.FromMinutes(1));
+        await BillingSteps.TickAsync(grid);
+        Assert.Equal(ReservationState.Grace, (await reservation.GetAsync())!.State);
+        Assert.Equal(2 * 60, (await reservation.GetBillsAsync())[0].Lines.Sum(l => l.Seconds));   // 14:00-14:02, before grace
+
+        await PrepaidTests.DepositAsync(grid, tenant, "second", 60_000);
+        Assert.Equal(ReservationState.Active, (await reservation.GetAsync())!.State);
+    }
 
     /// <summary>The net of <c>grid.billing.grace</c> (only this test runs prepaid, so no other test moves it).</summary>
     private sealed class GraceGauge : IDisposable

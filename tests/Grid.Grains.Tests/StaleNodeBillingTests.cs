@@ -1,5 +1,6 @@
 using Grid.Billing;
 using Grid.Ledger;
+using Grid.Testing;
 using Orleans.Core.Internal;
 
 namespace Grid.Grains.Tests;
@@ -27,7 +28,7 @@ public sealed class StaleNodeBillingTests
         Assert.Empty(await reservation.GetBillsAsync());   // not settled while a has not been heard from since 13:00
 
         await grid.AdvanceAsync(TimeSpan.FromMinutes(2), [b], TimeSpan.FromSeconds(10));   // a declared down at 13:03:10
-        await GridCluster.UntilAsync(async () => (await reservation.GetAsync())!.NodeId == b, "the reservation moved to b");
+        await Poll.UntilAsync(async () => (await reservation.GetAsync())!.NodeId == b, TimeSpan.FromSeconds(20), "the reservation moved to b");
         var movedAt = (await reservation.GetEventsAsync()).Single(e => e.Kind == "moved").At;
         await grid.AdvanceAsync(TimeSpan.FromMinutes(58), [b], TimeSpan.FromMinutes(1));  // 14:01:30
         await BillingSteps.TickAsync(grid);
@@ -53,14 +54,14 @@ public sealed class StaleNodeBillingTests
         // a is declared down at 12:31:10, but the move's write fails: the evacuation is lost, and so is a's activation.
         grid.Stall.Fail("reservation");
         await grid.AdvanceAsync(TimeSpan.FromSeconds(70), [b], TimeSpan.FromSeconds(10));
-        await GridCluster.UntilAsync(() => Task.FromResult(grid.Stall.Failed > 0), "the move's write failed");
-        await GridCluster.UntilAsync(async () => (await grid.Grains.GetGrain<INodeGrain>(a).GetAsync())!.Status == NodeStatus.Down, "a is down");
+        await Poll.UntilAsync(() => Task.FromResult(grid.Stall.Failed > 0), TimeSpan.FromSeconds(20), "the move's write failed");
+        await Poll.UntilAsync(async () => (await grid.Grains.GetGrain<INodeGrain>(a).GetAsync())!.Status == NodeStatus.Down, TimeSpan.FromSeconds(20), "a is down");
         await grid.Grains.GetGrain<INodeGrain>(a).Cast<IGrainManagementExtension>().DeactivateOnIdle();
         grid.Stall.Release();
 
         // The index shard asks a again: a new activation resumes the evacuation.
         await grid.AdvanceAsync(TimeSpan.FromMinutes(2), [b], TimeSpan.FromSeconds(10));
-        await GridCluster.UntilAsync(async () => (await reservation.GetAsync())!.NodeId == b, "the resumed evacuation moved the reservation to b");
+        await Poll.UntilAsync(async () => (await reservation.GetAsync())!.NodeId == b, TimeSpan.FromSeconds(20), "the resumed evacuation moved the reservation to b");
         await grid.AdvanceAsync(TimeSpan.FromMinutes(28), [b], TimeSpan.FromMinutes(1));   // 13:01:10
         await BillingSteps.TickAsync(grid);
 

@@ -77,11 +77,7 @@ public sealed class ProxyNodeIndexTests
         var (status, _) = await grid.ReserveAsync(key, new { resources = new { cru = 3, mru = GiB }, constraints = new { nodeId } });
         Assert.Equal(HttpStatusCode.Created, status);
         var clock = Stopwatch.StartNew();
-        while (await UsedCruAsync() != 3)
-        {
-            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(20), "the reservation never showed in /nodes");
-            await Task.Delay(20);
-        }
+        await Poll.UntilAsync(async () => await UsedCruAsync() == 3, TimeSpan.FromSeconds(20), "the reservation in /nodes", maxPause: TimeSpan.FromMilliseconds(20));
 
         Assert.True(clock.Elapsed < TimeSpan.FromSeconds(1), $"the reservation showed in /nodes after {clock.Elapsed.TotalMilliseconds:0} ms");
     }

@@ -177,11 +177,7 @@ public sealed class ProxyPostgresTests
     private static async Task ShownWithinASecondAsync(Func<Task<bool>> shown, string what)
     {
         var clock = Stopwatch.StartNew();
-        while (!await shown())
-        {
-            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(20), $"{what} never showed");
-            await Task.Delay(25);
-        }
+        await Poll.UntilAsync(shown, TimeSpan.FromSeconds(20), $"{what} to show", maxPause: TimeSpan.FromMilliseconds(25));
 
         Assert.True(clock.Elapsed < TimeSpan.FromSeconds(1), $"{what} showed after {clock.Elapsed.TotalMilliseconds:0} ms");
     }

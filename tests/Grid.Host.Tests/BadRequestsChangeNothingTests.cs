@@ -13,7 +13,7 @@ namespace Grid.Host.Tests;
 /// Property: every request of a large generated set of bad ones is answered 4xx with ProblemDetails, never 5xx,
 /// and afterwards the grid is exactly as it was (nothing visible changed, no id was used up).
 /// </summary>
-public sealed class BadRequestPropertyTests(ITestOutputHelper output) : IAsyncLifetime
+public sealed class BadRequestsChangeNothingTests(ITestOutputHelper output) : IAsyncLifetime
 {
     private const int Count = 10_000;
 

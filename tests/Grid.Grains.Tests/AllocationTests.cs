@@ -1,16 +1,14 @@
 using Grid.Grains;
+using Grid.Testing;
 
 namespace Grid.Grains.Tests;
 
-/// <summary>The node ledger and the farm's IPv4 pool, called directly as the scheduler and reservations do.</summary>
-public sealed class LedgerTests : IAsyncLifetime
+/// <summary>The node's allocations and the farm's IPv4 pool, called directly as the scheduler and reservations do.</summary>
+[Collection(SharedClusterCollection.Name)]
+public sealed class AllocationTests(SharedCluster cluster)
 {
     private static readonly Capacity One = new(1, 1L << 30, 0, 0);
-    private GridCluster _grid = null!;
-
-    public async Task InitializeAsync() => _grid = await GridCluster.StartAsync();
-
-    public async Task DisposeAsync() => await _grid.DisposeAsync();
+    private readonly GridCluster _grid = cluster.Grid;
 
     [Fact]
     public async Task AllocationIsIdempotentPerEpochAndANewerEpochReplacesTheOlder()
@@ -89,7 +87,17 @@ public sealed class LedgerTests : IAsyncLifetime
         var desired = Assert.Single(answer.Desired);
         Assert.Equal((workloadId, 1L), (desired.WorkloadId, desired.Epoch));
         await _grid.BeatAsync(nodeId, new WorkloadReport(workloadId, 1, WorkloadState.Running));
-        await GridCluster.UntilAsync(async () => (await workload.GetAsync())!.State == WorkloadState.Running, "the current epoch's report counts");
+        await Poll.UntilAsync(async () => (await workload.GetAsync())!.State == WorkloadState.Running, TimeSpan.FromSeconds(20), "the current epoch's report counts");
+    }
+
+    [Fact]
+    public async Task TryAllocateOnANodeThatWasNeverRegisteredRefuses()
+    {
+        var result = await _grid.Grains.GetGrain<INodeGrain>(GridCluster.NewId())
+            .TryAllocateAsync(new AllocationRequest(GridCluster.NewId(), 1, 1, One, null, []));
+
+        Assert.Equal(AllocationOutcome.NodeNotAvailable, result.Outcome);
+        Assert.Null(result.Summary);
     }
 
     private static AllocationRequest Request(long reservationId, long epoch) =>
