@@ -1,5 +1,6 @@
 using System.Collections.Immutable;
 using Grid.Agent.Runtimes;
+using Grid.Testing;
 using Xunit.Abstractions;
 
 namespace Grid.Agent.Tests;
@@ -51,9 +52,8 @@ public sealed class ProcessRuntimeTests(ITestOutputHelper output) : IDisposable
         await runtime.StartAsync(Script(key, "exit 3"), default);
 
         WorkloadStatus? status = null;
-        await Eventually.HoldsAsync(
-            () => (status = runtime.InspectAsync(key, default).Result).Condition != WorkloadCondition.Running,
-            "the runtime notices the exit");
+        await Poll.UntilAsync(
+            () => (status = runtime.InspectAsync(key, default).Result).Condition != WorkloadCondition.Running, TimeSpan.FromSeconds(10), "the runtime notices the exit");
 
         Assert.Equal(new WorkloadStatus(WorkloadCondition.Exited, ExitCode: 3), status);
         Assert.Empty(_dir.Pids());
@@ -72,7 +72,7 @@ public sealed class ProcessRuntimeTests(ITestOutputHelper output) : IDisposable
         Assert.True(ProcessProbe.IsAlive(gone.Pid, gone.StartMarker), "releasing a runtime leaves its processes running");
         // The process itself, not its group: just started, it may not lead its group yet.
         ProcessProbe.Signal(gone.Pid, group: false, ProcessProbe.SigKill);
-        await Eventually.HoldsAsync(() => !ProcessProbe.IsAlive(gone.Pid, gone.StartMarker), "the killed workload is gone");
+        await Poll.UntilAsync(() => !ProcessProbe.IsAlive(gone.Pid, gone.StartMarker), TimeSpan.FromSeconds(10), "the killed workload is gone");
 
         var second = await NewRuntimeAsync();
         var adopted = await second.AdoptAsync(default);

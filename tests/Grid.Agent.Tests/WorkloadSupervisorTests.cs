@@ -1,6 +1,7 @@
 using System.Collections.Immutable;
 using Grid.Agent.Reconciling;
 using Grid.Agent.Runtimes;
+using Grid.Testing;
 using Xunit.Abstractions;
 
 namespace Grid.Agent.Tests;
@@ -38,7 +39,7 @@ public sealed class WorkloadSupervisorTests(ITestOutputHelper output) : IDisposa
         Assert.Equal(WorkloadState.Deploying, Assert.Single(Supervisor.Snapshot()).State);
 
         _runtime.FinishStarts(WorkloadStatus.Running);
-        await Eventually.HoldsAsync(() => Supervise().State == WorkloadState.Running, "the finished start is reported running");
+        await Poll.UntilAsync(() => Supervise().State == WorkloadState.Running, TimeSpan.FromSeconds(10), "the finished start is reported running");
         Assert.Null(Assert.Single(Supervisor.Snapshot()).Message);
         Assert.False(await Supervisor.ReconcileAsync([Vm(1, 1)]), "nothing to change once it runs");
     }
@@ -70,7 +71,7 @@ public sealed class WorkloadSupervisorTests(ITestOutputHelper output) : IDisposa
         Assert.Equal(WorkloadState.Running, Supervise().State);
 
         _runtime.Exit(new WorkloadKey(3, 1), 7);
-        await Eventually.HoldsAsync(() => Supervise() is { State: WorkloadState.Running, Restarts: 1 }, "the workload is restarted once");
+        await Poll.UntilAsync(() => Supervise() is { State: WorkloadState.Running, Restarts: 1 }, TimeSpan.FromSeconds(10), "the workload is restarted once");
         Assert.Equal(2, _runtime.Starts.Count);
     }
 

@@ -15,7 +15,7 @@ namespace Grid.EndToEnd.Tests;
 /// where the previous one ended and ending on the reservation's boundary, every second of it billed (its nodes
 /// never went down); every bill's debit equals its credits, and the accounts show what the ledger says.
 /// </summary>
-[Collection(ClockBound.Name)]
+[Collection(ProcessHeavy.Name)]
 public sealed class BillingFailoverTests(SharedPostgres shared, ITestOutputHelper output)
 {
     private const int Reservations = 40;

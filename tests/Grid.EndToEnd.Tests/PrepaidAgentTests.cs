@@ -10,7 +10,7 @@ namespace Grid.EndToEnd.Tests;
 /// the process; a deposit resumes it and the agent starts it again; funds run out once more and grace expires:
 /// cancelled (out of funds) and the node's capacity is free.
 /// </summary>
-[Collection(ClockBound.Name)]
+[Collection(ProcessHeavy.Name)]
 public sealed class PrepaidAgentTests(ITestOutputHelper output)
 {
     private const string OperatorKey = "operator-key-of-the-prepaid-agent-test";
