@@ -64,7 +64,7 @@ public sealed class BillingFailoverTests(SharedPostgres shared, ITestOutputHelpe
         var created = new Dictionary<long, DateTimeOffset>();
         foreach (var chunk in Enumerable.Range(0, Reservations).Chunk(10))
         {
-            foreach (var reservation in await Task.WhenAll(chunk.Select(i => CreateAsync(grid, tenantKey, $"billing-{i}"))))
+            foreach (var reservation in await Task.WhenAll(chunk.Select(i => grid.ReserveAsync(tenantKey, new { resources = new { cru = 1, mru = 256L << 20 } }, $"billing-{i}", whileNothingFits: true))))
             {
                 created[reservation["reservationId"]!.GetValue<long>()] = reservation["createdAt"]!.GetValue<DateTimeOffset>();
             }
@@ -211,27 +211,6 @@ public sealed class BillingFailoverTests(SharedPostgres shared, ITestOutputHelpe
             return host >= 0;
         }, TimeSpan.FromSeconds(60), $"one live silo hosts the ledger (round {round})");
         return host;
-    }
-
-    /// <summary>Creates a reservation, retried (same idempotency key) while the capacity views have not seen the nodes up yet.</summary>
-    private static async Task<JsonNode> CreateAsync(GridProcesses grid, string key, string idempotencyKey)
-    {
-        JsonNode? created = null;
-        await Poll.UntilAsync(async () =>
-        {
-            using var request = new HttpRequestMessage(HttpMethod.Post, "/api/v1/reservations")
-            {
-                Content = System.Net.Http.Json.JsonContent.Create(new { resources = new { cru = 1, mru = 256L << 20 } }),
-            };
-            request.Headers.Authorization = new("Bearer", key);
-            request.Headers.Add("Idempotency-Key", idempotencyKey);
-            using var response = await grid.Http.SendAsync(request);
-            var text = await response.Content.ReadAsStringAsync();
-            Assert.True(response.StatusCode is System.Net.HttpStatusCode.Created or System.Net.HttpStatusCode.Conflict, text);
-            created = response.StatusCode == System.Net.HttpStatusCode.Created ? JsonNode.Parse(text) : null;
-            return created is not null;
-        }, TimeSpan.FromSeconds(30), "a reservation is placed");
-        return created!;
     }
 
     private static SiloProcess LiveSilo(GridProcesses grid, ClusterLoad load) =>

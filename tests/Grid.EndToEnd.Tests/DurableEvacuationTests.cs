@@ -52,8 +52,8 @@ public sealed class DurableEvacuationTests(SharedPostgres shared, ITestOutputHel
         var ids = new List<long>();
         foreach (var chunk in Enumerable.Range(0, Reservations).Chunk(25))
         {
-            ids.AddRange(await Task.WhenAll(chunk.Select(async _ => (await grid.SendAsync(HttpMethod.Post, "/api/v1/reservations", key,
-                new { resources = new { cru = 1, mru = 64L << 20 } }, 201))["reservationId"]!.GetValue<long>())));
+            ids.AddRange(await Task.WhenAll(chunk.Select(async _ => (await grid.ReserveAsync(key,
+                new { resources = new { cru = 1, mru = 64L << 20 } }))["reservationId"]!.GetValue<long>())));
         }
 
         var (b, stopB) = await GroupAsync(grid, key, load, beats, stopAll.Token);

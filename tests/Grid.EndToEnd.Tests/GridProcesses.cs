@@ -128,6 +128,34 @@ public sealed class GridProcesses : IAsyncDisposable
         return string.IsNullOrEmpty(text) ? new JsonObject() : JsonNode.Parse(text)!;
     }
 
+    /// <summary>
+    /// Creates a reservation for a test's set-up under one <c>Idempotency-Key</c>, asked again while the cluster
+    /// answers 503 (a silo still joining or failing over: the outcome may be a placed reservation, which the same key
+    /// answers again rather than placing twice) and, with <paramref name="whileNothingFits"/>, while a 409 says no
+    /// node fits yet (capacity views that have not seen the nodes up).
+    /// </summary>
+    public async Task<JsonNode> ReserveAsync(string key, object body, string? idempotencyKey = null, bool whileNothingFits = false)
+    {
+        idempotencyKey ??= Guid.NewGuid().ToString("N");
+        JsonNode? created = null;
+        await Poll.UntilAsync(async () =>
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Post, "/api/v1/reservations")
+            {
+                Content = JsonContent.Create(body, options: GridJson.Api),
+            };
+            request.Headers.Authorization = new("Bearer", key);
+            request.Headers.Add("Idempotency-Key", idempotencyKey);
+            using var response = await Http.SendAsync(request);
+            var text = await response.Content.ReadAsStringAsync();
+            var status = (int)response.StatusCode;
+            Assert.True(status is 201 or 503 || (whileNothingFits && status == 409), $"POST /api/v1/reservations: {status} {text}");
+            created = status == 201 ? JsonNode.Parse(text) : null;
+            return created is not null;
+        }, TimeSpan.FromSeconds(60), "a reservation is placed");
+        return created!;
+    }
+
     public async ValueTask DisposeAsync()
     {
         foreach (var process in _processes)
