@@ -130,10 +130,23 @@ public static class BillingScenario
     private static async Task<Measure.Outcome> RunPeerAsync(string database, int appends, int clients)
     {
         await using var source = NpgsqlDataSource.Create(
-            new NpgsqlConnectionStringBuilder(database) { MaxAutoPrepare = 16, NoResetOnClose = true, MaxPoolSize = clients }.ConnectionString);
+            new NpgsqlConnectionStringBuilder(database) { MaxAutoPrepare = 16, NoResetOnClose = true, MaxPoolSize = clients, Timeout = 60 }.ConnectionString);
         await using (var setup = source.CreateCommand(PeerTable))
         {
             await setup.ExecuteNonQueryAsync();
+        }
+
+        // The pool's connections are opened one by one before the clock starts, as pgbench holds its connections:
+        // 128 backends forked at once on a busy 2-core machine took longer than a connect timeout (CI, once).
+        var opened = new List<NpgsqlConnection>(clients);
+        for (var i = 0; i < clients; i++)
+        {
+            opened.Add(await source.OpenConnectionAsync());
+        }
+
+        foreach (var connection in opened)
+        {
+            await connection.DisposeAsync();
         }
 
         var outcome = await Measure.RunAsync(appends, clients, async i =>
