@@ -121,4 +121,11 @@ public sealed record NodeInfo(
     [property: Id(11)] DateTimeOffset? LastHeartbeat,
     [property: Id(12)] long Uptime,
     [property: Id(13)] DateTimeOffset CreatedAt,
-    [property: Id(14)] DateTimeOffset? RejoinAt);
+    [property: Id(14)] DateTimeOffset? RejoinAt)
+{
+    /// <summary>What the node can run, as its agent last reported (<see cref="NodeFeatures"/>).</summary>
+    [Id(15)] public ImmutableArray<string> Features { get; init; } = [];
+
+    /// <summary>The address its published ports are reached at, as its agent last reported.</summary>
+    [Id(16)] public string? Address { get; init; }
+}

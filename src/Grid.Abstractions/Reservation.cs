@@ -35,6 +35,9 @@ public sealed record PlacementConstraints(
     [property: Id(4)] string? AntiAffinityGroup,
     [property: Id(5)] long? MaxPricePerHour = null)
 {
+    /// <summary>Features every node it is placed on (also by moves) must have (<see cref="NodeFeatures"/>); empty: none.</summary>
+    [Id(6)] public ImmutableArray<string> Features { get; init; } = [];
+
     public static readonly PlacementConstraints None = new([], null, null, null, null);
 
     /// <summary>
@@ -50,7 +53,8 @@ public sealed record PlacementConstraints(
         && Certified == other.Certified
         && NodeId == other.NodeId
         && AntiAffinityGroup == other.AntiAffinityGroup
-        && MaxPricePerHour == other.MaxPricePerHour;
+        && MaxPricePerHour == other.MaxPricePerHour
+        && (Features.IsDefault ? [] : Features).AsSpan().SequenceEqual((other.Features.IsDefault ? [] : other.Features).AsSpan());
 
     public override int GetHashCode()
     {
@@ -65,6 +69,11 @@ public sealed record PlacementConstraints(
         hash.Add(NodeId);
         hash.Add(AntiAffinityGroup);
         hash.Add(MaxPricePerHour);
+        foreach (var feature in Features.IsDefault ? [] : Features)
+        {
+            hash.Add(feature);
+        }
+
         return hash.ToHashCode();
     }
 }

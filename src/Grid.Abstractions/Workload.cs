@@ -8,8 +8,18 @@ public enum WorkloadType
     Vm,
     Zdb,
     Gateway,
+
+    /// <summary>An OCI image pinned by digest, run with runc in its own namespaces (see <see cref="ContainerSpec"/>).</summary>
+    Container,
+
+    /// <summary>A filesystem of a fixed size on the node, mounted into the reservation's containers by name.</summary>
+    Volume,
 }
 
+/// <summary>
+/// A workload's state. Values are only ever appended (stored grain state keeps the number): <c>pulling → starting →
+/// running → exited | failed</c> for containers; <see cref="Unsupported"/> for types no node runs yet (<c>zdb</c>).
+/// </summary>
 public enum WorkloadState
 {
     Pending,
@@ -18,7 +28,103 @@ public enum WorkloadState
     Failed,
     Stopped,
     Deleted,
+
+    /// <summary>The node fetches the workload's image.</summary>
+    Pulling,
+
+    /// <summary>The image is here; the node builds the bundle and starts it.</summary>
+    Starting,
+
+    /// <summary>Ended by itself and not restarted (restart policy <c>never</c>, or <c>on-failure</c> after exit code 0).</summary>
+    Exited,
+
+    /// <summary>A type this grid models but no node runs (<c>zdb</c>): never reported running.</summary>
+    Unsupported,
 }
+
+/// <summary>Machine-readable reasons a workload is not running; the report's message says the detail.</summary>
+public static class WorkloadReasons
+{
+    public const string ImagePullFailed = "image-pull-failed";
+    public const string DigestMismatch = "digest-mismatch";
+    public const string NotAnImage = "not-an-image";
+    public const string OomKilled = "oom-killed";
+    public const string ExitCode = "exit-code";
+    public const string NoSuchEntrypoint = "no-such-entrypoint";
+    public const string FeatureMissing = "feature-missing";
+    public const string Unsupported = "unsupported";
+    public const string VolumeMissing = "volume-missing";
+    public const string NoSpace = "no-space";
+    public const string StartFailed = "start-failed";
+    public const string Refused = "refused";
+}
+
+/// <summary>What a node can run, as its agent detects at start and reports with every heartbeat.</summary>
+public static class NodeFeatures
+{
+    public const string Process = "process";
+    public const string Container = "container";
+    public const string Kvm = "kvm";
+    public const string Gateway = "gateway";
+
+    /// <summary>Every feature name a reservation may require.</summary>
+    public static readonly ImmutableArray<string> Known = [Process, Container, Kvm, Gateway];
+}
+
+/// <summary>When a container is started again after it ended.</summary>
+[System.Text.Json.Serialization.JsonConverter(typeof(System.Text.Json.Serialization.JsonStringEnumConverter<ContainerRestart>))]
+public enum ContainerRestart
+{
+    [System.Text.Json.Serialization.JsonStringEnumMemberName("on-failure")]
+    OnFailure,
+
+    [System.Text.Json.Serialization.JsonStringEnumMemberName("always")]
+    Always,
+
+    [System.Text.Json.Serialization.JsonStringEnumMemberName("never")]
+    Never,
+}
+
+/// <summary>A port the container listens on, published on the node at a port the agent picks.</summary>
+[GenerateSerializer, SuppressReferenceTracking, Immutable, Alias("grid.container-port")]
+public sealed record ContainerPort([property: Id(0)] string Name, [property: Id(1)] int Port);
+
+/// <summary>A volume of the same reservation mounted into the container.</summary>
+[GenerateSerializer, SuppressReferenceTracking, Immutable, Alias("grid.container-mount")]
+public sealed record ContainerMount([property: Id(0)] string Volume, [property: Id(1)] string Path, [property: Id(2)] bool ReadOnly);
+
+/// <summary>
+/// What a <c>container</c> workload runs: an image pinned by digest (<c>host[:port]/repo@sha256:…</c>, or an
+/// <c>http(s)://</c> URL of an OCI image archive followed by <c>@sha256:</c> and the file's hash).
+/// </summary>
+[GenerateSerializer, SuppressReferenceTracking, Immutable, Alias("grid.container-spec")]
+public sealed record ContainerSpec(
+    [property: Id(0)] string Image,
+    [property: Id(1)] ImmutableArray<string> Entrypoint,
+    [property: Id(2)] ImmutableArray<string> Args,
+    [property: Id(3)] ImmutableDictionary<string, string> Env,
+    [property: Id(4)] string? Workdir,
+    [property: Id(5)] ImmutableArray<ContainerPort> Ports,
+    [property: Id(6)] ImmutableArray<ContainerMount> Mounts,
+    [property: Id(7)] ContainerRestart Restart);
+
+/// <summary>A <c>volume</c> workload: a filesystem of exactly <paramref name="Size"/> bytes on the node.</summary>
+[GenerateSerializer, SuppressReferenceTracking, Immutable, Alias("grid.volume-spec")]
+public sealed record VolumeSpec([property: Id(0)] long Size);
+
+/// <summary>
+/// Credentials for one image pull. Held in memory only (never stored, never logged): <see cref="ToString"/> hides
+/// the password.
+/// </summary>
+[GenerateSerializer, SuppressReferenceTracking, Immutable, Alias("grid.pull-credentials")]
+public sealed record PullCredentials([property: Id(0)] string Username, [property: Id(1)] string Password)
+{
+    public override string ToString() => $"PullCredentials {{ Username = {Username}, Password = *** }}";
+}
+
+/// <summary>Where a published port of a workload is reached: the node's address and the host port the agent picked.</summary>
+[GenerateSerializer, SuppressReferenceTracking, Immutable, Alias("grid.workload-endpoint")]
+public sealed record WorkloadEndpoint([property: Id(0)] string Name, [property: Id(1)] string Address, [property: Id(2)] int Port);
 
 [GenerateSerializer, SuppressReferenceTracking, Immutable, Alias("grid.process-spec")]
 public sealed record ProcessSpec(
@@ -31,7 +137,9 @@ public sealed record WorkloadSpec(
     [property: Id(0)] string Name,
     [property: Id(1)] WorkloadType Type,
     [property: Id(2)] Capacity Resources,
-    [property: Id(3)] ProcessSpec? Process);
+    [property: Id(3)] ProcessSpec? Process,
+    [property: Id(4)] ContainerSpec? Container = null,
+    [property: Id(5)] VolumeSpec? Volume = null);
 
 /// <summary>A workload a node should run, at the placement epoch of its reservation.</summary>
 [GenerateSerializer, SuppressReferenceTracking, Immutable, Alias("grid.workload-assignment")]
@@ -39,7 +147,14 @@ public sealed record WorkloadAssignment(
     [property: Id(0)] long WorkloadId,
     [property: Id(1)] long ReservationId,
     [property: Id(2)] long Epoch,
-    [property: Id(3)] WorkloadSpec Spec);
+    [property: Id(3)] WorkloadSpec Spec)
+{
+    /// <summary>The reservation's owner: an agent hands an image pulled with credentials only to the twin that pulled it.</summary>
+    [Id(4)] public long TwinId { get; init; }
+
+    /// <summary>Credentials for the image pull, when the tenant gave some; held in memory by the controller, never stored.</summary>
+    [Id(5)] public PullCredentials? Auth { get; init; }
+}
 
 [GenerateSerializer, SuppressReferenceTracking, Immutable, Alias("grid.workload-info")]
 public sealed record WorkloadInfo(
@@ -53,7 +168,17 @@ public sealed record WorkloadInfo(
     [property: Id(7)] int Restarts,
     [property: Id(8)] string? Message,
     [property: Id(9)] DateTimeOffset CreatedAt,
-    [property: Id(10)] DateTimeOffset UpdatedAt);
+    [property: Id(10)] DateTimeOffset UpdatedAt)
+{
+    /// <summary>Why it does not run (<see cref="WorkloadReasons"/>), null while all is well.</summary>
+    [Id(11)] public string? Reason { get; init; }
+
+    /// <summary>The image digest the node verified and runs (<c>sha256:…</c>), for containers.</summary>
+    [Id(12)] public string? Digest { get; init; }
+
+    /// <summary>Where its published ports are reached now (the current node's address and host ports).</summary>
+    [Id(13)] public ImmutableArray<WorkloadEndpoint> Endpoints { get; init; } = [];
+}
 
 /// <summary>What a node agent reports about one workload it runs.</summary>
 [GenerateSerializer, SuppressReferenceTracking, Immutable, Alias("grid.workload-report")]
@@ -62,12 +187,32 @@ public sealed record WorkloadReport(
     [property: Id(1)] long Epoch,
     [property: Id(2)] WorkloadState State,
     [property: Id(3)] int Restarts = 0,
-    [property: Id(4)] string? Message = null);
+    [property: Id(4)] string? Message = null)
+{
+    /// <summary>Why it does not run (<see cref="WorkloadReasons"/>), null while all is well.</summary>
+    [Id(5)] public string? Reason { get; init; }
+
+    /// <summary>The image digest the node verified and runs (<c>sha256:…</c>).</summary>
+    [Id(6)] public string? Digest { get; init; }
+
+    /// <summary>Where its published ports are reached on this node.</summary>
+    [Id(7)] public ImmutableArray<WorkloadEndpoint>? Endpoints { get; init; }
+
+    /// <summary>Output (stdout and stderr) written since the last delivered report, at most a bounded piece.</summary>
+    [Id(8)] public string? Logs { get; init; }
+}
 
 [GenerateSerializer, SuppressReferenceTracking, Immutable, Alias("grid.heartbeat")]
 public sealed record Heartbeat(
     [property: Id(0)] long Uptime,
-    [property: Id(1)] ImmutableArray<WorkloadReport> Workloads);
+    [property: Id(1)] ImmutableArray<WorkloadReport> Workloads)
+{
+    /// <summary>What the node can run (<see cref="NodeFeatures"/>), detected by its agent at start; null from older agents.</summary>
+    [Id(2)] public ImmutableArray<string>? Features { get; init; }
+
+    /// <summary>The address published ports are reached at (the agent's <c>--public-address</c>); null from older agents.</summary>
+    [Id(3)] public string? Address { get; init; }
+}
 
 /// <summary>A heartbeat's answer: the workloads this node should run (pull model).</summary>
 [GenerateSerializer, SuppressReferenceTracking, Immutable, Alias("grid.heartbeat-response")]

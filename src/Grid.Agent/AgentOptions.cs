@@ -42,6 +42,34 @@ public sealed class AgentOptions
     /// </summary>
     public bool RequireResourceLimits { get; init; }
 
+    /// <summary>
+    /// Whether <c>container</c> workloads may run here. They run when runc, skopeo and umoci work and user namespaces
+    /// are allowed (each container is isolated, so no opt-in is needed); <c>--no-containers</c> turns them off.
+    /// Default: true.
+    /// </summary>
+    public bool ContainersEnabled { get; init; } = true;
+
+    /// <summary>
+    /// The address published ports are reached at (listened on by the agent and shown in workload endpoints).
+    /// Default: null, the local address the agent reaches the controller from.
+    /// </summary>
+    public string? PublicAddress { get; init; }
+
+    /// <summary>Host ports published container ports are picked from (inclusive). Default: 20000-32000 (Nomad's).</summary>
+    public int PortRangeStart { get; init; } = 20000;
+
+    /// <summary>Last host port of the range published container ports are picked from. Default: 32000.</summary>
+    public int PortRangeEnd { get; init; } = 32000;
+
+    /// <summary>
+    /// First host uid (and gid) container roots are mapped to: container uid N runs as host uid
+    /// <c>ContainerUidBase + N</c>, never host root. Default: 100000 (65,536 ids).
+    /// </summary>
+    public int ContainerUidBase { get; init; } = 100000;
+
+    /// <summary>Space the node's image cache may take before unused images are removed. Default: 10 GiB.</summary>
+    public long ImageCacheBytes { get; init; } = 10L << 30;
+
     /// <summary>Time between heartbeats. Default: 3 s.</summary>
     public TimeSpan HeartbeatInterval { get; init; } = TimeSpan.FromSeconds(3);
 
@@ -112,6 +140,21 @@ public sealed class AgentOptions
         if (StopOnDisconnectAfter is { } fence && fence <= TimeSpan.Zero)
         {
             throw new ArgumentException("StopOnDisconnectAfter must be positive, or null to disable it.", nameof(StopOnDisconnectAfter));
+        }
+
+        if (PortRangeStart is < 1 or > 65535 || PortRangeEnd is < 1 or > 65535 || PortRangeEnd < PortRangeStart)
+        {
+            throw new ArgumentException($"The port range {PortRangeStart}-{PortRangeEnd} must be within 1-65535, its end at least its start.", nameof(PortRangeStart));
+        }
+
+        if (PublicAddress is { } address && !System.Net.IPAddress.TryParse(address, out _))
+        {
+            throw new ArgumentException($"The public address '{address}' is not an IP address.", nameof(PublicAddress));
+        }
+
+        if (ContainerUidBase < 1)
+        {
+            throw new ArgumentException("Container roots must map to an unprivileged host uid (ContainerUidBase ≥ 1).", nameof(ContainerUidBase));
         }
 
         if (RestartBackoffInitial <= TimeSpan.Zero || RestartBackoffMax < RestartBackoffInitial)

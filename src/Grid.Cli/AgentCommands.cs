@@ -37,10 +37,24 @@ internal static class AgentCommands
         {
             Description = "Refuse process workloads when cgroups cannot hold them to their reserved CPU and memory",
         };
+        var noContainers = new Option<bool>("--no-containers")
+        {
+            Description = "Do not run container workloads here (by default they run when runc, skopeo, umoci and user namespaces work)",
+        };
+        var publicAddress = new Option<string?>("--public-address")
+        {
+            Description = "Address published container ports are reached at (default: the address the agent reaches the controller from)",
+        };
+        var portRange = new Option<string>("--port-range")
+        {
+            Description = "Host ports published container ports are picked from (default 20000-32000)",
+            DefaultValueFactory = _ => "20000-32000",
+        };
         var grace = CommonOptions.Duration("--stop-grace", "Time between SIGTERM and SIGKILL when stopping a workload (default 5s)", TimeSpan.FromSeconds(5));
         var agent = new Command("agent", "Run the node agent: heartbeat to the controller and run the workloads it assigns")
         {
-            workDir, nodeId, nodeKey, allow, workloadUser, allowCommand, requireLimits, interval, fence, grace, Register(workDir),
+            workDir, nodeId, nodeKey, allow, workloadUser, allowCommand, requireLimits, interval, fence, grace,
+            noContainers, publicAddress, portRange, Register(workDir),
         };
         agent.SetAction(async (parse, cancellationToken) =>
         {
@@ -52,6 +66,11 @@ internal static class AgentCommands
             if (id is null || (key is null && signingKey is null))
             {
                 return ApiAction.Fail(parse, $"no node credentials: pass --node-id and --node-key, or run 'grid agent register --workdir {dir}' first", 2);
+            }
+
+            if (ParsePortRange(parse.GetValue(portRange)!) is not { } ports)
+            {
+                return ApiAction.Fail(parse, $"--port-range '{parse.GetValue(portRange)}' must be FIRST-LAST within 1-65535", 2);
             }
 
             var options = new AgentOptions
@@ -72,6 +91,10 @@ internal static class AgentCommands
                 HeartbeatIntervalGiven = parse.Tokens.Any(t => t.Value == "--heartbeat-interval"),
                 StopOnDisconnectAfterGiven = parse.Tokens.Any(t => t.Value == "--stop-on-disconnect-after"),
                 StopGracePeriod = parse.GetValue(grace)!.Value,
+                ContainersEnabled = !parse.GetValue(noContainers),
+                PublicAddress = parse.GetValue(publicAddress),
+                PortRangeStart = ports.First,
+                PortRangeEnd = ports.Last,
             };
             using var logging = LoggerFactory.Create(b => b.AddSimpleConsole(o =>
             {
@@ -85,6 +108,16 @@ internal static class AgentCommands
             return 0;
         });
         return agent;
+    }
+
+    /// <summary>Reads <c>FIRST-LAST</c>; null when it is not a range within 1-65535.</summary>
+    internal static (int First, int Last)? ParsePortRange(string text)
+    {
+        var parts = text.Split('-', 2, StringSplitOptions.TrimEntries);
+        return parts.Length == 2 && int.TryParse(parts[0], out var first) && int.TryParse(parts[1], out var last)
+            && first is >= 1 and <= 65535 && last >= first && last <= 65535
+            ? (first, last)
+            : null;
     }
 
     private static Command Register(Option<string> workDir)

@@ -45,13 +45,26 @@ public sealed record CreateNodeRequest(
 public sealed record DrainRequest(int? MaxParallel);
 
 /// <summary>One workload's state in a heartbeat.</summary>
-public sealed record WorkloadReportRequest(long? WorkloadId, long? Epoch, WorkloadState? State, int? Restarts, string? Message);
+public sealed record WorkloadReportRequest(
+    long? WorkloadId,
+    long? Epoch,
+    WorkloadState? State,
+    int? Restarts,
+    string? Message,
+    string? Reason = null,
+    string? Digest = null,
+    ImmutableArray<WorkloadEndpoint>? Endpoints = null,
+    string? Logs = null);
 
 /// <summary>
 /// Body of <c>POST /api/v1/nodes/{id}/heartbeat</c> as the host reads it. Agents send <see cref="Heartbeat"/>, the
 /// grain's wire record, which has the same JSON (checked by a contract test).
 /// </summary>
-public sealed record HeartbeatRequest(long? Uptime, ImmutableArray<WorkloadReportRequest>? Workloads);
+public sealed record HeartbeatRequest(
+    long? Uptime,
+    ImmutableArray<WorkloadReportRequest>? Workloads,
+    ImmutableArray<string>? Features = null,
+    string? Address = null);
 
 /// <summary>Placement constraints of a reservation; null members do not constrain.</summary>
 public sealed record ConstraintsRequest(
@@ -60,7 +73,8 @@ public sealed record ConstraintsRequest(
     bool? Certified = null,
     long? NodeId = null,
     string? AntiAffinityGroup = null,
-    long? MaxPricePerHour = null);
+    long? MaxPricePerHour = null,
+    ImmutableArray<string>? Features = null);
 
 /// <summary>Body of <c>POST /api/v1/reservations</c> and of <c>POST /api/v1/quotes</c>.</summary>
 public sealed record CreateReservationRequest(
@@ -71,8 +85,41 @@ public sealed record CreateReservationRequest(
 /// <summary>What a process workload runs.</summary>
 public sealed record ProcessRequest(string? Command, ImmutableArray<string>? Args = null, ImmutableDictionary<string, string>? Env = null);
 
+/// <summary>A port a container listens on (<c>name</c> becomes <c>GRID_PORT_&lt;name&gt;</c>).</summary>
+public sealed record PortRequest(string? Name, int? Port);
+
+/// <summary>A volume of the same reservation mounted into a container.</summary>
+public sealed record MountRequest(string? Volume, string? Path, bool? ReadOnly = null);
+
+/// <summary>Credentials for one image pull: used for the pull, never stored or logged.</summary>
+public sealed record AuthRequest(string? Username, string? Password)
+{
+    public override string ToString() => $"AuthRequest {{ Username = {Username}, Password = *** }}";
+}
+
+/// <summary>What a container workload runs.</summary>
+public sealed record ContainerRequest(
+    string? Image,
+    ImmutableArray<string>? Entrypoint = null,
+    ImmutableArray<string>? Args = null,
+    ImmutableDictionary<string, string>? Env = null,
+    string? Workdir = null,
+    ImmutableArray<PortRequest>? Ports = null,
+    ImmutableArray<MountRequest>? Mounts = null,
+    string? Restart = null,
+    AuthRequest? Auth = null);
+
+/// <summary>A volume workload: its size in bytes.</summary>
+public sealed record VolumeRequest(long? Size);
+
 /// <summary>Body of <c>POST /api/v1/reservations/{id}/workloads</c>.</summary>
-public sealed record CreateWorkloadRequest(string? Name, WorkloadType? Type, ResourcesRequest? Resources = null, ProcessRequest? Process = null);
+public sealed record CreateWorkloadRequest(
+    string? Name,
+    WorkloadType? Type,
+    ResourcesRequest? Resources = null,
+    ProcessRequest? Process = null,
+    ContainerRequest? Container = null,
+    VolumeRequest? Volume = null);
 
 /// <summary>Body of <c>PUT /api/v1/farms/{id}/prices</c> (minor units per hour).</summary>
 public sealed record PriceListRequest(long? Cu, long? Su, long? Ipu);
