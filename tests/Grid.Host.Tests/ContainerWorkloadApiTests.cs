@@ -228,6 +228,14 @@ public sealed class ContainerWorkloadApiTests(GridAppFixture fixture)
         Assert.Equal("memory limit", failed["message"]!.GetValue<string>());
         Assert.Equal(HttpStatusCode.BadRequest, badTail);
         Assert.NotNull(problem!["errors"]!["tail"]);
+        var (badEndpoint, endpointProblem) = await _grid.SendAsync(HttpMethod.Post, $"/api/v1/nodes/{nodeId}/heartbeat", nodeKey, new
+        {
+            uptime = 10,
+            workloads = new[] { new { workloadId, epoch = 1, state = "running", endpoints = new[] { new { name = "http", address = "nowhere", port = 0 } } } },
+        });
+        Assert.Equal(HttpStatusCode.BadRequest, badEndpoint);
+        Assert.NotNull(endpointProblem!["errors"]!["workloads[0].endpoints[0]"]);
+        Assert.Equal("failed", (await _grid.GetAsync($"/api/v1/workloads/{workloadId}", key))["state"]!.GetValue<string>());
     }
 
     [Fact]

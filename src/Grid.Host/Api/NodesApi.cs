@@ -178,6 +178,11 @@ public static class NodesApi
     private static WorkloadReport Report(Validation validation, string field, WorkloadReportRequest w, WorkloadState state)
     {
         var endpoints = w.Endpoints ?? [];
+        if (endpoints.Length > ContainerValidation.MaxPorts)
+        {
+            validation.Add($"{field}.endpoints", $"at most {ContainerValidation.MaxPorts}, one per published port.");
+        }
+
         for (var e = 0; e < endpoints.Length; e++)
         {
             if (endpoints[e] is not { Name.Length: > 0 and <= 32, Address: { } at, Port: > 0 and <= 65535 } || !System.Net.IPAddress.TryParse(at, out _))
