@@ -102,7 +102,11 @@ public sealed record NodeSummary(
     [property: Id(14)] DateTimeOffset? StatusChangedAt = null,
     [property: Id(15)] DateTimeOffset? BootedAt = null,
     [property: Id(16)] int Allocations = 0,
-    [property: Id(17)] int Workloads = 0);
+    [property: Id(17)] int Workloads = 0)
+{
+    /// <summary>What the node can run, as its agent last reported (<see cref="NodeFeatures"/>): placement filters on it.</summary>
+    [Id(18)] public ImmutableArray<string> Features { get; init; } = [];
+}
 
 /// <summary>The owner's view of a node.</summary>
 [GenerateSerializer, SuppressReferenceTracking, Immutable, Alias("grid.node-info")]

@@ -128,7 +128,7 @@ internal sealed class AccessWorld
         "GET /api/v1/nodes/", "GET /api/v1/nodes/{nodeId:long}", "DELETE /api/v1/nodes/{nodeId:long}/drain",
         "GET /api/v1/reservations/", "GET /api/v1/reservations/{reservationId:long}", "DELETE /api/v1/reservations/{reservationId:long}",
         "GET /api/v1/reservations/{reservationId:long}/events", "GET /api/v1/workloads/{workloadId:long}",
-        "DELETE /api/v1/workloads/{workloadId:long}", "GET /api/v1/cluster",
+        "GET /api/v1/workloads/{workloadId:long}/logs", "DELETE /api/v1/workloads/{workloadId:long}", "GET /api/v1/cluster",
     ];
 
     public required GridClient Grid { get; init; }

@@ -33,6 +33,7 @@ public sealed class CrossTwinTests(GridAppFixture fixture)
                      (HttpMethod.Delete, $"/api/v1/reservations/{reservationId}", null),
                      (HttpMethod.Post, $"/api/v1/reservations/{reservationId}/workloads", new { name = "x", type = "vm" }),
                      (HttpMethod.Get, $"/api/v1/workloads/{workloadId}", null),
+                     (HttpMethod.Get, $"/api/v1/workloads/{workloadId}/logs", null),
                      (HttpMethod.Delete, $"/api/v1/workloads/{workloadId}", null),
                  })
         {

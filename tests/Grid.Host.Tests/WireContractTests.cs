@@ -53,6 +53,66 @@ public sealed class WireContractTests
             read.Workloads!.Value);
     }
 
+    [Fact]
+    public void AContainerAgentsHeartbeatCarriesFeaturesAddressAndReportDetails()
+    {
+        var report = new WorkloadReport(7, 3, WorkloadState.Failed, 1, "memory limit")
+        {
+            Reason = WorkloadReasons.OomKilled,
+            Digest = "sha256:ab",
+            Endpoints = [new WorkloadEndpoint("http", "10.0.0.1", 23456)],
+            Logs = "out\n",
+        };
+        var heartbeat = new Heartbeat(42, [report]) { Features = [NodeFeatures.Process, NodeFeatures.Container], Address = "10.0.0.1" };
+
+        var json = Client(heartbeat);
+        var read = JsonSerializer.Deserialize<HeartbeatRequest>(json, GridJson.Api)!;
+
+        Assert.Contains("\"features\":[\"process\",\"container\"],\"address\":\"10.0.0.1\"", json);
+        Assert.Contains("\"reason\":\"oom-killed\",\"digest\":\"sha256:ab\",\"endpoints\":[{\"name\":\"http\",\"address\":\"10.0.0.1\",\"port\":23456}],\"logs\":\"out\\n\"", json);
+        Assert.Equal(["process", "container"], read.Features!.Value.ToArray());
+        Assert.Equal("10.0.0.1", read.Address);
+        var w = Assert.Single(read.Workloads!.Value);
+        Assert.Equal((WorkloadState.Failed, "oom-killed", "sha256:ab", "out\n"), (w.State!.Value, w.Reason, w.Digest, w.Logs));
+        Assert.Equal(report.Endpoints.Value.ToArray(), w.Endpoints!.Value.ToArray());
+    }
+
+    [Fact]
+    public void ContainerAndVolumeRequestsKeepTheirFieldNames()
+    {
+        Assert.Equal(
+            """{"name":"web","type":"container","container":{"image":"r/x@sha256:0","entrypoint":["/bin/httpd"],"args":["-f"],"env":{"A":"b"},"workdir":"/","ports":[{"name":"http","port":8080}],"mounts":[{"volume":"data","path":"/data","readOnly":true}],"restart":"never","auth":{"username":"u","password":"p"}}}""",
+            Client(new CreateWorkloadRequest("web", WorkloadType.Container, Container: new ContainerRequest(
+                "r/x@sha256:0", ["/bin/httpd"], ["-f"], ImmutableDictionary<string, string>.Empty.Add("A", "b"), "/",
+                [new PortRequest("http", 8080)], [new MountRequest("data", "/data", true)], "never", new AuthRequest("u", "p")))));
+        Assert.Equal("""{"name":"data","type":"volume","volume":{"size":1024}}""",
+            Client(new CreateWorkloadRequest("data", WorkloadType.Volume, Volume: new VolumeRequest(1024))));
+        Assert.Equal("""{"resources":{"cru":1,"mru":2,"sru":0,"hru":0},"constraints":{"features":["container"]},"strategy":"binpack"}""",
+            Client(new CreateReservationRequest(new ResourcesRequest(1, 2, 0, 0), new ConstraintsRequest(Features: ["container"]), PlacementStrategy.Binpack)));
+    }
+
+    [Fact]
+    public void WorkloadAndNodeAnswersShowReasonDigestEndpointsFeaturesAndAddress()
+    {
+        var spec = new WorkloadSpec("web", WorkloadType.Container, Capacity.Zero, null,
+            new ContainerSpec("r/x@sha256:0", [], [], ImmutableDictionary<string, string>.Empty, null, [], [], ContainerRestart.OnFailure));
+        var workload = new WorkloadInfo(1, 2, 3, spec, WorkloadState.Running, 4, 5, 0, null, default, default)
+        {
+            Reason = null,
+            Digest = "sha256:ab",
+            Endpoints = [new WorkloadEndpoint("http", "10.0.0.1", 23456)],
+        };
+        var node = new NodeInfo(4, 1, 3, NodeStatus.Up, false, new Location("BE", "Ghent"), NodeCertification.Diy, Capacity.Zero,
+            Capacity.Zero, Capacity.Zero, [], null, 0, default, null) { Features = [NodeFeatures.Container], Address = "10.0.0.1" };
+
+        var workloadJson = JsonSerializer.Serialize(workload, GridJson.Api);
+        var nodeJson = JsonSerializer.Serialize(node, GridJson.Api);
+
+        Assert.Contains("\"restart\":\"on-failure\"", workloadJson);
+        Assert.EndsWith("\"reason\":null,\"digest\":\"sha256:ab\",\"endpoints\":[{\"name\":\"http\",\"address\":\"10.0.0.1\",\"port\":23456}]}", workloadJson);
+        Assert.EndsWith("\"features\":[\"container\"],\"address\":\"10.0.0.1\"}", nodeJson);
+    }
+
     [Theory]
     [InlineData("""{"certification":1}""")]
     [InlineData("""{"certification":"certifiedd"}""")]

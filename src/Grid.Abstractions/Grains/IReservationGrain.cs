@@ -17,8 +17,12 @@ public interface IReservationGrain : IGrainWithIntegerKey
     [Alias("Cancel")]
     Task<bool> CancelAsync();
 
+    /// <summary>
+    /// Adds a workload. <paramref name="auth"/> (a container's pull credentials) is kept in memory only, by
+    /// <see cref="IPullCredentialsGrain"/>, and handed to the nodes in their assignments.
+    /// </summary>
     [Alias("AddWorkload")]
-    Task<WorkloadInfo> AddWorkloadAsync(long workloadId, WorkloadSpec spec);
+    Task<WorkloadInfo> AddWorkloadAsync(long workloadId, WorkloadSpec spec, PullCredentials? auth = null);
 
     [Alias("RemoveWorkload")]
     Task RemoveWorkloadAsync(long workloadId);

@@ -23,4 +23,8 @@ public interface IWorkloadGrain : IGrainWithIntegerKey
 
     [Alias("Delete")]
     Task DeleteAsync();
+
+    /// <summary>The last <paramref name="lines"/> lines of its output (stdout and stderr) as the node reported it; held in memory only.</summary>
+    [Alias("GetLogs")]
+    Task<string> GetLogsAsync(int lines);
 }

@@ -32,6 +32,7 @@ public sealed partial class NodeGrain(
 {
     private readonly DesiredWatch _watch = new();
     private readonly EvacuationPacing _evacuation = new(health.Value.EvacuationRecheck);
+    private readonly NodePullCredentials _credentials = new();
     private DateTimeOffset? _lastHeartbeat;
     private long _uptime;
     private NodeCapacity? _allocations;
@@ -78,6 +79,7 @@ public sealed partial class NodeGrain(
 
             // The index is soft state: an activation refreshes it.
             PublishSummary();
+            await _credentials.LoadAsync(GrainFactory, Allocations.Allocations);
         }
     }
 
@@ -121,6 +123,8 @@ public sealed partial class NodeGrain(
 
     public async Task<ImmutableArray<AllocationResult>> TryAllocateManyAsync(ImmutableArray<AllocationRequest> requests)
     {
+        // Pull credentials stay in memory: the allocations written below hold the assignments without them.
+        requests = _credentials.Keep(requests);
         if (state.State.Registration is null)
         {
             // Never registered (or a stale id): nothing to place on and no summary to give.
@@ -199,6 +203,7 @@ public sealed partial class NodeGrain(
         {
             Orphans.Forget(allocation);
             Reports.Forget(allocation);
+            _credentials.Forget(allocation);
         }
 
         foreach (var (allocation, epoch) in released)
@@ -214,7 +219,7 @@ public sealed partial class NodeGrain(
 
     public async Task<bool> SetWorkloadsAsync(long reservationId, long epoch, ImmutableArray<WorkloadAssignment> workloads)
     {
-        if (Allocations.SetWorkloads(reservationId, epoch, workloads) is not { } change)
+        if (Allocations.SetWorkloads(reservationId, epoch, _credentials.Keep(workloads)) is not { } change)
         {
             return false;
         }
@@ -241,15 +246,21 @@ public sealed partial class NodeGrain(
         _uptime = heartbeat.Uptime;
         metrics.Heartbeat();
         await Summaries.BeatAsync(now);
-
+        var featuresChanged = state.State.ChangeFeatures(heartbeat.Features, heartbeat.Address);
         if (state.State.Status != NodeStatus.Up)
         {
             await SetStatusAsync(NodeStatus.Up, now);
         }
+        else if (featuresChanged)
+        {
+            // What the node can run is a placement filter: durable and in the index at once.
+            await Writer.WriteAsync();
+            PublishSummary();
+        }
 
         Orphans.RunWhenDue(now, Allocations, held => ReleaseAsync([held], freeIps: false));
         await Reports.ForwardAsync(heartbeat.Workloads, Allocations);
-        return new HeartbeatResponse(state.State.VisibleStatus(), state.State.Draining, Allocations.Desired())
+        return new HeartbeatResponse(state.State.VisibleStatus(), state.State.Draining, _credentials.Attach(Allocations.Desired()))
         {
             HeartbeatIntervalMs = (long)health.Value.HeartbeatInterval.TotalMilliseconds,
             HeartbeatTimeoutMs = (long)health.Value.HeartbeatTimeout.TotalMilliseconds,
@@ -264,7 +275,7 @@ public sealed partial class NodeGrain(
             await _watch.WaitAsync(knownVersion, maxWait);
         }
 
-        return new DesiredWorkloads(_watch.Version, Allocations.Desired());
+        return new DesiredWorkloads(_watch.Version, _credentials.Attach(Allocations.Desired()));
     }
 
     public async Task MarkDownAsync(DateTimeOffset lastHeartbeat)

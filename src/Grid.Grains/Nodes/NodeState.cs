@@ -25,6 +25,12 @@ public sealed class NodeState
     /// <summary>The last heartbeat the down decision saw: where the meters of its reservations stop.</summary>
     [Id(10)] public DateTimeOffset? LastHeartbeatAtDown { get; set; }
 
+    /// <summary>What the node can run, as its agent last reported (<see cref="NodeFeatures"/>); written only when it changes.</summary>
+    [Id(11)] public string[] Features { get; set; } = [];
+
+    /// <summary>The address its published ports are reached at, as its agent last reported.</summary>
+    [Id(12)] public string? Address { get; set; }
+
     /// <summary>Counts activations, so summary versions (incarnation, then a counter) only grow whatever the clocks.</summary>
     [Id(20)] public long Incarnation { get; set; }
 
@@ -90,6 +96,28 @@ public sealed class NodeState
             lastHeartbeat,
             uptime,
             CreatedAt,
-            RejoinAt);
+            RejoinAt)
+        {
+            Features = [.. Features],
+            Address = Address,
+        };
+    }
+
+    /// <summary>
+    /// Takes what an agent's heartbeat says the node can run and where it is reached; true when that changed (then
+    /// the state is written and the summary published, so placement filters on it). An older agent says nothing:
+    /// what is known stays.
+    /// </summary>
+    public bool ChangeFeatures(IReadOnlyCollection<string>? features, string? address)
+    {
+        var newFeatures = features is null ? Features : [.. features.Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal)];
+        var newAddress = address ?? Address;
+        if (newFeatures.AsSpan().SequenceEqual(Features) && newAddress == Address)
+        {
+            return false;
+        }
+
+        (Features, Address) = (newFeatures, newAddress);
+        return true;
     }
 }

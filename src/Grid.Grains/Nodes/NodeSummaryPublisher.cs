@@ -47,7 +47,10 @@ public sealed class NodeSummaryPublisher(long nodeId, CapacityView view, ICapaci
             node.StatusChangedAt,
             bootedAt,
             capacity.Count,
-            capacity.WorkloadCount());
+            capacity.WorkloadCount())
+        {
+            Features = [.. node.Features],
+        };
     }
 
     /// <summary>

@@ -14,7 +14,7 @@ namespace Grid.Nodes;
 /// <param name="logger">Where a report that could not be forwarded is logged.</param>
 public sealed partial class WorkloadReportForwarder(long nodeId, IGrainFactory grains, ILogger logger)
 {
-    private readonly Dictionary<long, (long Epoch, WorkloadState State, int Restarts)> _reported = [];
+    private readonly Dictionary<long, ReportKey> _reported = [];
 
     /// <summary>Forwards <paramref name="reports"/> of the workloads <paramref name="held"/> says the node should run, at their epoch.</summary>
     public async Task ForwardAsync(ImmutableArray<WorkloadReport> reports, NodeCapacity held)
@@ -35,7 +35,8 @@ public sealed partial class WorkloadReportForwarder(long nodeId, IGrainFactory g
                 continue;
             }
 
-            if (_reported.TryGetValue(report.WorkloadId, out var last) && last == (report.Epoch, report.State, report.Restarts))
+            // Output is a delta: a report that carries some is always forwarded.
+            if (string.IsNullOrEmpty(report.Logs) && _reported.TryGetValue(report.WorkloadId, out var last) && last == ReportKey.Of(report))
             {
                 continue;
             }
@@ -50,7 +51,7 @@ public sealed partial class WorkloadReportForwarder(long nodeId, IGrainFactory g
                 // Remembered only once accepted, so a report that raced ahead of the placement is sent again.
                 if (await accepted)
                 {
-                    _reported[report.WorkloadId] = (report.Epoch, report.State, report.Restarts);
+                    _reported[report.WorkloadId] = ReportKey.Of(report);
                 }
             }
             catch (Exception exception)
@@ -69,6 +70,13 @@ public sealed partial class WorkloadReportForwarder(long nodeId, IGrainFactory g
         {
             _reported.Remove(workload.WorkloadId);
         }
+    }
+
+    /// <summary>What makes a report news for its workload grain (endpoints compared by content).</summary>
+    private readonly record struct ReportKey(long Epoch, WorkloadState State, int Restarts, string? Reason, string? Digest, string? Endpoints)
+    {
+        public static ReportKey Of(WorkloadReport report) => new(report.Epoch, report.State, report.Restarts, report.Reason, report.Digest,
+            report.Endpoints is { } endpoints ? string.Join(',', endpoints.Select(e => $"{e.Name}={e.Address}:{e.Port}")) : null);
     }
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Node {NodeId} could not forward the report of workload {WorkloadId}")]

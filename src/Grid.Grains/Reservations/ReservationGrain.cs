@@ -29,6 +29,7 @@ public sealed class ReservationGrain : Grain, IReservationGrain, IRemindable, II
     private readonly ILogger<ReservationGrain> _logger;
     private ReservationBilling? _billing;
     private ReservationMoves? _moves;
+    private ReservationCredentials? _credentials;
     private IGrainTimer? _settleRetry;
 
     public ReservationGrain(
@@ -54,7 +55,9 @@ public sealed class ReservationGrain : Grain, IReservationGrain, IRemindable, II
     private ReservationBilling Billing => _billing ??= new(ReservationId, _store, _billingServices, GrainFactory, PushWorkloadsAsync, _logger);
 
     private ReservationMoves Moves => _moves ??=
-        new(ReservationId, _store, _placement, Billing, _metrics, _logger, GrainFactory, this, _health.Value.RetryBackoff);
+        new(ReservationId, _store, _placement, Billing, _metrics, _logger, GrainFactory, this, _health.Value.RetryBackoff, Credentials);
+
+    private ReservationCredentials Credentials => _credentials ??= new(GrainFactory);
 
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
@@ -121,14 +124,16 @@ public sealed class ReservationGrain : Grain, IReservationGrain, IRemindable, II
         }
 
         releases.AddRange(Record.Workloads.Keys.Select(id => GrainFactory.GetGrain<IWorkloadGrain>(id).DeleteAsync()));
+        releases.Add(Credentials.ForgetAsync(Record.Workloads.Keys));
         await Task.WhenAll(releases);
         await Billing.FinalBillAsync();
         return true;
     }
 
-    public async Task<WorkloadInfo> AddWorkloadAsync(long workloadId, WorkloadSpec spec)
+    public async Task<WorkloadInfo> AddWorkloadAsync(long workloadId, WorkloadSpec spec, PullCredentials? auth = null)
     {
         EnsureServing();
+        ReservationStorage.Check(ReservationId, Record, spec);
         var limit = Record.Request!.Resources with { Ipv4 = 0 };
         var used = Record.Workloads.Values.Aggregate(Capacity.Zero, (sum, w) => sum + w.Resources);
         var free = limit - used;
@@ -151,6 +156,7 @@ public sealed class ReservationGrain : Grain, IReservationGrain, IRemindable, II
                 $"Reservation {ReservationId} has cru {free.Cru}, mru {free.Mru}, sru {free.Sru}, hru {free.Hru} left for workloads.");
         }
 
+        await Credentials.KeepAsync(workloadId, spec, auth);
         var workload = await GrainFactory.GetGrain<IWorkloadGrain>(workloadId)
             .CreateAsync(ReservationId, Record.Request.TwinId, spec, Record.NodeId, Record.Epoch);
         Record.Workloads[workloadId] = spec;
@@ -176,6 +182,7 @@ public sealed class ReservationGrain : Grain, IReservationGrain, IRemindable, II
         // the workload is never listed as running somewhere after it reads as deleted.
         await RemoveWorkloadAsync(workloadId);
         await GrainFactory.GetGrain<IWorkloadGrain>(workloadId).DeleteAsync();
+        await Credentials.ForgetAsync([workloadId]);
     }
 
     public Task<ImmutableArray<ReservationEvent>> GetEventsAsync() => Task.FromResult(Record.Events.ToImmutableArray());
@@ -216,7 +223,8 @@ public sealed class ReservationGrain : Grain, IReservationGrain, IRemindable, II
         }
 
         var running = await Task.WhenAll(Record.Workloads.Keys.Select(id => GrainFactory.GetGrain<IWorkloadGrain>(id).GetAsync()));
-        if (running.All(w => w is null || (w.State == WorkloadState.Running && w.Epoch == epoch)))
+        // A type no node runs (unsupported) never will: waiting for it would only hold the old node until the timeout.
+        if (running.All(w => w is null || (w.State is (WorkloadState.Running or WorkloadState.Unsupported) && w.Epoch == epoch)))
         {
             await Moves.CompleteMigrationAsync("new copies running");
         }
@@ -293,7 +301,8 @@ public sealed class ReservationGrain : Grain, IReservationGrain, IRemindable, II
     {
         if (Record.NodeId is { } node)
         {
-            await GrainFactory.GetGrain<INodeGrain>(node).SetWorkloadsAsync(ReservationId, Record.Epoch, Record.Assignments(ReservationId, Record.Epoch));
+            var assignments = Record.Assignments(ReservationId, Record.Epoch, await Credentials.LookupAsync(Record.Workloads));
+            await GrainFactory.GetGrain<INodeGrain>(node).SetWorkloadsAsync(ReservationId, Record.Epoch, assignments);
         }
     }
 

@@ -18,6 +18,7 @@ namespace Grid.Reservations;
 /// <param name="grains">For the nodes released and the workloads re-placed.</param>
 /// <param name="timers">The grain's timers and retry reminder.</param>
 /// <param name="firstBackoff">The wait before the first retry of an unschedulable reservation.</param>
+/// <param name="credentials">The pull credentials its assignments carry.</param>
 public sealed partial class ReservationMoves(
     long reservationId,
     ReservationStore store,
@@ -27,7 +28,8 @@ public sealed partial class ReservationMoves(
     ILogger logger,
     IGrainFactory grains,
     IReservationTimers timers,
-    TimeSpan firstBackoff)
+    TimeSpan firstBackoff,
+    ReservationCredentials credentials)
 {
     /// <summary>The reminder that retries an unschedulable reservation's placement; the grain hands it to <see cref="RetryPlacementAsync"/>.</summary>
     public const string RetryReminder = "retry-placement";
@@ -151,7 +153,7 @@ public sealed partial class ReservationMoves(
     {
         var oldEpoch = Record.Epoch;
         var epoch = oldEpoch + 1;
-        var assignments = Record.Assignments(reservationId, epoch);
+        var assignments = Record.Assignments(reservationId, epoch, await credentials.LookupAsync(Record.Workloads));
         var (target, report) = await placement.PlaceMoveAsync(reservationId, epoch, Record.Request!, assignments, new HashSet<long> { nodeId });
         if (target is null)
         {
@@ -190,6 +192,12 @@ public sealed partial class ReservationMoves(
         Record.PreviousEpoch = waitForWorkloads ? oldEpoch : 0;
         store.AddEvent("moved", target.NodeId,
             $"Moved from node {nodeId} (epoch {oldEpoch}) to node {target.NodeId} (epoch {epoch}){(makeBeforeBreak ? ", make-before-break" : "")}.");
+        foreach (var volume in Record.VolumeNames())
+        {
+            // Honest local semantics: the volume's data stays on the old node; the new one makes it anew, empty.
+            store.AddEvent("volume-reset", target.NodeId, $"Volume {volume} starts empty on node {target.NodeId}; its data stayed on node {nodeId}.");
+        }
+
         await store.WriteAsync();
         // Like the placed event: durable in the write above, on its way to the ledger after it (a lost silo's
         // events go at the next flush), so a node's evacuation does not wait for a ledger commit per move.

@@ -58,10 +58,19 @@ public sealed class ReservationRecord
 
     /// <summary>
     /// What the reservation's node runs for it at <paramref name="epoch"/>: its workloads in id order, none in grace
-    /// (so the node's agent stops them while the capacity is kept).
+    /// (so the node's agent stops them while the capacity is kept). Each carries the reservation's twin and, from
+    /// <paramref name="auth"/>, its pull credentials.
     /// </summary>
-    public ImmutableArray<WorkloadAssignment> Assignments(long reservationId, long epoch) => State == ReservationState.Grace ? [] :
-        [.. Workloads.OrderBy(w => w.Key).Select(w => new WorkloadAssignment(w.Key, reservationId, epoch, w.Value))];
+    public ImmutableArray<WorkloadAssignment> Assignments(long reservationId, long epoch, Func<long, PullCredentials?>? auth = null) =>
+        State == ReservationState.Grace ? [] :
+        [.. Workloads.OrderBy(w => w.Key).Select(w => new WorkloadAssignment(w.Key, reservationId, epoch, w.Value)
+        {
+            TwinId = Request!.TwinId,
+            Auth = auth?.Invoke(w.Key),
+        })];
+
+    /// <summary>The names of its volumes, which a move leaves behind (a volume lives on its node).</summary>
+    public IEnumerable<string> VolumeNames() => Workloads.OrderBy(w => w.Key).Where(w => w.Value.Type == WorkloadType.Volume).Select(w => w.Value.Name);
 
     public ReservationInfo ToInfo(long reservationId) => new(
         reservationId,

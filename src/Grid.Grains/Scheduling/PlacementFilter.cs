@@ -19,6 +19,7 @@ public static class PlacementFilter
     public const string AntiAffinityConflict = "anti-affinity";
     public const string InsufficientIpv4 = "insufficient ipv4";
     public const string OverMaxPrice = "over max price";
+    public const string MissingFeature = "missing feature";
 
     /// <summary>Passed every filter but was not tried within the attempt bound (it changed under us).</summary>
     public const string Busy = "contended";
@@ -58,6 +59,11 @@ public static class PlacementFilter
             return NotCertified;
         }
 
+        if (!HasFeatures(node, constraints.Features))
+        {
+            return MissingFeature;
+        }
+
         if (node.Status != NodeStatus.Up)
         {
             return Down;
@@ -84,6 +90,20 @@ public static class PlacementFilter
         }
 
         return null;
+    }
+
+    /// <summary>True when <paramref name="node"/> reported every one of <paramref name="features"/> (none asked: true).</summary>
+    public static bool HasFeatures(NodeSummary node, ImmutableArray<string> features)
+    {
+        foreach (var feature in features.IsDefault ? [] : features)
+        {
+            if (node.Features.IsDefault || !node.Features.Contains(feature))
+            {
+                return false;
+            }
+        }
+
+        return true;
     }
 
     /// <summary>

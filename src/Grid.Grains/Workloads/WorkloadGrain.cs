@@ -15,16 +15,24 @@ public sealed class WorkloadRecord
     [Id(7)] public string? Message { get; set; }
     [Id(8)] public DateTimeOffset CreatedAt { get; set; }
     [Id(9)] public DateTimeOffset UpdatedAt { get; set; }
+    [Id(10)] public string? Reason { get; set; }
+    [Id(11)] public string? Digest { get; set; }
+
+    /// <summary>Where its published ports are reached at its current epoch (the node's address and host ports).</summary>
+    [Id(12)] public List<WorkloadEndpoint> Endpoints { get; set; } = [];
 }
 
 /// <summary>
 /// A workload: desired spec and the state reported by the node running its current epoch. Reports from any
-/// other node or epoch are fenced off (a stale copy never changes what the tenant sees).
+/// other node or epoch are fenced off (a stale copy never changes what the tenant sees). The tail of its output is
+/// kept in memory only (<see cref="LogTail"/>).
 /// </summary>
 public sealed class WorkloadGrain(
     [PersistentState("workload", GridStorage.Name)] IPersistentState<WorkloadRecord> state,
     GridClock clock) : Grain, IWorkloadGrain
 {
+    private readonly LogTail _logs = new();
+
     private WorkloadRecord Record => state.State;
 
     public async Task<WorkloadInfo> CreateAsync(long reservationId, long twinId, WorkloadSpec spec, long? nodeId, long epoch)
@@ -63,6 +71,11 @@ public sealed class WorkloadGrain(
         Record.Epoch = epoch;
         Record.State = WorkloadState.Deploying;
         Record.Message = null;
+        Record.Reason = null;
+        Record.Digest = null;
+
+        // A volume lives on its node and ports are published by it: the new node reports its own endpoints.
+        Record.Endpoints = [];
         Record.UpdatedAt = clock.UtcNow;
         await state.WriteOrDeactivateAsync(this);
     }
@@ -74,7 +87,10 @@ public sealed class WorkloadGrain(
             return false;
         }
 
-        if (Record.State == report.State && Record.Restarts == report.Restarts && Record.Message == report.Message)
+        _logs.Append(report.Logs);
+        var endpoints = report.Endpoints is { } reported ? [.. reported] : Record.Endpoints;
+        if (Record.State == report.State && Record.Restarts == report.Restarts && Record.Message == report.Message
+            && Record.Reason == report.Reason && Record.Digest == (report.Digest ?? Record.Digest) && endpoints.SequenceEqual(Record.Endpoints))
         {
             return true;
         }
@@ -82,9 +98,12 @@ public sealed class WorkloadGrain(
         Record.State = report.State;
         Record.Restarts = report.Restarts;
         Record.Message = report.Message;
+        Record.Reason = report.Reason;
+        Record.Digest = report.Digest ?? Record.Digest;
+        Record.Endpoints = endpoints;
         Record.UpdatedAt = clock.UtcNow;
         await state.WriteOrDeactivateAsync(this);
-        if (report.State == WorkloadState.Running)
+        if (report.State is WorkloadState.Running or WorkloadState.Unsupported)
         {
             // Not awaited: the reservation may be calling nodes, and a node may be waiting on this report.
             GrainFactory.GetGrain<IReservationGrain>(Record.ReservationId).WorkloadRunningAsync(this.GetPrimaryKeyLong(), report.Epoch).Ignore();
@@ -105,6 +124,8 @@ public sealed class WorkloadGrain(
         await state.WriteOrDeactivateAsync(this);
     }
 
+    public Task<string> GetLogsAsync(int lines) => Task.FromResult(_logs.Last(lines));
+
     private WorkloadInfo Info() => new(
         this.GetPrimaryKeyLong(),
         Record.ReservationId,
@@ -116,5 +137,10 @@ public sealed class WorkloadGrain(
         Record.Restarts,
         Record.Message,
         Record.CreatedAt,
-        Record.UpdatedAt);
+        Record.UpdatedAt)
+    {
+        Reason = Record.Reason,
+        Digest = Record.Digest,
+        Endpoints = [.. Record.Endpoints],
+    };
 }

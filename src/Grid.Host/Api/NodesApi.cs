@@ -14,6 +14,8 @@ public static class NodesApi
     public const int MaxDrainParallel = 100;
     public const int MaxReportedWorkloads = 10_000;
     public const int MaxDesiredWaitMs = 20_000;
+    public const int MaxFeatures = 8;
+    public const int MaxLogsPerReport = 64 * 1024;
 
     public static RouteGroupBuilder MapNodesApi(this RouteGroupBuilder api)
     {
@@ -124,7 +126,18 @@ public static class NodesApi
                 continue;
             }
 
-            reports.Add(new WorkloadReport(w.WorkloadId.Value, w.Epoch.Value, state, Math.Max(0, w.Restarts ?? 0), Truncate(w.Message)));
+            reports.Add(Report(validation, $"workloads[{i}]", w, state));
+        }
+
+        var features = body.Features;
+        if (features is { } named && (named.Length > MaxFeatures || named.Any(f => !NodeFeatures.Known.Contains(f))))
+        {
+            validation.Add("features", $"at most {MaxFeatures} of: {string.Join(", ", NodeFeatures.Known)}.");
+        }
+
+        if (body.Address is { } address && !System.Net.IPAddress.TryParse(address, out _))
+        {
+            validation.Add("address", "must be an IP address (the agent's --public-address).");
         }
 
         if (!validation.IsValid)
@@ -133,7 +146,7 @@ public static class NodesApi
         }
 
         return http.User.Id(GridClaims.NodeId) == nodeId
-            ? TypedResults.Ok(await heartbeats.BeatAsync(nodeId, new Grid.Heartbeat(uptime, reports.ToImmutable())))
+            ? TypedResults.Ok(await heartbeats.BeatAsync(nodeId, new Grid.Heartbeat(uptime, reports.ToImmutable()) { Features = features, Address = body.Address }))
             : Problems.Unauthorized($"The credentials are those of another node; node {nodeId} must sign its own heartbeats.");
     }
 
@@ -162,5 +175,31 @@ public static class NodesApi
         return TypedResults.Ok((await node.GetAsync())!);
     }
 
-    private static string? Truncate(string? message) => message is { Length: > 1024 } ? message[..1024] : message;
+    private static WorkloadReport Report(Validation validation, string field, WorkloadReportRequest w, WorkloadState state)
+    {
+        var endpoints = w.Endpoints ?? [];
+        if (endpoints.Length > ContainerValidation.MaxPorts)
+        {
+            validation.Add($"{field}.endpoints", $"at most {ContainerValidation.MaxPorts}, one per published port.");
+        }
+
+        for (var e = 0; e < endpoints.Length; e++)
+        {
+            if (endpoints[e] is not { Name.Length: > 0 and <= 32, Address: { } at, Port: > 0 and <= 65535 } || !System.Net.IPAddress.TryParse(at, out _))
+            {
+                validation.Add($"{field}.endpoints[{e}]", "needs a name, an IP address and a port 1-65535.");
+            }
+        }
+
+        return new WorkloadReport(w.WorkloadId!.Value, w.Epoch!.Value, state, Math.Max(0, w.Restarts ?? 0), Truncate(w.Message, 1024))
+        {
+            Reason = Truncate(w.Reason, 64),
+            Digest = Truncate(w.Digest, 128),
+            Endpoints = w.Endpoints,
+            // Only the newest output counts: a tail is what the workload keeps.
+            Logs = w.Logs is { Length: > MaxLogsPerReport } logs ? logs[^MaxLogsPerReport..] : w.Logs,
+        };
+    }
+
+    private static string? Truncate(string? text, int max) => text is { } value && value.Length > max ? value[..max] : text;
 }

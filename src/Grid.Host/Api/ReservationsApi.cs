@@ -166,12 +166,21 @@ public static class ReservationsApi
             validation.Add("constraints.nodeId", "must be a positive node id.");
         }
 
+        var features = body.Features ?? [];
+        if (features.Length > NodesApi.MaxFeatures || features.Any(f => !NodeFeatures.Known.Contains(f)))
+        {
+            validation.Add("constraints.features", $"at most {NodesApi.MaxFeatures} of: {string.Join(", ", NodeFeatures.Known)}.");
+        }
+
         return new PlacementConstraints(
             farmIds,
             validation.OptionalName("constraints.country", body.Country),
             body.Certified,
             body.NodeId,
             validation.OptionalName("constraints.antiAffinityGroup", body.AntiAffinityGroup),
-            body.MaxPricePerHour is { } max ? validation.Amount("constraints.maxPricePerHour", max, 0, long.MaxValue / 2, required: false) : null);
+            body.MaxPricePerHour is { } max ? validation.Amount("constraints.maxPricePerHour", max, 0, long.MaxValue / 2, required: false) : null)
+        {
+            Features = [.. features.Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal)],
+        };
     }
 }

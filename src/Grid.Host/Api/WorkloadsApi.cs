@@ -12,6 +12,8 @@ public static class WorkloadsApi
     public const int MaxArgs = 256;
     public const int MaxEnv = 256;
     public const int MaxCommandLength = 4096;
+    public const int DefaultLogLines = 200;
+    public const int MaxLogLines = 10_000;
 
     public static RouteGroupBuilder MapWorkloadsApi(this RouteGroupBuilder api)
     {
@@ -19,6 +21,9 @@ public static class WorkloadsApi
             .WithSummary("Deploy a workload inside a reservation; the workloads never exceed the reservation's resources.")
             .RequireGridRole(GridPolicies.Tenant);
         api.MapGet("/workloads/{workloadId:long}", GetWorkload).WithTags("Workloads").WithName("GetWorkload").RequireGridRole(GridPolicies.Tenant);
+        api.MapGet("/workloads/{workloadId:long}/logs", GetLogs).WithTags("Workloads").WithName("GetWorkloadLogs")
+            .WithSummary("The last `tail` lines (1-10000, default 200) of a workload's output, as text.")
+            .RequireGridRole(GridPolicies.Tenant);
         api.MapDelete("/workloads/{workloadId:long}", DeleteWorkload).WithTags("Workloads").WithName("DeleteWorkload").RequireGridRole(GridPolicies.Tenant);
         return api;
     }
@@ -30,10 +35,18 @@ public static class WorkloadsApi
         var name = validation.Name("name", body.Name);
         if (body.Type is null)
         {
-            validation.Add("type", "is required: process, vm, zdb or gateway.");
+            validation.Add("type", "is required: process, vm, zdb, gateway, container or volume.");
         }
 
         var resources = body.Resources is null ? Capacity.Zero : validation.Resources("resources", body.Resources, forNode: false);
+        var (container, auth) = ContainerValidation.Container(validation, body.Type, body.Container);
+        var volume = ContainerValidation.Volume(validation, body.Type, body.Volume, body.Resources);
+        if (volume is not null)
+        {
+            // A volume's size is what it takes of the reservation's SSD.
+            resources = new Capacity(0, 0, volume.Size, 0);
+        }
+
         if (resources.Ipv4 > 0)
         {
             validation.Add("resources.ipv4", "public IPs belong to the reservation, not to a workload.");
@@ -55,9 +68,14 @@ public static class WorkloadsApi
             return TypedResults.Problem(title: "Quota exceeded", detail: refusal, statusCode: StatusCodes.Status409Conflict);
         }
 
+        if (body.Type is WorkloadType.Container or WorkloadType.Volume && await MissingFeatureAsync(grains, reservation) is { } missing)
+        {
+            return missing;
+        }
+
         var workloadId = await ids.NextAsync(IdKind.Workload);
         var workload = await grains.GetGrain<IReservationGrain>(reservationId)
-            .AddWorkloadAsync(workloadId, new WorkloadSpec(name, body.Type!.Value, resources, process));
+            .AddWorkloadAsync(workloadId, new WorkloadSpec(name, body.Type!.Value, resources, process, container, volume), auth);
         return TypedResults.Created($"/api/v1/workloads/{workloadId}", workload);
     }
 
@@ -77,6 +95,42 @@ public static class WorkloadsApi
         // The reservation deletes it, the way a cancel deletes all of its workloads.
         await grains.GetGrain<IReservationGrain>(workload.ReservationId).DeleteWorkloadAsync(workloadId);
         return TypedResults.NoContent();
+    }
+
+    /// <summary>
+    /// Logs of a workload the caller owns, as text: the last <paramref name="tail"/> lines (1-10000, default 200) of
+    /// the output its node reported, kept in memory by the controller.
+    /// </summary>
+    public static async Task<Results<ContentHttpResult, ValidationProblem, ProblemHttpResult>> GetLogs(
+        long workloadId, int? tail, HttpContext http, IGrainFactory grains)
+    {
+        var validation = new Validation();
+        var lines = (int)validation.Amount("tail", tail ?? DefaultLogLines, 1, MaxLogLines, required: false);
+        if (!validation.IsValid)
+        {
+            return TypedResults.ValidationProblem(validation.Errors);
+        }
+
+        if (await Ownership.WorkloadAsync(grains, workloadId, TwinAuthentication.TwinId(http)) is null)
+        {
+            return Problems.NotFound($"Workload {workloadId}");
+        }
+
+        return TypedResults.Text(await grains.GetGrain<IWorkloadGrain>(workloadId).GetLogsAsync(lines), "text/plain; charset=utf-8");
+    }
+
+    /// <summary>The 409 for a container or volume whose reservation's node cannot run containers; null when it can.</summary>
+    private static async Task<ProblemHttpResult?> MissingFeatureAsync(IGrainFactory grains, ReservationInfo reservation)
+    {
+        if (reservation.NodeId is not { } nodeId || await grains.GetGrain<INodeGrain>(nodeId).GetAsync() is not { } node
+            || node.Features.Contains(NodeFeatures.Container))
+        {
+            return null;
+        }
+
+        return Problems.Conflict("Node lacks a feature",
+            $"Node {nodeId} of reservation {reservation.ReservationId} lacks the {NodeFeatures.Container} feature; reserve with "
+            + $"\"constraints\": {{\"features\": [\"{NodeFeatures.Container}\"]}} to be placed on a node that has it.");
     }
 
     private static ProcessSpec? Process(Validation validation, WorkloadType? type, ProcessRequest? body)
@@ -102,19 +156,31 @@ public static class WorkloadsApi
             validation.Add("process.command", $"must be at most {MaxCommandLength} characters without NUL.");
         }
 
-        var args = body.Args ?? [];
+        return new ProcessSpec(body.Command, Arguments(validation, "process.args", body.Args), Env(validation, "process.env", body.Env));
+    }
+
+    /// <summary>A command's arguments (a process's args, a container's entrypoint and args) within the limits.</summary>
+    public static ImmutableArray<string> Arguments(Validation validation, string field, ImmutableArray<string>? value)
+    {
+        var args = value ?? [];
         if (args.Length > MaxArgs || args.Any(a => a is null || a.Length > MaxCommandLength || a.Contains('\0', StringComparison.Ordinal)))
         {
-            validation.Add("process.args", $"at most {MaxArgs} arguments of at most {MaxCommandLength} characters.");
+            validation.Add(field, $"at most {MaxArgs} arguments of at most {MaxCommandLength} characters.");
         }
 
-        var env = body.Env ?? ImmutableDictionary<string, string>.Empty;
+        return args;
+    }
+
+    /// <summary>Environment variables within the limits.</summary>
+    public static ImmutableDictionary<string, string> Env(Validation validation, string field, ImmutableDictionary<string, string>? value)
+    {
+        var env = value ?? ImmutableDictionary<string, string>.Empty;
         if (env.Count > MaxEnv || env.Any(e => e.Key.Length is 0 or > 256 || e.Key.Contains('=', StringComparison.Ordinal)
                 || e.Key.Contains('\0', StringComparison.Ordinal) || e.Value is null || e.Value.Length > MaxCommandLength))
         {
-            validation.Add("process.env", $"at most {MaxEnv} variables with names without '=' and values of at most {MaxCommandLength} characters.");
+            validation.Add(field, $"at most {MaxEnv} variables with names without '=' and values of at most {MaxCommandLength} characters.");
         }
 
-        return new ProcessSpec(body.Command, args, env);
+        return env;
     }
 }

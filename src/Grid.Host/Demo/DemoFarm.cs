@@ -14,7 +14,7 @@ namespace Grid.Host.Demo;
 /// <summary>
 /// A simulated farm so the grid is alive at once: a demo twin owning 3 farms in 3 countries and
 /// <c>Grid:Demo:Nodes</c> nodes that heartbeat through <see cref="NodeHeartbeats"/>, the same path as real
-/// agents. Simulated nodes report every desired workload as running.
+/// agents. Simulated nodes report every desired workload as running (a <c>zdb</c> as unsupported).
 /// </summary>
 public sealed partial class DemoFarm(
     IGrainFactory grains,
@@ -71,13 +71,24 @@ public sealed partial class DemoFarm(
             var answer = await heartbeats.BeatAsync(node.NodeId, node.Key, new Heartbeat(uptime, running));
             _running[node.NodeId] = answer is null
                 ? []
-                : [.. answer.Desired.Select(w => new WorkloadReport(w.WorkloadId, w.Epoch, WorkloadState.Running))];
+                : [.. answer.Desired.Select(Simulate)];
         }
         catch (Exception exception)
         {
             LogBeatFailed(logger, node.NodeId, exception.GetType().Name);
         }
     }
+
+    /// <summary>
+    /// What a simulated node says of a workload: running, except a <c>zdb</c>, which no node runs (the agent says the
+    /// same). Simulated nodes report no features, so no container or volume is ever placed on them.
+    /// </summary>
+    private static WorkloadReport Simulate(WorkloadAssignment workload) => workload.Spec.Type == WorkloadType.Zdb
+        ? new WorkloadReport(workload.WorkloadId, workload.Epoch, WorkloadState.Unsupported, 0, "zdb is modelled; no node runs it yet.")
+        {
+            Reason = WorkloadReasons.Unsupported,
+        }
+        : new WorkloadReport(workload.WorkloadId, workload.Epoch, WorkloadState.Running);
 
     private async Task<bool> PlaceAsync(long twinId, Capacity resources)
     {
