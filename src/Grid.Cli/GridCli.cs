@@ -24,6 +24,7 @@ public static class GridCli
             BillingCommands.Deposit(),
             BillingCommands.Withdraw(),
             WorkloadCommands.Build(),
+            NameCommands.Build(),
             LedgerCommands.Ledger(),
             LedgerCommands.Account(),
             AgentCommands.Build(),

@@ -73,11 +73,12 @@ internal static class ReservationCommands
         private readonly Option<long?> _node = new("--node") { Description = "Pin to this node" };
         private readonly Option<string?> _antiAffinity = new("--anti-affinity") { Description = "No two of your reservations of this group on one node" };
         private readonly Option<long?> _maxPrice = new("--max-price") { Description = "Only on nodes where it costs at most this per hour (minor units)" };
+        private readonly Option<string[]> _features = new("--feature") { Description = "Only on nodes that can run this: container, process, kvm, gateway (repeatable)" };
         private readonly Option<PlacementStrategy?> _strategy = new("--strategy") { Description = "binpack (default), spread or cheapest" };
 
         public void AddTo(Command command)
         {
-            foreach (var option in new Option[] { _cru, _mru, _sru, _hru, _ipv4, _farms, _country, _certified, _node, _antiAffinity, _maxPrice, _strategy })
+            foreach (var option in new Option[] { _cru, _mru, _sru, _hru, _ipv4, _farms, _country, _certified, _node, _antiAffinity, _maxPrice, _features, _strategy })
             {
                 command.Options.Add(option);
             }
@@ -92,7 +93,8 @@ internal static class ReservationCommands
                 parse.GetValue(_certified),
                 parse.GetValue(_node),
                 parse.GetValue(_antiAffinity),
-                parse.GetValue(_maxPrice));
+                parse.GetValue(_maxPrice),
+                parse.GetValue(_features) is { Length: > 0 } features ? features.ToImmutableArray() : null);
             return new CreateReservationRequest(resources, constraints == new ConstraintsRequest() ? null : constraints, parse.GetValue(_strategy));
         }
     }

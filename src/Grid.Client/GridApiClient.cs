@@ -100,6 +100,26 @@ public sealed class GridApiClient(HttpClient http, string? apiKey = null)
     public Task<JsonElement> DeleteWorkloadAsync(long workloadId, CancellationToken cancellationToken = default) =>
         SendAsync<JsonElement>(HttpMethod.Delete, $"api/v1/workloads/{workloadId}", null, apiKey, cancellationToken);
 
+    /// <summary>Claims a name that every gateway routes to its backends.</summary>
+    public Task<JsonElement> CreateNameAsync(CreateNameRequest request, CancellationToken cancellationToken = default) =>
+        SendAsync<JsonElement>(HttpMethod.Post, "api/v1/names", request, apiKey, cancellationToken);
+
+    /// <summary>The caller's names.</summary>
+    public Task<JsonElement> ListNamesAsync(CancellationToken cancellationToken = default) =>
+        SendAsync<JsonElement>(HttpMethod.Get, "api/v1/names", null, apiKey, cancellationToken);
+
+    /// <summary>A name with its backends' states.</summary>
+    public Task<JsonElement> GetNameAsync(string name, CancellationToken cancellationToken = default) =>
+        SendAsync<JsonElement>(HttpMethod.Get, $"api/v1/names/{Uri.EscapeDataString(name)}", null, apiKey, cancellationToken);
+
+    /// <summary>Replaces a name's backends and health check.</summary>
+    public Task<JsonElement> UpdateNameAsync(string name, UpdateNameRequest request, CancellationToken cancellationToken = default) =>
+        SendAsync<JsonElement>(HttpMethod.Put, $"api/v1/names/{Uri.EscapeDataString(name)}", request, apiKey, cancellationToken);
+
+    /// <summary>Releases a name: gateways stop routing it; it can be claimed again.</summary>
+    public Task<JsonElement> DeleteNameAsync(string name, CancellationToken cancellationToken = default) =>
+        SendAsync<JsonElement>(HttpMethod.Delete, $"api/v1/names/{Uri.EscapeDataString(name)}", null, apiKey, cancellationToken);
+
     /// <summary>The last <paramref name="tail"/> lines a workload wrote (stdout and stderr), as text.</summary>
     public async Task<string> GetWorkloadLogsAsync(long workloadId, int tail = 200, CancellationToken cancellationToken = default) =>
         (await SendForTextAsync(HttpMethod.Get, $"api/v1/workloads/{workloadId}/logs?tail={tail}", null, apiKey, cancellationToken, null, null)).Text;

@@ -191,6 +191,32 @@ public sealed class CliTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task NamesCreateSendsWorkloadAndUrlBackendsAndDeletePrintsTheProblem()
+    {
+        var (code, output, error) = await Grid(
+            "names", "create", "myshop", "--backend", "12:http", "--backend", "https://static.example/", "--health-path", "/ready", "--health-interval", "2s", "--api-key", "key-3");
+        Assert.True(code == 0, error);
+        Assert.Contains("name myshop claimed: http://myshop.gw.example", output, StringComparison.Ordinal);
+        var body = JsonDocument.Parse(_controller.ClientBodies["POST /api/v1/names"]).RootElement;
+        Assert.Equal("myshop", body.GetProperty("name").GetString());
+        Assert.Equal(12, body.GetProperty("backends")[0].GetProperty("workloadId").GetInt64());
+        Assert.Equal("http", body.GetProperty("backends")[0].GetProperty("port").GetString());
+        Assert.Equal("https://static.example/", body.GetProperty("backends")[1].GetProperty("url").GetString());
+        Assert.Equal("/ready", body.GetProperty("healthCheck").GetProperty("path").GetString());
+
+        (code, _, error) = await Grid("names", "create", "myshop", "--backend", "twelve", "--api-key", "key-3");
+        Assert.NotEqual(0, code);
+        Assert.Contains("--backend 'twelve' is neither", error, StringComparison.Ordinal);
+
+        (code, output, _) = await Grid("names", "delete", "myshop", "--api-key", "key-3");
+        Assert.Equal(0, code);
+        Assert.Contains("name released", output, StringComparison.Ordinal);
+        (code, _, error) = await Grid("names", "delete", "other", "--api-key", "key-3");
+        Assert.Equal(1, code);
+        Assert.Contains("Name other does not exist (HTTP 404)", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task DepositSendsTheAmountWithTheOperatorKey()
     {
         var (code, output, error) = await Grid("deposit", "3", "70000000", "--api-key", "operator-key");

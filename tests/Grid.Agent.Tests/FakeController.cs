@@ -95,6 +95,14 @@ internal sealed class FakeController : IAsyncDisposable
         });
         app.MapGet("/api/v1/workloads/{id:long}/logs", (long id, int tail) =>
             Results.Text(string.Join("", Enumerable.Range(1, tail).Select(i => $"line {i} of workload {id}\n")), "text/plain"));
+        app.MapPost("/api/v1/names", async (HttpRequest request) =>
+        {
+            ClientBodies["POST /api/v1/names"] = await new StreamReader(request.Body).ReadToEndAsync();
+            return Results.Json(new { name = "myshop", url = "http://myshop.gw.example" }, statusCode: 201);
+        });
+        app.MapDelete("/api/v1/names/{name}", (string name) => name == "myshop"
+            ? Results.NoContent()
+            : Results.Problem(title: "Not found", detail: $"Name {name} does not exist", statusCode: 404));
         MapBillingEndpoints(app);
     }
 
