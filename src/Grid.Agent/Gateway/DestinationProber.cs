@@ -16,6 +16,7 @@ namespace Grid.Agent.Gateway;
 internal sealed partial class DestinationProber(HttpClient client, TimeProvider time, ILogger logger, Action changed) : IAsyncDisposable
 {
     private static readonly TimeSpan MinimumInterval = TimeSpan.FromMilliseconds(100);
+    private static readonly TimeSpan ShortestProbe = TimeSpan.FromSeconds(2);
     private static readonly TimeSpan LongestProbe = TimeSpan.FromSeconds(10);
 
     private readonly Lock _lock = new();
@@ -146,7 +147,9 @@ internal sealed partial class DestinationProber(HttpClient client, TimeProvider 
         var url = new Uri(new Uri(probe.Address), probe.Check.Path);
         while (!probe.Stop.IsCancellationRequested)
         {
-            var reason = await CheckAsync(url, interval < LongestProbe ? interval : LongestProbe, probe.Stop.Token);
+            // A probe may take its interval, but no less than a busy backend needs to answer one GET.
+            var timeout = interval < ShortestProbe ? ShortestProbe : interval > LongestProbe ? LongestProbe : interval;
+            var reason = await CheckAsync(url, timeout, probe.Stop.Token);
             if (probe.Stop.IsCancellationRequested)
             {
                 return;

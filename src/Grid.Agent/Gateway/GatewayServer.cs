@@ -63,6 +63,9 @@ internal sealed partial class GatewayServer : IAsyncDisposable
     /// <summary>Where names are reached on this node (<c>address:port</c>), reported as <see cref="Heartbeat.GatewayAddress"/>.</summary>
     public string? Address { get; private set; }
 
+    /// <summary>Proxied requests counted since start (a request is counted once its answer ended).</summary>
+    public long MeteredRequests => _meter.Requests;
+
     /// <summary>Version of the route table served, -1 before the first.</summary>
     public long RoutesVersion
     {
@@ -83,8 +86,9 @@ internal sealed partial class GatewayServer : IAsyncDisposable
         var certificate = https is null ? null : X509Certificate2.CreateFromPemFile(_options.GatewayCertificate!, _options.GatewayKey);
         _meter.Load();
 
-        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ContentRootPath = Path.GetDirectoryName(_meter.Path) });
-        Directory.CreateDirectory(builder.Environment.ContentRootPath);
+        // Its own folder as content root: no appsettings of the agent's current directory are picked up.
+        var root = Directory.CreateDirectory(Path.GetDirectoryName(_meter.Path)!).FullName;
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ContentRootPath = root });
         builder.Logging.ClearProviders();
         builder.WebHost.ConfigureKestrel(kestrel =>
         {

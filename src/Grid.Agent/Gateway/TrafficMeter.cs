@@ -17,9 +17,13 @@ internal sealed class TrafficMeter(string path)
     private Dictionary<string, (long In, long Out)> _current = [];
     private TrafficBatch? _pending;
     private long _nextSequence = 1;
+    private long _requests;
 
     /// <summary>The state file.</summary>
     public string Path { get; } = path;
+
+    /// <summary>Requests counted since this meter was made (for tests and logs: a request is counted after its answer ended).</summary>
+    public long Requests => Interlocked.Read(ref _requests);
 
     /// <summary>Reads what a previous agent left (a damaged file reads as nothing: counts must not stop the gateway).</summary>
     public void Load()
@@ -60,6 +64,8 @@ internal sealed class TrafficMeter(string path)
             _current.TryGetValue(name, out var sum);
             _current[name] = (sum.In + bytesIn, sum.Out + bytesOut);
         }
+
+        Interlocked.Increment(ref _requests);
     }
 
     /// <summary>
