@@ -34,8 +34,9 @@ public sealed class GatewayRoutingTests(ITestOutputHelper output)
     public async Task A_backend_gets_no_request_before_its_health_check_passed_and_no_healthy_backend_is_503()
     {
         await using var late = await TestBackend.StartAsync("late", ready: false);
+        await using var ready = await TestBackend.StartAsync("ready");
         await using var gateway = await StartAsync();
-        gateway.Server.Apply(new GatewayRoutes(1, [TestGateway.Route("shop", late)]));
+        gateway.Server.Apply(new GatewayRoutes(1, [TestGateway.Route("shop", late), TestGateway.Route("blog", ready, late)]));
 
         // Right after the table arrived (no probe has run) and while the probe fails: no backend, 503.
         for (var i = 0; i < 20; i++)
@@ -47,6 +48,16 @@ public sealed class GatewayRoutingTests(ITestOutputHelper output)
         }
 
         Assert.Equal(0, late.Requests);
+
+        // Beside a healthy backend of the same name, the not yet healthy one gets nothing either.
+        await Poll.UntilAsync(async () => (await gateway.Http.GetAsync(gateway.Url("blog"))).StatusCode == HttpStatusCode.OK, Patience, "blog served by its ready backend");
+        for (var i = 0; i < 20; i++)
+        {
+            using var response = await gateway.Http.GetAsync(gateway.Url("blog"));
+            Assert.Equal("ready", await response.Content.ReadAsStringAsync());
+        }
+
+        Assert.Equal(0, late.Requests);
         await Poll.UntilAsync(() => gateway.Server.Outgoing().Health is { } h && h.Any(d => d.DestinationId == "d-late" && !d.Healthy && d.Reason!.Contains("503", StringComparison.Ordinal)), Patience, "the failed check reported");
         Assert.Equal(0, late.Requests);
 
@@ -54,6 +65,8 @@ public sealed class GatewayRoutingTests(ITestOutputHelper output)
         await Poll.UntilAsync(async () => (await gateway.Http.GetAsync(gateway.Url("shop"))).StatusCode == HttpStatusCode.OK, Patience, "the backend serving once ready");
         var report = gateway.Server.Outgoing();
         Assert.Contains(report.Health!.Value, d => d is { Name: "shop", DestinationId: "d-late", Healthy: true, Reason: null });
+        await Poll.UntilAsync(async () => await (await gateway.Http.GetAsync(gateway.Url("blog"))).Content.ReadAsStringAsync() == "late", Patience, "blog's second backend getting traffic once ready");
+        report = gateway.Server.Outgoing();
 
         // Health goes out until delivered, then only when it changes.
         gateway.Server.Delivered(report, new HeartbeatResponse(NodeStatus.Up, false, []));
