@@ -1,4 +1,5 @@
 using System.Net;
+using System.Net.WebSockets;
 using System.Text.Json;
 using Grid.Agent.Gateway;
 using Grid.Testing;
@@ -146,6 +147,38 @@ public sealed class GatewayRoutingTests(ITestOutputHelper output)
         using var reader = new StreamReader(body);
         Assert.Equal("second", await reader.ReadToEndAsync());
         Assert.Equal(2, gateway.Server.RoutesVersion);
+    }
+
+    [Fact]
+    public async Task A_WebSocket_passes_through_and_its_bytes_are_counted()
+    {
+        await using var a = await TestBackend.StartAsync("a");
+        await using var gateway = await StartAsync();
+        gateway.Server.Apply(new GatewayRoutes(1, [TestGateway.Route("shop", a)]));
+
+        // Waiting without requests through the gateway: the WebSocket is the only traffic counted.
+        await Poll.UntilAsync(() => gateway.Server.Outgoing().Health is { } h && h.Any(d => d.Healthy), Patience, "the backend healthy");
+
+        using var socket = new ClientWebSocket();
+        var url = new UriBuilder(gateway.Url("shop", "/ws")) { Scheme = "ws" }.Uri;
+        await socket.ConnectAsync(url, gateway.Http, CancellationToken.None);
+        var message = new byte[10_000];
+        Random.Shared.NextBytes(message);
+        await socket.SendAsync(message, WebSocketMessageType.Binary, endOfMessage: true, CancellationToken.None);
+        var echoed = new MemoryStream();
+        var buffer = new byte[4096];
+        while (echoed.Length < message.Length)
+        {
+            var received = await socket.ReceiveAsync(buffer, CancellationToken.None);
+            echoed.Write(buffer, 0, received.Count);
+        }
+
+        Assert.Equal(message, echoed.ToArray());
+        await socket.CloseAsync(WebSocketCloseStatus.NormalClosure, null, CancellationToken.None);
+        await Poll.UntilAsync(() => gateway.Server.MeteredRequests == 1, Patience, "the WebSocket counted once closed");
+        var traffic = Assert.Single(gateway.Server.Outgoing().Traffic!.Traffic);
+        Assert.InRange(traffic.BytesIn, message.Length, message.Length + 2048);
+        Assert.InRange(traffic.BytesOut, message.Length, message.Length + 2048);
     }
 
     private Task<TestGateway> StartAsync() => TestGateway.StartAsync(new XunitLogger<GatewayServer>(output));

@@ -53,6 +53,24 @@ internal sealed class TestBackend : IAsyncDisposable
         builder.Logging.ClearProviders();
         builder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Loopback, Port));
         var app = builder.Build();
+        app.UseWebSockets();
+        app.Map("/ws", async (HttpContext c) =>
+        {
+            // Echoes each message back.
+            using var socket = await c.WebSockets.AcceptWebSocketAsync();
+            var buffer = new byte[4096];
+            while (true)
+            {
+                var received = await socket.ReceiveAsync(buffer, c.RequestAborted);
+                if (received.MessageType == System.Net.WebSockets.WebSocketMessageType.Close)
+                {
+                    await socket.CloseAsync(System.Net.WebSockets.WebSocketCloseStatus.NormalClosure, null, c.RequestAborted);
+                    return;
+                }
+
+                await socket.SendAsync(buffer.AsMemory(0, received.Count), received.MessageType, received.EndOfMessage, c.RequestAborted);
+            }
+        });
         app.MapGet("/health", (HttpContext c) => c.Response.StatusCode = Ready ? 200 : 503);
         app.MapGet("/", () => Counted(Name));
         app.MapPost("/echo", async (HttpContext c) =>
