@@ -1,4 +1,5 @@
 using System.Collections.Immutable;
+using Grid.Agent.Gateway;
 using Grid.Agent.Link;
 using Grid.Agent.Reconciling;
 using Grid.Agent.Runtimes.Processes;
@@ -31,6 +32,7 @@ public sealed partial class NodeAgent(AgentOptions options, ILogger<NodeAgent>? 
     private readonly TaskCompletionSource _loopEnded = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private ControllerLink? _link;
     private WorkloadSupervisor? _supervisor;
+    private GatewayServer? _gateway;
     private ImmutableArray<WorkloadReport> _snapshot = [];
     private bool _beatNow;
     private int _started;
@@ -61,6 +63,13 @@ public sealed partial class NodeAgent(AgentOptions options, ILogger<NodeAgent>? 
         using var loop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _abandon.Token);
         try
         {
+            // A gateway node proxies names in-process (issue 22); its routes come with the heartbeat answers.
+            if (options.GatewayListen is not null)
+            {
+                _gateway = new GatewayServer(options, await LocalAddress.TowardAsync(options, loop.Token), _logger, _time);
+                await _gateway.StartAsync(loop.Token);
+            }
+
             var startedAt = _time.GetUtcNow();
             link.Begin(startedAt);
             LogStarting(options.NodeId, options.ApiUrl, options.WorkDir, options.AllowProcessWorkloads ? "allowed" : "refused");
@@ -112,6 +121,11 @@ public sealed partial class NodeAgent(AgentOptions options, ILogger<NodeAgent>? 
             }
 
             _snapshot = supervisor.Snapshot();
+            if (_gateway is not null)
+            {
+                await _gateway.DisposeAsync();
+            }
+
             _loopEnded.TrySetResult();
         }
     }
@@ -142,12 +156,18 @@ public sealed partial class NodeAgent(AgentOptions options, ILogger<NodeAgent>? 
     private async Task HeartbeatAsync(ControllerLink link, WorkloadSupervisor supervisor, CancellationToken cancellationToken)
     {
         var batch = supervisor.Outgoing();
-        if (await link.HeartbeatAsync(batch.Reports, cancellationToken) is not { } response)
+        var gateway = _gateway?.Outgoing();
+        if (await link.HeartbeatAsync(batch.Reports, cancellationToken, gateway) is not { } response)
         {
             return;
         }
 
         supervisor.Delivered(batch);
+        if (gateway is not null)
+        {
+            _gateway!.Delivered(gateway, response);
+        }
+
         try
         {
             _beatNow |= await supervisor.ReconcileAsync(response.Desired.IsDefault ? [] : response.Desired);

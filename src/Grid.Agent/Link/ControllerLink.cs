@@ -49,8 +49,11 @@ internal sealed partial class ControllerLink(AgentOptions options, GridApiClient
         return true;
     }
 
-    /// <summary>Sends one heartbeat with <paramref name="reports"/>; the controller's answer, or null without contact.</summary>
-    public async Task<HeartbeatResponse?> HeartbeatAsync(ImmutableArray<WorkloadReport> reports, CancellationToken cancellationToken)
+    /// <summary>
+    /// Sends one heartbeat with <paramref name="reports"/> (and, on a gateway node, its <paramref name="gateway"/>
+    /// report); the controller's answer, or null without contact.
+    /// </summary>
+    public async Task<HeartbeatResponse?> HeartbeatAsync(ImmutableArray<WorkloadReport> reports, CancellationToken cancellationToken, Gateway.GatewayReport? gateway = null)
     {
         var sentAt = time.GetUtcNow();
         var uptime = (long)(sentAt - _startedAt).TotalSeconds;
@@ -66,7 +69,9 @@ internal sealed partial class ControllerLink(AgentOptions options, GridApiClient
 
         try
         {
-            response = await api.HeartbeatAsync(options.NodeId, options.NodeKey, new Heartbeat(uptime, reports), deadline.Token, options.SigningKey);
+            var heartbeat = new Heartbeat(uptime, reports);
+            heartbeat = gateway?.AddTo(heartbeat) ?? heartbeat;
+            response = await api.HeartbeatAsync(options.NodeId, options.NodeKey, heartbeat, deadline.Token, options.SigningKey);
         }
         catch (HttpRequestException e)
         {
