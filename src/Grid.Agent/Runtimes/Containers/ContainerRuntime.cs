@@ -1,0 +1,462 @@
+using System.Collections.Concurrent;
+using System.Collections.Immutable;
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json.Nodes;
+using Grid.Agent.Runtimes.Networking;
+using Grid.Agent.Runtimes.Processes;
+using Grid.Agent.Runtimes.Volumes;
+using Microsoft.Extensions.Logging;
+
+namespace Grid.Agent.Runtimes.Containers;
+
+/// <summary>
+/// Runs <c>container</c> workloads with the field's tools: <c>skopeo</c> pulls the image pinned by digest into the
+/// node's cache (<see cref="ImageStore"/>), <c>umoci</c> unpacks it once, and <c>runc</c> runs each instance on an
+/// overlay of it (a writable layer per instance) in its own namespaces, its root mapped to an unprivileged host
+/// range, joined to its reservation's pod network. <c>runc run</c> runs under a detached shell that keeps its
+/// output and exit status in the instance folder (<c>&lt;workdir&gt;/containers/&lt;id&gt;-e&lt;epoch&gt;/</c>), so containers
+/// outlive an agent crash and are re-adopted from <c>containers.json</c> and <c>runc list</c>.
+/// </summary>
+internal sealed partial class ContainerRuntime(
+    AgentOptions options, TimeProvider time, ILogger logger, IVolumeMounts volumes, IPodNetworks networks, IPortPublisher ports)
+    : IWorkloadRuntime
+{
+    // runc's output when the entrypoint cannot be executed (measured with runc 1.1).
+    private static readonly string[] s_execFailures = ["executable file not found", "exec failed", "no such file or directory"];
+    private static readonly string? s_setsid = new[] { "/usr/bin/setsid", "/bin/setsid" }.FirstOrDefault(File.Exists);
+
+    private readonly ILogger _logger = logger;
+    private readonly ConcurrentDictionary<WorkloadKey, ContainerInstance> _instances = new();
+    private readonly ConcurrentDictionary<WorkloadKey, WorkloadState> _phases = new();
+    private readonly Lock _stateGate = new();
+    private readonly ContainerCgroup _cgroups = new();
+    private readonly ImageStore _images = new(Path.Combine(options.WorkDir, "images"), options.ContainerUidBase, options.ImageCacheBytes);
+
+    /// <inheritdoc/>
+    public WorkloadType Type => WorkloadType.Container;
+
+    /// <summary>The node's image cache.</summary>
+    public ImageStore Images => _images;
+
+    /// <summary>Nothing to find: the agent checked the tools when it detected its features.</summary>
+    public Task PrepareAsync(CancellationToken cancellationToken)
+    {
+        Directory.CreateDirectory(Path.Combine(options.WorkDir, "containers"));
+        return Task.CompletedTask;
+    }
+
+    /// <summary>Keeps the remembered containers runc still runs; cleans up after the ones that ended meanwhile.</summary>
+    public async Task<IReadOnlyList<WorkloadKey>> AdoptAsync(CancellationToken cancellationToken)
+    {
+        var running = await RuncListAsync(cancellationToken);
+        var adopted = new List<WorkloadKey>();
+        foreach (var instance in ContainerInstance.Load(options.WorkDir))
+        {
+            if (running.Contains(instance.Id) && !File.Exists(ExitFile(instance)))
+            {
+                await ReattachAsync(instance, cancellationToken);
+                _instances[instance.Key] = instance;
+                adopted.Add(instance.Key);
+                LogAdopted(instance.Id);
+            }
+            else
+            {
+                await CleanUpAsync(instance);
+                LogAdoptionCleaned(instance.Id);
+            }
+        }
+
+        // runc containers of this node the state file does not know (a crash between runc run and the save).
+        foreach (var stray in running.Where(id => id.StartsWith(IdPrefix, StringComparison.Ordinal) && _instances.Values.All(i => i.Id != id)))
+        {
+            await Tool.RunAsync("runc", ["delete", "-f", stray], CancellationToken.None);
+        }
+
+        SaveState();
+        return adopted;
+    }
+
+    /// <summary>Pulls (or finds) the image, builds the instance's bundle and runs it; answers once it runs or why not.</summary>
+    public async Task<WorkloadStatus> StartAsync(WorkloadAssignment assignment, CancellationToken cancellationToken)
+    {
+        var key = new WorkloadKey(assignment.WorkloadId, assignment.Epoch);
+        var spec = assignment.Spec.Container;
+        if (spec is null || ImageReference.Parse(spec.Image) is not { } reference)
+        {
+            return Fail(key, WorkloadCondition.Refused, WorkloadReasons.Refused, "the container workload has no image pinned by a sha256 digest");
+        }
+
+        _phases[key] = WorkloadState.Pulling;
+        ContainerInstance? instance = null;
+        try
+        {
+            ReadyImage image;
+            try
+            {
+                image = await _images.EnsureAsync(reference, assignment.Auth, assignment.TwinId, () => _phases[key] = WorkloadState.Pulling, cancellationToken);
+            }
+            catch (ImagePullException e)
+            {
+                // An unreachable registry may come back: retried. A wrong digest or a non-image never will.
+                var condition = e.Reason == WorkloadReasons.ImagePullFailed ? WorkloadCondition.StartFailed : WorkloadCondition.Refused;
+                return Fail(key, condition, e.Reason, e.Message);
+            }
+
+            _phases[key] = WorkloadState.Starting;
+            var mounts = new List<BundleMount>();
+            foreach (var mount in spec.Mounts.IsDefault ? [] : spec.Mounts)
+            {
+                if (volumes.HostPath(assignment.ReservationId, mount.Volume) is not { } hostPath)
+                {
+                    return Fail(key, WorkloadCondition.StartFailed, WorkloadReasons.VolumeMissing, $"volume '{mount.Volume}' is not (yet) on this node");
+                }
+
+                mounts.Add(new BundleMount(hostPath, mount.Path, mount.ReadOnly));
+            }
+
+            instance = new ContainerInstance(
+                key.WorkloadId, key.Epoch, assignment.ReservationId, $"{IdPrefix}w{key.WorkloadId}-e{key.Epoch}",
+                Path.Combine(options.WorkDir, "containers", key.ToString()), image.Digest, spec.Ports.IsDefault ? [] : spec.Ports, []);
+            await RemoveLeftoversAsync(instance);
+            var pod = await networks.AcquireAsync(assignment.ReservationId, key.Epoch, key, cancellationToken);
+            var endpoints = instance.Ports.IsEmpty ? [] : await ports.PublishAsync(key, instance.Ports, pod.Address, cancellationToken);
+            instance = instance with { Endpoints = endpoints };
+            _instances[key] = instance;
+            SaveState();
+
+            var rootFs = await MountOverlayAsync(instance, image, cancellationToken);
+            _cgroups.Create(instance.Id, assignment.Spec.Resources.Mru);
+            ContainerBundle.Write(Path.Combine(image.BundleDir, "config.json"), Path.Combine(instance.Folder, "config.json"), new BundleSettings(
+                Args(spec, image),
+                [.. (spec.Env ?? ImmutableDictionary<string, string>.Empty).Select(e => $"{e.Key}={e.Value}"), .. ContainerBundle.PortEnv(instance.Ports, endpoints)],
+                string.IsNullOrWhiteSpace(spec.Workdir) ? "/" : spec.Workdir,
+                rootFs,
+                pod.NamespacePath,
+                ContainerCgroup.RuncPath(instance.Id),
+                assignment.Spec.Resources.Cru,
+                [.. mounts]));
+
+            Launch(instance);
+            var status = await AwaitRunningAsync(instance, cancellationToken);
+            if (status.Condition == WorkloadCondition.Running)
+            {
+                LogStarted(instance.Id, key.WorkloadId, key.Epoch, image.Digest);
+                EvictImages();
+            }
+
+            return status;
+        }
+        catch (OperationCanceledException)
+        {
+            if (instance is not null)
+            {
+                await StopAsync(key, CancellationToken.None);
+            }
+
+            throw;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidOperationException or System.Text.Json.JsonException)
+        {
+            LogStartCrashed(key.WorkloadId, key.Epoch, e);
+            if (instance is not null)
+            {
+                await CleanUpAsync(instance);
+                Forget(key);
+            }
+
+            return Fail(key, WorkloadCondition.StartFailed, WorkloadReasons.StartFailed, e.Message);
+        }
+        finally
+        {
+            _phases.TryRemove(key, out _);
+        }
+    }
+
+    /// <summary>Running while runc runs it; once its exit status is written, why it ended (then forgotten).</summary>
+    public async Task<WorkloadStatus> InspectAsync(WorkloadKey key, CancellationToken cancellationToken)
+    {
+        if (!_instances.TryGetValue(key, out var instance))
+        {
+            return new WorkloadStatus(WorkloadCondition.Exited);
+        }
+
+        new ContainerLog(instance.Folder).Trim();
+        if (!File.Exists(ExitFile(instance)))
+        {
+            if (IsWrapperAlive(instance))
+            {
+                return WorkloadStatus.Running with { Digest = instance.Digest, Endpoints = instance.Endpoints };
+            }
+
+            // No shell and no exit status: the machine rebooted, or the shell was killed.
+            if ((await RuncListAsync(cancellationToken)).Contains(instance.Id))
+            {
+                return WorkloadStatus.Running with { Digest = instance.Digest, Endpoints = instance.Endpoints };
+            }
+        }
+
+        var status = Ended(instance);
+        await CleanUpAsync(instance, keepLogs: true);
+        Forget(key);
+        return status;
+    }
+
+    /// <summary>SIGTERM, then SIGKILL after the grace period; then the container, its layer, cgroup, ports and network go.</summary>
+    public async Task StopAsync(WorkloadKey key, CancellationToken cancellationToken)
+    {
+        if (!_instances.TryGetValue(key, out var instance))
+        {
+            // Ended earlier: only its kept output is left.
+            DeleteFolder(Path.Combine(options.WorkDir, "containers", key.ToString()));
+            return;
+        }
+
+        await Tool.RunAsync("runc", ["kill", instance.Id, "TERM"], CancellationToken.None);
+        var deadline = time.GetUtcNow() + options.StopGracePeriod;
+        while (!File.Exists(ExitFile(instance)) && IsWrapperAlive(instance) && time.GetUtcNow() < deadline)
+        {
+            await Task.Delay(TimeSpan.FromMilliseconds(25), time, CancellationToken.None);
+        }
+
+        await Tool.RunAsync("runc", ["kill", "--all", instance.Id, "KILL"], CancellationToken.None);
+        await CleanUpAsync(instance);
+        Forget(key);
+    }
+
+    /// <inheritdoc/>
+    public WorkloadState? StartPhase(WorkloadKey key) => _phases.TryGetValue(key, out var phase) ? phase : null;
+
+    /// <inheritdoc/>
+    public LogChunk? ReadLogs(WorkloadKey key, long offset) =>
+        new ContainerLog(Path.Combine(options.WorkDir, "containers", key.ToString())).Read(offset);
+
+    /// <summary>Lets go of the containers as a crash would: they keep running, listed in the state file.</summary>
+    public void Dispose() => _instances.Clear();
+
+    private string IdPrefix => $"grid-n{options.NodeId}-";
+
+    private static string ExitFile(ContainerInstance instance) => Path.Combine(instance.Folder, "exit");
+
+    private static string WrapperFile(ContainerInstance instance) => Path.Combine(instance.Folder, "wrapper.pid");
+
+    private WorkloadStatus Fail(WorkloadKey key, WorkloadCondition condition, string reason, string message)
+    {
+        LogStartFailed(key.WorkloadId, key.Epoch, reason, message);
+        return new WorkloadStatus(condition, message, Reason: reason);
+    }
+
+    private static ImmutableArray<string> Args(ContainerSpec spec, ReadyImage image)
+    {
+        var entrypoint = spec.Entrypoint.IsDefaultOrEmpty ? image.Entrypoint : spec.Entrypoint;
+        var args = !spec.Args.IsDefaultOrEmpty ? spec.Args : spec.Entrypoint.IsDefaultOrEmpty ? image.Cmd : [];
+        return [.. entrypoint, .. args];
+    }
+
+    /// <summary>How an ended container ended: its memory limit, an entrypoint that is not there, or its exit code.</summary>
+    private WorkloadStatus Ended(ContainerInstance instance)
+    {
+        var text = File.Exists(ExitFile(instance)) ? File.ReadAllText(ExitFile(instance)).Trim() : "";
+        int? code = int.TryParse(text, CultureInfo.InvariantCulture, out var parsed) ? parsed : null;
+        if (code == 137 && _cgroups.HitMemoryLimit(instance.Id))
+        {
+            return new WorkloadStatus(WorkloadCondition.OomKilled, "memory limit", code, WorkloadReasons.OomKilled, instance.Digest);
+        }
+
+        var output = new ContainerLog(instance.Folder).Tail();
+        if (output.Contains("runc run failed", StringComparison.Ordinal) && s_execFailures.Any(f => output.Contains(f, StringComparison.Ordinal)))
+        {
+            return new WorkloadStatus(
+                WorkloadCondition.Refused, $"the entrypoint cannot be executed: {LastLine(output)}", code, WorkloadReasons.NoSuchEntrypoint, instance.Digest);
+        }
+
+        return code is null
+            ? new WorkloadStatus(WorkloadCondition.Exited, "the container is gone (node restarted?)", null, null, instance.Digest)
+            : new WorkloadStatus(WorkloadCondition.Exited, null, code, code == 0 ? null : WorkloadReasons.ExitCode, instance.Digest);
+    }
+
+    /// <summary>Waits until runc reports the container running, or its exit status is written.</summary>
+    private async Task<WorkloadStatus> AwaitRunningAsync(ContainerInstance instance, CancellationToken cancellationToken)
+    {
+        var deadline = time.GetUtcNow() + TimeSpan.FromSeconds(60);
+        while (time.GetUtcNow() < deadline)
+        {
+            if (File.Exists(ExitFile(instance)))
+            {
+                var status = Ended(instance);
+                await CleanUpAsync(instance, keepLogs: true);
+                Forget(instance.Key);
+                return status;
+            }
+
+            var state = await Tool.RunAsync("runc", ["state", instance.Id], cancellationToken);
+            if (state.Ok && JsonNode.Parse(state.Output)?["status"]?.GetValue<string>() == "running")
+            {
+                return WorkloadStatus.Running with { Digest = instance.Digest, Endpoints = instance.Endpoints };
+            }
+
+            await Task.Delay(TimeSpan.FromMilliseconds(20), time, cancellationToken);
+        }
+
+        await StopAsync(instance.Key, CancellationToken.None);
+        return new WorkloadStatus(WorkloadCondition.StartFailed, "runc did not start the container within 60 s", Reason: WorkloadReasons.StartFailed);
+    }
+
+    /// <summary>
+    /// Starts <c>runc run</c> in the foreground of a detached shell (its own session): the shell appends the
+    /// container's output to <c>output.log</c> and writes runc's exit status to <c>exit</c> when it returns, with
+    /// or without the agent.
+    /// </summary>
+    private void Launch(ContainerInstance instance)
+    {
+        const string Script = """echo $$ > "$3"; runc run --bundle "$1" "$2" >>"$1/output.log" 2>&1 </dev/null; echo $? > "$1/exit.tmp"; mv "$1/exit.tmp" "$1/exit" """;
+        var info = new ProcessStartInfo(s_setsid ?? "/bin/sh") { UseShellExecute = false, WorkingDirectory = instance.Folder };
+        if (s_setsid is not null)
+        {
+            info.ArgumentList.Add("/bin/sh");
+        }
+
+        foreach (var argument in new[] { "-c", Script, "grid-container", instance.Folder, instance.Id, WrapperFile(instance) })
+        {
+            info.ArgumentList.Add(argument);
+        }
+
+        using var shell = Process.Start(info) ?? throw new InvalidOperationException("could not start the runc shell");
+    }
+
+    private static bool IsWrapperAlive(ContainerInstance instance)
+    {
+        var file = WrapperFile(instance);
+        return !File.Exists(file) || (int.TryParse(File.ReadAllText(file).Trim(), CultureInfo.InvariantCulture, out var pid)
+            && ProcessProbe.StartMarker(pid) is not null && File.Exists(Path.Combine("/proc", pid.ToString(CultureInfo.InvariantCulture), "cmdline"))
+            && File.ReadAllText(Path.Combine("/proc", pid.ToString(CultureInfo.InvariantCulture), "cmdline")).Contains(instance.Id, StringComparison.Ordinal));
+    }
+
+    /// <summary>The image's root filesystem, read-only below the instance's own writable layer (owned by the mapped root).</summary>
+    private async Task<string> MountOverlayAsync(ContainerInstance instance, ReadyImage image, CancellationToken cancellationToken)
+    {
+        var upper = Directory.CreateDirectory(Path.Combine(instance.Folder, "upper")).FullName;
+        var work = Directory.CreateDirectory(Path.Combine(instance.Folder, "work")).FullName;
+        var rootFs = Directory.CreateDirectory(Path.Combine(instance.Folder, "rootfs")).FullName;
+        var owner = options.ContainerUidBase.ToString(CultureInfo.InvariantCulture);
+        var chown = await Tool.RunAsync("chown", [$"{owner}:{owner}", upper], cancellationToken);
+        var mount = chown.Ok
+            ? await Tool.RunAsync("mount", ["-t", "overlay", "overlay", "-o", $"lowerdir={image.RootFs},upperdir={upper},workdir={work}", rootFs], cancellationToken)
+            : chown;
+        return mount.Ok ? rootFs : throw new IOException($"could not mount the container's writable layer: {LastLine(mount.Output)}");
+    }
+
+    /// <summary>A start again at the same epoch (a restart) begins from a clean folder; the output file stays.</summary>
+    private async Task RemoveLeftoversAsync(ContainerInstance instance)
+    {
+        await Tool.RunAsync("runc", ["delete", "-f", instance.Id], CancellationToken.None);
+        await Tool.RunAsync("umount", [Path.Combine(instance.Folder, "rootfs")], CancellationToken.None);
+        foreach (var leftover in new[] { "upper", "work", "rootfs" })
+        {
+            DeleteFolder(Path.Combine(instance.Folder, leftover));
+        }
+
+        Directory.CreateDirectory(instance.Folder);
+        foreach (var file in new[] { "exit", "exit.tmp", "wrapper.pid", "config.json" })
+        {
+            File.Delete(Path.Combine(instance.Folder, file));
+        }
+
+        _cgroups.Remove(instance.Id);
+    }
+
+    /// <summary>Removes everything of an instance: runc's container, its layer, cgroup, published ports and pod network.</summary>
+    private async Task CleanUpAsync(ContainerInstance instance, bool keepLogs = false)
+    {
+        var delete = await Tool.RunAsync("runc", ["delete", "-f", instance.Id], CancellationToken.None);
+        if (!delete.Ok && !delete.Output.Contains("does not exist", StringComparison.Ordinal))
+        {
+            LogCleanupFailed(instance.Id, "runc delete", LastLine(delete.Output));
+        }
+
+        var rootFs = Path.Combine(instance.Folder, "rootfs");
+        if (IsMounted(rootFs) && await Tool.RunAsync("umount", [rootFs], CancellationToken.None) is { Ok: false } umount)
+        {
+            LogCleanupFailed(instance.Id, "umount", LastLine(umount.Output));
+        }
+
+        if (!instance.Ports.IsDefaultOrEmpty)
+        {
+            await ports.UnpublishAsync(instance.Key);
+        }
+
+        await networks.ReleaseAsync(instance.ReservationId, instance.Epoch, instance.Key);
+        _cgroups.Remove(instance.Id);
+        if (keepLogs)
+        {
+            foreach (var layer in new[] { "upper", "work", "rootfs" })
+            {
+                DeleteFolder(Path.Combine(instance.Folder, layer));
+            }
+        }
+        else
+        {
+            DeleteFolder(instance.Folder);
+        }
+    }
+
+    /// <summary>An adopted container gets its pod network and published ports back (the forwarder lived in the old agent).</summary>
+    private async Task ReattachAsync(ContainerInstance instance, CancellationToken cancellationToken)
+    {
+        var pod = await networks.AcquireAsync(instance.ReservationId, instance.Epoch, instance.Key, cancellationToken);
+        if (!instance.Ports.IsDefaultOrEmpty)
+        {
+            await ports.PublishAsync(instance.Key, instance.Ports, pod.Address, cancellationToken);
+        }
+    }
+
+    private void Forget(WorkloadKey key)
+    {
+        _instances.TryRemove(key, out _);
+        SaveState();
+    }
+
+    private void SaveState()
+    {
+        lock (_stateGate)
+        {
+            ContainerInstance.Save(options.WorkDir, _instances.Values);
+        }
+    }
+
+    private void EvictImages()
+    {
+        var removed = _images.Evict(_instances.Values.Select(i => i.Hex).ToHashSet());
+        if (removed.Count > 0)
+        {
+            LogEvicted(removed.Count);
+        }
+    }
+
+    private static async Task<HashSet<string>> RuncListAsync(CancellationToken cancellationToken)
+    {
+        var list = await Tool.RunAsync("runc", ["list", "--quiet"], cancellationToken);
+        return list.Ok ? [.. list.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)] : [];
+    }
+
+    private static bool IsMounted(string path) =>
+        File.ReadLines("/proc/self/mountinfo").Any(line => line.Split(' ') is { Length: > 4 } fields && fields[4] == path);
+
+    private static void DeleteFolder(string folder)
+    {
+        try
+        {
+            if (Directory.Exists(folder))
+            {
+                Directory.Delete(folder, recursive: true);
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // A folder still mounted or in use: the next start at this key or agent start removes it.
+        }
+    }
+
+    private static string LastLine(string output) =>
+        output.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).LastOrDefault() ?? "no output";
+}
