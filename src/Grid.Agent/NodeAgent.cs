@@ -1,6 +1,8 @@
 using System.Collections.Immutable;
 using Grid.Agent.Link;
 using Grid.Agent.Reconciling;
+using Grid.Agent.Runtimes;
+using Grid.Agent.Runtimes.Containers;
 using Grid.Agent.Runtimes.Processes;
 using Grid.Client;
 using Microsoft.Extensions.Logging;
@@ -16,7 +18,9 @@ namespace Grid.Agent;
 /// <c>&lt;workdir&gt;/workloads/&lt;id&gt;-e&lt;epoch&gt;/</c> (<see cref="ProcessRuntime"/>), restarted with exponential
 /// backoff when they exit; workloads no longer desired or at a stale epoch are stopped; other types are modelled
 /// and reported running. PIDs are remembered in <see cref="PidFile"/> so an agent restarted after a crash
-/// re-adopts its orphans and keeps or stops them as the controller says.
+/// re-adopts its orphans and keeps or stops them as the controller says. <c>container</c> workloads run with
+/// runc (<see cref="ContainerRuntime"/>) when the node has the <c>container</c> feature, detected at start with
+/// the others (<see cref="FeatureDetector"/>) and reported with every heartbeat.
 /// </summary>
 /// <param name="options">Settings; validated when <see cref="RunAsync"/> starts.</param>
 /// <param name="logger">Optional logger.</param>
@@ -52,13 +56,21 @@ public sealed partial class NodeAgent(AgentOptions options, ILogger<NodeAgent>? 
         }
 
         // Made once the options are known valid (the restart policy's delays, the link's timing).
-        var link = _link = new ControllerLink(options, new GridApiClient(_http), _time, _logger);
+        using var loop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _abandon.Token);
+        var features = await FeatureDetector.DetectAsync(options, loop.Token);
+        var address = await FeatureDetector.AddressAsync(options, loop.Token);
+        LogFeatures(options.NodeId, string.Join(", ", features.Features), address);
+        foreach (var (feature, why) in features.Missing)
+        {
+            LogFeatureMissing(feature, why);
+        }
+
+        var link = _link = new ControllerLink(options, new GridApiClient(_http), _time, _logger) { Features = features.Features, Address = address };
         var supervisor = _supervisor = new WorkloadSupervisor(
-            [new ProcessRuntime(options, _time, _logger)],
+            Runtimes(features, address),
             new RestartPolicy(options.RestartBackoffInitial, options.RestartBackoffMax),
             _time,
             _logger);
-        using var loop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _abandon.Token);
         try
         {
             var startedAt = _time.GetUtcNow();
@@ -136,6 +148,33 @@ public sealed partial class NodeAgent(AgentOptions options, ILogger<NodeAgent>? 
         _supervisor?.Dispose();
         _http.Dispose();
         _abandon.Dispose();
+    }
+
+    /// <summary>
+    /// One runtime per workload type this node runs or refuses: processes; containers when the node has the
+    /// feature, else refused with the reason; VMs refused without KVM (with it they stay modelled); zdb unsupported.
+    /// Gateways stay modelled.
+    /// </summary>
+    private List<IWorkloadRuntime> Runtimes(DetectedFeatures features, string address)
+    {
+        var runtimes = new List<IWorkloadRuntime> { new ProcessRuntime(options, _time, _logger), RefusingRuntime.Unsupported(WorkloadType.Zdb) };
+        if (features.Has(NodeFeatures.Container))
+        {
+            // Until the pod network, port and volume rooms are wired: a namespace per pod without a link, no ports, no volumes.
+            var unwired = new UnwiredPorts(address);
+            runtimes.Add(new ContainerRuntime(options, _time, _logger, unwired, new LoopbackPodNetworks(options.NodeId), unwired));
+        }
+        else
+        {
+            runtimes.Add(RefusingRuntime.MissingFeature(WorkloadType.Container, NodeFeatures.Container, features.Missing[NodeFeatures.Container]));
+        }
+
+        if (!features.Has(NodeFeatures.Kvm))
+        {
+            runtimes.Add(RefusingRuntime.MissingFeature(WorkloadType.Vm, NodeFeatures.Kvm, features.Missing[NodeFeatures.Kvm]));
+        }
+
+        return runtimes;
     }
 
     /// <summary>Reports the workloads; with the controller's answer, reconciles them to what it desires.</summary>

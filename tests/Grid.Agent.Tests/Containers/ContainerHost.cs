@@ -1,0 +1,111 @@
+using System.Collections.Immutable;
+using System.Text.Json.Nodes;
+using Grid.Agent.Runtimes;
+using Grid.Agent.Runtimes.Containers;
+using Grid.Testing.Containers;
+using Microsoft.Extensions.Logging;
+
+namespace Grid.Agent.Tests.Containers;
+
+/// <summary>
+/// A work directory and container runtimes on it for one test, with real runc, skopeo and umoci. Disposing removes
+/// whatever the node's containers left, even when the test failed: runc containers of its node id, overlay mounts
+/// under the work directory, its pod namespaces and cgroups, then the folder.
+/// </summary>
+internal sealed class ContainerHost : IAsyncDisposable
+{
+    private readonly ILogger _logger;
+    private readonly List<ContainerRuntime> _runtimes = [];
+
+    public ContainerHost(long nodeId, ILogger logger)
+    {
+        NodeId = nodeId;
+        _logger = logger;
+        Options = new AgentOptions
+        {
+            ApiUrl = new Uri("http://127.0.0.1:1"),
+            NodeId = nodeId,
+            NodeKey = "k",
+            WorkDir = Dir,
+            StopGracePeriod = TimeSpan.FromSeconds(2),
+        };
+    }
+
+    public long NodeId { get; }
+
+    public string Dir { get; } = Directory.CreateTempSubdirectory("grid-container-test-").FullName;
+
+    public AgentOptions Options { get; }
+
+    public string Prefix => $"grid-n{NodeId}-";
+
+    /// <summary>A new runtime on the work directory (a restarted agent makes another).</summary>
+    public async Task<ContainerRuntime> NewRuntimeAsync()
+    {
+        var unwired = new UnwiredPorts("127.0.0.1");
+        var runtime = new ContainerRuntime(Options, TimeProvider.System, _logger, unwired, new LoopbackPodNetworks(NodeId), unwired);
+        _runtimes.Add(runtime);
+        await runtime.PrepareAsync(default);
+        return runtime;
+    }
+
+    public static WorkloadAssignment Assignment(
+        WorkloadKey key, string image, long mru = 0, ImmutableArray<string> entrypoint = default, ImmutableArray<string> args = default,
+        ContainerRestart restart = ContainerRestart.OnFailure, long twinId = 1, PullCredentials? auth = null) =>
+        new(key.WorkloadId, 500 + key.WorkloadId, key.Epoch, new WorkloadSpec(
+            "c", WorkloadType.Container, new Capacity(1, mru, 0, 0), null,
+            new ContainerSpec(image, entrypoint.IsDefault ? [] : entrypoint, args.IsDefault ? [] : args, ImmutableDictionary<string, string>.Empty, null, [], [], restart)))
+        {
+            TwinId = twinId,
+            Auth = auth,
+        };
+
+    /// <summary>The ids runc lists on this machine.</summary>
+    public static async Task<IReadOnlyList<string>> RuncListAsync() =>
+        (await Tools.RunAsync("runc", "list", "--quiet")).Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+
+    /// <summary>The host pid of a running container, from <c>runc state</c>.</summary>
+    public static async Task<int> PidOfAsync(string id) =>
+        JsonNode.Parse(await Tools.RunAsync("runc", "state", id))!["pid"]!.GetValue<int>();
+
+    /// <summary>Runs <paramref name="command"/> in the pod namespace of <paramref name="reservationId"/> at <paramref name="epoch"/>.</summary>
+    public async Task<string> InPodAsync(long reservationId, long epoch, params string[] command) =>
+        await Tools.RunAsync("ip", ["netns", "exec", $"grid-n{NodeId}-r{reservationId}-e{epoch}", .. command]);
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var runtime in _runtimes)
+        {
+            runtime.Dispose();
+        }
+
+        foreach (var id in (await RuncListAsync()).Where(i => i.StartsWith(Prefix, StringComparison.Ordinal)))
+        {
+            await Tools.TryRunAsync("runc", "delete", "-f", id);
+        }
+
+        foreach (var mount in File.ReadLines("/proc/self/mountinfo").Select(l => l.Split(' ')[4]).Where(p => p.StartsWith(Dir, StringComparison.Ordinal)).ToList())
+        {
+            await Tools.TryRunAsync("umount", "-l", mount);
+        }
+
+        foreach (var ns in Directory.Exists("/var/run/netns") ? Directory.GetFiles("/var/run/netns", $"{Prefix}*") : [])
+        {
+            await Tools.TryRunAsync("ip", "netns", "delete", Path.GetFileName(ns));
+        }
+
+        foreach (var controller in Directory.GetDirectories("/sys/fs/cgroup"))
+        {
+            var parent = Path.Combine(controller, "grid-containers");
+            foreach (var group in Directory.Exists(parent) ? Directory.GetDirectories(parent, $"{Prefix}*") : [])
+            {
+                foreach (var dir in new[] { Path.Combine(group, "ctr"), group }.Where(Directory.Exists))
+                {
+                    Directory.Delete(dir);
+                }
+            }
+        }
+
+        Directory.Delete(Dir, recursive: true);
+    }
+}
