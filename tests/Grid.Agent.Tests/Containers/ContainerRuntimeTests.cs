@@ -34,6 +34,7 @@ public sealed class ContainerRuntimeTests(ITestOutputHelper output) : IAsyncLife
         var key = new WorkloadKey(1, 1);
 
         var status = await runtime.StartAsync(ContainerHost.Assignment(key, image), default);
+        output.WriteLine(runtime.ReadLogs(key, 0)?.Text ?? "(no output)");
 
         Assert.Equal(WorkloadCondition.Running, status.Condition);
         Assert.Equal((await TestImages.HttpdAsync()).Digest, status.Digest);
@@ -108,6 +109,7 @@ public sealed class ContainerRuntimeTests(ITestOutputHelper output) : IAsyncLife
         await Poll.UntilAsync(
             async () => (status = status.Condition == WorkloadCondition.Running ? await runtime.InspectAsync(key, default) : status).Condition != WorkloadCondition.Running,
             Soon, "the kernel stops the hog");
+        output.WriteLine($"{status}; output: {runtime.ReadLogs(key, 0)?.Text}");
 
         Assert.Equal((WorkloadCondition.OomKilled, WorkloadReasons.OomKilled, "memory limit"), (status.Condition, status.Reason, status.Message));
         Assert.DoesNotContain($"{_host.Prefix}w7-e1", await ContainerHost.RuncListAsync());
@@ -187,7 +189,8 @@ public sealed class ContainerRuntimeTests(ITestOutputHelper output) : IAsyncLife
         Assert.DoesNotContain("s3cret", string.Join('\n', Directory.EnumerateFiles(_host.Dir, "*", SearchOption.AllDirectories)
             .Where(f => !f.Contains("/rootfs/", StringComparison.Ordinal) && !f.Contains("/blobs/", StringComparison.Ordinal) && new FileInfo(f).Length < 1 << 20)
             .Select(File.ReadAllText)), StringComparison.Ordinal);
-        Assert.Equal([1L, 3L], runtime.Images.Load((await TestImages.ShellAsync()).Digest[7..])!.Twins);
+        var hex = (await TestImages.ShellAsync()).Digest[7..];
+        Assert.Equal(new long[] { 1, 3 }, runtime.Images.Load(hex)!.Twins.ToArray());
         await runtime.StopAsync(new(11, 1), default);
         await runtime.StopAsync(new(13, 1), default);
     }

@@ -51,10 +51,13 @@ internal sealed class ContainerCgroup(string root = "/sys/fs/cgroup")
     public bool HitMemoryLimit(string name)
     {
         var dir = Path.Combine(root, "memory", Parent, name);
-        var failures = Read(dir, "memory.failcnt");
+        // Measured: with memory+swap limited too, neither failcnt counts the kill, but the peak reaches the limit.
+        var failures = Read(dir, "memory.failcnt") + Read(dir, "memory.memsw.failcnt");
+        var limit = Read(dir, "memory.limit_in_bytes");
+        var reached = limit > 0 && Math.Max(Read(dir, "memory.max_usage_in_bytes"), Read(dir, "memory.memsw.max_usage_in_bytes")) >= limit;
         var oom = File.Exists(Path.Combine(dir, "memory.oom_control")) &&
             File.ReadLines(Path.Combine(dir, "memory.oom_control")).Any(l => l.StartsWith("oom_kill ", StringComparison.Ordinal) && l.Trim() != "oom_kill 0");
-        return oom || failures > 0;
+        return oom || failures > 0 || reached;
     }
 
     /// <summary>Removes the parent (and a child runc left) in every controller; a cgroup still holding processes stays.</summary>

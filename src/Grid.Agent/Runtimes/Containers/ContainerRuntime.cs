@@ -39,10 +39,17 @@ internal sealed partial class ContainerRuntime(
     /// <summary>The node's image cache.</summary>
     public ImageStore Images => _images;
 
-    /// <summary>Nothing to find: the agent checked the tools when it detected its features.</summary>
+    /// <summary>
+    /// The agent checked the tools when it detected its features; here the containers' folder is made traversable
+    /// for the mapped root, which runc's bind of the root filesystem needs (an agent's folder is often 0700).
+    /// </summary>
     public Task PrepareAsync(CancellationToken cancellationToken)
     {
-        Directory.CreateDirectory(Path.Combine(options.WorkDir, "containers"));
+        if (!OperatingSystem.IsWindows())
+        {
+            ProcessRuntime.OpenPathTo(Path.Combine(options.WorkDir, "containers"));
+        }
+
         return Task.CompletedTask;
     }
 

@@ -248,7 +248,15 @@ internal sealed class ImageStore(string root, int uidBase, long maxBytes)
         var file = Path.Combine(work, "auth.json");
         var token = Convert.ToBase64String(Encoding.UTF8.GetBytes($"{auth.Username}:{auth.Password}"));
         var json = new JsonObject { ["auths"] = new JsonObject { [registry] = new JsonObject { ["auth"] = token } } };
-        AtomicFile.WriteAllText(file, json.ToJsonString(), UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write };
+        if (!OperatingSystem.IsWindows())
+        {
+            options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+        }
+
+        // Plain UTF-8 without a byte order mark: skopeo's JSON reader refuses one.
+        using var stream = new FileStream(file, options);
+        stream.Write(Encoding.UTF8.GetBytes(json.ToJsonString()));
         return file;
     }
 
