@@ -212,6 +212,22 @@ public sealed record Heartbeat(
 
     /// <summary>The address published ports are reached at (the agent's <c>--public-address</c>); null from older agents.</summary>
     [Id(3)] public string? Address { get; init; }
+
+    /// <summary>A gateway node's address for names (<c>--gateway-listen</c>); null on other nodes.</summary>
+    [Id(4)] public string? GatewayAddress { get; init; }
+
+    /// <summary>
+    /// Traffic a gateway proxied per name since its last acknowledged report, under <see cref="TrafficSequence"/>: a
+    /// report the controller already applied (same sequence, sent again after a lost answer or an agent restart) is
+    /// acknowledged and not counted twice.
+    /// </summary>
+    [Id(5)] public ImmutableArray<NameTraffic>? Traffic { get; init; }
+
+    /// <summary>Sequence number of <see cref="Traffic"/>, increasing per gateway node across agent restarts; 0: none.</summary>
+    [Id(6)] public long TrafficSequence { get; init; }
+
+    /// <summary>What this gateway's health checks saw of each destination (sent when it changes).</summary>
+    [Id(7)] public ImmutableArray<DestinationHealth>? Health { get; init; }
 }
 
 /// <summary>A heartbeat's answer: the workloads this node should run (pull model).</summary>
@@ -229,6 +245,12 @@ public sealed record HeartbeatResponse(
 
     /// <summary>Version of <see cref="Desired"/>, for the long-poll (<c>GET /nodes/{id}/desired?version=</c>).</summary>
     [Id(5)] public long DesiredVersion { get; init; }
+
+    /// <summary>For gateway nodes: every name's route (null for other nodes and from older controllers).</summary>
+    [Id(6)] public GatewayRoutes? Routes { get; init; }
+
+    /// <summary>The highest <see cref="Heartbeat.TrafficSequence"/> the controller has applied for this node.</summary>
+    [Id(7)] public long TrafficAcknowledged { get; init; }
 }
 
 /// <summary>The long-poll's answer: the workloads a node should run, at a version that changes with them.</summary>

@@ -70,6 +70,21 @@ public sealed class AgentOptions
     /// <summary>Space the node's image cache may take before unused images are removed. Default: 10 GiB.</summary>
     public long ImageCacheBytes { get; init; } = 10L << 30;
 
+    /// <summary>
+    /// Where this node serves names as a gateway (<c>--gateway-listen 0.0.0.0:80</c>): the node reports the
+    /// <c>gateway</c> feature and proxies every name of the grid. Default: null, not a gateway.
+    /// </summary>
+    public string? GatewayListen { get; init; }
+
+    /// <summary>Where the gateway also terminates TLS (<c>--gateway-listen-tls</c>), with <see cref="GatewayCertificate"/>. Default: null.</summary>
+    public string? GatewayListenTls { get; init; }
+
+    /// <summary>PEM file of the operator's (wildcard) certificate for the names' domain. Default: null.</summary>
+    public string? GatewayCertificate { get; init; }
+
+    /// <summary>PEM file of <see cref="GatewayCertificate"/>'s private key. Default: null.</summary>
+    public string? GatewayKey { get; init; }
+
     /// <summary>Time between heartbeats. Default: 3 s.</summary>
     public TimeSpan HeartbeatInterval { get; init; } = TimeSpan.FromSeconds(3);
 
@@ -150,6 +165,11 @@ public sealed class AgentOptions
         if (PublicAddress is { } address && !System.Net.IPAddress.TryParse(address, out _))
         {
             throw new ArgumentException($"The public address '{address}' is not an IP address.", nameof(PublicAddress));
+        }
+
+        if (GatewayListenTls is not null && (GatewayCertificate is null || GatewayKey is null))
+        {
+            throw new ArgumentException("--gateway-listen-tls needs --gateway-certificate and --gateway-key.", nameof(GatewayListenTls));
         }
 
         if (ContainerUidBase < 1)

@@ -50,11 +50,15 @@ internal static class AgentCommands
             Description = "Host ports published container ports are picked from (default 20000-32000)",
             DefaultValueFactory = _ => "20000-32000",
         };
+        var gatewayListen = new Option<string?>("--gateway-listen") { Description = "Serve the grid's names as a gateway on this address, e.g. 0.0.0.0:80" };
+        var gatewayListenTls = new Option<string?>("--gateway-listen-tls") { Description = "Also terminate TLS for names on this address, e.g. 0.0.0.0:443" };
+        var gatewayCertificate = new Option<string?>("--gateway-certificate") { Description = "PEM certificate (the operator's wildcard for the names' domain)" };
+        var gatewayKey = new Option<string?>("--gateway-key") { Description = "PEM private key of --gateway-certificate" };
         var grace = CommonOptions.Duration("--stop-grace", "Time between SIGTERM and SIGKILL when stopping a workload (default 5s)", TimeSpan.FromSeconds(5));
         var agent = new Command("agent", "Run the node agent: heartbeat to the controller and run the workloads it assigns")
         {
             workDir, nodeId, nodeKey, allow, workloadUser, allowCommand, requireLimits, interval, fence, grace,
-            noContainers, publicAddress, portRange, Register(workDir),
+            noContainers, publicAddress, portRange, gatewayListen, gatewayListenTls, gatewayCertificate, gatewayKey, Register(workDir),
         };
         agent.SetAction(async (parse, cancellationToken) =>
         {
@@ -95,6 +99,10 @@ internal static class AgentCommands
                 PublicAddress = parse.GetValue(publicAddress),
                 PortRangeStart = ports.First,
                 PortRangeEnd = ports.Last,
+                GatewayListen = parse.GetValue(gatewayListen),
+                GatewayListenTls = parse.GetValue(gatewayListenTls),
+                GatewayCertificate = parse.GetValue(gatewayCertificate),
+                GatewayKey = parse.GetValue(gatewayKey),
             };
             using var logging = LoggerFactory.Create(b => b.AddSimpleConsole(o =>
             {

@@ -100,6 +100,10 @@ public sealed class GridApiClient(HttpClient http, string? apiKey = null)
     public Task<JsonElement> DeleteWorkloadAsync(long workloadId, CancellationToken cancellationToken = default) =>
         SendAsync<JsonElement>(HttpMethod.Delete, $"api/v1/workloads/{workloadId}", null, apiKey, cancellationToken);
 
+    /// <summary>The last <paramref name="tail"/> lines a workload wrote (stdout and stderr), as text.</summary>
+    public async Task<string> GetWorkloadLogsAsync(long workloadId, int tail = 200, CancellationToken cancellationToken = default) =>
+        (await SendForTextAsync(HttpMethod.Get, $"api/v1/workloads/{workloadId}/logs?tail={tail}", null, apiKey, cancellationToken, null, null)).Text;
+
     /// <summary>Adds a named API key with some of the caller's roles; the answer shows the key once.</summary>
     public Task<JsonElement> CreateKeyAsync(string name, IReadOnlyList<string>? roles, CancellationToken cancellationToken = default) =>
         SendAsync<JsonElement>(HttpMethod.Post, "api/v1/keys", new CreateApiKeyRequest(name, roles?.ToImmutableArray()), apiKey, cancellationToken);
@@ -153,9 +157,10 @@ public sealed class GridApiClient(HttpClient http, string? apiKey = null)
     /// One call. A body-less success (204) reads as an undefined <see cref="JsonElement"/>
     /// (<see cref="JsonValueKind.Undefined"/>) or null.
     /// </summary>
-    private async Task<T> SendAsync<T>(
+    /// <summary>Sends one request; the answer's text, or a <see cref="GridApiException"/> for a failure status.</summary>
+    private async Task<(string Text, HttpStatusCode Status)> SendForTextAsync(
         HttpMethod method, string path, object? body, string? bearer, CancellationToken cancellationToken,
-        string? idempotencyKey = null, (string Name, string PrivateKey)? signer = null)
+        string? idempotencyKey, (string Name, string PrivateKey)? signer)
     {
         using var request = new HttpRequestMessage(method, path);
         if (bearer is not null)
@@ -196,6 +201,14 @@ public sealed class GridApiClient(HttpClient http, string? apiKey = null)
             throw ToException(response.StatusCode, response.ReasonPhrase, text);
         }
 
+        return (text, response.StatusCode);
+    }
+
+    private async Task<T> SendAsync<T>(
+        HttpMethod method, string path, object? body, string? bearer, CancellationToken cancellationToken,
+        string? idempotencyKey = null, (string Name, string PrivateKey)? signer = null)
+    {
+        var (text, status) = await SendForTextAsync(method, path, body, bearer, cancellationToken, idempotencyKey, signer);
         if (string.IsNullOrWhiteSpace(text))
         {
             return default!;
@@ -207,7 +220,7 @@ public sealed class GridApiClient(HttpClient http, string? apiKey = null)
         }
         catch (JsonException e)
         {
-            throw new GridApiException((int)response.StatusCode, "Malformed answer", $"{method} {path}: {e.Message}");
+            throw new GridApiException((int)status, "Malformed answer", $"{method} {path}: {e.Message}");
         }
     }
 

@@ -64,7 +64,11 @@ public sealed record HeartbeatRequest(
     long? Uptime,
     ImmutableArray<WorkloadReportRequest>? Workloads,
     ImmutableArray<string>? Features = null,
-    string? Address = null);
+    string? Address = null,
+    string? GatewayAddress = null,
+    ImmutableArray<NameTraffic>? Traffic = null,
+    long? TrafficSequence = null,
+    ImmutableArray<DestinationHealth>? Health = null);
 
 /// <summary>Placement constraints of a reservation; null members do not constrain.</summary>
 public sealed record ConstraintsRequest(
@@ -132,3 +136,15 @@ public sealed record CreateApiKeyRequest(string? Name, ImmutableArray<string>? R
 
 /// <summary>Body of <c>PUT /api/v1/twins/me/public-key</c>.</summary>
 public sealed record PublicKeyRequest(string? PublicKey);
+
+/// <summary>A backend of a name: a workload's published port by name, or a fixed <c>http(s)://</c> URL.</summary>
+public sealed record NameBackendRequest(long? WorkloadId = null, string? Port = null, string? Url = null);
+
+/// <summary>How gateways probe a name's backends; <c>interval</c> like <c>2s</c>.</summary>
+public sealed record HealthCheckRequest(string? Path = null, string? Interval = null);
+
+/// <summary>Body of <c>POST /api/v1/names</c>.</summary>
+public sealed record CreateNameRequest(string? Name, ImmutableArray<NameBackendRequest>? Backends, HealthCheckRequest? HealthCheck = null);
+
+/// <summary>Body of <c>PUT /api/v1/names/{name}</c>: the backends and health check replace the name's.</summary>
+public sealed record UpdateNameRequest(ImmutableArray<NameBackendRequest>? Backends, HealthCheckRequest? HealthCheck = null);

@@ -155,6 +155,42 @@ public sealed class CliTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task WorkloadsDeployContainerSendsImagePortsAndVolumesAndLogsPrintsText()
+    {
+        var image = "127.0.0.1:5000/shop/web@sha256:" + new string('a', 64);
+        var (code, output, error) = await Grid(
+            "workloads", "deploy", "--reservation", "9", "--name", "web", "--container", image, "--port", "http:8080",
+            "--volume", "data:/data", "--volume", "conf:/etc/web:ro", "--arg", "-f", "--env", "GREETING=hi", "--restart", "always", "--api-key", "key-3");
+        Assert.True(code == 0, error);
+        Assert.Contains("workload 12 pending", output, StringComparison.Ordinal);
+        var body = JsonDocument.Parse(_controller.ClientBodies["POST /api/v1/reservations/workloads"]).RootElement;
+        Assert.Equal("container", body.GetProperty("type").GetString());
+        var container = body.GetProperty("container");
+        Assert.Equal(image, container.GetProperty("image").GetString());
+        Assert.Equal("http", container.GetProperty("ports")[0].GetProperty("name").GetString());
+        Assert.Equal(8080, container.GetProperty("ports")[0].GetProperty("port").GetInt32());
+        Assert.Equal("/etc/web", container.GetProperty("mounts")[1].GetProperty("path").GetString());
+        Assert.True(container.GetProperty("mounts")[1].GetProperty("readOnly").GetBoolean());
+        Assert.Equal("hi", container.GetProperty("env").GetProperty("GREETING").GetString());
+        Assert.Equal("always", container.GetProperty("restart").GetString());
+        Assert.False(body.TryGetProperty("process", out _));
+
+        (code, _, _) = await Grid("workloads", "deploy", "--reservation", "9", "--name", "data", "--size", "1G", "--api-key", "key-3");
+        Assert.Equal(0, code);
+        body = JsonDocument.Parse(_controller.ClientBodies["POST /api/v1/reservations/workloads"]).RootElement;
+        Assert.Equal("volume", body.GetProperty("type").GetString());
+        Assert.Equal(1L << 30, body.GetProperty("volume").GetProperty("size").GetInt64());
+
+        (code, _, error) = await Grid("workloads", "deploy", "--reservation", "9", "--name", "web", "--container", image, "--port", "8080", "--api-key", "key-3");
+        Assert.NotEqual(0, code);
+        Assert.Contains("--port '8080' is not NAME:PORT", error, StringComparison.Ordinal);
+
+        (code, output, error) = await Grid("workloads", "logs", "12", "--tail", "3", "--api-key", "key-3");
+        Assert.True(code == 0, error);
+        Assert.Equal("line 1 of workload 12\nline 2 of workload 12\nline 3 of workload 12\n", output.ReplaceLineEndings("\n"));
+    }
+
+    [Fact]
     public async Task DepositSendsTheAmountWithTheOperatorKey()
     {
         var (code, output, error) = await Grid("deposit", "3", "70000000", "--api-key", "operator-key");

@@ -88,6 +88,13 @@ internal sealed class FakeController : IAsyncDisposable
             ClientBodies["POST /api/v1/reservations"] = await new StreamReader(request.Body).ReadToEndAsync();
             return Results.Problem(title: "Nothing fits", detail: "0/20 nodes fit: 12 insufficient mru, 8 down", statusCode: 409);
         });
+        app.MapPost("/api/v1/reservations/{id:long}/workloads", async (long id, HttpRequest request) =>
+        {
+            ClientBodies["POST /api/v1/reservations/workloads"] = await new StreamReader(request.Body).ReadToEndAsync();
+            return Results.Json(new { workloadId = 12, reservationId = id, state = "pending" }, statusCode: 201);
+        });
+        app.MapGet("/api/v1/workloads/{id:long}/logs", (long id, int tail) =>
+            Results.Text(string.Join("", Enumerable.Range(1, tail).Select(i => $"line {i} of workload {id}\n")), "text/plain"));
         MapBillingEndpoints(app);
     }
 

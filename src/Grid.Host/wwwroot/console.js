@@ -212,6 +212,7 @@ async function showDetail(id) {
   const events = await api("GET", `/api/v1/reservations/${id}/events`);
   $("detail-title").textContent = `Reservation #${id}`;
   $("detail-events").replaceChildren(...events.map((e) => el("li", {}, el("time", { datetime: e.at }, dateTime(e.at)), e.message)));
+  await showWorkloads(id);
   $("detail-bills").hidden = !state.features.bills;
   if (state.features.bills) {
     const bills = await api("GET", `/api/v1/reservations/${id}/bills`);
@@ -220,6 +221,29 @@ async function showDetail(id) {
       el("td", { class: "amount", "data-amount": b.amount }, money(b.amount)))));
   }
   $("detail").hidden = false;
+}
+
+// A reservation's workloads: state, the reason it does not run, its published endpoints as links, and its logs on demand.
+async function showWorkloads(id) {
+  const reservation = await api("GET", `/api/v1/reservations/${id}`);
+  const ids = reservation.workloadIds || [];
+  const workloads = await Promise.all(ids.map((w) => api("GET", `/api/v1/workloads/${w}`)));
+  $("workloads").tBodies[0].replaceChildren(...workloads.map((w) => el("tr", { "data-workload-id": w.workloadId },
+    el("th", { scope: "row" }, `${w.spec.name} #${w.workloadId}`), el("td", {}, w.spec.type),
+    el("td", { class: "workload-state" }, status(w.state)),
+    el("td", { class: "workload-reason", title: w.message || "" }, w.reason ? `${w.reason}: ${w.message || ""}` : ""),
+    el("td", { class: "workload-endpoints" }, ...(w.endpoints || []).map((e) =>
+      el("a", { href: `http://${e.address}:${e.port}/`, target: "_blank", rel: "noopener" }, `${e.name} ${e.address}:${e.port}`))),
+    el("td", {}, el("button", { type: "button", class: "secondary", onclick: () => showLogs(w.workloadId) }, "Logs")))));
+  $("workload-logs").hidden = true;
+  $("detail-workloads").hidden = workloads.length === 0;
+}
+
+async function showLogs(workloadId) {
+  const response = await fetch(`/api/v1/workloads/${workloadId}/logs?tail=200`, { headers: { Authorization: `Bearer ${sessionStorage.getItem(KEY)}` } });
+  const text = response.ok ? await response.text() : `logs unavailable (HTTP ${response.status})`;
+  $("workload-logs").textContent = text || "(no output yet)";
+  $("workload-logs").hidden = false;
 }
 
 function reservationBody() {
