@@ -3,7 +3,9 @@ using Grid.Agent.Link;
 using Grid.Agent.Reconciling;
 using Grid.Agent.Runtimes;
 using Grid.Agent.Runtimes.Containers;
+using Grid.Agent.Runtimes.Networking;
 using Grid.Agent.Runtimes.Processes;
+using Grid.Agent.Runtimes.Volumes;
 using Grid.Client;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -35,6 +37,7 @@ public sealed partial class NodeAgent(AgentOptions options, ILogger<NodeAgent>? 
     private readonly TaskCompletionSource _loopEnded = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private ControllerLink? _link;
     private WorkloadSupervisor? _supervisor;
+    private PortPublisher? _ports;
     private ImmutableArray<WorkloadReport> _snapshot = [];
     private bool _beatNow;
     private int _started;
@@ -124,6 +127,13 @@ public sealed partial class NodeAgent(AgentOptions options, ILogger<NodeAgent>? 
             }
 
             _snapshot = supervisor.Snapshot();
+
+            // Its forwarders live in this process; the state file keeps the ports of running containers for the next agent.
+            if (_ports is not null)
+            {
+                await _ports.DisposeAsync();
+            }
+
             _loopEnded.TrySetResult();
         }
     }
@@ -157,12 +167,19 @@ public sealed partial class NodeAgent(AgentOptions options, ILogger<NodeAgent>? 
     /// </summary>
     private List<IWorkloadRuntime> Runtimes(DetectedFeatures features, string address)
     {
-        var runtimes = new List<IWorkloadRuntime> { new ProcessRuntime(options, _time, _logger), RefusingRuntime.Unsupported(WorkloadType.Zdb) };
+        var volumes = new VolumeRuntime(options, _logger);
+        var runtimes = new List<IWorkloadRuntime> { new ProcessRuntime(options, _time, _logger), volumes, RefusingRuntime.Unsupported(WorkloadType.Zdb) };
         if (features.Has(NodeFeatures.Container))
         {
-            // Until the pod network, port and volume rooms are wired: a namespace per pod without a link, no ports, no volumes.
-            var unwired = new UnwiredPorts(address);
-            runtimes.Add(new ContainerRuntime(options, _time, _logger, unwired, new LoopbackPodNetworks(options.NodeId), unwired));
+            var networks = new PodNetworks(options, _logger);
+            var ports = _ports = new PortPublisher(options, _logger, address, _time);
+
+            // The container runtime tells which of its containers still run; the pod networks and ports keep theirs.
+            runtimes.Add(new ContainerRuntime(options, _time, _logger, volumes, networks, ports, async (alive, cancellationToken) =>
+            {
+                await networks.AdoptAsync(alive, cancellationToken);
+                await ports.AdoptAsync(alive, cancellationToken);
+            }));
         }
         else
         {

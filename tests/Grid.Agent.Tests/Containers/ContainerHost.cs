@@ -2,6 +2,8 @@ using System.Collections.Immutable;
 using System.Text.Json.Nodes;
 using Grid.Agent.Runtimes;
 using Grid.Agent.Runtimes.Containers;
+using Grid.Agent.Runtimes.Networking;
+using Grid.Agent.Runtimes.Volumes;
 using Grid.Testing.Containers;
 using Microsoft.Extensions.Logging;
 
@@ -16,22 +18,25 @@ internal sealed class ContainerHost : IAsyncDisposable
 {
     private readonly ILogger _logger;
     private readonly List<ContainerRuntime> _runtimes = [];
+    private readonly List<PortPublisher> _publishers = [];
 
-    public ContainerHost(long nodeId, ILogger logger)
+    public ContainerHost(ILogger logger)
     {
-        NodeId = nodeId;
         _logger = logger;
         Options = new AgentOptions
         {
             ApiUrl = new Uri("http://127.0.0.1:1"),
-            NodeId = nodeId,
+            NodeId = NodeId,
             NodeKey = "k",
             WorkDir = Dir,
             StopGracePeriod = TimeSpan.FromSeconds(2),
+            PortRangeStart = 43000,
+            PortRangeEnd = 43999,
         };
     }
 
-    public long NodeId { get; }
+    /// <summary>A node id of its own per test: names never meet another test's or an earlier run's.</summary>
+    public long NodeId { get; } = Random.Shared.Next(100_000, 499_999);
 
     public string Dir { get; } = Directory.CreateTempSubdirectory("grid-container-test-").FullName;
 
@@ -39,22 +44,41 @@ internal sealed class ContainerHost : IAsyncDisposable
 
     public string Prefix => $"grid-n{NodeId}-";
 
-    /// <summary>A new runtime on the work directory (a restarted agent makes another).</summary>
+    /// <summary>
+    /// A new runtime on the work directory with the agent's real pod networks, port publisher and volume runtime,
+    /// wired as the agent wires them (a restarted agent makes new ones).
+    /// </summary>
     public async Task<ContainerRuntime> NewRuntimeAsync()
     {
-        var unwired = new UnwiredPorts("127.0.0.1");
-        var runtime = new ContainerRuntime(Options, TimeProvider.System, _logger, unwired, new LoopbackPodNetworks(NodeId), unwired);
+        var volumes = new VolumeRuntime(Options, _logger);
+        var networks = new PodNetworks(Options, _logger);
+        var ports = new PortPublisher(Options, _logger, "127.0.0.1");
+        _publishers.Add(ports);
+        var runtime = new ContainerRuntime(Options, TimeProvider.System, _logger, volumes, networks, ports, async (alive, cancellationToken) =>
+        {
+            await networks.AdoptAsync(alive, cancellationToken);
+            await ports.AdoptAsync(alive, cancellationToken);
+        });
         _runtimes.Add(runtime);
         await runtime.PrepareAsync(default);
         return runtime;
     }
 
+    /// <summary>Lets go of <paramref name="runtime"/> as a crashed agent would: its containers run on, its forwarders end with it.</summary>
+    public async Task CrashAsync(ContainerRuntime runtime)
+    {
+        runtime.Dispose();
+        await _publishers[_runtimes.IndexOf(runtime)].DisposeAsync();
+    }
+
     public static WorkloadAssignment Assignment(
         WorkloadKey key, string image, long mru = 0, ImmutableArray<string> entrypoint = default, ImmutableArray<string> args = default,
-        ContainerRestart restart = ContainerRestart.OnFailure, long twinId = 1, PullCredentials? auth = null) =>
+        ContainerRestart restart = ContainerRestart.OnFailure, long twinId = 1, PullCredentials? auth = null, ImmutableArray<ContainerPort> ports = default) =>
         new(key.WorkloadId, 500 + key.WorkloadId, key.Epoch, new WorkloadSpec(
             "c", WorkloadType.Container, new Capacity(1, mru, 0, 0), null,
-            new ContainerSpec(image, entrypoint.IsDefault ? [] : entrypoint, args.IsDefault ? [] : args, ImmutableDictionary<string, string>.Empty, null, [], [], restart)))
+            new ContainerSpec(
+                image, entrypoint.IsDefault ? [] : entrypoint, args.IsDefault ? [] : args, ImmutableDictionary<string, string>.Empty.Add("GREETING", "hi"),
+                null, ports.IsDefault ? [] : ports, [], restart)))
         {
             TwinId = twinId,
             Auth = auth,
@@ -68,15 +92,16 @@ internal sealed class ContainerHost : IAsyncDisposable
     public static async Task<int> PidOfAsync(string id) =>
         JsonNode.Parse(await Tools.RunAsync("runc", "state", id))!["pid"]!.GetValue<int>();
 
-    /// <summary>Runs <paramref name="command"/> in the pod namespace of <paramref name="reservationId"/> at <paramref name="epoch"/>.</summary>
-    public async Task<string> InPodAsync(long reservationId, long epoch, params string[] command) =>
-        await Tools.RunAsync("ip", ["netns", "exec", $"grid-n{NodeId}-r{reservationId}-e{epoch}", .. command]);
-
     public async ValueTask DisposeAsync()
     {
         foreach (var runtime in _runtimes)
         {
             runtime.Dispose();
+        }
+
+        foreach (var publisher in _publishers)
+        {
+            await publisher.DisposeAsync();
         }
 
         foreach (var id in (await RuncListAsync()).Where(i => i.StartsWith(Prefix, StringComparison.Ordinal)))
@@ -92,6 +117,11 @@ internal sealed class ContainerHost : IAsyncDisposable
         foreach (var ns in Directory.Exists("/var/run/netns") ? Directory.GetFiles("/var/run/netns", $"{Prefix}*") : [])
         {
             await Tools.TryRunAsync("ip", "netns", "delete", Path.GetFileName(ns));
+        }
+
+        foreach (var link in (await VethLink.ListAsync(default)).Where(l => l.Alias?.StartsWith(Prefix, StringComparison.Ordinal) == true))
+        {
+            await Tools.TryRunAsync("ip", "link", "delete", link.Name);
         }
 
         foreach (var controller in Directory.GetDirectories("/sys/fs/cgroup"))

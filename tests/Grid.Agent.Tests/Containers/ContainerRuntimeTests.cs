@@ -15,7 +15,7 @@ public sealed class ContainerRuntimeTests(ITestOutputHelper output) : IAsyncLife
 {
     private static readonly TimeSpan Soon = TimeSpan.FromSeconds(30);
 
-    private readonly ContainerHost _host = new(2101, new XunitLogger<ContainerRuntimeTests>(output));
+    private readonly ContainerHost _host = new(new XunitLogger<ContainerRuntimeTests>(output));
     private LocalRegistry? _registry;
 
     public async Task InitializeAsync() => _registry = await LocalRegistry.StartAsync();
@@ -27,27 +27,34 @@ public sealed class ContainerRuntimeTests(ITestOutputHelper output) : IAsyncLife
     }
 
     [Fact]
-    public async Task AnHttpdContainerRunsAsAnUnprivilegedUidAndAnswersInItsPod()
+    public async Task AnHttpdContainerRunsAsAnUnprivilegedUidAndAnswersThroughItsEndpoint()
     {
         var image = await _registry!.PushAsync(await TestImages.HttpdAsync(), "shop/web");
         var runtime = await _host.NewRuntimeAsync();
         var key = new WorkloadKey(1, 1);
 
-        var status = await runtime.StartAsync(ContainerHost.Assignment(key, image), default);
-        output.WriteLine(runtime.ReadLogs(key, 0)?.Text ?? "(no output)");
+        var status = await runtime.StartAsync(ContainerHost.Assignment(key, image, ports: [new ContainerPort("http", TestImages.HttpdPort)]), default);
 
         Assert.Equal(WorkloadCondition.Running, status.Condition);
         Assert.Equal((await TestImages.HttpdAsync()).Digest, status.Digest);
+        var endpoint = Assert.Single(status.Endpoints!.Value);
+        Assert.Equal(("http", "127.0.0.1"), (endpoint.Name, endpoint.Address));
         var id = $"{_host.Prefix}w1-e1";
         Assert.Contains(id, await ContainerHost.RuncListAsync());
-        var uid = File.ReadLines($"/proc/{await ContainerHost.PidOfAsync(id)}/status").First(l => l.StartsWith("Uid:", StringComparison.Ordinal));
+        var pid = await ContainerHost.PidOfAsync(id);
+        var uid = File.ReadLines($"/proc/{pid}/status").First(l => l.StartsWith("Uid:", StringComparison.Ordinal));
         output.WriteLine(uid);
         Assert.Equal(_host.Options.ContainerUidBase.ToString(System.Globalization.CultureInfo.InvariantCulture), uid.Split('\t', StringSplitOptions.RemoveEmptyEntries)[1]);
+        var env = File.ReadAllText($"/proc/{pid}/environ").Split('\0');
+        Assert.Contains($"GRID_PORT_HTTP={TestImages.HttpdPort}", env);
+        Assert.Contains($"GRID_ADDR_HTTP=127.0.0.1:{endpoint.Port}", env);
+        Assert.Contains("GREETING=hi", env);
 
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
         string page = "";
         await Poll.UntilAsync(
-            async () => (page = await _host.InPodAsync(501, 1, "busybox", "wget", "-q", "-O", "-", $"http://127.0.0.1:{TestImages.HttpdPort}/").ContinueWith(t => t.IsCompletedSuccessfully ? t.Result : "")) == TestImages.Greeting,
-            Soon, "httpd answers in the pod's namespace");
+            async () => (page = await http.GetStringAsync($"http://127.0.0.1:{endpoint.Port}/").ContinueWith(t => t.IsCompletedSuccessfully ? t.Result : "")) == TestImages.Greeting,
+            Soon, "httpd answers through its endpoint");
         Assert.Equal(WorkloadCondition.Running, (await runtime.InspectAsync(key, default)).Condition);
 
         await runtime.StopAsync(key, default);
@@ -56,6 +63,7 @@ public sealed class ContainerRuntimeTests(ITestOutputHelper output) : IAsyncLife
         Assert.False(File.Exists($"/var/run/netns/{_host.Prefix}r501-e1"), "the pod namespace goes with its last container");
         Assert.False(Directory.Exists(Path.Combine(_host.Dir, "containers", key.ToString())));
         Assert.Empty(ContainerInstance.Load(_host.Dir));
+        await Assert.ThrowsAnyAsync<HttpRequestException>(() => http.GetStringAsync($"http://127.0.0.1:{endpoint.Port}/"));
     }
 
     [Fact]
@@ -147,23 +155,28 @@ public sealed class ContainerRuntimeTests(ITestOutputHelper output) : IAsyncLife
     }
 
     [Fact]
-    public async Task AContainerOutlivesItsAgentIsAdoptedAndStopsCleanly()
+    public async Task AContainerOutlivesItsAgentIsAdoptedWithItsEndpointAndStopsCleanly()
     {
-        var image = await _registry!.PushAsync(await TestImages.ShellAsync(), "shop/shell");
+        var image = await _registry!.PushAsync(await TestImages.HttpdAsync(), "shop/web");
         var first = await _host.NewRuntimeAsync();
         var key = new WorkloadKey(10, 2);
-        Assert.Equal(WorkloadCondition.Running, (await first.StartAsync(ContainerHost.Assignment(key, image, args: ["echo started; sleep 300"]), default)).Condition);
+        var started = await first.StartAsync(ContainerHost.Assignment(key, image, ports: [new ContainerPort("http", TestImages.HttpdPort)]), default);
+        Assert.Equal(WorkloadCondition.Running, started.Condition);
+        var endpoint = Assert.Single(started.Endpoints!.Value);
         var id = $"{_host.Prefix}w10-e2";
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
+        await Poll.UntilAsync(() => Answers(http, endpoint), Soon, "httpd answers through its endpoint");
 
-        first.Dispose();
+        await _host.CrashAsync(first);
         var second = await _host.NewRuntimeAsync();
         var adopted = await second.AdoptAsync(default);
 
         Assert.Equal([key], adopted);
         var status = await second.InspectAsync(key, default);
         Assert.Equal(WorkloadCondition.Running, status.Condition);
-        Assert.Equal((await TestImages.ShellAsync()).Digest, status.Digest);
-        await Poll.UntilAsync(() => second.ReadLogs(key, 0)?.Text.Contains("started", StringComparison.Ordinal) == true, Soon, "its output is kept");
+        Assert.Equal((await TestImages.HttpdAsync()).Digest, status.Digest);
+        Assert.Equal([endpoint], status.Endpoints!.Value.ToArray());
+        await Poll.UntilAsync(() => Answers(http, endpoint), Soon, "the adopted container answers on the same endpoint");
 
         await second.StopAsync(key, default);
 
@@ -193,5 +206,17 @@ public sealed class ContainerRuntimeTests(ITestOutputHelper output) : IAsyncLife
         Assert.Equal(new long[] { 1, 3 }, runtime.Images.Load(hex)!.Twins.ToArray());
         await runtime.StopAsync(new(11, 1), default);
         await runtime.StopAsync(new(13, 1), default);
+    }
+
+    private static async Task<bool> Answers(HttpClient http, WorkloadEndpoint endpoint)
+    {
+        try
+        {
+            return await http.GetStringAsync($"http://{endpoint.Address}:{endpoint.Port}/") == TestImages.Greeting;
+        }
+        catch (HttpRequestException)
+        {
+            return false;
+        }
     }
 }

@@ -18,8 +18,25 @@ namespace Grid.Agent.Runtimes.Containers;
 /// output and exit status in the instance folder (<c>&lt;workdir&gt;/containers/&lt;id&gt;-e&lt;epoch&gt;/</c>), so containers
 /// outlive an agent crash and are re-adopted from <c>containers.json</c> and <c>runc list</c>.
 /// </summary>
+/// <param name="options">The agent's settings: work directory, node id, the uid map, the image cache size, the stop grace period.</param>
+/// <param name="time">Clock of stops and starts.</param>
+/// <param name="logger">Where starts, failures and adoptions are logged.</param>
+/// <param name="volumes">Where the reservations' volumes are mounted.</param>
+/// <param name="networks">The pod network namespaces.</param>
+/// <param name="ports">Publishes container ports on the node's address.</param>
+/// <param name="adoptNetworking">
+/// Called once at adoption with the instances still running, before anything else touches the networks (the pod
+/// networks and port publisher then keep theirs and drop the rest); null: adopted instances acquire their pod
+/// network and publish their ports again.
+/// </param>
 internal sealed partial class ContainerRuntime(
-    AgentOptions options, TimeProvider time, ILogger logger, IVolumeMounts volumes, IPodNetworks networks, IPortPublisher ports)
+    AgentOptions options,
+    TimeProvider time,
+    ILogger logger,
+    IVolumeMounts volumes,
+    IPodNetworks networks,
+    IPortPublisher ports,
+    Func<IReadOnlyCollection<WorkloadKey>, CancellationToken, Task>? adoptNetworking = null)
     : IWorkloadRuntime
 {
     // runc's output when the entrypoint cannot be executed (measured with runc 1.1).
@@ -57,12 +74,23 @@ internal sealed partial class ContainerRuntime(
     public async Task<IReadOnlyList<WorkloadKey>> AdoptAsync(CancellationToken cancellationToken)
     {
         var running = await RuncListAsync(cancellationToken);
-        var adopted = new List<WorkloadKey>();
-        foreach (var instance in ContainerInstance.Load(options.WorkDir))
+        var remembered = ContainerInstance.Load(options.WorkDir);
+        var alive = remembered.Where(i => running.Contains(i.Id) && !File.Exists(ExitFile(i))).ToList();
+        if (adoptNetworking is not null)
         {
-            if (running.Contains(instance.Id) && !File.Exists(ExitFile(instance)))
+            await adoptNetworking([.. alive.Select(i => i.Key)], cancellationToken);
+        }
+
+        var adopted = new List<WorkloadKey>();
+        foreach (var instance in remembered)
+        {
+            if (alive.Contains(instance))
             {
-                await ReattachAsync(instance, cancellationToken);
+                if (adoptNetworking is null)
+                {
+                    await ReattachAsync(instance, cancellationToken);
+                }
+
                 _instances[instance.Key] = instance;
                 adopted.Add(instance.Key);
                 LogAdopted(instance.Id);
