@@ -104,22 +104,33 @@ internal sealed class ContainerHost : IAsyncDisposable
             await publisher.DisposeAsync();
         }
 
-        foreach (var id in (await RuncListAsync()).Where(i => i.StartsWith(Prefix, StringComparison.Ordinal)))
+        await CleanUpNodeAsync(NodeId, Dir);
+        Directory.Delete(Dir, recursive: true);
+    }
+
+    /// <summary>
+    /// Removes what containers of node <paramref name="nodeId"/> left on this machine, whatever the test reached: runc
+    /// containers, overlay mounts under <paramref name="dir"/>, pod namespaces and veths, cgroups.
+    /// </summary>
+    public static async Task CleanUpNodeAsync(long nodeId, string dir)
+    {
+        var prefix = $"grid-n{nodeId}-";
+        foreach (var id in (await RuncListAsync()).Where(i => i.StartsWith(prefix, StringComparison.Ordinal)))
         {
             await Tools.TryRunAsync("runc", "delete", "-f", id);
         }
 
-        foreach (var mount in File.ReadLines("/proc/self/mountinfo").Select(l => l.Split(' ')[4]).Where(p => p.StartsWith(Dir, StringComparison.Ordinal)).ToList())
+        foreach (var mount in File.ReadLines("/proc/self/mountinfo").Select(l => l.Split(' ')[4]).Where(p => p.StartsWith(dir, StringComparison.Ordinal)).ToList())
         {
             await Tools.TryRunAsync("umount", "-l", mount);
         }
 
-        foreach (var ns in Directory.Exists("/var/run/netns") ? Directory.GetFiles("/var/run/netns", $"{Prefix}*") : [])
+        foreach (var ns in Directory.Exists("/var/run/netns") ? Directory.GetFiles("/var/run/netns", $"{prefix}*") : [])
         {
             await Tools.TryRunAsync("ip", "netns", "delete", Path.GetFileName(ns));
         }
 
-        foreach (var link in (await VethLink.ListAsync(default)).Where(l => l.Alias?.StartsWith(Prefix, StringComparison.Ordinal) == true))
+        foreach (var link in (await VethLink.ListAsync(default)).Where(l => l.Alias?.StartsWith(prefix, StringComparison.Ordinal) == true))
         {
             await Tools.TryRunAsync("ip", "link", "delete", link.Name);
         }
@@ -127,15 +138,13 @@ internal sealed class ContainerHost : IAsyncDisposable
         foreach (var controller in Directory.GetDirectories("/sys/fs/cgroup"))
         {
             var parent = Path.Combine(controller, "grid-containers");
-            foreach (var group in Directory.Exists(parent) ? Directory.GetDirectories(parent, $"{Prefix}*") : [])
+            foreach (var group in Directory.Exists(parent) ? Directory.GetDirectories(parent, $"{prefix}*") : [])
             {
-                foreach (var dir in new[] { Path.Combine(group, "ctr"), group }.Where(Directory.Exists))
+                foreach (var cgroup in new[] { Path.Combine(group, "ctr"), group }.Where(Directory.Exists))
                 {
-                    Directory.Delete(dir);
+                    Directory.Delete(cgroup);
                 }
             }
         }
-
-        Directory.Delete(Dir, recursive: true);
     }
 }
