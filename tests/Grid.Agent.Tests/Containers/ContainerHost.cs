@@ -44,13 +44,16 @@ internal sealed class ContainerHost : IAsyncDisposable
 
     public string Prefix => $"grid-n{NodeId}-";
 
+    /// <summary>The volume runtime of the last runtime made (its volumes are the containers' mounts).</summary>
+    public VolumeRuntime? Volumes { get; private set; }
+
     /// <summary>
     /// A new runtime on the work directory with the agent's real pod networks, port publisher and volume runtime,
     /// wired as the agent wires them (a restarted agent makes new ones).
     /// </summary>
     public async Task<ContainerRuntime> NewRuntimeAsync()
     {
-        var volumes = new VolumeRuntime(Options, _logger);
+        var volumes = Volumes = new VolumeRuntime(Options, _logger);
         var networks = new PodNetworks(Options, _logger);
         var ports = new PortPublisher(Options, _logger, "127.0.0.1");
         _publishers.Add(ports);
@@ -73,12 +76,13 @@ internal sealed class ContainerHost : IAsyncDisposable
 
     public static WorkloadAssignment Assignment(
         WorkloadKey key, string image, long mru = 0, ImmutableArray<string> entrypoint = default, ImmutableArray<string> args = default,
-        ContainerRestart restart = ContainerRestart.OnFailure, long twinId = 1, PullCredentials? auth = null, ImmutableArray<ContainerPort> ports = default) =>
-        new(key.WorkloadId, 500 + key.WorkloadId, key.Epoch, new WorkloadSpec(
+        ContainerRestart restart = ContainerRestart.OnFailure, long twinId = 1, PullCredentials? auth = null, ImmutableArray<ContainerPort> ports = default,
+        ImmutableArray<ContainerMount> mounts = default, long? reservationId = null) =>
+        new(key.WorkloadId, reservationId ?? 500 + key.WorkloadId, key.Epoch, new WorkloadSpec(
             "c", WorkloadType.Container, new Capacity(1, mru, 0, 0), null,
             new ContainerSpec(
                 image, entrypoint.IsDefault ? [] : entrypoint, args.IsDefault ? [] : args, ImmutableDictionary<string, string>.Empty.Add("GREETING", "hi"),
-                null, ports.IsDefault ? [] : ports, [], restart)))
+                null, ports.IsDefault ? [] : ports, mounts.IsDefault ? [] : mounts, restart)))
         {
             TwinId = twinId,
             Auth = auth,

@@ -208,6 +208,42 @@ public sealed class ContainerRuntimeTests(ITestOutputHelper output) : IAsyncLife
         await runtime.StopAsync(new(13, 1), default);
     }
 
+    [Fact]
+    public async Task AVolumeIsMountedByNameAndWritingPastItsSizeFailsInside()
+    {
+        var image = await _registry!.PushAsync(await TestImages.ShellAsync(), "shop/shell");
+        var runtime = await _host.NewRuntimeAsync();
+        var mount = new ContainerMount("data", "/data", ReadOnly: false);
+        var key = new WorkloadKey(21, 1);
+        var write = "echo kept > /data/note; dd if=/dev/zero of=/data/big bs=1M count=64; echo dd-exit=$?";
+
+        var missing = await runtime.StartAsync(ContainerHost.Assignment(key, image, args: [write], mounts: [mount], reservationId: 900), default);
+        Assert.Equal((WorkloadCondition.StartFailed, WorkloadReasons.VolumeMissing), (missing.Condition, missing.Reason));
+
+        var volumes = _host.Volumes!;
+        await volumes.PrepareAsync(default);
+        var volume = new WorkloadAssignment(20, 900, 1, new WorkloadSpec("data", WorkloadType.Volume, new Capacity(0, 0, 16L << 20, 0), null, Volume: new VolumeSpec(16L << 20)));
+        Assert.Equal(WorkloadCondition.Running, (await volumes.StartAsync(volume, default)).Condition);
+        try
+        {
+            var status = await runtime.StartAsync(ContainerHost.Assignment(key, image, args: [write], mounts: [mount], reservationId: 900), default);
+            await Poll.UntilAsync(
+                async () => (status = status.Condition == WorkloadCondition.Running ? await runtime.InspectAsync(key, default) : status).Condition != WorkloadCondition.Running,
+                Soon, "the writer ends");
+            var logs = runtime.ReadLogs(key, 0)?.Text ?? "";
+            output.WriteLine(logs);
+
+            Assert.Contains("No space left on device", logs, StringComparison.Ordinal);
+            Assert.Contains("dd-exit=1", logs, StringComparison.Ordinal);
+            Assert.Equal("kept\n", File.ReadAllText(Path.Combine(volumes.HostPath(900, "data")!, "note")));
+            await runtime.StopAsync(key, default);
+        }
+        finally
+        {
+            await volumes.StopAsync(new WorkloadKey(20, 1), default);
+        }
+    }
+
     private static async Task<bool> Answers(HttpClient http, WorkloadEndpoint endpoint)
     {
         try
