@@ -20,7 +20,7 @@ internal sealed class ContainerHost : IAsyncDisposable
     private readonly List<ContainerRuntime> _runtimes = [];
     private readonly List<PortPublisher> _publishers = [];
 
-    public ContainerHost(ILogger logger)
+    public ContainerHost(ILogger logger, long imageCacheBytes = 10L << 30)
     {
         _logger = logger;
         Options = new AgentOptions
@@ -32,6 +32,7 @@ internal sealed class ContainerHost : IAsyncDisposable
             StopGracePeriod = TimeSpan.FromSeconds(2),
             PortRangeStart = 43000,
             PortRangeEnd = 43999,
+            ImageCacheBytes = imageCacheBytes,
         };
     }
 

@@ -244,6 +244,27 @@ public sealed class ContainerRuntimeTests(ITestOutputHelper output) : IAsyncLife
         }
     }
 
+    [Fact]
+    public async Task UnusedImagesLeaveTheCacheWhenItOutgrowsItsSize()
+    {
+        await using var host = new ContainerHost(new XunitLogger<ContainerRuntimeTests>(output), imageCacheBytes: 1);
+        var shell = await TestImages.ShellAsync();
+        var httpd = await TestImages.HttpdAsync();
+        var runtime = await host.NewRuntimeAsync();
+        var first = ContainerHost.Assignment(new(30, 1), await _registry!.PushAsync(shell, "shop/shell"), args: ["sleep 300"]);
+        Assert.Equal(WorkloadCondition.Running, (await runtime.StartAsync(first, default)).Condition);
+        Assert.True(runtime.Images.Size() > 0);
+
+        await runtime.StopAsync(new(30, 1), default);
+        var second = ContainerHost.Assignment(new(31, 1), await _registry.PushAsync(httpd, "shop/web"));
+        Assert.Equal(WorkloadCondition.Running, (await runtime.StartAsync(second, default)).Condition);
+
+        Assert.Null(runtime.Images.Load(shell.Digest[7..]));
+        Assert.NotNull(runtime.Images.Load(httpd.Digest[7..]));
+        Assert.False(Directory.Exists(Path.Combine(runtime.Images.Root, shell.Digest[7..])));
+        await runtime.StopAsync(new(31, 1), default);
+    }
+
     private static async Task<bool> Answers(HttpClient http, WorkloadEndpoint endpoint)
     {
         try
