@@ -1,6 +1,5 @@
 using System.Collections.Concurrent;
 using System.Collections.Immutable;
-using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json.Nodes;
 using Grid.Agent.Runtimes.Networking;
@@ -41,7 +40,6 @@ internal sealed partial class ContainerRuntime(
 {
     // runc's output when the entrypoint cannot be executed (measured with runc 1.1).
     private static readonly string[] s_execFailures = ["executable file not found", "exec failed", "no such file or directory"];
-    private static readonly string? s_setsid = new[] { "/usr/bin/setsid", "/bin/setsid" }.FirstOrDefault(File.Exists);
 
     private readonly ILogger _logger = logger;
     private readonly ConcurrentDictionary<WorkloadKey, ContainerInstance> _instances = new();
@@ -154,10 +152,13 @@ internal sealed partial class ContainerRuntime(
                 key.WorkloadId, key.Epoch, assignment.ReservationId, $"{IdPrefix}w{key.WorkloadId}-e{key.Epoch}",
                 Path.Combine(options.WorkDir, "containers", key.ToString()), image.Digest, spec.Ports.IsDefault ? [] : spec.Ports, []);
             await RemoveLeftoversAsync(instance);
+
+            // Remembered before anything is made for it: a cancelled start or a crash then releases what was made.
+            _instances[key] = instance;
+            SaveState();
             var pod = await networks.AcquireAsync(assignment.ReservationId, key.Epoch, key, cancellationToken);
             var endpoints = instance.Ports.IsEmpty ? [] : await ports.PublishAsync(key, instance.Ports, pod.Address, cancellationToken);
-            instance = instance with { Endpoints = endpoints };
-            _instances[key] = instance;
+            instance = _instances[key] = instance with { Endpoints = endpoints };
             SaveState();
 
             var rootFs = await MountOverlayAsync(instance, image, cancellationToken);
@@ -337,114 +338,6 @@ internal sealed partial class ContainerRuntime(
         return new WorkloadStatus(WorkloadCondition.StartFailed, "runc did not start the container within 60 s", Reason: WorkloadReasons.StartFailed);
     }
 
-    /// <summary>
-    /// Starts <c>runc run</c> in the foreground of a detached shell (its own session): the shell appends the
-    /// container's output to <c>output.log</c> and writes runc's exit status to <c>exit</c> when it returns, with
-    /// or without the agent.
-    /// </summary>
-    private void Launch(ContainerInstance instance)
-    {
-        const string Script = """echo $$ > "$3"; runc run --bundle "$1" "$2" >>"$1/output.log" 2>&1 </dev/null; echo $? > "$1/exit.tmp"; mv "$1/exit.tmp" "$1/exit" """;
-        var info = new ProcessStartInfo(s_setsid ?? "/bin/sh") { UseShellExecute = false, WorkingDirectory = instance.Folder };
-        if (s_setsid is not null)
-        {
-            info.ArgumentList.Add("/bin/sh");
-        }
-
-        foreach (var argument in new[] { "-c", Script, "grid-container", instance.Folder, instance.Id, WrapperFile(instance) })
-        {
-            info.ArgumentList.Add(argument);
-        }
-
-        using var shell = Process.Start(info) ?? throw new InvalidOperationException("could not start the runc shell");
-    }
-
-    private static bool IsWrapperAlive(ContainerInstance instance)
-    {
-        var file = WrapperFile(instance);
-        return !File.Exists(file) || (int.TryParse(File.ReadAllText(file).Trim(), CultureInfo.InvariantCulture, out var pid)
-            && ProcessProbe.StartMarker(pid) is not null && File.Exists(Path.Combine("/proc", pid.ToString(CultureInfo.InvariantCulture), "cmdline"))
-            && File.ReadAllText(Path.Combine("/proc", pid.ToString(CultureInfo.InvariantCulture), "cmdline")).Contains(instance.Id, StringComparison.Ordinal));
-    }
-
-    /// <summary>The image's root filesystem, read-only below the instance's own writable layer (owned by the mapped root).</summary>
-    private async Task<string> MountOverlayAsync(ContainerInstance instance, ReadyImage image, CancellationToken cancellationToken)
-    {
-        var upper = Directory.CreateDirectory(Path.Combine(instance.Folder, "upper")).FullName;
-        var work = Directory.CreateDirectory(Path.Combine(instance.Folder, "work")).FullName;
-        var rootFs = Directory.CreateDirectory(Path.Combine(instance.Folder, "rootfs")).FullName;
-        var owner = options.ContainerUidBase.ToString(CultureInfo.InvariantCulture);
-        var chown = await Tool.RunAsync("chown", [$"{owner}:{owner}", upper], cancellationToken);
-        var mount = chown.Ok
-            ? await Tool.RunAsync("mount", ["-t", "overlay", "overlay", "-o", $"lowerdir={image.RootFs},upperdir={upper},workdir={work}", rootFs], cancellationToken)
-            : chown;
-        return mount.Ok ? rootFs : throw new IOException($"could not mount the container's writable layer: {LastLine(mount.Output)}");
-    }
-
-    /// <summary>A start again at the same epoch (a restart) begins from a clean folder; the output file stays.</summary>
-    private async Task RemoveLeftoversAsync(ContainerInstance instance)
-    {
-        await Tool.RunAsync("runc", ["delete", "-f", instance.Id], CancellationToken.None);
-        await Tool.RunAsync("umount", [Path.Combine(instance.Folder, "rootfs")], CancellationToken.None);
-        foreach (var leftover in new[] { "upper", "work", "rootfs" })
-        {
-            DeleteFolder(Path.Combine(instance.Folder, leftover));
-        }
-
-        Directory.CreateDirectory(instance.Folder);
-        foreach (var file in new[] { "exit", "exit.tmp", "wrapper.pid", "config.json" })
-        {
-            File.Delete(Path.Combine(instance.Folder, file));
-        }
-
-        _cgroups.Remove(instance.Id);
-    }
-
-    /// <summary>Removes everything of an instance: runc's container, its layer, cgroup, published ports and pod network.</summary>
-    private async Task CleanUpAsync(ContainerInstance instance, bool keepLogs = false)
-    {
-        var delete = await Tool.RunAsync("runc", ["delete", "-f", instance.Id], CancellationToken.None);
-        if (!delete.Ok && !delete.Output.Contains("does not exist", StringComparison.Ordinal))
-        {
-            LogCleanupFailed(instance.Id, "runc delete", LastLine(delete.Output));
-        }
-
-        var rootFs = Path.Combine(instance.Folder, "rootfs");
-        if (IsMounted(rootFs) && await Tool.RunAsync("umount", [rootFs], CancellationToken.None) is { Ok: false } umount)
-        {
-            LogCleanupFailed(instance.Id, "umount", LastLine(umount.Output));
-        }
-
-        if (!instance.Ports.IsDefaultOrEmpty)
-        {
-            await ports.UnpublishAsync(instance.Key);
-        }
-
-        await networks.ReleaseAsync(instance.ReservationId, instance.Epoch, instance.Key);
-        _cgroups.Remove(instance.Id);
-        if (keepLogs)
-        {
-            foreach (var layer in new[] { "upper", "work", "rootfs" })
-            {
-                DeleteFolder(Path.Combine(instance.Folder, layer));
-            }
-        }
-        else
-        {
-            DeleteFolder(instance.Folder);
-        }
-    }
-
-    /// <summary>An adopted container gets its pod network and published ports back (the forwarder lived in the old agent).</summary>
-    private async Task ReattachAsync(ContainerInstance instance, CancellationToken cancellationToken)
-    {
-        var pod = await networks.AcquireAsync(instance.ReservationId, instance.Epoch, instance.Key, cancellationToken);
-        if (!instance.Ports.IsDefaultOrEmpty)
-        {
-            await ports.PublishAsync(instance.Key, instance.Ports, pod.Address, cancellationToken);
-        }
-    }
-
     private void Forget(WorkloadKey key)
     {
         _instances.TryRemove(key, out _);
@@ -472,24 +365,6 @@ internal sealed partial class ContainerRuntime(
     {
         var list = await Tool.RunAsync("runc", ["list", "--quiet"], cancellationToken);
         return list.Ok ? [.. list.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)] : [];
-    }
-
-    private static bool IsMounted(string path) =>
-        File.ReadLines("/proc/self/mountinfo").Any(line => line.Split(' ') is { Length: > 4 } fields && fields[4] == path);
-
-    private static void DeleteFolder(string folder)
-    {
-        try
-        {
-            if (Directory.Exists(folder))
-            {
-                Directory.Delete(folder, recursive: true);
-            }
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            // A folder still mounted or in use: the next start at this key or agent start removes it.
-        }
     }
 
     private static string LastLine(string output) =>
