@@ -2,7 +2,11 @@ using System.Collections.Immutable;
 using Grid.Agent.Gateway;
 using Grid.Agent.Link;
 using Grid.Agent.Reconciling;
+using Grid.Agent.Runtimes;
+using Grid.Agent.Runtimes.Containers;
+using Grid.Agent.Runtimes.Networking;
 using Grid.Agent.Runtimes.Processes;
+using Grid.Agent.Runtimes.Volumes;
 using Grid.Client;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -17,7 +21,9 @@ namespace Grid.Agent;
 /// <c>&lt;workdir&gt;/workloads/&lt;id&gt;-e&lt;epoch&gt;/</c> (<see cref="ProcessRuntime"/>), restarted with exponential
 /// backoff when they exit; workloads no longer desired or at a stale epoch are stopped; other types are modelled
 /// and reported running. PIDs are remembered in <see cref="PidFile"/> so an agent restarted after a crash
-/// re-adopts its orphans and keeps or stops them as the controller says.
+/// re-adopts its orphans and keeps or stops them as the controller says. <c>container</c> workloads run with
+/// runc (<see cref="ContainerRuntime"/>) when the node has the <c>container</c> feature, detected at start with
+/// the others (<see cref="FeatureDetector"/>) and reported with every heartbeat.
 /// </summary>
 /// <param name="options">Settings; validated when <see cref="RunAsync"/> starts.</param>
 /// <param name="logger">Optional logger.</param>
@@ -33,6 +39,7 @@ public sealed partial class NodeAgent(AgentOptions options, ILogger<NodeAgent>? 
     private ControllerLink? _link;
     private WorkloadSupervisor? _supervisor;
     private GatewayServer? _gateway;
+    private PortPublisher? _ports;
     private ImmutableArray<WorkloadReport> _snapshot = [];
     private bool _beatNow;
     private int _started;
@@ -54,19 +61,27 @@ public sealed partial class NodeAgent(AgentOptions options, ILogger<NodeAgent>? 
         }
 
         // Made once the options are known valid (the restart policy's delays, the link's timing).
-        var link = _link = new ControllerLink(options, new GridApiClient(_http), _time, _logger);
+        using var loop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _abandon.Token);
+        var features = await FeatureDetector.DetectAsync(options, loop.Token);
+        var address = await FeatureDetector.AddressAsync(options, loop.Token);
+        LogFeatures(options.NodeId, string.Join(", ", features.Features), address);
+        foreach (var (feature, why) in features.Missing)
+        {
+            LogFeatureMissing(feature, why);
+        }
+
+        var link = _link = new ControllerLink(options, new GridApiClient(_http), _time, _logger) { Features = features.Features, Address = address };
         var supervisor = _supervisor = new WorkloadSupervisor(
-            [new ProcessRuntime(options, _time, _logger)],
+            Runtimes(features, address),
             new RestartPolicy(options.RestartBackoffInitial, options.RestartBackoffMax),
             _time,
             _logger);
-        using var loop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _abandon.Token);
         try
         {
             // A gateway node proxies names in-process (issue 22); its routes come with the heartbeat answers.
             if (options.GatewayListen is not null)
             {
-                _gateway = new GatewayServer(options, await LocalAddress.TowardAsync(options, loop.Token), _logger, _time);
+                _gateway = new GatewayServer(options, address, _logger, _time);
                 await _gateway.StartAsync(loop.Token);
             }
 
@@ -126,6 +141,12 @@ public sealed partial class NodeAgent(AgentOptions options, ILogger<NodeAgent>? 
                 await _gateway.DisposeAsync();
             }
 
+            // Its forwarders live in this process; the state file keeps the ports of running containers for the next agent.
+            if (_ports is not null)
+            {
+                await _ports.DisposeAsync();
+            }
+
             _loopEnded.TrySetResult();
         }
     }
@@ -150,6 +171,40 @@ public sealed partial class NodeAgent(AgentOptions options, ILogger<NodeAgent>? 
         _supervisor?.Dispose();
         _http.Dispose();
         _abandon.Dispose();
+    }
+
+    /// <summary>
+    /// One runtime per workload type this node runs or refuses: processes; containers when the node has the
+    /// feature, else refused with the reason; VMs refused without KVM (with it they stay modelled); zdb unsupported.
+    /// Gateways stay modelled.
+    /// </summary>
+    private List<IWorkloadRuntime> Runtimes(DetectedFeatures features, string address)
+    {
+        var volumes = new VolumeRuntime(options, _logger);
+        var runtimes = new List<IWorkloadRuntime> { new ProcessRuntime(options, _time, _logger), volumes, RefusingRuntime.Unsupported(WorkloadType.Zdb) };
+        if (features.Has(NodeFeatures.Container))
+        {
+            var networks = new PodNetworks(options, _logger);
+            var ports = _ports = new PortPublisher(options, _logger, address, _time);
+
+            // The container runtime tells which of its containers still run; the pod networks and ports keep theirs.
+            runtimes.Add(new ContainerRuntime(options, _time, _logger, volumes, networks, ports, async (alive, cancellationToken) =>
+            {
+                await networks.AdoptAsync(alive, cancellationToken);
+                await ports.AdoptAsync(alive, cancellationToken);
+            }));
+        }
+        else
+        {
+            runtimes.Add(RefusingRuntime.MissingFeature(WorkloadType.Container, NodeFeatures.Container, features.Missing[NodeFeatures.Container]));
+        }
+
+        if (!features.Has(NodeFeatures.Kvm))
+        {
+            runtimes.Add(RefusingRuntime.MissingFeature(WorkloadType.Vm, NodeFeatures.Kvm, features.Missing[NodeFeatures.Kvm]));
+        }
+
+        return runtimes;
     }
 
     /// <summary>Reports the workloads; with the controller's answer, reconciles them to what it desires.</summary>

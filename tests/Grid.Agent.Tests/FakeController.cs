@@ -23,7 +23,14 @@ internal sealed class FakeController : IAsyncDisposable
 
     private readonly WebApplication _app;
 
-    private FakeController(WebApplication app) => _app = app;
+    private FakeController(WebApplication app, long nodeId)
+    {
+        _app = app;
+        Node = nodeId;
+    }
+
+    /// <summary>The node whose heartbeats it accepts (with <see cref="NodeKey"/>).</summary>
+    public long Node { get; }
 
     public Uri Url { get; private set; } = null!;
 
@@ -34,13 +41,13 @@ internal sealed class FakeController : IAsyncDisposable
 
     public ConcurrentQueue<string> RawBodies { get; } = new();
 
-    public static async Task<FakeController> StartAsync()
+    public static async Task<FakeController> StartAsync(long nodeId = NodeId)
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.WebHost.UseUrls("http://127.0.0.1:0");
         builder.Logging.ClearProviders();
         var app = builder.Build();
-        var controller = new FakeController(app);
+        var controller = new FakeController(app, nodeId);
         app.MapPost("/api/v1/nodes/{nodeId:long}/heartbeat", controller.HeartbeatAsync);
         controller.MapClientEndpoints(app);
         await app.StartAsync();
@@ -140,7 +147,7 @@ internal sealed class FakeController : IAsyncDisposable
 
     private async Task<IResult> HeartbeatAsync(long nodeId, HttpRequest request)
     {
-        if (nodeId != NodeId || request.Headers.Authorization.ToString() != $"Bearer {NodeKey}")
+        if (nodeId != Node || request.Headers.Authorization.ToString() != $"Bearer {NodeKey}")
         {
             return Results.Problem(title: "Unauthorized", detail: "wrong node key", statusCode: 401);
         }

@@ -160,11 +160,25 @@ public sealed class NodeAgentTests(ITestOutputHelper output) : IAsyncLifetime
     [Fact]
     public async Task RefusesProcessWorkloadsUnlessAllowedAndModelsOtherTypes()
     {
-        var vm = new WorkloadAssignment(9, 109, 1, new WorkloadSpec("vm", WorkloadType.Vm, new Capacity(1, 1 << 30, 0, 0), null));
-        _controller.Desired = [Script(8, 1, Ticker), vm];
+        // A gateway is still modelled; a vm is only modelled on a node with KVM (issue 21: never running without it).
+        var gateway = new WorkloadAssignment(9, 109, 1, new WorkloadSpec("gw", WorkloadType.Gateway, new Capacity(1, 1 << 30, 0, 0), null));
+        var vm = new WorkloadAssignment(11, 111, 1, new WorkloadSpec("vm", WorkloadType.Vm, new Capacity(1, 1 << 30, 0, 0), null));
+        var zdb = new WorkloadAssignment(12, 112, 1, new WorkloadSpec("zdb", WorkloadType.Zdb, new Capacity(0, 0, 1 << 30, 0), null));
+        _controller.Desired = [Script(8, 1, Ticker), gateway, vm, zdb];
         Start(NewAgent(allowProcesses: false));
 
-        await Poll.UntilAsync(() => _controller.LastReportOf(9, 1)?.State == WorkloadState.Running, TimeSpan.FromSeconds(10), "the vm is reported running");
+        await Poll.UntilAsync(() => _controller.LastReportOf(9, 1)?.State == WorkloadState.Running, TimeSpan.FromSeconds(10), "the gateway is reported running");
+        await Poll.UntilAsync(() => _controller.LastReportOf(12, 1)?.State == WorkloadState.Unsupported, TimeSpan.FromSeconds(10), "the zdb is reported unsupported");
+        Assert.Equal(WorkloadReasons.Unsupported, _controller.LastReportOf(12, 1)?.Reason);
+        var kvm = File.Exists("/dev/kvm");
+        await Poll.UntilAsync(
+            () => _controller.LastReportOf(11, 1)?.State == (kvm ? WorkloadState.Running : WorkloadState.Failed), TimeSpan.FromSeconds(10), "the vm is reported as the node's KVM allows");
+        Assert.Equal(kvm ? null : WorkloadReasons.FeatureMissing, _controller.LastReportOf(11, 1)?.Reason);
+        var features = _controller.Heartbeats.Last().Features;
+        Assert.NotNull(features);
+        Assert.DoesNotContain(NodeFeatures.Process, features.Value);
+        Assert.Equal(kvm, features.Value.Contains(NodeFeatures.Kvm));
+        Assert.Equal("127.0.0.1", _controller.Heartbeats.Last().Address);
         var refused = _controller.LastReportOf(8, 1);
         Assert.Equal(WorkloadState.Failed, refused?.State);
         Assert.Contains("does not allow process workloads", refused?.Message, StringComparison.Ordinal);

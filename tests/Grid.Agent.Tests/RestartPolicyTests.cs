@@ -27,7 +27,7 @@ public sealed class RestartPolicyTests
         var history = new RestartHistory(Restarts: 2, Backoff: TimeSpan.FromSeconds(4), StartedAt: Now - TimeSpan.FromSeconds(3));
 
         var withCode = Policy.Decide(new WorkloadStatus(WorkloadCondition.Exited, ExitCode: 3), history, null, Now);
-        Assert.Equal(new WorkloadOutcome(WorkloadState.Failed, "exited with code 3; restart 3 in 8s", Now + TimeSpan.FromSeconds(8), TimeSpan.FromSeconds(8)), withCode);
+        Assert.Equal(new WorkloadOutcome(WorkloadState.Failed, "exited with code 3; restart 3 in 8s", Now + TimeSpan.FromSeconds(8), TimeSpan.FromSeconds(8), WorkloadReasons.ExitCode), withCode);
 
         // An adopted process's exit code is unknown.
         Assert.StartsWith("exited; restart 3 in 8s", Policy.Decide(new WorkloadStatus(WorkloadCondition.Exited), history, null, Now).Message, StringComparison.Ordinal);
@@ -38,7 +38,7 @@ public sealed class RestartPolicyTests
     {
         var outcome = Policy.Decide(new WorkloadStatus(WorkloadCondition.StartFailed, "no such file"), new RestartHistory(0, TimeSpan.Zero, default), null, Now);
 
-        Assert.Equal(new WorkloadOutcome(WorkloadState.Failed, "could not start: no such file; restart 1 in 1s", Now + TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1)), outcome);
+        Assert.Equal(new WorkloadOutcome(WorkloadState.Failed, "could not start: no such file; restart 1 in 1s", Now + TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1), WorkloadReasons.StartFailed), outcome);
     }
 
     [Fact]
@@ -47,12 +47,29 @@ public sealed class RestartPolicyTests
         var history = new RestartHistory(1, TimeSpan.FromSeconds(2), Now);
 
         var refused = Policy.Decide(new WorkloadStatus(WorkloadCondition.Refused, "not on the allow-list"), history, 64, Now);
-        Assert.Equal(new WorkloadOutcome(WorkloadState.Failed, "not on the allow-list", null, TimeSpan.FromSeconds(2)), refused);
+        Assert.Equal(new WorkloadOutcome(WorkloadState.Failed, "not on the allow-list", null, TimeSpan.FromSeconds(2), WorkloadReasons.Refused), refused);
 
         var killed = Policy.Decide(new WorkloadStatus(WorkloadCondition.OomKilled), history, 33_554_432, Now);
         Assert.Equal(WorkloadState.Failed, killed.State);
         Assert.Null(killed.RestartAt);
         Assert.Equal("stopped by its memory limit: used more than the 33554432 bytes reserved (killed by the kernel)", killed.Message);
+        Assert.Equal(WorkloadReasons.OomKilled, killed.Reason);
+    }
+
+    [Theory]
+    [InlineData(ContainerRestart.Always, 0, WorkloadState.Failed, true)]
+    [InlineData(ContainerRestart.Always, 2, WorkloadState.Failed, true)]
+    [InlineData(ContainerRestart.OnFailure, 0, WorkloadState.Exited, false)]
+    [InlineData(ContainerRestart.OnFailure, 2, WorkloadState.Failed, true)]
+    [InlineData(ContainerRestart.Never, 0, WorkloadState.Exited, false)]
+    [InlineData(ContainerRestart.Never, 2, WorkloadState.Failed, false)]
+    public void AContainerRestartsAsItsPolicySays(ContainerRestart restart, int code, WorkloadState state, bool restarted)
+    {
+        var outcome = Policy.Decide(new WorkloadStatus(WorkloadCondition.Exited, ExitCode: code), new RestartHistory(0, TimeSpan.Zero, Now), null, Now, restart);
+
+        Assert.Equal((state, restarted), (outcome.State, outcome.RestartAt is not null));
+        Assert.Equal(code == 0 ? null : WorkloadReasons.ExitCode, outcome.Reason);
+        Assert.Contains($"exited with code {code}", outcome.Message, StringComparison.Ordinal);
     }
 
     [Fact]

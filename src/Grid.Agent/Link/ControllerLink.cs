@@ -31,6 +31,12 @@ internal sealed partial class ControllerLink(AgentOptions options, GridApiClient
     /// <summary>Time between heartbeats: the operator's, else the controller's once it has answered.</summary>
     public TimeSpan Interval { get; private set; } = options.HeartbeatInterval;
 
+    /// <summary>What the node can run (<see cref="NodeFeatures"/>), sent with every heartbeat.</summary>
+    public ImmutableArray<string> Features { get; init; } = [];
+
+    /// <summary>The address published ports are reached at, sent with every heartbeat; null when unknown.</summary>
+    public string? Address { get; init; }
+
     /// <summary>Completes when the long-poll saw the desired workloads change; see <see cref="TakeDesiredChange"/>.</summary>
     public Task DesiredChanged => _desiredChanged.Task;
 
@@ -69,7 +75,7 @@ internal sealed partial class ControllerLink(AgentOptions options, GridApiClient
 
         try
         {
-            var heartbeat = new Heartbeat(uptime, reports);
+            var heartbeat = new Heartbeat(uptime, reports) { Features = Features, Address = Address };
             heartbeat = gateway?.AddTo(heartbeat) ?? heartbeat;
             response = await api.HeartbeatAsync(options.NodeId, options.NodeKey, heartbeat, deadline.Token, options.SigningKey);
         }

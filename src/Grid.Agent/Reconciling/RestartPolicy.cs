@@ -13,7 +13,8 @@ internal sealed record RestartHistory(int Restarts, TimeSpan Backoff, DateTimeOf
 /// <param name="Message">Why, for the tenant; null while it simply runs.</param>
 /// <param name="RestartAt">When it is started again; null when no restart is planned.</param>
 /// <param name="Backoff">Delay of the planned restart (else the last one, unchanged).</param>
-internal sealed record WorkloadOutcome(WorkloadState State, string? Message, DateTimeOffset? RestartAt, TimeSpan Backoff);
+/// <param name="Reason">Machine-readable reason it does not run (<see cref="WorkloadReasons"/>); null while it runs.</param>
+internal sealed record WorkloadOutcome(WorkloadState State, string? Message, DateTimeOffset? RestartAt, TimeSpan Backoff, string? Reason = null);
 
 /// <summary>
 /// Restarts exited workloads with exponential backoff: the delay starts at <paramref name="Initial"/> and doubles
@@ -30,17 +31,24 @@ internal sealed record RestartPolicy(TimeSpan Initial, TimeSpan Max)
     /// <param name="history">Its earlier runs.</param>
     /// <param name="reservedMru">Memory it reserved, for the message of a workload killed by its limit.</param>
     /// <param name="now">The current time.</param>
-    public WorkloadOutcome Decide(WorkloadStatus status, RestartHistory history, long? reservedMru, DateTimeOffset now) => status.Condition switch
+    /// <param name="restart">
+    /// When an ended workload starts again (a container's <c>restart</c>; processes always restart): with
+    /// <c>on-failure</c> an exit with code 0 is final (<see cref="WorkloadState.Exited"/>), with <c>never</c> every exit is.
+    /// </param>
+    public WorkloadOutcome Decide(
+        WorkloadStatus status, RestartHistory history, long? reservedMru, DateTimeOffset now, ContainerRestart restart = ContainerRestart.Always) => status.Condition switch
     {
         WorkloadCondition.Running => new(WorkloadState.Running, null, null, history.Backoff),
-        WorkloadCondition.Refused => new(WorkloadState.Failed, status.Message, null, history.Backoff),
+        WorkloadCondition.Refused => new(WorkloadState.Failed, status.Message, null, history.Backoff, status.Reason ?? WorkloadReasons.Refused),
+        WorkloadCondition.Unsupported => new(WorkloadState.Unsupported, status.Message, null, history.Backoff, status.Reason ?? WorkloadReasons.Unsupported),
         WorkloadCondition.OomKilled => new(
             WorkloadState.Failed,
             $"stopped by its memory limit: used more than the {reservedMru} bytes reserved (killed by the kernel)",
             null,
-            history.Backoff),
-        WorkloadCondition.StartFailed => Restart($"could not start: {status.Message}", history, now),
-        _ => Restart(status.ExitCode is { } code ? $"exited with code {code}" : "exited", history, now),
+            history.Backoff,
+            WorkloadReasons.OomKilled),
+        WorkloadCondition.StartFailed => Restart($"could not start: {status.Message}", history, now) with { Reason = status.Reason ?? WorkloadReasons.StartFailed },
+        _ => Ended(status, history, now, restart),
     };
 
     /// <summary>The delay before the next restart, after the last one was <paramref name="previous"/> and the workload ran <paramref name="ranFor"/>.</summary>
@@ -49,6 +57,18 @@ internal sealed record RestartPolicy(TimeSpan Initial, TimeSpan Max)
         var doubled = previous * 2;
         return previous == TimeSpan.Zero || ranFor >= Max ? Initial
             : doubled < Max ? doubled : Max;
+    }
+
+    private WorkloadOutcome Ended(WorkloadStatus status, RestartHistory history, DateTimeOffset now, ContainerRestart restart)
+    {
+        var what = status.ExitCode is { } code ? $"exited with code {code}" : "exited";
+        var reason = status.Reason ?? (status.ExitCode is null or 0 ? null : WorkloadReasons.ExitCode);
+        return (restart, status.ExitCode) switch
+        {
+            (ContainerRestart.Never, 0) or (ContainerRestart.OnFailure, 0) => new(WorkloadState.Exited, what, null, history.Backoff),
+            (ContainerRestart.Never, _) => new(WorkloadState.Failed, what, null, history.Backoff, reason ?? WorkloadReasons.ExitCode),
+            _ => Restart(what, history, now) with { Reason = reason },
+        };
     }
 
     private WorkloadOutcome Restart(string what, RestartHistory history, DateTimeOffset now)

@@ -1,3 +1,4 @@
+using System.Collections.Immutable;
 using Grid.Agent.Runtimes;
 
 namespace Grid.Agent.Reconciling;
@@ -44,5 +45,28 @@ internal sealed class TrackedWorkload(WorkloadKey key)
 
     public RestartHistory History => new(Restarts, Backoff, StartedAt);
 
-    public WorkloadReport ToReport() => new(Key.WorkloadId, Key.Epoch, State, Restarts, Message);
+    /// <summary>Why it does not run (<see cref="WorkloadReasons"/>); null while all is well.</summary>
+    public string? Reason { get; set; }
+
+    /// <summary>The image digest it runs, once its runtime verified it.</summary>
+    public string? Digest { get; set; }
+
+    /// <summary>Where its published ports are reached, once published.</summary>
+    public ImmutableArray<WorkloadEndpoint>? Endpoints { get; set; }
+
+    /// <summary>Offset of its output the controller has received (advanced when a heartbeat is delivered).</summary>
+    public long LogOffset { get; set; }
+
+    /// <summary>How the restart policy treats its exits: a container's own, else always restarted.</summary>
+    public ContainerRestart RestartPolicy => Assignment?.Spec.Container?.Restart ?? ContainerRestart.Always;
+
+    /// <summary>Its report; a start under way shows the runtime's phase (pulling, starting) when it tells one.</summary>
+    public WorkloadReport ToReport(string? logs = null) =>
+        new(Key.WorkloadId, Key.Epoch, Starting is not null && Runtime?.StartPhase(Key) is { } phase ? phase : State, Restarts, Message)
+        {
+            Reason = Reason,
+            Digest = Digest,
+            Endpoints = Endpoints,
+            Logs = logs,
+        };
 }

@@ -7,7 +7,8 @@ namespace Grid.Agent.Reconciling;
 /// <summary>The workload reports of one heartbeat, and how many of them are final (stops) to forget once delivered.</summary>
 /// <param name="Reports">Every held workload, then the stops not yet delivered.</param>
 /// <param name="Finals">Number of stop reports at the end of <paramref name="Reports"/>.</param>
-internal sealed record ReportBatch(ImmutableArray<WorkloadReport> Reports, int Finals);
+/// <param name="LogOffsets">Per workload instance, the output offset reached by the logs the reports carry.</param>
+internal sealed record ReportBatch(ImmutableArray<WorkloadReport> Reports, int Finals, ImmutableDictionary<WorkloadKey, long>? LogOffsets = null);
 
 /// <summary>
 /// Holds the agent's workloads and carries out the <see cref="Reconciler"/>'s plans and the <see cref="RestartPolicy"/>
@@ -29,11 +30,40 @@ internal sealed partial class WorkloadSupervisor(IEnumerable<IWorkloadRuntime> r
     /// <summary>The held workloads' reports, without the stops.</summary>
     public ImmutableArray<WorkloadReport> Snapshot() => [.. _workloads.Values.Select(w => w.ToReport())];
 
-    /// <summary>What the next heartbeat carries: the held workloads, then the stops the controller has not heard of.</summary>
-    public ReportBatch Outgoing() => new([.. _workloads.Values.Select(w => w.ToReport()), .. _finalReports], _finalReports.Count);
+    /// <summary>
+    /// What the next heartbeat carries: the held workloads (with their output since the last delivered report),
+    /// then the stops the controller has not heard of.
+    /// </summary>
+    public ReportBatch Outgoing()
+    {
+        var offsets = ImmutableDictionary.CreateBuilder<WorkloadKey, long>();
+        var reports = new List<WorkloadReport>();
+        foreach (var workload in _workloads.Values)
+        {
+            var logs = workload.Runtime?.ReadLogs(workload.Key, workload.LogOffset);
+            if (logs is not null)
+            {
+                offsets[workload.Key] = logs.Next;
+            }
 
-    /// <summary>The controller received <paramref name="batch"/>: its stops need not be sent again.</summary>
-    public void Delivered(ReportBatch batch) => _finalReports.RemoveRange(0, batch.Finals);
+            reports.Add(workload.ToReport(logs?.Text));
+        }
+
+        return new([.. reports, .. _finalReports], _finalReports.Count, offsets.ToImmutable());
+    }
+
+    /// <summary>The controller received <paramref name="batch"/>: its stops and its logs need not be sent again.</summary>
+    public void Delivered(ReportBatch batch)
+    {
+        _finalReports.RemoveRange(0, batch.Finals);
+        foreach (var (key, offset) in batch.LogOffsets ?? ImmutableDictionary<WorkloadKey, long>.Empty)
+        {
+            if (_workloads.TryGetValue(key.WorkloadId, out var workload) && workload.Key == key)
+            {
+                workload.LogOffset = offset;
+            }
+        }
+    }
 
     /// <summary>Number of workloads a runtime runs, starts or will restart.</summary>
     public int RunningCount => _workloads.Values.Count(w => w.Runs);
@@ -105,6 +135,12 @@ internal sealed partial class WorkloadSupervisor(IEnumerable<IWorkloadRuntime> r
                 {
                     Apply(workload, status);
                 }
+                else
+                {
+                    // An adopted container tells its digest and endpoints on its first inspection.
+                    workload.Digest = status.Digest ?? workload.Digest;
+                    workload.Endpoints = status.Endpoints ?? workload.Endpoints;
+                }
             }
 
             if (workload is { Active: false, Starting: null, RestartAt: { } due, Assignment: not null } && due <= now)
@@ -173,9 +209,12 @@ internal sealed partial class WorkloadSupervisor(IEnumerable<IWorkloadRuntime> r
     private void Apply(TrackedWorkload workload, WorkloadStatus status)
     {
         var now = time.GetUtcNow();
-        var outcome = policy.Decide(status, workload.History, workload.Assignment?.Spec.Resources.Mru, now);
+        var outcome = policy.Decide(status, workload.History, workload.Assignment?.Spec.Resources.Mru, now, workload.RestartPolicy);
         workload.State = outcome.State;
         workload.Message = outcome.Message;
+        workload.Reason = outcome.Reason;
+        workload.Digest = status.Digest ?? workload.Digest;
+        workload.Endpoints = status.Condition == WorkloadCondition.Running ? status.Endpoints ?? workload.Endpoints : null;
         workload.RestartAt = outcome.RestartAt;
         workload.Backoff = outcome.Backoff;
         workload.Active = status.Condition == WorkloadCondition.Running;
@@ -184,7 +223,7 @@ internal sealed partial class WorkloadSupervisor(IEnumerable<IWorkloadRuntime> r
             case WorkloadCondition.Running:
                 workload.StartedAt = now;
                 break;
-            case WorkloadCondition.Refused or WorkloadCondition.OomKilled:
+            case WorkloadCondition.Refused or WorkloadCondition.OomKilled or WorkloadCondition.Unsupported:
                 LogRefused(workload.Key.WorkloadId, workload.Key.Epoch, outcome.Message!);
                 break;
             default:
@@ -235,7 +274,8 @@ internal sealed partial class WorkloadSupervisor(IEnumerable<IWorkloadRuntime> r
             }
         }
 
-        if (workload is { Active: true, Runtime: { } runtime })
+        // Also for an instance that ended by itself: the runtime lets go of what it kept of it (its output).
+        if (workload.Runtime is { } runtime)
         {
             await runtime.StopAsync(workload.Key, CancellationToken.None);
             workload.Active = false;

@@ -40,4 +40,13 @@ internal interface IWorkloadRuntime : IDisposable
 
     /// <summary>Stops an instance cleanly (a grace period, then by force) and forgets it; nothing when it is gone.</summary>
     Task StopAsync(WorkloadKey key, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Where a start still under way stands (<see cref="WorkloadState.Pulling"/>, <see cref="WorkloadState.Starting"/>),
+    /// for the reports meanwhile; null when the runtime does not tell.
+    /// </summary>
+    WorkloadState? StartPhase(WorkloadKey key) => null;
+
+    /// <summary>Output the instance wrote from <paramref name="offset"/> on (bounded); null when nothing is new or kept.</summary>
+    Containers.LogChunk? ReadLogs(WorkloadKey key, long offset) => null;
 }

@@ -214,7 +214,7 @@ internal sealed partial class ProcessRuntime(AgentOptions options, TimeProvider 
 
     /// <summary>Lets the workload user traverse (not list) the folders above its own, which root may have made 0700.</summary>
     [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
-    private static void OpenPathTo(string folder)
+    internal static void OpenPathTo(string folder)
     {
         Directory.CreateDirectory(folder);
         for (var dir = new DirectoryInfo(folder); dir is not null && dir.Parent is not null; dir = dir.Parent)

@@ -1,0 +1,131 @@
+using System.Collections.Immutable;
+using Grid.Testing;
+using Grid.Testing.Containers;
+using Xunit.Abstractions;
+
+namespace Grid.Agent.Tests.Containers;
+
+/// <summary>
+/// Container workloads through a whole agent against a real HTTP controller endpoint: states and reasons, digest,
+/// endpoints and logs in the reports, features and address in the heartbeats. Real registry, images and runc.
+/// </summary>
+public sealed class ContainerAgentTests(ITestOutputHelper output) : IAsyncLifetime
+{
+    private static readonly TimeSpan Soon = TimeSpan.FromSeconds(30);
+
+    // A node id of its own: the agent's adoption removes containers and pod namespaces of its node it does not know.
+    private readonly long _nodeId = Random.Shared.Next(100_000, 499_999);
+    private readonly TestWorkDir _dir = new();
+    private readonly List<(NodeAgent Agent, CancellationTokenSource Stop, Task Run)> _agents = [];
+    private FakeController _controller = null!;
+    private LocalRegistry _registry = null!;
+
+    public async Task InitializeAsync()
+    {
+        _controller = await FakeController.StartAsync(_nodeId);
+        _registry = await LocalRegistry.StartAsync();
+    }
+
+    public async Task DisposeAsync()
+    {
+        foreach (var (agent, stop, run) in _agents)
+        {
+            await stop.CancelAsync();
+            await run.WaitAsync(TimeSpan.FromSeconds(30));
+            await agent.DisposeAsync();
+            stop.Dispose();
+        }
+
+        await _controller.DisposeAsync();
+        await _registry.DisposeAsync();
+        await ContainerHost.CleanUpNodeAsync(_nodeId, _dir.Path);
+        _dir.Dispose();
+    }
+
+    [Fact]
+    public async Task AContainerIsReportedPullingThenRunningWithItsDigestEndpointAndLogs()
+    {
+        var web = await _registry.PushAsync(await TestImages.HttpdAsync(), "shop/web");
+        var shell = await _registry.PushAsync(await TestImages.ShellAsync(), "shop/shell");
+        _controller.Desired =
+        [
+            Container(1, web, ContainerRestart.OnFailure, [], [new ContainerPort("http", TestImages.HttpdPort)]),
+            Container(2, shell, ContainerRestart.OnFailure, ["echo line-one; echo line-two >&2; exit 0"], []),
+        ];
+        Start(NewAgent());
+
+        await Poll.UntilAsync(() => _controller.LastReportOf(1, 1)?.State == WorkloadState.Running, Soon, "the web container is reported running");
+        var states = _controller.ReportsOf(1, 1).Select(r => r.State).Distinct().ToList();
+        output.WriteLine(string.Join(" → ", states));
+        Assert.Equal(WorkloadState.Pulling, states[0]);
+        var running = _controller.LastReportOf(1, 1)!;
+        Assert.Equal((await TestImages.HttpdAsync()).Digest, running.Digest);
+        var endpoint = Assert.Single(running.Endpoints!.Value);
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
+        await Poll.UntilAsync(
+            async () => await http.GetStringAsync($"http://{endpoint.Address}:{endpoint.Port}/").ContinueWith(t => t.IsCompletedSuccessfully && t.Result == TestImages.Greeting),
+            Soon, "httpd answers through the reported endpoint");
+
+        await Poll.UntilAsync(() => _controller.LastReportOf(2, 1)?.State == WorkloadState.Exited, Soon, "the shell container exits with 0 and is not restarted");
+        await Poll.UntilAsync(
+            () => string.Concat(_controller.ReportsOf(2, 1).Select(r => r.Logs)).Contains("line-two", StringComparison.Ordinal), Soon, "its output reaches the controller");
+        var logs = string.Concat(_controller.ReportsOf(2, 1).Select(r => r.Logs));
+        Assert.Equal(1, logs.Split("line-one").Length - 1);
+        Assert.Equal(0, _controller.LastReportOf(2, 1)!.Restarts);
+
+        var heartbeat = _controller.Heartbeats.Last();
+        Assert.Contains(NodeFeatures.Container, heartbeat.Features!.Value);
+        Assert.Equal("127.0.0.1", heartbeat.Address);
+
+        _controller.Desired = [];
+        await Poll.UntilAsync(() => _controller.LastReportOf(1, 1)?.State == WorkloadState.Stopped, Soon, "the web container is stopped");
+        Assert.DoesNotContain(await ContainerHost.RuncListAsync(), id => id.StartsWith($"grid-n{_nodeId}-", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task AContainerOnAnAgentWithoutContainersFailsWithTheMissingFeature()
+    {
+        _controller.Desired = [Container(3, $"{_registry.Host}/shop/web@sha256:{new string('a', 64)}", ContainerRestart.Always, [], [])];
+        Start(NewAgent(containers: false));
+
+        await Poll.UntilAsync(() => _controller.LastReportOf(3, 1)?.State == WorkloadState.Failed, Soon, "the container is reported failed");
+        var report = _controller.LastReportOf(3, 1)!;
+        Assert.Equal(WorkloadReasons.FeatureMissing, report.Reason);
+        Assert.Contains("--no-containers", report.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain(NodeFeatures.Container, _controller.Heartbeats.Last().Features!.Value);
+    }
+
+    private static WorkloadAssignment Container(long workloadId, string image, ContainerRestart restart, ImmutableArray<string> args, ImmutableArray<ContainerPort> ports) =>
+        new(workloadId, 100 + workloadId, 1, new WorkloadSpec(
+            $"c{workloadId}", WorkloadType.Container, new Capacity(1, 64 << 20, 0, 0), null,
+            new ContainerSpec(image, [], args, ImmutableDictionary<string, string>.Empty, null, ports, [], restart)))
+        {
+            TwinId = 1,
+        };
+
+    private NodeAgent NewAgent(bool containers = true) =>
+        new(
+            new AgentOptions
+            {
+                ApiUrl = _controller.Url,
+                NodeId = _nodeId,
+                NodeKey = FakeController.NodeKey,
+                WorkDir = _dir.Path,
+                ContainersEnabled = containers,
+                PortRangeStart = 44000,
+                PortRangeEnd = 44999,
+                HeartbeatInterval = TimeSpan.FromMilliseconds(150),
+                HeartbeatIntervalGiven = true,
+                SupervisionInterval = TimeSpan.FromMilliseconds(25),
+                StopGracePeriod = TimeSpan.FromSeconds(2),
+                RequestTimeout = TimeSpan.FromSeconds(2),
+                StopOnDisconnectAfter = TimeSpan.FromSeconds(30),
+            },
+            new XunitLogger<NodeAgent>(output));
+
+    private void Start(NodeAgent agent)
+    {
+        var stop = new CancellationTokenSource();
+        _agents.Add((agent, stop, Task.Run(() => agent.RunAsync(stop.Token))));
+    }
+}

@@ -1,0 +1,279 @@
+using Grid.Agent.Runtimes;
+using Grid.Agent.Runtimes.Containers;
+using Grid.Testing;
+using Grid.Testing.Containers;
+using Xunit.Abstractions;
+
+namespace Grid.Agent.Tests.Containers;
+
+/// <summary>
+/// The container runtime with real tools: images built from busybox-static, served by docker-registry and as an
+/// archive over HTTP, pulled by skopeo, unpacked by umoci and run by runc. One class, so its tests run one after
+/// another (they share runc's state and the machine's cgroups).
+/// </summary>
+public sealed class ContainerRuntimeTests(ITestOutputHelper output) : IAsyncLifetime
+{
+    private static readonly TimeSpan Soon = TimeSpan.FromSeconds(30);
+
+    private readonly ContainerHost _host = new(new XunitLogger<ContainerRuntimeTests>(output));
+    private LocalRegistry? _registry;
+
+    public async Task InitializeAsync() => _registry = await LocalRegistry.StartAsync();
+
+    public async Task DisposeAsync()
+    {
+        await _host.DisposeAsync();
+        await _registry!.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task AnHttpdContainerRunsAsAnUnprivilegedUidAndAnswersThroughItsEndpoint()
+    {
+        var image = await _registry!.PushAsync(await TestImages.HttpdAsync(), "shop/web");
+        var runtime = await _host.NewRuntimeAsync();
+        var key = new WorkloadKey(1, 1);
+
+        var status = await runtime.StartAsync(ContainerHost.Assignment(key, image, ports: [new ContainerPort("http", TestImages.HttpdPort)]), default);
+
+        Assert.Equal(WorkloadCondition.Running, status.Condition);
+        Assert.Equal((await TestImages.HttpdAsync()).Digest, status.Digest);
+        var endpoint = Assert.Single(status.Endpoints!.Value);
+        Assert.Equal(("http", "127.0.0.1"), (endpoint.Name, endpoint.Address));
+        var id = $"{_host.Prefix}w1-e1";
+        Assert.Contains(id, await ContainerHost.RuncListAsync());
+        var pid = await ContainerHost.PidOfAsync(id);
+        var uid = File.ReadLines($"/proc/{pid}/status").First(l => l.StartsWith("Uid:", StringComparison.Ordinal));
+        output.WriteLine(uid);
+        Assert.Equal(_host.Options.ContainerUidBase.ToString(System.Globalization.CultureInfo.InvariantCulture), uid.Split('\t', StringSplitOptions.RemoveEmptyEntries)[1]);
+        var env = File.ReadAllText($"/proc/{pid}/environ").Split('\0');
+        Assert.Contains($"GRID_PORT_HTTP={TestImages.HttpdPort}", env);
+        Assert.Contains($"GRID_ADDR_HTTP=127.0.0.1:{endpoint.Port}", env);
+        Assert.Contains("GREETING=hi", env);
+
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
+        string page = "";
+        await Poll.UntilAsync(
+            async () => (page = await http.GetStringAsync($"http://127.0.0.1:{endpoint.Port}/").ContinueWith(t => t.IsCompletedSuccessfully ? t.Result : "")) == TestImages.Greeting,
+            Soon, "httpd answers through its endpoint");
+        Assert.Equal(WorkloadCondition.Running, (await runtime.InspectAsync(key, default)).Condition);
+
+        await runtime.StopAsync(key, default);
+
+        Assert.DoesNotContain(id, await ContainerHost.RuncListAsync());
+        Assert.False(File.Exists($"/var/run/netns/{_host.Prefix}r501-e1"), "the pod namespace goes with its last container");
+        Assert.False(Directory.Exists(Path.Combine(_host.Dir, "containers", key.ToString())));
+        Assert.Empty(ContainerInstance.Load(_host.Dir));
+        await Assert.ThrowsAnyAsync<HttpRequestException>(() => http.GetStringAsync($"http://127.0.0.1:{endpoint.Port}/"));
+    }
+
+    [Fact]
+    public async Task AnArchiveRunsByItsFileHashAndAWrongHashIsADigestMismatch()
+    {
+        var archive = await TestImages.HttpdArchiveAsync();
+        using var files = FileServer.Start(Path.GetDirectoryName(archive.Path)!);
+        var runtime = await _host.NewRuntimeAsync();
+        var wrong = new string('0', 64);
+
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var mismatch = await runtime.StartAsync(ContainerHost.Assignment(new(2, 1), $"{files.UrlOf(archive.Path)}@sha256:{wrong}"), default);
+        output.WriteLine($"digest mismatch answered after {clock.Elapsed.TotalSeconds:0.00}s: {mismatch.Message}");
+
+        Assert.Equal((WorkloadCondition.Refused, WorkloadReasons.DigestMismatch), (mismatch.Condition, mismatch.Reason));
+        Assert.Contains(archive.Hex, mismatch.Message, StringComparison.Ordinal);
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(10));
+
+        var good = await runtime.StartAsync(ContainerHost.Assignment(new(3, 1), $"{files.UrlOf(archive.Path)}@sha256:{archive.Hex}"), default);
+        Assert.Equal(WorkloadCondition.Running, good.Condition);
+        Assert.Equal($"sha256:{archive.Hex}", good.Digest);
+        await runtime.StopAsync(new(3, 1), default);
+
+        var notAnImage = Path.Combine(Path.GetDirectoryName(archive.Path)!, "junk.tar");
+        await File.WriteAllTextAsync(notAnImage, "not an image");
+        var junkHex = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(File.ReadAllBytes(notAnImage)));
+        var junk = await runtime.StartAsync(ContainerHost.Assignment(new(4, 1), $"{files.UrlOf(notAnImage)}@sha256:{junkHex}"), default);
+        Assert.Equal((WorkloadCondition.Refused, WorkloadReasons.NotAnImage), (junk.Condition, junk.Reason));
+    }
+
+    [Fact]
+    public async Task AnUnknownDigestOrUnreachableRegistryIsAPullFailureRetried()
+    {
+        var runtime = await _host.NewRuntimeAsync();
+        var unknown = await runtime.StartAsync(ContainerHost.Assignment(new(5, 1), $"{_registry!.Host}/shop/none@sha256:{new string('1', 64)}"), default);
+        var unreachable = await runtime.StartAsync(ContainerHost.Assignment(new(6, 1), $"127.0.0.1:{FreePort.Get()}/shop/web@sha256:{new string('2', 64)}"), default);
+
+        Assert.Equal((WorkloadCondition.StartFailed, WorkloadReasons.ImagePullFailed), (unknown.Condition, unknown.Reason));
+        Assert.Equal((WorkloadCondition.StartFailed, WorkloadReasons.ImagePullFailed), (unreachable.Condition, unreachable.Reason));
+        output.WriteLine($"{unknown.Message}\n{unreachable.Message}");
+    }
+
+    [Fact]
+    public async Task AContainerPastItsMemoryIsOomKilled()
+    {
+        var image = await _registry!.PushAsync(await TestImages.MemoryHogAsync(), "shop/hog");
+        var runtime = await _host.NewRuntimeAsync();
+        var key = new WorkloadKey(7, 1);
+
+        var status = await runtime.StartAsync(ContainerHost.Assignment(key, image, mru: 32L << 20), default);
+        await Poll.UntilAsync(
+            async () => (status = status.Condition == WorkloadCondition.Running ? await runtime.InspectAsync(key, default) : status).Condition != WorkloadCondition.Running,
+            Soon, "the kernel stops the hog");
+        output.WriteLine($"{status}; output: {runtime.ReadLogs(key, 0)?.Text}");
+
+        Assert.Equal((WorkloadCondition.OomKilled, WorkloadReasons.OomKilled, "memory limit"), (status.Condition, status.Reason, status.Message));
+        Assert.DoesNotContain($"{_host.Prefix}w7-e1", await ContainerHost.RuncListAsync());
+    }
+
+    [Fact]
+    public async Task AnExitCodeIsReportedWithTheOutputAndAMissingEntrypointIsNotRetried()
+    {
+        var image = await _registry!.PushAsync(await TestImages.ShellAsync(), "shop/shell");
+        var runtime = await _host.NewRuntimeAsync();
+        var key = new WorkloadKey(8, 1);
+
+        var status = await runtime.StartAsync(ContainerHost.Assignment(key, image, args: ["echo to-stdout; echo to-stderr >&2; sleep 0.3; exit 3"]), default);
+        await Poll.UntilAsync(
+            async () => (status = status.Condition == WorkloadCondition.Running ? await runtime.InspectAsync(key, default) : status).Condition != WorkloadCondition.Running,
+            Soon, "the container exits");
+
+        Assert.Equal((WorkloadCondition.Exited, 3, WorkloadReasons.ExitCode), (status.Condition, status.ExitCode, status.Reason));
+        var logs = runtime.ReadLogs(key, 0);
+        Assert.NotNull(logs);
+        Assert.Contains("to-stdout", logs.Text, StringComparison.Ordinal);
+        Assert.Contains("to-stderr", logs.Text, StringComparison.Ordinal);
+        Assert.Null(runtime.ReadLogs(key, logs.Next));
+        var policy = new Reconciling.RestartPolicy(TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(60));
+        Assert.Equal(WorkloadState.Failed, policy.Decide(status, new(0, TimeSpan.Zero, default), null, DateTimeOffset.UtcNow, ContainerRestart.Never).State);
+        await runtime.StopAsync(key, default);
+        Assert.Null(runtime.ReadLogs(key, 0));
+
+        var missing = await runtime.StartAsync(ContainerHost.Assignment(new(9, 1), image, entrypoint: ["/bin/no-such-thing"]), default);
+        await Poll.UntilAsync(
+            async () => (missing = missing.Condition == WorkloadCondition.Running ? await runtime.InspectAsync(new(9, 1), default) : missing).Condition != WorkloadCondition.Running,
+            Soon, "runc fails to exec the entrypoint");
+        output.WriteLine(missing.Message);
+        Assert.Equal((WorkloadCondition.Refused, WorkloadReasons.NoSuchEntrypoint), (missing.Condition, missing.Reason));
+    }
+
+    [Fact]
+    public async Task AContainerOutlivesItsAgentIsAdoptedWithItsEndpointAndStopsCleanly()
+    {
+        var image = await _registry!.PushAsync(await TestImages.HttpdAsync(), "shop/web");
+        var first = await _host.NewRuntimeAsync();
+        var key = new WorkloadKey(10, 2);
+        var started = await first.StartAsync(ContainerHost.Assignment(key, image, ports: [new ContainerPort("http", TestImages.HttpdPort)]), default);
+        Assert.Equal(WorkloadCondition.Running, started.Condition);
+        var endpoint = Assert.Single(started.Endpoints!.Value);
+        var id = $"{_host.Prefix}w10-e2";
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
+        await Poll.UntilAsync(() => Answers(http, endpoint), Soon, "httpd answers through its endpoint");
+
+        await _host.CrashAsync(first);
+        var second = await _host.NewRuntimeAsync();
+        var adopted = await second.AdoptAsync(default);
+
+        Assert.Equal([key], adopted);
+        var status = await second.InspectAsync(key, default);
+        Assert.Equal(WorkloadCondition.Running, status.Condition);
+        Assert.Equal((await TestImages.HttpdAsync()).Digest, status.Digest);
+        Assert.Equal([endpoint], status.Endpoints!.Value.ToArray());
+        await Poll.UntilAsync(() => Answers(http, endpoint), Soon, "the adopted container answers on the same endpoint");
+
+        await second.StopAsync(key, default);
+
+        Assert.DoesNotContain(id, await ContainerHost.RuncListAsync());
+        Assert.Empty(ContainerInstance.Load(_host.Dir));
+    }
+
+    [Fact]
+    public async Task AnImagePulledWithCredentialsIsNotHandedToAnotherTwinWithout()
+    {
+        await using var locked = await LocalRegistry.StartAsync("tenant", "s3cret");
+        var image = await locked.PushAsync(await TestImages.ShellAsync(), "private/shell");
+        var runtime = await _host.NewRuntimeAsync();
+        var auth = new PullCredentials("tenant", "s3cret");
+
+        var owner = await runtime.StartAsync(ContainerHost.Assignment(new(11, 1), image, args: ["sleep 300"], twinId: 1, auth: auth), default);
+        var stranger = await runtime.StartAsync(ContainerHost.Assignment(new(12, 1), image, args: ["sleep 300"], twinId: 2), default);
+        var other = await runtime.StartAsync(ContainerHost.Assignment(new(13, 1), image, args: ["sleep 300"], twinId: 3, auth: auth), default);
+
+        Assert.Equal(WorkloadCondition.Running, owner.Condition);
+        Assert.Equal((WorkloadCondition.StartFailed, WorkloadReasons.ImagePullFailed), (stranger.Condition, stranger.Reason));
+        Assert.Equal(WorkloadCondition.Running, other.Condition);
+        Assert.DoesNotContain("s3cret", string.Join('\n', Directory.EnumerateFiles(_host.Dir, "*", SearchOption.AllDirectories)
+            .Where(f => !f.Contains("/rootfs/", StringComparison.Ordinal) && !f.Contains("/blobs/", StringComparison.Ordinal) && new FileInfo(f).Length < 1 << 20)
+            .Select(File.ReadAllText)), StringComparison.Ordinal);
+        var hex = (await TestImages.ShellAsync()).Digest[7..];
+        Assert.Equal(new long[] { 1, 3 }, runtime.Images.Load(hex)!.Twins.ToArray());
+        await runtime.StopAsync(new(11, 1), default);
+        await runtime.StopAsync(new(13, 1), default);
+    }
+
+    [Fact]
+    public async Task AVolumeIsMountedByNameAndWritingPastItsSizeFailsInside()
+    {
+        var image = await _registry!.PushAsync(await TestImages.ShellAsync(), "shop/shell");
+        var runtime = await _host.NewRuntimeAsync();
+        var mount = new ContainerMount("data", "/data", ReadOnly: false);
+        var key = new WorkloadKey(21, 1);
+        var write = "echo kept > /data/note; dd if=/dev/zero of=/data/big bs=1M count=64; echo dd-exit=$?";
+
+        var missing = await runtime.StartAsync(ContainerHost.Assignment(key, image, args: [write], mounts: [mount], reservationId: 900), default);
+        Assert.Equal((WorkloadCondition.StartFailed, WorkloadReasons.VolumeMissing), (missing.Condition, missing.Reason));
+
+        var volumes = _host.Volumes!;
+        await volumes.PrepareAsync(default);
+        var volume = new WorkloadAssignment(20, 900, 1, new WorkloadSpec("data", WorkloadType.Volume, new Capacity(0, 0, 16L << 20, 0), null, Volume: new VolumeSpec(16L << 20)));
+        Assert.Equal(WorkloadCondition.Running, (await volumes.StartAsync(volume, default)).Condition);
+        try
+        {
+            var status = await runtime.StartAsync(ContainerHost.Assignment(key, image, args: [write], mounts: [mount], reservationId: 900), default);
+            await Poll.UntilAsync(
+                async () => (status = status.Condition == WorkloadCondition.Running ? await runtime.InspectAsync(key, default) : status).Condition != WorkloadCondition.Running,
+                Soon, "the writer ends");
+            var logs = runtime.ReadLogs(key, 0)?.Text ?? "";
+            output.WriteLine(logs);
+
+            Assert.Contains("No space left on device", logs, StringComparison.Ordinal);
+            Assert.Contains("dd-exit=1", logs, StringComparison.Ordinal);
+            Assert.Equal("kept\n", File.ReadAllText(Path.Combine(volumes.HostPath(900, "data")!, "note")));
+            await runtime.StopAsync(key, default);
+        }
+        finally
+        {
+            await volumes.StopAsync(new WorkloadKey(20, 1), default);
+        }
+    }
+
+    [Fact]
+    public async Task UnusedImagesLeaveTheCacheWhenItOutgrowsItsSize()
+    {
+        await using var host = new ContainerHost(new XunitLogger<ContainerRuntimeTests>(output), imageCacheBytes: 1);
+        var shell = await TestImages.ShellAsync();
+        var httpd = await TestImages.HttpdAsync();
+        var runtime = await host.NewRuntimeAsync();
+        var first = ContainerHost.Assignment(new(30, 1), await _registry!.PushAsync(shell, "shop/shell"), args: ["sleep 300"]);
+        Assert.Equal(WorkloadCondition.Running, (await runtime.StartAsync(first, default)).Condition);
+        Assert.True(runtime.Images.Size() > 0);
+
+        await runtime.StopAsync(new(30, 1), default);
+        var second = ContainerHost.Assignment(new(31, 1), await _registry.PushAsync(httpd, "shop/web"));
+        Assert.Equal(WorkloadCondition.Running, (await runtime.StartAsync(second, default)).Condition);
+
+        Assert.Null(runtime.Images.Load(shell.Digest[7..]));
+        Assert.NotNull(runtime.Images.Load(httpd.Digest[7..]));
+        Assert.False(Directory.Exists(Path.Combine(runtime.Images.Root, shell.Digest[7..])));
+        await runtime.StopAsync(new(31, 1), default);
+    }
+
+    private static async Task<bool> Answers(HttpClient http, WorkloadEndpoint endpoint)
+    {
+        try
+        {
+            return await http.GetStringAsync($"http://{endpoint.Address}:{endpoint.Port}/") == TestImages.Greeting;
+        }
+        catch (HttpRequestException)
+        {
+            return false;
+        }
+    }
+}
