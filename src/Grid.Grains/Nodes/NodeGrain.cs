@@ -33,6 +33,7 @@ public sealed partial class NodeGrain(
     private readonly DesiredWatch _watch = new();
     private readonly EvacuationPacing _evacuation = new(health.Value.EvacuationRecheck);
     private readonly NodePullCredentials _credentials = new();
+    private GatewayLink? _gateway;
     private DateTimeOffset? _lastHeartbeat;
     private long _uptime;
     private NodeCapacity? _allocations;
@@ -63,6 +64,8 @@ public sealed partial class NodeGrain(
     private WorkloadReportForwarder Reports => _reports ??= new(NodeId, GrainFactory, logger);
 
     private NodeOrphanCheck Orphans => _orphans ??= new(NodeId, clock, health.Value.OrphanCheckInterval, GrainFactory, logger);
+
+    private GatewayLink Gateway => _gateway ??= new(NodeId, GrainFactory, _watch);
 
     private IFarmGrain Farm => _farm ??= GrainFactory.GetGrain<IFarmGrain>(state.State.Registration!.FarmId);
 
@@ -260,12 +263,20 @@ public sealed partial class NodeGrain(
 
         Orphans.RunWhenDue(now, Allocations, held => ReleaseAsync([held], freeIps: false));
         await Reports.ForwardAsync(heartbeat.Workloads, Allocations);
+        var routes = await Gateway.SyncAsync(heartbeat);
         return new HeartbeatResponse(state.State.VisibleStatus(), state.State.Draining, _credentials.Attach(Allocations.Desired()))
         {
             HeartbeatIntervalMs = (long)health.Value.HeartbeatInterval.TotalMilliseconds,
             HeartbeatTimeoutMs = (long)health.Value.HeartbeatTimeout.TotalMilliseconds,
             DesiredVersion = _watch.Version,
+            Routes = routes,
         };
+    }
+
+    public Task RoutesChangedAsync(long version)
+    {
+        Gateway.Changed(version);
+        return Task.CompletedTask;
     }
 
     public async Task<DesiredWorkloads> WatchDesiredAsync(long knownVersion, TimeSpan maxWait)
@@ -395,16 +406,4 @@ public sealed partial class NodeGrain(
     private NodeSummary Summary() => Summaries.Next(state.State, Allocations, _lastHeartbeat?.AddSeconds(-_uptime));
 
     private NodeInfo Info() => state.State.Info(NodeId, Allocations, _lastHeartbeat, _uptime);
-
-    [LoggerMessage(Level = LogLevel.Information, Message = "Node {NodeId} heartbeat arrived while it was declared down: it stays, nothing is moved")]
-    private static partial void LogDownOverruled(ILogger logger, long nodeId);
-
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Node {NodeId} still holds {Count} allocations while {Status}: moving them (again)")]
-    private static partial void LogResumingEvacuation(ILogger logger, long nodeId, int count, NodeStatus status);
-
-    [LoggerMessage(Level = LogLevel.Information, Message = "Node {NodeId} status {Previous} -> {Status}")]
-    private static partial void LogStatusChanged(ILogger logger, long nodeId, NodeStatus previous, NodeStatus status);
-
-    [LoggerMessage(Level = LogLevel.Information, Message = "Node {NodeId} draining={Draining} (maxParallel {MaxParallel})")]
-    private static partial void LogDraining(ILogger logger, long nodeId, bool draining, int maxParallel);
 }
