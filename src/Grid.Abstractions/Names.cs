@@ -27,7 +27,14 @@ public sealed record NameInfo(
     [property: Id(3)] ImmutableArray<NameBackendStatus> Backends,
     [property: Id(4)] NameHealthCheck HealthCheck,
     [property: Id(5)] DateTimeOffset CreatedAt,
-    [property: Id(6)] DateTimeOffset UpdatedAt);
+    [property: Id(6)] DateTimeOffset UpdatedAt)
+{
+    /// <summary>Bytes gateways proxied for the name towards its backends (requests) since it was claimed, each report counted once.</summary>
+    [Id(7)] public long BytesIn { get; init; }
+
+    /// <summary>Bytes gateways proxied for the name back to clients (responses) since it was claimed.</summary>
+    [Id(8)] public long BytesOut { get; init; }
+}
 
 /// <summary>
 /// What the route table keeps of a claimed name: enough to resolve its destinations and list it by owner. Claim is the

@@ -212,6 +212,29 @@ public sealed class NamesApiTests(GridAppFixture fixture)
         Assert.Null(listed["backends"]![0]!["state"]);
     }
 
+    [Fact]
+    public async Task TrafficIsCountedOnceAcrossAResentSequence()
+    {
+        var world = await GatewayWorld.CreateAsync(_grid);
+        var name = NewName();
+        await _grid.SendOkAsync(HttpMethod.Post, "/api/v1/names", world.Key,
+            new { name, backends = new[] { new { url = "http://127.0.0.1:9" } } }, HttpStatusCode.Created);
+        var before = (await world.GatewayBeatAsync())["trafficAcknowledged"]!.GetValue<long>();
+
+        var first = await world.GatewayBeatAsync(traffic: new[] { new { name, bytesIn = 100, bytesOut = 2000 } }, trafficSequence: before + 1);
+        var resent = await world.GatewayBeatAsync(traffic: new[] { new { name, bytesIn = 100, bytesOut = 2000 } }, trafficSequence: before + 1);
+        var next = await world.GatewayBeatAsync(traffic: new[] { new { name, bytesIn = 1, bytesOut = 2 } }, trafficSequence: before + 2);
+        var (bad, problem) = await _grid.SendAsync(HttpMethod.Post, $"/api/v1/nodes/{world.GatewayId}/heartbeat", world.GatewayKey,
+            new { uptime = 1, traffic = new[] { new { name, bytesIn = -1, bytesOut = 0 } }, trafficSequence = before + 3 });
+        var counted = await _grid.GetAsync($"/api/v1/names/{name}", world.Key);
+
+        Assert.Equal(0, before);
+        Assert.Equal([1L, 1L, 2L], new[] { first, resent, next }.Select(a => a["trafficAcknowledged"]!.GetValue<long>()));
+        Assert.Equal((101L, 2002L), (counted["bytesIn"]!.GetValue<long>(), counted["bytesOut"]!.GetValue<long>()));
+        Assert.Equal(HttpStatusCode.BadRequest, bad);
+        Assert.NotNull(problem!["errors"]!["traffic[0]"]);
+    }
+
     private static string NewName() => "n" + Guid.NewGuid().ToString("N")[..12];
 
     private static JsonNode? Route(JsonNode answer, string name) =>

@@ -22,6 +22,13 @@ public interface INameGrain : IGrainWithStringKey
     [Alias("Update")]
     Task<NameInfo?> UpdateAsync(long twinId, ImmutableArray<NameBackend> backends, NameHealthCheck healthCheck);
 
+    /// <summary>
+    /// Counts bytes gateway <paramref name="nodeId"/> proxied for the name under its report <paramref name="sequence"/>:
+    /// a sequence at or below the highest counted from that node is not counted again; traffic of a released name is dropped.
+    /// </summary>
+    [Alias("AddTraffic")]
+    Task AddTrafficAsync(long nodeId, long sequence, long bytesIn, long bytesOut);
+
     /// <summary>Releases the name; false when it is not held by <paramref name="twinId"/>.</summary>
     [Alias("Release")]
     Task<bool> ReleaseAsync(long twinId);

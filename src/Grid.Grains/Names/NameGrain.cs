@@ -17,6 +17,11 @@ public sealed class NameRecord
     [Id(3)] public long Claim { get; set; }
     [Id(4)] public DateTimeOffset CreatedAt { get; set; }
     [Id(5)] public DateTimeOffset UpdatedAt { get; set; }
+
+    /// <summary>Per gateway node, the highest traffic report sequence counted (a resent report is not counted again).</summary>
+    [Id(6)] public Dictionary<long, long> TrafficSequences { get; set; } = [];
+    [Id(7)] public long BytesIn { get; set; }
+    [Id(8)] public long BytesOut { get; set; }
 }
 
 /// <summary>
@@ -50,6 +55,8 @@ public sealed class NameGrain(
         Record.Backends = [.. backends];
         Record.HealthCheck = healthCheck;
         Record.Claim++;
+        Record.BytesIn = 0;
+        Record.BytesOut = 0;
         Record.CreatedAt = now;
         Record.UpdatedAt = now;
         await state.WriteOrDeactivateAsync(this);
@@ -96,6 +103,19 @@ public sealed class NameGrain(
         await Routes.RemoveNameAsync(Name, claim);
         _routed = true;
         return true;
+    }
+
+    public async Task AddTrafficAsync(long nodeId, long sequence, long bytesIn, long bytesOut)
+    {
+        if (Record.TwinId == 0 || Record.TrafficSequences.GetValueOrDefault(nodeId) >= sequence)
+        {
+            return;
+        }
+
+        Record.TrafficSequences[nodeId] = sequence;
+        Record.BytesIn += bytesIn;
+        Record.BytesOut += bytesOut;
+        await state.WriteOrDeactivateAsync(this);
     }
 
     public async Task<NameInfo?> GetStatusAsync()
@@ -145,5 +165,9 @@ public sealed class NameGrain(
         ? null
         : new NameInfo(Name, Record.TwinId, options.Value.UrlOf(Name),
             [.. Record.Backends.Select(b => new NameBackendStatus(b.WorkloadId, b.Port, b.Url))],
-            Record.HealthCheck, Record.CreatedAt, Record.UpdatedAt);
+            Record.HealthCheck, Record.CreatedAt, Record.UpdatedAt)
+        {
+            BytesIn = Record.BytesIn,
+            BytesOut = Record.BytesOut,
+        };
 }

@@ -30,6 +30,27 @@ public sealed class GatewayLink(long nodeId, IGrainFactory grains, DesiredWatch 
         return _routes;
     }
 
+    /// <summary>
+    /// Applies the heartbeat's traffic report once: a sequence above <see cref="NodeState.TrafficApplied"/> is counted by
+    /// each name's grain (which also refuses a sequence it already counted from this node, so a write of the node that
+    /// failed after the names counted cannot count twice), then the node's new high-water mark is written by
+    /// <paramref name="write"/>. Answers the sequence to acknowledge.
+    /// </summary>
+    public async Task<long> ApplyTrafficAsync(Heartbeat heartbeat, NodeState state, Func<Task> write)
+    {
+        var sequence = heartbeat.TrafficSequence;
+        if (sequence <= state.TrafficApplied)
+        {
+            return state.TrafficApplied;
+        }
+
+        await Task.WhenAll((heartbeat.Traffic ?? []).GroupBy(t => t.Name, StringComparer.Ordinal).Select(name =>
+            grains.GetGrain<INameGrain>(name.Key).AddTrafficAsync(nodeId, sequence, name.Sum(t => t.BytesIn), name.Sum(t => t.BytesOut))));
+        state.TrafficApplied = Math.Max(state.TrafficApplied, sequence);
+        await write();
+        return state.TrafficApplied;
+    }
+
     /// <summary>The table is at <paramref name="version"/> now: wakes the agent if it serves an older one.</summary>
     public void Changed(long version)
     {

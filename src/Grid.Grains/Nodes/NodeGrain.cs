@@ -264,12 +264,11 @@ public sealed partial class NodeGrain(
         Orphans.RunWhenDue(now, Allocations, held => ReleaseAsync([held], freeIps: false));
         await Reports.ForwardAsync(heartbeat.Workloads, Allocations);
         var routes = await Gateway.SyncAsync(heartbeat);
-        return new HeartbeatResponse(state.State.VisibleStatus(), state.State.Draining, _credentials.Attach(Allocations.Desired()))
+        var acknowledged = await Gateway.ApplyTrafficAsync(heartbeat, state.State, Writer.WriteAsync);
+        return state.State.Answer(_credentials.Attach(Allocations.Desired()), health.Value, _watch.Version) with
         {
-            HeartbeatIntervalMs = (long)health.Value.HeartbeatInterval.TotalMilliseconds,
-            HeartbeatTimeoutMs = (long)health.Value.HeartbeatTimeout.TotalMilliseconds,
-            DesiredVersion = _watch.Version,
             Routes = routes,
+            TrafficAcknowledged = acknowledged,
         };
     }
 
@@ -363,7 +362,7 @@ public sealed partial class NodeGrain(
         var previous = state.State.Status;
         if (state.State.ChangeStatus(status, now, health.Value.RejoinAfter))
         {
-            RegisterRejoinRefresh();
+            Summaries.PublishAfter(this, health.Value.RejoinAfter + TimeSpan.FromMilliseconds(50), Summary);
         }
 
         _evacuation.Reset();
@@ -385,17 +384,6 @@ public sealed partial class NodeGrain(
         metrics.NodeStatusChanged(NodeId, status);
         LogStatusChanged(logger, NodeId, previous, status);
         PublishSummary();
-    }
-
-    private void RegisterRejoinRefresh()
-    {
-        // When the hysteresis ends the index must learn the node takes placements again.
-        var due = health.Value.RejoinAfter + TimeSpan.FromMilliseconds(50);
-        this.RegisterGrainTimer(_ =>
-        {
-            PublishSummary();
-            return Task.CompletedTask;
-        }, new GrainTimerCreationOptions(due, Timeout.InfiniteTimeSpan) { Interleave = true });
     }
 
     private void PublishSummary(NodeSummary? summary = null) => Summaries.Publish(summary ?? Summary());
