@@ -80,4 +80,6 @@ public static class LedgerKinds
     public const string Bill = "bill";
     public const string Deposit = "deposit";
     public const string Withdrawal = "withdrawal";
+    public const string NameClaimed = "name.claimed";
+    public const string NameReleased = "name.released";
 }

@@ -120,6 +120,8 @@ internal sealed class AccessWorld
         ["POST /api/v1/nodes/{nodeId:long}/heartbeat"] = _ => new { uptime = 1 },
         ["POST /api/v1/reservations/"] = w => new { resources = new { cru = 1, mru = GiB }, constraints = new { farmIds = new[] { w.FarmId } } },
         ["POST /api/v1/reservations/{reservationId:long}/workloads"] = _ => new { name = "w", type = "vm" },
+        ["POST /api/v1/names/"] = _ => new FreshName(),
+        ["PUT /api/v1/names/{name}"] = _ => new { backends = new[] { new { url = "http://127.0.0.1:8/" } } },
     };
 
     private static readonly HashSet<string> s_knownWithoutBody =
@@ -129,6 +131,7 @@ internal sealed class AccessWorld
         "GET /api/v1/reservations/", "GET /api/v1/reservations/{reservationId:long}", "DELETE /api/v1/reservations/{reservationId:long}",
         "GET /api/v1/reservations/{reservationId:long}/events", "GET /api/v1/workloads/{workloadId:long}",
         "GET /api/v1/workloads/{workloadId:long}/logs", "DELETE /api/v1/workloads/{workloadId:long}", "GET /api/v1/cluster",
+        "GET /api/v1/names/", "GET /api/v1/names/{name}", "DELETE /api/v1/names/{name}",
     ];
 
     public required GridClient Grid { get; init; }
@@ -146,6 +149,8 @@ internal sealed class AccessWorld
     public required long WorkloadId { get; init; }
 
     public required long SpareKeyId { get; init; }
+
+    public required string Name { get; init; }
 
     public required IReadOnlyList<Caller> Callers { get; init; }
 
@@ -172,6 +177,8 @@ internal sealed class AccessWorld
         var tenantKey = (await KeyAsync("tenant-only", "tenant"))["apiKey"]!.GetValue<string>();
         var farmerKey = (await KeyAsync("farmer-only", "farmer"))["apiKey"]!.GetValue<string>();
         var spare = (await KeyAsync("spare", "tenant"))["keyId"]!.GetValue<long>();
+        var name = new FreshName().Name;
+        await grid.SendOkAsync(HttpMethod.Post, "/api/v1/names", owner, new { name, backends = new[] { new { url = "http://127.0.0.1:9/" } } }, HttpStatusCode.Created);
         return new AccessWorld
         {
             Grid = grid,
@@ -182,6 +189,7 @@ internal sealed class AccessWorld
             ReservationId = reservationId,
             WorkloadId = workloadId,
             SpareKeyId = spare,
+            Name = name,
             Callers =
             [
                 new("anonymous", null, [], IsOwnerSide: false),
@@ -206,6 +214,11 @@ internal sealed class AccessWorld
                 return segment;
             }
 
+            if (segment == "{name}")
+            {
+                return Name;
+            }
+
             var name = segment.Trim('{', '}').Split(':')[0].TrimEnd('?');
             return (name switch
             {
@@ -222,4 +235,14 @@ internal sealed class AccessWorld
     }
 
     public sealed record Caller(string Name, string? Key, IReadOnlyList<string> Roles, bool IsOwnerSide);
+
+    /// <summary>A name claim's body with a name of its own each time it is sent: every caller of the matrix claims its own.</summary>
+    public sealed class FreshName
+    {
+        private static int s_next;
+
+        public string Name => $"access-{Environment.ProcessId}-{Interlocked.Increment(ref s_next)}";
+
+        public object[] Backends => [new { url = "http://127.0.0.1:9/" }];
+    }
 }

@@ -3,7 +3,7 @@ using static Grid.Host.Tests.GridClient;
 
 namespace Grid.Host.Tests;
 
-/// <summary>A twin never touches another twin's farms, nodes, reservations or workloads, nor learns they exist.</summary>
+/// <summary>A twin never touches another twin's farms, nodes, reservations, workloads or names, nor learns they exist.</summary>
 [Collection(GridAppCollection.Name)]
 public sealed class CrossTwinTests(GridAppFixture fixture)
 {
@@ -20,6 +20,8 @@ public sealed class CrossTwinTests(GridAppFixture fixture)
             .Body!["reservationId"]!.GetValue<long>();
         var workloadId = (await _grid.SendOkAsync(HttpMethod.Post, $"/api/v1/reservations/{reservationId}/workloads", owner,
             new { name = "w", type = "vm" }, HttpStatusCode.Created))["workloadId"]!.GetValue<long>();
+        var name = "cross-" + Guid.NewGuid().ToString("N")[..12];
+        await _grid.SendOkAsync(HttpMethod.Post, "/api/v1/names", owner, new { name, backends = new[] { new { url = "http://127.0.0.1:9/" } } }, HttpStatusCode.Created);
 
         foreach (var (method, path, body) in new (HttpMethod, string, object?)[]
                  {
@@ -35,6 +37,10 @@ public sealed class CrossTwinTests(GridAppFixture fixture)
                      (HttpMethod.Get, $"/api/v1/workloads/{workloadId}", null),
                      (HttpMethod.Get, $"/api/v1/workloads/{workloadId}/logs", null),
                      (HttpMethod.Delete, $"/api/v1/workloads/{workloadId}", null),
+                     (HttpMethod.Get, $"/api/v1/names/{name}", null),
+                     (HttpMethod.Put, $"/api/v1/names/{name}", new { backends = new[] { new { url = "http://127.0.0.1:8/" } } }),
+                     (HttpMethod.Delete, $"/api/v1/names/{name}", null),
+                     (HttpMethod.Post, "/api/v1/names", new { name = "cross-" + Guid.NewGuid().ToString("N")[..12], backends = new[] { new { workloadId, port = "http" } } }),
                  })
         {
             var (status, problem) = await _grid.SendAsync(method, path, intruder, body);
@@ -43,6 +49,8 @@ public sealed class CrossTwinTests(GridAppFixture fixture)
         }
 
         Assert.Empty((await _grid.GetAsync("/api/v1/farms", intruder)).AsArray());
+        Assert.Empty((await _grid.GetAsync("/api/v1/names", intruder)).AsArray());
+        Assert.Equal(name, (await _grid.GetAsync($"/api/v1/names/{name}", owner))["name"]!.GetValue<string>());
         Assert.Empty((await _grid.GetAsync("/api/v1/nodes", intruder)).AsArray());
         Assert.Equal(0, (await _grid.GetAsync("/api/v1/reservations", intruder))["total"]!.GetValue<int>());
         Assert.Equal("active", (await _grid.GetAsync($"/api/v1/reservations/{reservationId}", owner))["state"]!.GetValue<string>());

@@ -113,6 +113,49 @@ public sealed class WireContractTests
         Assert.EndsWith("\"features\":[\"container\"],\"address\":\"10.0.0.1\"}", nodeJson);
     }
 
+    [Fact]
+    public void AGatewayAgentsHeartbeatCarriesItsAddressTrafficAndHealth()
+    {
+        var heartbeat = new Heartbeat(42, [])
+        {
+            Features = [NodeFeatures.Gateway],
+            GatewayAddress = "0.0.0.0:80",
+            Traffic = [new NameTraffic("shop", 10, 20)],
+            TrafficSequence = 7,
+            Health = [new DestinationHealth("shop", "w1-http", false, "refused")],
+        };
+
+        var json = Client(heartbeat);
+        var read = JsonSerializer.Deserialize<HeartbeatRequest>(json, GridJson.Api)!;
+
+        Assert.Contains("""
+            "gatewayAddress":"0.0.0.0:80","traffic":[{"name":"shop","bytesIn":10,"bytesOut":20}],"trafficSequence":7,"health":[{"name":"shop","destinationId":"w1-http","healthy":false,"reason":"refused"}]
+            """, json);
+        Assert.Equal(("0.0.0.0:80", 7L), (read.GatewayAddress, read.TrafficSequence!.Value));
+        Assert.Equal(heartbeat.Traffic.Value.ToArray(), read.Traffic!.Value.ToArray());
+        Assert.Equal(heartbeat.Health.Value.ToArray(), read.Health!.Value.ToArray());
+    }
+
+    [Fact]
+    public void NameRequestsAndAnswersKeepTheirFieldNames()
+    {
+        Assert.Equal("""{"name":"shop","backends":[{"workloadId":12,"port":"http"},{"url":"http://10.0.0.1"}],"healthCheck":{"path":"/","interval":"2s"}}""",
+            Client(new CreateNameRequest("shop", [new NameBackendRequest(12, "http"), new NameBackendRequest(Url: "http://10.0.0.1")], new HealthCheckRequest("/", "2s"))));
+        var info = new NameInfo("shop", 3, "http://shop.gw.grid.local", [new NameBackendStatus(12, "http", null, BackendState.NotRunning, "workload failed")],
+            NameHealthCheck.Default, default, default);
+        Assert.StartsWith(
+            """{"name":"shop","twinId":3,"url":"http://shop.gw.grid.local","backends":[{"workloadId":12,"port":"http","url":null,"state":"not-running","reason":"workload failed"}],"healthCheck":{"path":"/","interval":"00:00:02"},"createdAt":""",
+            JsonSerializer.Serialize(info, GridJson.Api));
+        var answer = new HeartbeatResponse(NodeStatus.Up, false, [])
+        {
+            Routes = new GatewayRoutes(5, [new GatewayRoute("shop", "shop.gw.grid.local", [new GatewayDestination("w12-http", "http://10.0.0.1:23456")], NameHealthCheck.Default)]),
+            TrafficAcknowledged = 7,
+        };
+        Assert.EndsWith(
+            ""","routes":{"version":5,"routes":[{"name":"shop","host":"shop.gw.grid.local","destinations":[{"id":"w12-http","address":"http://10.0.0.1:23456"}],"healthCheck":{"path":"/","interval":"00:00:02"}}]},"trafficAcknowledged":7}""",
+            JsonSerializer.Serialize(answer, GridJson.Api));
+    }
+
     [Theory]
     [InlineData("""{"certification":1}""")]
     [InlineData("""{"certification":"certifiedd"}""")]

@@ -79,4 +79,8 @@ public interface INodeGrain : IGrainWithIntegerKey
 
     [Alias("SetDraining")]
     Task SetDrainingAsync(bool draining, int maxParallel);
+
+    /// <summary>The gateway route table changed to <paramref name="version"/>: a gateway node wakes its agent's long-poll.</summary>
+    [Alias("RoutesChanged"), OneWay]
+    Task RoutesChangedAsync(long version);
 }

@@ -2,6 +2,7 @@ using Grid.Billing;
 using Grid.Ids;
 using Grid.Index;
 using Grid.Ledger;
+using Grid.Names;
 using Grid.Reservations;
 using Grid.Scheduling;
 using Grid.Telemetry;
@@ -25,6 +26,7 @@ public static class GridSiloBuilderExtensions
         services.AddMetrics();
         services.AddGridSettings<GridHealthOptions, GridHealthOptionsValidator>(GridHealthOptions.Section);
         services.AddGridSettings<GridIndexOptions, GridIndexOptionsValidator>(GridIndexOptions.Section);
+        services.AddGridSettings<GatewayOptions, GatewayOptionsValidator>(GatewayOptions.Section);
         services.AddSingleton<CapacityView>();
         services.AddSingleton<ReservationScheduler>();
         services.AddReservations();

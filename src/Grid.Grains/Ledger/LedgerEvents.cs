@@ -48,6 +48,16 @@ public static class LedgerEvents
             up ? LedgerKinds.NodeUp : LedgerKinds.NodeDown, "grid", $"node:{nodeId}", new { nodeId, lastHeartbeat });
     }
 
+    /// <summary>A gateway name claimed; <paramref name="claim"/> (its claim number) makes the event id unique across re-claims.</summary>
+    public static LedgerAppend NameClaimed(string name, long twinId, long claim) =>
+        Event(string.Create(CultureInfo.InvariantCulture, $"name:{name}:claimed:{claim}"), LedgerKinds.NameClaimed, $"twin:{twinId}", $"name:{name}",
+            new { name, twinId, claim });
+
+    /// <summary>A gateway name released by its owner.</summary>
+    public static LedgerAppend NameReleased(string name, long twinId, long claim) =>
+        Event(string.Create(CultureInfo.InvariantCulture, $"name:{name}:released:{claim}"), LedgerKinds.NameReleased, $"twin:{twinId}", $"name:{name}",
+            new { name, twinId, claim });
+
     private static LedgerAppend Event(string eventId, string kind, string actor, string subject, object details) =>
         new(eventId, kind, actor, subject, null, ImmutableArray<Posting>.Empty, JsonSerializer.Serialize(details, Json));
 }

@@ -33,6 +33,7 @@ public sealed partial class NodeGrain(
     private readonly DesiredWatch _watch = new();
     private readonly EvacuationPacing _evacuation = new(health.Value.EvacuationRecheck);
     private readonly NodePullCredentials _credentials = new();
+    private GatewayLink? _gateway;
     private DateTimeOffset? _lastHeartbeat;
     private long _uptime;
     private NodeCapacity? _allocations;
@@ -63,6 +64,8 @@ public sealed partial class NodeGrain(
     private WorkloadReportForwarder Reports => _reports ??= new(NodeId, GrainFactory, logger);
 
     private NodeOrphanCheck Orphans => _orphans ??= new(NodeId, clock, health.Value.OrphanCheckInterval, GrainFactory, logger);
+
+    private GatewayLink Gateway => _gateway ??= new(NodeId, GrainFactory, _watch);
 
     private IFarmGrain Farm => _farm ??= GrainFactory.GetGrain<IFarmGrain>(state.State.Registration!.FarmId);
 
@@ -260,12 +263,19 @@ public sealed partial class NodeGrain(
 
         Orphans.RunWhenDue(now, Allocations, held => ReleaseAsync([held], freeIps: false));
         await Reports.ForwardAsync(heartbeat.Workloads, Allocations);
-        return new HeartbeatResponse(state.State.VisibleStatus(), state.State.Draining, _credentials.Attach(Allocations.Desired()))
+        var routes = await Gateway.SyncAsync(heartbeat);
+        var acknowledged = await Gateway.ApplyTrafficAsync(heartbeat, state.State, Writer.WriteAsync);
+        return state.State.Answer(_credentials.Attach(Allocations.Desired()), health.Value, _watch.Version) with
         {
-            HeartbeatIntervalMs = (long)health.Value.HeartbeatInterval.TotalMilliseconds,
-            HeartbeatTimeoutMs = (long)health.Value.HeartbeatTimeout.TotalMilliseconds,
-            DesiredVersion = _watch.Version,
+            Routes = routes,
+            TrafficAcknowledged = acknowledged,
         };
+    }
+
+    public Task RoutesChangedAsync(long version)
+    {
+        Gateway.Changed(version);
+        return Task.CompletedTask;
     }
 
     public async Task<DesiredWorkloads> WatchDesiredAsync(long knownVersion, TimeSpan maxWait)
@@ -352,7 +362,7 @@ public sealed partial class NodeGrain(
         var previous = state.State.Status;
         if (state.State.ChangeStatus(status, now, health.Value.RejoinAfter))
         {
-            RegisterRejoinRefresh();
+            Summaries.PublishAfter(this, health.Value.RejoinAfter + TimeSpan.FromMilliseconds(50), Summary);
         }
 
         _evacuation.Reset();
@@ -376,17 +386,6 @@ public sealed partial class NodeGrain(
         PublishSummary();
     }
 
-    private void RegisterRejoinRefresh()
-    {
-        // When the hysteresis ends the index must learn the node takes placements again.
-        var due = health.Value.RejoinAfter + TimeSpan.FromMilliseconds(50);
-        this.RegisterGrainTimer(_ =>
-        {
-            PublishSummary();
-            return Task.CompletedTask;
-        }, new GrainTimerCreationOptions(due, Timeout.InfiniteTimeSpan) { Interleave = true });
-    }
-
     private void PublishSummary(NodeSummary? summary = null) => Summaries.Publish(summary ?? Summary());
 
     /// <summary>Versions of this activation (summaries and the agent's watch): above every earlier incarnation's.</summary>
@@ -395,16 +394,4 @@ public sealed partial class NodeGrain(
     private NodeSummary Summary() => Summaries.Next(state.State, Allocations, _lastHeartbeat?.AddSeconds(-_uptime));
 
     private NodeInfo Info() => state.State.Info(NodeId, Allocations, _lastHeartbeat, _uptime);
-
-    [LoggerMessage(Level = LogLevel.Information, Message = "Node {NodeId} heartbeat arrived while it was declared down: it stays, nothing is moved")]
-    private static partial void LogDownOverruled(ILogger logger, long nodeId);
-
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Node {NodeId} still holds {Count} allocations while {Status}: moving them (again)")]
-    private static partial void LogResumingEvacuation(ILogger logger, long nodeId, int count, NodeStatus status);
-
-    [LoggerMessage(Level = LogLevel.Information, Message = "Node {NodeId} status {Previous} -> {Status}")]
-    private static partial void LogStatusChanged(ILogger logger, long nodeId, NodeStatus previous, NodeStatus status);
-
-    [LoggerMessage(Level = LogLevel.Information, Message = "Node {NodeId} draining={Draining} (maxParallel {MaxParallel})")]
-    private static partial void LogDraining(ILogger logger, long nodeId, bool draining, int maxParallel);
 }

@@ -31,12 +31,24 @@ public sealed class NodeState
     /// <summary>The address its published ports are reached at, as its agent last reported.</summary>
     [Id(12)] public string? Address { get; set; }
 
+    /// <summary>A gateway node's highest traffic report sequence applied: a report resent at or below it is acknowledged, not counted.</summary>
+    [Id(13)] public long TrafficApplied { get; set; }
+
     /// <summary>Counts activations, so summary versions (incarnation, then a counter) only grow whatever the clocks.</summary>
     [Id(20)] public long Incarnation { get; set; }
 
     /// <summary>Up, not draining and past the rejoin delay: the node takes new placements.</summary>
     public bool IsSchedulable(DateTimeOffset now) =>
         Status == NodeStatus.Up && !Draining && (RejoinAt is not { } rejoin || now >= rejoin);
+
+    /// <summary>A heartbeat's answer: status, what to run at <paramref name="version"/>, and the timing agents follow.</summary>
+    public HeartbeatResponse Answer(System.Collections.Immutable.ImmutableArray<WorkloadAssignment> desired, GridHealthOptions health, long version) =>
+        new(VisibleStatus(), Draining, desired)
+        {
+            HeartbeatIntervalMs = (long)health.HeartbeatInterval.TotalMilliseconds,
+            HeartbeatTimeoutMs = (long)health.HeartbeatTimeout.TotalMilliseconds,
+            DesiredVersion = version,
+        };
 
     /// <summary>What clients see: a draining node that is up shows as <c>draining</c>.</summary>
     public NodeStatus VisibleStatus() => Draining && Status == NodeStatus.Up ? NodeStatus.Draining : Status;

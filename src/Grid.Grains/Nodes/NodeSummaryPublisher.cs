@@ -24,6 +24,17 @@ public sealed class NodeSummaryPublisher(long nodeId, CapacityView view, ICapaci
     /// <summary>Starts the versions of an activation; answers the first one.</summary>
     public long StartIncarnation(long incarnation) => _version = incarnation << IncarnationShift;
 
+    /// <summary>
+    /// Publishes <paramref name="summary"/>'s value once after <paramref name="due"/> (in <paramref name="grain"/>'s turn):
+    /// when a node's rejoin delay ends the index must learn it takes placements again.
+    /// </summary>
+    public void PublishAfter(IGrainBase grain, TimeSpan due, Func<NodeSummary> summary) =>
+        grain.RegisterGrainTimer(_ =>
+        {
+            Publish(summary());
+            return Task.CompletedTask;
+        }, new GrainTimerCreationOptions(due, Timeout.InfiniteTimeSpan) { Interleave = true });
+
     /// <summary>The node as the index sees it, at a new version.</summary>
     public NodeSummary Next(NodeState node, NodeCapacity capacity, DateTimeOffset? bootedAt)
     {

@@ -78,6 +78,7 @@ public sealed class WorkloadGrain(
         Record.Endpoints = [];
         Record.UpdatedAt = clock.UtcNow;
         await state.WriteOrDeactivateAsync(this);
+        TellRoutes();
     }
 
     public async Task<bool> ReportAsync(long nodeId, WorkloadReport report)
@@ -103,6 +104,7 @@ public sealed class WorkloadGrain(
         Record.Endpoints = endpoints;
         Record.UpdatedAt = clock.UtcNow;
         await state.WriteOrDeactivateAsync(this);
+        TellRoutes();
         if (report.State is WorkloadState.Running or WorkloadState.Unsupported)
         {
             // Not awaited: the reservation may be calling nodes, and a node may be waiting on this report.
@@ -122,9 +124,22 @@ public sealed class WorkloadGrain(
         Record.State = WorkloadState.Deleted;
         Record.UpdatedAt = clock.UtcNow;
         await state.WriteOrDeactivateAsync(this);
+        TellRoutes();
     }
 
     public Task<string> GetLogsAsync(int lines) => Task.FromResult(_logs.Last(lines));
+
+    /// <summary>
+    /// A workload with published ports may be a name's backend: the route table learns each change (one-way, so a
+    /// report never waits on it; the table asks again periodically in case one is lost).
+    /// </summary>
+    private void TellRoutes()
+    {
+        if (Record.Spec?.Container is { Ports.IsDefaultOrEmpty: false })
+        {
+            GrainFactory.GetGrain<IGatewayRoutesGrain>(0).WorkloadChangedAsync(Info()).Ignore();
+        }
+    }
 
     private WorkloadInfo Info() => new(
         this.GetPrimaryKeyLong(),

@@ -140,13 +140,23 @@ public static class NodesApi
             validation.Add("address", "must be an IP address (the agent's --public-address).");
         }
 
+        GatewayHeartbeat.Check(validation, body);
         if (!validation.IsValid)
         {
             return TypedResults.ValidationProblem(validation.Errors);
         }
 
+        var heartbeat = new Grid.Heartbeat(uptime, reports.ToImmutable())
+        {
+            Features = features,
+            Address = body.Address,
+            GatewayAddress = body.GatewayAddress,
+            Traffic = body.Traffic,
+            TrafficSequence = body.TrafficSequence ?? 0,
+            Health = body.Health,
+        };
         return http.User.Id(GridClaims.NodeId) == nodeId
-            ? TypedResults.Ok(await heartbeats.BeatAsync(nodeId, new Grid.Heartbeat(uptime, reports.ToImmutable()) { Features = features, Address = body.Address }))
+            ? TypedResults.Ok(await heartbeats.BeatAsync(nodeId, heartbeat))
             : Problems.Unauthorized($"The credentials are those of another node; node {nodeId} must sign its own heartbeats.");
     }
 

@@ -35,7 +35,11 @@ public static class WorkloadsApi
         var name = validation.Name("name", body.Name);
         if (body.Type is null)
         {
-            validation.Add("type", "is required: process, vm, zdb, gateway, container or volume.");
+            validation.Add("type", "is required: process, vm, zdb, container or volume.");
+        }
+        else if (body.Type == WorkloadType.Gateway)
+        {
+            validation.Add("type", "gateway workloads are replaced by names: claim one with POST /api/v1/names (it routes to your containers' published ports).");
         }
 
         var resources = body.Resources is null ? Capacity.Zero : validation.Resources("resources", body.Resources, forNode: false);

@@ -50,6 +50,7 @@ public static class GridEndpoints
         api.MapFarmsApi();
         api.MapReservationsApi();
         api.MapWorkloadsApi();
+        api.MapNamesApi();
         api.MapClusterApi();
         api.MapPricesApi();
         api.MapPaymentsApi();
