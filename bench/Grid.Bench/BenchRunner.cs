@@ -13,7 +13,7 @@ namespace Grid.Bench;
 /// </summary>
 public static class BenchRunner
 {
-    private static readonly string[] Scenarios = ["baseline", "placement", "durable", "failover", "heartbeat", "memory", "proxy", "billing", "ledger", "healing"];
+    private static readonly string[] Scenarios = ["baseline", "placement", "durable", "failover", "heartbeat", "memory", "proxy", "billing", "ledger", "healing", "containers"];
 
     public static async Task<int> RunAsync(string[] args)
     {
@@ -104,6 +104,11 @@ public static class BenchRunner
             if (Runs("healing"))
             {
                 await HealingScenario.RunAsync(scale, rows);
+            }
+
+            if (Runs("containers"))
+            {
+                await ContainersScenario.RunAsync(scale, rows);
             }
         }
         catch (BenchFailedException failure)

@@ -1,0 +1,97 @@
+using System.Diagnostics;
+using System.Globalization;
+using Grid.Testing.Containers;
+
+namespace Grid.Bench.Scenarios;
+
+/// <summary>
+/// Containers end to end with real processes: a controller, one agent running containers with runc, and Debian's
+/// <c>docker-registry</c> on 127.0.0.1 serving the busybox test image. Measures a cold pull (create → running, the
+/// image not yet on the node), create → running for the cached image (p50/p99), then many containers on the one
+/// node: the time until all run and the agent's resident memory per running container.
+/// </summary>
+public static class ContainersScenario
+{
+    private static readonly TimeSpan Step = TimeSpan.FromMilliseconds(25);
+
+    public static async Task RunAsync(BenchScale scale, List<BenchRow> rows)
+    {
+        if (!File.Exists("/usr/sbin/runc") && !File.Exists("/usr/bin/runc"))
+        {
+            Console.Error.WriteLine("containers: skipped (runc is not installed)");
+            return;
+        }
+
+        var (samples, many) = scale.Name switch { "tiny" => (3, 5), "large" => (50, 100), _ => (20, 50) };
+        await using var registry = await LocalRegistry.StartAsync();
+        var image = await registry.PushAsync(await TestImages.HttpdAsync(), "bench/web");
+        await using var grid = await LiveGrid.StartAsync("containers");
+        var (nodeId, agent, _) = await grid.AddNodeAsync(
+            new { cru = 64, mru = 64L << 30, sru = 200L << 30 }, "--public-address", "127.0.0.1", "--stop-grace", "1s");
+        await LiveGrid.UntilAsync(async () => (await grid.SendAsync(HttpMethod.Get, $"/api/v1/nodes/{nodeId}", grid.Key, null))["features"]!
+            .AsArray().Any(f => f!.GetValue<string>() == "container"), "the node reports the container feature");
+        var reservation = (await grid.SendAsync(HttpMethod.Post, "/api/v1/reservations", grid.Key, new
+        {
+            resources = new { cru = 8, mru = 8L << 30, sru = 100L << 30 },
+            constraints = new { features = new[] { "container" } },
+        }))["reservationId"]!.GetValue<long>();
+
+        var next = 0;
+        async Task<(long Id, double Seconds)> StartOneAsync(bool published)
+        {
+            var name = string.Create(CultureInfo.InvariantCulture, $"web{next++}");
+            var clock = Stopwatch.StartNew();
+            var id = (await grid.SendAsync(HttpMethod.Post, $"/api/v1/reservations/{reservation}/workloads", grid.Key, new
+            {
+                name,
+                type = "container",
+                container = published
+                    ? (object)new { image, ports = new[] { new { name = "http", port = TestImages.HttpdPort } } }
+                    : new { image },
+            }))["workloadId"]!.GetValue<long>();
+            await LiveGrid.UntilAsync(async () => await grid.RunningOnAsync(id) == nodeId, $"container {name} runs", Step, TimeSpan.FromMinutes(3));
+            return (id, clock.Elapsed.TotalSeconds);
+        }
+
+        // Cold: the first container pulls, verifies and unpacks the image.
+        var cold = await StartOneAsync(published: true);
+        Console.WriteLine($"containers: cold pull → running in {cold.Seconds:0.00} s");
+
+        // Cached: one at a time, each with a published port (a real user's web container).
+        var cached = new List<double>();
+        for (var i = 0; i < samples; i++)
+        {
+            cached.Add((await StartOneAsync(published: true)).Seconds);
+        }
+
+        var label = $"one agent, runc, busybox httpd image, {samples} samples";
+        rows.Add(new BenchRow("containers", label, "cold pull: create → running", cold.Seconds * 1000, "ms"));
+        rows.Add(new BenchRow("containers", label, "cached image: create → running, p50", LiveGrid.Percentile(cached, 0.5) * 1000, "ms", "≤ 0.5 s",
+            LiveGrid.Percentile(cached, 0.5) <= 0.5));
+        rows.Add(new BenchRow("containers", label, "cached image: create → running, p99", LiveGrid.Percentile(cached, 0.99) * 1000, "ms"));
+
+        // Many on one node, started together.
+        var before = ResidentBytes(agent.Pid);
+        var running = 1 + samples;
+        var clock = Stopwatch.StartNew();
+        await Task.WhenAll(Enumerable.Range(0, many).Select(_ => StartOneAsync(published: false)));
+        var all = clock.Elapsed.TotalSeconds;
+        running += many;
+        var after = ResidentBytes(agent.Pid);
+        rows.Add(new BenchRow("containers", $"{many} containers created together on one node", "all running", all * 1000, "ms"));
+        rows.Add(new BenchRow("containers", $"{running} containers running on one node", "agent resident memory", after / (1024.0 * 1024.0), "MiB"));
+        rows.Add(new BenchRow("containers", $"{many} more containers on one node", "agent memory per running container",
+            Math.Max(0, after - before) / (double)many / 1024.0, "KiB"));
+
+        // Cancelling stops them all; the node is left clean.
+        await grid.SendAsync(HttpMethod.Delete, $"/api/v1/reservations/{reservation}", grid.Key, null);
+        await LiveGrid.UntilAsync(async () => !(await Tools.RunAsync("runc", "list", "-q")).Contains($"grid-n{nodeId}-", StringComparison.Ordinal),
+            "the cancelled reservation's containers are gone", limit: TimeSpan.FromMinutes(2));
+    }
+
+    private static long ResidentBytes(int pid)
+    {
+        var line = File.ReadLines($"/proc/{pid}/status").First(l => l.StartsWith("VmRSS:", StringComparison.Ordinal));
+        return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) * 1024;
+    }
+}

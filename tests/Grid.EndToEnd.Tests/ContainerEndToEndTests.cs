@@ -1,0 +1,216 @@
+using System.Diagnostics;
+using System.Net.Http.Json;
+using System.Text.Json.Nodes;
+using Grid.Testing;
+using Grid.Testing.Containers;
+using Xunit.Abstractions;
+
+namespace Grid.EndToEnd.Tests;
+
+/// <summary>
+/// The controller, two real agents and a real registry on 127.0.0.1: a tenant deploys a volume and a container from
+/// an image pinned by digest, reaches it through its published endpoint, sees the volume's size enforced and a wrong
+/// digest refused with its reason; the agent of its node is killed and the container answers from the other node.
+/// </summary>
+[Collection(ProcessHeavy.Name)]
+public sealed class ContainerEndToEndTests(ITestOutputHelper output)
+{
+    private static readonly string[] AgentOptions =
+        ["--heartbeat-interval", "500ms", "--stop-on-disconnect-after", "3s", "--stop-grace", "1s", "--public-address", "127.0.0.1"];
+
+    [Fact]
+    public async Task ContainerFromARegistryAnswersOnItsEndpointKeepsItsVolumeSizeAndMovesWhenItsAgentDies()
+    {
+        await using var registry = await LocalRegistry.StartAsync();
+        var image = await registry.PushAsync(await TestImages.HttpdAsync(), "shop/web");
+        var shellImage = await registry.PushAsync(await TestImages.ShellAsync(), "shop/shell");
+        var archive = await TestImages.HttpdArchiveAsync();
+        using var files = FileServer.Start(Path.GetDirectoryName(archive.Path)!);
+
+        await using var grid = new GridProcesses();
+        await grid.StartHostAsync("--Grid:Health:HeartbeatInterval=00:00:00.500", "--Grid:Health:HeartbeatTimeout=00:00:02",
+            "--Grid:Health:RejoinAfter=00:00:02", "--Grid:Health:ScanInterval=00:00:00.200");
+        var key = (await grid.SendAsync(HttpMethod.Post, "/api/v1/twins", null, new { name = "containers" }, 201))["apiKey"]!.GetValue<string>();
+        var farm = (await grid.SendAsync(HttpMethod.Post, "/api/v1/farms", key, new { name = "container-farm" }, 201))["farmId"]!.GetValue<long>();
+        var agents = new Dictionary<long, (string Key, string WorkDir, ChildProcess Process)>();
+        for (var i = 0; i < 2; i++)
+        {
+            var node = await grid.SendAsync(HttpMethod.Post, "/api/v1/nodes", key,
+                new { farmId = farm, resources = new { cru = 4, mru = 4L << 30, sru = 10L << 30 }, location = new { country = "Belgium", city = "Ghent" } }, 201);
+            var (nodeId, nodeKey) = (node["nodeId"]!.GetValue<long>(), node["nodeKey"]!.GetValue<string>());
+            var workDir = Path.Combine(grid.Root, $"agent{i}");
+            agents[nodeId] = (nodeKey, workDir, grid.StartAgent(nodeId, nodeKey, workDir, AgentOptions));
+        }
+
+        try
+        {
+            // Both nodes say they run containers.
+            await Poll.UntilAsync(async () => (await Task.WhenAll(agents.Keys.Select(id => NodeAsync(grid, key, id)))).All(n =>
+                n["status"]!.GetValue<string>() == "up" && n["features"]!.AsArray().Any(f => f!.GetValue<string>() == "container")),
+                TimeSpan.FromSeconds(60), "both agents heartbeat with the container feature");
+
+            var reservation = await grid.ReserveAsync(key, new
+            {
+                resources = new { cru = 1, mru = 256L << 20, sru = 256L << 20 },
+                constraints = new { features = new[] { "container" } },
+            });
+            var reservationId = reservation["reservationId"]!.GetValue<long>();
+            var firstNode = reservation["nodeId"]!.GetValue<long>();
+
+            await Deploy(grid, key, reservationId, new { name = "data", type = "volume", volume = new { size = 16L << 20 } });
+            var web = await Deploy(grid, key, reservationId, new
+            {
+                name = "web",
+                type = "container",
+                container = new
+                {
+                    image,
+                    ports = new[] { new { name = "http", port = TestImages.HttpdPort } },
+                    mounts = new[] { new { volume = "data", path = "/data" } },
+                    restart = "always",
+                },
+            });
+            var (address, port) = await RunningEndpointAsync(grid, key, web, firstNode, "the container runs on its first node");
+            Assert.Equal(TestImages.Greeting, (await GetAsync(address, port)).Trim());
+            var workload = await WorkloadAsync(grid, key, web);
+            Assert.Equal(image.Split('@')[1], workload["digest"]!.GetValue<string>());
+
+            // Its root is not the host's root.
+            var victim = agents[firstNode];
+            var pid = await ContainerPidAsync(firstNode, web);
+            Assert.NotEqual("0", HostUid(pid));
+
+            // A volume of 16 MiB holds 16 MiB: writing 32 fails inside the container, and the host is untouched.
+            var filler = await Deploy(grid, key, reservationId, new
+            {
+                name = "filler",
+                type = "container",
+                container = new
+                {
+                    image = shellImage,
+                    args = new[] { "wget -qO- http://127.0.0.1:8080/; echo; dd if=/dev/zero of=/data/big bs=1M count=32; echo dd-exit=$?" },
+                    mounts = new[] { new { volume = "data", path = "/data" } },
+                    restart = "never",
+                },
+            });
+            await Poll.UntilAsync(async () => (await LogsAsync(grid, key, filler)).Contains("dd-exit=", StringComparison.Ordinal),
+                TimeSpan.FromSeconds(60), "the filler container ran and its output reached the controller");
+            var logs = await LogsAsync(grid, key, filler);
+            output.WriteLine(logs);
+            Assert.Contains("No space left on device", logs, StringComparison.Ordinal);
+            Assert.DoesNotContain("dd-exit=0", logs, StringComparison.Ordinal);
+
+            // Containers of one reservation share a network namespace: the filler reached the web container on localhost.
+            Assert.Contains(TestImages.Greeting, logs, StringComparison.Ordinal);
+
+            // A digest that is not the file's is refused by the node, with its reason, within seconds.
+            var wrong = await Deploy(grid, key, reservationId, new
+            {
+                name = "wrong",
+                type = "container",
+                container = new { image = $"{files.UrlOf(archive.Path)}@sha256:{new string('0', 64)}", restart = "never" },
+            });
+            await Poll.UntilAsync(async () => (await WorkloadAsync(grid, key, wrong))["reason"]?.GetValue<string>() == "digest-mismatch",
+                TimeSpan.FromSeconds(30), "the wrong digest is reported as digest-mismatch");
+            Assert.Equal("failed", (await WorkloadAsync(grid, key, wrong))["state"]!.GetValue<string>());
+
+            // kill -9 of the agent: the container answers from the other node's endpoint, with a new empty volume.
+            var clock = Stopwatch.StartNew();
+            using (var agentProcess = Process.GetProcessById(victim.Process.Pid))
+            {
+                agentProcess.Kill(entireProcessTree: false);
+            }
+
+            var (newAddress, newPort) = await RunningEndpointAsync(grid, key, web, null, "the container runs on the other node", firstNode);
+            await Poll.UntilAsync(async () => await TryGetAsync(newAddress, newPort) == TestImages.Greeting, TimeSpan.FromSeconds(30),
+                "the moved container answers on its new endpoint");
+            output.WriteLine($"kill -9 of the agent -> container answers on the other node: {clock.Elapsed.TotalSeconds:0.00} s");
+            var events = await grid.SendAsync(HttpMethod.Get, $"/api/v1/reservations/{reservationId}/events", key, null, 200);
+            Assert.Contains(events.AsArray(), e => e!.ToJsonString().Contains("volume-reset", StringComparison.Ordinal)
+                && e.ToJsonString().Contains("data", StringComparison.Ordinal));
+
+            // The returning agent stops what it left behind: runc has no container of that node.
+            grid.StartAgent(firstNode, victim.Key, victim.WorkDir, AgentOptions);
+            await Poll.UntilAsync(async () => (await RuncIdsAsync(firstNode)).Count == 0, TimeSpan.FromSeconds(60),
+                "the returning agent leaves no stale container");
+        }
+        finally
+        {
+            foreach (var nodeId in agents.Keys)
+            {
+                foreach (var id in await RuncIdsAsync(nodeId))
+                {
+                    await Tools.TryRunAsync("runc", "delete", "-f", id);
+                }
+            }
+        }
+    }
+
+    private static async Task<long> Deploy(GridProcesses grid, string key, long reservationId, object body) =>
+        (await grid.SendAsync(HttpMethod.Post, $"/api/v1/reservations/{reservationId}/workloads", key, body, 201))["workloadId"]!.GetValue<long>();
+
+    private static async Task<(string Address, int Port)> RunningEndpointAsync(
+        GridProcesses grid, string key, long workloadId, long? onNode, string what, long? notOnNode = null)
+    {
+        (string, int)? endpoint = null;
+        await Poll.UntilAsync(async () =>
+        {
+            var w = await WorkloadAsync(grid, key, workloadId);
+            var node = w["nodeId"]?.GetValue<long>();
+            if (w["state"]!.GetValue<string>() != "running" || (onNode is { } on && node != on) || (notOnNode is { } off && node == off)
+                || w["endpoints"]?.AsArray() is not { Count: > 0 } endpoints)
+            {
+                return false;
+            }
+
+            endpoint = (endpoints[0]!["address"]!.GetValue<string>(), endpoints[0]!["port"]!.GetValue<int>());
+            return true;
+        }, TimeSpan.FromSeconds(90), what);
+        return endpoint!.Value;
+    }
+
+    private static Task<JsonNode> NodeAsync(GridProcesses grid, string key, long nodeId) =>
+        grid.SendAsync(HttpMethod.Get, $"/api/v1/nodes/{nodeId}", key, null, 200);
+
+    private static Task<JsonNode> WorkloadAsync(GridProcesses grid, string key, long workloadId) =>
+        grid.SendAsync(HttpMethod.Get, $"/api/v1/workloads/{workloadId}", key, null, 200);
+
+    private static async Task<string> LogsAsync(GridProcesses grid, string key, long workloadId)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, $"/api/v1/workloads/{workloadId}/logs?tail=200");
+        request.Headers.Authorization = new("Bearer", key);
+        using var response = await grid.Http.SendAsync(request);
+        return response.IsSuccessStatusCode ? await response.Content.ReadAsStringAsync() : "";
+    }
+
+    private static async Task<string> GetAsync(string address, int port)
+    {
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
+        return await http.GetStringAsync($"http://{address}:{port}/");
+    }
+
+    private static async Task<string?> TryGetAsync(string address, int port)
+    {
+        try
+        {
+            return (await GetAsync(address, port)).Trim();
+        }
+        catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
+        {
+            return null;
+        }
+    }
+
+    private static async Task<List<string>> RuncIdsAsync(long nodeId) =>
+        [.. (await Tools.RunAsync("runc", "list", "-q")).Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+            .Where(id => id.StartsWith($"grid-n{nodeId}-", StringComparison.Ordinal))];
+
+    private static async Task<int> ContainerPidAsync(long nodeId, long workloadId)
+    {
+        var id = (await RuncIdsAsync(nodeId)).Single(i => i.Contains($"-w{workloadId}-", StringComparison.Ordinal));
+        return JsonNode.Parse(await Tools.RunAsync("runc", "state", id))!["pid"]!.GetValue<int>();
+    }
+
+    private static string HostUid(int pid) =>
+        File.ReadAllLines($"/proc/{pid}/status").First(l => l.StartsWith("Uid:", StringComparison.Ordinal)).Split('\t', StringSplitOptions.RemoveEmptyEntries)[1];
+}
