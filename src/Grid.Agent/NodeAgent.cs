@@ -93,7 +93,7 @@ public sealed partial class NodeAgent(AgentOptions options, ILogger<NodeAgent>? 
             var nextHeartbeat = startedAt;
             while (!loop.IsCancellationRequested)
             {
-                await supervisor.SuperviseAsync();
+                _beatNow |= await supervisor.SuperviseAsync();
                 if (_time.GetUtcNow() >= nextHeartbeat || _beatNow)
                 {
                     _beatNow = false;

@@ -116,10 +116,14 @@ internal sealed partial class WorkloadSupervisor(IEnumerable<IWorkloadRuntime> r
         return plan.Changes;
     }
 
-    /// <summary>Notices finished starts and ended instances, and restarts those whose backoff is over.</summary>
-    public async Task SuperviseAsync()
+    /// <summary>
+    /// Notices finished starts and ended instances, and restarts those whose backoff is over; true when a workload's
+    /// state changed, so the controller hears of it at once (a container's start ends seconds after its heartbeat).
+    /// </summary>
+    public async Task<bool> SuperviseAsync()
     {
         var now = time.GetUtcNow();
+        var changed = false;
         foreach (var workload in _workloads.Values)
         {
             if (workload.Starting is { Task.IsCompleted: true } started)
@@ -127,6 +131,7 @@ internal sealed partial class WorkloadSupervisor(IEnumerable<IWorkloadRuntime> r
                 workload.Starting = null;
                 started.Cancel.Dispose();
                 Apply(workload, await started.Task);
+                changed = true;
             }
             else if (workload is { Active: true, Runtime: { } runtime })
             {
@@ -134,6 +139,7 @@ internal sealed partial class WorkloadSupervisor(IEnumerable<IWorkloadRuntime> r
                 if (status.Condition != WorkloadCondition.Running)
                 {
                     Apply(workload, status);
+                    changed = true;
                 }
                 else
                 {
@@ -147,8 +153,11 @@ internal sealed partial class WorkloadSupervisor(IEnumerable<IWorkloadRuntime> r
             {
                 workload.Restarts++;
                 await LaunchAsync(workload);
+                changed = true;
             }
         }
+
+        return changed;
     }
 
     /// <summary>Stops every workload a runtime runs, starts or will restart (self-fencing, shutdown); modelled ones stay.</summary>
