@@ -116,7 +116,7 @@ public sealed partial class NodeAgent(AgentOptions options, ILogger<NodeAgent>? 
 
                 var untilHeartbeat = nextHeartbeat - _time.GetUtcNow();
                 var wait = untilHeartbeat < options.SupervisionInterval ? untilHeartbeat : options.SupervisionInterval;
-                await Task.WhenAny(Task.Delay(wait > TimeSpan.Zero ? wait : TimeSpan.Zero, _time, loop.Token), link.DesiredChanged);
+                await Task.WhenAny(Task.Delay(wait > TimeSpan.Zero ? wait : TimeSpan.Zero, _time, loop.Token), link.DesiredChanged, supervisor.StartEnded);
 
                 // The long-poll saw the desired workloads change: the heartbeat's answer brings them now.
                 _beatNow |= link.TakeDesiredChange();

@@ -27,6 +27,11 @@ internal sealed partial class WorkloadSupervisor(IEnumerable<IWorkloadRuntime> r
     private readonly Dictionary<long, TrackedWorkload> _workloads = [];
     private readonly List<WorkloadReport> _finalReports = [];
 
+    private volatile TaskCompletionSource _startEnded = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    /// <summary>Completes when a start under way has finished since the last <see cref="SuperviseAsync"/>.</summary>
+    public Task StartEnded => _startEnded.Task;
+
     /// <summary>The held workloads' reports, without the stops.</summary>
     public ImmutableArray<WorkloadReport> Snapshot() => [.. _workloads.Values.Select(w => w.ToReport())];
 
@@ -122,6 +127,11 @@ internal sealed partial class WorkloadSupervisor(IEnumerable<IWorkloadRuntime> r
     /// </summary>
     public async Task<bool> SuperviseAsync()
     {
+        if (_startEnded.Task.IsCompleted)
+        {
+            _startEnded = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        }
+
         var now = time.GetUtcNow();
         var changed = false;
         foreach (var workload in _workloads.Values)
@@ -213,6 +223,9 @@ internal sealed partial class WorkloadSupervisor(IEnumerable<IWorkloadRuntime> r
         workload.Starting = new PendingStart(start, cancel);
         workload.State = WorkloadState.Deploying;
         workload.Message = "starting";
+
+        // The agent's loop waits for this too: a finished start is taken up at once, not at the next supervision turn.
+        _ = start.ContinueWith(_ => _startEnded.TrySetResult(), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
     }
 
     private void Apply(TrackedWorkload workload, WorkloadStatus status)
