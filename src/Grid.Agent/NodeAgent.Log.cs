@@ -15,9 +15,9 @@ public sealed partial class NodeAgent
     [LoggerMessage(15, LogLevel.Error, "Reconciling the desired workloads failed")]
     private partial void LogReconcileFailed(Exception exception);
 
-    [LoggerMessage(16, LogLevel.Information, "Node {NodeId} can run {Features}; published ports are reached at {Address}")]
+    [LoggerMessage(20, LogLevel.Information, "Node {NodeId} can run {Features}; published ports are reached at {Address}")]
     private partial void LogFeatures(long nodeId, string features, string address);
 
-    [LoggerMessage(17, LogLevel.Information, "Node feature '{Feature}' is missing: {Why}")]
+    [LoggerMessage(21, LogLevel.Information, "Node feature '{Feature}' is missing: {Why}")]
     private partial void LogFeatureMissing(string feature, string why);
 }

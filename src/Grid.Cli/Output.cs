@@ -82,7 +82,13 @@ internal static class Output
         JsonValueKind.Object => string.Join(" ", value.EnumerateObject().Select(p => $"{p.Name}={Format(p.Value, p.Name)}")),
         JsonValueKind.Array when value.EnumerateArray().All(e => e.ValueKind is not (JsonValueKind.Object or JsonValueKind.Array)) =>
             "[" + string.Join(", ", value.EnumerateArray().Select(e => Format(e, name))) + "]",
+        // A few flat objects (endpoints, ports, mounts) fit on the line; longer or nested lists say to use --json.
+        JsonValueKind.Array when value.GetArrayLength() <= 4 && value.EnumerateArray().All(IsFlatObject) =>
+            "[" + string.Join("; ", value.EnumerateArray().Select(e => Format(e, name))) + "]",
         JsonValueKind.Array => string.Create(CultureInfo.InvariantCulture, $"{value.GetArrayLength()} items (see --json)"),
         _ => value.GetRawText(),
     };
+
+    private static bool IsFlatObject(JsonElement element) =>
+        element.ValueKind == JsonValueKind.Object && element.EnumerateObject().All(p => p.Value.ValueKind is not (JsonValueKind.Object or JsonValueKind.Array));
 }

@@ -91,6 +91,34 @@ public sealed class WorkloadSupervisorTests(ITestOutputHelper output) : IDisposa
         Assert.Contains(new WorkloadReport(5, 1, WorkloadState.Stopped, 0, "self-fenced"), Supervisor.Outgoing().Reports);
     }
 
+    [Fact]
+    public async Task ASlowStopDoesNotHoldTheLoopAndVolumesStopAfterTheContainersThatMountThem()
+    {
+        var volumes = new SlowRuntime(WorkloadType.Volume, _runtime.Stopped);
+        using var supervisor = new WorkloadSupervisor(
+            [_runtime, volumes], new RestartPolicy(TimeSpan.FromMilliseconds(1), TimeSpan.FromMilliseconds(4)), TimeProvider.System,
+            new XunitLogger<WorkloadSupervisor>(output));
+        _runtime.FinishStarts(WorkloadStatus.Running);
+        volumes.FinishStarts(WorkloadStatus.Running);
+        var volume = new WorkloadAssignment(7, 106, 1, new WorkloadSpec("data", WorkloadType.Volume, new Capacity(0, 0, 1 << 20, 0), null));
+        await supervisor.ReconcileAsync([Vm(6, 1), volume]);
+        _runtime.StopGate = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        // The reservation goes: the loop gets its turn back while the stop waits (it keeps heartbeating, no fencing).
+        // Neither is reported stopped while it may still run.
+        Assert.True(await supervisor.ReconcileAsync([]).WaitAsync(Patience));
+        await supervisor.SuperviseAsync().WaitAsync(Patience);
+        Assert.Empty(_runtime.Stopped);
+        Assert.Contains(new WorkloadKey(7, 1), volumes.Running);
+        Assert.Equal(0, supervisor.Outgoing().Finals);
+
+        // Once the container is gone, its volume goes; shutdown waits for both; then both are reported stopped.
+        _runtime.StopGate.SetResult();
+        await supervisor.StopRunningAsync("the agent is shutting down").WaitAsync(Patience);
+        Assert.Equal([new WorkloadKey(6, 1), new WorkloadKey(7, 1)], _runtime.Stopped);
+        Assert.Equal(2, supervisor.Outgoing().Finals);
+    }
+
     private WorkloadReport Supervise()
     {
         Supervisor.SuperviseAsync().GetAwaiter().GetResult();
@@ -104,12 +132,18 @@ public sealed class WorkloadSupervisorTests(ITestOutputHelper output) : IDisposa
     /// A runtime of <c>vm</c> workloads, in memory: its starts wait until the test finishes them (or, once
     /// <see cref="FinishStarts"/> was called, finish at once), as a container runtime's would during an image pull.
     /// </summary>
-    private sealed class SlowRuntime : IWorkloadRuntime
+    private sealed class SlowRuntime(WorkloadType type = WorkloadType.Vm, List<WorkloadKey>? stopped = null) : IWorkloadRuntime
     {
         private readonly TaskCompletionSource<WorkloadStatus> _finish = new(TaskCreationOptions.RunContinuationsAsynchronously);
         private readonly Dictionary<WorkloadKey, int?> _exits = [];
 
-        public WorkloadType Type => WorkloadType.Vm;
+        public WorkloadType Type => type;
+
+        /// <summary>When set, stops wait for it (a container's grace period).</summary>
+        public TaskCompletionSource? StopGate { get; set; }
+
+        /// <summary>Stops in the order they finished (shared between runtimes).</summary>
+        public List<WorkloadKey> Stopped { get; } = stopped ?? [];
 
         public List<(WorkloadKey Key, CancellationToken Cancelled)> Starts { get; } = [];
 
@@ -143,10 +177,18 @@ public sealed class WorkloadSupervisorTests(ITestOutputHelper output) : IDisposa
         public Task<WorkloadStatus> InspectAsync(WorkloadKey key, CancellationToken cancellationToken) =>
             Task.FromResult(Running.Contains(key) ? WorkloadStatus.Running : new WorkloadStatus(WorkloadCondition.Exited, ExitCode: _exits.GetValueOrDefault(key)));
 
-        public Task StopAsync(WorkloadKey key, CancellationToken cancellationToken)
+        public async Task StopAsync(WorkloadKey key, CancellationToken cancellationToken)
         {
-            Running.Remove(key);
-            return Task.CompletedTask;
+            if (StopGate is { } gate)
+            {
+                await gate.Task;
+            }
+
+            lock (Stopped)
+            {
+                Running.Remove(key);
+                Stopped.Add(key);
+            }
         }
 
         public void Dispose()

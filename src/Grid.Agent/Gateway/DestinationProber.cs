@@ -222,10 +222,10 @@ internal sealed partial class DestinationProber(HttpClient client, TimeProvider 
         changed();
     }
 
-    [LoggerMessage(60, LogLevel.Information, "Gateway: {Name} destination {Id} at {Address} is healthy")]
+    [LoggerMessage(80, LogLevel.Information, "Gateway: {Name} destination {Id} at {Address} is healthy")]
     private partial void LogHealthy(string name, string id, string address);
 
-    [LoggerMessage(61, LogLevel.Warning, "Gateway: {Name} destination {Id} is unhealthy: {Reason}")]
+    [LoggerMessage(81, LogLevel.Warning, "Gateway: {Name} destination {Id} is unhealthy: {Reason}")]
     private partial void LogUnhealthy(string name, string id, string reason);
 
     /// <summary>The health check of one destination of one name.</summary>

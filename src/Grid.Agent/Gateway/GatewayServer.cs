@@ -239,10 +239,10 @@ internal sealed partial class GatewayServer : IAsyncDisposable
         _config.Update(routes, clusters);
     }
 
-    [LoggerMessage(62, LogLevel.Information, "Gateway listening on {Http} (TLS {Https}); names reached at {Address}")]
+    [LoggerMessage(82, LogLevel.Information, "Gateway listening on {Http} (TLS {Https}); names reached at {Address}")]
     private partial void LogListening(string http, string https, string address);
 
-    [LoggerMessage(63, LogLevel.Information, "Gateway: route table version {Version} with {Count} names applied")]
+    [LoggerMessage(83, LogLevel.Information, "Gateway: route table version {Version} with {Count} names applied")]
     private partial void LogRoutes(long version, int count);
 
     /// <summary>YARP's clients to destinations, with a connect timeout: a dead remote host fails (and is retried elsewhere) within seconds.</summary>

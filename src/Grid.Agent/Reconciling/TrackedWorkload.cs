@@ -8,6 +8,12 @@ namespace Grid.Agent.Reconciling;
 /// <param name="Cancel">Cancels it.</param>
 internal sealed record PendingStart(Task<WorkloadStatus> Task, CancellationTokenSource Cancel);
 
+/// <summary>A stop under way in the background, and why (its final report is sent once it is done).</summary>
+/// <param name="Workload">The workload being stopped (no longer held).</param>
+/// <param name="Reason">Why, as the final report says.</param>
+/// <param name="Done">Completes when its instance is stopped.</param>
+internal sealed record PendingStop(TrackedWorkload Workload, string Reason, Task Done);
+
 /// <summary>What the agent knows about one workload it holds at one epoch; touched only by the agent's loop.</summary>
 /// <param name="key">The workload and its epoch.</param>
 internal sealed class TrackedWorkload(WorkloadKey key)

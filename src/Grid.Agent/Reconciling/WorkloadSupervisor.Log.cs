@@ -16,4 +16,7 @@ internal sealed partial class WorkloadSupervisor
 
     [LoggerMessage(10, LogLevel.Information, "Workload {WorkloadId} epoch {Epoch} stopped: {Reason}")]
     private partial void LogStopped(long workloadId, long epoch, string reason);
+
+    [LoggerMessage(19, LogLevel.Warning, "Workload {WorkloadId} epoch {Epoch} could not be stopped cleanly")]
+    private partial void LogStopFailed(long workloadId, long epoch, Exception exception);
 }

@@ -27,6 +27,7 @@ internal sealed partial class WorkloadSupervisor(IEnumerable<IWorkloadRuntime> r
     private readonly Dictionary<long, TrackedWorkload> _workloads = [];
     private readonly List<WorkloadReport> _finalReports = [];
 
+    private readonly Dictionary<long, PendingStop> _stopping = [];
     private volatile TaskCompletionSource _startEnded = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     /// <summary>Completes when a start under way has finished since the last <see cref="SuperviseAsync"/>.</summary>
@@ -107,7 +108,7 @@ internal sealed partial class WorkloadSupervisor(IEnumerable<IWorkloadRuntime> r
     public async Task<bool> ReconcileAsync(ImmutableArray<WorkloadAssignment> desired)
     {
         var plan = Reconciler.Plan(desired, _workloads.Values.Select(w => new HeldWorkload(w.Key, w.Assignment is not null)));
-        await StopAsync([.. plan.Stops.Select(s => (_workloads[s.Key.WorkloadId], s.Reason))]);
+        await StopAsync([.. plan.Stops.Select(s => (_workloads[s.Key.WorkloadId], s.Reason))], wait: false);
         foreach (var assignment in plan.Confirms)
         {
             _workloads[assignment.WorkloadId].Assignment = assignment;
@@ -133,7 +134,7 @@ internal sealed partial class WorkloadSupervisor(IEnumerable<IWorkloadRuntime> r
         }
 
         var now = time.GetUtcNow();
-        var changed = false;
+        var changed = CollectStops();
         foreach (var workload in _workloads.Values)
         {
             if (workload.Starting is { Task.IsCompleted: true } started)
@@ -172,7 +173,7 @@ internal sealed partial class WorkloadSupervisor(IEnumerable<IWorkloadRuntime> r
 
     /// <summary>Stops every workload a runtime runs, starts or will restart (self-fencing, shutdown); modelled ones stay.</summary>
     public Task StopRunningAsync(string reason) =>
-        StopAsync([.. _workloads.Values.Where(w => w.Runs).Select(w => (w, reason))]);
+        StopAsync([.. _workloads.Values.Where(w => w.Runs).Select(w => (w, reason))], wait: true);
 
     /// <summary>
     /// Lets go of the runtimes as a crash would: running instances keep running, for the next agent to adopt;
@@ -193,6 +194,13 @@ internal sealed partial class WorkloadSupervisor(IEnumerable<IWorkloadRuntime> r
 
     private async Task StartAsync(WorkloadAssignment assignment)
     {
+        // Another epoch of it is still being stopped here: it never runs twice at once, so the start waits for that.
+        if (_stopping.TryGetValue(assignment.WorkloadId, out var stopping))
+        {
+            await stopping.Done;
+            CollectStops();
+        }
+
         var workload = new TrackedWorkload(new WorkloadKey(assignment.WorkloadId, assignment.Epoch)) { Assignment = assignment };
         _workloads[assignment.WorkloadId] = workload;
         var type = assignment.Spec.Type;
@@ -254,24 +262,64 @@ internal sealed partial class WorkloadSupervisor(IEnumerable<IWorkloadRuntime> r
         }
     }
 
-    /// <summary>Forgets <paramref name="stops"/>, stops their instances in parallel and queues a final report for each.</summary>
-    private async Task StopAsync(IReadOnlyList<(TrackedWorkload Workload, string Reason)> stops)
+    /// <summary>
+    /// Forgets <paramref name="stops"/> and stops their instances in the background (a container gets its grace
+    /// period: seconds in which the loop must keep heartbeating, or it would fence itself); volumes go after the others
+    /// of the same batch, which may still have them mounted. Each one's final report is queued once it is stopped (see
+    /// <see cref="CollectStops"/>): "stopped" tells the controller it no longer runs here. With <paramref name="wait"/>
+    /// (fencing, shutdown) it returns once every stop under way is done.
+    /// </summary>
+    private async Task StopAsync(IReadOnlyList<(TrackedWorkload Workload, string Reason)> stops, bool wait)
     {
-        if (stops.Count == 0)
-        {
-            return;
-        }
-
-        foreach (var (workload, reason) in stops)
+        foreach (var (workload, _) in stops)
         {
             _workloads.Remove(workload.Key.WorkloadId);
-            _finalReports.Add(new WorkloadReport(workload.Key.WorkloadId, workload.Key.Epoch, WorkloadState.Stopped, workload.Restarts, reason));
         }
 
-        await Task.WhenAll(stops.Select(s => StopInstanceAsync(s.Workload)));
+        var first = Task.WhenAll(stops.Where(s => !IsVolume(s.Workload)).Select(s => StopOneAsync(s.Workload, s.Reason)));
         foreach (var (workload, reason) in stops)
         {
+            _stopping[workload.Key.WorkloadId] = new(workload, reason, IsVolume(workload) ? StopAfterAsync(first, workload, reason) : first);
+        }
+
+        if (wait)
+        {
+            await Task.WhenAll(_stopping.Values.Select(s => s.Done));
+            CollectStops();
+        }
+    }
+
+    /// <summary>Queues the final reports of the stops that are done; true when there were some.</summary>
+    private bool CollectStops()
+    {
+        var done = _stopping.Values.Where(s => s.Done.IsCompleted).ToList();
+        foreach (var stop in done)
+        {
+            _stopping.Remove(stop.Workload.Key.WorkloadId);
+            _finalReports.Add(new WorkloadReport(stop.Workload.Key.WorkloadId, stop.Workload.Key.Epoch, WorkloadState.Stopped, stop.Workload.Restarts, stop.Reason));
+        }
+
+        return done.Count > 0;
+    }
+
+    private static bool IsVolume(TrackedWorkload workload) => workload.Runtime?.Type == WorkloadType.Volume;
+
+    private async Task StopAfterAsync(Task before, TrackedWorkload workload, string reason)
+    {
+        await before;
+        await StopOneAsync(workload, reason);
+    }
+
+    private async Task StopOneAsync(TrackedWorkload workload, string reason)
+    {
+        try
+        {
+            await StopInstanceAsync(workload);
             LogStopped(workload.Key.WorkloadId, workload.Key.Epoch, reason);
+        }
+        catch (Exception e) when (e is IOException or InvalidOperationException or UnauthorizedAccessException or System.ComponentModel.Win32Exception)
+        {
+            LogStopFailed(workload.Key.WorkloadId, workload.Key.Epoch, e);
         }
     }
 
