@@ -18,10 +18,6 @@ public sealed class GatewayEndToEndTests(ITestOutputHelper output)
 {
     private const string Domain = "gw.grid.local";
 
-    // Each replica serves its own name and a token of this start of it, so a test tells replicas and copies apart.
-    private const string Serve =
-        "mkdir -p /tmp/www && echo \"$REPLICA $(cat /proc/sys/kernel/random/uuid)\" > /tmp/www/index.html && exec httpd -f -p 8080 -h /tmp/www";
-
     private static readonly string[] AgentOptions =
         ["--heartbeat-interval", "500ms", "--stop-on-disconnect-after", "3s", "--stop-grace", "1s", "--public-address", "127.0.0.1"];
 
@@ -92,7 +88,7 @@ public sealed class GatewayEndToEndTests(ITestOutputHelper output)
                     container = new
                     {
                         image,
-                        args = new[] { Serve },
+                        args = new[] { TestImages.ServeReplicaAndToken },
                         env = new Dictionary<string, string> { ["REPLICA"] = replica },
                         ports = new[] { new { name = "http", port = TestImages.HttpdPort } },
                         restart = "always",
@@ -166,7 +162,13 @@ public sealed class GatewayEndToEndTests(ITestOutputHelper output)
                 client.Dispose();
             }
 
-            await RemoveContainersAsync(workers, workloads, reservations);
+            // The agents go first: a live one would start a container removed under it again (restart: always).
+            foreach (var agent in agents.Values)
+            {
+                GridProcesses.KillQuietly(agent.Pid);
+            }
+
+            await ContainerLeftovers.RemoveAsync(grid.Root, workers, workloads, reservations);
         }
     }
 
@@ -256,23 +258,4 @@ public sealed class GatewayEndToEndTests(ITestOutputHelper output)
 
     private static Task<JsonNode> WorkloadAsync(GridProcesses grid, string key, long workloadId) =>
         grid.SendAsync(HttpMethod.Get, $"/api/v1/workloads/{workloadId}", key, null, 200);
-
-    /// <summary>The test's containers (and their pod namespaces) on the workers, whatever state the agents left.</summary>
-    private static async Task RemoveContainersAsync(List<long> workers, List<long> workloads, List<long> reservations)
-    {
-        var containers = (await Tools.RunAsync("runc", "list", "-q")).Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-        foreach (var id in containers.Where(c => workers.Any(n => c.StartsWith($"grid-n{n}-", StringComparison.Ordinal))
-            && workloads.Any(w => c.Contains($"-w{w}-", StringComparison.Ordinal))))
-        {
-            await Tools.TryRunAsync("runc", "delete", "-f", id);
-        }
-
-        // A killed agent leaves its pods' namespaces (grid-n<node>-r<reservation>-e<epoch>); their veths go with them.
-        var namespaces = (await Tools.RunAsync("ip", "netns", "list")).Split('\n', StringSplitOptions.RemoveEmptyEntries)
-            .Select(line => line.Split(' ')[0]);
-        foreach (var ns in namespaces.Where(n => reservations.Any(r => workers.Any(w => n.StartsWith($"grid-n{w}-r{r}-", StringComparison.Ordinal)))))
-        {
-            await Tools.TryRunAsync("ip", "netns", "delete", ns);
-        }
-    }
 }
