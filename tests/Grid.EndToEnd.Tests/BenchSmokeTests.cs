@@ -14,7 +14,7 @@ public sealed class BenchSmokeTests(ITestOutputHelper output)
         output.WriteLine(text);
 
         Assert.True(exitCode == 0, $"the harness failed ({exitCode}):\n{text}");
-        foreach (var scenario in new[] { "baseline", "placement", "failover", "heartbeat", "memory", "proxy", "healing", "billing", "containers" })
+        foreach (var scenario in new[] { "baseline", "placement", "failover", "heartbeat", "memory", "proxy", "healing", "billing", "containers", "gateway" })
         {
             Assert.Contains($"\n{scenario} ", text);
         }

@@ -69,6 +69,20 @@ public sealed class PortPublisherTests(ITestOutputHelper output) : IAsyncLifetim
         Assert.NotEqual(goneEndpoint.Port, next.Port);
     }
 
+    [Fact]
+    public void APortAnotherListenerHoldsIsNotTakenAgain()
+    {
+        // Two agents on one machine (or any other listener of the port) must not share it: the kernel would split
+        // connections between two containers.
+        using var first = PortForwarder.TryListen(IPAddress.Loopback, 0);
+        Assert.NotNull(first);
+        var port = ((IPEndPoint)first.LocalEndPoint!).Port;
+
+        using var second = PortForwarder.TryListen(IPAddress.Loopback, port);
+
+        Assert.Null(second);
+    }
+
     private async Task<(PodNetwork Pod, WorkloadKey Key)> ServePodAsync(long reservationId)
     {
         var key = new WorkloadKey(reservationId * 10, 1);

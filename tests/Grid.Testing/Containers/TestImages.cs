@@ -32,6 +32,13 @@ public static class TestImages
     /// <summary>The port <see cref="HttpdAsync"/> listens on inside its container.</summary>
     public const int HttpdPort = 8080;
 
+    /// <summary>
+    /// An argument for <see cref="ShellAsync"/> that serves, on <see cref="HttpdPort"/>, the value of <c>$REPLICA</c> and a
+    /// random token of this start (<c>"a 1f0e…"</c>): tests tell replicas apart, and a moved copy from the one before.
+    /// </summary>
+    public const string ServeReplicaAndToken =
+        "mkdir -p /tmp/www && echo \"$REPLICA $(cat /proc/sys/kernel/random/uuid)\" > /tmp/www/index.html && exec httpd -f -p 8080 -h /tmp/www";
+
     private static readonly string[] s_applets = ["sh", "httpd", "cat", "echo", "sleep", "dd", "ls", "id", "head", "tail", "wget", "env", "touch", "mkdir", "true", "false"];
     private static readonly Lazy<Task<string>> s_layout = new(BuildAsync);
     private static readonly Lazy<Task<TestArchive>> s_archive = new(async () => await ArchiveOfAsync(await HttpdAsync()));

@@ -10,6 +10,10 @@ namespace Grid.Agent.Runtimes.Networking;
 /// </summary>
 internal sealed class PortForwarder : IAsyncDisposable
 {
+    // Linux's SOL_SOCKET and SO_REUSEADDR.
+    private const int SolSocket = 1;
+    private const int SoReuseAddr = 2;
+
     private static readonly TimeSpan ConnectTimeout = TimeSpan.FromSeconds(10);
 
     private readonly Socket _listener;
@@ -32,9 +36,14 @@ internal sealed class PortForwarder : IAsyncDisposable
         var socket = new Socket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
         try
         {
-            // Lets a restarted agent bind its port again while old connections linger in TIME_WAIT; on Linux it never
-            // lets two listeners share a port.
-            socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
+            // Lets a restarted agent bind its port again while old connections linger in TIME_WAIT. Set as the raw
+            // SO_REUSEADDR: .NET's ReuseAddress also sets SO_REUSEPORT on Unix, which lets a second listener (another
+            // agent on the machine) share the port and the kernel split connections between two containers.
+            if (OperatingSystem.IsLinux())
+            {
+                socket.SetRawSocketOption(SolSocket, SoReuseAddr, BitConverter.GetBytes(1));
+            }
+
             socket.Bind(new IPEndPoint(address, port));
             socket.Listen(512);
             return socket;
