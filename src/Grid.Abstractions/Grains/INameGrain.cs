@@ -37,7 +37,10 @@ public interface INameGrain : IGrainWithStringKey
     [Alias("BillDue")]
     Task<ImmutableArray<Bill>> BillDueAsync();
 
-    /// <summary>The current claim's recent bills, newest first, when <paramref name="twinId"/> holds the name; else null.</summary>
+    /// <summary>
+    /// The recent bills of the name's last claim, newest first, when <paramref name="twinId"/> made it (also after its
+    /// release, so the final bill can be read, until the name is claimed again); else null.
+    /// </summary>
     [Alias("GetBills")]
     Task<ImmutableArray<Bill>?> GetBillsAsync(long twinId);
 

@@ -35,6 +35,9 @@ public sealed class NameMeter
     /// <summary>The most recent bills of the claim (newest last), for reading; the ledger holds them all.</summary>
     [Id(3)] public List<Bill> Bills { get; set; } = [];
 
+    /// <summary>Who the claim's bills are for: its owner reads them, also after the release, until the next claim.</summary>
+    [Id(4)] public long TwinId { get; set; }
+
     /// <summary>The id of a name's bill: deterministic per name, claim and period, so a retried append adds nothing.</summary>
     public static string BillId(string name, long claim, long sequence) =>
         string.Create(CultureInfo.InvariantCulture, $"bill:name:{name}:{claim}:{sequence}");
@@ -42,9 +45,10 @@ public sealed class NameMeter
     /// <summary>What a traffic line costs: floor(bytes × price per GB / 10^9), rounded down once per line.</summary>
     public static long TrafficCost(long bytes, long pricePerGb) => (long)((Int128)bytes * pricePerGb / BytesPerGb);
 
-    /// <summary>A new claim: billed from <paramref name="at"/> (whole seconds), nothing waiting.</summary>
-    public void Start(DateTimeOffset at)
+    /// <summary>A new claim of <paramref name="twinId"/>: billed from <paramref name="at"/> (whole seconds), nothing waiting.</summary>
+    public void Start(long twinId, DateTimeOffset at)
     {
+        TwinId = twinId;
         BilledUntil = ReservationMeter.Second(at);
         Sequence = 0;
         Unbilled.Clear();

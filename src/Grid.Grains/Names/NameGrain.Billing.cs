@@ -36,7 +36,7 @@ public sealed partial class NameGrain
     }
 
     public Task<ImmutableArray<Bill>?> GetBillsAsync(long twinId) =>
-        Task.FromResult<ImmutableArray<Bill>?>(twinId != 0 && Record.TwinId == twinId ? [.. Meter.Bills.AsEnumerable().Reverse()] : null);
+        Task.FromResult<ImmutableArray<Bill>?>(twinId != 0 && Meter.TwinId == twinId ? [.. Meter.Bills.AsEnumerable().Reverse()] : null);
 
     public async Task ReceiveReminder(string reminderName, TickStatus status)
     {

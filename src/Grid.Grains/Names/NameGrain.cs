@@ -68,7 +68,7 @@ public sealed partial class NameGrain(
         Record.BytesOut = 0;
         Record.CreatedAt = now;
         Record.UpdatedAt = now;
-        Record.Meter.Start(now);
+        Record.Meter.Start(twinId, now);
         await state.WriteOrDeactivateAsync(this);
         await ledger.RecordAsync(LedgerEvents.NameClaimed(Name, twinId, Record.Claim));
         await StartBillingAsync();

@@ -27,7 +27,7 @@ public static class NamesApi
         names.MapPut("/{name}", Update).WithName("UpdateName").WithSummary("Replace a name's backends and health check.")
             .RequireGridRole(GridPolicies.Tenant);
         names.MapGet("/{name}/bills", GetBills).WithName("GetNameBills")
-            .WithSummary("A name's bills of its current claim, newest first: name lines (hours held) and traffic lines (bytes per gateway node).")
+            .WithSummary("The bills of the caller's last claim of a name (also after its release), newest first: name lines (seconds held) and traffic lines (bytes per gateway node).")
             .RequireGridRole(GridPolicies.Tenant);
         names.MapDelete("/{name}", Release).WithName("ReleaseName").WithSummary("Release a name; anyone may claim it again.")
             .RequireGridRole(GridPolicies.Tenant);
