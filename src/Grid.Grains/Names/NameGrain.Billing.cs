@@ -24,6 +24,17 @@ public sealed partial class NameGrain
 
     private BillingOptions BillingOptions => billing.Options.Value;
 
+    public override async Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        if (Record.TwinId != 0 && Meter.TwinId == 0)
+        {
+            // Claimed before names were billed: billing starts now (not at the claim, which was free when made).
+            Meter.Start(Record.TwinId, clock.UtcNow);
+            await state.WriteStateAsync(cancellationToken);
+            await StartBillingAsync();
+        }
+    }
+
     public async Task<ImmutableArray<Bill>> BillDueAsync()
     {
         if (Record.TwinId == 0)
