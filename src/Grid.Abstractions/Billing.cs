@@ -1,16 +1,31 @@
 using System.Collections.Immutable;
+using System.Text.Json.Serialization;
 
 namespace Grid;
 
-/// <summary>Prices in minor units per unit-hour: compute unit (CU), storage unit (SU), public IPv4 (IPU).</summary>
+/// <summary>
+/// Prices in minor units per unit-hour: compute unit (CU), storage unit (SU), public IPv4 (IPU); and per GB
+/// (10^9 bytes) proxied by a gateway (<see cref="Nu"/>) and per hour a gateway name is held (<see cref="Name"/>).
+/// </summary>
+/// <remarks>
+/// <see cref="Nu"/> and <see cref="Name"/> came later: a farm list without them (null, left out of JSON) uses the
+/// grid's default. A name's hour is priced by the grid's default only (every gateway serves every name, so no farm's
+/// list applies); a farm's <see cref="Nu"/> prices the traffic its gateway nodes carry.
+/// </remarks>
 [GenerateSerializer, SuppressReferenceTracking, Immutable, Alias("grid.price-list")]
 public sealed record PriceList(
     [property: Id(0)] long Cu,
     [property: Id(1)] long Su,
-    [property: Id(2)] long Ipu)
+    [property: Id(2)] long Ipu,
+    [property: Id(3), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] long? Nu = null,
+    [property: Id(4), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] long? Name = null)
 {
-    /// <summary>tfchain's genesis pricing policy: CU 0.01/h, SU 0.005/h, IPU 0.004/h.</summary>
-    public static readonly PriceList Default = new(100_000, 50_000, 40_000);
+    /// <summary>
+    /// tfchain's genesis pricing policy (grid_store in its chain spec; values are 10^-7 USD, our minor units, taken
+    /// one to one): CU 0.01/h, SU 0.005/h, IPU 0.004/h, NU 0.0015 per GB (its unit 4: gigabytes, factor 10^9 bytes),
+    /// unique name 0.00025/h.
+    /// </summary>
+    public static readonly PriceList Default = new(100_000, 50_000, 40_000, 15_000, 2_500);
 }
 
 /// <summary>A farm's own price list and how many times it was changed (the ledger event's number).</summary>
@@ -34,7 +49,9 @@ public sealed record Quote(
 
 /// <summary>
 /// Seconds one node served within a bill, the reservation's units (CU/SU rounded to 6 decimals for display; the
-/// amount is computed from the exact units) and what they cost.
+/// amount is computed from the exact units) and what they cost. A name's bill has lines of their own
+/// (<see cref="Kind"/>): <c>name</c> (the seconds the name was held; node and farm 0, paid to the grid) and
+/// <c>traffic</c> (the <see cref="Bytes"/> one gateway node proxied for it, its farm's farmer paid the share).
 /// </summary>
 [GenerateSerializer, SuppressReferenceTracking, Immutable, Alias("grid.bill-line")]
 public sealed record BillLine(
@@ -44,9 +61,21 @@ public sealed record BillLine(
     [property: Id(3)] decimal Cu,
     [property: Id(4)] decimal Su,
     [property: Id(5)] int Ipu,
-    [property: Id(6)] long Amount);
+    [property: Id(6)] long Amount,
+    [property: Id(7), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Kind = null,
+    [property: Id(8), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] long Bytes = 0)
+{
+    /// <summary><see cref="Kind"/> of a name's hours.</summary>
+    public const string NameKind = "name";
 
-/// <summary>One bill of a reservation: its period, the seconds each node served and the amount (minor units).</summary>
+    /// <summary><see cref="Kind"/> of the traffic one gateway node carried for a name.</summary>
+    public const string TrafficKind = "traffic";
+}
+
+/// <summary>
+/// One bill of a reservation (or of a gateway name: <see cref="Name"/> set, <see cref="ReservationId"/> 0): its
+/// period, the seconds each node served and the amount (minor units).
+/// </summary>
 [GenerateSerializer, SuppressReferenceTracking, Immutable, Alias("grid.bill")]
 public sealed record Bill(
     [property: Id(0)] string BillId,
@@ -56,7 +85,8 @@ public sealed record Bill(
     [property: Id(4)] DateTimeOffset To,
     [property: Id(5)] long Amount,
     [property: Id(6)] ImmutableArray<BillLine> Lines,
-    [property: Id(7)] long TwinId);
+    [property: Id(7)] long TwinId,
+    [property: Id(8), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Name = null);
 
 /// <summary>What one node of a farm earned its farmer in a period.</summary>
 [GenerateSerializer, SuppressReferenceTracking, Immutable, Alias("grid.node-earnings")]

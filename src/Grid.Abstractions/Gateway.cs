@@ -62,6 +62,13 @@ public sealed record GatewayRoutes([property: Id(0)] long Version, [property: Id
 [GenerateSerializer, SuppressReferenceTracking, Immutable, Alias("grid.name-traffic")]
 public sealed record NameTraffic([property: Id(0)] string Name, [property: Id(1)] long BytesIn, [property: Id(2)] long BytesOut);
 
+/// <summary>
+/// The gateway node that carried a name's traffic, with its farm and the farm owner's twin (who earns the farmer's
+/// share of the traffic's bill lines), as the node grain knows them from its registration.
+/// </summary>
+[GenerateSerializer, SuppressReferenceTracking, Immutable, Alias("grid.traffic-carrier")]
+public sealed record TrafficCarrier([property: Id(0)] long NodeId, [property: Id(1)] long FarmId, [property: Id(2)] long FarmerTwinId);
+
 /// <summary>What a gateway saw of a destination's health (the grid shows it per backend).</summary>
 [GenerateSerializer, SuppressReferenceTracking, Immutable, Alias("grid.destination-health")]
 public sealed record DestinationHealth([property: Id(0)] string Name, [property: Id(1)] string DestinationId, [property: Id(2)] bool Healthy, [property: Id(3)] string? Reason);

@@ -13,7 +13,7 @@ internal static class BillingCommands
 {
     public static Command Prices()
     {
-        var prices = new Command("prices", "The default price list and every farm's own list (minor units per unit-hour)");
+        var prices = new Command("prices", "The default price list and every farm's own list (minor units per unit-hour; NU per GB proxied, empty: the default's)");
         prices.SetApiAction(
             (_, api, ct) => api.GetPricesAsync(ct),
             (output, answer) =>
@@ -25,7 +25,8 @@ internal static class BillingCommands
                     JsonSerializer.SerializeToElement(new { farmId = "default", prices = answer.GetProperty("default") }),
                     .. Output.Rows(answer.GetProperty("farms")),
                 ];
-                Output.Table(output, rows, ("FARM", "farmId"), ("CU/H", "prices.cu"), ("SU/H", "prices.su"), ("IPU/H", "prices.ipu"));
+                Output.Table(output, rows, ("FARM", "farmId"), ("CU/H", "prices.cu"), ("SU/H", "prices.su"), ("IPU/H", "prices.ipu"),
+                    ("NU/GB", "prices.nu"), ("NAME/H", "prices.name"));
             });
         return prices;
     }

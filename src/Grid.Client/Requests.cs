@@ -126,7 +126,7 @@ public sealed record CreateWorkloadRequest(
     VolumeRequest? Volume = null);
 
 /// <summary>Body of <c>PUT /api/v1/farms/{id}/prices</c> (minor units per hour).</summary>
-public sealed record PriceListRequest(long? Cu, long? Su, long? Ipu);
+public sealed record PriceListRequest(long? Cu, long? Su, long? Ipu, long? Nu = null);
 
 /// <summary>Body of a deposit or withdrawal (minor units, 10^7 per currency unit).</summary>
 public sealed record AmountRequest(long? Amount);

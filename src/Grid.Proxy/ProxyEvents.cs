@@ -63,6 +63,8 @@ public static class ProxyEvents
             "reservation.grace" => new StateEvent(Long(details, "reservationId"), GracePeriod),
             "reservation.resumed" => new StateEvent(Long(details, "reservationId"), Created),
             "reservation.cancelled" => new StateEvent(Long(details, "reservationId"), Deleted),
+            // A gateway name's bill is no contract's (the read model has no name contracts): left out.
+            LedgerKinds.Bill when details.TryGetProperty("name", out _) => null,
             LedgerKinds.Bill => new BilledEvent(Long(details, "reservationId"), Long(details, "sequence"), OptionalLong(details, "twinId"),
                 entry.Amount ?? Long(details, "amount"),
                 details.TryGetProperty("to", out var to) && to.ValueKind == JsonValueKind.String && to.TryGetDateTimeOffset(out var end)

@@ -59,7 +59,7 @@ public abstract class ProxyGridFixture : IAsyncLifetime
         await AddNodeAsync(grid, farmerKey, "n2", Alpha, 8, 16, 200, 1000, "Belgium", "Brussels", "diy", up: true);
         await AddNodeAsync(grid, farmerKey, "n3", Beta, 16, 32, 400, 2000, "Egypt", "Cairo", "diy", up: true);
         await AddNodeAsync(grid, farmerKey, "n4", Beta, 32, 64, 800, 0, "Austria", "Vienna", "certified", up: false);
-        await AddNodeAsync(grid, farmerKey, "n5", Alpha, 2, 4, 50, 500, "Egypt", "Alexandria", "diy", up: true);
+        await AddNodeAsync(grid, farmerKey, "n5", Alpha, 2, 4, 50, 500, "Egypt", "Alexandria", "diy", up: true, gateway: true);
 
         IpReservation = await ReserveAsync(grid, tenantKey, Nodes["n1"], cru: 1, mru: 1 * GiB, ipv4: 1);
         PlainReservation = await ReserveAsync(grid, tenantKey, Nodes["n3"], cru: 2, mru: 8 * GiB, ipv4: 0);
@@ -121,7 +121,7 @@ public abstract class ProxyGridFixture : IAsyncLifetime
 
     private async Task AddNodeAsync(
         GridClient grid, string key, string name, long farmId, long cru, long mruGiB, long sruGiB, long hruGiB,
-        string country, string city, string certification, bool up)
+        string country, string city, string certification, bool up, bool gateway = false)
     {
         var json = await grid.SendOkAsync(HttpMethod.Post, "/api/v1/nodes", key, new
         {
@@ -132,7 +132,14 @@ public abstract class ProxyGridFixture : IAsyncLifetime
         }, HttpStatusCode.Created);
         var nodeId = json["nodeId"]!.GetValue<long>();
         Nodes[name] = nodeId;
-        if (up)
+        if (up && gateway)
+        {
+            // A gateway node (the /stats gateways count): its heartbeat reports the feature and its gateway address.
+            await grid.SendOkAsync(HttpMethod.Post, $"/api/v1/nodes/{nodeId}/heartbeat", json["nodeKey"]!.GetValue<string>(),
+                new { uptime = 10, workloads = Array.Empty<object>(), features = new[] { "gateway" }, gatewayAddress = "127.0.0.1:8080" },
+                HttpStatusCode.OK);
+        }
+        else if (up)
         {
             await grid.HeartbeatAsync(nodeId, json["nodeKey"]!.GetValue<string>());
         }

@@ -104,6 +104,23 @@ public sealed class ProxyReadModelTests
     }
 
     [Fact]
+    public void AGatewayNamesBillIsNoContractsBill()
+    {
+        var model = new ProxyReadModel();
+        model.Apply(
+        [
+            Entry(1, "reservation.placed", """{"reservationId":40,"twinId":7,"nodeId":11,"farmId":3,"epoch":1,"publicIps":0}"""),
+            Entry(2, "bill", """{"billId":"bill:name:shop:1:1","reservationId":0,"sequence":1,"to":"2026-11-27T13:00:00Z","amount":900,"twinId":7,"name":"shop"}""",
+                amount: 900),
+            Entry(3, "bill", """{"billId":"bill:40:1","reservationId":40,"sequence":1,"to":"2026-11-27T13:00:00Z","amount":500,"twinId":7}""", amount: 500),
+        ]);
+
+        Assert.Equal(3, model.Head);
+        Assert.Empty(model.Bills(0));
+        Assert.Equal(500, Assert.Single(model.Bills(40)).Amount);
+    }
+
+    [Fact]
     public void MalformedDetailsAreSkippedWithoutStoppingTheFold()
     {
         var model = new ProxyReadModel();

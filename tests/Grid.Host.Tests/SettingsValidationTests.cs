@@ -59,6 +59,19 @@ public sealed class SettingsValidationTests
             Reasons(result));
     }
 
+    [Fact]
+    public void WrongNameAndNetworkPricesAreNamed()
+    {
+        var result = new BillingOptionsValidator().Validate(null, new BillingOptions { NetworkPrice = -1, NamePrice = BillingOptions.MaxPrice + 1 });
+
+        Assert.Equal(
+            [
+                $"Grid:Billing:NetworkPrice (-1) must be between 0 and {BillingOptions.MaxPrice}.",
+                $"Grid:Billing:NamePrice ({BillingOptions.MaxPrice + 1}) must be between 0 and {BillingOptions.MaxPrice}.",
+            ],
+            Reasons(result));
+    }
+
     [Theory]
     [InlineData("00:00:03")]
     [InlineData("00:00:01")]

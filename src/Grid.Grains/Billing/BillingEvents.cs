@@ -59,7 +59,7 @@ public static class BillingEvents
 
     public static LedgerAppend PricesChangedEntry(long farmId, long ownerTwinId, long version, PriceList prices) =>
         new($"farm:{farmId}:prices:{version}", PricesChanged, Twin(ownerTwinId), $"farm:{farmId}", null, [],
-            Details(new { farmId, prices.Cu, prices.Su, prices.Ipu }));
+            prices.Nu is { } nu ? Details(new { farmId, prices.Cu, prices.Su, prices.Ipu, nu }) : Details(new { farmId, prices.Cu, prices.Su, prices.Ipu }));
 
     public static LedgerAppend Deposit(long twinId, string key, long amount) =>
         new($"deposit:{twinId}:{key}", LedgerKinds.Deposit, "operator", Twin(twinId), amount, [new Posting(twinId, amount)],

@@ -40,6 +40,18 @@ public sealed class BillingOptions
     /// <inheritdoc cref="CuPrice"/>
     public long IpuPrice { get; set; } = PriceList.Default.Ipu;
 
+    /// <summary>
+    /// Network price: minor units per GB (10^9 bytes, in plus out) a gateway node proxies for a name. Default: 15,000,
+    /// tfchain's NU price (see <see cref="PriceList.Default"/>). A farm's own list may set its own.
+    /// </summary>
+    public long NetworkPrice { get; set; } = PriceList.Default.Nu!.Value;
+
+    /// <summary>
+    /// Minor units per hour a gateway name is held (billed per second). Default: 2,500, tfchain's unique-name price
+    /// (see <see cref="PriceList.Default"/>). Grid-wide: every gateway serves every name.
+    /// </summary>
+    public long NamePrice { get; set; } = PriceList.Default.Name!.Value;
+
     /// <summary>Billing shard grains, each holding a reminder and driving its buckets. Default: 4.</summary>
     public int Shards { get; set; } = 4;
 
@@ -55,7 +67,7 @@ public sealed class BillingOptions
     /// </summary>
     public TimeSpan SettleDelay { get; set; } = TimeSpan.FromMinutes(1);
 
-    public PriceList DefaultPrices => new(CuPrice, SuPrice, IpuPrice);
+    public PriceList DefaultPrices => new(CuPrice, SuPrice, IpuPrice, NetworkPrice, NamePrice);
 
     /// <summary>The farmer share as an exact ratio (numerator, denominator), computed once from the decimal.</summary>
     public (long Numerator, long Denominator) FarmerShareRatio

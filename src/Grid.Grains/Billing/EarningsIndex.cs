@@ -7,8 +7,8 @@ namespace Grid.Billing;
 /// <summary>
 /// Farm earnings per node and per day, folded from the <c>bill</c> entries of the ledger (this silo's reader), so
 /// they are exactly what was billed: a bill is counted once because the ledger holds it once. Each line earns its
-/// farmer floor(line × FarmerShare), the same rule as the bill's postings; a line counts on the day its bill ends
-/// (UTC). Caught up lazily when asked.
+/// farmer floor(line × FarmerShare), the same rule as the bill's postings (a name's traffic lines earn the gateway
+/// node's farm; its hours earn no farm); a line counts on the day its bill ends (UTC). Caught up lazily when asked.
 /// </summary>
 public sealed class EarningsIndex(ILedgerReader ledger, IOptions<BillingOptions> options)
 {
@@ -69,7 +69,8 @@ public sealed class EarningsIndex(ILedgerReader ledger, IOptions<BillingOptions>
     private void Add(Bill bill, (long Numerator, long Denominator) share)
     {
         var day = DateOnly.FromDateTime(bill.To.UtcDateTime);
-        foreach (var line in bill.Lines)
+        // Lines of farm 0 (a name's hours) are the grid's: no farm earns them.
+        foreach (var line in bill.Lines.Where(l => l.FarmId != 0))
         {
             if (!_farms.TryGetValue(line.FarmId, out var farm))
             {

@@ -4,7 +4,7 @@ namespace Grid.Billing;
 
 /// <summary>
 /// The postings of a bill: the tenant pays the amount, each line's farmer gets floor(line × share), the grid's
-/// account the remainder, so the postings always sum to exactly zero.
+/// account the remainder (with the whole of a line whose farmer is the grid), so the postings always sum to exactly zero.
 /// </summary>
 public static class Payouts
 {
@@ -16,8 +16,14 @@ public static class Payouts
         var paid = 0L;
         foreach (var line in bill.Lines)
         {
-            var part = Pricing.FarmerPart(line.Amount, share.Numerator, share.Denominator);
             var farmer = farmerOf(line);
+            if (farmer == Money.GridAccountId)
+            {
+                // A line no farm served (a name's hours): the grid keeps it whole, in the remainder.
+                continue;
+            }
+
+            var part = Pricing.FarmerPart(line.Amount, share.Numerator, share.Denominator);
             farmers[farmer] = farmers.GetValueOrDefault(farmer) + part;
             paid += part;
         }
@@ -36,5 +42,6 @@ public static class Payouts
     }
 
     public static LedgerAppend Entry(Bill bill, ImmutableArray<Posting> postings) =>
-        new(bill.BillId, LedgerKinds.Bill, "grid", BillingEvents.Reservation(bill.ReservationId), bill.Amount, postings, BillingEvents.Details(bill));
+        new(bill.BillId, LedgerKinds.Bill, "grid", bill.Name is { } name ? $"name:{name}" : BillingEvents.Reservation(bill.ReservationId),
+            bill.Amount, postings, BillingEvents.Details(bill));
 }

@@ -21,6 +21,9 @@ public sealed class PriceBook(IOptions<BillingOptions> options)
     /// <summary>The list a farm charges: its own when it published one, else the default.</summary>
     public PriceList For(long farmId) => _byFarm.TryGetValue(farmId, out var prices) ? prices : Default;
 
+    /// <summary>Minor units per GB a gateway node of <paramref name="farmId"/> proxies: the farm's own, else the grid's.</summary>
+    public long NetworkPriceOf(long farmId) => For(farmId).Nu ?? Default.Nu ?? 0;
+
     /// <summary>Minor units per hour for <paramref name="resources"/> on <paramref name="node"/>.</summary>
     public long PriceOf(NodeSummary node, Capacity resources) =>
         Pricing.PricePerHour(resources, For(node.FarmId), node.Certification == NodeCertification.Certified);

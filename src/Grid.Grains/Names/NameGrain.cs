@@ -1,6 +1,9 @@
 using System.Collections.Immutable;
+using Grid.Billing;
 using Grid.Grains;
 using Grid.Ledger;
+using Grid.Reservations;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
 namespace Grid.Names;
@@ -22,6 +25,9 @@ public sealed class NameRecord
     [Id(6)] public Dictionary<long, long> TrafficSequences { get; set; } = [];
     [Id(7)] public long BytesIn { get; set; }
     [Id(8)] public long BytesOut { get; set; }
+
+    /// <summary>The claim's billing: cursor, traffic waiting per gateway node, recent bills.</summary>
+    [Id(9)] public NameMeter Meter { get; set; } = new();
 }
 
 /// <summary>
@@ -29,11 +35,14 @@ public sealed class NameRecord
 /// table follow it. The route table is told after every write, and again by a new activation's first call, so a
 /// failed telling is mended by the owner's next look at the name.
 /// </summary>
-public sealed class NameGrain(
+public sealed partial class NameGrain(
     [PersistentState("name", GridStorage.Name)] IPersistentState<NameRecord> state,
     GridClock clock,
     IOptions<GatewayOptions> options,
-    LedgerRecorder ledger) : Grain, INameGrain
+    LedgerRecorder ledger,
+    ReservationBillingServices billing,
+    PriceBook prices,
+    ILogger<NameGrain> logger) : Grain, INameGrain, IRemindable
 {
     private bool _routed;
 
@@ -59,8 +68,10 @@ public sealed class NameGrain(
         Record.BytesOut = 0;
         Record.CreatedAt = now;
         Record.UpdatedAt = now;
+        Record.Meter.Start(twinId, now);
         await state.WriteOrDeactivateAsync(this);
         await ledger.RecordAsync(LedgerEvents.NameClaimed(Name, twinId, Record.Claim));
+        await StartBillingAsync();
         await RouteAsync();
         return Info()!;
     }
@@ -93,6 +104,9 @@ public sealed class NameGrain(
             return false;
         }
 
+        // The last partial period and the traffic counted so far are billed before the name is free: a failed bill
+        // fails the release (the name stays claimed, the owner retries), so no claim ends unbilled.
+        await BillUntilAsync(clock.UtcNow, final: true);
         var claim = Record.Claim;
         Record.TwinId = 0;
         Record.Backends = [];
@@ -102,19 +116,22 @@ public sealed class NameGrain(
         await ledger.RecordAsync(LedgerEvents.NameReleased(Name, twinId, claim));
         await Routes.RemoveNameAsync(Name, claim);
         _routed = true;
+        await StopBillingAsync();
         return true;
     }
 
-    public async Task AddTrafficAsync(long nodeId, long sequence, long bytesIn, long bytesOut)
+    public async Task AddTrafficAsync(TrafficCarrier carrier, long sequence, long bytesIn, long bytesOut)
     {
-        if (Record.TwinId == 0 || Record.TrafficSequences.GetValueOrDefault(nodeId) >= sequence)
+        if (Record.TwinId == 0 || Record.TrafficSequences.GetValueOrDefault(carrier.NodeId) >= sequence)
         {
             return;
         }
 
-        Record.TrafficSequences[nodeId] = sequence;
+        Record.TrafficSequences[carrier.NodeId] = sequence;
         Record.BytesIn += bytesIn;
         Record.BytesOut += bytesOut;
+        // Counted and waiting for the bill in the same write: the sequence guard above makes both exactly once.
+        Record.Meter.Add(carrier, bytesIn + bytesOut);
         await state.WriteOrDeactivateAsync(this);
     }
 

@@ -38,6 +38,8 @@ public sealed class GatewayLink(long nodeId, IGrainFactory grains, DesiredWatch 
     /// </summary>
     public async Task<long> ApplyTrafficAsync(Heartbeat heartbeat, NodeState state, Func<Task> write)
     {
+        var registration = state.Registration!;
+        var carrier = new TrafficCarrier(nodeId, registration.FarmId, registration.TwinId);
         var sequence = heartbeat.TrafficSequence;
         if (sequence <= state.TrafficApplied)
         {
@@ -45,7 +47,7 @@ public sealed class GatewayLink(long nodeId, IGrainFactory grains, DesiredWatch 
         }
 
         await Task.WhenAll((heartbeat.Traffic ?? []).GroupBy(t => t.Name, StringComparer.Ordinal).Select(name =>
-            grains.GetGrain<INameGrain>(name.Key).AddTrafficAsync(nodeId, sequence, name.Sum(t => t.BytesIn), name.Sum(t => t.BytesOut))));
+            grains.GetGrain<INameGrain>(name.Key).AddTrafficAsync(carrier, sequence, name.Sum(t => t.BytesIn), name.Sum(t => t.BytesOut))));
         state.TrafficApplied = Math.Max(state.TrafficApplied, sequence);
         await write();
         return state.TrafficApplied;

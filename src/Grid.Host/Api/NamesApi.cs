@@ -26,6 +26,9 @@ public static class NamesApi
             .RequireGridRole(GridPolicies.Tenant);
         names.MapPut("/{name}", Update).WithName("UpdateName").WithSummary("Replace a name's backends and health check.")
             .RequireGridRole(GridPolicies.Tenant);
+        names.MapGet("/{name}/bills", GetBills).WithName("GetNameBills")
+            .WithSummary("The bills of the caller's last claim of a name (also after its release), newest first: name lines (seconds held) and traffic lines (bytes per gateway node).")
+            .RequireGridRole(GridPolicies.Tenant);
         names.MapDelete("/{name}", Release).WithName("ReleaseName").WithSummary("Release a name; anyone may claim it again.")
             .RequireGridRole(GridPolicies.Tenant);
         return api;
@@ -105,6 +108,11 @@ public static class NamesApi
     public static async Task<Results<NoContent, ProblemHttpResult>> Release(string name, HttpContext http, IGrainFactory grains) =>
         NameValidation.IsName(name) && await grains.GetGrain<INameGrain>(name).ReleaseAsync(TwinAuthentication.TwinId(http))
             ? TypedResults.NoContent()
+            : Problems.NotFound($"Name {name}");
+
+    public static async Task<Results<Ok<ImmutableArray<Bill>>, ProblemHttpResult>> GetBills(string name, HttpContext http, IGrainFactory grains) =>
+        NameValidation.IsName(name) && await grains.GetGrain<INameGrain>(name).GetBillsAsync(TwinAuthentication.TwinId(http)) is { } bills
+            ? TypedResults.Ok(bills)
             : Problems.NotFound($"Name {name}");
 
     /// <summary>The name if it is well-formed, claimed and the caller's; else null (a malformed name activates no grain).</summary>

@@ -19,7 +19,7 @@ public static class PricesApi
     {
         var billing = api.MapGroup("").WithTags("Billing");
         billing.MapGet("/prices", GetPrices).WithName("GetPrices").RequireGridRole(GridPolicies.Member)
-            .WithSummary("The default price list and every farm's own list (minor units per unit-hour).");
+            .WithSummary("The default price list and every farm's own list (minor units per unit-hour; nu per GB proxied, name per hour held).");
         billing.MapPut("/farms/{farmId:long}/prices", SetFarmPrices).WithName("SetFarmPrices").RequireGridRole(GridPolicies.Farmer)
             .WithSummary("Publish the caller's farm's price list; reservations placed from now on pay it.");
         billing.MapPost("/quotes", CreateQuote).WithName("CreateQuote").RequireGridRole(GridPolicies.Tenant)
@@ -42,7 +42,9 @@ public static class PricesApi
         var prices = new PriceList(
             validation.Amount("cu", body.Cu, 0, BillingOptions.MaxPrice, required: true),
             validation.Amount("su", body.Su, 0, BillingOptions.MaxPrice, required: true),
-            validation.Amount("ipu", body.Ipu, 0, BillingOptions.MaxPrice, required: true));
+            validation.Amount("ipu", body.Ipu, 0, BillingOptions.MaxPrice, required: true),
+            // Optional (it came later): without it the farm's gateways carry traffic at the grid's network price.
+            body.Nu is null ? null : validation.Amount("nu", body.Nu, 0, BillingOptions.MaxPrice, required: false));
         if (!validation.IsValid)
         {
             return TypedResults.ValidationProblem(validation.Errors);
