@@ -109,6 +109,16 @@ public sealed partial class NameGrain
     private async Task<Bill?> BillAsync(DateTimeOffset to)
     {
         var bill = Meter.Compute(Name, Record.Claim, Record.TwinId, to, BillingOptions.NamePrice, prices.NetworkPriceOf);
+
+        // Nothing to pay (a name released within a second or so of its claim, traffic worth less than a minor unit):
+        // no ledger entry, whose postings could only be zero; the cursor still moves past what was counted.
+        if (bill is { Amount: 0 })
+        {
+            Meter.Advance(bill.To, bill);
+            await state.WriteOrDeactivateAsync(this);
+            return null;
+        }
+
         if (bill is not null)
         {
             var append = Payouts.Entry(bill, Payouts.Of(bill, Meter.FarmerOf, BillingOptions.FarmerShareRatio));

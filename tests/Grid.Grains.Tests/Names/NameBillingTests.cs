@@ -79,6 +79,26 @@ public sealed class NameBillingTests
     }
 
     [Fact]
+    public async Task ANameReleasedWithinASecondOfItsClaimOwesNothingAndIsReleased()
+    {
+        var ledger = new MemoryLedgerStore();
+        await using var grid = await GridCluster.StartAsync(ledger, ("Grid:Health:HeartbeatTimeout", "10:00:00"), ("Grid:Billing:TickInterval", "01:00:00"));
+        var tenant = GridCluster.NewId();
+        var name = $"brief-{GridCluster.NewId()}";
+        var grain = grid.Grains.GetGrain<INameGrain>(name);
+        await grain.ClaimAsync(tenant, [new NameBackend(null, null, "http://10.0.0.9")], NameHealthCheck.Default);
+
+        // One second at 2,500 per hour is worth less than a minor unit: the release bills nothing and succeeds.
+        grid.Clock.Advance(TimeSpan.FromSeconds(1));
+        Assert.True(await grain.ReleaseAsync(tenant));
+
+        var entries = await ledger.ReadAsync(1, 10_000);
+        Assert.DoesNotContain(entries, e => e.Kind == LedgerKinds.Bill && e.Subject == $"name:{name}");
+        Assert.Contains(entries, e => e.Kind == LedgerKinds.NameReleased && e.Subject.Contains(name, StringComparison.Ordinal));
+        Assert.Equal(0, (await BillingSteps.Account(grid, tenant)).Balance);
+    }
+
+    [Fact]
     public async Task ABillWhoseWriteWasLostIsAdoptedFromTheLedgerAndOnlyItsBytesLeaveTheMeter()
     {
         var ledger = new MemoryLedgerStore();
