@@ -31,9 +31,6 @@ public sealed class ConsoleBrowserTests(ITestOutputHelper output)
         var tenant = await TwinAsync(grid, "tenant");
         var tenantId = (await grid.SendAsync(HttpMethod.Get, "/api/v1/account", tenant, null, 200))["twinId"]!.GetValue<long>();
         await grid.SendAsync(HttpMethod.Post, $"/api/v1/accounts/{tenantId}/deposits", OperatorKey, new { amount = 100 * MinorUnits }, 200);
-        // A name of the tenant's, routed to a fixed URL: this grid has no gateway node, so no health probe passes.
-        var backendUrl = $"http://127.0.0.1:{grid.Api.Port}";
-        await grid.SendAsync(HttpMethod.Post, "/api/v1/names", tenant, new { name = NameOfTenant, backends = new[] { new { url = backendUrl } } }, 201);
         var farmId = (await grid.SendAsync(HttpMethod.Post, "/api/v1/farms", farmer, new
         {
             name = "browser-farm",
@@ -96,6 +93,10 @@ public sealed class ConsoleBrowserTests(ITestOutputHelper output)
         var quote = await grid.SendAsync(HttpMethod.Post, "/api/v1/quotes", tenant, new { resources = new { cru = 2, mru = 2L << 30, ipv4 = 1 }, strategy = "binpack" }, 200);
         await Expect(page.Locator("#quote-text")).ToContainTextAsync($"{Money(quote["pricePerHour"]!.GetValue<long>())} USD per hour");
         await Expect(page.Locator("#balance")).ToHaveTextAsync($"{Money(100 * MinorUnits)} USD");
+        // A name of the tenant's, claimed once the untouched balance was seen (names are billed), routed to a fixed URL:
+        // this grid has no gateway node, so no health probe passes.
+        var backendUrl = $"http://127.0.0.1:{grid.Api.Port}";
+        await grid.SendAsync(HttpMethod.Post, "/api/v1/names", tenant, new { name = NameOfTenant, backends = new[] { new { url = backendUrl } } }, 201);
         Assert.Equal(0, (await grid.SendAsync(HttpMethod.Get, "/api/v1/reservations", tenant, null, 200))["total"]!.GetValue<int>());
         await page.GetByRole(AriaRole.Button, new() { Name = "Place reservation" }).ClickAsync();
         await Expect(page.Locator("#notice")).ToContainTextAsync("is active on node");
