@@ -17,6 +17,7 @@ public sealed class ConsoleBrowserTests(ITestOutputHelper output)
     private static readonly string[] AgentOptions = ["--heartbeat-interval", "500ms"];
     private const string OperatorKey = "operator-key-of-the-console-test";
     private const long MinorUnits = 10_000_000;
+    private const string NameOfTenant = "console-demo";
 
     [Fact]
     public async Task OverviewMatchesTheApiTenantReservesFarmerDrainsAndAKilledNodeTurnsDownLive()
@@ -92,12 +93,24 @@ public sealed class ConsoleBrowserTests(ITestOutputHelper output)
         var quote = await grid.SendAsync(HttpMethod.Post, "/api/v1/quotes", tenant, new { resources = new { cru = 2, mru = 2L << 30, ipv4 = 1 }, strategy = "binpack" }, 200);
         await Expect(page.Locator("#quote-text")).ToContainTextAsync($"{Money(quote["pricePerHour"]!.GetValue<long>())} USD per hour");
         await Expect(page.Locator("#balance")).ToHaveTextAsync($"{Money(100 * MinorUnits)} USD");
+        // A name of the tenant's, claimed once the untouched balance was seen (names are billed), routed to a fixed URL:
+        // this grid has no gateway node, so no health probe passes.
+        var backendUrl = $"http://127.0.0.1:{grid.Api.Port}";
+        await grid.SendAsync(HttpMethod.Post, "/api/v1/names", tenant, new { name = NameOfTenant, backends = new[] { new { url = backendUrl } } }, 201);
         Assert.Equal(0, (await grid.SendAsync(HttpMethod.Get, "/api/v1/reservations", tenant, null, 200))["total"]!.GetValue<int>());
         await page.GetByRole(AriaRole.Button, new() { Name = "Place reservation" }).ClickAsync();
         await Expect(page.Locator("#notice")).ToContainTextAsync("is active on node");
         var reservation = (await grid.SendAsync(HttpMethod.Get, "/api/v1/reservations", tenant, null, 200))["items"]!.AsArray().Single()!;
         var reservationId = reservation["reservationId"]!.GetValue<long>();
         var placedOn = reservation["nodeId"]!.GetValue<long>();
+        // Its workloads: a process the agent runs, and a zdb no node runs (a reason and a message say why).
+        var webId = await DeployAsync(grid, tenant, reservationId, new
+        {
+            name = "web",
+            type = "process",
+            process = new { command = "/bin/sh", args = new[] { "-c", "exec sleep 600" } },
+        });
+        var dbId = await DeployAsync(grid, tenant, reservationId, new { name = "db", type = "zdb" });
         var row = page.Locator($"#reservations tr[data-reservation-id='{reservationId}']");
         await Expect(row.Locator(".reservation-state")).ToHaveTextAsync("active");
         await Expect(row).ToContainTextAsync($"#{placedOn}");
@@ -115,6 +128,40 @@ public sealed class ConsoleBrowserTests(ITestOutputHelper output)
         var shownBillId = await shownBill.GetAttributeAsync("data-bill-id");
         var bill = apiBills.Single(b => b!["billId"]!.ToString() == shownBillId);
         await Expect(shownBill.Locator(".amount")).ToHaveTextAsync(Money(bill!["amount"]!.GetValue<long>()));
+        // The workloads as the API reports them, live in the open detail.
+        var web = page.Locator($"#workloads tr[data-workload-id='{webId}']");
+        await Expect(web.Locator(".workload-state")).ToHaveTextAsync("running");
+        var db = page.Locator($"#workloads tr[data-workload-id='{dbId}']");
+        await Expect(db.Locator(".workload-state")).ToHaveTextAsync("unsupported");
+        var dbInfo = await grid.SendAsync(HttpMethod.Get, $"/api/v1/workloads/{dbId}", tenant, null, 200);
+        await Expect(db.Locator(".workload-reason")).ToHaveTextAsync($"{dbInfo["reason"]} {dbInfo["message"]}");
+        await web.GetByRole(AriaRole.Button, new() { Name = $"Show the logs of workload web #{webId}" }).ClickAsync();
+        await Expect(page.GetByRole(AriaRole.Heading, new() { Name = $"Logs of web #{webId}" })).ToBeVisibleAsync();
+        var logs = await LogsAsync(grid, tenant, webId);
+        await Expect(page.Locator("pre#workload-logs")).ToHaveTextAsync(logs.Length == 0 ? "(no output yet)" : logs);
+
+        // The tenant's name: its URL as a link, its backend with the health the API reports, its traffic and bills.
+        var name = await grid.SendAsync(HttpMethod.Get, $"/api/v1/names/{NameOfTenant}", tenant, null, 200);
+        var nameRow = page.Locator($"#names-table tr[data-name='{NameOfTenant}']");
+        var url = name["url"]!.GetValue<string>();
+        await Expect(nameRow.GetByRole(AriaRole.Link, new() { Name = url })).ToHaveAttributeAsync("href", url);
+        var backend = name["backends"]!.AsArray().Single()!;
+        Assert.Equal("unhealthy", backend["state"]!.GetValue<string>());
+        await Expect(nameRow.Locator(".backend")).ToHaveTextAsync($"{backendUrl} unhealthy {backend["reason"]}");
+        await Expect(nameRow.Locator(".name-traffic")).ToHaveTextAsync("0 B in / 0 B out");
+        await Poll.UntilAsync(async () => (await grid.SendAsync(HttpMethod.Get, $"/api/v1/names/{NameOfTenant}/bills", tenant, null, 200)).AsArray().Count > 0,
+            TimeSpan.FromSeconds(60), "the name's first bill");
+        await nameRow.GetByRole(AriaRole.Button, new() { Name = $"Show the bills of name {NameOfTenant}" }).ClickAsync();
+        var nameLine = page.Locator("#name-bills-table tbody tr[data-kind=name]").First;
+        await Expect(nameLine).ToBeVisibleAsync();
+        var nameBillId = await nameLine.GetAttributeAsync("data-bill-id");
+        var nameBill = (await grid.SendAsync(HttpMethod.Get, $"/api/v1/names/{NameOfTenant}/bills", tenant, null, 200)).AsArray()
+            .Single(b => b!["billId"]!.ToString() == nameBillId)!;
+        var line = nameBill["lines"]!.AsArray().Single(l => l!["kind"]?.GetValue<string>() == "name")!;
+        await Expect(nameLine.Locator(".line-kind")).ToHaveTextAsync("name held");
+        await Expect(nameLine.Locator(".usage")).ToHaveTextAsync($"{line["seconds"]} s");
+        await Expect(nameLine.Locator(".amount")).ToHaveTextAsync(Money(line["amount"]!.GetValue<long>()));
+
         // The public overview counts the address the reservation took.
         await Expect(page.Locator("#capacity li[data-unit=ipv4] .label")).ToContainTextAsync("1 addresses of 2 addresses used");
         await ShotAsync(page, "tenant");
@@ -171,6 +218,19 @@ public sealed class ConsoleBrowserTests(ITestOutputHelper output)
     {
         var fraction = (Math.Abs(minor) % MinorUnits).ToString("D7", System.Globalization.CultureInfo.InvariantCulture).TrimEnd('0');
         return $"{(minor < 0 ? "-" : "")}{Math.Abs(minor) / MinorUnits}.{fraction.PadRight(2, '0')}";
+    }
+
+    private static async Task<long> DeployAsync(GridProcesses grid, string key, long reservationId, object workload) =>
+        (await grid.SendAsync(HttpMethod.Post, $"/api/v1/reservations/{reservationId}/workloads", key, workload, 201))["workloadId"]!.GetValue<long>();
+
+    /// <summary>A workload's logs as the API serves them (text, not JSON).</summary>
+    private static async Task<string> LogsAsync(GridProcesses grid, string key, long workloadId)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(grid.Api, $"/api/v1/workloads/{workloadId}/logs?tail=200"));
+        request.Headers.Authorization = new("Bearer", key);
+        using var response = await grid.Http.SendAsync(request);
+        Assert.Equal(System.Net.HttpStatusCode.OK, response.StatusCode);
+        return await response.Content.ReadAsStringAsync();
     }
 
     private static async Task SignInAsync(IPage page, string apiKey)

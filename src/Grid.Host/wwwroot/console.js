@@ -68,6 +68,8 @@ async function detectFeatures() {
       bills: has(/^\/api\/v1\/reservations\/\{[^}]+\}\/bills$/),
       earnings: has(/^\/api\/v1\/farms\/\{[^}]+\}\/earnings$/),
       quotes: has(/^\/api\/v1\/quotes$/),
+      names: has(/^\/api\/v1\/names\/?$/) && has(/^\/api\/v1\/names\/\{[^}]+\}$/),
+      nameBills: has(/^\/api\/v1\/names\/\{[^}]+\}\/bills$/),
     };
   } catch {
     state.features = {};
@@ -201,14 +203,23 @@ function resourcesText(r) {
 async function refreshTenant() {
   const page = await api("GET", "/api/v1/reservations?size=100");
   const list = Array.isArray(page) ? page : page.items || page.reservations || [];
-  $("reservations").tBodies[0].replaceChildren(...list.map((r) => el("tr", { "data-reservation-id": r.reservationId },
+  syncRows($("reservations").tBodies[0], "data-reservation-id", list, (r) => r.reservationId, (r) => [
     el("th", { scope: "row" }, `#${r.reservationId}`), el("td", { class: "reservation-state" }, status(r.state)),
     el("td", {}, r.nodeId ? `#${r.nodeId}` : "–"), el("td", {}, r.epoch), el("td", {}, resourcesText(r.resources)),
-    r.pricePerHour == null ? el("td", {}, "–") : el("td", { class: "price", "data-amount": r.pricePerHour }, money(r.pricePerHour)),
-    el("td", {}, el("button", { type: "button", class: "secondary", onclick: () => showDetail(r.reservationId) }, "Show")))));
+    r.pricePerHour == null ? el("td", {}, "–") : el("td", { class: "price", "data-amount": r.pricePerHour }, money(r.pricePerHour))],
+  (r) => el("button", { type: "button", class: "secondary", "aria-controls": "detail", "aria-label": `Show reservation ${r.reservationId}`,
+    onclick: () => showDetail(r.reservationId) }, "Show"));
+  // The open detail's workloads follow their states live (pulling, starting, running, …).
+  if (state.detailId !== undefined) await showWorkloads(state.detailId);
 }
 
 async function showDetail(id) {
+  if (state.detailId !== id) {
+    // Another reservation: nothing of the previous one's workloads or logs stays on screen.
+    state.detailId = id;
+    $("workloads").tBodies[0].replaceChildren();
+    $("workload-logs-box").hidden = true;
+  }
   const events = await api("GET", `/api/v1/reservations/${id}/events`);
   $("detail-title").textContent = `Reservation #${id}`;
   $("detail-events").replaceChildren(...events.map((e) => el("li", {}, el("time", { datetime: e.at }, dateTime(e.at)), e.message)));
@@ -221,29 +232,6 @@ async function showDetail(id) {
       el("td", { class: "amount", "data-amount": b.amount }, money(b.amount)))));
   }
   $("detail").hidden = false;
-}
-
-// A reservation's workloads: state, the reason it does not run, its published endpoints as links, and its logs on demand.
-async function showWorkloads(id) {
-  const reservation = await api("GET", `/api/v1/reservations/${id}`);
-  const ids = reservation.workloadIds || [];
-  const workloads = await Promise.all(ids.map((w) => api("GET", `/api/v1/workloads/${w}`)));
-  $("workloads").tBodies[0].replaceChildren(...workloads.map((w) => el("tr", { "data-workload-id": w.workloadId },
-    el("th", { scope: "row" }, `${w.spec.name} #${w.workloadId}`), el("td", {}, w.spec.type),
-    el("td", { class: "workload-state" }, status(w.state)),
-    el("td", { class: "workload-reason", title: w.message || "" }, w.reason ? `${w.reason}: ${w.message || ""}` : ""),
-    el("td", { class: "workload-endpoints" }, ...(w.endpoints || []).map((e) =>
-      el("a", { href: `http://${e.address}:${e.port}/`, target: "_blank", rel: "noopener" }, `${e.name} ${e.address}:${e.port}`))),
-    el("td", {}, el("button", { type: "button", class: "secondary", onclick: () => showLogs(w.workloadId) }, "Logs")))));
-  $("workload-logs").hidden = true;
-  $("detail-workloads").hidden = workloads.length === 0;
-}
-
-async function showLogs(workloadId) {
-  const response = await fetch(`/api/v1/workloads/${workloadId}/logs?tail=200`, { headers: { Authorization: `Bearer ${sessionStorage.getItem(KEY)}` } });
-  const text = response.ok ? await response.text() : `logs unavailable (HTTP ${response.status})`;
-  $("workload-logs").textContent = text || "(no output yet)";
-  $("workload-logs").hidden = false;
 }
 
 function reservationBody() {
@@ -301,7 +289,7 @@ async function refreshMine() {
       $(id).hidden = true;
     }
   };
-  await Promise.all([part("account", refreshAccount), part("farmer", refreshFarmer), part("tenant", refreshTenant)]);
+  await Promise.all([part("account", refreshAccount), part("farmer", refreshFarmer), part("tenant", refreshTenant), part("names", refreshNames)]);
 }
 
 // Polls never overlap: the next one is scheduled when the previous answer has been rendered.
