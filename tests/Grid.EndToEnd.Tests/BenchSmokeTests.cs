@@ -10,7 +10,7 @@ public sealed class BenchSmokeTests(ITestOutputHelper output)
     public async Task EveryBenchmarkScenarioRunsAndItsChecksHoldAtTinyScale()
     {
         var (exitCode, text) = await ChildProcess.RunAsync("dotnet",
-            [BuiltApp.PathOf("Grid.Bench", "Grid.Bench.dll", folder: "bench"), "all", "--scale", "tiny"], TimeSpan.FromMinutes(6));
+            [BuiltApp.PathOf("Grid.Bench", "Grid.Bench.dll", folder: "bench"), "all", "--scale", "tiny"], TimeSpan.FromMinutes(15));
         output.WriteLine(text);
 
         Assert.True(exitCode == 0, $"the harness failed ({exitCode}):\n{text}");
