@@ -106,7 +106,18 @@ public sealed record ContainerSpec(
     [property: Id(4)] string? Workdir,
     [property: Id(5)] ImmutableArray<ContainerPort> Ports,
     [property: Id(6)] ImmutableArray<ContainerMount> Mounts,
-    [property: Id(7)] ContainerRestart Restart);
+    [property: Id(7)] ContainerRestart Restart)
+{
+    /// <summary>
+    /// Size in bytes of a container's writable layer when its workload asks no <c>resources.sru</c>: 256 MiB, room for
+    /// a shell image's scratch files. The node makes the layer exactly this big and the controller counts it against
+    /// the reservation's <c>sru</c>, so the two always agree.
+    /// </summary>
+    public const long DefaultWritableLayer = 256L << 20;
+
+    /// <summary>The writable layer of a container workload with <paramref name="resources"/>: its <c>sru</c>, else <see cref="DefaultWritableLayer"/>.</summary>
+    public static long WritableLayer(Capacity resources) => resources.Sru > 0 ? resources.Sru : DefaultWritableLayer;
+}
 
 /// <summary>A <c>volume</c> workload: a filesystem of exactly <paramref name="Size"/> bytes on the node.</summary>
 [GenerateSerializer, SuppressReferenceTracking, Immutable, Alias("grid.volume-spec")]

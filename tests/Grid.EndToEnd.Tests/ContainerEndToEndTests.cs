@@ -51,7 +51,8 @@ public sealed class ContainerEndToEndTests(ITestOutputHelper output)
 
             var reservation = await grid.ReserveAsync(key, new
             {
-                resources = new { cru = 1, mru = 256L << 20, sru = 256L << 20 },
+                // A 16 MiB volume and three containers' default writable layers (256 MiB each).
+                resources = new { cru = 1, mru = 256L << 20, sru = 1L << 30 },
                 constraints = new { features = new[] { "container" } },
             });
             var reservationId = reservation["reservationId"]!.GetValue<long>();

@@ -157,6 +157,31 @@ public sealed class ContainerWorkloadApiTests(GridAppFixture fixture)
     }
 
     [Fact]
+    public async Task AContainerWithoutSruCountsAsTheDefaultWritableLayer()
+    {
+        const long Layer = ContainerSpec.DefaultWritableLayer;
+        var (key, _, _, reservationId) = await ReservationAsync(features: [Features.Container], sru: GiB);
+        var path = $"/api/v1/reservations/{reservationId}/workloads";
+        var (bareKey, _, _, bare) = await ReservationAsync(features: [Features.Container], sru: 0);
+
+        await _grid.SendOkAsync(HttpMethod.Post, path, key, new { name = "data", type = "volume", volume = new { size = GiB - Layer } }, HttpStatusCode.Created);
+        var (fits, _) = await _grid.SendAsync(HttpMethod.Post, path, key, new { name = "web", type = "container", container = new { image = Image } });
+        var (over, problem) = await _grid.SendAsync(HttpMethod.Post, path, key, new { name = "worker", type = "container", container = new { image = Image } });
+        var (none, noneProblem) = await _grid.SendAsync(HttpMethod.Post, $"/api/v1/reservations/{bare}/workloads", bareKey,
+            new { name = "web", type = "container", container = new { image = Image } });
+
+        Assert.Equal(256L << 20, Layer);
+        Assert.Equal(HttpStatusCode.Created, fits);
+        Assert.Equal(HttpStatusCode.Conflict, over);
+        Assert.Contains($"use {GiB}", problem!["detail"]!.GetValue<string>());
+        Assert.Contains($"worker asks for {Layer} more", problem["detail"]!.GetValue<string>());
+        Assert.Equal(2, (await _grid.GetAsync($"/api/v1/reservations/{reservationId}", key))["workloadIds"]!.AsArray().Count);
+        Assert.Equal(HttpStatusCode.Conflict, none);
+        Assert.Contains("sru 0 bytes", noneProblem!["detail"]!.GetValue<string>());
+        Assert.Empty((await _grid.GetAsync($"/api/v1/reservations/{bare}", bareKey))["workloadIds"]!.AsArray());
+    }
+
+    [Fact]
     public async Task PullCredentialsReachTheNodeAndNoAnswerToTheTenant()
     {
         var (key, nodeId, nodeKey, reservationId) = await ReservationAsync(features: [Features.Container], sru: 10 * GiB);
@@ -299,7 +324,8 @@ public sealed class ContainerWorkloadApiTests(GridAppFixture fixture)
     private Task<JsonNode> BeatAsync(long nodeId, string nodeKey, string[] features, string? address) =>
         _grid.SendOkAsync(HttpMethod.Post, $"/api/v1/nodes/{nodeId}/heartbeat", nodeKey, new { uptime = 10, features, address }, HttpStatusCode.OK);
 
-    private async Task<(string Key, long NodeId, string NodeKey, long ReservationId)> ReservationAsync(string[] features, long sru = 0)
+    // Room for a volume and a few containers' default writable layers (ContainerSpec.DefaultWritableLayer each).
+    private async Task<(string Key, long NodeId, string NodeKey, long ReservationId)> ReservationAsync(string[] features, long sru = GiB)
     {
         var (_, key) = await _grid.CreateTwinAsync();
         var farm = await _grid.CreateFarmAsync(key);

@@ -41,7 +41,7 @@ internal sealed class GatewayWorld
         var (nodeId, nodeKey) = await grid.RegisterNodeAsync(key, farm);
         await BeatAsync(grid, nodeId, nodeKey, ["container"], "10.1.2.3");
         var reservationId = (await grid.SendOkAsync(HttpMethod.Post, "/api/v1/reservations", key,
-            new { resources = new { cru = 2, mru = 2 * GiB }, constraints = new { farmIds = new[] { farm }, features = new[] { "container" } } },
+            new { resources = new { cru = 2, mru = 2 * GiB, sru = GiB }, constraints = new { farmIds = new[] { farm }, features = new[] { "container" } } },
             HttpStatusCode.Created))["reservationId"]!.GetValue<long>();
 
         // The second node comes up after the placement, so the reservation is on the first one.

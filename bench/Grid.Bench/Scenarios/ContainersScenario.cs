@@ -33,11 +33,11 @@ public static class ContainersScenario
         var shell = await registry.PushAsync(await TestImages.ShellAsync(), "bench/shell");
 
         var reservations = new List<long>();
-        async Task<long> ReserveAsync(long cru, long mru)
+        async Task<long> ReserveAsync(long cru, long mru, long sru = 1L << 30)
         {
             reservations.Add((await grid.SendAsync(HttpMethod.Post, "/api/v1/reservations", grid.Key, new
             {
-                resources = new { cru, mru, sru = 1L << 30 },
+                resources = new { cru, mru, sru },
                 constraints = new { features = new[] { "container" } },
             }))["reservationId"]!.GetValue<long>());
             return reservations[^1];
@@ -76,7 +76,8 @@ public static class ContainersScenario
         rows.Add(new BenchRow("containers", label, "cached image: create → running, p99", LiveGrid.Percentile(cached, 0.99) * 1000, "ms"));
 
         // Many on one node, started together in one reservation (idle shells; the image is pulled once, before the clock).
-        var pod = await ReserveAsync(8, 8L << 30);
+        // Each container's writable layer (the default size, no sru asked) counts against the reservation's sru.
+        var pod = await ReserveAsync(8, 8L << 30, (many + 1) * ContainerSpec.DefaultWritableLayer);
         await StartOneAsync(pod, new { image = shell, args = new[] { "sleep 3600" } });
         var before = ResidentBytes(agent.Pid);
         var clock = Stopwatch.StartNew();

@@ -5,7 +5,7 @@ namespace Grid.Reservations;
 /// <summary>
 /// The rules a reservation's volumes and containers keep among themselves: volume names are unique (containers
 /// mount them by name), a container mounts only volumes the reservation has, and the volumes' sizes plus the
-/// containers' writable layers (their <c>sru</c>) never exceed the reservation's <c>sru</c>.
+/// containers' writable layers (their <c>sru</c>, else <see cref="ContainerSpec.DefaultWritableLayer"/>) never exceed the reservation's <c>sru</c>.
 /// </summary>
 public static class ReservationStorage
 {
@@ -41,11 +41,11 @@ public static class ReservationStorage
         }
     }
 
-    /// <summary>The SSD a workload takes on its node: a volume's size, a container's writable layer.</summary>
+    /// <summary>The SSD a workload takes on its node: a volume's size, a container's writable layer (the node makes it that big).</summary>
     private static long Storage(WorkloadSpec spec) => spec.Type switch
     {
         WorkloadType.Volume => spec.Volume?.Size ?? spec.Resources.Sru,
-        WorkloadType.Container => spec.Resources.Sru,
+        WorkloadType.Container => ContainerSpec.WritableLayer(spec.Resources),
         _ => 0,
     };
 }

@@ -78,9 +78,9 @@ internal sealed class ContainerHost : IAsyncDisposable
     public static WorkloadAssignment Assignment(
         WorkloadKey key, string image, long mru = 0, ImmutableArray<string> entrypoint = default, ImmutableArray<string> args = default,
         ContainerRestart restart = ContainerRestart.OnFailure, long twinId = 1, PullCredentials? auth = null, ImmutableArray<ContainerPort> ports = default,
-        ImmutableArray<ContainerMount> mounts = default, long? reservationId = null) =>
+        ImmutableArray<ContainerMount> mounts = default, long? reservationId = null, long sru = 0) =>
         new(key.WorkloadId, reservationId ?? 500 + key.WorkloadId, key.Epoch, new WorkloadSpec(
-            "c", WorkloadType.Container, new Capacity(1, mru, 0, 0), null,
+            "c", WorkloadType.Container, new Capacity(1, mru, sru, 0), null,
             new ContainerSpec(
                 image, entrypoint.IsDefault ? [] : entrypoint, args.IsDefault ? [] : args, ImmutableDictionary<string, string>.Empty.Add("GREETING", "hi"),
                 null, ports.IsDefault ? [] : ports, mounts.IsDefault ? [] : mounts, restart)))
@@ -88,6 +88,14 @@ internal sealed class ContainerHost : IAsyncDisposable
             TwinId = twinId,
             Auth = auth,
         };
+
+    /// <summary>The loop devices whose backing file is under <paramref name="dir"/>.</summary>
+    public static async Task<IReadOnlyList<string>> LoopDevicesUnderAsync(string dir) =>
+        [.. (await Tools.RunAsync("losetup", "--list", "--noheadings", "--output", "NAME,BACK-FILE"))
+            .Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+            .Select(line => line.Split(' ', 2, StringSplitOptions.RemoveEmptyEntries))
+            .Where(fields => fields.Length == 2 && fields[1].Trim().StartsWith(dir, StringComparison.Ordinal))
+            .Select(fields => fields[0])];
 
     /// <summary>The ids runc lists on this machine.</summary>
     public static async Task<IReadOnlyList<string>> RuncListAsync() =>
@@ -125,9 +133,16 @@ internal sealed class ContainerHost : IAsyncDisposable
             await Tools.TryRunAsync("runc", "delete", "-f", id);
         }
 
-        foreach (var mount in File.ReadLines("/proc/self/mountinfo").Select(l => l.Split(' ')[4]).Where(p => p.StartsWith(dir, StringComparison.Ordinal)).ToList())
+        // Newest first: a container's overlay before the writable layer it sits on.
+        foreach (var mount in File.ReadLines("/proc/self/mountinfo").Select(l => l.Split(' ')[4]).Where(p => p.StartsWith(dir, StringComparison.Ordinal)).Reverse().ToList())
         {
             await Tools.TryRunAsync("umount", "-l", mount);
+        }
+
+        // Loop devices of writable layers (and volumes) under the folder; a lazily unmounted one detaches once released.
+        foreach (var device in await LoopDevicesUnderAsync(dir))
+        {
+            await Tools.TryRunAsync("losetup", "-d", device);
         }
 
         foreach (var ns in Directory.Exists("/var/run/netns") ? Directory.GetFiles("/var/run/netns", $"{prefix}*") : [])

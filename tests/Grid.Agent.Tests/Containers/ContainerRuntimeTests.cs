@@ -178,7 +178,14 @@ public sealed class ContainerRuntimeTests(ITestOutputHelper output) : IAsyncLife
         Assert.Equal([endpoint], status.Endpoints!.Value.ToArray());
         await Poll.UntilAsync(() => Answers(http, endpoint), Soon, "the adopted container answers on the same endpoint");
 
+        // Its writable layer (no sru asked: the default size) stays mounted under the running overlay.
+        var folder = Path.Combine(_host.Dir, "containers", key.ToString());
+        Assert.Equal(ContainerSpec.DefaultWritableLayer, new FileInfo(Path.Combine(folder, "layer", "volume.img")).Length);
+        Assert.Single(await ContainerHost.LoopDevicesUnderAsync(folder));
+        Assert.Contains(File.ReadLines("/proc/self/mountinfo"), line => line.Split(' ')[4] == Path.Combine(folder, "layer", "mnt"));
+
         await second.StopAsync(key, default);
+        Assert.Empty(await ContainerHost.LoopDevicesUnderAsync(folder));
 
         Assert.DoesNotContain(id, await ContainerHost.RuncListAsync());
         Assert.Empty(ContainerInstance.Load(_host.Dir));
@@ -242,6 +249,41 @@ public sealed class ContainerRuntimeTests(ITestOutputHelper output) : IAsyncLife
         {
             await volumes.StopAsync(new WorkloadKey(20, 1), default);
         }
+    }
+
+    [Fact]
+    public async Task WritingPastTheWritableLayersSruFailsInsideAndTheLayerGoesOnStop()
+    {
+        var image = await _registry!.PushAsync(await TestImages.ShellAsync(), "shop/shell");
+        var runtime = await _host.NewRuntimeAsync();
+        var key = new WorkloadKey(40, 1);
+        const long Layer = 16L << 20;
+        var folder = Path.Combine(_host.Dir, "containers", key.ToString());
+
+        var status = await runtime.StartAsync(
+            ContainerHost.Assignment(key, image, args: ["dd if=/dev/zero of=/big bs=1M count=32; echo dd-exit=$?; sleep 300"], sru: Layer), default);
+        Assert.Equal(WorkloadCondition.Running, status.Condition);
+        await Poll.UntilAsync(() => Task.FromResult(runtime.ReadLogs(key, 0)?.Text.Contains("dd-exit=", StringComparison.Ordinal) == true), Soon, "dd ends");
+        var logs = runtime.ReadLogs(key, 0)!.Text;
+        output.WriteLine(logs);
+
+        Assert.Contains("No space left on device", logs, StringComparison.Ordinal);
+        Assert.Contains("dd-exit=1", logs, StringComparison.Ordinal);
+
+        // The layer is a file of exactly its sru on one loop device; on the host's filesystem the instance takes no
+        // more than that (du -x stays off the layer's and the overlay's mounts), whatever the container wrote.
+        var layerImage = Path.Combine(folder, "layer", "volume.img");
+        Assert.Equal(Layer, new FileInfo(layerImage).Length);
+        var device = Assert.Single(await ContainerHost.LoopDevicesUnderAsync(folder));
+        var hostBytes = long.Parse((await Tools.RunAsync("du", "-sxB1", folder)).Split('\t')[0], System.Globalization.CultureInfo.InvariantCulture);
+        output.WriteLine($"{device}; the instance takes {hostBytes} bytes on the host");
+        Assert.True(hostBytes <= Layer + (1L << 20), $"the instance takes {hostBytes} bytes of the host's disk; its layer is {Layer}");
+
+        await runtime.StopAsync(key, default);
+
+        Assert.Empty(await ContainerHost.LoopDevicesUnderAsync(folder));
+        Assert.False(Directory.Exists(folder));
+        Assert.DoesNotContain(File.ReadLines("/proc/self/mountinfo"), line => line.Contains(folder, StringComparison.Ordinal));
     }
 
     [Fact]

@@ -1,12 +1,16 @@
 using System.Diagnostics;
 using System.Globalization;
 using Grid.Agent.Runtimes.Processes;
+using Grid.Agent.Runtimes.Volumes;
 
 namespace Grid.Agent.Runtimes.Containers;
 
 // What the container runtime does on the host for one instance: its writable layer, runc under a detached shell, cleanup.
 internal sealed partial class ContainerRuntime
 {
+    // Folders of an instance that a restart or an end removes ("upper" and "work" are left by agents before layers had a filesystem).
+    private static readonly string[] s_layerFolders = ["layer", "upper", "work", "rootfs"];
+
     private static readonly string? s_setsid = new[] { "/usr/bin/setsid", "/bin/setsid" }.FirstOrDefault(File.Exists);
 
     /// <summary>
@@ -39,11 +43,17 @@ internal sealed partial class ContainerRuntime
             && File.ReadAllText(Path.Combine("/proc", pid.ToString(CultureInfo.InvariantCulture), "cmdline")).Contains(instance.Id, StringComparison.Ordinal));
     }
 
-    /// <summary>The image's root filesystem, read-only below the instance's own writable layer (owned by the mapped root).</summary>
-    private async Task<string> MountOverlayAsync(ContainerInstance instance, ReadyImage image, CancellationToken cancellationToken)
+    /// <summary>
+    /// The image's root filesystem, read-only below the instance's own writable layer: the upper and work folders
+    /// live on an ext4 filesystem of exactly <paramref name="layerSize"/> bytes on a loop device (its root owned by
+    /// the mapped root), so a container that writes past it gets ENOSPC and the node's disk is untouched.
+    /// </summary>
+    private async Task<string> MountOverlayAsync(ContainerInstance instance, ReadyImage image, long layerSize, CancellationToken cancellationToken)
     {
-        var upper = Directory.CreateDirectory(Path.Combine(instance.Folder, "upper")).FullName;
-        var work = Directory.CreateDirectory(Path.Combine(instance.Folder, "work")).FullName;
+        var layer = LayerFolder(instance);
+        await LoopVolume.CreateAsync(layer, layerSize, options.ContainerUidBase, cancellationToken);
+        var upper = Directory.CreateDirectory(Path.Combine(layer, LoopVolume.MountName, "upper")).FullName;
+        var work = Directory.CreateDirectory(Path.Combine(layer, LoopVolume.MountName, "work")).FullName;
         var rootFs = Directory.CreateDirectory(Path.Combine(instance.Folder, "rootfs")).FullName;
         var owner = options.ContainerUidBase.ToString(CultureInfo.InvariantCulture);
         var chown = await Tool.RunAsync("chown", [$"{owner}:{owner}", upper], cancellationToken);
@@ -58,7 +68,8 @@ internal sealed partial class ContainerRuntime
     {
         await Tool.RunAsync("runc", ["delete", "-f", instance.Id], CancellationToken.None);
         await Tool.RunAsync("umount", [Path.Combine(instance.Folder, "rootfs")], CancellationToken.None);
-        foreach (var leftover in new[] { "upper", "work", "rootfs" })
+        await RemoveLayerAsync(instance);
+        foreach (var leftover in s_layerFolders)
         {
             DeleteFolder(Path.Combine(instance.Folder, leftover));
         }
@@ -87,6 +98,8 @@ internal sealed partial class ContainerRuntime
             LogCleanupFailed(instance.Id, "umount", LastLine(umount.Output));
         }
 
+        // The layer goes after the overlay that uses it: its filesystem, loop device and image file.
+        await RemoveLayerAsync(instance);
         if (!instance.Ports.IsDefaultOrEmpty)
         {
             await ports.UnpublishAsync(instance.Key);
@@ -96,7 +109,7 @@ internal sealed partial class ContainerRuntime
         _cgroups.Remove(instance.Id);
         if (keepLogs)
         {
-            foreach (var layer in new[] { "upper", "work", "rootfs" })
+            foreach (var layer in s_layerFolders)
             {
                 DeleteFolder(Path.Combine(instance.Folder, layer));
             }
@@ -114,6 +127,22 @@ internal sealed partial class ContainerRuntime
         if (!instance.Ports.IsDefaultOrEmpty)
         {
             await ports.PublishAsync(instance.Key, instance.Ports, pod.Address, cancellationToken);
+        }
+    }
+
+    /// <summary>The folder of an instance's writable layer: its ext4 image and the mount holding upper and work.</summary>
+    private static string LayerFolder(ContainerInstance instance) => Path.Combine(instance.Folder, "layer");
+
+    /// <summary>Unmounts the writable layer, detaches its loop device and deletes its image; nothing when already gone.</summary>
+    private async Task RemoveLayerAsync(ContainerInstance instance)
+    {
+        try
+        {
+            await LoopVolume.RemoveAsync(LayerFolder(instance));
+        }
+        catch (Exception e) when (e is HostCommandException or IOException or UnauthorizedAccessException)
+        {
+            LogCleanupFailed(instance.Id, "writable layer", e.Message);
         }
     }
 

@@ -12,7 +12,7 @@ namespace Grid.Agent.Runtimes.Containers;
 /// <summary>
 /// Runs <c>container</c> workloads with the field's tools: <c>skopeo</c> pulls the image pinned by digest into the
 /// node's cache (<see cref="ImageStore"/>), <c>umoci</c> unpacks it once, and <c>runc</c> runs each instance on an
-/// overlay of it (a writable layer per instance) in its own namespaces, its root mapped to an unprivileged host
+/// overlay of it (a writable layer per instance, an ext4 filesystem of its <c>sru</c> on a loop device) in its own namespaces, its root mapped to an unprivileged host
 /// range, joined to its reservation's pod network. <c>runc run</c> runs under a detached shell that keeps its
 /// output and exit status in the instance folder (<c>&lt;workdir&gt;/containers/&lt;id&gt;-e&lt;epoch&gt;/</c>), so containers
 /// outlive an agent crash and are re-adopted from <c>containers.json</c> and <c>runc list</c>.
@@ -120,6 +120,13 @@ internal sealed partial class ContainerRuntime(
             return Fail(key, WorkloadCondition.Refused, WorkloadReasons.Refused, "the container workload has no image pinned by a sha256 digest");
         }
 
+        var layerSize = ContainerSpec.WritableLayer(assignment.Spec.Resources);
+        if (layerSize < LoopVolume.SmallestSize)
+        {
+            return Fail(key, WorkloadCondition.Refused, WorkloadReasons.Refused,
+                $"a container's writable layer (resources.sru) needs at least {LoopVolume.SmallestSize} bytes; {layerSize} asked");
+        }
+
         _phases[key] = WorkloadState.Pulling;
         ContainerInstance? instance = null;
         try
@@ -161,7 +168,7 @@ internal sealed partial class ContainerRuntime(
             instance = _instances[key] = instance with { Endpoints = endpoints };
             SaveState();
 
-            var rootFs = await MountOverlayAsync(instance, image, cancellationToken);
+            var rootFs = await MountOverlayAsync(instance, image, layerSize, cancellationToken);
             _cgroups.Create(instance.Id, assignment.Spec.Resources.Mru);
             ContainerBundle.Write(Path.Combine(image.BundleDir, "config.json"), Path.Combine(instance.Folder, "config.json"), new BundleSettings(
                 Args(spec, image),

@@ -23,7 +23,9 @@ internal sealed record VolumeEntry(long WorkloadId, long Epoch, long Reservation
 
 /// <summary>
 /// An ext4 filesystem in a file on a loop device: the kernel stops writes at its size (ENOSPC inside, nothing
-/// outside). Made and taken apart with the field's tools (<c>mkfs.ext4</c>, <c>losetup</c>, <c>mount</c>).
+/// outside). Made and taken apart with the field's tools (<c>mkfs.ext4</c>, <c>losetup</c>, <c>mount</c>). Volumes and
+/// containers' writable layers both live in one: a folder holding the image <see cref="ImageName"/> and its mount
+/// folder <see cref="MountName"/>.
 /// </summary>
 internal static class LoopVolume
 {
@@ -33,17 +35,25 @@ internal static class LoopVolume
     /// <summary>Name of the mount folder in a volume's folder.</summary>
     public const string MountName = "mnt";
 
+    /// <summary>The smallest filesystem made (mkfs.ext4 needs room for its metadata and journal).</summary>
+    public const long SmallestSize = 1L << 20;
+
+    /// <summary>Makes <paramref name="volume"/>'s filesystem and mounts it.</summary>
+    public static Task CreateAsync(VolumeEntry volume, int rootOwner, CancellationToken cancellationToken) =>
+        CreateAsync(volume.Folder, volume.Size, rootOwner, cancellationToken);
+
     /// <summary>
-    /// Makes the filesystem in a sparse image of exactly <see cref="VolumeEntry.Size"/> bytes, its root owned by
-    /// <paramref name="rootOwner"/> (the container's mapped root), and mounts it.
+    /// Makes the filesystem in a sparse image of exactly <paramref name="size"/> bytes in <paramref name="folder"/>,
+    /// its root owned by <paramref name="rootOwner"/> (the container's mapped root), and mounts it.
     /// </summary>
-    public static async Task CreateAsync(VolumeEntry volume, int rootOwner, CancellationToken cancellationToken)
+    public static async Task CreateAsync(string folder, long size, int rootOwner, CancellationToken cancellationToken)
     {
-        Directory.CreateDirectory(volume.MountPath);
-        using (var image = new FileStream(volume.Image, FileMode.CreateNew, FileAccess.Write))
+        var imagePath = Path.Combine(folder, ImageName);
+        Directory.CreateDirectory(Path.Combine(folder, MountName));
+        using (var image = new FileStream(imagePath, FileMode.CreateNew, FileAccess.Write))
         {
             // Sparse: space is taken as the tenant writes, and the free-space check before covers the whole size.
-            image.SetLength(volume.Size);
+            image.SetLength(size);
         }
 
         var owner = rootOwner.ToString(CultureInfo.InvariantCulture);
@@ -52,19 +62,23 @@ internal static class LoopVolume
         // usable space is close to the size; no lazy init, so no background writer keeps the device busy after mount.
         await HostCommand.CheckedAsync(
             "mkfs.ext4",
-            ["-q", "-F", "-m", "0", "-i", "32768", "-E", $"lazy_itable_init=0,lazy_journal_init=0,root_owner={owner}:{owner}", volume.Image],
+            ["-q", "-F", "-m", "0", "-i", "32768", "-E", $"lazy_itable_init=0,lazy_journal_init=0,root_owner={owner}:{owner}", imagePath],
             cancellationToken);
-        await MountAsync(volume, cancellationToken);
+        await MountAsync(folder, cancellationToken);
     }
 
-    /// <summary>Attaches the existing image to a free loop device and mounts it (after a host reboot too).</summary>
-    public static async Task MountAsync(VolumeEntry volume, CancellationToken cancellationToken)
+    /// <summary>Attaches <paramref name="volume"/>'s existing image to a free loop device and mounts it.</summary>
+    public static Task MountAsync(VolumeEntry volume, CancellationToken cancellationToken) => MountAsync(volume.Folder, cancellationToken);
+
+    /// <summary>Attaches the existing image in <paramref name="folder"/> to a free loop device and mounts it (after a host reboot too).</summary>
+    public static async Task MountAsync(string folder, CancellationToken cancellationToken)
     {
-        Directory.CreateDirectory(volume.MountPath);
-        var device = (await HostCommand.CheckedAsync("losetup", ["--find", "--show", volume.Image], cancellationToken)).Trim();
+        var mountPath = Path.Combine(folder, MountName);
+        Directory.CreateDirectory(mountPath);
+        var device = (await HostCommand.CheckedAsync("losetup", ["--find", "--show", Path.Combine(folder, ImageName)], cancellationToken)).Trim();
         try
         {
-            await HostCommand.CheckedAsync("mount", ["-t", "ext4", "-o", "nodev,nosuid", device, volume.MountPath], cancellationToken);
+            await HostCommand.CheckedAsync("mount", ["-t", "ext4", "-o", "nodev,nosuid", device, mountPath], cancellationToken);
         }
         catch
         {

@@ -20,7 +20,7 @@ internal sealed partial class VolumeRuntime(AgentOptions options, ILogger logger
     /// <summary>Message prefix of a start refused for lack of space (<see cref="WorkloadReasons.NoSpace"/>).</summary>
     public const string NoSpacePrefix = WorkloadReasons.NoSpace + ": ";
 
-    private const long SmallestSize = 1L << 20;
+    private const long SmallestSize = LoopVolume.SmallestSize;
 
     // Touched by the loop and by stops running in parallel: every access and each state file write holds the gate.
     private readonly Lock _gate = new();
