@@ -33,6 +33,9 @@ public sealed class ContainerEndToEndTests(ITestOutputHelper output)
         var key = (await grid.SendAsync(HttpMethod.Post, "/api/v1/twins", null, new { name = "containers" }, 201))["apiKey"]!.GetValue<string>();
         var farm = (await grid.SendAsync(HttpMethod.Post, "/api/v1/farms", key, new { name = "container-farm" }, 201))["farmId"]!.GetValue<long>();
         var agents = new Dictionary<long, (string Key, string WorkDir, ChildProcess Process)>();
+        var started = new List<ChildProcess>();
+        var workloads = new List<long>();
+        var reservations = new List<long>();
         for (var i = 0; i < 2; i++)
         {
             var node = await grid.SendAsync(HttpMethod.Post, "/api/v1/nodes", key,
@@ -40,6 +43,7 @@ public sealed class ContainerEndToEndTests(ITestOutputHelper output)
             var (nodeId, nodeKey) = (node["nodeId"]!.GetValue<long>(), node["nodeKey"]!.GetValue<string>());
             var workDir = Path.Combine(grid.Root, $"agent{i}");
             agents[nodeId] = (nodeKey, workDir, grid.StartAgent(nodeId, nodeKey, workDir, AgentOptions));
+            started.Add(agents[nodeId].Process);
         }
 
         try
@@ -56,9 +60,10 @@ public sealed class ContainerEndToEndTests(ITestOutputHelper output)
                 constraints = new { features = new[] { "container" } },
             });
             var reservationId = reservation["reservationId"]!.GetValue<long>();
+            reservations.Add(reservationId);
             var firstNode = reservation["nodeId"]!.GetValue<long>();
 
-            await Deploy(grid, key, reservationId, new { name = "data", type = "volume", volume = new { size = 16L << 20 } });
+            workloads.Add(await Deploy(grid, key, reservationId, new { name = "data", type = "volume", volume = new { size = 16L << 20 } }));
             var web = await Deploy(grid, key, reservationId, new
             {
                 name = "web",
@@ -71,6 +76,7 @@ public sealed class ContainerEndToEndTests(ITestOutputHelper output)
                     restart = "always",
                 },
             });
+            workloads.Add(web);
             var (address, port) = await RunningEndpointAsync(grid, key, web, firstNode, "the container runs on its first node");
             Assert.Equal(TestImages.Greeting, (await GetAsync(address, port)).Trim());
             var workload = await WorkloadAsync(grid, key, web);
@@ -94,6 +100,7 @@ public sealed class ContainerEndToEndTests(ITestOutputHelper output)
                     restart = "never",
                 },
             });
+            workloads.Add(filler);
             await Poll.UntilAsync(async () => (await LogsAsync(grid, key, filler)).Contains("dd-exit=", StringComparison.Ordinal),
                 TimeSpan.FromSeconds(60), "the filler container ran and its output reached the controller");
             var logs = await LogsAsync(grid, key, filler);
@@ -111,6 +118,7 @@ public sealed class ContainerEndToEndTests(ITestOutputHelper output)
                 type = "container",
                 container = new { image = $"{files.UrlOf(archive.Path)}@sha256:{new string('0', 64)}", restart = "never" },
             });
+            workloads.Add(wrong);
             await Poll.UntilAsync(async () => (await WorkloadAsync(grid, key, wrong))["reason"]?.GetValue<string>() == "digest-mismatch",
                 TimeSpan.FromSeconds(30), "the wrong digest is reported as digest-mismatch");
             Assert.Equal("failed", (await WorkloadAsync(grid, key, wrong))["state"]!.GetValue<string>());
@@ -131,19 +139,20 @@ public sealed class ContainerEndToEndTests(ITestOutputHelper output)
                 && e.ToJsonString().Contains("data", StringComparison.Ordinal));
 
             // The returning agent stops what it left behind: runc has no container of that node.
-            grid.StartAgent(firstNode, victim.Key, victim.WorkDir, AgentOptions);
+            started.Add(grid.StartAgent(firstNode, victim.Key, victim.WorkDir, AgentOptions));
             await Poll.UntilAsync(async () => (await RuncIdsAsync(firstNode)).Count == 0, TimeSpan.FromSeconds(60),
                 "the returning agent leaves no stale container");
         }
         finally
         {
-            foreach (var nodeId in agents.Keys)
+            // The agents go first: a live one would start a container removed under it again (restart: always). A
+            // killed agent leaves its containers, its volumes' mounts and loop devices and its pod's namespace.
+            foreach (var agent in started)
             {
-                foreach (var id in await RuncIdsAsync(nodeId))
-                {
-                    await Tools.TryRunAsync("runc", "delete", "-f", id);
-                }
+                GridProcesses.KillQuietly(agent.Pid);
             }
+
+            await ContainerLeftovers.RemoveAsync(grid.Root, agents.Keys, workloads, reservations);
         }
     }
 

@@ -17,6 +17,8 @@ public sealed class GatewayClient : IDisposable
 
     private long _requests;
     private long _bodyBytes;
+    private long _notFound;
+    private long _notFoundBodyBytes;
 
     /// <summary>A client of the gateway listening on 127.0.0.1:<paramref name="port"/>.</summary>
     public GatewayClient(int port) => Port = port;
@@ -30,6 +32,12 @@ public sealed class GatewayClient : IDisposable
     /// <summary>Bytes of the answers' bodies.</summary>
     public long BodyBytes => Interlocked.Read(ref _bodyBytes);
 
+    /// <summary>Requests answered 404 (by a gateway: a name it does not serve, whose traffic no name is charged).</summary>
+    public long NotFound => Interlocked.Read(ref _notFound);
+
+    /// <summary>Bytes of the 404 answers' bodies.</summary>
+    public long NotFoundBodyBytes => Interlocked.Read(ref _notFoundBodyBytes);
+
     /// <summary>One GET of <c>/</c> with <c>Host: <paramref name="host"/></c>: the status (0 when no answer came) and the body.</summary>
     public async Task<(int Status, string Body)> GetAsync(string host)
     {
@@ -41,6 +49,11 @@ public sealed class GatewayClient : IDisposable
             var body = await response.Content.ReadAsByteArrayAsync();
             Interlocked.Increment(ref _requests);
             Interlocked.Add(ref _bodyBytes, body.Length);
+            if (response.StatusCode == HttpStatusCode.NotFound)
+            {
+                Interlocked.Increment(ref _notFound);
+                Interlocked.Add(ref _notFoundBodyBytes, body.Length);
+            }
             return ((int)response.StatusCode, System.Text.Encoding.UTF8.GetString(body).Trim());
         }
         catch (Exception e) when (e is HttpRequestException or TaskCanceledException or IOException)

@@ -10,13 +10,18 @@ namespace Grid.EndToEnd.Tests;
 /// Gateway names end to end with real processes on 127.0.0.1: the controller, two gateway agents, three worker agents
 /// on two farms running containers with runc, and a registry. Two replicas of a web container behind one name are
 /// reached through both gateways, the name follows a replica moved by kill -9 of its agent under a steady load, a
-/// killed gateway leaves the other serving, a released name is 404 at both gateways within a second, and the
-/// gateways' traffic is counted for the name.
+/// killed gateway leaves the other serving, a released name is 404 at both gateways within a second, the gateways'
+/// traffic is counted for the name, and the released name's bill charges its hours and the bytes each gateway carried,
+/// of which the gateway farmer earns FarmerShare.
 /// </summary>
 [Collection(ProcessHeavy.Name)]
 public sealed class GatewayEndToEndTests(ITestOutputHelper output)
 {
     private const string Domain = "gw.grid.local";
+
+    // The farmer's share set for this grid (Grid:Billing:FarmerShare = 0.75): the test computes earnings from it.
+    private const long FarmerShareNumerator = 3;
+    private const long FarmerShareDenominator = 4;
 
     private static readonly string[] AgentOptions =
         ["--heartbeat-interval", "500ms", "--stop-on-disconnect-after", "3s", "--stop-grace", "1s", "--public-address", "127.0.0.1"];
@@ -29,7 +34,8 @@ public sealed class GatewayEndToEndTests(ITestOutputHelper output)
 
         await using var grid = new GridProcesses();
         await grid.StartHostAsync("--Grid:Health:HeartbeatInterval=00:00:00.500", "--Grid:Health:HeartbeatTimeout=00:00:02",
-            "--Grid:Health:RejoinAfter=00:00:02", "--Grid:Health:ScanInterval=00:00:00.200", $"--Grid:Gateways:Domain={Domain}");
+            "--Grid:Health:RejoinAfter=00:00:02", "--Grid:Health:ScanInterval=00:00:00.200", $"--Grid:Gateways:Domain={Domain}",
+            "--Grid:Billing:FarmerShare=0.75");
         var key = (await grid.SendAsync(HttpMethod.Post, "/api/v1/twins", null, new { name = "shop" }, 201))["apiKey"]!.GetValue<string>();
         var farms = new List<long>();
         foreach (var farmName in new[] { "farm-a", "farm-b", "gateway-farm" })
@@ -140,7 +146,7 @@ public sealed class GatewayEndToEndTests(ITestOutputHelper output)
             Assert.InRange(bytesOut, bodies, bodies + (requests * 400));
 
             await HealingEpisodeAsync(grid, key, host, agents, workloads[0], gateways[0].Client);
-            await ReleaseAsync(grid, key, workloads, gateways.Select(g => g.Client).ToList());
+            await ReleaseAsync(grid, key, workloads, gateways, farms[2]);
 
             // kill -9 of a gateway: the other one keeps serving the name, reaching both replicas.
             KillNine(agents[gateways[0].NodeId]);
@@ -208,37 +214,155 @@ public sealed class GatewayEndToEndTests(ITestOutputHelper output)
         Assert.True(share >= 0.99, $"only {share:P2} of {load.Sent} requests succeeded: {string.Join(" | ", load.Failures.Take(10))}");
     }
 
-    /// <summary>A second name on the same replicas is served by both gateways; once released it is 404 at both within 1 s.</summary>
-    private async Task ReleaseAsync(GridProcesses grid, string key, List<long> workloads, List<GatewayClient> gateways)
+    /// <summary>
+    /// A second name on the same replicas is served by both gateways and carries traffic through both; once released it
+    /// is 404 at both within 1 s, and the release bills it at once: a name line for the seconds it was held and a
+    /// traffic line per gateway node whose bytes are what the test sent and received (within the headers' size), each
+    /// at the gateway farm's network price; the gateway farmer earns FarmerShare of each traffic line.
+    /// </summary>
+    private async Task ReleaseAsync(GridProcesses grid, string key, List<long> workloads, List<(long NodeId, GatewayClient Client)> gateways, long gatewayFarm)
     {
-        await grid.SendAsync(HttpMethod.Post, "/api/v1/names", key, new
-        {
-            name = "myshop-old",
-            backends = workloads.Select(w => new { workloadId = w, port = "http" }),
-            healthCheck = new { path = "/", interval = "1s" },
-        }, 201);
+        var (namePrice, networkPrice) = await PricesAsync(grid, key, gatewayFarm);
         var host = $"myshop-old.{Domain}";
-        foreach (var client in gateways)
-        {
-            await Poll.UntilAsync(() => client.ServesAsync(host), TimeSpan.FromSeconds(30), $"the gateway on port {client.Port} serves the new name",
-                TimeSpan.FromMilliseconds(20));
-        }
 
-        await grid.SendAsync(HttpMethod.Delete, "/api/v1/names/myshop-old", key, null, 204);
-        var released = Stopwatch.StartNew();
-        var gone = new TimeSpan[gateways.Count];
-        await Task.WhenAll(gateways.Select(async (client, i) =>
+        // Clients of this name alone: what they tally, bar the 404s of a name not served yet, is the name's traffic.
+        var clients = gateways.Select(g => new GatewayClient(g.Client.Port)).ToList();
+        try
         {
-            while ((await client.GetAsync(host)).Status != 404)
+            var held = Stopwatch.StartNew();
+            await grid.SendAsync(HttpMethod.Post, "/api/v1/names", key, new
             {
-                Assert.True(released.Elapsed < TimeSpan.FromSeconds(10), $"the gateway on port {client.Port} still serves the released name");
-                await Task.Delay(10);
+                name = "myshop-old",
+                backends = workloads.Select(w => new { workloadId = w, port = "http" }),
+                healthCheck = new { path = "/", interval = "1s" },
+            }, 201);
+            foreach (var client in clients)
+            {
+                await Poll.UntilAsync(() => client.ServesAsync(host), TimeSpan.FromSeconds(30), $"the gateway on port {client.Port} serves the new name",
+                    TimeSpan.FromMilliseconds(20));
             }
 
-            gone[i] = released.Elapsed;
-        }));
-        output.WriteLine($"released name 404 at the gateways after {string.Join(", ", gone.Select(g => $"{g.TotalMilliseconds:0} ms"))}");
-        Assert.All(gone, g => Assert.True(g <= TimeSpan.FromSeconds(1), $"a gateway served the released name for {g.TotalMilliseconds:0} ms"));
+            for (var i = 0; i < 40; i++)
+            {
+                foreach (var client in clients)
+                {
+                    Assert.Equal(200, (await client.GetAsync(host)).Status);
+                }
+            }
+
+            // One more request on each client's connection: a gateway handles a connection's requests one after another,
+            // so the name's last request was counted by the time this one is answered (404: no name is charged for it).
+            foreach (var client in clients)
+            {
+                Assert.Equal(404, (await client.GetAsync($"nobody.{Domain}")).Status);
+            }
+
+            var sentAt = DateTime.UtcNow;
+            await Poll.UntilAsync(() => gateways.All(g => TrafficAcknowledged(Path.Combine(grid.Root, $"agent{g.NodeId}"), "myshop-old", sentAt)),
+                TimeSpan.FromSeconds(30), "both gateways' counts of the name are applied by the controller");
+            var counted = await NameAsync(grid, key, "myshop-old");
+            var countedBytes = counted["bytesIn"]!.GetValue<long>() + counted["bytesOut"]!.GetValue<long>();
+            var earnedBefore = await NodeEarningsAsync(grid, key, gatewayFarm);
+
+            await grid.SendAsync(HttpMethod.Delete, "/api/v1/names/myshop-old", key, null, 204);
+            held.Stop();
+            var released = Stopwatch.StartNew();
+            var gone = new TimeSpan[gateways.Count];
+            await Task.WhenAll(gateways.Select(async (gateway, i) =>
+            {
+                while ((await gateway.Client.GetAsync(host)).Status != 404)
+                {
+                    Assert.True(released.Elapsed < TimeSpan.FromSeconds(10), $"the gateway on port {gateway.Client.Port} still serves the released name");
+                    await Task.Delay(10);
+                }
+
+                gone[i] = released.Elapsed;
+            }));
+            output.WriteLine($"released name 404 at the gateways after {string.Join(", ", gone.Select(g => $"{g.TotalMilliseconds:0} ms"))}");
+            Assert.All(gone, g => Assert.True(g <= TimeSpan.FromSeconds(1), $"a gateway served the released name for {g.TotalMilliseconds:0} ms"));
+
+            // The release billed the last (here the only) period at once: no reminder, no minute's wait.
+            var bills = (await grid.SendAsync(HttpMethod.Get, "/api/v1/names/myshop-old/bills", key, null, 200)).AsArray();
+            output.WriteLine($"bills of the released name: {bills.ToJsonString()}");
+            var bill = Assert.Single(bills)!;
+            Assert.Equal("myshop-old", bill["name"]!.GetValue<string>());
+            var lines = bill["lines"]!.AsArray().Select(l => l!).ToList();
+            Assert.Equal(lines.Sum(l => l["amount"]!.GetValue<long>()), bill["amount"]!.GetValue<long>());
+
+            var nameLine = Assert.Single(lines, l => l["kind"]?.GetValue<string>() == "name");
+            var seconds = nameLine["seconds"]!.GetValue<long>();
+            Assert.InRange(seconds, 1, (long)Math.Ceiling(held.Elapsed.TotalSeconds) + 1);
+            Assert.Equal(namePrice * seconds / 3600, nameLine["amount"]!.GetValue<long>());
+
+            var traffic = lines.Where(l => l["kind"]?.GetValue<string>() == "traffic").ToList();
+            Assert.Equal(gateways.Select(g => g.NodeId).Order(), traffic.Select(l => l["nodeId"]!.GetValue<long>()).Order());
+            Assert.Equal(countedBytes, traffic.Sum(l => l["bytes"]!.GetValue<long>()));
+            var expectedEarnings = new Dictionary<long, long>();
+            foreach (var ((nodeId, _), client) in gateways.Zip(clients))
+            {
+                var line = traffic.Single(l => l["nodeId"]!.GetValue<long>() == nodeId);
+                var (bytes, amount) = (line["bytes"]!.GetValue<long>(), line["amount"]!.GetValue<long>());
+                var (requests, bodies) = (client.Requests - client.NotFound, client.BodyBytes - client.NotFoundBodyBytes);
+                output.WriteLine($"gateway node {nodeId}: {requests} requests, {bodies} body bytes received; billed {bytes} B for {amount}");
+                Assert.Equal(gatewayFarm, line["farmId"]!.GetValue<long>());
+                Assert.InRange(bytes, bodies + (requests * "GET / HTTP/1.1\r\n\r\n".Length), bodies + (requests * 400));
+                Assert.Equal(bytes * networkPrice / 1_000_000_000, amount);
+                expectedEarnings[nodeId] = earnedBefore.GetValueOrDefault(nodeId) + (amount * FarmerShareNumerator / FarmerShareDenominator);
+            }
+
+            // The gateway farm's owner earns FarmerShare of each traffic line (floor), on the node that carried it.
+            await Poll.UntilAsync(async () =>
+            {
+                var earned = await NodeEarningsAsync(grid, key, gatewayFarm);
+                return expectedEarnings.All(e => earned.GetValueOrDefault(e.Key) == e.Value);
+            }, TimeSpan.FromSeconds(15), $"the gateway farm's nodes earn {string.Join(", ", expectedEarnings.Select(e => $"{e.Value} on node {e.Key}"))}");
+        }
+        finally
+        {
+            clients.ForEach(c => c.Dispose());
+        }
+    }
+
+    /// <summary>
+    /// Gives the gateway farm a network price that makes a few kilobytes cost something (the default, per 10^9 bytes,
+    /// bills them 0) and answers the grid's name price per hour and that farm's network price per 10^9 bytes.
+    /// </summary>
+    private static async Task<(long NamePrice, long NetworkPrice)> PricesAsync(GridProcesses grid, string key, long gatewayFarm)
+    {
+        var defaults = (await grid.SendAsync(HttpMethod.Get, "/api/v1/prices", key, null, 200))["default"]!;
+        await grid.SendAsync(HttpMethod.Put, $"/api/v1/farms/{gatewayFarm}/prices", key, new
+        {
+            cu = defaults["cu"]!.GetValue<long>(),
+            su = defaults["su"]!.GetValue<long>(),
+            ipu = defaults["ipu"]!.GetValue<long>(),
+            nu = 2_500_000_000L,
+        }, 200);
+        var prices = await grid.SendAsync(HttpMethod.Get, "/api/v1/prices", key, null, 200);
+        var farm = prices["farms"]!.AsArray().Single(f => f!["farmId"]!.GetValue<long>() == gatewayFarm)!;
+        return (prices["default"]!["name"]!.GetValue<long>(), farm["prices"]!["nu"]!.GetValue<long>());
+    }
+
+    /// <summary>What each node of <paramref name="farmId"/> earned its farmer (the last 30 days).</summary>
+    private static async Task<Dictionary<long, long>> NodeEarningsAsync(GridProcesses grid, string key, long farmId) =>
+        (await grid.SendAsync(HttpMethod.Get, $"/api/v1/farms/{farmId}/earnings", key, null, 200))["nodes"]!.AsArray()
+            .ToDictionary(n => n!["nodeId"]!.GetValue<long>(), n => n!["amount"]!.GetValue<long>());
+
+    /// <summary>
+    /// True when the gateway agent in <paramref name="workDir"/> saved its traffic state after <paramref name="after"/>
+    /// holding nothing of <paramref name="name"/>: its counts left for the controller in a batch, and the controller
+    /// acknowledged that batch after the names counted it (an agent saves the state at each heartbeat and each ack).
+    /// </summary>
+    private static bool TrafficAcknowledged(string workDir, string name, DateTime after)
+    {
+        var file = new FileInfo(Path.Combine(workDir, "gateway", "traffic.json"));
+        if (!file.Exists || file.LastWriteTimeUtc <= after)
+        {
+            return false;
+        }
+
+        var state = JsonNode.Parse(File.ReadAllText(file.FullName))!;
+        static bool Holds(JsonNode? counts, string name) => counts?.AsArray().Any(t => t!["name"]!.GetValue<string>() == name) == true;
+        return !Holds(state["pending"]?["traffic"], name) && !Holds(state["current"], name);
     }
 
     private static void KillNine(ChildProcess agent)

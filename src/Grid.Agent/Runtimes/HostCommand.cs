@@ -22,8 +22,11 @@ internal sealed class HostCommandException(string message, Exception? inner = nu
 /// </summary>
 internal static class HostCommand
 {
-    /// <summary>Runs <paramref name="file"/> with <paramref name="args"/>; a tool that cannot be started throws <see cref="HostCommandException"/>.</summary>
-    public static async Task<HostCommandResult> RunAsync(string file, IEnumerable<string> args, CancellationToken cancellationToken = default)
+    /// <summary>
+    /// Runs <paramref name="file"/> with <paramref name="args"/>, <paramref name="input"/> (if any) on its standard input;
+    /// a tool that cannot be started throws <see cref="HostCommandException"/>.
+    /// </summary>
+    public static async Task<HostCommandResult> RunAsync(string file, IEnumerable<string> args, CancellationToken cancellationToken = default, string? input = null)
     {
         var info = new ProcessStartInfo(file)
         {
@@ -47,6 +50,11 @@ internal static class HostCommand
             throw new HostCommandException($"'{file}' cannot be run here ({e.Message}); is it installed?", e);
         }
 
+        if (input is not null)
+        {
+            await process.StandardInput.WriteAsync(input.AsMemory(), cancellationToken);
+        }
+
         process.StandardInput.Close();
         var output = process.StandardOutput.ReadToEndAsync(cancellationToken);
         var error = process.StandardError.ReadToEndAsync(cancellationToken);
@@ -65,10 +73,10 @@ internal static class HostCommand
     }
 
     /// <summary>Runs the tool and answers its output; a non-zero exit throws <see cref="HostCommandException"/> with what it said.</summary>
-    public static async Task<string> CheckedAsync(string file, IEnumerable<string> args, CancellationToken cancellationToken = default)
+    public static async Task<string> CheckedAsync(string file, IEnumerable<string> args, CancellationToken cancellationToken = default, string? input = null)
     {
         var list = args.ToList();
-        var result = await RunAsync(file, list, cancellationToken);
+        var result = await RunAsync(file, list, cancellationToken, input);
         return result.Succeeded
             ? result.Output
             : throw new HostCommandException($"'{file} {string.Join(' ', list)}' failed with exit code {result.ExitCode}: {result.Error.Trim()}");

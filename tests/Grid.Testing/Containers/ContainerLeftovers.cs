@@ -2,7 +2,8 @@ namespace Grid.Testing.Containers;
 
 /// <summary>
 /// Removes what agents killed with -9 leave behind (their containers keep running): the runc containers of given
-/// workloads (<c>grid-n&lt;node&gt;-w&lt;workload&gt;-e&lt;epoch&gt;</c>), the mounts under the run's folder and the pods'
+/// workloads (<c>grid-n&lt;node&gt;-w&lt;workload&gt;-e&lt;epoch&gt;</c>), the mounts under the run's folder, the loop
+/// devices of the volumes there (an agent attaches them without autoclear: unmounting frees none) and the pods'
 /// network namespaces (<c>grid-n&lt;node&gt;-r&lt;reservation&gt;-e&lt;epoch&gt;</c>; their veths go with them). Only
 /// names of the given nodes and workloads are touched: other runs on the machine may use the same node ids.
 /// </summary>
@@ -27,10 +28,23 @@ public static class ContainerLeftovers
             await Tools.TryRunAsync("umount", "-l", mount);
         }
 
+        // A loop device still in use (a lazily unmounted volume) is detached when its last user lets go.
+        foreach (var device in LoopDevicesUnder(root))
+        {
+            await Tools.TryRunAsync("losetup", "-d", device);
+        }
+
         var namespaces = (await Tools.RunAsync("ip", "netns", "list")).Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(line => line.Split(' ')[0]);
         foreach (var ns in namespaces.Where(n => nodeIds.Any(node => reservationIds.Any(r => n.StartsWith($"grid-n{node}-r{r}-", StringComparison.Ordinal)))))
         {
             await Tools.TryRunAsync("ip", "netns", "delete", ns);
         }
     }
+
+    /// <summary>The loop devices whose backing file lies under <paramref name="root"/> (also once that file was deleted).</summary>
+    private static IEnumerable<string> LoopDevicesUnder(string root) =>
+        Directory.EnumerateFileSystemEntries("/sys/block", "loop*")
+            .Where(block => File.Exists(Path.Combine(block, "loop", "backing_file"))
+                && File.ReadAllText(Path.Combine(block, "loop", "backing_file")).StartsWith(root + "/", StringComparison.Ordinal))
+            .Select(block => "/dev/" + Path.GetFileName(block));
 }

@@ -66,9 +66,20 @@ internal sealed partial class ContainerRuntime
     /// <summary>A start again at the same epoch (a restart) begins from a clean folder; the output file stays.</summary>
     private async Task RemoveLeftoversAsync(ContainerInstance instance)
     {
-        await Tool.RunAsync("runc", ["delete", "-f", instance.Id], CancellationToken.None);
-        await Tool.RunAsync("umount", [Path.Combine(instance.Folder, "rootfs")], CancellationToken.None);
-        await RemoveLayerAsync(instance);
+        // A first start at this epoch finds no folder, so neither a runc container of this id (the folder is its
+        // bundle) nor a mount in it: the two tool runs, each a process start, are spared on the common path.
+        if (Directory.Exists(instance.Folder))
+        {
+            await Tool.RunAsync("runc", ["delete", "-f", instance.Id], CancellationToken.None);
+            var rootFs = Path.Combine(instance.Folder, "rootfs");
+            if (IsMounted(rootFs))
+            {
+                await Tool.RunAsync("umount", [rootFs], CancellationToken.None);
+            }
+
+            await RemoveLayerAsync(instance);
+        }
+
         foreach (var leftover in s_layerFolders)
         {
             DeleteFolder(Path.Combine(instance.Folder, leftover));

@@ -184,27 +184,36 @@ internal sealed partial class PodNetworks : IPodNetworks
         var host = HostVethName(ns);
         var peer = "gp" + host[2..];
 
-        // A namespace of the same name left by a crash is of no use: made anew.
-        await DeleteAsync(ns, host);
+        // A namespace of the same name left by a crash is of no use: made anew. Looked for first, as each run of a
+        // tool costs a process start (tens of milliseconds on a busy machine) and a pod's start waits for them all.
+        if (File.Exists(NamespacePath(ns)) || Directory.Exists(Path.Combine("/sys/class/net", host)))
+        {
+            await DeleteAsync(ns, host);
+        }
+
         using var machine = await MachineLock.AcquireAsync(_lockPath, LockTimeout, cancellationToken);
         var block = await FreeBlockAsync(cancellationToken);
         var hostAddress = Offset(block, 1);
         var podAddress = Offset(block, 2);
         try
         {
+            // Three runs of ip instead of one per step: its batch mode runs the steps in order, stopping at the first
+            // that fails (and saying which). The namespace is made by a run of its own, before anything is put in it.
             await Ip(cancellationToken, "netns", "add", ns);
-            await Ip(cancellationToken, "link", "add", host, "type", "veth", "peer", "name", peer);
 
             // The alias names the namespace, so a veth left by a crash before it moved is found and deleted on adoption.
-            await Ip(cancellationToken, "link", "set", host, "alias", ns);
-            await Ip(cancellationToken, "link", "set", peer, "netns", ns);
-            await Ip(cancellationToken, "addr", "add", $"{hostAddress}/30", "dev", host);
-            await Ip(cancellationToken, "link", "set", host, "up");
-            await Ip(cancellationToken, "-n", ns, "link", "set", peer, "name", "eth0");
-            await Ip(cancellationToken, "-n", ns, "addr", "add", $"{podAddress}/30", "dev", "eth0");
-            await Ip(cancellationToken, "-n", ns, "link", "set", "eth0", "up");
-            await Ip(cancellationToken, "-n", ns, "link", "set", "lo", "up");
-            await Ip(cancellationToken, "-n", ns, "route", "add", "default", "via", hostAddress.ToString());
+            await IpBatch(cancellationToken, [],
+                $"link add {host} type veth peer name {peer}",
+                $"link set {host} alias {ns}",
+                $"link set {peer} netns {ns}",
+                $"addr add {hostAddress}/30 dev {host}",
+                $"link set {host} up");
+            await IpBatch(cancellationToken, ["-n", ns],
+                $"link set {peer} name eth0",
+                $"addr add {podAddress}/30 dev eth0",
+                "link set eth0 up",
+                "link set lo up",
+                $"route add default via {hostAddress}");
         }
         catch
         {
@@ -250,6 +259,10 @@ internal sealed partial class PodNetworks : IPodNetworks
     }
 
     private static Task<string> Ip(CancellationToken cancellationToken, params string[] args) => HostCommand.CheckedAsync("ip", args, cancellationToken);
+
+    /// <summary>One run of <c>ip [options] -batch -</c> with <paramref name="commands"/> (generated names only: nothing to quote).</summary>
+    private static Task<string> IpBatch(CancellationToken cancellationToken, string[] options, params string[] commands) =>
+        HostCommand.CheckedAsync("ip", [.. options, "-batch", "-"], cancellationToken, string.Join('\n', commands) + "\n");
 
     private static long ToNumber(IPAddress address)
     {
