@@ -33,6 +33,7 @@ public static class ContainersScenario
         var shell = await registry.PushAsync(await TestImages.ShellAsync(), "bench/shell");
 
         var reservations = new List<long>();
+        var workloads = new List<long>();
         async Task<long> ReserveAsync(long cru, long mru, long sru = 1L << 30)
         {
             reservations.Add((await grid.SendAsync(HttpMethod.Post, "/api/v1/reservations", grid.Key, new
@@ -50,6 +51,11 @@ public static class ContainersScenario
             var clock = Stopwatch.StartNew();
             var id = (await grid.SendAsync(HttpMethod.Post, $"/api/v1/reservations/{reservation}/workloads", grid.Key,
                 new { name, type = "container", container }))["workloadId"]!.GetValue<long>();
+            lock (workloads)
+            {
+                workloads.Add(id);
+            }
+
             await LiveGrid.UntilAsync(async () => await grid.RunningOnAsync(id) == nodeId, $"container {name} runs", Step, TimeSpan.FromMinutes(3));
             return clock.Elapsed.TotalSeconds;
         }
@@ -100,6 +106,10 @@ public static class ContainersScenario
 
         await LiveGrid.UntilAsync(async () => await RuncListAsync() is { } list && !list.Contains($"grid-n{nodeId}-", StringComparison.Ordinal),
             "the cancelled reservations' containers are gone", limit: TimeSpan.FromMinutes(2));
+
+        // The agent may still be deleting pod networks when the run ends: it goes first, then what it left.
+        Testing.AgentWorkloads.KillQuietly(agent.Pid);
+        await ContainerLeftovers.RemoveAsync(grid.Root, [nodeId], workloads, reservations);
     }
 
     /// <summary><c>runc list -q</c>, or null when it failed: it fails when a container's state goes while it lists (a removal under way).</summary>
