@@ -1,5 +1,4 @@
 using System.Collections.Immutable;
-using System.Text.Json;
 using Grid.Billing;
 using Microsoft.Extensions.Logging;
 
@@ -121,15 +120,11 @@ public sealed partial class NameGrain
 
         if (bill is not null)
         {
-            var append = Payouts.Entry(bill, Payouts.Of(bill, Meter.FarmerOf, BillingOptions.FarmerShareRatio));
-            var entry = await billing.Ledger.AppendAsync(append);
-            if (entry.Details != append.Details && entry.Details is { } details)
+            (bill, var adopted) = await billing.RecordAsync(bill, Meter.FarmerOf);
+            if (adopted)
             {
-                bill = JsonSerializer.Deserialize<Bill>(details, BillingEvents.Json)!;
                 LogBillAdopted(logger, bill.BillId, bill.To);
             }
-
-            billing.Metrics.Billed(entry.Postings, bill);
         }
 
         Meter.Advance(bill?.To ?? to, bill);

@@ -1,5 +1,4 @@
 using System.Collections.Immutable;
-using System.Text.Json;
 using Grid.Billing;
 using Grid.Grains;
 using Grid.Scheduling;
@@ -201,15 +200,11 @@ public sealed partial class ReservationBilling(
         var bill = Meter.Compute(reservationId, Record.Request!.TwinId, Record.Request.Resources, to);
         if (bill is not null)
         {
-            var append = Payouts.Entry(bill, Payouts.Of(bill, Meter.FarmerOf, Options.FarmerShareRatio));
-            var entry = await services.Ledger.AppendAsync(append);
-            if (entry.Details != append.Details && entry.Details is { } details)
+            (bill, var adopted) = await services.RecordAsync(bill, Meter.FarmerOf);
+            if (adopted)
             {
-                bill = JsonSerializer.Deserialize<Bill>(details, BillingEvents.Json)!;
                 LogBillAdopted(logger, bill.BillId, bill.To);
             }
-
-            services.Metrics.Billed(entry.Postings, bill);
         }
 
         Meter.Advance(bill?.To ?? to, bill);
