@@ -153,6 +153,27 @@ public sealed class ContainerAgentTests(ITestOutputHelper output) : IAsyncLifeti
         }
     }
 
+    [Fact]
+    public async Task AContainerStartingWithItsVolumeWaitsForItInsteadOfFailing()
+    {
+        // The image is cached (a first container ran from it), so the container's start reaches its mounts at once,
+        // while the volume's filesystem is still being made: as on a node that takes over a reservation.
+        var shell = await _registry.PushAsync(await TestImages.ShellAsync(), "shop/shell");
+        _controller.Desired = [Container(60, shell, ContainerRestart.Never, ["true"], [])];
+        Start(NewAgent());
+        await Poll.UntilAsync(() => _controller.LastReportOf(60, 1)?.State == WorkloadState.Exited, Soon, "a first container ran from the image");
+
+        _controller.Desired =
+        [
+            Container(62, shell, ContainerRestart.OnFailure, ["echo kept > /data/note; sleep 300"], [], [new ContainerMount("data", "/data", false)], 160),
+            new WorkloadAssignment(61, 160, 1, new WorkloadSpec("data", WorkloadType.Volume, new Capacity(0, 0, 16L << 20, 0), null, Volume: new VolumeSpec(16L << 20))),
+        ];
+        await Poll.UntilAsync(() => _controller.LastReportOf(62, 1)?.State == WorkloadState.Running, Soon, "the container runs");
+
+        Assert.DoesNotContain(_controller.ReportsOf(62, 1), r => r.Reason == WorkloadReasons.VolumeMissing);
+        Assert.Equal(0, _controller.LastReportOf(62, 1)!.Restarts);
+    }
+
     /// <summary>
     /// What a reboot of the machine takes from this node, short of rebooting: the detached shells that wait on runc
     /// (killed first, so none writes an exit status a reboot would not), the runc containers, every mount and loop

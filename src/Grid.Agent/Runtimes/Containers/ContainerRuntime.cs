@@ -152,6 +152,8 @@ internal sealed partial class ContainerRuntime(
             var mounts = new List<BundleMount>();
             foreach (var mount in spec.Mounts.IsDefault ? [] : spec.Mounts)
             {
+                // A volume starting alongside (the reservation just moved here) is waited for, not reported missing.
+                await volumes.StartedAsync(assignment.ReservationId, mount.Volume).WaitAsync(cancellationToken);
                 if (volumes.HostPath(assignment.ReservationId, mount.Volume) is not { } hostPath)
                 {
                     return Fail(key, WorkloadCondition.StartFailed, WorkloadReasons.VolumeMissing, $"volume '{mount.Volume}' is not (yet) on this node");
