@@ -65,7 +65,8 @@ public sealed class GridProcesses : IAsyncDisposable
     {
         try
         {
-            await Poll.UntilAsync(() => IsReadyAsync(silo), TimeSpan.FromSeconds(90), $"the silo at {silo.Api} is ready");
+            // Generous: on a busy 2-core machine a joining silo's connectivity checks with the others (1 s probes) can fail for a minute.
+            await Poll.UntilAsync(() => IsReadyAsync(silo), TimeSpan.FromSeconds(180), $"the silo at {silo.Api} is ready");
         }
         catch (TimeoutException exception)
         {
