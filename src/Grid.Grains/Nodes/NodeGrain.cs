@@ -147,7 +147,7 @@ public sealed partial class NodeGrain(
         foreach (var retry in claim.Retries)
         {
             // A retry: it may still be in flight for the first caller, so answer once it is durable.
-            Orphans.Confirm(requests[retry].ReservationId, requests[retry].Epoch);
+            Orphans.Retried(requests[retry].ReservationId, requests[retry].Epoch);
         }
 
         try
