@@ -132,4 +132,7 @@ public sealed record NodeInfo(
 
     /// <summary>The address its published ports are reached at, as its agent last reported.</summary>
     [Id(16)] public string? Address { get; init; }
+
+    /// <summary>The release its agent last reported running (e.g. <c>0.3.0</c>); null until an agent of 0.3.0 or later beats.</summary>
+    [Id(17)] public string? AgentVersion { get; init; }
 }

@@ -239,6 +239,9 @@ public sealed record Heartbeat(
 
     /// <summary>What this gateway's health checks saw of each destination (sent when it changes).</summary>
     [Id(7)] public ImmutableArray<DestinationHealth>? Health { get; init; }
+
+    /// <summary>The agent's release (<see cref="GridRelease.Version"/>); null from agents older than 0.3.0.</summary>
+    [Id(8)] public string? AgentVersion { get; init; }
 }
 
 /// <summary>A heartbeat's answer: the workloads this node should run (pull model).</summary>

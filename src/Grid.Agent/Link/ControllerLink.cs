@@ -75,7 +75,7 @@ internal sealed partial class ControllerLink(AgentOptions options, GridApiClient
 
         try
         {
-            var heartbeat = new Heartbeat(uptime, reports) { Features = Features, Address = Address };
+            var heartbeat = new Heartbeat(uptime, reports) { Features = Features, Address = Address, AgentVersion = GridRelease.Version };
             heartbeat = gateway?.AddTo(heartbeat) ?? heartbeat;
             response = await api.HeartbeatAsync(options.NodeId, options.NodeKey, heartbeat, deadline.Token, options.SigningKey);
         }

@@ -249,7 +249,7 @@ public sealed partial class NodeGrain(
         _uptime = heartbeat.Uptime;
         metrics.Heartbeat();
         await Summaries.BeatAsync(now);
-        var featuresChanged = state.State.ChangeFeatures(heartbeat.Features, heartbeat.Address);
+        var featuresChanged = state.State.ChangeFeatures(heartbeat.Features, heartbeat.Address, heartbeat.AgentVersion);
         if (state.State.Status != NodeStatus.Up)
         {
             await SetStatusAsync(NodeStatus.Up, now);

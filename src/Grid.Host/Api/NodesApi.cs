@@ -140,6 +140,11 @@ public static class NodesApi
             validation.Add("address", "must be an IP address (the agent's --public-address).");
         }
 
+        if (body.AgentVersion is { Length: 0 or > GridRelease.MaxLength })
+        {
+            validation.Add("agentVersion", $"must be 1 to {GridRelease.MaxLength} characters (the agent's release, e.g. 0.3.0).");
+        }
+
         GatewayHeartbeat.Check(validation, body);
         if (!validation.IsValid)
         {
@@ -154,6 +159,7 @@ public static class NodesApi
             Traffic = body.Traffic,
             TrafficSequence = body.TrafficSequence ?? 0,
             Health = body.Health,
+            AgentVersion = body.AgentVersion,
         };
         return http.User.Id(GridClaims.NodeId) == nodeId
             ? TypedResults.Ok(await heartbeats.BeatAsync(nodeId, heartbeat))
