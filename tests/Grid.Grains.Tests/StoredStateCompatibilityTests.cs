@@ -71,7 +71,7 @@ public sealed class StoredStateCompatibilityTests
         var readNewer = Read<ReservationRecord>(newer);
 
         Assert.Equal((ReservationState.Active, 3L, 4), (readNewer.State, readNewer.NodeId!.Value, readNewer.Retries));
-        Assert.Equal(["container"], readNewer.Request!.Constraints.Features);
+        Assert.Equal(["container"], readNewer.Request!.Constraints.Features.ToArray());
     }
 
     private static NodeState Node() => new()
