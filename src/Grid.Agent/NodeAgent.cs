@@ -50,7 +50,8 @@ public sealed partial class NodeAgent(AgentOptions options, ILogger<NodeAgent>? 
 
     /// <summary>
     /// Heartbeats and reconciles until <paramref name="cancellationToken"/> is cancelled (SIGTERM, Ctrl-C), then
-    /// stops every workload process cleanly. Ending through <see cref="DisposeAsync"/> instead leaves them running.
+    /// stops every workload process cleanly. Ending through <see cref="HandOverAsync"/> or <see cref="DisposeAsync"/>
+    /// instead leaves them running.
     /// </summary>
     public async Task RunAsync(CancellationToken cancellationToken)
     {

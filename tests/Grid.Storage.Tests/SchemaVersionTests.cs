@@ -1,5 +1,3 @@
-using System.Net;
-using Grid.Testing;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Npgsql;
@@ -78,13 +76,7 @@ public sealed class SchemaVersionTests(PostgresFixture postgres)
         await PostgresSchema.ApplyAsync(connectionString);
         await ExecuteAsync(connectionString, "INSERT INTO grid_schema_version (number, script, release) VALUES (99, '99-future.sql', '9.9.0')");
         var logs = new RecordingLoggerProvider();
-        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
-        builder.Logging.AddProvider(logs);
-        builder.UseOrleans(silo => silo
-            .Configure<ClusterOptions>(o => (o.ClusterId, o.ServiceId) = ("grid-downgrade", "grid-downgrade-service"))
-            .ConfigureEndpoints(IPAddress.Loopback, FreePort.Get(), FreePort.Get())
-            .UseGridPostgres(connectionString));
-        using var host = builder.Build();
+        using var host = SiloTests.BuildSilo(connectionString, new ClusterOptions { ClusterId = "grid-downgrade", ServiceId = "grid-downgrade-service" }, logs);
 
         var failure = await Record.ExceptionAsync(() => host.StartAsync().WaitAsync(TimeSpan.FromSeconds(60)));
 
