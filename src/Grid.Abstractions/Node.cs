@@ -142,4 +142,6 @@ public sealed record NodeInfo(
     /// </summary>
     [Id(17), System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
     public ImageCacheUsage? ImageCache { get; init; }
+    /// <summary>The release its agent last reported running (e.g. <c>0.3.0</c>); null until an agent of 0.3.0 or later beats.</summary>
+    [Id(18)] public string? AgentVersion { get; init; }
 }

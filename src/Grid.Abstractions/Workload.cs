@@ -242,6 +242,8 @@ public sealed record Heartbeat(
 
     /// <summary>The node's image cache (bytes used and its cap), from agents that run containers; null otherwise.</summary>
     [Id(8)] public ImageCacheUsage? ImageCache { get; init; }
+    /// <summary>The agent's release (<see cref="GridRelease.Version"/>); null from agents older than 0.3.0.</summary>
+    [Id(9)] public string? AgentVersion { get; init; }
 }
 
 /// <summary>A heartbeat's answer: the workloads this node should run (pull model).</summary>

@@ -20,4 +20,7 @@ public sealed partial class NodeAgent
 
     [LoggerMessage(21, LogLevel.Information, "Node feature '{Feature}' is missing: {Why}")]
     private partial void LogFeatureMissing(string feature, string why);
+
+    [LoggerMessage(22, LogLevel.Information, "Node agent {Version} exiting without stopping its {Count} running workloads: the next agent on this work directory re-adopts them")]
+    private partial void LogHandingOver(string version, int count);
 }

@@ -51,7 +51,8 @@ public sealed partial class NodeAgent(AgentOptions options, ILogger<NodeAgent>? 
 
     /// <summary>
     /// Heartbeats and reconciles until <paramref name="cancellationToken"/> is cancelled (SIGTERM, Ctrl-C), then
-    /// stops every workload process cleanly. Ending through <see cref="DisposeAsync"/> instead leaves them running.
+    /// stops every workload process cleanly. Ending through <see cref="HandOverAsync"/> or <see cref="DisposeAsync"/>
+    /// instead leaves them running.
     /// </summary>
     public async Task RunAsync(CancellationToken cancellationToken)
     {
@@ -160,6 +161,26 @@ public sealed partial class NodeAgent(AgentOptions options, ILogger<NodeAgent>? 
     }
 
     /// <summary>
+    /// Ends the loop leaving every workload running (processes, containers, their volumes and networks) for the next
+    /// agent on this work directory to re-adopt: an in-place upgrade (<c>grid agent</c> does this on SIGHUP). The
+    /// next agent must start before the controller's heartbeat timeout, or the node is declared down and its
+    /// workloads are moved. <see cref="RunAsync"/> then returns.
+    /// </summary>
+    public async Task HandOverAsync()
+    {
+        if (!_abandon.IsCancellationRequested)
+        {
+            LogHandingOver(GridRelease.Version, _supervisor?.RunningCount ?? 0);
+        }
+
+        await _abandon.CancelAsync();
+        if (Volatile.Read(ref _started) == 1)
+        {
+            await _loopEnded.Task;
+        }
+    }
+
+    /// <summary>
     /// Ends the loop as a crash would: workload processes keep running and stay in the PID file for the next
     /// agent on this work directory to re-adopt. Cancel the token given to <see cref="RunAsync"/> for a clean stop.
     /// </summary>
@@ -170,11 +191,7 @@ public sealed partial class NodeAgent(AgentOptions options, ILogger<NodeAgent>? 
             return;
         }
 
-        await _abandon.CancelAsync();
-        if (Volatile.Read(ref _started) == 1)
-        {
-            await _loopEnded.Task;
-        }
+        await HandOverAsync();
 
         _supervisor?.Dispose();
         _http.Dispose();

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.Runtime.InteropServices;
 using Grid.Agent;
 using Grid.Client;
 using Microsoft.Extensions.Logging;
@@ -113,6 +114,13 @@ internal static class AgentCommands
                 o.TimestampFormat = "HH:mm:ss.fff ";
             }));
             await using var node = new NodeAgent(options, logging.CreateLogger<NodeAgent>());
+
+            // SIGHUP: exit leaving the workloads running, for the next agent (an upgraded binary) to re-adopt.
+            using var handOver = PosixSignalRegistration.Create(PosixSignal.SIGHUP, signal =>
+            {
+                signal.Cancel = true;
+                _ = node.HandOverAsync();
+            });
 
             // Cancelled on SIGTERM or Ctrl-C: RunAsync then stops the workloads before returning.
             await node.RunAsync(cancellationToken);

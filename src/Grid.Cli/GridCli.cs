@@ -28,8 +28,17 @@ public static class GridCli
             LedgerCommands.Ledger(),
             LedgerCommands.Account(),
             AgentCommands.Build(),
+            Version(),
         };
         return root;
+    }
+
+    /// <summary><c>grid version</c>: the release of this CLI and agent (the silos' are in <c>GET /api/v1/cluster</c>).</summary>
+    private static Command Version()
+    {
+        var version = new Command("version", "Print the release of this grid CLI and node agent");
+        version.SetAction(parse => parse.InvocationConfiguration.Output.WriteLine($"grid {GridRelease.Version}"));
+        return version;
     }
 
     /// <summary>

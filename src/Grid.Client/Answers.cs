@@ -30,4 +30,10 @@ public sealed record LedgerPage(IReadOnlyList<LedgerEntry> Entries, long Next);
 public sealed record PricesInfo(string Currency, int CertifiedMarkupPercent, PriceList Default, ImmutableArray<FarmPriceList> Farms);
 
 /// <summary>One silo of the cluster, as <c>GET /api/v1/cluster</c> lists it.</summary>
-public sealed record SiloInfo(string Address, string Name, string HostName, string Status, DateTimeOffset StartedAt);
+/// <param name="Address">The silo's address as Orleans writes it.</param>
+/// <param name="Name">The silo's name.</param>
+/// <param name="HostName">The machine (or pod) it runs on.</param>
+/// <param name="Status">Its membership status in lower case (<c>active</c>, <c>dead</c>, …).</param>
+/// <param name="StartedAt">When it started.</param>
+/// <param name="Version">The release the silo runs (e.g. <c>0.3.0</c>); null for a silo that is not active or predates 0.3.0.</param>
+public sealed record SiloInfo(string Address, string Name, string HostName, string Status, DateTimeOffset StartedAt, string? Version = null);

@@ -69,7 +69,8 @@ public sealed record HeartbeatRequest(
     ImmutableArray<NameTraffic>? Traffic = null,
     long? TrafficSequence = null,
     ImmutableArray<DestinationHealth>? Health = null,
-    ImageCacheUsage? ImageCache = null);
+    ImageCacheUsage? ImageCache = null,
+    string? AgentVersion = null);
 
 /// <summary>Placement constraints of a reservation; null members do not constrain.</summary>
 public sealed record ConstraintsRequest(

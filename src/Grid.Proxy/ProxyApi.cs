@@ -1,4 +1,3 @@
-using System.Reflection;
 using Grid.Scheduling;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
@@ -34,7 +33,7 @@ public static class ProxyApi
         proxy.MapGet("/contracts/{contractId:long}/bills", ContractsQuery.Bills).WithName("ProxyContractBills").WithSummary("A contract's bills, newest first.");
         proxy.MapGet("/stats", GetStats).WithName("ProxyStats").WithSummary("Totals over the grid's nodes, farms, twins and contracts.");
         proxy.MapGet("/ping", () => TypedResults.Ok(new ProxyPing("pong"))).WithName("ProxyPing");
-        proxy.MapGet("/version", (IOptions<ProxyOptions> options) => TypedResults.Ok(new ProxyVersion(options.Value.Version ?? HostVersion())))
+        proxy.MapGet("/version", (IOptions<ProxyOptions> options) => TypedResults.Ok(new ProxyVersion(options.Value.Version ?? GridRelease.Version)))
             .WithName("ProxyVersion");
         return proxy;
     }
@@ -156,7 +155,4 @@ public static class ProxyApi
 
     private static NodeRow? FindNode(long nodeId, CapacityView view, FarmDirectory farms) =>
         view.TryGet(nodeId, out var node) ? NodeQuery.Row(node, farms) : null;
-
-    private static string HostVersion() =>
-        typeof(ProxyApi).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "0.0.0";
 }

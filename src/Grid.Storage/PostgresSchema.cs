@@ -63,7 +63,8 @@ public static partial class PostgresSchema
     /// Applies the schema to the database. All scripts run in one transaction behind a PostgreSQL
     /// advisory lock, so silos starting together apply it one after another and a failure leaves
     /// nothing half-made; tables are created only when missing and the stored query texts are
-    /// replaced by the ones shipped with this build. Transient connection failures are retried
+    /// replaced by the ones shipped with this build. A database whose schema is newer than these scripts (written by
+    /// a later release) is refused with <see cref="SchemaTooNewException"/> before any script runs. Transient connection failures are retried
     /// with a growing delay until <paramref name="retryFor"/> has passed. <paramref name="moreScripts"/> (another
     /// project's tables) run in the same transaction, every script in name order.
     /// </summary>
@@ -75,6 +76,7 @@ public static partial class PostgresSchema
         ArgumentNullException.ThrowIfNull(logger);
 
         var scripts = Scripts.Concat(moreScripts).DistinctBy(script => script.Name).OrderBy(script => script.Name, StringComparer.Ordinal).ToArray();
+        var newestKnown = PostgresSchemaVersion.NewestKnown(scripts);
 
         var deadline = DateTime.UtcNow + retryFor;
         var delay = TimeSpan.FromMilliseconds(200);
@@ -82,7 +84,7 @@ public static partial class PostgresSchema
         {
             try
             {
-                await ApplyOnceAsync(connectionString, scripts, cancellationToken);
+                await ApplyOnceAsync(connectionString, scripts, newestKnown, cancellationToken);
                 LogApplied(logger, scripts.Length, attempt);
                 return;
             }
@@ -95,7 +97,21 @@ public static partial class PostgresSchema
         }
     }
 
-    private static async Task ApplyOnceAsync(string connectionString, IReadOnlyList<SchemaScript> scripts, CancellationToken cancellationToken)
+    /// <summary>
+    /// Changes nothing; throws <see cref="SchemaTooNewException"/> when the database's schema is newer than this
+    /// build's scripts and <paramref name="moreScripts"/> know (for silos that leave applying it to a migration job).
+    /// </summary>
+    public static async Task EnsureNotNewerAsync(string connectionString, IEnumerable<SchemaScript> moreScripts, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(connectionString);
+        ArgumentNullException.ThrowIfNull(moreScripts);
+        var newestKnown = PostgresSchemaVersion.NewestKnown(Scripts.Concat(moreScripts).DistinctBy(script => script.Name).ToArray());
+        await using var connection = new NpgsqlConnection(connectionString);
+        await connection.OpenAsync(cancellationToken);
+        await PostgresSchemaVersion.EnsureNotNewerAsync(connection, transaction: null, newestKnown, cancellationToken);
+    }
+
+    private static async Task ApplyOnceAsync(string connectionString, IReadOnlyList<SchemaScript> scripts, int newestKnown, CancellationToken cancellationToken)
     {
         await using var connection = new NpgsqlConnection(connectionString);
         await connection.OpenAsync(cancellationToken);
@@ -107,6 +123,9 @@ public static partial class PostgresSchema
             lockCommand.Parameters.AddWithValue("key", AdvisoryLockKey);
             await lockCommand.ExecuteNonQueryAsync(cancellationToken);
         }
+
+        // Before any script: a silo older than the schema must leave the database as it found it.
+        await PostgresSchemaVersion.EnsureNotNewerAsync(connection, transaction, newestKnown, cancellationToken);
 
         foreach (var script in scripts)
         {
@@ -128,6 +147,7 @@ public static partial class PostgresSchema
             await record.ExecuteNonQueryAsync(cancellationToken);
         }
 
+        await PostgresSchemaVersion.RecordAsync(connection, transaction, scripts, cancellationToken);
         await transaction.CommitAsync(cancellationToken);
     }
 

@@ -5,7 +5,10 @@ using Xunit.Abstractions;
 
 namespace Grid.Agent.Tests;
 
-/// <summary>The real <c>grid agent</c> executable: SIGTERM stops its workloads, kill -9 leaves them for re-adoption.</summary>
+/// <summary>
+/// The real <c>grid agent</c> executable: SIGTERM stops its workloads, kill -9 and SIGHUP (an upgrade in place) leave them
+/// for re-adoption.
+/// </summary>
 public sealed class AgentProcessTests(ITestOutputHelper output) : IAsyncLifetime
 {
     private readonly TestWorkDir _dir = new();
@@ -70,6 +73,35 @@ public sealed class AgentProcessTests(ITestOutputHelper output) : IAsyncLifetime
             () => _controller.Heartbeats.Skip(seen).SelectMany(h => h.Workloads).Any(r => r.Message?.Contains("re-adopted") == true), TimeSpan.FromSeconds(20),
             "the restarted agent reports the re-adopted workload");
         Assert.Equal(workload, Assert.Single(_dir.Pids()));
+
+        ProcessProbe.Signal(second.Id, group: false, ProcessProbe.SigTerm);
+        await second.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(15));
+        Assert.False(ProcessProbe.IsAlive(workload.Pid, workload.StartMarker));
+    }
+
+    [Fact]
+    public async Task SighupLeavesTheWorkloadRunningForTheNextAgentAsInAnUpgradeInPlace()
+    {
+        _controller.AnswersAsALaterRelease = true;
+        var first = StartAgent();
+        await Poll.UntilAsync(() => _controller.LastReportOf(1, 1)?.State == WorkloadState.Running, TimeSpan.FromSeconds(20), "the workload runs");
+        var workload = Assert.Single(_dir.Pids());
+        Assert.All(_controller.Heartbeats, h => Assert.Equal(GridRelease.Version, h.AgentVersion));
+
+        ProcessProbe.Signal(first.Id, group: false, 1);
+
+        await first.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(15));
+        Assert.Equal(0, first.ExitCode);
+        Assert.True(ProcessProbe.IsAlive(workload.Pid, workload.StartMarker), "the workload outlives the agent that handed it over");
+        Assert.Equal(workload, Assert.Single(_dir.Pids()));
+        var seen = _controller.Heartbeats.Count;
+
+        var second = StartAgent();
+        await Poll.UntilAsync(
+            () => _controller.Heartbeats.Skip(seen).SelectMany(h => h.Workloads).Any(r => r.Message?.Contains("re-adopted") == true), TimeSpan.FromSeconds(20),
+            "the next agent reports the re-adopted workload");
+        Assert.True(ProcessProbe.IsAlive(workload.Pid, workload.StartMarker), "the same process runs on");
+        Assert.Equal(0, _controller.LastReportOf(1, 1)!.Restarts);
 
         ProcessProbe.Signal(second.Id, group: false, ProcessProbe.SigTerm);
         await second.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(15));

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Collections.Immutable;
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using Grid.Client;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
@@ -38,6 +39,9 @@ internal sealed class FakeController : IAsyncDisposable
     public ImmutableArray<WorkloadAssignment> Desired { get; set; } = [];
 
     public ConcurrentQueue<Heartbeat> Heartbeats { get; } = new();
+
+    /// <summary>When set, heartbeat answers carry fields a later controller release might add.</summary>
+    public bool AnswersAsALaterRelease { get; set; }
 
     public ConcurrentQueue<string> RawBodies { get; } = new();
 
@@ -156,6 +160,20 @@ internal sealed class FakeController : IAsyncDisposable
         var body = await reader.ReadToEndAsync();
         RawBodies.Enqueue(body);
         Heartbeats.Enqueue(JsonSerializer.Deserialize<Heartbeat>(body, GridJson.Options)!);
-        return Results.Json(new HeartbeatResponse(NodeStatus.Up, false, Desired), GridJson.Options);
+        var answer = new HeartbeatResponse(NodeStatus.Up, false, Desired);
+        if (!AnswersAsALaterRelease)
+        {
+            return Results.Json(answer, GridJson.Options);
+        }
+
+        // Fields this agent's release does not know, at the top and inside each desired workload.
+        var json = JsonSerializer.SerializeToNode(answer, GridJson.Options)!.AsObject();
+        json["maintenanceWindow"] = new JsonObject { ["from"] = "2026-12-24T00:00:00Z", ["hours"] = 2 };
+        foreach (var desired in json["desired"]!.AsArray())
+        {
+            desired!["priority"] = 20;
+        }
+
+        return Results.Text(json.ToJsonString(), "application/json");
     }
 }

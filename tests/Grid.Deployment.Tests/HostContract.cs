@@ -39,6 +39,9 @@ public static class HostContract
     public static readonly int DefaultSiloPort = new GridClusterOptions().SiloPort;
     public static readonly int DefaultGatewayPort = new GridClusterOptions().GatewayPort;
 
+    /// <summary>How long the host's graceful shutdown may take (SIGTERM to exit), in whole seconds.</summary>
+    public static readonly int GracefulShutdownSeconds = (int)Math.Ceiling(GridHostExtensions.GracefulShutdown.TotalSeconds);
+
     /// <summary>The entry assembly of the silo image.</summary>
     public const string HostAssembly = "Grid.Host.dll";
 

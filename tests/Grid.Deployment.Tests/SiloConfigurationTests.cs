@@ -178,6 +178,20 @@ public sealed class SiloConfigurationTests
     }
 
     [Fact]
+    public void The_grace_period_covers_the_prestop_pause_and_the_hosts_whole_graceful_shutdown()
+    {
+        var grace = int.Parse(K8s.Silo.PodSpec.Str("terminationGracePeriodSeconds") ?? "30");
+        var preStop = K8s.SiloContainer.Strings("lifecycle", "preStop", "exec", "command");
+        Assert.Equal("sleep", preStop[0]);
+
+        // The pod is killed at the grace period's end: a silo still handing over its grains would lose them there.
+        Assert.True(int.Parse(preStop[1]) + HostContract.GracefulShutdownSeconds + 5 <= grace,
+            $"terminationGracePeriodSeconds {grace} must cover preStop ({preStop[1]} s) + the host's shutdown ({HostContract.GracefulShutdownSeconds} s) + 5 s");
+        // A rolling update brings a new silo up before an old one leaves; a drain takes one silo at a time.
+        Assert.Equal(("1", "0"), (K8s.Silo.Root.Str("spec", "strategy", "rollingUpdate", "maxSurge"), K8s.Silo.Root.Str("spec", "strategy", "rollingUpdate", "maxUnavailable")));
+    }
+
+    [Fact]
     public void The_silo_runs_as_a_non_root_user()
     {
         Assert.Equal("true", K8s.Silo.PodSpec.Str("securityContext", "runAsNonRoot"));

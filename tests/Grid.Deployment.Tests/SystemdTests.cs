@@ -54,5 +54,6 @@ public sealed class SystemdTests
         Assert.Contains("EnvironmentFile=", unit, StringComparison.Ordinal);
         var stop = unit.Split('\n').Single(l => l.StartsWith("TimeoutStopSec=", StringComparison.Ordinal));
         Assert.InRange(int.Parse(stop["TimeoutStopSec=".Length..]), 45, 600);
+        Assert.True(int.Parse(stop["TimeoutStopSec=".Length..]) >= HostContract.GracefulShutdownSeconds + 5, "systemd waits out the host's graceful shutdown");
     }
 }

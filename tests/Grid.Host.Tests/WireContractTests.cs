@@ -118,14 +118,14 @@ public sealed class WireContractTests
             Endpoints = [new WorkloadEndpoint("http", "10.0.0.1", 23456)],
         };
         var node = new NodeInfo(4, 1, 3, NodeStatus.Up, false, new Location("BE", "Ghent"), NodeCertification.Diy, Capacity.Zero,
-            Capacity.Zero, Capacity.Zero, [], null, 0, default, null) { Features = [NodeFeatures.Container], Address = "10.0.0.1" };
+            Capacity.Zero, Capacity.Zero, [], null, 0, default, null) { Features = [NodeFeatures.Container], Address = "10.0.0.1", AgentVersion = "0.3.0" };
 
         var workloadJson = JsonSerializer.Serialize(workload, GridJson.Api);
         var nodeJson = JsonSerializer.Serialize(node, GridJson.Api);
 
         Assert.Contains("\"restart\":\"on-failure\"", workloadJson);
         Assert.EndsWith("\"reason\":null,\"digest\":\"sha256:ab\",\"endpoints\":[{\"name\":\"http\",\"address\":\"10.0.0.1\",\"port\":23456}]}", workloadJson);
-        Assert.EndsWith("\"features\":[\"container\"],\"address\":\"10.0.0.1\"}", nodeJson);
+        Assert.EndsWith("\"features\":[\"container\"],\"address\":\"10.0.0.1\",\"agentVersion\":\"0.3.0\"}", nodeJson);
     }
 
     [Fact]

@@ -80,6 +80,14 @@ public sealed class SiloTests(PostgresFixture postgres)
 
     private static async Task<SiloHost> StartSiloAsync(string connectionString, ClusterOptions cluster, RecordingLoggerProvider logs)
     {
+        var host = BuildSilo(connectionString, cluster, logs);
+        await host.StartAsync();
+        return new SiloHost(host);
+    }
+
+    /// <summary>A silo on <paramref name="connectionString"/>, not started yet, logging Warning and above to <paramref name="logs"/>.</summary>
+    internal static IHost BuildSilo(string connectionString, ClusterOptions cluster, RecordingLoggerProvider logs)
+    {
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
         builder.Logging.AddProvider(logs);
         builder.UseOrleans(silo => silo
@@ -91,9 +99,7 @@ public sealed class SiloTests(PostgresFixture postgres)
             .ConfigureEndpoints(IPAddress.Loopback, FreePort.Get(), FreePort.Get())
             .Configure<ReminderOptions>(o => o.MinimumReminderPeriod = TimeSpan.FromSeconds(1))
             .UseGridPostgres(connectionString));
-        var host = builder.Build();
-        await host.StartAsync();
-        return new SiloHost(host);
+        return builder.Build();
     }
 
     private static async Task<string> ReadPayloadAsync(string connectionString, string key)

@@ -1,4 +1,5 @@
 using System.Collections.Immutable;
+using Orleans.CodeGeneration;
 using Orleans.Concurrency;
 
 namespace Grid.Grains;
@@ -8,6 +9,7 @@ namespace Grid.Grains;
 /// and every silo keeps a copy for the scheduler (<c>PriceBook</c>).
 /// </summary>
 [Alias("grid.IPriceListGrain")]
+[Version(1)]
 public interface IPriceListGrain : IGrainWithIntegerKey
 {
     /// <summary>Publishes a farm's list (recorded in the ledger as <c>prices.changed</c>) and answers it with its version.</summary>
@@ -24,6 +26,7 @@ public interface IPriceListGrain : IGrainWithIntegerKey
 /// timer looks for reservations due by grid time, and it remembers durably up to when it has billed.
 /// </summary>
 [Alias("grid.IBillingShardGrain")]
+[Version(1)]
 public interface IBillingShardGrain : IGrainWithIntegerKey
 {
     /// <summary>Starts the shard (idempotent): registers its reminder.</summary>
@@ -37,6 +40,7 @@ public interface IBillingShardGrain : IGrainWithIntegerKey
 
 /// <summary>A bucket of reservation ids to bill (key: bucket number): durable membership, read by its shard.</summary>
 [Alias("grid.IBillingBucketGrain")]
+[Version(1)]
 public interface IBillingBucketGrain : IGrainWithIntegerKey
 {
     [Alias("Add")]
@@ -62,6 +66,7 @@ public interface IBillingBucketGrain : IGrainWithIntegerKey
 /// and its withdrawals, one at a time so two cannot both pass the balance check.
 /// </summary>
 [Alias("grid.ITwinBillingGrain")]
+[Version(1)]
 public interface ITwinBillingGrain : IGrainWithIntegerKey
 {
     /// <summary>Interleaves, like <see cref="RemoveGraceAsync"/>: the reservation may be the one a resume pass waits for.</summary>

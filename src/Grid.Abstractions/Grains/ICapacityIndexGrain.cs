@@ -1,4 +1,5 @@
 using System.Collections.Immutable;
+using Orleans.CodeGeneration;
 using Orleans.Concurrency;
 
 namespace Grid.Grains;
@@ -28,6 +29,7 @@ public sealed record NodeGroupCount(
 /// rebuilt from the node grains when the shard activates. Key: shard number.
 /// </summary>
 [Alias("grid.ICapacityIndexGrain")]
+[Version(1)]
 public interface ICapacityIndexGrain : IGrainWithIntegerKey
 {
     [Alias("AddNode")]

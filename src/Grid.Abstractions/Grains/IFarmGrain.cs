@@ -1,9 +1,11 @@
 using System.Collections.Immutable;
+using Orleans.CodeGeneration;
 
 namespace Grid.Grains;
 
 /// <summary>A farm: its data, public IPv4 pool and node ids. Key: farm id.</summary>
 [Alias("grid.IFarmGrain")]
+[Version(1)]
 public interface IFarmGrain : IGrainWithIntegerKey
 {
     [Alias("Create")]

@@ -1,4 +1,5 @@
 using System.Collections.Immutable;
+using Orleans.CodeGeneration;
 
 namespace Grid.Grains;
 
@@ -8,6 +9,7 @@ namespace Grid.Grains;
 /// when it changes.
 /// </summary>
 [Alias("grid.IGatewayRoutesGrain")]
+[Version(1)]
 public interface IGatewayRoutesGrain : IGrainWithIntegerKey
 {
     /// <summary>A name was claimed or updated (its grain's write is durable).</summary>

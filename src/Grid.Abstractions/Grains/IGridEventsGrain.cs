@@ -1,4 +1,5 @@
 using System.Collections.Immutable;
+using Orleans.CodeGeneration;
 using Orleans.Concurrency;
 
 namespace Grid.Grains;
@@ -27,6 +28,7 @@ public sealed record GridEventPage(
 /// batches, so nothing on the placement path waits for it; after a failover the window starts empty.
 /// </summary>
 [Alias("grid.IGridEventsGrain")]
+[Version(1)]
 public interface IGridEventsGrain : IGrainWithIntegerKey
 {
     [Alias("Add")]

@@ -1,7 +1,9 @@
+using Orleans.CodeGeneration;
 namespace Grid.Grains;
 
 /// <summary>Remembers the first successful result of a request made with an Idempotency-Key. Key: "twin/key".</summary>
 [Alias("grid.IIdempotencyGrain")]
+[Version(1)]
 public interface IIdempotencyGrain : IGrainWithStringKey
 {
     /// <summary>

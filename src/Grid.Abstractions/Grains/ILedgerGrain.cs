@@ -1,4 +1,5 @@
 using System.Collections.Immutable;
+using Orleans.CodeGeneration;
 using Orleans.Concurrency;
 
 namespace Grid.Grains;
@@ -8,6 +9,7 @@ namespace Grid.Grains;
 /// event id, ordered by sequence number and group-committed (many concurrent appends share one flush).
 /// </summary>
 [Alias("grid.ILedgerGrain")]
+[Version(1)]
 public interface ILedgerGrain : IGrainWithIntegerKey
 {
     /// <summary>Appends one entry, or answers the entry already appended with the same event id.</summary>
@@ -36,6 +38,7 @@ public sealed record LedgerStatus([property: Id(0)] long HeadSeq, [property: Id(
 /// ledger does not.
 /// </summary>
 [Alias("grid.IAccountGrain")]
+[Version(1)]
 public interface IAccountGrain : IGrainWithIntegerKey
 {
     [Alias("Get")]

@@ -1,9 +1,11 @@
 using System.Collections.Immutable;
+using Orleans.CodeGeneration;
 
 namespace Grid.Grains;
 
 /// <summary>One gateway name, unique grid-wide because it is the key. Key: the name (lowercase).</summary>
 [Alias("grid.INameGrain")]
+[Version(1)]
 public interface INameGrain : IGrainWithStringKey
 {
     /// <summary>Claims the name for <paramref name="twinId"/>; 409 when it is held (also by the same twin).</summary>

@@ -1,4 +1,5 @@
 using System.Collections.Immutable;
+using Orleans.CodeGeneration;
 using Orleans.Concurrency;
 
 namespace Grid.Grains;
@@ -9,6 +10,7 @@ namespace Grid.Grains;
 /// free capacity and its taking happen in one synchronous step before the call's first await. Key: node id.
 /// </summary>
 [Alias("grid.INodeGrain")]
+[Version(1)]
 public interface INodeGrain : IGrainWithIntegerKey
 {
     [Alias("Register")]

@@ -1,3 +1,4 @@
+using Orleans.CodeGeneration;
 namespace Grid.Grains;
 
 /// <summary>
@@ -5,6 +6,7 @@ namespace Grid.Grains;
 /// signer in the whole cluster, so a replay sent to another silo is caught too. Key: the signer.
 /// </summary>
 [Alias("grid.INonceGrain")]
+[Version(1)]
 public interface INonceGrain : IGrainWithStringKey
 {
     /// <summary>False when <paramref name="nonce"/> was already used; otherwise remembers it until <paramref name="forgetAfter"/>.</summary>

@@ -1,3 +1,4 @@
+using Orleans.CodeGeneration;
 namespace Grid.Grains;
 
 /// <summary>
@@ -5,6 +6,7 @@ namespace Grid.Grains;
 /// the silo that holds them, after which the node's pull fails and says so. Key: workload id.
 /// </summary>
 [Alias("grid.IPullCredentialsGrain")]
+[Version(1)]
 public interface IPullCredentialsGrain : IGrainWithIntegerKey
 {
     /// <summary>Keeps <paramref name="credentials"/> (null forgets them).</summary>

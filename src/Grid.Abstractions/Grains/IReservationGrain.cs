@@ -1,10 +1,12 @@
 using System.Collections.Immutable;
+using Orleans.CodeGeneration;
 using Orleans.Concurrency;
 
 namespace Grid.Grains;
 
 /// <summary>A tenant's claim on capacity and its placement state machine. Key: reservation id.</summary>
 [Alias("grid.IReservationGrain")]
+[Version(1)]
 public interface IReservationGrain : IGrainWithIntegerKey
 {
     /// <summary>Places the reservation and answers after the placement is durable; stores nothing if nothing fits.</summary>

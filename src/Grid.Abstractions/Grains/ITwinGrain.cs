@@ -1,10 +1,12 @@
 using System.Collections.Immutable;
 using Grid.Security;
+using Orleans.CodeGeneration;
 
 namespace Grid.Grains;
 
 /// <summary>An identity (tenant, farmer): name, API key hash, what it owns. Key: twin id.</summary>
 [Alias("grid.ITwinGrain")]
+[Version(1)]
 public interface ITwinGrain : IGrainWithIntegerKey
 {
     [Alias("Create")]

@@ -1,4 +1,5 @@
 using System.Collections.Immutable;
+using Orleans.CodeGeneration;
 
 namespace Grid.Grains;
 
@@ -7,6 +8,7 @@ namespace Grid.Grains;
 /// write small however many reservations a tenant holds. Key: <c>"{twinId}/{bucket}"</c>.
 /// </summary>
 [Alias("grid.ITwinReservationsGrain")]
+[Version(1)]
 public interface ITwinReservationsGrain : IGrainWithStringKey
 {
     [Alias("Add")]

@@ -1,7 +1,9 @@
+using Orleans.CodeGeneration;
 namespace Grid.Grains;
 
 /// <summary>What runs inside a reservation: spec, desired vs reported state, restarts. Key: workload id.</summary>
 [Alias("grid.IWorkloadGrain")]
+[Version(1)]
 public interface IWorkloadGrain : IGrainWithIntegerKey
 {
     [Alias("Create")]

@@ -78,7 +78,7 @@ internal sealed partial class ControllerLink(AgentOptions options, GridApiClient
 
         try
         {
-            var heartbeat = new Heartbeat(uptime, reports) { Features = Features, Address = Address, ImageCache = ImageCache?.Invoke() };
+            var heartbeat = new Heartbeat(uptime, reports) { Features = Features, Address = Address, ImageCache = ImageCache?.Invoke(), AgentVersion = GridRelease.Version };
             heartbeat = gateway?.AddTo(heartbeat) ?? heartbeat;
             response = await api.HeartbeatAsync(options.NodeId, options.NodeKey, heartbeat, deadline.Token, options.SigningKey);
         }

@@ -3,11 +3,15 @@ using Grid.Ids;
 using Grid.Index;
 using Grid.Ledger;
 using Grid.Names;
+using Grid.Releases;
 using Grid.Reservations;
 using Grid.Scheduling;
 using Grid.Telemetry;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Orleans.Metadata;
+using Orleans.Versions.Compatibility;
+using Orleans.Versions.Selector;
 
 namespace Grid.Hosting;
 
@@ -24,6 +28,16 @@ public static class GridSiloBuilderExtensions
         // The periodic services' clock: real time, even where tests move the grid's clock.
         services.TryAddSingleton(TimeProvider.System);
         services.AddMetrics();
+
+        // Silos of two releases share the cluster during a rolling upgrade: an activation serves callers of its
+        // interface version or older, and new activations go to the silos of the newest version (docs/architecture.md).
+        silo.Configure<Orleans.Configuration.GrainVersioningOptions>(o =>
+        {
+            o.DefaultCompatibilityStrategy = nameof(BackwardCompatible);
+            o.DefaultVersionSelectorStrategy = nameof(LatestVersion);
+        });
+        services.AddSingleton<IGrainPropertiesProvider, GridReleaseProperty>();
+        services.AddSingleton<ClusterReleases>();
         services.AddGridSettings<GridHealthOptions, GridHealthOptionsValidator>(GridHealthOptions.Section);
         services.AddGridSettings<GridIndexOptions, GridIndexOptionsValidator>(GridIndexOptions.Section);
         services.AddGridSettings<GatewayOptions, GatewayOptionsValidator>(GatewayOptions.Section);

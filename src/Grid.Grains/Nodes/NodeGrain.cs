@@ -250,7 +250,7 @@ public sealed partial class NodeGrain(
         _uptime = heartbeat.Uptime;
         metrics.Heartbeat();
         await Summaries.BeatAsync(now);
-        var featuresChanged = state.State.ChangeFeatures(heartbeat.Features, heartbeat.Address) | state.State.ChangeImageCache(heartbeat.ImageCache);
+        var featuresChanged = state.State.ChangeFeatures(heartbeat.Features, heartbeat.Address, heartbeat.AgentVersion) | state.State.ChangeImageCache(heartbeat.ImageCache);
         if (state.State.Status != NodeStatus.Up)
         {
             await SetStatusAsync(NodeStatus.Up, now);

@@ -39,6 +39,8 @@ public sealed class NodeState
     /// node's <c>sru</c> (<see cref="Sellable"/>); written when the cap changes, the bytes used ride along.
     /// </summary>
     [Id(14)] public ImageCacheUsage? ImageCache { get; set; }
+    /// <summary>The release its agent last reported; null until an agent of 0.3.0 or later beats.</summary>
+    [Id(15)] public string? AgentVersion { get; set; }
 
     /// <summary>Counts activations, so summary versions (incarnation, then a counter) only grow whatever the clocks.</summary>
     [Id(20)] public long Incarnation { get; set; }
@@ -140,24 +142,26 @@ public sealed class NodeState
             Features = [.. Features],
             Address = Address,
             ImageCache = ImageCache,
+            AgentVersion = AgentVersion,
         };
     }
 
     /// <summary>
-    /// Takes what an agent's heartbeat says the node can run and where it is reached; true when that changed (then
-    /// the state is written and the summary published, so placement filters on it). An older agent says nothing:
-    /// what is known stays.
+    /// Takes what an agent's heartbeat says the node can run, where it is reached and which release the agent runs;
+    /// true when that changed (then the state is written and the summary published, so placement filters on it). An
+    /// older agent says nothing: what is known stays.
     /// </summary>
-    public bool ChangeFeatures(IReadOnlyCollection<string>? features, string? address)
+    public bool ChangeFeatures(IReadOnlyCollection<string>? features, string? address, string? agentVersion)
     {
         var newFeatures = features is null ? Features : [.. features.Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal)];
         var newAddress = address ?? Address;
-        if (newFeatures.AsSpan().SequenceEqual(Features) && newAddress == Address)
+        var newAgentVersion = agentVersion ?? AgentVersion;
+        if (newFeatures.AsSpan().SequenceEqual(Features) && newAddress == Address && newAgentVersion == AgentVersion)
         {
             return false;
         }
 
-        (Features, Address) = (newFeatures, newAddress);
+        (Features, Address, AgentVersion) = (newFeatures, newAddress, newAgentVersion);
         return true;
     }
 }

@@ -2,11 +2,13 @@ using System.Collections.Immutable;
 using Grid.Grains;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using Orleans.CodeGeneration;
 
 namespace Grid.Scheduling;
 
 /// <summary>The cluster's one count of recent node losses per farm and country (key 0), and the pace of moves out of them.</summary>
 [Alias("grid.IMassFailureGrain")]
+[Version(1)]
 public interface IMassFailureGrain : IGrainWithIntegerKey
 {
     /// <summary>Counts a node's loss; answers the keys (<c>farm:F</c>, <c>country:C</c>) under the brake now.</summary>

@@ -145,6 +145,11 @@ public static class NodesApi
             validation.Add(cache.Used < 0 ? "imageCache.used" : "imageCache.cap", "must be a number of bytes, 0 or more.");
         }
 
+        if (body.AgentVersion is { Length: 0 or > GridRelease.MaxLength })
+        {
+            validation.Add("agentVersion", $"must be 1 to {GridRelease.MaxLength} characters (the agent's release, e.g. 0.3.0).");
+        }
+
         GatewayHeartbeat.Check(validation, body);
         if (!validation.IsValid)
         {
@@ -160,6 +165,7 @@ public static class NodesApi
             TrafficSequence = body.TrafficSequence ?? 0,
             Health = body.Health,
             ImageCache = body.ImageCache,
+            AgentVersion = body.AgentVersion,
         };
         return http.User.Id(GridClaims.NodeId) == nodeId
             ? TypedResults.Ok(await heartbeats.BeatAsync(nodeId, heartbeat))

@@ -1,5 +1,6 @@
 using System.Data.Common;
 using Grid.Grains;
+using Grid.Releases;
 using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.AspNetCore.Mvc;
 using Orleans.Runtime;
@@ -9,8 +10,8 @@ namespace Grid.Host.Hosting;
 
 /// <summary>
 /// Maps exceptions to RFC 7807 answers: client mistakes found inside grains to 4xx, transient cluster and
-/// storage failures (a silo failing over, PostgreSQL restarting) to 503 with Retry-After — never a 500 for
-/// something a retry fixes.
+/// storage failures (a silo failing over, PostgreSQL restarting) and calls that met a silo of another release during
+/// a rolling upgrade (<see cref="ReleaseMismatch"/>) to 503 with Retry-After — never a 500 for something a retry fixes.
 /// </summary>
 public sealed partial class GridExceptionHandler(IProblemDetailsService problems, ILogger<GridExceptionHandler> logger) : IExceptionHandler
 {
@@ -41,6 +42,8 @@ public sealed partial class GridExceptionHandler(IProblemDetailsService problems
         GridRequestException e => (e.Status, e.Title, e.Message),
         BadHttpRequestException e => (e.StatusCode, "Bad request",
             e.Message.Contains("no body was provided", StringComparison.Ordinal) ? "A JSON request body is required." : e.Message),
+        _ when ReleaseMismatch.Is(exception) => (StatusCodes.Status503ServiceUnavailable, "Service temporarily unavailable",
+            "The controller cluster is being upgraded and a silo of another release could not serve this call; retry shortly."),
         _ when IsTransient(exception) => (StatusCodes.Status503ServiceUnavailable, "Service temporarily unavailable",
             "The controller cluster is failing over or its storage is unreachable; retry shortly."),
         _ => (StatusCodes.Status500InternalServerError, "Internal error", "An unexpected error occurred."),
@@ -49,6 +52,7 @@ public sealed partial class GridExceptionHandler(IProblemDetailsService problems
     /// <summary>Failures that a retry after a short wait is expected to fix.</summary>
     public static bool IsTransient(Exception exception) => exception switch
     {
+        _ when ReleaseMismatch.Is(exception) => true,
         OrleansMessageRejectionException or SiloUnavailableException or TimeoutException or DbException
             or TaskCanceledException => true,
         OrleansException { InnerException: { } inner } => IsTransient(inner),

@@ -24,6 +24,13 @@ public static partial class GridHostExtensions
     public const string ConnectionStringName = "Grid";
 
     /// <summary>
+    /// How long a stopping host (SIGTERM: a rolling upgrade, a drained machine) has to hand its grains over and leave
+    /// the membership table before it is stopped anyway. The pod's <c>terminationGracePeriodSeconds</c> and the
+    /// systemd unit's <c>TimeoutStopSec</c> leave room for it.
+    /// </summary>
+    public static readonly TimeSpan GracefulShutdown = TimeSpan.FromSeconds(45);
+
+    /// <summary>
     /// The whole controller in one host: an Orleans silo (in-memory by default, PostgreSQL with
     /// <c>Grid:Storage=postgres</c>), the HTTP API, health, OpenAPI and OpenTelemetry.
     /// </summary>
@@ -36,6 +43,7 @@ public static partial class GridHostExtensions
             builder.WebHost.UseUrls(DefaultUrl);
         }
 
+        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = GracefulShutdown);
         builder.UseOrleans(silo => ConfigureSilo(silo, builder.Configuration, options));
         builder.Services.AddHostedService<StorageNotice>();
         if (options.Demo.EffectiveNodes(options.Storage) > 0)

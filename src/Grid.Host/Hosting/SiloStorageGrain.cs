@@ -1,10 +1,12 @@
 using Grid.Storage;
 using Microsoft.Extensions.Options;
+using Orleans.CodeGeneration;
 
 namespace Grid.Host.Hosting;
 
 /// <summary>One per silo (keyed by its address, placed on it): what that silo says about its database link.</summary>
 [Alias("grid.silo-storage")]
+[Version(1)]
 public interface ISiloStorageGrain : IGrainWithStringKey
 {
     /// <summary>
