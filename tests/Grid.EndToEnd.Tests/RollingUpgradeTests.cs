@@ -47,7 +47,8 @@ public sealed class RollingUpgradeTests(SharedPostgres shared, ITestOutputHelper
         }
 
         await Task.WhenAll(grid.Silos.Select(GridProcesses.WaitReadyAsync));
-        var (key, nodes) = await ClusterFailoverTests.SeedAsync(grid, Agents);
+        // Not heartbeated here: a node up before its agent starts could be declared down while the agent starts.
+        var (key, nodes) = await ClusterFailoverTests.SeedAsync(grid, Agents, heartbeat: false);
         await WaitActiveSilosAsync(grid, key, 3);
 
         // The agents reach the cluster through a balancer over the three silos, as they would in production.
@@ -59,6 +60,8 @@ public sealed class RollingUpgradeTests(SharedPostgres shared, ITestOutputHelper
             agent.Process = grid.StartAgentOf(previous.GridDll, balancer.Url, agent.NodeId, agent.NodeKey, agent.WorkDir, "--stop-grace", "2s");
         }
 
+        await Poll.UntilAsync(async () => (await Task.WhenAll(agents.Select(a => ClusterInvariants.GetAsync(grid, grid.Silos[0], $"/api/v1/nodes/{a.NodeId}", key))))
+            .All(n => n?["status"]?.GetValue<string>() == "up"), TimeSpan.FromSeconds(90), "every agent's node is up");
         foreach (var agent in agents)
         {
             (agent.ReservationId, agent.WorkloadId) = await RunWorkloadAsync(grid, key, agent);
@@ -186,7 +189,9 @@ public sealed class RollingUpgradeTests(SharedPostgres shared, ITestOutputHelper
 
     private static async Task<(long ReservationId, long WorkloadId)> RunWorkloadAsync(GridProcesses grid, string key, Agent agent)
     {
-        var reservation = await grid.ReserveAsync(key, new { resources = new { cru = 1, mru = 64L << 20 }, constraints = new { nodeId = agent.NodeId } });
+        // Every silo's capacity view must have seen the node up first: until then it answers 409.
+        var reservation = await grid.ReserveAsync(key, new { resources = new { cru = 1, mru = 64L << 20 }, constraints = new { nodeId = agent.NodeId } },
+            whileNothingFits: true);
         var reservationId = reservation["reservationId"]!.GetValue<long>();
         var workload = await grid.SendAsync(HttpMethod.Post, $"/api/v1/reservations/{reservationId}/workloads", key, new
         {
