@@ -40,6 +40,10 @@ public sealed class RollingUpgradeTests(SharedPostgres shared, ITestOutputHelper
             // An agent's replacement (a process start on a busy machine) must fit in the heartbeat timeout, as the
             // default 9 s does on a machine that is not running three silos and the load besides.
             "--Grid:Health:HeartbeatTimeout=00:00:15",
+
+            // No silo dies here (each leaves gracefully and says so): probes as patient as Orleans' defaults, so a
+            // silo joining slowly on a starved machine is not voted dead by the others (seen at load average 65).
+            "--Grid:Cluster:ProbeTimeout=00:00:05", "--Grid:Cluster:NumMissedProbesLimit=3",
         ];
         for (var i = 0; i < 3; i++)
         {
