@@ -78,12 +78,12 @@ public sealed class GridProcesses : IAsyncDisposable
         return silo;
     }
 
-    /// <summary>Sends SIGTERM to <paramref name="process"/> alone and waits until it has exited.</summary>
-    public static async Task StopGracefullyAsync(ChildProcess process, TimeSpan timeout)
+    /// <summary>Sends <paramref name="signal"/> (SIGTERM by default) to <paramref name="process"/> alone and waits until it has exited.</summary>
+    public static async Task StopGracefullyAsync(ChildProcess process, TimeSpan timeout, string signal = "TERM")
     {
-        var (code, output) = await ChildProcess.RunAsync("kill", ["-s", "TERM", process.Pid.ToString(System.Globalization.CultureInfo.InvariantCulture)],
+        var (code, output) = await ChildProcess.RunAsync("kill", ["-s", signal, process.Pid.ToString(System.Globalization.CultureInfo.InvariantCulture)],
             TimeSpan.FromSeconds(10));
-        Assert.True(code == 0 || process.HasExited, $"kill -s TERM {process.Pid}: {output}");
+        Assert.True(code == 0 || process.HasExited, $"kill -s {signal} {process.Pid}: {output}");
         using var deadline = new CancellationTokenSource(timeout);
         try
         {
@@ -91,7 +91,7 @@ public sealed class GridProcesses : IAsyncDisposable
         }
         catch (OperationCanceledException)
         {
-            Assert.Fail($"process {process.Pid} still runs {timeout.TotalSeconds:0} s after SIGTERM; its last output:\n{Tail(process.Output, 30)}");
+            Assert.Fail($"process {process.Pid} still runs {timeout.TotalSeconds:0} s after SIG{signal}; its last output:\n{Tail(process.Output, 30)}");
         }
     }
 

@@ -21,6 +21,11 @@ public sealed class RollingUpgradeTests(SharedPostgres shared, ITestOutputHelper
     private const int Agents = 3;
     private const int RolledBack = 2;
 
+    // How an agent is ended so that its workloads keep running for the next one: an agent since 0.3.0 hands them
+    // over on SIGHUP (SIGTERM stops them, see AgentProcessTests); an older agent has no handler for it and simply
+    // ends, which leaves them running as a kill -9 would.
+    private const string HandOver = "HUP";
+
     // A silo hands its grains over before it exits; a busy 2-core machine needs a while for that.
     private static readonly TimeSpan StopTimeout = TimeSpan.FromSeconds(90);
 
@@ -31,15 +36,29 @@ public sealed class RollingUpgradeTests(SharedPostgres shared, ITestOutputHelper
         var previous = await PreviousRelease.FindAndBuildAsync();
         previous.Notes.ToList().ForEach(Say);
         var built = total.Elapsed;
-        var (currentHost, currentGrid) = (BuiltApp.PathOf("Grid.Host", "Grid.Host.dll"), BuiltApp.PathOf("Grid.Cli", "grid.dll"));
 
         await using var grid = new GridProcesses();
+        try
+        {
+            await UpgradeAsync(grid, previous, total, built);
+        }
+        catch (Exception) when (Describe(grid))
+        {
+            throw;
+        }
+    }
+
+    private async Task UpgradeAsync(GridProcesses grid, PreviousRelease previous, Stopwatch total, TimeSpan built)
+    {
+        var (currentHost, currentGrid) = (BuiltApp.PathOf("Grid.Host", "Grid.Host.dll"), BuiltApp.PathOf("Grid.Cli", "grid.dll"));
         string[] settings =
         [
             .. ClusterFailoverTests.ClusterSettings(await shared.Server.CreateDatabaseAsync("grid_upgrade")),
             // An agent's replacement (a process start on a busy machine) must fit in the heartbeat timeout, as the
             // default 9 s does on a machine that is not running three silos and the load besides.
             "--Grid:Health:HeartbeatTimeout=00:00:15",
+
+            "--Logging:Console:FormatterOptions:TimestampFormat=HH:mm:ss.fff ",
 
             // No silo dies here (each leaves gracefully and says so): probes as patient as Orleans' defaults, so a
             // silo joining slowly on a starved machine is not voted dead by the others (seen at load average 65).
@@ -100,8 +119,7 @@ public sealed class RollingUpgradeTests(SharedPostgres shared, ITestOutputHelper
         foreach (var agent in agents)
         {
             var clock = Stopwatch.StartNew();
-            StopAgentLeavingItsWorkloads(agent.Process!);
-            await agent.Process!.WaitForExitAsync();
+            await GridProcesses.StopGracefullyAsync(agent.Process!, TimeSpan.FromSeconds(30), HandOver);
             agent.Process = grid.StartAgentOf(currentGrid, balancer.Url, agent.NodeId, agent.NodeKey, agent.WorkDir, "--stop-grace", "2s");
             await Poll.UntilAsync(() => agent.Process.Output.Contains($"Re-adopted orphan PID {agent.Pid}", StringComparison.Ordinal), TimeSpan.FromSeconds(60),
                 $"the current agent of node {agent.NodeId} re-adopts workload PID {agent.Pid}");
@@ -149,6 +167,17 @@ public sealed class RollingUpgradeTests(SharedPostgres shared, ITestOutputHelper
         Say($"cluster at the end: {await grid.SendAsync(HttpMethod.Get, "/api/v1/cluster", key, null, 200)}");
     }
 
+    /// <summary>Says, when the test fails, which processes still ran: a silo or agent that died explains much.</summary>
+    private bool Describe(GridProcesses grid)
+    {
+        foreach (var (silo, i) in grid.Silos.Select((s, i) => (s, i)))
+        {
+            Say($"silo {i} (PID {silo.Process.Pid}): {(silo.Process.HasExited ? $"exited with {silo.Process.ExitCode}" : "running")}");
+        }
+
+        return false;
+    }
+
     /// <summary>
     /// Rolls silo <see cref="RolledBack"/> back to the previous release. Either it refuses to start, saying why (the
     /// stored schema is newer than it knows), and the current build takes its place again; or it joins, and the
@@ -179,16 +208,6 @@ public sealed class RollingUpgradeTests(SharedPostgres shared, ITestOutputHelper
             TimeSpan.FromSeconds(60), "the rolled-back silo serves 20 more writes");
         Say($"rollback to {previous.Ref}: the silo joined and served writes (a safe run is asserted below)");
         return "joined and served";
-    }
-
-    /// <summary>
-    /// Ends an agent so that its workloads keep running: today only kill -9 does (SIGTERM stops the workloads
-    /// first, see <c>AgentProcessTests</c>), so an in-place agent upgrade that keeps workloads is a kill and a start.
-    /// </summary>
-    private static void StopAgentLeavingItsWorkloads(ChildProcess agent)
-    {
-        using var process = Process.GetProcessById(agent.Pid);
-        process.Kill(entireProcessTree: false);
     }
 
     private static async Task<(long ReservationId, long WorkloadId)> RunWorkloadAsync(GridProcesses grid, string key, Agent agent)
