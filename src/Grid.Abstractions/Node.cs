@@ -106,6 +106,9 @@ public sealed record NodeSummary(
 {
     /// <summary>What the node can run, as its agent last reported (<see cref="NodeFeatures"/>): placement filters on it.</summary>
     [Id(18)] public ImmutableArray<string> Features { get; init; } = [];
+
+    /// <summary>SSD bytes held for the node's image cache (<see cref="ImageCacheUsage.Cap"/>): not in <see cref="Free"/>, never sold.</summary>
+    [Id(19)] public long ImageCacheSru { get; init; }
 }
 
 /// <summary>The owner's view of a node.</summary>
@@ -132,4 +135,11 @@ public sealed record NodeInfo(
 
     /// <summary>The address its published ports are reached at, as its agent last reported.</summary>
     [Id(16)] public string? Address { get; init; }
+
+    /// <summary>
+    /// Its image cache as its agent last reported (null on nodes without containers): its cap is held out of
+    /// <see cref="Total"/>'s <c>sru</c>, so <see cref="Free"/> is what is left after the reservations and the cache.
+    /// </summary>
+    [Id(17), System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
+    public ImageCacheUsage? ImageCache { get; init; }
 }

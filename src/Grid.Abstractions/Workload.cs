@@ -239,6 +239,9 @@ public sealed record Heartbeat(
 
     /// <summary>What this gateway's health checks saw of each destination (sent when it changes).</summary>
     [Id(7)] public ImmutableArray<DestinationHealth>? Health { get; init; }
+
+    /// <summary>The node's image cache (bytes used and its cap), from agents that run containers; null otherwise.</summary>
+    [Id(8)] public ImageCacheUsage? ImageCache { get; init; }
 }
 
 /// <summary>A heartbeat's answer: the workloads this node should run (pull model).</summary>

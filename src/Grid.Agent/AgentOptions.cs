@@ -67,8 +67,15 @@ public sealed class AgentOptions
     /// </summary>
     public int ContainerUidBase { get; init; } = 100000;
 
-    /// <summary>Space the node's image cache may take before unused images are removed. Default: 10 GiB.</summary>
-    public long ImageCacheBytes { get; init; } = 10L << 30;
+    /// <summary>
+    /// Space the node's image cache may take before unused images are removed (<c>--image-cache-size</c>). Reported
+    /// in heartbeats: the controller holds it out of the node's <c>sru</c>, so reservations never get that disk.
+    /// Default: 10 GiB.
+    /// </summary>
+    public long ImageCacheBytes { get; init; } = DefaultImageCacheBytes;
+
+    /// <summary>The default of <see cref="ImageCacheBytes"/>: 10 GiB.</summary>
+    public const long DefaultImageCacheBytes = 10L << 30;
 
     /// <summary>
     /// Where this node serves names as a gateway (<c>--gateway-listen 0.0.0.0:80</c>): the node reports the
@@ -170,6 +177,11 @@ public sealed class AgentOptions
         if (GatewayListenTls is not null && (GatewayCertificate is null || GatewayKey is null))
         {
             throw new ArgumentException("--gateway-listen-tls needs --gateway-certificate and --gateway-key.", nameof(GatewayListenTls));
+        }
+
+        if (ImageCacheBytes < 0)
+        {
+            throw new ArgumentException("The image cache size must be 0 or more bytes.", nameof(ImageCacheBytes));
         }
 
         if (ContainerUidBase < 1)

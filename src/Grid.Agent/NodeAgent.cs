@@ -40,6 +40,7 @@ public sealed partial class NodeAgent(AgentOptions options, ILogger<NodeAgent>? 
     private WorkloadSupervisor? _supervisor;
     private GatewayServer? _gateway;
     private PortPublisher? _ports;
+    private ImageStore? _images;
     private ImmutableArray<WorkloadReport> _snapshot = [];
     private bool _beatNow;
     private int _started;
@@ -70,7 +71,14 @@ public sealed partial class NodeAgent(AgentOptions options, ILogger<NodeAgent>? 
             LogFeatureMissing(feature, why);
         }
 
-        var link = _link = new ControllerLink(options, new GridApiClient(_http), _time, _logger) { Features = features.Features, Address = address };
+        var link = _link = new ControllerLink(options, new GridApiClient(_http), _time, _logger)
+        {
+            Features = features.Features,
+            Address = address,
+
+            // The controller holds the cache's cap out of the node's sru: reservations never get the disk it may fill.
+            ImageCache = () => _images?.Usage(),
+        };
         var supervisor = _supervisor = new WorkloadSupervisor(
             Runtimes(features, address),
             new RestartPolicy(options.RestartBackoffInitial, options.RestartBackoffMax),
@@ -188,11 +196,13 @@ public sealed partial class NodeAgent(AgentOptions options, ILogger<NodeAgent>? 
             var ports = _ports = new PortPublisher(options, _logger, address, _time);
 
             // The container runtime tells which of its containers still run; the pod networks and ports keep theirs.
-            runtimes.Add(new ContainerRuntime(options, _time, _logger, volumes, networks, ports, async (alive, cancellationToken) =>
+            var containers = new ContainerRuntime(options, _time, _logger, volumes, networks, ports, async (alive, cancellationToken) =>
             {
                 await networks.AdoptAsync(alive, cancellationToken);
                 await ports.AdoptAsync(alive, cancellationToken);
-            }));
+            });
+            _images = containers.Images;
+            runtimes.Add(containers);
         }
         else
         {

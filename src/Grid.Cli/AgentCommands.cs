@@ -50,6 +50,8 @@ internal static class AgentCommands
             Description = "Host ports published container ports are picked from (default 20000-32000)",
             DefaultValueFactory = _ => "20000-32000",
         };
+        var imageCache = CommonOptions.Size(
+            "--image-cache-size", "Disk the node's image cache may take before unused images go; held out of the node's sru (default 10G)");
         var gatewayListen = new Option<string?>("--gateway-listen") { Description = "Serve the grid's names as a gateway on this address, e.g. 0.0.0.0:80" };
         var gatewayListenTls = new Option<string?>("--gateway-listen-tls") { Description = "Also terminate TLS for names on this address, e.g. 0.0.0.0:443" };
         var gatewayCertificate = new Option<string?>("--gateway-certificate") { Description = "PEM certificate (the operator's wildcard for the names' domain)" };
@@ -58,7 +60,7 @@ internal static class AgentCommands
         var agent = new Command("agent", "Run the node agent: heartbeat to the controller and run the workloads it assigns")
         {
             workDir, nodeId, nodeKey, allow, workloadUser, allowCommand, requireLimits, interval, fence, grace,
-            noContainers, publicAddress, portRange, gatewayListen, gatewayListenTls, gatewayCertificate, gatewayKey, Register(workDir),
+            noContainers, publicAddress, portRange, imageCache, gatewayListen, gatewayListenTls, gatewayCertificate, gatewayKey, Register(workDir),
         };
         agent.SetAction(async (parse, cancellationToken) =>
         {
@@ -99,6 +101,7 @@ internal static class AgentCommands
                 PublicAddress = parse.GetValue(publicAddress),
                 PortRangeStart = ports.First,
                 PortRangeEnd = ports.Last,
+                ImageCacheBytes = parse.GetValue(imageCache) ?? AgentOptions.DefaultImageCacheBytes,
                 GatewayListen = parse.GetValue(gatewayListen),
                 GatewayListenTls = parse.GetValue(gatewayListenTls),
                 GatewayCertificate = parse.GetValue(gatewayCertificate),

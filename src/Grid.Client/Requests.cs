@@ -68,7 +68,8 @@ public sealed record HeartbeatRequest(
     string? GatewayAddress = null,
     ImmutableArray<NameTraffic>? Traffic = null,
     long? TrafficSequence = null,
-    ImmutableArray<DestinationHealth>? Health = null);
+    ImmutableArray<DestinationHealth>? Health = null,
+    ImageCacheUsage? ImageCache = null);
 
 /// <summary>Placement constraints of a reservation; null members do not constrain.</summary>
 public sealed record ConstraintsRequest(

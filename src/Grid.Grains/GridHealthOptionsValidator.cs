@@ -16,6 +16,9 @@ public sealed class GridHealthOptionsValidator() : SettingsValidator<GridHealthO
             .Positive(nameof(options.ScanInterval), options.ScanInterval)
             .Require(options.StartupGrace is not { } grace || grace >= TimeSpan.Zero, nameof(options.StartupGrace), options.StartupGrace,
                 "must not be negative.")
+            .Require(options.SuspectAfter is not { } suspect || (suspect > TimeSpan.Zero && suspect < options.HeartbeatTimeout),
+                nameof(options.SuspectAfter), options.SuspectAfter,
+                $"must be positive and below Grid:Health:HeartbeatTimeout ({options.HeartbeatTimeout:c}).")
             .Require(options.MassFailureShare is > 0 and <= 1, nameof(options.MassFailureShare), options.MassFailureShare,
                 "must be above 0 and at most 1.")
             .Require(options.MassFailureMovesPerSecond > 0, nameof(options.MassFailureMovesPerSecond), options.MassFailureMovesPerSecond,

@@ -23,6 +23,15 @@ public sealed class GridHealthOptions
     /// </summary>
     public TimeSpan? StartupGrace { get; set; }
 
+    /// <summary>
+    /// A node that is still up but has not beaten for this long is suspect: it counts towards the mass-failure brake
+    /// as if lost, so a farm whose nodes go silent together is braked from its first node declared down, not from
+    /// the one that tips the share (the others time out a moment later, their moves would go unpaced meanwhile).
+    /// Nothing else changes for a suspect node. Must be positive and below <see cref="HeartbeatTimeout"/>.
+    /// Default: half the heartbeat timeout (null).
+    /// </summary>
+    public TimeSpan? SuspectAfter { get; set; }
+
     /// <summary>Share of a farm's or country's nodes going down within the window that engages the brake. Default: 0.5.</summary>
     public double MassFailureShare { get; set; } = 0.5;
 
@@ -50,6 +59,8 @@ public sealed class GridHealthOptions
     public TimeSpan EvacuationRecheck { get; set; } = TimeSpan.FromSeconds(2);
 
     public TimeSpan EffectiveStartupGrace => StartupGrace ?? HeartbeatTimeout + HeartbeatInterval;
+
+    public TimeSpan EffectiveSuspectAfter => SuspectAfter ?? HeartbeatTimeout / 2;
 }
 
 /// <summary>Capacity index settings, bound from <c>Grid:Index</c>. Must be equal on every silo.</summary>

@@ -48,7 +48,7 @@ public static class NodeQuery
         ["total_hru"] = r => r.Node.Total.Hru,
         ["used_cru"] = r => r.Node.Used.Cru,
         ["used_mru"] = r => r.Node.Used.Mru,
-        ["used_sru"] = r => r.Node.Used.Sru,
+        ["used_sru"] = r => r.Node.Used.Sru + r.Node.ImageCacheSru,
         ["used_hru"] = r => r.Node.Used.Hru,
         ["free_cru"] = r => r.Node.Total.Cru - r.Node.Used.Cru,
         ["status"] = r => StatusRank(r.Node.Status),

@@ -11,7 +11,8 @@ public static class ProxyViews
         var node = row.Node;
         var status = NodeQuery.Status(node.Status);
         var total = ProxyCapacity.From(node.Total);
-        var used = ProxyCapacity.From(node.Used);
+        // As ZOS's cache reservation: the SSD held for the node's image cache is used, never free (total - used = free_sru).
+        var used = ProxyCapacity.From(node.Used with { Sru = node.Used.Sru + node.ImageCacheSru });
         var uptime = status != "down" && node.BootedAt is { } booted ? Math.Max(0, (long)(now - booted).TotalSeconds) : 0;
         return new ProxyNode(
             Id: $"node-{node.NodeId}",

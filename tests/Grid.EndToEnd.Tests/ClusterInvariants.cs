@@ -58,7 +58,11 @@ public static class ClusterInvariants
 
         foreach (var nodeId in nodes)
         {
-            var node = (await GetAsync(grid, via, $"/api/v1/nodes/{nodeId}", apiKey))!;
+            if (await GetAsync(grid, via, $"/api/v1/nodes/{nodeId}", apiKey) is not { } node)
+            {
+                return $"node {nodeId} could not be read";
+            }
+
             var total = node["total"]!;
             var used = node["used"]!;
             if (used["cru"]!.GetValue<long>() > total["cru"]!.GetValue<long>() || used["mru"]!.GetValue<long>() > total["mru"]!.GetValue<long>())
@@ -82,11 +86,19 @@ public static class ClusterInvariants
         return null;
     }
 
+    /// <summary>A read for a condition that is polled: null when it failed (an error answer, a dropped connection), to be asked again.</summary>
     public static async Task<JsonNode?> GetAsync(GridProcesses grid, SiloProcess via, string path, string apiKey)
     {
         using var request = new HttpRequestMessage(HttpMethod.Get, path);
         request.Headers.Authorization = new("Bearer", apiKey);
-        using var response = await via.Http.SendAsync(request);
-        return response.IsSuccessStatusCode ? JsonNode.Parse(await response.Content.ReadAsStringAsync()) : null;
+        try
+        {
+            using var response = await via.Http.SendAsync(request);
+            return response.IsSuccessStatusCode ? JsonNode.Parse(await response.Content.ReadAsStringAsync()) : null;
+        }
+        catch (Exception exception) when (exception is HttpRequestException or TaskCanceledException)
+        {
+            return null;
+        }
     }
 }

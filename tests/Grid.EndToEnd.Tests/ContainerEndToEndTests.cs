@@ -15,8 +15,21 @@ namespace Grid.EndToEnd.Tests;
 [Collection(ProcessHeavy.Name)]
 public sealed class ContainerEndToEndTests(ITestOutputHelper output)
 {
+    // What a move may take after the controller's timeout: the 2 s (detection scan, placement, the new node's
+    // volume, writable layer and runc start, its report). Checked every 100 ms, so the measure overshoots by no more.
+    // The assertion allows twice the bound: the new node's start is a dozen tool runs (mkfs, ip, runc), which
+    // a 2-core machine shared with builds slows down several times (measured on one: 5.0 and 6.2 s before a container
+    // waited for its volume instead of failing; 9.1 s at a load of 67 and 6.8 s at 80 after).
+    private static readonly TimeSpan MoveBudget = TimeSpan.FromSeconds(2);
+    private const int BusyMachineFactor = 2;
+    private static readonly TimeSpan Measuring = TimeSpan.FromMilliseconds(100);
+
+    // The controller declares a node down after this long without a heartbeat (--Grid:Health:HeartbeatTimeout below).
+    private static readonly TimeSpan HeartbeatTimeout = TimeSpan.FromSeconds(2);
+
+    // The nodes declare 10 GiB of SSD: a cache of the default 10 GiB would hold all of it, so the agents keep 1 GiB.
     private static readonly string[] AgentOptions =
-        ["--heartbeat-interval", "500ms", "--stop-on-disconnect-after", "3s", "--stop-grace", "1s", "--public-address", "127.0.0.1"];
+        ["--heartbeat-interval", "500ms", "--stop-on-disconnect-after", "3s", "--stop-grace", "1s", "--public-address", "127.0.0.1", "--image-cache-size", "1G"];
 
     [Fact]
     public async Task ContainerFromARegistryAnswersOnItsEndpointKeepsItsVolumeSizeAndMovesWhenItsAgentDies()
@@ -28,7 +41,7 @@ public sealed class ContainerEndToEndTests(ITestOutputHelper output)
         using var files = FileServer.Start(Path.GetDirectoryName(archive.Path)!);
 
         await using var grid = new GridProcesses();
-        await grid.StartHostAsync("--Grid:Health:HeartbeatInterval=00:00:00.500", "--Grid:Health:HeartbeatTimeout=00:00:02",
+        await grid.StartHostAsync("--Grid:Health:HeartbeatInterval=00:00:00.500", $"--Grid:Health:HeartbeatTimeout={HeartbeatTimeout}",
             "--Grid:Health:RejoinAfter=00:00:02", "--Grid:Health:ScanInterval=00:00:00.200");
         var key = (await grid.SendAsync(HttpMethod.Post, "/api/v1/twins", null, new { name = "containers" }, 201))["apiKey"]!.GetValue<string>();
         var farm = (await grid.SendAsync(HttpMethod.Post, "/api/v1/farms", key, new { name = "container-farm" }, 201))["farmId"]!.GetValue<long>();
@@ -48,10 +61,13 @@ public sealed class ContainerEndToEndTests(ITestOutputHelper output)
 
         try
         {
-            // Both nodes say they run containers.
+            // Both nodes say they run containers, and hold their image cache's 1 GiB out of the SSD they sell.
             await Poll.UntilAsync(async () => (await Task.WhenAll(agents.Keys.Select(id => NodeAsync(grid, key, id)))).All(n =>
                 n["status"]!.GetValue<string>() == "up" && n["features"]!.AsArray().Any(f => f!.GetValue<string>() == "container")),
                 TimeSpan.FromSeconds(60), "both agents heartbeat with the container feature");
+            var fresh = await NodeAsync(grid, key, agents.Keys.First());
+            Assert.Equal((1L << 30, 0L), (fresh["imageCache"]!["cap"]!.GetValue<long>(), fresh["imageCache"]!["used"]!.GetValue<long>()));
+            Assert.Equal(9L << 30, fresh["free"]!["sru"]!.GetValue<long>());
 
             var reservation = await grid.ReserveAsync(key, new
             {
@@ -123,17 +139,25 @@ public sealed class ContainerEndToEndTests(ITestOutputHelper output)
                 TimeSpan.FromSeconds(30), "the wrong digest is reported as digest-mismatch");
             Assert.Equal("failed", (await WorkloadAsync(grid, key, wrong))["state"]!.GetValue<string>());
 
-            // kill -9 of the agent: the container answers from the other node's endpoint, with a new empty volume.
+            // The other node already holds the image: a container of another reservation started from it there once.
+            var otherNode = agents.Keys.Single(id => id != firstNode);
+            await WarmAsync(grid, key, otherNode, image, reservations, workloads);
+
+            // kill -9 of the agent: the container answers from the other node's endpoint, with a new empty volume,
+            // within the heartbeat timeout + 2 s (the node holds the image; a cold pull would add its own time).
             var clock = Stopwatch.StartNew();
             using (var agentProcess = Process.GetProcessById(victim.Process.Pid))
             {
                 agentProcess.Kill(entireProcessTree: false);
             }
 
-            var (newAddress, newPort) = await RunningEndpointAsync(grid, key, web, null, "the container runs on the other node", firstNode);
+            var (newAddress, newPort) = await RunningEndpointAsync(grid, key, web, otherNode, "the container runs on the other node", maxPause: Measuring);
             await Poll.UntilAsync(async () => await TryGetAsync(newAddress, newPort) == TestImages.Greeting, TimeSpan.FromSeconds(30),
-                "the moved container answers on its new endpoint");
-            output.WriteLine($"kill -9 of the agent -> container answers on the other node: {clock.Elapsed.TotalSeconds:0.00} s");
+                "the moved container answers on its new endpoint", Measuring);
+            var moved = clock.Elapsed;
+            var bound = HeartbeatTimeout + MoveBudget;
+            output.WriteLine($"kill -9 of the agent -> container answers on the other node: {moved.TotalSeconds:0.00} s (issue's bound {bound.TotalSeconds:0.#} s)");
+            Assert.True(moved <= bound * BusyMachineFactor, $"the container answered from the other node after {moved.TotalSeconds:0.00} s, over {BusyMachineFactor} x {bound.TotalSeconds:0.#} s");
             var events = await grid.SendAsync(HttpMethod.Get, $"/api/v1/reservations/{reservationId}/events", key, null, 200);
             Assert.Contains(events.AsArray(), e => e!.ToJsonString().Contains("volume-reset", StringComparison.Ordinal)
                 && e.ToJsonString().Contains("data", StringComparison.Ordinal));
@@ -156,26 +180,51 @@ public sealed class ContainerEndToEndTests(ITestOutputHelper output)
         }
     }
 
+    /// <summary>
+    /// Starts a container from <paramref name="image"/> on <paramref name="nodeId"/> in a reservation of its own and
+    /// waits until it ran (its entrypoint exits at once): the node's cache holds the image from then on.
+    /// </summary>
+    private static async Task WarmAsync(GridProcesses grid, string key, long nodeId, string image, List<long> reservations, List<long> workloads)
+    {
+        var reservation = await grid.ReserveAsync(key, new
+        {
+            resources = new { cru = 1, mru = 64L << 20, sru = 256L << 20 },
+            constraints = new { nodeId, features = new[] { "container" } },
+        });
+        var reservationId = reservation["reservationId"]!.GetValue<long>();
+        reservations.Add(reservationId);
+        var warm = await Deploy(grid, key, reservationId, new
+        {
+            name = "warm",
+            type = "container",
+            container = new { image, entrypoint = new[] { "/bin/true" }, restart = "never" },
+        });
+        workloads.Add(warm);
+        await Poll.UntilAsync(async () => (await WorkloadAsync(grid, key, warm))["state"]!.GetValue<string>() == "exited",
+            TimeSpan.FromSeconds(60), "a container of the image ran on the other node");
+        Assert.Equal(nodeId, reservation["nodeId"]!.GetValue<long>());
+        Assert.True((await NodeAsync(grid, key, nodeId))["imageCache"]!["used"]!.GetValue<long>() > 0);
+    }
+
     private static async Task<long> Deploy(GridProcesses grid, string key, long reservationId, object body) =>
         (await grid.SendAsync(HttpMethod.Post, $"/api/v1/reservations/{reservationId}/workloads", key, body, 201))["workloadId"]!.GetValue<long>();
 
     private static async Task<(string Address, int Port)> RunningEndpointAsync(
-        GridProcesses grid, string key, long workloadId, long? onNode, string what, long? notOnNode = null)
+        GridProcesses grid, string key, long workloadId, long? onNode, string what, TimeSpan? maxPause = null)
     {
         (string, int)? endpoint = null;
         await Poll.UntilAsync(async () =>
         {
             var w = await WorkloadAsync(grid, key, workloadId);
             var node = w["nodeId"]?.GetValue<long>();
-            if (w["state"]!.GetValue<string>() != "running" || (onNode is { } on && node != on) || (notOnNode is { } off && node == off)
-                || w["endpoints"]?.AsArray() is not { Count: > 0 } endpoints)
+            if (w["state"]!.GetValue<string>() != "running" || (onNode is { } on && node != on) || w["endpoints"]?.AsArray() is not { Count: > 0 } endpoints)
             {
                 return false;
             }
 
             endpoint = (endpoints[0]!["address"]!.GetValue<string>(), endpoints[0]!["port"]!.GetValue<int>());
             return true;
-        }, TimeSpan.FromSeconds(90), what);
+        }, TimeSpan.FromSeconds(90), what, maxPause);
         return endpoint!.Value;
     }
 

@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Net;
-using System.Net.Http.Json;
 using Grid.Testing;
 using Xunit.Abstractions;
 
@@ -195,15 +194,8 @@ public sealed class DurableEvacuationTests(SharedPostgres shared, ITestOutputHel
         return ([.. nodes.Select(n => n.NodeId)], silence);
     }
 
-    private static async Task<System.Text.Json.Nodes.JsonNode> SendAsync(SiloProcess via, HttpMethod method, string path, string key, object body)
-    {
-        using var request = new HttpRequestMessage(method, path) { Content = JsonContent.Create(body) };
-        request.Headers.Authorization = new("Bearer", key);
-        using var response = await via.Http.SendAsync(request);
-        var text = await response.Content.ReadAsStringAsync();
-        Assert.True(response.StatusCode == HttpStatusCode.Created, $"{method} {path}: {(int)response.StatusCode} {text}");
-        return System.Text.Json.Nodes.JsonNode.Parse(text)!;
-    }
+    private static Task<System.Text.Json.Nodes.JsonNode> SendAsync(SiloProcess via, HttpMethod method, string path, string key, object body) =>
+        GridProcesses.SendAsync(via.Http, method, path, key, body, (int)HttpStatusCode.Created);
 
     private static Task WaitActiveSilosAsync(GridProcesses grid, string key, int count) =>
         Poll.UntilAsync(async () =>

@@ -65,6 +65,65 @@ public sealed class OrphanTests
     }
 
     [Fact]
+    public async Task AnOrphanRetriedOnItsNodeIsStillReleasedWhenTheNextRetryLandsElsewhere()
+    {
+        await using var grid = await StartWithQuickChecksAsync();
+        var twin = GridCluster.NewId();
+        var farm = await grid.CreateFarmAsync(twin);
+        var first = await grid.RegisterNodeAsync(farm, twin, Machine);
+        var second = await grid.RegisterNodeAsync(farm, twin, Machine);
+
+        // A create allocated epoch 1 on node `first`, its reservation write failed (the database out of reach), and
+        // its retry chose `first` again (a retry of the same epoch there) and failed the same way...
+        var reservationId = GridCluster.NewId();
+        var request = new AllocationRequest(reservationId, 1, twin, new Capacity(1, 1L << 30, 0, 0), null, []);
+        var node = grid.Grains.GetGrain<INodeGrain>(first);
+        await node.TryAllocateAsync(request);
+        await node.TryAllocateAsync(request);
+
+        // ...then the next retry landed on the other node, with the same epoch.
+        var placed = await grid.Grains.GetGrain<IReservationGrain>(reservationId).CreateAsync(new ReservationRequest(
+            twin, request.Resources, PlacementConstraints.None with { NodeId = second }, PlacementStrategy.Binpack));
+        Assert.Equal(second, placed.Reservation!.NodeId);
+
+        // The retry on `first` was no confirmation: its orphan check asks again and releases it.
+        await grid.AdvanceAsync(TimeSpan.FromSeconds(2), [first, second]);
+        await Poll.UntilAsync(async () => (await node.GetAsync())!.Allocations.IsEmpty, TimeSpan.FromSeconds(20), "the orphan on the first node is released");
+        Assert.Single((await grid.Grains.GetGrain<INodeGrain>(second).GetAsync())!.Allocations);
+    }
+
+    [Fact]
+    public async Task AnOrphanAskedAboutWhileItsReservationIsPlacedElsewhereIsReleased()
+    {
+        await using var grid = await StartWithQuickChecksAsync();
+        var twin = GridCluster.NewId();
+        var farm = await grid.CreateFarmAsync(twin);
+        var first = await grid.RegisterNodeAsync(farm, twin, Machine);
+        var second = await grid.RegisterNodeAsync(farm, twin, Machine);
+
+        // A create allocated epoch 1 on node `first` and failed before its reservation write.
+        var reservationId = GridCluster.NewId();
+        var resources = new Capacity(1, 1L << 30, 0, 0);
+        var node = grid.Grains.GetGrain<INodeGrain>(first);
+        await node.TryAllocateAsync(new AllocationRequest(reservationId, 1, twin, resources, null, []));
+
+        // Its retry places epoch 1 on the other node, and stalls on the way to its record; meanwhile the allocation
+        // on `first` grows old enough and that node's orphan check asks the reservation about its epoch 1.
+        grid.Stall.Hold("twin-reservations");
+        var create = grid.Grains.GetGrain<IReservationGrain>(reservationId).CreateAsync(new ReservationRequest(
+            twin, resources, PlacementConstraints.None with { NodeId = second }, PlacementStrategy.Binpack));
+        await Poll.UntilAsync(() => Task.FromResult(grid.Stall.Waiting == 1), TimeSpan.FromSeconds(20), "the retry's write of the reservation list is held");
+        await grid.AdvanceAsync(TimeSpan.FromSeconds(2), [first, second]);
+        grid.Stall.Release();
+        Assert.Equal(second, (await create).Reservation!.NodeId);
+
+        // The answer it got was where the placement landed, not "placing": the orphan is released.
+        await grid.AdvanceAsync(TimeSpan.FromSeconds(2), [first, second]);
+        await Poll.UntilAsync(async () => (await node.GetAsync())!.Allocations.IsEmpty, TimeSpan.FromSeconds(20), "the orphan on the first node is released");
+        Assert.Single((await grid.Grains.GetGrain<INodeGrain>(second).GetAsync())!.Allocations);
+    }
+
+    [Fact]
     public async Task APlacementWhoseReservationWriteStallsKeepsItsAllocationAndAddress()
     {
         await using var grid = await StartWithQuickChecksAsync();

@@ -84,6 +84,19 @@ public sealed class SettingsValidationTests
         Assert.StartsWith($"Grid:Health:HeartbeatTimeout ({timeout}) must exceed Grid:Health:HeartbeatInterval (00:00:03)", reason, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("00:00:00")]
+    [InlineData("00:00:09")]
+    public void ASuspectAfterNotBetweenZeroAndTheTimeoutIsRefused(string suspectAfter)
+    {
+        var options = new GridHealthOptions { HeartbeatTimeout = TimeSpan.FromSeconds(9), SuspectAfter = TimeSpan.Parse(suspectAfter, null) };
+
+        var reason = Assert.Single(Reasons(new GridHealthOptionsValidator().Validate(null, options)));
+
+        Assert.Equal($"Grid:Health:SuspectAfter ({suspectAfter}) must be positive and below Grid:Health:HeartbeatTimeout (00:00:09).", reason);
+        Assert.Empty(Reasons(new GridHealthOptionsValidator().Validate(null, new GridHealthOptions { SuspectAfter = TimeSpan.FromSeconds(4) })));
+    }
+
     [Fact]
     public void EachOtherSectionNamesItsWrongKeys()
     {

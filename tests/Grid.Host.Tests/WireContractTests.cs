@@ -78,6 +78,21 @@ public sealed class WireContractTests
     }
 
     [Fact]
+    public void AContainerAgentsHeartbeatCarriesItsImageCacheAndNodesShowIt()
+    {
+        var heartbeat = new Heartbeat(42, []) { Features = [NodeFeatures.Container], ImageCache = new ImageCacheUsage(300, 1024) };
+        var node = new NodeInfo(4, 1, 3, NodeStatus.Up, false, new Location("BE", "Ghent"), NodeCertification.Diy, Capacity.Zero,
+            Capacity.Zero, Capacity.Zero, [], null, 0, default, null) { ImageCache = heartbeat.ImageCache };
+
+        var json = Client(heartbeat);
+        var read = JsonSerializer.Deserialize<HeartbeatRequest>(json, GridJson.Api)!;
+
+        Assert.Contains("\"imageCache\":{\"used\":300,\"cap\":1024}", json);
+        Assert.Equal(heartbeat.ImageCache, read.ImageCache);
+        Assert.EndsWith("\"imageCache\":{\"used\":300,\"cap\":1024}}", JsonSerializer.Serialize(node, GridJson.Api));
+    }
+
+    [Fact]
     public void ContainerAndVolumeRequestsKeepTheirFieldNames()
     {
         Assert.Equal(

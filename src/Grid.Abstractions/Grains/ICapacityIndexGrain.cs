@@ -10,12 +10,17 @@ public sealed record IndexChanges(
     [property: Id(1)] long Version,
     [property: Id(2)] long Epoch);
 
-/// <summary>How many of a shard's nodes belong to one farm in one country.</summary>
+/// <summary>
+/// How many of a shard's nodes belong to one farm in one country, and how many of those look lost now
+/// (<paramref name="Lost"/>: up by their summary but silent for <c>Grid:Health:SuspectAfter</c>, or declared
+/// down within the mass-failure window), for the mass-failure brake.
+/// </summary>
 [GenerateSerializer, SuppressReferenceTracking, Immutable, Alias("grid.node-group-count")]
 public sealed record NodeGroupCount(
     [property: Id(0)] long FarmId,
     [property: Id(1)] string Country,
-    [property: Id(2)] int Nodes);
+    [property: Id(2)] int Nodes,
+    [property: Id(3)] int Lost = 0);
 
 /// <summary>
 /// One shard of the soft capacity index and health watch: node summaries pushed by node grains, and last

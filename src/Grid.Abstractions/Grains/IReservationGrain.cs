@@ -38,8 +38,9 @@ public interface IReservationGrain : IGrainWithIntegerKey
     Task<ImmutableArray<ReservationEvent>> GetEventsAsync();
 
     /// <summary>
-    /// True while the reservation holds a placement on the node at exactly that epoch, or is placing that epoch
-    /// right now (asked by the node's orphan check, so it interleaves and must not deny a placement in flight).
+    /// True while the reservation holds a placement on the node at exactly that epoch (asked by the node's orphan
+    /// check, so it interleaves). A placement of that epoch in flight is waited for: denied, it would lose its
+    /// allocation; confirmed, an allocation it then left on another node would never be asked about again.
     /// </summary>
     [Alias("IsPlacedOn")]
     [AlwaysInterleave]

@@ -63,7 +63,9 @@ internal static class Reconciler
             }
         }
 
-        return new(stops.ToImmutable(), confirms.ToImmutable(), [.. wanted.Values.Where(a => !kept.Contains(a.WorkloadId))]);
+        // Volumes start first: the containers starting with them (a reservation that just moved here) mount them.
+        return new(stops.ToImmutable(), confirms.ToImmutable(),
+            [.. wanted.Values.Where(a => !kept.Contains(a.WorkloadId)).OrderBy(a => a.Spec.Type == WorkloadType.Volume ? 0 : 1)]);
     }
 
     /// <summary>Keeps the newest epoch of each adopted workload and stops the older copies.</summary>

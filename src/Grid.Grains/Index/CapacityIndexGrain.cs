@@ -128,11 +128,26 @@ public sealed partial class CapacityIndexGrain(
         return Task.CompletedTask;
     }
 
-    public Task<ImmutableArray<NodeGroupCount>> CountNodesAsync() => Task.FromResult(_entries.Values
-        .Where(e => e.Summary is not null)
-        .GroupBy(e => (e.Summary!.FarmId, e.Summary.Location.Country))
-        .Select(g => new NodeGroupCount(g.Key.FarmId, g.Key.Country, g.Count()))
-        .ToImmutableArray());
+    public Task<ImmutableArray<NodeGroupCount>> CountNodesAsync()
+    {
+        var now = clock.UtcNow;
+        return Task.FromResult(_entries.Values
+            .Where(e => e.Summary is not null)
+            .GroupBy(e => (e.Summary!.FarmId, e.Summary.Location.Country))
+            .Select(g => new NodeGroupCount(g.Key.FarmId, g.Key.Country, g.Count(), g.Count(e => LooksLost(e, now))))
+            .ToImmutableArray());
+    }
+
+    /// <summary>
+    /// Silent while still up (its timeout comes soon: nodes going dark together time out a moment apart), or
+    /// declared down within the brake's window. Each node counts once, whichever of the two its summary shows.
+    /// </summary>
+    private bool LooksLost(Entry entry, DateTimeOffset now) => entry.Summary!.Status switch
+    {
+        NodeStatus.Up => entry.LastBeat < now - health.Value.EffectiveSuspectAfter,
+        NodeStatus.Down => entry.Summary.StatusChangedAt is { } at && now - at <= health.Value.MassFailureWindow,
+        _ => false,
+    };
 
     public Task<int> PingAsync() => Task.FromResult(_entries.Count);
 

@@ -14,10 +14,11 @@ namespace Grid.Nodes;
 /// durable by the grain afterwards; one whose write failed is undone with <see cref="Undo(AllocationClaim)"/>,
 /// <see cref="Restore"/> or <see cref="UndoRelease"/>, which leave alone an entry another call changed since.
 /// </remarks>
-/// <param name="total">The node's capacity.</param>
+/// <param name="total">What the node may give reservations: its capacity less the SSD held for its image cache.</param>
 /// <param name="cpuOvercommit">How many times its logical cores may be handed out.</param>
 /// <param name="allocations">The durable allocations (the grain state's own dictionary, changed in place).</param>
-public sealed class NodeCapacity(Capacity total, double cpuOvercommit, Dictionary<long, Allocation> allocations)
+/// <param name="imageCacheSru">The SSD bytes held out of the node's capacity for its image cache (already taken from <paramref name="total"/>).</param>
+public sealed class NodeCapacity(Capacity total, double cpuOvercommit, Dictionary<long, Allocation> allocations, long imageCacheSru = 0)
 {
     public Capacity Total => total;
 
@@ -27,8 +28,11 @@ public sealed class NodeCapacity(Capacity total, double cpuOvercommit, Dictionar
 
     public IReadOnlyCollection<Allocation> Allocations => allocations.Values;
 
-    /// <summary>True when this ledger is over <paramref name="store"/> (the grain's state object was not replaced).</summary>
-    public bool IsOver(Dictionary<long, Allocation> store) => ReferenceEquals(allocations, store);
+    /// <summary>
+    /// True when this ledger is over <paramref name="store"/> (the grain's state object was not replaced) and holds
+    /// <paramref name="cacheSru"/> for the image cache (its agent did not report another cap since).
+    /// </summary>
+    public bool IsOver(Dictionary<long, Allocation> store, long cacheSru) => ReferenceEquals(allocations, store) && cacheSru == imageCacheSru;
 
     public bool TryGet(long reservationId, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out Allocation? allocation) =>
         allocations.TryGetValue(reservationId, out allocation);

@@ -54,9 +54,10 @@ public sealed partial class NodeGrain(
     });
 
     /// <summary>The ledger over the durable allocations, built again when a registration replaces the state.</summary>
-    private NodeCapacity Allocations => _allocations is { } held && held.IsOver(state.State.Allocations)
+    private NodeCapacity Allocations => _allocations is { } held && held.IsOver(state.State.Allocations, state.State.ImageCacheSru())
         ? held
-        : _allocations = new NodeCapacity(state.State.Registration?.Resources ?? Capacity.Zero, state.State.CpuOvercommit, state.State.Allocations);
+        : _allocations = new NodeCapacity(
+            state.State.Registration is null ? Capacity.Zero : state.State.Sellable(), state.State.CpuOvercommit, state.State.Allocations, state.State.ImageCacheSru());
 
     private NodeSummaryPublisher Summaries =>
         _summaries ??= new(NodeId, view, GrainFactory.GetGrain<ICapacityIndexGrain>(index.Value.ShardOf(NodeId)));
@@ -146,7 +147,7 @@ public sealed partial class NodeGrain(
         foreach (var retry in claim.Retries)
         {
             // A retry: it may still be in flight for the first caller, so answer once it is durable.
-            Orphans.Confirm(requests[retry].ReservationId, requests[retry].Epoch);
+            Orphans.Retried(requests[retry].ReservationId, requests[retry].Epoch);
         }
 
         try
@@ -249,14 +250,14 @@ public sealed partial class NodeGrain(
         _uptime = heartbeat.Uptime;
         metrics.Heartbeat();
         await Summaries.BeatAsync(now);
-        var featuresChanged = state.State.ChangeFeatures(heartbeat.Features, heartbeat.Address);
+        var featuresChanged = state.State.ChangeFeatures(heartbeat.Features, heartbeat.Address) | state.State.ChangeImageCache(heartbeat.ImageCache);
         if (state.State.Status != NodeStatus.Up)
         {
             await SetStatusAsync(NodeStatus.Up, now);
         }
         else if (featuresChanged)
         {
-            // What the node can run is a placement filter: durable and in the index at once.
+            // What the node can run and the SSD its image cache holds filter placement: durable and in the index at once.
             await Writer.WriteAsync();
             PublishSummary();
         }

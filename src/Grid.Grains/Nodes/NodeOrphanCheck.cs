@@ -23,8 +23,11 @@ public sealed partial class NodeOrphanCheck(long nodeId, GridClock clock, TimeSp
     /// <summary>The next check is due one interval from <paramref name="now"/> (an activation).</summary>
     public void Defer(DateTimeOffset now) => _next = now + interval;
 
-    /// <summary>A placement retry claimed the allocation: no check releases it.</summary>
-    public void Confirm(long reservationId, long epoch) => _sweep.Confirm((reservationId, epoch));
+    /// <summary>
+    /// A placement retry asked for the allocation again: no check under way releases it, and the next asks about it
+    /// only once it is an interval old again (see <see cref="OrphanSweep{T, TKey}.Retried"/>).
+    /// </summary>
+    public void Retried(long reservationId, long epoch) => _sweep.Retried((reservationId, epoch), clock.UtcNow);
 
     public void Forget(Allocation released) => _sweep.Forget((released.ReservationId, released.Epoch));
 

@@ -34,8 +34,35 @@ public sealed class NodeState
     /// <summary>A gateway node's highest traffic report sequence applied: a report resent at or below it is acknowledged, not counted.</summary>
     [Id(13)] public long TrafficApplied { get; set; }
 
+    /// <summary>
+    /// The node's image cache as its agent last reported (null: it runs no containers). Its cap is held out of the
+    /// node's <c>sru</c> (<see cref="Sellable"/>); written when the cap changes, the bytes used ride along.
+    /// </summary>
+    [Id(14)] public ImageCacheUsage? ImageCache { get; set; }
+
     /// <summary>Counts activations, so summary versions (incarnation, then a counter) only grow whatever the clocks.</summary>
     [Id(20)] public long Incarnation { get; set; }
+
+    /// <summary>SSD bytes held for the image cache: its cap, at most the node's whole SSD.</summary>
+    public long ImageCacheSru() => ImageCache?.ReservedOf(Registration?.Resources.Sru ?? 0) ?? 0;
+
+    /// <summary>
+    /// What reservations may be given (registered): the node's capacity less the SSD its image cache may fill. The
+    /// cap rather than the bytes used now: a pull never has to take disk that was sold, and a sale never waits on
+    /// an eviction the controller cannot see.
+    /// </summary>
+    public Capacity Sellable() => Registration!.Resources with { Sru = Registration.Resources.Sru - ImageCacheSru() };
+
+    /// <summary>
+    /// Takes an agent's report of its image cache; true when the SSD held for it changed (then the state is written,
+    /// the allocation ledger rebuilt and the summary published). Null: the node runs no containers, nothing is held.
+    /// </summary>
+    public bool ChangeImageCache(ImageCacheUsage? cache)
+    {
+        var held = ImageCacheSru();
+        ImageCache = cache;
+        return ImageCacheSru() != held;
+    }
 
     /// <summary>Up, not draining and past the rejoin delay: the node takes new placements.</summary>
     public bool IsSchedulable(DateTimeOffset now) =>
@@ -103,7 +130,7 @@ public sealed class NodeState
             registration.Certification,
             registration.Resources,
             used,
-            CapacityMath.Free(registration.Resources, used, CpuOvercommit),
+            CapacityMath.Free(Sellable(), used, CpuOvercommit),
             [.. held.Allocations.OrderBy(a => a.ReservationId)],
             lastHeartbeat,
             uptime,
@@ -112,6 +139,7 @@ public sealed class NodeState
         {
             Features = [.. Features],
             Address = Address,
+            ImageCache = ImageCache,
         };
     }
 

@@ -48,7 +48,7 @@ public sealed class NodeSummaryPublisher(long nodeId, CapacityView view, ICapaci
             node.Draining,
             node.RejoinAt,
             registration.Resources,
-            CapacityMath.Free(registration.Resources, used, node.CpuOvercommit),
+            CapacityMath.Free(node.Sellable(), used, node.CpuOvercommit),
             registration.Location,
             registration.Certification,
             capacity.AntiAffinityKeys(),
@@ -61,6 +61,7 @@ public sealed class NodeSummaryPublisher(long nodeId, CapacityView view, ICapaci
             capacity.WorkloadCount())
         {
             Features = [.. node.Features],
+            ImageCacheSru = node.ImageCacheSru(),
         };
     }
 

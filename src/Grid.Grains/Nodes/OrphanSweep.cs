@@ -5,7 +5,7 @@ namespace Grid.Nodes;
 /// allocations (a crash between the node's write and the reservation's) and a farm's addresses (a placement that
 /// failed half-way). Whatever has been held longer than the cutoff and is not yet confirmed is asked about; a
 /// claimed one is confirmed (it stays valid until released, and is not asked about again in this activation), an
-/// unclaimed one is released, unless it was confirmed while the reservation was being asked.
+/// unclaimed one is released, unless it was confirmed or retried while the reservation was being asked.
 /// </summary>
 /// <typeparam name="T">What is held (an allocation, an address).</typeparam>
 /// <typeparam name="TKey">What identifies one holding: the same key confirmed means the same holder at the same epoch.</typeparam>
@@ -14,11 +14,27 @@ public sealed class OrphanSweep<T, TKey>(Func<T, TKey> key, Func<T, DateTimeOffs
 {
     private readonly HashSet<TKey> _confirmed = [];
 
-    /// <summary>Marks a holding as claimed (for instance by a retried placement), so no sweep releases it.</summary>
+    // Holdings a placement retry asked for again, and when: in doubt, not confirmed (see Retried).
+    private readonly Dictionary<TKey, DateTimeOffset> _retried = [];
+
+    /// <summary>Marks a holding as claimed for good (its reservation said so), so no sweep releases it.</summary>
     public void Confirm(TKey holding) => _confirmed.Add(holding);
 
+    /// <summary>
+    /// A placement retry asked for the holding again at <paramref name="at"/>. Not a confirmation: the retry may
+    /// still fail, and the next one land elsewhere with the same epoch (a create retried while the database was
+    /// out of reach), which would leave this holding confirmed and never asked about again. So the retry only
+    /// counts as a fresh hold: no sweep under way releases it, and the next asks about it once it is older than
+    /// the cutoff again.
+    /// </summary>
+    public void Retried(TKey holding, DateTimeOffset at) => _retried[holding] = at;
+
     /// <summary>Forgets a released holding.</summary>
-    public void Forget(TKey holding) => _confirmed.Remove(holding);
+    public void Forget(TKey holding)
+    {
+        _confirmed.Remove(holding);
+        _retried.Remove(holding);
+    }
 
     public bool IsConfirmed(TKey holding) => _confirmed.Contains(holding);
 
@@ -30,15 +46,17 @@ public sealed class OrphanSweep<T, TKey>(Func<T, TKey> key, Func<T, DateTimeOffs
     public async Task<int> SweepAsync(IEnumerable<T> held, DateTimeOffset cutoff, Func<T, Task<bool>> isClaimed, Func<T, Task> release)
     {
         // Listed before the first await: what changes meanwhile is seen by the next sweep.
-        var suspects = held.Where(h => heldSince(h) < cutoff && !_confirmed.Contains(key(h))).ToList();
+        var suspects = held.Where(h => heldSince(h) < cutoff && !_confirmed.Contains(key(h)) && !RetriedSince(key(h), cutoff)).ToList();
         var released = 0;
         foreach (var suspect in suspects)
         {
+            var holding = key(suspect);
             if (await isClaimed(suspect))
             {
-                _confirmed.Add(key(suspect));
+                _confirmed.Add(holding);
+                _retried.Remove(holding);
             }
-            else if (!_confirmed.Contains(key(suspect)))
+            else if (!_confirmed.Contains(holding) && !RetriedSince(holding, cutoff))
             {
                 released++;
                 await release(suspect);
@@ -47,4 +65,6 @@ public sealed class OrphanSweep<T, TKey>(Func<T, TKey> key, Func<T, DateTimeOffs
 
         return released;
     }
+
+    private bool RetriedSince(TKey holding, DateTimeOffset cutoff) => _retried.TryGetValue(holding, out var at) && at >= cutoff;
 }

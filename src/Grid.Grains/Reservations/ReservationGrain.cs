@@ -187,10 +187,19 @@ public sealed class ReservationGrain : Grain, IReservationGrain, IRemindable, II
 
     public Task<ImmutableArray<ReservationEvent>> GetEventsAsync() => Task.FromResult(Record.Events.ToImmutableArray());
 
-    public async Task<bool> IsPlacedOnAsync(long nodeId, long epoch) =>
-        _store.IsPlacing(epoch) || (_store.Holding
-            && ((Record.NodeId == nodeId && Record.Epoch == epoch) || (Record.PreviousNodeId == nodeId && Record.PreviousEpoch == epoch)))
-        || (!_store.Exists && !await _store.GoneAsync());
+    public async Task<bool> IsPlacedOnAsync(long nodeId, long epoch)
+    {
+        // A placement of this epoch under way may land on the asking node or on another one (a retried create, a
+        // move): the node takes a "yes" as final and never asks again, so the answer waits for where it landed.
+        for (var placing = _store.PlacedAsync(epoch); !placing.IsCompleted; placing = _store.PlacedAsync(epoch))
+        {
+            await placing;
+        }
+
+        return (_store.Holding
+                && ((Record.NodeId == nodeId && Record.Epoch == epoch) || (Record.PreviousNodeId == nodeId && Record.PreviousEpoch == epoch)))
+            || (!_store.Exists && !await _store.GoneAsync());
+    }
 
     // Any epoch: a move inside the farm keeps the reservation's addresses, re-tagged to the new epoch.
     public async Task<bool> HoldsIpAsync(string ip, long epoch) =>

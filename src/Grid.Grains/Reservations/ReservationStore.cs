@@ -27,8 +27,9 @@ public sealed class ReservationStore(IPersistentState<ReservationRecord> state, 
     // While this activation's create waits for the placer: storage is about to hold the record.
     private bool _creating;
 
-    // The epoch of a placement between its allocation on a node and its durable write.
-    private long? _placing;
+    // The placement under way, from its allocation on a node until its record is durable and read (or it failed):
+    // its epoch, and a task that ends with it.
+    private (long Epoch, Task Done)? _placing;
 
     public ReservationRecord Record => state.State;
 
@@ -63,30 +64,34 @@ public sealed class ReservationStore(IPersistentState<ReservationRecord> state, 
     /// <summary>Runs the placer's first placement of this id (epoch 1) and, once it landed, reads the record it wrote.</summary>
     public async Task<ReservationOutcome> CreateAsync(Func<Task<ReservationOutcome>> place)
     {
-        ReservationOutcome outcome;
         _creating = true;
         try
         {
-            outcome = await PlacingAsync(1, place);
+            // The record is read before the placement counts as over: a question waiting for it (PlacedAsync) then
+            // finds the record, never the gap between the placer's write and this activation's read.
+            return await PlacingAsync(1, async () =>
+            {
+                var outcome = await place();
+                if (outcome.Reservation is not null)
+                {
+                    // The placer wrote the record: this activation serves it from now on.
+                    await state.ReadStateAsync();
+                }
+
+                return outcome;
+            });
         }
         finally
         {
             _creating = false;
         }
-
-        if (outcome.Reservation is not null)
-        {
-            // The placer wrote the record: this activation serves it from now on.
-            await state.ReadStateAsync();
-        }
-
-        return outcome;
     }
 
     /// <summary>Runs a placement of <paramref name="epoch"/>, which <see cref="IsPlacing"/> reports as held meanwhile.</summary>
     public async Task<T> PlacingAsync<T>(long epoch, Func<Task<T>> place)
     {
-        _placing = epoch;
+        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        _placing = (epoch, done.Task);
         try
         {
             return await place();
@@ -94,10 +99,17 @@ public sealed class ReservationStore(IPersistentState<ReservationRecord> state, 
         finally
         {
             _placing = null;
+            done.SetResult();
         }
     }
 
-    public bool IsPlacing(long epoch) => _placing == epoch;
+    public bool IsPlacing(long epoch) => _placing?.Epoch == epoch;
+
+    /// <summary>
+    /// Ends when no placement of <paramref name="epoch"/> is under way any more: at once when none is, else when the
+    /// one under way has landed (its record read) or failed. Another may have started by then; ask again.
+    /// </summary>
+    public Task PlacedAsync(long epoch) => _placing is { } placing && placing.Epoch == epoch ? placing.Done : Task.CompletedTask;
 
     /// <summary>
     /// Before an answer that makes the caller let go of something (an allocation, an address, a billing slot):

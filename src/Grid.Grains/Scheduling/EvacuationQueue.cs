@@ -33,15 +33,25 @@ public sealed partial class EvacuationQueue(IGrainFactory grains, MassFailureBra
     /// <summary>Releases per call at most (a node holds up to thousands; a call stays well under the message limit).</summary>
     private const int MaxReleasesPerCall = 4096;
 
-    /// <summary>Starts the moves; the task ends when every move of the batch ended (moved, refused or failed).</summary>
-    public Task Enqueue(EvacuationBatch batch)
+    /// <summary>
+    /// Starts the moves; the task ends when every move of the batch ended (moved, refused or failed), with the number
+    /// of moves and releases that failed (the node's next evacuation check retries those soon, see EvacuationPacing).
+    /// </summary>
+    public Task<int> Enqueue(EvacuationBatch batch)
     {
         metrics.EvacuationsQueued(batch.ReservationIds.Length);
         var cause = Activity.Current?.Context;
         return Task.Run(() => RunAsync(batch, cause));
     }
 
-    private async Task RunAsync(EvacuationBatch batch, ActivityContext? cause)
+    private async Task<int> RunAsync(EvacuationBatch batch, ActivityContext? cause)
+    {
+        var failed = new Failures();
+        await MoveAllAsync(batch, cause, failed);
+        return failed.Count;
+    }
+
+    private async Task MoveAllAsync(EvacuationBatch batch, ActivityContext? cause, Failures failed)
     {
         var engagedAtLoss = !batch.MakeBeforeBreak && !batch.Resumed ? await RecordDownAsync(batch) : [];
 
@@ -50,7 +60,7 @@ public sealed partial class EvacuationQueue(IGrainFactory grains, MassFailureBra
         // what moves meanwhile goes in the next call. Disposing the queue, at the end of the run, waits for the last.
         var node = grains.GetGrain<INodeGrain>(batch.NodeId);
         await using var releases = batch.MakeBeforeBreak ? null
-            : new GroupCommitQueue<Release>(loops: 1, MaxReleasesPerCall, group => ReleaseAsync(node, batch.NodeId, group));
+            : new GroupCommitQueue<Release>(loops: 1, MaxReleasesPerCall, group => ReleaseAsync(node, batch.NodeId, group, failed));
         var parallel = new ParallelOptions { MaxDegreeOfParallelism = batch.MaxParallel > 0 ? batch.MaxParallel : DefaultParallelism };
         await Parallel.ForEachAsync(batch.ReservationIds, parallel, async (reservationId, cancellationToken) =>
         {
@@ -87,6 +97,7 @@ public sealed partial class EvacuationQueue(IGrainFactory grains, MassFailureBra
             {
                 // The reservation's own retry (unschedulable backoff) or the node's next down/drain covers it.
                 LogMoveFailed(logger, exception, reservationId, batch.NodeId);
+                failed.Add(1);
             }
             finally
             {
@@ -135,7 +146,7 @@ public sealed partial class EvacuationQueue(IGrainFactory grains, MassFailureBra
     /// still fails, the node keeps those allocations until its next evacuation check, whose moves find the
     /// reservations gone from it and answer their epochs for release again.
     /// </summary>
-    private async Task ReleaseAsync(INodeGrain node, long nodeId, List<Release> group)
+    private async Task ReleaseAsync(INodeGrain node, long nodeId, List<Release> group, Failures failed)
     {
         var placements = group.Select(r => r.Held).ToImmutableArray();
         for (var attempt = 0; ; attempt++)
@@ -152,9 +163,20 @@ public sealed partial class EvacuationQueue(IGrainFactory grains, MassFailureBra
             catch (Exception exception)
             {
                 LogReleaseFailed(logger, exception, placements.Length, nodeId);
+                failed.Add(placements.Length);
                 return;
             }
         }
+    }
+
+    /// <summary>Moves and releases of one run that failed, counted from its parallel moves.</summary>
+    private sealed class Failures
+    {
+        private int _count;
+
+        public int Count => Volatile.Read(ref _count);
+
+        public void Add(int count) => Interlocked.Add(ref _count, count);
     }
 
     /// <summary>

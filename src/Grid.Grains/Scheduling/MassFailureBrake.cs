@@ -5,8 +5,10 @@ namespace Grid.Scheduling;
 
 /// <summary>
 /// Correlated-failure brake: when more than <see cref="GridHealthOptions.MassFailureShare"/> of a farm's or a
-/// country's nodes went down within the window, moves out of it are rate limited — a whole farm vanishing is
-/// more likely a network split than dead machines, and moving everything at once would overload the rest.
+/// country's nodes went down within the window, or look lost (silent for <see cref="GridHealthOptions.SuspectAfter"/>
+/// while still up: nodes going dark together time out a moment apart), moves out of it are rate limited from the
+/// first loss — a whole farm vanishing is more likely a network split than dead machines, and moving everything at
+/// once would overload the rest.
 /// The counts and the pace are cluster-wide (<see cref="IMassFailureGrain"/>); this silo-local part asks the
 /// grain only for moves out of a braked farm or country and otherwise reads its cached answer.
 /// </summary>

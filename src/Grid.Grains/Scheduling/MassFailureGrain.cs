@@ -42,7 +42,7 @@ public sealed partial class MassFailureGrain(
 {
     private static readonly TimeSpan TotalsMaxAge = TimeSpan.FromSeconds(1);
     private readonly Dictionary<string, Window> _windows = [];
-    private (DateTimeOffset At, Dictionary<string, int> Counts) _totals = (DateTimeOffset.MinValue, []);
+    private (DateTimeOffset At, Dictionary<string, (int Nodes, int Lost)> Counts) _totals = (DateTimeOffset.MinValue, []);
 
     public static string[] Keys(long farmId, string country) => ["farm:" + farmId, "country:" + country.ToUpperInvariant()];
 
@@ -61,7 +61,8 @@ public sealed partial class MassFailureGrain(
             if (IsEngaged(key, window, now) && !window.Announced)
             {
                 window.Announced = true;
-                LogEngaged(logger, key, window.Downs.Count, _totals.Counts.GetValueOrDefault(key));
+                var (total, lost) = _totals.Counts.GetValueOrDefault(key);
+                LogEngaged(logger, key, window.Downs.Count, total, lost);
             }
         }
 
@@ -108,8 +109,13 @@ public sealed partial class MassFailureGrain(
             window.Downs.Dequeue();
         }
 
-        var total = _totals.Counts.GetValueOrDefault(key);
-        var engaged = options.Value.MassFailureShare < 1 && total >= 2 && window.Downs.Count > options.Value.MassFailureShare * total;
+        // A loss recorded here engages the brake once enough of the key's nodes look lost: the losses counted here, or
+        // what the shards see (silent nodes still up, recent downs), whichever is more; not their sum, as a node just
+        // declared down may still be silent-but-up in its shard's summary. The silent ones count so that nodes going
+        // dark together are braked from the first declared down, not from the one that tips the share.
+        var (total, lost) = _totals.Counts.GetValueOrDefault(key);
+        var engaged = options.Value.MassFailureShare < 1 && total >= 2 && window.Downs.Count > 0
+            && Math.Max(window.Downs.Count, lost) > options.Value.MassFailureShare * total;
         if (!engaged)
         {
             window.Announced = false;
@@ -130,12 +136,13 @@ public sealed partial class MassFailureGrain(
         {
             var shards = await Task.WhenAll(Enumerable.Range(0, index.Value.Shards)
                 .Select(shard => GrainFactory.GetGrain<ICapacityIndexGrain>(shard).CountNodesAsync()));
-            var counts = new Dictionary<string, int>();
+            var counts = new Dictionary<string, (int Nodes, int Lost)>();
             foreach (var group in shards.SelectMany(groups => groups))
             {
                 foreach (var key in Keys(group.FarmId, group.Country))
                 {
-                    counts[key] = counts.GetValueOrDefault(key) + group.Nodes;
+                    var (nodes, lost) = counts.GetValueOrDefault(key);
+                    counts[key] = (nodes + group.Nodes, lost + group.Lost);
                 }
             }
 
@@ -149,8 +156,8 @@ public sealed partial class MassFailureGrain(
         }
     }
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Mass-failure brake engaged for {Key}: {Downs} of {Total} nodes went down within the window; moves out of it are rate limited")]
-    private static partial void LogEngaged(ILogger logger, string key, int downs, int total);
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Mass-failure brake engaged for {Key}: {Downs} of {Total} nodes went down within the window ({Lost} look lost: silent or down); moves out of it are rate limited")]
+    private static partial void LogEngaged(ILogger logger, string key, int downs, int total, int lost);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Mass-failure brake could not count the nodes of the index shards; keeping the last counts")]
     private static partial void LogCountFailed(ILogger logger, Exception exception);

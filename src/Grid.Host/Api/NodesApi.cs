@@ -140,6 +140,11 @@ public static class NodesApi
             validation.Add("address", "must be an IP address (the agent's --public-address).");
         }
 
+        if (body.ImageCache is { } cache && (cache.Used < 0 || cache.Cap < 0))
+        {
+            validation.Add(cache.Used < 0 ? "imageCache.used" : "imageCache.cap", "must be a number of bytes, 0 or more.");
+        }
+
         GatewayHeartbeat.Check(validation, body);
         if (!validation.IsValid)
         {
@@ -154,6 +159,7 @@ public static class NodesApi
             Traffic = body.Traffic,
             TrafficSequence = body.TrafficSequence ?? 0,
             Health = body.Health,
+            ImageCache = body.ImageCache,
         };
         return http.User.Id(GridClaims.NodeId) == nodeId
             ? TypedResults.Ok(await heartbeats.BeatAsync(nodeId, heartbeat))

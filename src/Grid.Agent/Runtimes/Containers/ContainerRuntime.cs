@@ -44,6 +44,9 @@ internal sealed partial class ContainerRuntime(
     private readonly ILogger _logger = logger;
     private readonly ConcurrentDictionary<WorkloadKey, ContainerInstance> _instances = new();
     private readonly ConcurrentDictionary<WorkloadKey, WorkloadState> _phases = new();
+
+    // Images of starts under way, by digest hex and count: in use before their container is remembered, so never evicted.
+    private readonly ConcurrentDictionary<string, int> _starting = new();
     private readonly Lock _stateGate = new();
     private readonly ContainerCgroup _cgroups = new();
     private readonly ImageStore _images = new(Path.Combine(options.WorkDir, "images"), options.ContainerUidBase, options.ImageCacheBytes);
@@ -128,18 +131,20 @@ internal sealed partial class ContainerRuntime(
         }
 
         _phases[key] = WorkloadState.Pulling;
+        _starting.AddOrUpdate(reference.Hex, 1, (_, n) => n + 1);
         ContainerInstance? instance = null;
         try
         {
             ReadyImage image;
             try
             {
-                image = await _images.EnsureAsync(reference, assignment.Auth, assignment.TwinId, () => _phases[key] = WorkloadState.Pulling, cancellationToken);
+                image = await _images.EnsureAsync(
+                    reference, assignment.Auth, assignment.TwinId, ImagesInUse, () => _phases[key] = WorkloadState.Pulling, cancellationToken);
             }
             catch (ImagePullException e)
             {
-                // An unreachable registry may come back: retried. A wrong digest or a non-image never will.
-                var condition = e.Reason == WorkloadReasons.ImagePullFailed ? WorkloadCondition.StartFailed : WorkloadCondition.Refused;
+                // An unreachable registry or a full disk may come back: retried. A wrong digest or a non-image never will.
+                var condition = e.Reason is WorkloadReasons.DigestMismatch or WorkloadReasons.NotAnImage ? WorkloadCondition.Refused : WorkloadCondition.StartFailed;
                 return Fail(key, condition, e.Reason, e.Message);
             }
 
@@ -147,6 +152,8 @@ internal sealed partial class ContainerRuntime(
             var mounts = new List<BundleMount>();
             foreach (var mount in spec.Mounts.IsDefault ? [] : spec.Mounts)
             {
+                // A volume starting alongside (the reservation just moved here) is waited for, not reported missing.
+                await volumes.StartedAsync(assignment.ReservationId, mount.Volume).WaitAsync(cancellationToken);
                 if (volumes.HostPath(assignment.ReservationId, mount.Volume) is not { } hostPath)
                 {
                     return Fail(key, WorkloadCondition.StartFailed, WorkloadReasons.VolumeMissing, $"volume '{mount.Volume}' is not (yet) on this node");
@@ -213,6 +220,10 @@ internal sealed partial class ContainerRuntime(
         finally
         {
             _phases.TryRemove(key, out _);
+            if (_starting.AddOrUpdate(reference.Hex, 0, (_, n) => n - 1) <= 0)
+            {
+                _starting.TryRemove(KeyValuePair.Create(reference.Hex, 0));
+            }
         }
     }
 
@@ -359,9 +370,12 @@ internal sealed partial class ContainerRuntime(
         }
     }
 
+    /// <summary>The images containers run from or are starting from, by digest hex: the cache never removes them.</summary>
+    private HashSet<string> ImagesInUse() => [.. _instances.Values.Select(i => i.Hex), .. _starting.Keys];
+
     private void EvictImages()
     {
-        var removed = _images.Evict(_instances.Values.Select(i => i.Hex).ToHashSet());
+        var removed = _images.Evict(ImagesInUse());
         if (removed.Count > 0)
         {
             LogEvicted(removed.Count);

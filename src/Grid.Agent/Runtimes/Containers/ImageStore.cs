@@ -12,12 +12,13 @@ namespace Grid.Agent.Runtimes.Containers;
 /// The node's content-addressed image cache under <c>&lt;workdir&gt;/images/&lt;digest hex&gt;/</c>: the OCI layout skopeo
 /// pulled (<c>layout/</c>, tag <c>img</c>) and the bundle umoci unpacked from it once (<c>bundle/</c>, its root
 /// filesystem owned by the containers' mapped root and never written: containers get an overlay on it). The
-/// node verifies every digest itself. Unused images go oldest first when the cache outgrows its size.
+/// node verifies every digest itself. Unused images go oldest first when the cache outgrows its size or the disk
+/// under it runs short of space for a pull (<c>ImageStore.Eviction.cs</c>); an image in use never goes.
 /// </summary>
 /// <param name="root">The cache folder.</param>
 /// <param name="uidBase">Host uid (and gid) the containers' root is mapped to.</param>
 /// <param name="maxBytes">Size the cache may take before unused images are removed.</param>
-internal sealed class ImageStore(string root, int uidBase, long maxBytes)
+internal sealed partial class ImageStore(string root, int uidBase, long maxBytes)
 {
     private const string Tag = "img";
     private static readonly HttpClient s_http = new() { Timeout = TimeSpan.FromMinutes(10) };
@@ -30,55 +31,51 @@ internal sealed class ImageStore(string root, int uidBase, long maxBytes)
     /// <summary>
     /// The image of <paramref name="reference"/>, pulled and unpacked unless cached. An image another twin pulled
     /// with credentials is pulled again for <paramref name="twinId"/> first (its own access is proven), then shared.
+    /// Before a pull, unused images leave (least recently used first) while the disk under the cache has less free
+    /// than an image here takes; a pull that still runs out of space removes every unused image and tries once more.
     /// </summary>
-    /// <exception cref="ImagePullException">The image cannot be pulled, fails its digest or is not an image.</exception>
+    /// <param name="reference">The image, pinned by digest.</param>
+    /// <param name="auth">Credentials for the pull (never stored).</param>
+    /// <param name="twinId">The twin whose workload starts from it.</param>
+    /// <param name="inUse">The digests' hex of the images containers run from (or are starting from): never removed.</param>
+    /// <param name="onPull">Called when the image must be pulled.</param>
+    /// <param name="cancellationToken">Cancels the pull.</param>
+    /// <exception cref="ImagePullException">The image cannot be pulled, fails its digest, is not an image or finds no space.</exception>
     public async Task<ReadyImage> EnsureAsync(
-        ImageReference reference, PullCredentials? auth, long twinId, Action onPull, CancellationToken cancellationToken)
+        ImageReference reference, PullCredentials? auth, long twinId, Func<IReadOnlySet<string>> inUse, Action onPull, CancellationToken cancellationToken)
     {
         var gate = _locks.GetOrAdd(reference.Hex, _ => new SemaphoreSlim(1, 1));
         await gate.WaitAsync(cancellationToken);
         try
         {
-            var dir = Path.Combine(root, reference.Hex);
             var cached = Load(reference.Hex);
             if (cached is not null && cached.HandsTo(twinId))
             {
                 Save(cached with { LastUsed = DateTimeOffset.UtcNow, Twins = cached.Twins.Contains(twinId) ? cached.Twins : cached.Twins.Add(twinId) });
-                return await ReadAsync(dir, reference.Digest);
+                return await ReadAsync(Path.Combine(root, reference.Hex), reference.Digest);
             }
 
             onPull();
-            var work = Path.Combine(root, $".pull-{reference.Hex}-{Guid.NewGuid():N}");
-            Directory.CreateDirectory(work);
+            MakeRoom(Largest(), inUse());
             try
             {
-                var layout = Path.Combine(work, "layout");
-                await PullAsync(reference, auth, layout, work, cancellationToken);
-                if (cached is not null)
-                {
-                    // The twin proved its own access: the cached image is handed to it from now on.
-                    Save(cached with { LastUsed = DateTimeOffset.UtcNow, Twins = cached.Twins.Add(twinId) });
-                    return await ReadAsync(dir, reference.Digest);
-                }
-
-                var unpack = await Tool.RunAsync("umoci", [
-                    "unpack", "--uid-map", $"0:{uidBase}:65536", "--gid-map", $"0:{uidBase}:65536",
-                    "--image", $"{layout}:{Tag}", Path.Combine(work, "bundle")], cancellationToken);
-                if (!unpack.Ok)
-                {
-                    throw new ImagePullException(WorkloadReasons.NotAnImage, $"umoci could not unpack the image: {Last(unpack.Output)}");
-                }
-
-                PrepareMountPoints(Path.Combine(work, "bundle", "rootfs"));
-                Directory.Move(work, dir);
-                Save(new CachedImage(reference.Hex, auth is not null, [twinId], SizeOf(dir), DateTimeOffset.UtcNow));
-                return await ReadAsync(dir, reference.Digest);
+                return await PullIntoCacheAsync(reference, auth, twinId, cached, cancellationToken);
             }
-            finally
+            catch (ImagePullException e) when (e.Reason == WorkloadReasons.NoSpace)
             {
-                if (Directory.Exists(work))
+                // The estimate was short: every unused image goes, then one more try; the images in use stay.
+                if (MakeRoom(long.MaxValue, inUse()) == 0)
                 {
-                    Directory.Delete(work, recursive: true);
+                    throw NoSpace(reference, inUse());
+                }
+
+                try
+                {
+                    return await PullIntoCacheAsync(reference, auth, twinId, cached, cancellationToken);
+                }
+                catch (ImagePullException again) when (again.Reason == WorkloadReasons.NoSpace)
+                {
+                    throw NoSpace(reference, inUse());
                 }
             }
         }
@@ -88,41 +85,50 @@ internal sealed class ImageStore(string root, int uidBase, long maxBytes)
         }
     }
 
-    /// <summary>Bytes the cached images take.</summary>
-    public long Size() => All().Sum(i => i.Size);
-
-    /// <summary>Removes unused images, least recently used first, until the cache fits its size; answers their digests' hex.</summary>
-    public IReadOnlyList<string> Evict(IReadOnlySet<string> inUse)
+    /// <summary>Pulls into a folder of its own, unpacks and moves it into the cache; a cached image is only handed to the twin.</summary>
+    private async Task<ReadyImage> PullIntoCacheAsync(
+        ImageReference reference, PullCredentials? auth, long twinId, CachedImage? cached, CancellationToken cancellationToken)
     {
-        var removed = new List<string>();
-        var images = All().OrderBy(i => i.LastUsed).ToList();
-        var total = images.Sum(i => i.Size);
-        foreach (var image in images.Where(i => !inUse.Contains(i.Hex)))
+        var dir = Path.Combine(root, reference.Hex);
+        var work = Path.Combine(root, $".pull-{reference.Hex}-{Guid.NewGuid():N}");
+        try
         {
-            if (total <= maxBytes)
+            Directory.CreateDirectory(work);
+            var layout = Path.Combine(work, "layout");
+            await PullAsync(reference, auth, layout, work, cancellationToken);
+            if (cached is not null)
             {
-                break;
+                // The twin proved its own access: the cached image is handed to it from now on.
+                Save(cached with { LastUsed = DateTimeOffset.UtcNow, Twins = cached.Twins.Add(twinId) });
+                return await ReadAsync(dir, reference.Digest);
             }
 
-            var gate = _locks.GetOrAdd(image.Hex, _ => new SemaphoreSlim(1, 1));
-            if (!gate.Wait(0))
+            var unpack = await Tool.RunAsync("umoci", [
+                "unpack", "--uid-map", $"0:{uidBase}:65536", "--gid-map", $"0:{uidBase}:65536",
+                "--image", $"{layout}:{Tag}", Path.Combine(work, "bundle")], cancellationToken);
+            if (!unpack.Ok)
             {
-                continue;
+                throw IsNoSpace(unpack.Output)
+                    ? new ImagePullException(WorkloadReasons.NoSpace, $"umoci ran out of space unpacking the image: {Last(unpack.Output)}")
+                    : new ImagePullException(WorkloadReasons.NotAnImage, $"umoci could not unpack the image: {Last(unpack.Output)}");
             }
 
-            try
+            PrepareMountPoints(Path.Combine(work, "bundle", "rootfs"));
+            Directory.Move(work, dir);
+            Save(new CachedImage(reference.Hex, auth is not null, [twinId], SizeOf(dir), DateTimeOffset.UtcNow));
+            return await ReadAsync(dir, reference.Digest);
+        }
+        catch (IOException e) when (IsNoSpace(e.Message))
+        {
+            throw new ImagePullException(WorkloadReasons.NoSpace, $"no space left for the image: {e.Message}");
+        }
+        finally
+        {
+            if (Directory.Exists(work))
             {
-                Directory.Delete(Path.Combine(root, image.Hex), recursive: true);
-                total -= image.Size;
-                removed.Add(image.Hex);
-            }
-            finally
-            {
-                gate.Release();
+                Directory.Delete(work, recursive: true);
             }
         }
-
-        return removed;
     }
 
     /// <summary>What the cache holds about <paramref name="hex"/>; null when the image is not (completely) here.</summary>
@@ -154,7 +160,9 @@ internal sealed class ImageStore(string root, int uidBase, long maxBytes)
             var copy = await Tool.RunAsync("skopeo", ["copy", "--quiet", $"oci-archive:{archive}", $"oci:{layout}:{Tag}"], cancellationToken);
             if (!copy.Ok)
             {
-                throw new ImagePullException(WorkloadReasons.NotAnImage, $"the archive is not an OCI image: {Last(copy.Output)}");
+                throw IsNoSpace(copy.Output)
+                    ? new ImagePullException(WorkloadReasons.NoSpace, $"skopeo ran out of space: {Last(copy.Output)}")
+                    : new ImagePullException(WorkloadReasons.NotAnImage, $"the archive is not an OCI image: {Last(copy.Output)}");
             }
 
             return;
@@ -180,7 +188,8 @@ internal sealed class ImageStore(string root, int uidBase, long maxBytes)
         {
             var why = Last(pull.Output);
             throw new ImagePullException(
-                why.Contains("unsupported", StringComparison.OrdinalIgnoreCase) || why.Contains("mime type", StringComparison.OrdinalIgnoreCase)
+                IsNoSpace(pull.Output) ? WorkloadReasons.NoSpace
+                : why.Contains("unsupported", StringComparison.OrdinalIgnoreCase) || why.Contains("mime type", StringComparison.OrdinalIgnoreCase)
                     ? WorkloadReasons.NotAnImage
                     : why.Contains("digest", StringComparison.OrdinalIgnoreCase) && why.Contains("match", StringComparison.OrdinalIgnoreCase)
                         ? WorkloadReasons.DigestMismatch

@@ -11,4 +11,10 @@ internal interface IVolumeMounts
     /// (a filesystem of exactly its size, writable by the container's mapped root); null while it is not (yet) there.
     /// </summary>
     string? HostPath(long reservationId, string name);
+
+    /// <summary>
+    /// Completes when the start of volume <paramref name="name"/> of reservation <paramref name="reservationId"/> under
+    /// way ends, at once when none is: a node that takes over a reservation starts its volumes and containers together.
+    /// </summary>
+    Task StartedAsync(long reservationId, string name);
 }

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Globalization;
 using System.Text;
 using Microsoft.Extensions.Logging;
@@ -27,6 +28,9 @@ internal sealed partial class VolumeRuntime(AgentOptions options, ILogger logger
     private readonly ILogger _logger = logger;
     private readonly Dictionary<WorkloadKey, VolumeEntry> _volumes = [];
     private readonly StateFile<VolumeEntry> _state = new(Path.Combine(options.WorkDir, StateFileName));
+
+    // Starts under way by reservation and name: a container of the reservation waits for its volume's mount.
+    private readonly ConcurrentDictionary<(long ReservationId, string Name), Task<WorkloadStatus>> _starting = new();
     private string? _refusal;
 
     /// <inheritdoc/>
@@ -104,7 +108,25 @@ internal sealed partial class VolumeRuntime(AgentOptions options, ILogger logger
     }
 
     /// <summary>Makes and mounts the volume; refuses what cannot be made here, answers <see cref="WorkloadCondition.StartFailed"/> without space.</summary>
-    public async Task<WorkloadStatus> StartAsync(WorkloadAssignment assignment, CancellationToken cancellationToken)
+    public Task<WorkloadStatus> StartAsync(WorkloadAssignment assignment, CancellationToken cancellationToken)
+    {
+        var slot = (assignment.ReservationId, assignment.Spec.Name);
+        var start = MakeAsync(assignment, cancellationToken);
+        if (!start.IsCompleted)
+        {
+            _starting[slot] = start;
+            _ = start.ContinueWith(
+                done => _starting.TryRemove(KeyValuePair.Create(slot, done)), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        }
+
+        return start;
+    }
+
+    /// <inheritdoc/>
+    public Task StartedAsync(long reservationId, string name) =>
+        _starting.TryGetValue((reservationId, name), out var start) ? Task.WhenAny(start) : Task.CompletedTask;
+
+    private async Task<WorkloadStatus> MakeAsync(WorkloadAssignment assignment, CancellationToken cancellationToken)
     {
         var key = new WorkloadKey(assignment.WorkloadId, assignment.Epoch);
         var size = assignment.Spec.Volume?.Size ?? 0;
