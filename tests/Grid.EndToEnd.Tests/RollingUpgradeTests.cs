@@ -98,7 +98,7 @@ public sealed class RollingUpgradeTests(SharedPostgres shared, ITestOutputHelper
 
         using var stop = new CancellationTokenSource();
         var load = new ClusterLoad(grid, key);
-        var running = load.RunAsync(workers: 4, TimeSpan.FromMinutes(30), ipv4Every: 4, stop.Token);
+        var running = load.RunAsync(workers: 2, TimeSpan.FromMinutes(30), ipv4Every: 4, stop.Token);
         var downs = new ConcurrentQueue<string>();
         var watching = WatchNodesAsync(grid, key, nodes.Select(n => n.NodeId).ToList(), downs, stop.Token);
         await Poll.UntilAsync(() => load.Active.Count >= 20, TimeSpan.FromSeconds(60), "the load is under way");
