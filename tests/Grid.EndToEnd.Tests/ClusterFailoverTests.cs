@@ -100,19 +100,24 @@ public sealed class ClusterFailoverTests(SharedPostgres shared, ITestOutputHelpe
         "--Grid:Health:OrphanCheckInterval=00:00:03", "--Logging:LogLevel:Default=Warning",
     ];
 
-    internal static async Task<(string Key, List<(long NodeId, string NodeKey)> Nodes)> SeedAsync(GridProcesses grid)
+    internal static async Task<(string Key, List<(long NodeId, string NodeKey)> Nodes)> SeedAsync(
+        GridProcesses grid, int nodeCount = NodeCount, bool heartbeat = true)
     {
         var key = (await grid.SendAsync(HttpMethod.Post, "/api/v1/twins", null, new { name = "load" }, 201))["apiKey"]!.GetValue<string>();
         var ips = Enumerable.Range(2, 200).Select(i => new { ip = $"10.{i / 250}.{i % 250}.7/8", gateway = "10.255.255.254" }).ToArray();
         var farm = (await grid.SendAsync(HttpMethod.Post, "/api/v1/farms", key, new { name = "load-farm", publicIps = ips }, 201))["farmId"]!.GetValue<long>();
         var nodes = new List<(long, string)>();
-        for (var i = 0; i < NodeCount; i++)
+        for (var i = 0; i < nodeCount; i++)
         {
             var node = await grid.SendAsync(HttpMethod.Post, "/api/v1/nodes", key,
                 new { farmId = farm, resources = new { cru = 64, mru = 64L << 30 }, location = new { country = "Belgium" } }, 201);
             var nodeKey = node["nodeKey"]!.GetValue<string>();
             var nodeId = node["nodeId"]!.GetValue<long>();
-            await grid.SendAsync(HttpMethod.Post, $"/api/v1/nodes/{nodeId}/heartbeat", nodeKey, new { uptime = 1 }, 200);
+            if (heartbeat)
+            {
+                await grid.SendAsync(HttpMethod.Post, $"/api/v1/nodes/{nodeId}/heartbeat", nodeKey, new { uptime = 1 }, 200);
+            }
+
             nodes.Add((nodeId, nodeKey));
         }
 

@@ -6,14 +6,18 @@ namespace Grid.EndToEnd.Tests;
 /// <summary>The no-loss checks after a failure: acknowledged reservations exist, ledgers match them exactly.</summary>
 public static class ClusterInvariants
 {
-    /// <summary>Waits (the orphan check needs an interval) until every node ledger matches the active reservations.</summary>
-    public static async Task AssertConsistentAsync(GridProcesses grid, SiloProcess via, string apiKey, ClusterLoad load, IEnumerable<long> nodeIds)
+    /// <summary>
+    /// Waits (the orphan check needs an interval) until every node ledger matches the active reservations: those the
+    /// load saw acknowledged and <paramref name="alsoActive"/> (the test's own, made outside the load).
+    /// </summary>
+    public static async Task AssertConsistentAsync(
+        GridProcesses grid, SiloProcess via, string apiKey, ClusterLoad load, IEnumerable<long> nodeIds, IReadOnlyCollection<long>? alsoActive = null)
     {
         var nodes = nodeIds.ToList();
         string? problem = null;
         try
         {
-            await Poll.UntilAsync(async () => (problem = await FindProblemAsync(grid, via, apiKey, load, nodes)) is null,
+            await Poll.UntilAsync(async () => (problem = await FindProblemAsync(grid, via, apiKey, load, nodes, alsoActive ?? [])) is null,
                 TimeSpan.FromSeconds(45), "the node ledgers to match the acknowledged reservations");
         }
         catch (TimeoutException)
@@ -22,11 +26,12 @@ public static class ClusterInvariants
         }
     }
 
-    private static async Task<string?> FindProblemAsync(GridProcesses grid, SiloProcess via, string apiKey, ClusterLoad load, List<long> nodes)
+    private static async Task<string?> FindProblemAsync(
+        GridProcesses grid, SiloProcess via, string apiKey, ClusterLoad load, List<long> nodes, IReadOnlyCollection<long> alsoActive)
     {
         var placedOn = new Dictionary<long, long>();
         var ips = new List<string>();
-        foreach (var id in load.Active)
+        foreach (var id in load.Active.Concat(alsoActive))
         {
             var reservation = await GetAsync(grid, via, $"/api/v1/reservations/{id}", apiKey);
             if (reservation?["state"]?.GetValue<string>() != "active")

@@ -17,6 +17,7 @@ public sealed class ClusterLoad(GridProcesses grid, string apiKey)
     private readonly ConcurrentDictionary<long, byte> _active = new();
     private readonly ConcurrentDictionary<long, byte> _cancelled = new();
     private readonly ConcurrentQueue<(DateTime At, int Silo, HttpStatusCode Status, bool Heartbeat)> _answers = new();
+    private readonly ConcurrentQueue<(DateTime At, int Silo)> _unavailableWithoutRetryAfter = new();
     private int _next;
 
     /// <summary>How long one heartbeat may take before the node tries again (the tests' node timeout is 5 s).</summary>
@@ -27,6 +28,9 @@ public sealed class ClusterLoad(GridProcesses grid, string apiKey)
     public IReadOnlyCollection<long> Cancelled => [.. _cancelled.Keys];
 
     public IEnumerable<(DateTime At, int Silo, HttpStatusCode Status, bool Heartbeat)> Answers => _answers;
+
+    /// <summary>The 503 answers that did not say when to retry (no <c>Retry-After</c>).</summary>
+    public IEnumerable<(DateTime At, int Silo)> UnavailableWithoutRetryAfter => _unavailableWithoutRetryAfter;
 
     /// <summary>Silos the load avoids (killed on purpose); requests already in flight there fail and are retried.</summary>
     public ConcurrentDictionary<int, byte> Down { get; } = new();
@@ -113,6 +117,7 @@ public sealed class ClusterLoad(GridProcesses grid, string apiKey)
                     timeout.CancelAfter(HeartbeatRequestTimeout);
                     using var response = await grid.Silos[silo].Http.SendAsync(request, timeout.Token);
                     _answers.Enqueue((DateTime.UtcNow, silo, response.StatusCode, true));
+                    NoteRetryAfter(response, silo);
                 }
                 catch (Exception exception) when (exception is HttpRequestException or TaskCanceledException)
                 {
@@ -142,6 +147,7 @@ public sealed class ClusterLoad(GridProcesses grid, string apiKey)
 
             using var response = await grid.Silos[silo].Http.SendAsync(request);
             _answers.Enqueue((DateTime.UtcNow, silo, response.StatusCode, false));
+            NoteRetryAfter(response, silo);
             var text = await response.Content.ReadAsStringAsync();
             if (response.StatusCode == HttpStatusCode.ServiceUnavailable)
             {
@@ -158,6 +164,14 @@ public sealed class ClusterLoad(GridProcesses grid, string apiKey)
             _answers.Enqueue((DateTime.UtcNow, silo, 0, false));
             await Task.Delay(100);
             return (0, null);
+        }
+    }
+
+    private void NoteRetryAfter(HttpResponseMessage response, int silo)
+    {
+        if (response.StatusCode == HttpStatusCode.ServiceUnavailable && response.Headers.RetryAfter is null)
+        {
+            _unavailableWithoutRetryAfter.Enqueue((DateTime.UtcNow, silo));
         }
     }
 

@@ -12,6 +12,7 @@ public sealed class GridProcesses : IAsyncDisposable
     private readonly List<ChildProcess> _processes = [];
     private readonly List<string> _workDirs = [];
     private readonly string _root = Directory.CreateTempSubdirectory("grid-e2e-").FullName;
+    private int _siloStarts;
 
     /// <summary>Client of the first silo.</summary>
     public HttpClient Http { get; } = new() { Timeout = TimeSpan.FromSeconds(30) };
@@ -46,19 +47,59 @@ public sealed class GridProcesses : IAsyncDisposable
     }
 
     /// <summary>Starts a silo without waiting, so several can start (and race to create the schema) together.</summary>
-    public SiloProcess StartSilo(params string[] settings)
+    public SiloProcess StartSilo(params string[] settings) => StartSiloOf(BuiltApp.PathOf("Grid.Host", "Grid.Host.dll"), settings);
+
+    /// <summary>Starts a silo of the host built at <paramref name="hostDll"/> (e.g. a previous release) without waiting.</summary>
+    public SiloProcess StartSiloOf(string hostDll, params string[] settings)
     {
-        var api = new Uri($"http://127.0.0.1:{FreePort.Get()}");
-        var process = Track(ChildProcess.Start("dotnet",
-        [
-            BuiltApp.PathOf("Grid.Host", "Grid.Host.dll"), "--urls", api.ToString().TrimEnd('/'),
-            $"--Grid:Cluster:SiloPort={FreePort.Get()}", $"--Grid:Cluster:GatewayPort={FreePort.Get()}", "--Grid:Demo:Nodes=0",
-            .. settings,
-        ], logPath: Path.Combine(_root, $"silo{Silos.Count}.log")));
-        var silo = new SiloProcess(api, process, new HttpClient { BaseAddress = api, Timeout = TimeSpan.FromSeconds(30) });
+        var (api, siloPort, gatewayPort) = (new Uri($"http://127.0.0.1:{FreePort.Get()}"), FreePort.Get(), FreePort.Get());
+        var process = LaunchSilo(hostDll, api, siloPort, gatewayPort, settings);
+        var silo = new SiloProcess(api, process, new HttpClient { BaseAddress = api, Timeout = TimeSpan.FromSeconds(30) })
+        {
+            SiloPort = siloPort,
+            GatewayPort = gatewayPort,
+        };
         Silos.Add(silo);
         Http.BaseAddress ??= api;
         return silo;
+    }
+
+    /// <summary>
+    /// Stops silo <paramref name="index"/> as an operator would (SIGTERM: it leaves the cluster and hands its grains
+    /// over) and starts the host built at <paramref name="hostDll"/> in its place on the same ports, without waiting
+    /// until it is ready. Clients of the silo keep working: its address stays the same.
+    /// </summary>
+    public async Task<SiloProcess> ReplaceSiloAsync(int index, string hostDll, TimeSpan stopTimeout, params string[] settings)
+    {
+        var old = Silos[index];
+        await StopGracefullyAsync(old.Process, stopTimeout);
+        var silo = old with { Process = LaunchSilo(hostDll, old.Api, old.SiloPort, old.GatewayPort, settings) };
+        Silos[index] = silo;
+        return silo;
+    }
+
+    /// <summary>Sends <paramref name="signal"/> (SIGTERM by default) to <paramref name="process"/> alone and waits until it has exited.</summary>
+    public static async Task StopGracefullyAsync(ChildProcess process, TimeSpan timeout, string signal = "TERM")
+    {
+        var (code, output) = await ChildProcess.RunAsync("kill", ["-s", signal, process.Pid.ToString(System.Globalization.CultureInfo.InvariantCulture)],
+            TimeSpan.FromSeconds(10));
+        Assert.True(code == 0 || process.HasExited, $"kill -s {signal} {process.Pid}: {output}");
+        using var deadline = new CancellationTokenSource(timeout);
+        try
+        {
+            await process.WaitForExitAsync(deadline.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            Assert.Fail($"process {process.Pid} still runs {timeout.TotalSeconds:0} s after SIG{signal}; its last output:\n{Tail(process.Output, 30)}");
+        }
+    }
+
+    /// <summary>The last <paramref name="lines"/> lines of a process's output, for failure messages.</summary>
+    public static string Tail(string output, int lines)
+    {
+        var all = output.Split('\n');
+        return string.Join('\n', all[Math.Max(0, all.Length - lines)..]);
     }
 
     public static async Task WaitReadyAsync(SiloProcess silo)
@@ -71,10 +112,8 @@ public sealed class GridProcesses : IAsyncDisposable
         catch (TimeoutException exception)
         {
             // The silo's log is deleted with the test's folder: say in the failure why it never got ready.
-            var lines = silo.Process.Output.Split('\n');
             throw new TimeoutException(
-                $"{exception.Message} (exited: {silo.Process.HasExited}); its last log lines:\n{string.Join('\n', lines[Math.Max(0, lines.Length - 60)..])}",
-                exception);
+                $"{exception.Message} (exited: {silo.Process.HasExited}); its last log lines:\n{Tail(silo.Process.Output, 60)}", exception);
         }
     }
 
@@ -94,7 +133,11 @@ public sealed class GridProcesses : IAsyncDisposable
         StartAgentVia(Api, nodeId, nodeKey, workDir, options);
 
     /// <summary>An agent that reaches the controller at <paramref name="api"/> (e.g. through a <see cref="TcpProxy"/>).</summary>
-    public ChildProcess StartAgentVia(Uri api, long nodeId, string nodeKey, string workDir, params string[] options)
+    public ChildProcess StartAgentVia(Uri api, long nodeId, string nodeKey, string workDir, params string[] options) =>
+        StartAgentOf(BuiltApp.PathOf("Grid.Cli", "grid.dll"), api, nodeId, nodeKey, workDir, options);
+
+    /// <summary>An agent of the <c>grid</c> command built at <paramref name="gridDll"/> (e.g. a previous release).</summary>
+    public ChildProcess StartAgentOf(string gridDll, Uri api, long nodeId, string nodeKey, string workDir, params string[] options)
     {
         Directory.CreateDirectory(workDir);
         if (!_workDirs.Contains(workDir))
@@ -104,7 +147,7 @@ public sealed class GridProcesses : IAsyncDisposable
 
         return Track(ChildProcess.Start("dotnet",
         [
-            BuiltApp.PathOf("Grid.Cli", "grid.dll"), "agent", "--api", api.ToString().TrimEnd('/'),
+            gridDll, "agent", "--api", api.ToString().TrimEnd('/'),
             "--node-id", nodeId.ToString(System.Globalization.CultureInfo.InvariantCulture), "--node-key", nodeKey,
             "--workdir", workDir, "--allow-process-workloads", .. options,
         ], logPath: Path.Combine(workDir, "agent.log")));
@@ -231,6 +274,14 @@ public sealed class GridProcesses : IAsyncDisposable
 
     public static void KillQuietly(int pid) => AgentWorkloads.KillQuietly(pid);
 
+    private ChildProcess LaunchSilo(string hostDll, Uri api, int siloPort, int gatewayPort, string[] settings) =>
+        Track(ChildProcess.Start("dotnet",
+        [
+            hostDll, "--urls", api.ToString().TrimEnd('/'),
+            $"--Grid:Cluster:SiloPort={siloPort}", $"--Grid:Cluster:GatewayPort={gatewayPort}", "--Grid:Demo:Nodes=0",
+            .. settings,
+        ], logPath: Path.Combine(_root, $"silo{Interlocked.Increment(ref _siloStarts) - 1}.log")));
+
     private ChildProcess Track(ChildProcess process)
     {
         _processes.Add(process);
@@ -239,4 +290,11 @@ public sealed class GridProcesses : IAsyncDisposable
 }
 
 /// <summary>One controller silo process and a client of its HTTP API.</summary>
-public sealed record SiloProcess(Uri Api, ChildProcess Process, HttpClient Http);
+public sealed record SiloProcess(Uri Api, ChildProcess Process, HttpClient Http)
+{
+    /// <summary>The silo-to-silo port, kept when the silo is replaced.</summary>
+    public int SiloPort { get; init; }
+
+    /// <summary>The Orleans gateway port, kept when the silo is replaced.</summary>
+    public int GatewayPort { get; init; }
+}

@@ -6,20 +6,30 @@ namespace Grid.Testing;
 
 /// <summary>
 /// A TCP relay on 127.0.0.1 in front of one target port, whose link can be cut (every open connection is
-/// dropped and new ones are closed at once) and restored, like a network cable pulled and plugged back.
+/// dropped and new ones are closed at once) and restored, like a network cable pulled and plugged back. Given
+/// several target ports it is a load balancer that fails over: each new connection goes to the next target that
+/// accepts it, as an operator's balancer in front of the silos keeps agents connected while one silo restarts.
 /// </summary>
 public sealed class TcpProxy : IAsyncDisposable
 {
     private readonly TcpListener _listener = new(IPAddress.Loopback, 0);
     private readonly ConcurrentDictionary<Socket, byte> _open = new();
     private readonly CancellationTokenSource _stop = new();
-    private readonly int _targetPort;
+    private readonly int[] _targetPorts;
     private readonly Task _accepting;
     private volatile bool _cut;
+    private int _nextTarget;
 
     public TcpProxy(int targetPort)
+        : this([targetPort])
     {
-        _targetPort = targetPort;
+    }
+
+    /// <summary>A relay to the first of <paramref name="targetPorts"/> (in turn) that accepts each connection.</summary>
+    public TcpProxy(IReadOnlyList<int> targetPorts)
+    {
+        ArgumentOutOfRangeException.ThrowIfZero(targetPorts.Count);
+        _targetPorts = [.. targetPorts];
         _listener.Start();
         _accepting = AcceptAsync();
     }
@@ -74,12 +84,11 @@ public sealed class TcpProxy : IAsyncDisposable
 
     private async Task RelayAsync(Socket client)
     {
-        var upstream = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
         _open[client] = 0;
-        _open[upstream] = 0;
+        Socket? upstream = null;
         try
         {
-            await upstream.ConnectAsync(IPAddress.Loopback, _targetPort, _stop.Token);
+            upstream = await ConnectAsync();
             await Task.WhenAny(PumpAsync(client, upstream), PumpAsync(upstream, client));
         }
         catch (Exception exception) when (exception is SocketException or OperationCanceledException or ObjectDisposedException)
@@ -89,7 +98,36 @@ public sealed class TcpProxy : IAsyncDisposable
         finally
         {
             Close(client);
-            Close(upstream);
+            if (upstream is not null)
+            {
+                Close(upstream);
+            }
+        }
+    }
+
+    /// <summary>Connects to the targets in turn from the next one; throws the last refusal when none accepts.</summary>
+    private async Task<Socket> ConnectAsync()
+    {
+        var first = (int)((uint)Interlocked.Increment(ref _nextTarget) % (uint)_targetPorts.Length);
+        for (var i = 0; ; i++)
+        {
+            var upstream = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+            _open[upstream] = 0;
+            try
+            {
+                await upstream.ConnectAsync(IPAddress.Loopback, _targetPorts[(first + i) % _targetPorts.Length], _stop.Token);
+                return upstream;
+            }
+            catch (SocketException) when (i + 1 < _targetPorts.Length)
+            {
+                // This target is down (a silo restarting): the next one takes the connection.
+                Close(upstream);
+            }
+            catch
+            {
+                Close(upstream);
+                throw;
+            }
         }
     }
 
