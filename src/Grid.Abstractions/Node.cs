@@ -66,6 +66,9 @@ public enum AllocationOutcome
     InsufficientCapacity,
     InsufficientIpv4,
     AntiAffinity,
+
+    /// <summary>The node is rented by another twin: only the renter's reservations are placed on it.</summary>
+    Rented,
 }
 
 [GenerateSerializer, SuppressReferenceTracking, Immutable, Alias("grid.allocation-result")]
@@ -106,6 +109,12 @@ public sealed record NodeSummary(
 {
     /// <summary>What the node can run, as its agent last reported (<see cref="NodeFeatures"/>): placement filters on it.</summary>
     [Id(18)] public ImmutableArray<string> Features { get; init; } = [];
+
+    /// <summary>The twin renting the whole node (a rent contract), or null: placement filters on it.</summary>
+    [Id(19)] public long? RentedBy { get; init; }
+
+    /// <summary>The rent contract holding the node, or null.</summary>
+    [Id(20)] public long? RentContractId { get; init; }
 }
 
 /// <summary>The owner's view of a node.</summary>
@@ -132,4 +141,10 @@ public sealed record NodeInfo(
 
     /// <summary>The address its published ports are reached at, as its agent last reported.</summary>
     [Id(16)] public string? Address { get; init; }
+
+    /// <summary>The twin renting the whole node (a rent contract), or null.</summary>
+    [Id(17)] public long? RentedBy { get; init; }
+
+    /// <summary>The rent contract holding the node, or null.</summary>
+    [Id(18)] public long? RentContractId { get; init; }
 }

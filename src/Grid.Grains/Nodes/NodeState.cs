@@ -34,6 +34,12 @@ public sealed class NodeState
     /// <summary>A gateway node's highest traffic report sequence applied: a report resent at or below it is acknowledged, not counted.</summary>
     [Id(13)] public long TrafficApplied { get; set; }
 
+    /// <summary>The twin renting the whole node (its rent lock, see <see cref="NodeRentLock"/>), or null.</summary>
+    [Id(14)] public long? RentedBy { get; set; }
+
+    /// <summary>The rent contract holding the lock, or null.</summary>
+    [Id(15)] public long? RentContractId { get; set; }
+
     /// <summary>Counts activations, so summary versions (incarnation, then a counter) only grow whatever the clocks.</summary>
     [Id(20)] public long Incarnation { get; set; }
 
@@ -112,6 +118,8 @@ public sealed class NodeState
         {
             Features = [.. Features],
             Address = Address,
+            RentedBy = RentedBy,
+            RentContractId = RentContractId,
         };
     }
 

@@ -61,6 +61,8 @@ public sealed class NodeSummaryPublisher(long nodeId, CapacityView view, ICapaci
             capacity.WorkloadCount())
         {
             Features = [.. node.Features],
+            RentedBy = node.RentedBy,
+            RentContractId = node.RentContractId,
         };
     }
 
@@ -73,6 +75,13 @@ public sealed class NodeSummaryPublisher(long nodeId, CapacityView view, ICapaci
         view.Update(summary);
         PublishedVersion = summary.Version;
         shard.UpdateAsync(summary).Ignore();
+    }
+
+    /// <summary><see cref="Publish"/>, answering the summary published.</summary>
+    public NodeSummary Published(NodeSummary summary)
+    {
+        Publish(summary);
+        return summary;
     }
 
     /// <summary>Lists a newly registered node, waiting for the shard to have it.</summary>
