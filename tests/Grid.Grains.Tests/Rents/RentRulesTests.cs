@@ -28,9 +28,9 @@ public sealed class RentRulesTests
         var other = NodeRentLock.Apply(node, held, 2, contractId: 101);
 
         Assert.Equal(RentLockOutcome.OtherTwinsReservations, refused.Outcome);
-        Assert.Equal([12L, 13L], refused.ReservationIds);
+        Assert.Equal(new long[] { 12, 13 }, refused.ReservationIds.ToArray());
         Assert.Equal(RentLockOutcome.Done, taken.Outcome);
-        Assert.Equal([11L], taken.ReservationIds);
+        Assert.Equal(new long[] { 11 }, taken.ReservationIds.ToArray());
         Assert.Equal(RentLockOutcome.Done, retried.Outcome);
         Assert.Equal((RentLockOutcome.RentedByOther, 100L), (other.Outcome, other.RentContractId!.Value));
         Assert.Equal((1L, 100L), (node.RentedBy!.Value, node.RentContractId!.Value));
@@ -51,7 +51,7 @@ public sealed class RentRulesTests
         Assert.Equal(AllocationOutcome.Rented, claim.Results[0]!.Outcome);
         Assert.Equal(22, Assert.Single(claim.Taken).Allocation.ReservationId);
         Assert.Equal(100, wrongRelease.RentContractId);          // another contract's release changes nothing
-        Assert.Equal([22L], release.ReservationIds);     // the renter's reservations, to be billed again
+        Assert.Equal(new long[] { 22 }, release.ReservationIds.ToArray());     // the renter's reservations, to be billed again
         Assert.Null(node.RentedBy);
         Assert.Single(after.Taken);
     }
