@@ -129,6 +129,8 @@ public sealed class RentApiTests : IAsyncLifetime
         Assert.Contains((await grid.GetAsync("/api/v1/rents", OperatorKey)).AsArray(), c => c!["id"]!.GetValue<long>() == contractId);
 
         // Another twin cannot end it; the renter can: one bill of the whole node at the discount, per second.
+        var rentedAt = contract["createdAt"]!.GetValue<DateTimeOffset>();
+        await Poll.UntilAsync(() => Task.FromResult(DateTimeOffset.UtcNow - rentedAt > TimeSpan.FromSeconds(3)), TimeSpan.FromSeconds(30), "three seconds rented");
         var (notTheirs, _) = await grid.SendAsync(HttpMethod.Delete, $"/api/v1/nodes/{node}/rent", other, null);
         await grid.SendOkAsync(HttpMethod.Delete, $"/api/v1/nodes/{node}/rent", renter, null, HttpStatusCode.NoContent);
         Assert.Equal(HttpStatusCode.NotFound, notTheirs);
