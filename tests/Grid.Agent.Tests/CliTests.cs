@@ -221,7 +221,7 @@ public sealed class CliTests : IAsyncLifetime
     {
         var (code, output, error) = await Grid("deposit", "3", "70000000", "--api-key", "operator-key");
         Assert.True(code == 0, error);
-        Assert.Matches(@"balance:\s+70000000", output);
+        Assert.Matches(@"balance:\s+7\.00 USD", output);   // 70,000,000 minor units, shown in the currency
         Assert.Equal(70_000_000, JsonDocument.Parse(_controller.ClientBodies["POST /api/v1/accounts/deposits"]).RootElement.GetProperty("amount").GetInt64());
 
         (code, _, error) = await Grid("deposit", "3", "5", "--api-key", "key-3");
