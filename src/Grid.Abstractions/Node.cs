@@ -1,4 +1,5 @@
 using System.Collections.Immutable;
+using System.Text.Json.Serialization;
 
 namespace Grid;
 
@@ -142,9 +143,9 @@ public sealed record NodeInfo(
     /// <summary>The address its published ports are reached at, as its agent last reported.</summary>
     [Id(16)] public string? Address { get; init; }
 
-    /// <summary>The twin renting the whole node (a rent contract), or null.</summary>
-    [Id(17)] public long? RentedBy { get; init; }
+    /// <summary>The twin renting the whole node (a rent contract), or null (left out of JSON).</summary>
+    [Id(17), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public long? RentedBy { get; init; }
 
-    /// <summary>The rent contract holding the node, or null.</summary>
-    [Id(18)] public long? RentContractId { get; init; }
+    /// <summary>The rent contract holding the node, or null (left out of JSON).</summary>
+    [Id(18), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public long? RentContractId { get; init; }
 }
