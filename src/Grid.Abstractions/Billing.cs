@@ -86,7 +86,17 @@ public sealed record Bill(
     [property: Id(5)] long Amount,
     [property: Id(6)] ImmutableArray<BillLine> Lines,
     [property: Id(7)] long TwinId,
-    [property: Id(8), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Name = null);
+    [property: Id(8), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Name = null)
+{
+    /// <summary>The solution provider paid from this bill (a reservation created with one), or null.</summary>
+    [Id(9), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public long? SolutionProvider { get; init; }
+
+    /// <summary>What the provider got: per line, floor(the grid's part × its share), summed; taken from the grid's part.</summary>
+    [Id(10), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] public long SolutionProviderAmount { get; init; }
+
+    /// <summary>The rent contract billed (the bill of a rented node's whole capacity), or null.</summary>
+    [Id(11), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public long? RentContractId { get; init; }
+}
 
 /// <summary>What one node of a farm earned its farmer in a period.</summary>
 [GenerateSerializer, SuppressReferenceTracking, Immutable, Alias("grid.node-earnings")]

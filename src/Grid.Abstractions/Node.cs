@@ -1,4 +1,5 @@
 using System.Collections.Immutable;
+using System.Text.Json.Serialization;
 
 namespace Grid;
 
@@ -66,6 +67,9 @@ public enum AllocationOutcome
     InsufficientCapacity,
     InsufficientIpv4,
     AntiAffinity,
+
+    /// <summary>The node is rented by another twin: only the renter's reservations are placed on it.</summary>
+    Rented,
 }
 
 [GenerateSerializer, SuppressReferenceTracking, Immutable, Alias("grid.allocation-result")]
@@ -109,6 +113,12 @@ public sealed record NodeSummary(
 
     /// <summary>SSD bytes held for the node's image cache (<see cref="ImageCacheUsage.Cap"/>): not in <see cref="Free"/>, never sold.</summary>
     [Id(19)] public long ImageCacheSru { get; init; }
+
+    /// <summary>The twin renting the whole node (a rent contract), or null: placement filters on it.</summary>
+    [Id(20)] public long? RentedBy { get; init; }
+
+    /// <summary>The rent contract holding the node, or null.</summary>
+    [Id(21)] public long? RentContractId { get; init; }
 }
 
 /// <summary>The owner's view of a node.</summary>
@@ -140,8 +150,14 @@ public sealed record NodeInfo(
     /// Its image cache as its agent last reported (null on nodes without containers): its cap is held out of
     /// <see cref="Total"/>'s <c>sru</c>, so <see cref="Free"/> is what is left after the reservations and the cache.
     /// </summary>
-    [Id(17), System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
+    [Id(17), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public ImageCacheUsage? ImageCache { get; init; }
     /// <summary>The release its agent last reported running (e.g. <c>0.3.0</c>); null until an agent of 0.3.0 or later beats.</summary>
     [Id(18)] public string? AgentVersion { get; init; }
+
+    /// <summary>The twin renting the whole node (a rent contract), or null (left out of JSON).</summary>
+    [Id(19), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public long? RentedBy { get; init; }
+
+    /// <summary>The rent contract holding the node, or null (left out of JSON).</summary>
+    [Id(20), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public long? RentContractId { get; init; }
 }

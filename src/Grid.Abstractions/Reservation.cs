@@ -83,7 +83,14 @@ public sealed record ReservationRequest(
     [property: Id(0)] long TwinId,
     [property: Id(1)] Capacity Resources,
     [property: Id(2)] PlacementConstraints Constraints,
-    [property: Id(3)] PlacementStrategy Strategy);
+    [property: Id(3)] PlacementStrategy Strategy)
+{
+    /// <summary>The approved solution provider the reservation was created with (paid a share of the grid's part of its bills), or null.</summary>
+    [Id(4)] public long? SolutionProvider { get; init; }
+
+    /// <summary>That provider's share in parts per million, fixed when the reservation was created.</summary>
+    [Id(5)] public int SolutionProviderPpm { get; init; }
+}
 
 /// <summary>Why nodes were rejected, per filter, when a reservation could not be placed.</summary>
 [GenerateSerializer, SuppressReferenceTracking, Immutable, Alias("grid.placement-report")]
@@ -114,7 +121,11 @@ public sealed record ReservationInfo(
     [property: Id(9)] ImmutableArray<long> WorkloadIds,
     [property: Id(10)] DateTimeOffset CreatedAt,
     [property: Id(11)] DateTimeOffset UpdatedAt,
-    [property: Id(12)] long PricePerHour = 0);
+    [property: Id(12)] long PricePerHour = 0)
+{
+    /// <summary>The solution provider it was created with, or null.</summary>
+    [Id(13)] public long? SolutionProvider { get; init; }
+}
 
 /// <summary>Outcome of creating a reservation: the reservation, or why nothing fits.</summary>
 [GenerateSerializer, SuppressReferenceTracking, Immutable, Alias("grid.reservation-outcome")]

@@ -36,6 +36,10 @@ internal static class ApiAction
                 }
                 else
                 {
+                    // Amounts in the answer's currency (else the grid's default), to the cent unless --exact.
+                    var currency = answer.ValueKind == JsonValueKind.Object && answer.TryGetProperty("currency", out var named)
+                        && named.ValueKind == JsonValueKind.String ? named.GetString()! : "USD";
+                    using var money = MoneyText.Use(currency, parse.GetValue(CommonOptions.Exact));
                     human(output, answer);
                 }
 

@@ -21,6 +21,12 @@ internal static class CommonOptions
         Recursive = true,
     };
 
+    public static readonly Option<bool> Exact = new("--exact")
+    {
+        Description = "Show amounts to the minor unit (7 decimals) instead of to the cent",
+        Recursive = true,
+    };
+
     public static readonly Option<bool> Json = new("--json")
     {
         Description = "Print the controller's JSON answer instead of a table",

@@ -116,7 +116,7 @@ internal static class LedgerCommands
         {
             output.WriteLine($"ledger verified: {report.Entries} entries, head {report.Head}");
             output.WriteLine($"checkpoints: {report.Checkpoints} signatures valid{(publicKey is null ? " (each against its own key; pass --public-key to pin the grid's key)" : $" by {publicKey}")}");
-            output.WriteLine($"accounts: {report.Accounts.Count} folded, money in circulation {report.Accounts.Values.Sum(a => a.Balance)}{(account is null ? "" : ", yours matches")}");
+            output.WriteLine($"accounts: {report.Accounts.Count} folded, money in circulation {MoneyText.Format(report.Accounts.Values.Sum(a => a.Balance))}{(account is null ? "" : ", yours matches")}");
         }
 
         if (!report.Ok)

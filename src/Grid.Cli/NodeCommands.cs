@@ -4,7 +4,7 @@ using Grid.Client;
 
 namespace Grid.Cli;
 
-/// <summary><c>grid nodes register|list|show|drain|undrain</c>.</summary>
+/// <summary><c>grid nodes register|list|show|drain|undrain|rent|release</c> and <c>grid rents</c>.</summary>
 internal static class NodeCommands
 {
     private static readonly (string, string)[] s_columns =
@@ -32,7 +32,22 @@ internal static class NodeCommands
         var undrain = new Command("undrain", "End a drain: the node takes placements again") { id };
         undrain.SetApiAction((parse, api, ct) => api.UndrainNodeAsync(parse.GetValue(id), ct), (output, _) => output.WriteLine("drain ended"));
 
-        return new Command("nodes", "Farmer machines") { Register(), list, show, drain, undrain };
+        var rent = new Command("rent", "Rent a whole node nobody else uses: only your reservations are placed on it, billed at the dedicated discount") { id };
+        rent.SetApiAction((parse, api, ct) => api.RentNodeAsync(parse.GetValue(id), ct), Output.Fields);
+
+        var release = new Command("release", "End your rent of a node (a final bill; the node is shared again)") { id };
+        release.SetApiAction((parse, api, ct) => api.ReleaseNodeAsync(parse.GetValue(id), ct), (output, _) => output.WriteLine("rent ended"));
+
+        return new Command("nodes", "Farmer machines, and renting a whole node") { Register(), list, show, drain, undrain, rent, release };
+    }
+
+    /// <summary><c>grid rents</c>: the caller's rent contracts.</summary>
+    public static Command Rents()
+    {
+        var rents = new Command("rents", "Your rent contracts (whole nodes)");
+        rents.SetApiAction((_, api, ct) => api.ListRentsAsync(ct), (output, all) => Output.Table(output, Output.Rows(all),
+            ("CONTRACT", "id"), ("NODE", "nodeId"), ("FARM", "farmId"), ("SINCE", "createdAt"), ("PER HOUR", "pricePerHour")));
+        return rents;
     }
 
     private static Command Register()

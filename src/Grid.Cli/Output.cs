@@ -74,6 +74,7 @@ internal static class Output
     private static string Format(JsonElement value, string? name) => value.ValueKind switch
     {
         JsonValueKind.Number when name is not null && s_byteFields.Contains(name) && value.TryGetInt64(out var bytes) => ByteSize.Format(bytes),
+        JsonValueKind.Number when name is not null && MoneyText.Fields.Contains(name) && value.TryGetInt64(out var minor) => MoneyText.Format(minor),
         JsonValueKind.Number => value.GetRawText(),
         JsonValueKind.String => value.GetString() ?? "",
         JsonValueKind.True => "yes",

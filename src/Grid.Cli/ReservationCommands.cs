@@ -75,10 +75,11 @@ internal static class ReservationCommands
         private readonly Option<long?> _maxPrice = new("--max-price") { Description = "Only on nodes where it costs at most this per hour (minor units)" };
         private readonly Option<string[]> _features = new("--feature") { Description = "Only on nodes that can run this: container, process, kvm, gateway (repeatable)" };
         private readonly Option<PlacementStrategy?> _strategy = new("--strategy") { Description = "binpack (default), spread or cheapest" };
+        private readonly Option<long?> _provider = new("--provider") { Description = "The approved solution provider (twin id) this reservation pays a share to" };
 
         public void AddTo(Command command)
         {
-            foreach (var option in new Option[] { _cru, _mru, _sru, _hru, _ipv4, _farms, _country, _certified, _node, _antiAffinity, _maxPrice, _features, _strategy })
+            foreach (var option in new Option[] { _cru, _mru, _sru, _hru, _ipv4, _farms, _country, _certified, _node, _antiAffinity, _maxPrice, _features, _strategy, _provider })
             {
                 command.Options.Add(option);
             }
@@ -95,7 +96,8 @@ internal static class ReservationCommands
                 parse.GetValue(_antiAffinity),
                 parse.GetValue(_maxPrice),
                 parse.GetValue(_features) is { Length: > 0 } features ? features.ToImmutableArray() : null);
-            return new CreateReservationRequest(resources, constraints == new ConstraintsRequest() ? null : constraints, parse.GetValue(_strategy));
+            return new CreateReservationRequest(resources, constraints == new ConstraintsRequest() ? null : constraints, parse.GetValue(_strategy),
+                parse.GetValue(_provider));
         }
     }
 }

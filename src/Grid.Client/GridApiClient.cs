@@ -54,6 +54,26 @@ public sealed class GridApiClient(HttpClient http, string? apiKey = null)
     public Task<JsonElement> UndrainNodeAsync(long nodeId, CancellationToken cancellationToken = default) =>
         SendAsync<JsonElement>(HttpMethod.Delete, $"api/v1/nodes/{nodeId}/drain", null, apiKey, cancellationToken);
 
+    /// <summary>Rents a whole node (a rent contract; only the caller's reservations are placed on it while rented).</summary>
+    public Task<JsonElement> RentNodeAsync(long nodeId, CancellationToken cancellationToken = default) =>
+        SendAsync<JsonElement>(HttpMethod.Post, $"api/v1/nodes/{nodeId}/rent", null, apiKey, cancellationToken);
+
+    /// <summary>Ends the rent of a node (its renter, or the operator).</summary>
+    public Task<JsonElement> ReleaseNodeAsync(long nodeId, CancellationToken cancellationToken = default) =>
+        SendAsync<JsonElement>(HttpMethod.Delete, $"api/v1/nodes/{nodeId}/rent", null, apiKey, cancellationToken);
+
+    /// <summary>The caller's rent contracts (the operator: all).</summary>
+    public Task<JsonElement> ListRentsAsync(CancellationToken cancellationToken = default) =>
+        SendAsync<JsonElement>(HttpMethod.Get, "api/v1/rents", null, apiKey, cancellationToken);
+
+    /// <summary>Operator: approves a solution provider with its share of the grid's part of each bill line.</summary>
+    public Task<JsonElement> ApproveProviderAsync(ApproveProviderRequest request, CancellationToken cancellationToken = default) =>
+        SendAsync<JsonElement>(HttpMethod.Post, "api/v1/providers", request, apiKey, cancellationToken);
+
+    /// <summary>Operator: the approved solution providers.</summary>
+    public Task<JsonElement> ListProvidersAsync(CancellationToken cancellationToken = default) =>
+        SendAsync<JsonElement>(HttpMethod.Get, "api/v1/providers", null, apiKey, cancellationToken);
+
     /// <summary>
     /// Sends a node's heartbeat, signed with the node's Ed25519 <paramref name="signingKey"/> when given, else
     /// carrying the node key; the answer lists its desired workloads.

@@ -86,7 +86,11 @@ public sealed record ConstraintsRequest(
 public sealed record CreateReservationRequest(
     ResourcesRequest? Resources,
     ConstraintsRequest? Constraints = null,
-    PlacementStrategy? Strategy = null);
+    PlacementStrategy? Strategy = null,
+    long? SolutionProvider = null);
+
+/// <summary>The operator approves a solution provider: <c>share</c> of the grid's part of each bill line, in (0, 0.5].</summary>
+public sealed record ApproveProviderRequest(long? TwinId, decimal? Share);
 
 /// <summary>What a process workload runs.</summary>
 public sealed record ProcessRequest(string? Command, ImmutableArray<string>? Args = null, ImmutableDictionary<string, string>? Env = null);

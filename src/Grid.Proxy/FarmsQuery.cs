@@ -96,8 +96,10 @@ public static class FarmsQuery
             CertificationMask = certified is not { } wanted ? -1
                 : wanted ? 1 << (int)NodeCertification.Certified : ~(1 << (int)NodeCertification.Certified),
             Country = country,
-            // No renting, GPUs, public IPv6 config, features or regions here: asking for one matches no node.
-            MatchesNothing = rentedBy is > 0 || hasGpu == true || hasIpv6 == true || features is { Length: > 0 } || region is not null,
+            RentedBy = rentedBy,
+            AvailableFor = availableFor,
+            // No GPUs, public IPv6 config, features or regions here: asking for one matches no node.
+            MatchesNothing = hasGpu == true || hasIpv6 == true || features is { Length: > 0 } || region is not null,
         };
     }
 }

@@ -57,6 +57,21 @@ public sealed class NodeFilter
 
     public HashSet<long>? Excluded { get; set; }
 
+    /// <summary><c>rentable</c>: true keeps the rentable nodes, false the others.</summary>
+    public bool? Rentable { get; set; }
+
+    /// <summary><c>rented</c>: true keeps the rented nodes, false the others.</summary>
+    public bool? Rented { get; set; }
+
+    /// <summary><c>rented_by</c>: the nodes this twin rents.</summary>
+    public long? RentedBy { get; set; }
+
+    /// <summary><c>rentable_or_rented_by</c>: rentable nodes and the ones this twin rents.</summary>
+    public long? RentableOrRentedBy { get; set; }
+
+    /// <summary><c>available_for</c>: the nodes this twin may deploy on (not rented, or rented by it; no farm is dedicated here).</summary>
+    public long? AvailableFor { get; set; }
+
     public static int StatusMaskOf(IEnumerable<string> statuses) =>
         Enum.GetValues<NodeStatus>().Where(s => statuses.Contains(NodeQuery.Status(s))).Aggregate(0, (mask, s) => mask | (1 << (int)s));
 
@@ -111,6 +126,14 @@ public sealed class NodeFilter
                 || (f.FarmIds is { } farmIds && !farmIds.Contains(e.FarmId))
                 || (f.NodeIds is { } nodeIds && !nodeIds.Contains(e.NodeId))
                 || (f.Excluded is { } excluded && excluded.Contains(e.NodeId)))
+            {
+                return false;
+            }
+
+            if ((f.Rentable is { } rentable && e.Rentable != rentable) || (f.Rented is { } rented && (e.RentedBy != 0) != rented)
+                || (f.RentedBy is { } renter && e.RentedBy != renter)
+                || (f.RentableOrRentedBy is { } either && !e.Rentable && e.RentedBy != either)
+                || (f.AvailableFor is { } user && e.RentedBy != 0 && e.RentedBy != user))
             {
                 return false;
             }

@@ -30,6 +30,12 @@ public readonly struct NodeEntry(NodeSummary node, int country, int city)
     public readonly int City = city;
     public readonly NodeStatus Status = node.Status;
     public readonly NodeCertification Certification = node.Certification;
+
+    /// <summary>The twin renting the node, 0 when none (grid proxy's <c>rented_by_twin_id</c>).</summary>
+    public readonly long RentedBy = node.RentedBy ?? 0;
+
+    /// <summary>ThreeFold's rentable: no rent contract and no contract of anyone on the node.</summary>
+    public readonly bool Rentable = RentState.Rentable(node);
 }
 
 /// <summary>

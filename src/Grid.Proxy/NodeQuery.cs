@@ -52,11 +52,11 @@ public static class NodeQuery
         ["used_hru"] = r => r.Node.Used.Hru,
         ["free_cru"] = r => r.Node.Total.Cru - r.Node.Used.Cru,
         ["status"] = r => StatusRank(r.Node.Status),
-        // No dedicated farms, rent contracts, renting, GPUs, extra fees or prices on this grid: all equal.
+        ["rent_contract_id"] = r => r.Node.RentContractId ?? 0,
+        ["rented"] = r => r.Node.RentedBy is null ? 0 : 1,
+        ["rentable"] = r => RentState.Rentable(r.Node) ? 1 : 0,
+        // No dedicated farms, GPUs, extra fees or prices on this grid: all equal.
         ["dedicated_farm"] = _ => 0,
-        ["rent_contract_id"] = _ => 0,
-        ["rented"] = _ => 0,
-        ["rentable"] = _ => 0,
         ["num_gpu"] = _ => 0,
         ["extra_fee"] = _ => 0,
         ["price_usd"] = _ => 0,
@@ -232,6 +232,11 @@ public static class NodeQuery
             FarmIds = query.NaturalList("farm_ids"),
             NodeIds = query.NaturalList("node_ids"),
             Excluded = query.NaturalList("excluded"),
+            Rentable = query.Bool("rentable"),
+            Rented = query.Bool("rented"),
+            RentedBy = query.Natural("rented_by"),
+            RentableOrRentedBy = query.Natural("rentable_or_rented_by"),
+            AvailableFor = query.Natural("available_for"),
         };
         if (query.OneOf("status", Statuses) is { } statuses)
         {
@@ -256,25 +261,18 @@ public static class NodeQuery
     }
 
     /// <summary>
-    /// Filters on what this grid does not have (public config, dedicated farms, renting, GPUs, prices, regions,
+    /// Filters on what this grid does not have (public config, dedicated farms, GPUs, prices, regions,
     /// features): every node has the neutral value, so a filter asking for it keeps all nodes and any other keeps none.
     /// Every one is read (and so validated) even once one is found.
     /// </summary>
     private static bool AsksForWhatNoNodeHas(ProxyQuery query)
     {
         var none = false;
-        foreach (var name in (string[])["ipv4", "ipv6", "domain", "dedicated", "in_dedicated_farm", "rentable", "rented", "has_gpu", "gpu_available", "has_ipv6"])
+        foreach (var name in (string[])["ipv4", "ipv6", "domain", "dedicated", "in_dedicated_farm", "has_gpu", "gpu_available", "has_ipv6"])
         {
             none |= query.Bool(name) == true;
         }
 
-        foreach (var name in (string[])["rented_by", "rentable_or_rented_by"])
-        {
-            none |= query.Natural(name) is > 0;
-        }
-
-        // Nothing is rented and no farm is dedicated: every node is available to every twin.
-        query.Natural("available_for");
         none |= query.Natural("num_gpu") is > 0;
         foreach (var name in (string[])["gpu_device_id", "gpu_device_name", "gpu_vendor_id", "gpu_vendor_name", "region"])
         {

@@ -140,7 +140,7 @@ public sealed class CliTests : IAsyncLifetime
 
         (code, output, error) = await Grid("quote", "--cru", "2", "--mru", "4G", "--max-price", "300000", "--strategy", "cheapest", "--api-key", "key-3");
         Assert.True(code == 0, error);
-        Assert.Matches(@"pricePer30Days:\s+180000000", output);
+        Assert.Matches(@"pricePer30Days:\s+18\.00 USD", output);   // 180,000,000 minor units, in the currency
         var body = JsonDocument.Parse(_controller.ClientBodies["POST /api/v1/quotes"]).RootElement;
         Assert.Equal(4L << 30, body.GetProperty("resources").GetProperty("mru").GetInt64());
         Assert.Equal(300_000, body.GetProperty("constraints").GetProperty("maxPricePerHour").GetInt64());
@@ -148,7 +148,10 @@ public sealed class CliTests : IAsyncLifetime
 
         (code, output, error) = await Grid("reservations", "bills", "9", "--api-key", "key-3");
         Assert.True(code == 0, error);
-        Assert.Matches(@"9-2\s+2\s+2026-11-27T10:00:00\+00:00\s+2026-11-27T11:00:00\+00:00\s+250000", output);
+        Assert.Matches(@"9-2\s+2\s+2026-11-27T10:00:00\+00:00\s+2026-11-27T11:00:00\+00:00\s+0\.03 USD", output);   // 250,000 to the cent
+        (code, output, error) = await Grid("reservations", "bills", "9", "--exact", "--api-key", "key-3");
+        Assert.True(code == 0, error);
+        Assert.Matches(@"2026-11-27T11:00:00\+00:00\s+0\.0250000 USD", output);   // every minor unit
 
         (code, output, _) = await Grid("reservations", "bills", "9", "--json", "--api-key", "key-3");
         Assert.Equal(3600, JsonDocument.Parse(output).RootElement[0].GetProperty("lines")[0].GetProperty("seconds").GetInt32());
@@ -221,7 +224,7 @@ public sealed class CliTests : IAsyncLifetime
     {
         var (code, output, error) = await Grid("deposit", "3", "70000000", "--api-key", "operator-key");
         Assert.True(code == 0, error);
-        Assert.Matches(@"balance:\s+70000000", output);
+        Assert.Matches(@"balance:\s+7\.00 USD", output);   // 70,000,000 minor units, shown in the currency
         Assert.Equal(70_000_000, JsonDocument.Parse(_controller.ClientBodies["POST /api/v1/accounts/deposits"]).RootElement.GetProperty("amount").GetInt64());
 
         (code, _, error) = await Grid("deposit", "3", "5", "--api-key", "key-3");

@@ -118,6 +118,7 @@ internal sealed class AccessWorld
         ["POST /api/v1/nodes/"] = w => new { farmId = w.FarmId, resources = new { cru = 1, mru = GiB, sru = 0, hru = 0 }, location = new { country = "BE" } },
         ["POST /api/v1/nodes/{nodeId:long}/drain"] = _ => new { maxParallel = 1 },
         ["POST /api/v1/nodes/{nodeId:long}/heartbeat"] = _ => new { uptime = 1 },
+        ["POST /api/v1/providers/"] = w => new { twinId = w.TwinId, share = 0.1 },
         ["POST /api/v1/reservations/"] = w => new { resources = new { cru = 1, mru = GiB }, constraints = new { farmIds = new[] { w.FarmId } } },
         ["POST /api/v1/reservations/{reservationId:long}/workloads"] = _ => new { name = "w", type = "vm" },
         ["POST /api/v1/names/"] = _ => new FreshName(),
@@ -132,6 +133,8 @@ internal sealed class AccessWorld
         "GET /api/v1/reservations/{reservationId:long}/events", "GET /api/v1/workloads/{workloadId:long}",
         "GET /api/v1/workloads/{workloadId:long}/logs", "DELETE /api/v1/workloads/{workloadId:long}", "GET /api/v1/cluster",
         "GET /api/v1/names/", "GET /api/v1/names/{name}", "DELETE /api/v1/names/{name}",
+        "POST /api/v1/nodes/{nodeId:long}/rent", "DELETE /api/v1/nodes/{nodeId:long}/rent", "GET /api/v1/rents",
+        "GET /api/v1/providers/", "GET /api/v1/providers/{twinId:long}/earnings",
     ];
 
     public required GridClient Grid { get; init; }

@@ -39,7 +39,11 @@ public sealed class ProxyNodesTests(MemoryProxyGrid grid)
         { "domain=true", "" },
         { "dedicated=true", "" },
         { "dedicated=false", "n1 n2 n3 n4 n5" },
-        { "rentable=true", "" },
+        // Rentable as ThreeFold's proxy has it: no rent contract and nobody's reservation (n1 and n3 hold the tenant's).
+        { "rentable=true", "n2 n4 n5" },
+        { "rentable=false", "n1 n3" },
+        { "rented=true", "" },
+        { "rentable_or_rented_by={tenant}", "n2 n4 n5" },
         { "rented=false", "n1 n2 n3 n4 n5" },
         { "rented_by={tenant}", "" },
         { "available_for={tenant}", "n1 n2 n3 n4 n5" },

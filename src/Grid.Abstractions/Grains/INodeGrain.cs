@@ -82,6 +82,14 @@ public interface INodeGrain : IGrainWithIntegerKey
     [Alias("SetDraining")]
     Task SetDrainingAsync(bool draining, int maxParallel);
 
+    /// <summary>
+    /// Takes (<paramref name="twinId"/> set) or releases (null) the node's rent lock for <paramref name="contractId"/>, in one
+    /// synchronous check-and-change: a rent needs no other twin's reservation on the node; while held,
+    /// <see cref="TryAllocateAsync"/> refuses every other twin.
+    /// </summary>
+    [Alias("SetRenter")]
+    Task<RentLockAnswer> SetRenterAsync(long? twinId, long contractId);
+
     /// <summary>The gateway route table changed to <paramref name="version"/>: a gateway node wakes its agent's long-poll.</summary>
     [Alias("RoutesChanged"), OneWay]
     Task RoutesChangedAsync(long version);

@@ -91,6 +91,13 @@ public interface IReservationGrain : IGrainWithIntegerKey
     Task<ImmutableArray<Bill>> GetBillsAsync();
 
     /// <summary>A workload reported running at an epoch; completes a make-before-break move once all do.</summary>
+    /// <summary>
+    /// The twin's rent of <paramref name="nodeId"/> began (<paramref name="rented"/>) or ended: while the reservation is
+    /// there its meter stays stopped (the rent pays for the whole node).
+    /// </summary>
+    [Alias("RentChanged")]
+    Task RentChangedAsync(long nodeId, bool rented);
+
     [Alias("WorkloadRunning")]
     Task WorkloadRunningAsync(long workloadId, long epoch);
 }

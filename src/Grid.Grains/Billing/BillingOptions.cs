@@ -52,6 +52,15 @@ public sealed class BillingOptions
     /// </summary>
     public long NamePrice { get; set; } = PriceList.Default.Name!.Value;
 
+    /// <summary>
+    /// What a rented (dedicated) node's whole capacity costs less than the farm's prices, as a fraction (0.5 = half
+    /// price; tfchain's dedicated-node discount). Between 0 and 1. Default: 0.5.
+    /// </summary>
+    public decimal DedicatedDiscount { get; set; } = 0.5m;
+
+    /// <summary><see cref="DedicatedDiscount"/> in parts per million (rounded down), computed before any money math.</summary>
+    public int DedicatedDiscountPpm => (int)decimal.Truncate(Math.Clamp(DedicatedDiscount, 0m, 1m) * 1_000_000m);
+
     /// <summary>Billing shard grains, each holding a reminder and driving its buckets. Default: 4.</summary>
     public int Shards { get; set; } = 4;
 

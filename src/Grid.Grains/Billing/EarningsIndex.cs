@@ -15,6 +15,7 @@ public sealed class EarningsIndex(ILedgerReader ledger, IOptions<BillingOptions>
     private const int Batch = 5_000;
     private readonly SemaphoreSlim _catchUp = new(1, 1);
     private readonly Dictionary<long, Dictionary<(DateOnly Day, long NodeId), (long Seconds, long Amount)>> _farms = [];
+    private readonly Dictionary<long, (long Amount, long Bills)> _providers = [];
     private long _nextSeq = 1;
 
     public async Task<FarmEarnings> GetAsync(long farmId, DateTimeOffset from, DateTimeOffset to, CancellationToken cancellationToken = default)
@@ -31,6 +32,22 @@ public sealed class EarningsIndex(ILedgerReader ledger, IOptions<BillingOptions>
                 .Select(g => new DayEarnings(g.Key, g.Sum(r => r.Value.Amount), Nodes(g)))
                 .ToImmutableArray();
             return new FarmEarnings(farmId, from, to, rows.Sum(r => r.Value.Amount), Nodes(rows), days);
+        }
+        finally
+        {
+            _catchUp.Release();
+        }
+    }
+
+    /// <summary>What a solution provider earned from the bills in the ledger so far (its cut, as each bill records it).</summary>
+    public async Task<ProviderEarnings> GetProviderAsync(long twinId, CancellationToken cancellationToken = default)
+    {
+        await _catchUp.WaitAsync(cancellationToken);
+        try
+        {
+            await CatchUpAsync(cancellationToken);
+            var (amount, bills) = _providers.GetValueOrDefault(twinId);
+            return new ProviderEarnings(twinId, amount, bills, options.Value.Currency);
         }
         finally
         {
@@ -69,6 +86,12 @@ public sealed class EarningsIndex(ILedgerReader ledger, IOptions<BillingOptions>
     private void Add(Bill bill, (long Numerator, long Denominator) share)
     {
         var day = DateOnly.FromDateTime(bill.To.UtcDateTime);
+        if (bill.SolutionProvider is { } provider)
+        {
+            var (amount, bills) = _providers.GetValueOrDefault(provider);
+            _providers[provider] = (amount + bill.SolutionProviderAmount, bills + 1);
+        }
+
         // Lines of farm 0 (a name's hours) are the grid's: no farm earns them.
         foreach (var line in bill.Lines.Where(l => l.FarmId != 0))
         {

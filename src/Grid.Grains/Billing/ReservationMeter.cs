@@ -45,6 +45,12 @@ public sealed class ReservationMeter
     /// <summary>True once the final bill after a cancel is in the ledger: nothing more to bill.</summary>
     [Id(13)] public bool Closed { get; set; }
 
+    /// <summary>
+    /// The node the reservation's own twin rents while the reservation is on it, or null: the rent pays for the whole
+    /// node, so the meter does not run there (<see cref="Start"/> opens nothing on it).
+    /// </summary>
+    [Id(14)] public long? RentedNodeId { get; set; }
+
     public const int MaxBills = 100;
 
     /// <summary>Meter times are whole seconds, so bills show exact seconds.</summary>
@@ -52,6 +58,11 @@ public sealed class ReservationMeter
 
     public void Start(long nodeId, DateTimeOffset at)
     {
+        if (nodeId == RentedNodeId)
+        {
+            return;
+        }
+
         Open ??= new ServedInterval(nodeId, FarmId, FarmerTwinId, PricePerHour, Max(Second(at), BilledUntil), default);
     }
 

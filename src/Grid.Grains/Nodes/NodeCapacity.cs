@@ -84,9 +84,10 @@ public sealed class NodeCapacity(Capacity total, double cpuOvercommit, Dictionar
     /// <summary>
     /// Takes capacity for each request that fits, in order, all in this one synchronous step: a request of an
     /// epoch already held is a retry (answered as held, nothing changes); an older epoch of the same reservation
-    /// is replaced, so its capacity counts as free; a twin's anti-affinity group holds one reservation per node.
+    /// is replaced, so its capacity counts as free; a twin's anti-affinity group holds one reservation per node; a node
+    /// rented by a twin (<paramref name="rentedBy"/>) takes only that twin's reservations.
     /// </summary>
-    public AllocationClaim TryAllocate(ImmutableArray<AllocationRequest> requests, DateTimeOffset now)
+    public AllocationClaim TryAllocate(ImmutableArray<AllocationRequest> requests, DateTimeOffset now, long? rentedBy = null)
     {
         var claim = new AllocationClaim(new AllocationResult?[requests.Length], [], []);
         var used = Used();
@@ -97,6 +98,12 @@ public sealed class NodeCapacity(Capacity total, double cpuOvercommit, Dictionar
             if (existing is not null && existing.Epoch == request.Epoch)
             {
                 claim.Retries.Add(i);
+                continue;
+            }
+
+            if (rentedBy is { } renter && request.TwinId != renter)
+            {
+                claim.Results[i] = new(AllocationOutcome.Rented, [], null);
                 continue;
             }
 

@@ -113,8 +113,7 @@ public sealed partial class NodeGrain(
 
     public Task<NodeInfo?> GetAsync() => Task.FromResult(state.State.Registration is null ? null : Info());
 
-    public Task<NodeSummary?> GetSummaryAsync() =>
-        Task.FromResult(state.State.Registration is null ? null : Summary());
+    public Task<NodeSummary?> GetSummaryAsync() => Task.FromResult(state.State.Registration is null ? null : Summary());
 
     public Task<bool> VerifyKeyAsync(string nodeKeyHash) =>
         Task.FromResult(state.State.Registration is { } r && Twins.KeyHash.FixedTimeEquals(r.NodeKeyHash, nodeKeyHash));
@@ -143,7 +142,7 @@ public sealed partial class NodeGrain(
 
         // One synchronous check-and-take before the first await: a call interleaving at an await below already
         // sees the capacity as taken.
-        var claim = Allocations.TryAllocate(requests, clock.UtcNow);
+        var claim = Allocations.TryAllocate(requests, clock.UtcNow, state.State.RentedBy);
         foreach (var retry in claim.Retries)
         {
             // A retry: it may still be in flight for the first caller, so answer once it is durable.
@@ -273,6 +272,9 @@ public sealed partial class NodeGrain(
         };
     }
 
+    public Task<RentLockAnswer> SetRenterAsync(long? twinId, long contractId) =>
+        NodeRentLock.ApplyAsync(state.State, Allocations, twinId, contractId, Writer.WriteAsync, () => Summaries.Published(Summary()));
+
     public Task RoutesChangedAsync(long version)
     {
         Gateway.Changed(version);
@@ -380,6 +382,7 @@ public sealed partial class NodeGrain(
             // Not awaited: heartbeats and evacuations must not wait on the ledger; a failed append is logged.
             _ = ledger.RecordAsync(LedgerEvents.NodeStatus(NodeId, status == NodeStatus.Up, now,
                 status == NodeStatus.Down ? state.State.LastHeartbeatAtDown ?? _lastHeartbeat : _lastHeartbeat));
+            NodeRentLock.TellStatus(GrainFactory, NodeId, state.State, now, state.State.LastHeartbeatAtDown ?? _lastHeartbeat);
         }
 
         metrics.NodeStatusChanged(NodeId, status);

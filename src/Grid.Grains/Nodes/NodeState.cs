@@ -41,6 +41,11 @@ public sealed class NodeState
     [Id(14)] public ImageCacheUsage? ImageCache { get; set; }
     /// <summary>The release its agent last reported; null until an agent of 0.3.0 or later beats.</summary>
     [Id(15)] public string? AgentVersion { get; set; }
+    /// <summary>The twin renting the whole node (its rent lock, see <see cref="NodeRentLock"/>), or null.</summary>
+    [Id(16)] public long? RentedBy { get; set; }
+
+    /// <summary>The rent contract holding the lock, or null.</summary>
+    [Id(17)] public long? RentContractId { get; set; }
 
     /// <summary>Counts activations, so summary versions (incarnation, then a counter) only grow whatever the clocks.</summary>
     [Id(20)] public long Incarnation { get; set; }
@@ -143,6 +148,8 @@ public sealed class NodeState
             Address = Address,
             ImageCache = ImageCache,
             AgentVersion = AgentVersion,
+            RentedBy = RentedBy,
+            RentContractId = RentContractId,
         };
     }
 

@@ -62,6 +62,8 @@ public sealed class NodeSummaryPublisher(long nodeId, CapacityView view, ICapaci
         {
             Features = [.. node.Features],
             ImageCacheSru = node.ImageCacheSru(),
+            RentedBy = node.RentedBy,
+            RentContractId = node.RentContractId,
         };
     }
 
@@ -74,6 +76,13 @@ public sealed class NodeSummaryPublisher(long nodeId, CapacityView view, ICapaci
         view.Update(summary);
         PublishedVersion = summary.Version;
         shard.UpdateAsync(summary).Ignore();
+    }
+
+    /// <summary><see cref="Publish"/>, answering the summary published.</summary>
+    public NodeSummary Published(NodeSummary summary)
+    {
+        Publish(summary);
+        return summary;
     }
 
     /// <summary>Lists a newly registered node, waiting for the shard to have it.</summary>

@@ -65,6 +65,7 @@ public sealed partial class ReservationBilling(
             Meter.FarmerTwinId = placement.FarmerTwinId;
         }
 
+        Meter.RentedNodeId = placement.OnRentedNode ? placement.NodeId : null;
         if (Record.State is ReservationState.Active or ReservationState.Migrating)
         {
             Meter.Start(placement.NodeId, now);
@@ -75,6 +76,28 @@ public sealed partial class ReservationBilling(
     }
 
     public void OnServingAgain(long nodeId) => Meter.Start(nodeId, Now);
+
+    /// <summary>
+    /// The twin's rent of <paramref name="nodeId"/> began or ended while the reservation is there: the meter stops (the
+    /// rent pays) or starts again (when active). True when anything changed.
+    /// </summary>
+    public bool OnRentChanged(long nodeId, bool rented)
+    {
+        if (Record.NodeId != nodeId || (Meter.RentedNodeId == nodeId) == rented)
+        {
+            return false;
+        }
+
+        var now = Now;
+        Meter.Stop(now);
+        Meter.RentedNodeId = rented ? nodeId : null;
+        if (!rented && Record.State is ReservationState.Active or ReservationState.Migrating)
+        {
+            Meter.Start(nodeId, now);
+        }
+
+        return true;
+    }
 
     public void OnCancelling(string cause)
     {
@@ -200,7 +223,7 @@ public sealed partial class ReservationBilling(
         var bill = Meter.Compute(reservationId, Record.Request!.TwinId, Record.Request.Resources, to);
         if (bill is not null)
         {
-            (bill, var adopted) = await services.RecordAsync(bill, Meter.FarmerOf);
+            (bill, var adopted) = await services.RecordAsync(bill, Meter.FarmerOf, ProviderCut.Of(Record.Request));
             if (adopted)
             {
                 LogBillAdopted(logger, bill.BillId, bill.To);

@@ -14,12 +14,20 @@ public sealed record ReservationBillingServices(IOptions<BillingOptions> Options
 {
     /// <summary>
     /// Writes <paramref name="bill"/> as one ledger entry (the debit, each line's farmer share to
-    /// <paramref name="farmerOf"/>, the grid the rest) and counts it. When the ledger already held the bill id (appended
-    /// before a lost cursor write), the stored bill is answered, with <c>Adopted</c> set: the caller's cursor follows it.
+    /// <paramref name="farmerOf"/>, a solution provider its cut of the grid's part, the grid the rest) and counts it. When
+    /// the ledger already held the bill id (appended before a lost cursor write), the stored bill is answered, with
+    /// <c>Adopted</c> set: the caller's cursor follows it.
     /// </summary>
-    public async Task<(Bill Bill, bool Adopted)> RecordAsync(Bill bill, Func<BillLine, long> farmerOf)
+    public async Task<(Bill Bill, bool Adopted)> RecordAsync(Bill bill, Func<BillLine, long> farmerOf, ProviderCut? provider = null)
     {
-        var append = Payouts.Entry(bill, Payouts.Of(bill, farmerOf, Options.Value.FarmerShareRatio));
+        var share = Options.Value.FarmerShareRatio;
+        if (provider is { } cut)
+        {
+            // On the bill itself, so its ledger details explain the provider's posting.
+            bill = bill with { SolutionProvider = cut.TwinId, SolutionProviderAmount = Payouts.ProviderAmount(bill, farmerOf, share, cut) };
+        }
+
+        var append = Payouts.Entry(bill, Payouts.Of(bill, farmerOf, share, provider));
         var entry = await Ledger.AppendAsync(append);
         var adopted = entry.Details != append.Details && entry.Details is not null;
         if (adopted)

@@ -224,6 +224,17 @@ public sealed class ReservationGrain : Grain, IReservationGrain, IRemindable, II
         }
     }
 
+    public async Task RentChangedAsync(long nodeId, bool rented)
+    {
+        if (_store.Exists && !Billing.Closed && Billing.OnRentChanged(nodeId, rented))
+        {
+            _store.AddEvent(rented ? "rent-started" : "rent-ended", nodeId, rented
+                ? $"Node {nodeId} is rented by this twin: the rent pays for it, this reservation is not billed there."
+                : $"The rent of node {nodeId} ended: this reservation is billed again.");
+            await _store.WriteAsync();
+        }
+    }
+
     public async Task WorkloadRunningAsync(long workloadId, long epoch)
     {
         if (!ReservationLifecycle.Allows(Record.State, ReservationTrigger.MigrationDone) || epoch != Record.Epoch)

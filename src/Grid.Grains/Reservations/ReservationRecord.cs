@@ -49,6 +49,7 @@ public sealed class ReservationRecord
         meter.FarmId = placement.FarmId;
         meter.FarmerTwinId = placement.FarmerTwinId;
         meter.BilledUntil = ReservationMeter.Second(now);
+        meter.RentedNodeId = placement.OnRentedNode ? placement.NodeId : null;
         meter.Start(placement.NodeId, now);
         meter.Pending.Add(BillingEvents.Placed(reservationId, request.TwinId, placement.NodeId, placement.FarmId, 1,
             request.Resources, placement.PricePerHour, placement.PublicIps));
@@ -85,5 +86,8 @@ public sealed class ReservationRecord
         [.. Workloads.Keys.Order()],
         CreatedAt,
         UpdatedAt,
-        Meter.PricePerHour);
+        Meter.PricePerHour)
+    {
+        SolutionProvider = Request.SolutionProvider,
+    };
 }

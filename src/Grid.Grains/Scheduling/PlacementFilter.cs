@@ -69,6 +69,11 @@ public static class PlacementFilter
             return Down;
         }
 
+        if (RentFilter.Reject(node, request.TwinId) is { } rented)
+        {
+            return rented;
+        }
+
         if (node.Draining)
         {
             return Draining;

@@ -7,8 +7,11 @@ using Grid.Telemetry;
 
 namespace Grid.Scheduling;
 
-/// <summary>Where a reservation landed, and what it costs there per hour (minor units).</summary>
-public sealed record Placement(long NodeId, long FarmId, ImmutableArray<FarmIp> PublicIps, long PricePerHour = 0, long FarmerTwinId = 0);
+/// <summary>
+/// Where a reservation landed, and what it costs there per hour (minor units); <paramref name="OnRentedNode"/>: the node
+/// is rented by the reservation's own twin, as the node answered (its rent pays for it, the meter stays stopped).
+/// </summary>
+public sealed record Placement(long NodeId, long FarmId, ImmutableArray<FarmIp> PublicIps, long PricePerHour = 0, long FarmerTwinId = 0, bool OnRentedNode = false);
 
 /// <summary>A new reservation (epoch 1) of a placement batch, with its own span (a create is one trace).</summary>
 public sealed record BatchItem(long ReservationId, ReservationRequest Request, Activity? Span);
@@ -89,7 +92,7 @@ public sealed class ReservationScheduler(IGrainFactory grains, CapacityView view
                     metrics.Placed(Stopwatch.GetElapsedTime(started), candidate.NodeId, epoch);
                     activity?.SetTag("grid.node.id", candidate.NodeId);
                     return (new Placement(candidate.NodeId, candidate.FarmId, result.PublicIps,
-                        prices.PriceOf(candidate, request.Resources), candidate.TwinId), null);
+                        prices.PriceOf(candidate, request.Resources), candidate.TwinId, RentFilter.RentedBy(result.Summary, request.TwinId)), null);
                 }
 
                 refused[candidate.NodeId] = Reason(result);
@@ -200,7 +203,7 @@ public sealed class ReservationScheduler(IGrainFactory grains, CapacityView view
                 metrics.Placed(Stopwatch.GetElapsedTime(started), node.NodeId, 1);
                 items[i].Span?.SetTag("grid.node.id", node.NodeId);
                 results[i] = new BatchPlacement(new Placement(node.NodeId, node.FarmId, answers[k].PublicIps,
-                    prices.PriceOf(node, items[i].Request.Resources), node.TwinId), null, null);
+                    prices.PriceOf(node, items[i].Request.Resources), node.TwinId, RentFilter.RentedBy(answers[k].Summary, items[i].Request.TwinId)), null, null);
             }
         }));
 
@@ -369,6 +372,7 @@ public sealed class ReservationScheduler(IGrainFactory grains, CapacityView view
         AllocationOutcome.InsufficientCapacity => PlacementFilter.Insufficient(result.Shortfall ?? CapacityUnit.Mru),
         AllocationOutcome.InsufficientIpv4 => PlacementFilter.InsufficientIpv4,
         AllocationOutcome.AntiAffinity => PlacementFilter.AntiAffinityConflict,
+        AllocationOutcome.Rented => RentFilter.Rented,
         _ when result.Summary is { Draining: true } => PlacementFilter.Draining,
         _ => PlacementFilter.Down,
     };

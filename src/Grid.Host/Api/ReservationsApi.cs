@@ -46,6 +46,20 @@ public static class ReservationsApi
             validation.Add("Idempotency-Key", $"must be 1-{MaxIdempotencyKeyLength} printable characters.");
         }
 
+        if (validation.IsValid && body.SolutionProvider is { } providerId)
+        {
+            // The share is fixed now: the bills pay what the provider was approved for when the reservation was made.
+            var provider = providerId > 0 ? await grains.GetGrain<IProviderRegistryGrain>(0).GetAsync(providerId) : null;
+            if (provider is null)
+            {
+                validation.Add("solutionProvider", $"twin {providerId} is not an approved solution provider.");
+            }
+            else
+            {
+                request = request with { SolutionProvider = provider.TwinId, SolutionProviderPpm = provider.SharePpm };
+            }
+        }
+
         if (!validation.IsValid)
         {
             return TypedResults.ValidationProblem(validation.Errors);

@@ -47,6 +47,8 @@ public static class GridEndpoints
         api.MapTwinsApi();
         api.MapKeysApi();
         api.MapNodesApi();
+        api.MapRentsApi();
+        api.MapProvidersApi();
         api.MapFarmsApi();
         api.MapReservationsApi();
         api.MapWorkloadsApi();

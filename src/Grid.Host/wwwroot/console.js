@@ -105,11 +105,24 @@ async function refreshOverview() {
     el("td", {}, `${f.nodes.up} / ${f.nodes.total}`), el("td", {}, `${f.ipv4Used} / ${f.ipv4Total}`))));
   $("countries").tBodies[0].replaceChildren(...o.countries.map((c) => el("tr", { "data-country": c.country },
     el("th", { scope: "row" }, c.country), el("td", {}, c.nodes.total), el("td", {}, c.nodes.up), el("td", {}, c.nodes.down))));
+  const signedIn = Boolean(sessionStorage.getItem(KEY));
   $("nodes").tBodies[0].replaceChildren(...o.nodeList.map((n) => el("tr", { "data-node-id": n.nodeId },
-    el("th", { scope: "row" }, `#${n.nodeId}`), el("td", {}, `#${n.farmId}`), el("td", {}, `${n.city}, ${n.country}`),
+    el("th", { scope: "row" }, `#${n.nodeId}`, signedIn ? rentButton(n.nodeId) : ""), el("td", {}, `#${n.farmId}`), el("td", {}, `${n.city}, ${n.country}`),
     el("td", { class: "node-status" }, status(n.status)),
     capacityCell(n, "cru", String), capacityCell(n, "mru", bytes), capacityCell(n, "sru", bytes), capacityCell(n, "hru", bytes))));
   $("nodes-truncated").hidden = !o.nodeListTruncated;
+}
+
+// A signed-in tenant rents a whole node (a rent contract): only its reservations go there, at the dedicated discount.
+function rentButton(nodeId) {
+  return el("button", { type: "button", class: "rent", "aria-label": `Rent node ${nodeId}`, onclick: async () => {
+    try {
+      const c = await api("POST", `/api/v1/nodes/${nodeId}/rent`);
+      notify(`Rented node #${c.nodeId}: rent contract #${c.id}, ${money(c.pricePerHour, c.currency)} per hour while it is up.`);
+    } catch (error) {
+      notify(`Could not rent node ${nodeId}: ${error.message}`, true);
+    }
+  } }, "Rent");
 }
 
 async function refreshEvents() {
