@@ -11,6 +11,9 @@ public enum ReservationState
     Lost,
     Grace,
     Cancelled,
+
+    /// <summary>Made room for a reservation of higher priority and nothing else fitted: not billed, nothing runs; placed again when room appears.</summary>
+    Preempted,
 }
 
 public enum PlacementStrategy
@@ -83,7 +86,14 @@ public sealed record ReservationRequest(
     [property: Id(0)] long TwinId,
     [property: Id(1)] Capacity Resources,
     [property: Id(2)] PlacementConstraints Constraints,
-    [property: Id(3)] PlacementStrategy Strategy);
+    [property: Id(3)] PlacementStrategy Strategy)
+{
+    /// <summary>0–100 (<see cref="ReservationPriority"/>): a reservation at least 10 points higher may preempt it when nothing else fits.</summary>
+    [Id(4)] public int Priority { get; init; } = ReservationPriority.Default;
+
+    /// <summary>Spot capacity: priced at the spot discount, preemptible by any reservation that is not spot.</summary>
+    [Id(5)] public bool Spot { get; init; }
+}
 
 /// <summary>Why nodes were rejected, per filter, when a reservation could not be placed.</summary>
 [GenerateSerializer, SuppressReferenceTracking, Immutable, Alias("grid.placement-report")]
@@ -114,7 +124,17 @@ public sealed record ReservationInfo(
     [property: Id(9)] ImmutableArray<long> WorkloadIds,
     [property: Id(10)] DateTimeOffset CreatedAt,
     [property: Id(11)] DateTimeOffset UpdatedAt,
-    [property: Id(12)] long PricePerHour = 0);
+    [property: Id(12)] long PricePerHour = 0)
+{
+    /// <summary>Its priority, 0–100.</summary>
+    [Id(13)] public int Priority { get; init; } = ReservationPriority.Default;
+
+    /// <summary>True for spot capacity.</summary>
+    [Id(14)] public bool Spot { get; init; }
+
+    /// <summary>The reservation that preempted it last (its events say when and where); null when never preempted.</summary>
+    [Id(15)] public long? PreemptedBy { get; init; }
+}
 
 /// <summary>Outcome of creating a reservation: the reservation, or why nothing fits.</summary>
 [GenerateSerializer, SuppressReferenceTracking, Immutable, Alias("grid.reservation-outcome")]

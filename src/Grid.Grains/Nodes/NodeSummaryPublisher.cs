@@ -40,6 +40,7 @@ public sealed class NodeSummaryPublisher(long nodeId, CapacityView view, ICapaci
     {
         var registration = node.Registration!;
         var used = capacity.Used();
+        var (lowestPriority, hasSpot) = capacity.Preemptible();
         return new NodeSummary(
             nodeId,
             registration.FarmId,
@@ -61,6 +62,8 @@ public sealed class NodeSummaryPublisher(long nodeId, CapacityView view, ICapaci
             capacity.WorkloadCount())
         {
             Features = [.. node.Features],
+            LowestPriority = lowestPriority,
+            HasSpot = hasSpot,
         };
     }
 

@@ -83,7 +83,7 @@ public static class PricesApi
             return Problems.Unplaceable(report!);
         }
 
-        var price = book.PriceOf(node, request.Resources);
+        var price = book.PriceOf(node, request);
         return TypedResults.Ok(new Quote(node.NodeId, price, Pricing.PriceFor(price, QuoteDays), options.Value.Currency));
     }
 
