@@ -84,7 +84,11 @@ public static class PricesApi
         }
 
         var price = book.PriceOf(node, request);
-        return TypedResults.Ok(new Quote(node.NodeId, price, Pricing.PriceFor(price, QuoteDays), options.Value.Currency));
+        return TypedResults.Ok(new Quote(node.NodeId, price, Pricing.PriceFor(price, QuoteDays), options.Value.Currency)
+        {
+            Spot = request.Spot,
+            Priority = request.Priority,
+        });
     }
 
     public static async Task<Results<Ok<FarmEarnings>, ValidationProblem, ProblemHttpResult>> GetEarnings(
