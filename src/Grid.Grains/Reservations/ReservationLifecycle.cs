@@ -63,9 +63,10 @@ public static class ReservationLifecycle
         yield return Step(ReservationState.Migrating, ReservationTrigger.MigrationDone, ReservationState.Active);
         yield return Step(ReservationState.Lost, ReservationTrigger.NodeReturned, ReservationState.Active);
 
-        // Preemption takes what its node holds (a node that is up: never lost or unschedulable ones). A preempted
-        // reservation holds nothing and is not billed; it is cancelled, or placed again (a move) when room appears.
-        foreach (var from in (ReservationState[])[ReservationState.Active, ReservationState.Migrating, ReservationState.Grace])
+        // Preemption takes what a node that is up holds and runs (never lost or unschedulable ones, nor grace, which only
+        // a payment or the cancel ends). A preempted reservation holds nothing and is not billed; it is cancelled, or
+        // placed again (a move) when room appears.
+        foreach (var from in (ReservationState[])[ReservationState.Active, ReservationState.Migrating])
         {
             yield return Step(from, ReservationTrigger.Preempt, ReservationState.Preempted);
         }

@@ -129,8 +129,17 @@ public sealed partial class ReservationMoves(
             return;
         }
 
-        if (Record.NodeId != nodeId || Record.Epoch != epoch || !ReservationLifecycle.Allows(Record.State, ReservationTrigger.Preempt))
+        if (Record.NodeId != nodeId || Record.Epoch != epoch)
         {
+            return;
+        }
+
+        if (!ReservationLifecycle.Allows(Record.State, ReservationTrigger.Preempt))
+        {
+            // Went into grace after the scheduler checked it (it spares grace): nothing runs, so it moves at once if
+            // something fits; else it keeps pointing at the node until its next move (a known, narrow gap).
+            store.AddEvent("preempted", nodeId, $"Preempted on node {nodeId} by reservation {byReservationId} while in grace.");
+            await store.PlacingAsync(epoch + 1, () => MoveElsewhereAsync(nodeId, makeBeforeBreak: false, callerReleases: false));
             return;
         }
 

@@ -36,6 +36,7 @@ public sealed class Preemptor(
         }
 
         var skipped = new HashSet<long>();
+        var spared = new HashSet<long>();
         for (var attempt = 0; attempt < MaxTries; attempt++)
         {
             var started = Stopwatch.GetTimestamp();
@@ -47,11 +48,22 @@ public sealed class Preemptor(
 
             var infos = await Task.WhenAll(candidates.Select(c => Node(c.NodeId).GetAsync()));
             var plan = PreemptionPlanner.Plan(reservationId, request, infos.OfType<NodeInfo>()
-                .Select(info => new PreemptionCandidate(info.NodeId, info.Free, info.Allocations)));
-            metrics.PreemptionDecided(Stopwatch.GetElapsedTime(started));
+                .Select(info => new PreemptionCandidate(info.NodeId, info.Free, [.. info.Allocations.Where(a => !spared.Contains(a.ReservationId))])));
             if (plan is null)
             {
+                metrics.PreemptionDecided(Stopwatch.GetElapsedTime(started));
                 return new(null, null);
+            }
+
+            // Only what runs may be preempted: a reservation in grace (only a payment or the cancel ends it) is spared,
+            // and so is one that is no longer where the node says; the plan is then made again without them.
+            var victims = await Task.WhenAll(plan.Victims.Select(v => grains.GetGrain<IReservationGrain>(v.ReservationId).GetAsync()));
+            metrics.PreemptionDecided(Stopwatch.GetElapsedTime(started));
+            var unfit = plan.Victims.Where((v, i) => victims[i] is not { State: ReservationState.Active or ReservationState.Migrating }).ToList();
+            if (unfit.Count > 0)
+            {
+                spared.UnionWith(unfit.Select(v => v.ReservationId));
+                continue;
             }
 
             if (plan.Victims.Length > 0 && !await grains.GetGrain<IPreemptionBrakeGrain>(0).TryTakeAsync(plan.Victims.Length))

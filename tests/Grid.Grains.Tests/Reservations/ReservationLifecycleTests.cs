@@ -49,7 +49,6 @@ public sealed class ReservationLifecycleTests
 
         [(S.Active, T.Preempt)] = S.Preempted,
         [(S.Migrating, T.Preempt)] = S.Preempted,
-        [(S.Grace, T.Preempt)] = S.Preempted,
         [(S.Preempted, T.Cancel)] = S.Cancelled,
         [(S.Preempted, T.Moved)] = S.Active,
     };
