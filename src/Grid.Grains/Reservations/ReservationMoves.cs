@@ -161,7 +161,7 @@ public sealed partial class ReservationMoves(
             await ReleaseQuietlyAsync(copy.Node, copy.Epoch);
         }
 
-        StartRetryTimer(notice + TimeSpan.FromSeconds(1));
+        StartRetryTimer(UntilNextLook(notice));
         await timers.KeepReminderAsync(RetryReminder, ReservationMovePolicy.MaxBackoff);
     }
 
@@ -171,7 +171,7 @@ public sealed partial class ReservationMoves(
         var wait = Record.PreemptedAt + notice - billing.Now;
         if (wait > TimeSpan.Zero)
         {
-            StartRetryTimer(wait.Value + TimeSpan.FromMilliseconds(100));
+            StartRetryTimer(UntilNextLook(wait.Value));
             return;
         }
 
@@ -204,6 +204,12 @@ public sealed partial class ReservationMoves(
             return true;
         });
     }
+
+    /// <summary>
+    /// The timer's wait while a notice runs: the notice is measured in grid time, the timer in real time, so the
+    /// reservation looks again at least every first backoff (a few looks per notice).
+    /// </summary>
+    private TimeSpan UntilNextLook(TimeSpan left) => left < firstBackoff ? left + TimeSpan.FromMilliseconds(10) : firstBackoff;
 
     /// <summary>Stops the retries: their timer and reminder.</summary>
     public async Task StopRetryingAsync()
