@@ -1,4 +1,5 @@
 using System.Collections.Immutable;
+using System.Text.Json.Serialization;
 
 namespace Grid;
 
@@ -265,9 +266,9 @@ public sealed record HeartbeatResponse(
 
     /// <summary>
     /// Workloads preempted off this node (no longer in <see cref="Desired"/>) and the notice each gets: the agent
-    /// sends SIGTERM at once and kills once the notice is over, instead of its own stop grace. Empty from older controllers.
+    /// sends SIGTERM at once and kills once the notice is over, instead of its own stop grace. Null when none (and from older controllers).
     /// </summary>
-    [Id(8)] public ImmutableArray<StopNotice> Notices { get; init; } = [];
+    [Id(8), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public ImmutableArray<StopNotice>? Notices { get; init; }
 }
 
 /// <summary>A preempted workload's notice: its instance at <paramref name="Epoch"/> is killed <paramref name="GraceMs"/> after SIGTERM.</summary>

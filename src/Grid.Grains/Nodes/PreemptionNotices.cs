@@ -20,12 +20,12 @@ public sealed class PreemptionNotices
         }
     }
 
-    /// <summary>The notices still running at <paramref name="now"/>, with the time each has left; ended ones are forgotten.</summary>
-    public ImmutableArray<StopNotice> Current(DateTimeOffset now)
+    /// <summary>The notices still running at <paramref name="now"/>, with the time each has left (null: none); ended ones are forgotten.</summary>
+    public ImmutableArray<StopNotice>? Current(DateTimeOffset now)
     {
         if (_notices.Count == 0)
         {
-            return [];
+            return null;
         }
 
         foreach (var ended in _notices.Where(n => n.Value.Until <= now).Select(n => n.Key).ToList())
@@ -33,6 +33,6 @@ public sealed class PreemptionNotices
             _notices.Remove(ended);
         }
 
-        return [.. _notices.Select(n => new StopNotice(n.Key, n.Value.Epoch, (long)(n.Value.Until - now).TotalMilliseconds))];
+        return _notices.Count == 0 ? null : [.. _notices.Select(n => new StopNotice(n.Key, n.Value.Epoch, (long)(n.Value.Until - now).TotalMilliseconds))];
     }
 }

@@ -38,6 +38,9 @@ public sealed partial class ReservationMoves(
 
     private static readonly TimeSpan MigrationTimeout = TimeSpan.FromSeconds(60);
 
+    /// <summary>Doublings of the first backoff a preempted reservation's retries stop at.</summary>
+    private const int PreemptedMaxDoublings = 3;
+
     private IGrainTimer? _retryTimer;
 
     private ReservationRecord Record => store.Record;
@@ -337,7 +340,10 @@ public sealed partial class ReservationMoves(
 
     private async Task ScheduleRetryAsync()
     {
-        StartRetryTimer(ReservationMovePolicy.RetryBackoff(firstBackoff, Record.Retries));
+        // A preempted reservation looks for room more often (at most 8 first backoffs apart): room appears when a node
+        // joins or frees capacity, and it was running a moment ago.
+        var retries = Record.State == ReservationState.Preempted ? Math.Min(Record.Retries, PreemptedMaxDoublings) : Record.Retries;
+        StartRetryTimer(ReservationMovePolicy.RetryBackoff(firstBackoff, retries));
         // The reminder survives a silo loss; the timer gives the fast backoff in between.
         await timers.KeepReminderAsync(RetryReminder, ReservationMovePolicy.MaxBackoff);
     }
