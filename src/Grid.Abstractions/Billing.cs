@@ -45,7 +45,14 @@ public sealed record Quote(
     [property: Id(0)] long NodeId,
     [property: Id(1)] long PricePerHour,
     [property: Id(2)] long PricePer30Days,
-    [property: Id(3)] string Currency);
+    [property: Id(3)] string Currency)
+{
+    /// <summary>True when priced as spot capacity (<c>Grid:Billing:SpotDiscount</c> off).</summary>
+    [Id(4)] public bool Spot { get; init; }
+
+    /// <summary>The priority asked (0–100).</summary>
+    [Id(5)] public int Priority { get; init; } = ReservationPriority.Default;
+}
 
 /// <summary>
 /// Seconds one node served within a bill, the reservation's units (CU/SU rounded to 6 decimals for display; the

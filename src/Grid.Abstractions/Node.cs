@@ -42,7 +42,17 @@ public sealed record Allocation(
     [property: Id(4)] ImmutableArray<FarmIp> PublicIps,
     [property: Id(5)] string? AntiAffinityGroup,
     [property: Id(6)] ImmutableArray<WorkloadAssignment> Workloads,
-    [property: Id(7)] DateTimeOffset AllocatedAt);
+    [property: Id(7)] DateTimeOffset AllocatedAt)
+{
+    /// <summary>The reservation's priority (preemption compares it).</summary>
+    [Id(8)] public int Priority { get; init; } = ReservationPriority.Default;
+
+    /// <summary>True for spot capacity (preemptible by any reservation that is not spot).</summary>
+    [Id(9)] public bool Spot { get; init; }
+
+    /// <summary>What the placement costs per hour: preemption prefers the cheapest victims.</summary>
+    [Id(10)] public long PricePerHour { get; init; }
+}
 
 /// <summary>A request to a node grain to hold capacity for a reservation at an epoch.</summary>
 [GenerateSerializer, SuppressReferenceTracking, Immutable, Alias("grid.allocation-request")]
@@ -52,7 +62,17 @@ public sealed record AllocationRequest(
     [property: Id(2)] long TwinId,
     [property: Id(3)] Capacity Resources,
     [property: Id(4)] string? AntiAffinityGroup,
-    [property: Id(5)] ImmutableArray<WorkloadAssignment> Workloads);
+    [property: Id(5)] ImmutableArray<WorkloadAssignment> Workloads)
+{
+    /// <inheritdoc cref="Allocation.Priority"/>
+    [Id(6)] public int Priority { get; init; } = ReservationPriority.Default;
+
+    /// <inheritdoc cref="Allocation.Spot"/>
+    [Id(7)] public bool Spot { get; init; }
+
+    /// <inheritdoc cref="Allocation.PricePerHour"/>
+    [Id(8)] public long PricePerHour { get; init; }
+}
 
 /// <summary>What a reservation holds on a node at an epoch (or older): the key of a release.</summary>
 [GenerateSerializer, Immutable, Alias("grid.held-placement")]
@@ -119,6 +139,12 @@ public sealed record NodeSummary(
 
     /// <summary>The rent contract holding the node, or null.</summary>
     [Id(21)] public long? RentContractId { get; init; }
+
+    /// <summary>The lowest priority among its allocations (<see cref="ReservationPriority.Max"/> when none): preemption looks only where it may find room.</summary>
+    [Id(22)] public int LowestPriority { get; init; } = ReservationPriority.Max;
+
+    /// <summary>True when it holds spot capacity.</summary>
+    [Id(23)] public bool HasSpot { get; init; }
 }
 
 /// <summary>The owner's view of a node.</summary>

@@ -11,6 +11,9 @@ public enum ReservationState
     Lost,
     Grace,
     Cancelled,
+
+    /// <summary>Made room for a reservation of higher priority and nothing else fitted: not billed, nothing runs; placed again when room appears.</summary>
+    Preempted,
 }
 
 public enum PlacementStrategy
@@ -90,6 +93,12 @@ public sealed record ReservationRequest(
 
     /// <summary>That provider's share in parts per million, fixed when the reservation was created.</summary>
     [Id(5)] public int SolutionProviderPpm { get; init; }
+
+    /// <summary>0–100 (<see cref="ReservationPriority"/>): a reservation at least 10 points higher may preempt it when nothing else fits.</summary>
+    [Id(6)] public int Priority { get; init; } = ReservationPriority.Default;
+
+    /// <summary>Spot capacity: priced at the spot discount, preemptible by any reservation that is not spot.</summary>
+    [Id(7)] public bool Spot { get; init; }
 }
 
 /// <summary>Why nodes were rejected, per filter, when a reservation could not be placed.</summary>
@@ -125,6 +134,15 @@ public sealed record ReservationInfo(
 {
     /// <summary>The solution provider it was created with, or null.</summary>
     [Id(13)] public long? SolutionProvider { get; init; }
+
+    /// <summary>Its priority, 0–100.</summary>
+    [Id(14)] public int Priority { get; init; } = ReservationPriority.Default;
+
+    /// <summary>True for spot capacity.</summary>
+    [Id(15)] public bool Spot { get; init; }
+
+    /// <summary>The reservation that preempted it last (its events say when and where); null when never preempted.</summary>
+    [Id(16)] public long? PreemptedBy { get; init; }
 }
 
 /// <summary>Outcome of creating a reservation: the reservation, or why nothing fits.</summary>

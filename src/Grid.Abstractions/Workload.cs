@@ -1,4 +1,5 @@
 using System.Collections.Immutable;
+using System.Text.Json.Serialization;
 
 namespace Grid;
 
@@ -267,7 +268,20 @@ public sealed record HeartbeatResponse(
 
     /// <summary>The highest <see cref="Heartbeat.TrafficSequence"/> the controller has applied for this node.</summary>
     [Id(7)] public long TrafficAcknowledged { get; init; }
+
+    /// <summary>
+    /// Workloads preempted off this node (no longer in <see cref="Desired"/>) and the notice each gets: the agent
+    /// sends SIGTERM at once and kills once the notice is over, instead of its own stop grace. Null when none (and from older controllers).
+    /// </summary>
+    [Id(8), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public ImmutableArray<StopNotice>? Notices { get; init; }
 }
+
+/// <summary>A preempted workload's notice: its instance at <paramref name="Epoch"/> is killed <paramref name="GraceMs"/> after SIGTERM.</summary>
+[GenerateSerializer, SuppressReferenceTracking, Immutable, Alias("grid.stop-notice")]
+public sealed record StopNotice(
+    [property: Id(0)] long WorkloadId,
+    [property: Id(1)] long Epoch,
+    [property: Id(2)] long GraceMs);
 
 /// <summary>The long-poll's answer: the workloads a node should run, at a version that changes with them.</summary>
 [GenerateSerializer, SuppressReferenceTracking, Immutable, Alias("grid.desired-workloads")]

@@ -252,7 +252,7 @@ public sealed partial class NodeAgent(AgentOptions options, ILogger<NodeAgent>? 
 
         try
         {
-            _beatNow |= await supervisor.ReconcileAsync(response.Desired.IsDefault ? [] : response.Desired);
+            _beatNow |= await supervisor.ReconcileAsync(response.Desired.IsDefault ? [] : response.Desired, response.Notices ?? default);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {

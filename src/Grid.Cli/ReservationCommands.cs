@@ -11,6 +11,7 @@ internal static class ReservationCommands
     [
         ("ID", "reservationId"), ("STATE", "state"), ("NODE", "nodeId"), ("EPOCH", "epoch"),
         ("CRU", "resources.cru"), ("MRU", "resources.mru"), ("SRU", "resources.sru"), ("HRU", "resources.hru"), ("IPV4", "resources.ipv4"),
+        ("PRIORITY", "priority"), ("SPOT", "spot"),
     ];
 
     public static Command Reserve()
@@ -24,6 +25,8 @@ internal static class ReservationCommands
             (output, reservation) => output.WriteLine(
                 $"reservation {Output.Cell(reservation, "reservationId")} {Output.Cell(reservation, "state")} on node {Output.Cell(reservation, "nodeId")} (epoch {Output.Cell(reservation, "epoch")})"
                 + (Output.Cell(reservation, "pricePerHour") is { Length: > 0 } price ? $", {price} per hour" : "")
+                + (Output.Cell(reservation, "spot") == "true" ? ", spot" : "")
+                + (Output.Cell(reservation, "priority") is { Length: > 0 } priority ? $", priority {priority}" : "")
                 + (Output.Cell(reservation, "publicIps") is { Length: > 0 } ips and not "[]" ? $", public IPs {ips}" : "")));
         return reserve;
     }
@@ -51,7 +54,7 @@ internal static class ReservationCommands
         var cancel = new Command("cancel", "Cancel a reservation: frees its capacity and IPs, deletes its workloads") { id };
         cancel.SetApiAction((parse, api, ct) => api.CancelReservationAsync(parse.GetValue(id), ct), (output, _) => output.WriteLine("reservation cancelled"));
 
-        var events = new Command("events", "What happened to a reservation: placed, moved, failed, cancelled") { id };
+        var events = new Command("events", "What happened to a reservation: placed, moved, preempted (by whom), failed, cancelled") { id };
         events.SetApiAction(
             (parse, api, ct) => api.ReservationEventsAsync(parse.GetValue(id), ct),
             (output, all) => Output.Table(output, Output.Rows(all), ("AT", "at"), ("KIND", "kind"), ("NODE", "nodeId"), ("EPOCH", "epoch"), ("MESSAGE", "message")));
@@ -76,10 +79,12 @@ internal static class ReservationCommands
         private readonly Option<string[]> _features = new("--feature") { Description = "Only on nodes that can run this: container, process, kvm, gateway (repeatable)" };
         private readonly Option<PlacementStrategy?> _strategy = new("--strategy") { Description = "binpack (default), spread or cheapest" };
         private readonly Option<long?> _provider = new("--provider") { Description = "The approved solution provider (twin id) this reservation pays a share to" };
+        private readonly Option<int?> _priority = new("--priority") { Description = "0-100 (default 50): may preempt reservations at least 10 points lower when nothing fits" };
+        private readonly Option<bool> _spot = new("--spot") { Description = "Spot capacity: cheaper, preemptible by any reservation that is not spot" };
 
         public void AddTo(Command command)
         {
-            foreach (var option in new Option[] { _cru, _mru, _sru, _hru, _ipv4, _farms, _country, _certified, _node, _antiAffinity, _maxPrice, _features, _strategy, _provider })
+            foreach (var option in new Option[] { _cru, _mru, _sru, _hru, _ipv4, _farms, _country, _certified, _node, _antiAffinity, _maxPrice, _features, _strategy, _provider, _priority, _spot })
             {
                 command.Options.Add(option);
             }
@@ -97,7 +102,7 @@ internal static class ReservationCommands
                 parse.GetValue(_maxPrice),
                 parse.GetValue(_features) is { Length: > 0 } features ? features.ToImmutableArray() : null);
             return new CreateReservationRequest(resources, constraints == new ConstraintsRequest() ? null : constraints, parse.GetValue(_strategy),
-                parse.GetValue(_provider));
+                parse.GetValue(_provider), parse.GetValue(_priority), parse.GetValue(_spot) ? true : null);
         }
     }
 }

@@ -83,11 +83,18 @@ public sealed record ConstraintsRequest(
     ImmutableArray<string>? Features = null);
 
 /// <summary>Body of <c>POST /api/v1/reservations</c> and of <c>POST /api/v1/quotes</c>.</summary>
+/// <param name="Resources">What it holds.</param>
+/// <param name="Constraints">Where it may go.</param>
+/// <param name="Strategy">How a node is chosen among those that fit.</param>
+/// <param name="Priority">0–100, default 50: a reservation at least 10 points higher may preempt it when nothing else fits.</param>
+/// <param name="Spot">Spot capacity: cheaper (<c>Grid:Billing:SpotDiscount</c> off), preemptible by any reservation that is not spot.</param>
 public sealed record CreateReservationRequest(
     ResourcesRequest? Resources,
     ConstraintsRequest? Constraints = null,
     PlacementStrategy? Strategy = null,
-    long? SolutionProvider = null);
+    long? SolutionProvider = null,
+    int? Priority = null,
+    bool? Spot = null);
 
 /// <summary>The operator approves a solution provider: <c>share</c> of the grid's part of each bill line, in (0, 0.5].</summary>
 public sealed record ApproveProviderRequest(long? TwinId, decimal? Share);

@@ -87,6 +87,17 @@ public sealed class CliTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task ReserveSendsSpotAndPriority()
+    {
+        var (code, _, _) = await Grid("reserve", "--cru", "1", "--mru", "1G", "--spot", "--priority", "90", "--api-key", "key-3");
+
+        Assert.Equal(1, code);   // the fake controller finds nothing that fits
+        var body = JsonDocument.Parse(_controller.ClientBodies["POST /api/v1/reservations"]).RootElement;
+        Assert.True(body.GetProperty("spot").GetBoolean());
+        Assert.Equal(90, body.GetProperty("priority").GetInt32());
+    }
+
+    [Fact]
     public async Task NodesShowRendersSizesForPeople()
     {
         var (code, output, _) = await Grid("nodes", "show", "5", "--api-key", "key-3");

@@ -115,6 +115,7 @@ public sealed class ConsoleBrowserTests(ITestOutputHelper output)
         await Expect(row.Locator(".reservation-state")).ToHaveTextAsync("active");
         await Expect(row).ToContainTextAsync($"#{placedOn}");
         await Expect(row.Locator(".price")).ToHaveAttributeAsync("data-amount", reservation["pricePerHour"]!.ToString());
+        await Expect(row.Locator(".reservation-priority")).ToHaveTextAsync("50");
         await row.GetByRole(AriaRole.Button, new() { Name = "Show" }).ClickAsync();
         await Expect(page.Locator("#detail-events li").First).ToBeVisibleAsync();
 

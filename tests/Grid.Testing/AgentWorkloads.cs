@@ -34,4 +34,8 @@ public static class AgentWorkloads
             // Already gone.
         }
     }
+
+    /// <summary>True while process <paramref name="pid"/> runs (a zombie, waiting to be reaped, does not).</summary>
+    public static bool IsAlive(int pid) =>
+        File.Exists($"/proc/{pid}/stat") && !File.ReadAllText($"/proc/{pid}/stat").Split(' ')[2].Equals("Z", StringComparison.Ordinal);
 }

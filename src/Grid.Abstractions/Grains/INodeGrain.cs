@@ -46,6 +46,14 @@ public interface INodeGrain : IGrainWithIntegerKey
     [Alias("TryAllocateMany")]
     Task<ImmutableArray<AllocationResult>> TryAllocateManyAsync(ImmutableArray<AllocationRequest> requests);
 
+    /// <summary>
+    /// Preemption in one step of the node's ledger: releases <paramref name="victims"/> (each still held at its epoch and
+    /// preemptible by <paramref name="request"/>) and allocates <paramref name="request"/> in their room, or changes
+    /// nothing. The victims' workloads get <paramref name="notice"/> before they are killed; their reservations are told.
+    /// </summary>
+    [Alias("Preempt")]
+    Task<AllocationResult> PreemptAsync(AllocationRequest request, ImmutableArray<HeldPlacement> victims, TimeSpan notice);
+
     /// <summary>Frees what a reservation holds here at <paramref name="epoch"/> or older, and its IPs.</summary>
     [Alias("Release")]
     Task ReleaseAsync(long reservationId, long epoch);

@@ -72,6 +72,13 @@ public interface IReservationGrain : IGrainWithIntegerKey
     Task<long> MoveOffLostNodeAsync(long nodeId, DateTimeOffset? lastHeartbeat);
 
     /// <summary>The node came back: a reservation that could not leave it (pinned or unschedulable) is active again.</summary>
+    /// <summary>
+    /// Node <paramref name="nodeId"/> released this reservation's <paramref name="epoch"/> to make room for reservation
+    /// <paramref name="byReservationId"/>: billing stops; it is placed again elsewhere once its workloads' notice is over.
+    /// </summary>
+    [Alias("Preempted")]
+    Task PreemptedAsync(long nodeId, long epoch, long byReservationId);
+
     [Alias("NodeReturned")]
     Task NodeReturnedAsync(long nodeId);
 

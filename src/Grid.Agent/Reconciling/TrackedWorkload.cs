@@ -32,6 +32,9 @@ internal sealed class TrackedWorkload(WorkloadKey key)
 
     public int Restarts { get; set; }
 
+    /// <summary>The notice of a preemption: its stop waits this long between SIGTERM and the kill (null: the agent's own grace).</summary>
+    public TimeSpan? StopGrace { get; set; }
+
     /// <summary>True while its runtime holds a running instance of it.</summary>
     public bool Active { get; set; }
 

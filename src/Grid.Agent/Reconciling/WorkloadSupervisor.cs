@@ -104,10 +104,21 @@ internal sealed partial class WorkloadSupervisor(IEnumerable<IWorkloadRuntime> r
         }
     }
 
-    /// <summary>Brings the held workloads to <paramref name="desired"/>; true when something started or stopped.</summary>
-    public async Task<bool> ReconcileAsync(ImmutableArray<WorkloadAssignment> desired)
+    /// <summary>
+    /// Brings the held workloads to <paramref name="desired"/>; true when something started or stopped. A stopped workload
+    /// with one of <paramref name="notices"/> (it was preempted) gets that notice between SIGTERM and the kill.
+    /// </summary>
+    public async Task<bool> ReconcileAsync(ImmutableArray<WorkloadAssignment> desired, ImmutableArray<StopNotice> notices = default)
     {
         var plan = Reconciler.Plan(desired, _workloads.Values.Select(w => new HeldWorkload(w.Key, w.Assignment is not null)));
+        foreach (var notice in notices.IsDefault ? [] : notices)
+        {
+            if (_workloads.TryGetValue(notice.WorkloadId, out var noticed) && noticed.Key.Epoch == notice.Epoch)
+            {
+                noticed.StopGrace = TimeSpan.FromMilliseconds(Math.Max(0, notice.GraceMs));
+            }
+        }
+
         await StopAsync([.. plan.Stops.Select(s => (_workloads[s.Key.WorkloadId], s.Reason))], wait: false);
         foreach (var assignment in plan.Confirms)
         {
@@ -347,7 +358,9 @@ internal sealed partial class WorkloadSupervisor(IEnumerable<IWorkloadRuntime> r
         // Also for an instance that ended by itself: the runtime lets go of what it kept of it (its output).
         if (workload.Runtime is { } runtime)
         {
-            await runtime.StopAsync(workload.Key, CancellationToken.None);
+            await (workload.StopGrace is { } grace
+                ? runtime.StopAsync(workload.Key, grace, CancellationToken.None)
+                : runtime.StopAsync(workload.Key, CancellationToken.None));
             workload.Active = false;
         }
     }

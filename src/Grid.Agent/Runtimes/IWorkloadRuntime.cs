@@ -42,6 +42,12 @@ internal interface IWorkloadRuntime : IDisposable
     Task StopAsync(WorkloadKey key, CancellationToken cancellationToken);
 
     /// <summary>
+    /// <see cref="StopAsync(WorkloadKey, CancellationToken)"/> with <paramref name="grace"/> between SIGTERM and the kill
+    /// instead of the agent's own (a preemption's notice); a runtime without signals stops as it always does.
+    /// </summary>
+    Task StopAsync(WorkloadKey key, TimeSpan grace, CancellationToken cancellationToken) => StopAsync(key, cancellationToken);
+
+    /// <summary>
     /// Where a start still under way stands (<see cref="WorkloadState.Pulling"/>, <see cref="WorkloadState.Starting"/>),
     /// for the reports meanwhile; null when the runtime does not tell.
     /// </summary>

@@ -25,6 +25,12 @@ public sealed class BillingOptions
     /// <summary>Share of each bill line paid to the owner of the farm that served it (floor). Default: 0.9.</summary>
     public decimal FarmerShare { get; set; } = 0.9m;
 
+    /// <summary>Share taken off the price of spot capacity (preemptible): 0.6 means a spot reservation pays 40 %. Default: 0.6.</summary>
+    public decimal SpotDiscount { get; set; } = 0.6m;
+
+    /// <summary>What spot capacity pays of the full price, in parts per million (exact, from <see cref="SpotDiscount"/>).</summary>
+    public long SpotPayPpm => Pricing.PartsPerMillion - (long)decimal.Round(SpotDiscount * Pricing.PartsPerMillion, 0, MidpointRounding.ToZero);
+
     /// <summary>Default: postpaid.</summary>
     public BillingMode Mode { get; set; } = BillingMode.Postpaid;
 

@@ -13,6 +13,7 @@ public sealed class BillingOptionsValidator() : SettingsValidator<BillingOptions
                 nameof(options.Cycle), options.Cycle, "must be whole seconds, at least 10 s.")
             .Require(options.FarmerShare is >= 0 and <= 1, nameof(options.FarmerShare), options.FarmerShare, "must be between 0 and 1.")
             .Require(options.DedicatedDiscount is >= 0 and <= 1, nameof(options.DedicatedDiscount), options.DedicatedDiscount, "must be between 0 and 1.")
+            .Require(options.SpotDiscount is >= 0 and < 1, nameof(options.SpotDiscount), options.SpotDiscount, "must be at least 0 and below 1.")
             .Between(nameof(options.CuPrice), options.CuPrice, 0, BillingOptions.MaxPrice)
             .Between(nameof(options.SuPrice), options.SuPrice, 0, BillingOptions.MaxPrice)
             .Between(nameof(options.IpuPrice), options.IpuPrice, 0, BillingOptions.MaxPrice)

@@ -28,6 +28,11 @@ public sealed class PriceBook(IOptions<BillingOptions> options)
     public long PriceOf(NodeSummary node, Capacity resources) =>
         Pricing.PricePerHour(resources, For(node.FarmId), node.Certification == NodeCertification.Certified);
 
+    /// <summary>Minor units per hour <paramref name="request"/> costs on <paramref name="node"/>: spot capacity pays <see cref="BillingOptions.SpotPayPpm"/> of it.</summary>
+    public long PriceOf(NodeSummary node, ReservationRequest request) => request.Spot
+        ? Pricing.Share(PriceOf(node, request.Resources), options.Value.SpotPayPpm)
+        : PriceOf(node, request.Resources);
+
     /// <summary>Takes a newer set; an older one (a slow refresh racing a change) is ignored.</summary>
     public void Apply(PriceListSet set)
     {

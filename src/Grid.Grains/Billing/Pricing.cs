@@ -52,6 +52,12 @@ public static class Pricing
         return (long)(numerator * multiplier / (denominator * divisor));
     }
 
+    /// <summary>The denominator of shares given as parts per million.</summary>
+    public const long PartsPerMillion = 1_000_000;
+
+    /// <summary>A price per hour paying <paramref name="payPpm"/> parts per million of <paramref name="pricePerHour"/> (spot), rounded down.</summary>
+    public static long Share(long pricePerHour, long payPpm) => (long)((Int128)pricePerHour * payPpm / PartsPerMillion);
+
     /// <summary>What <paramref name="seconds"/> at <paramref name="pricePerHour"/> cost, rounded down.</summary>
     public static long Cost(long pricePerHour, long seconds) => (long)((Int128)pricePerHour * seconds / HourSeconds);
 

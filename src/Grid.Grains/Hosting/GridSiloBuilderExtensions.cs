@@ -41,7 +41,9 @@ public static class GridSiloBuilderExtensions
         services.AddGridSettings<GridHealthOptions, GridHealthOptionsValidator>(GridHealthOptions.Section);
         services.AddGridSettings<GridIndexOptions, GridIndexOptionsValidator>(GridIndexOptions.Section);
         services.AddGridSettings<GatewayOptions, GatewayOptionsValidator>(GatewayOptions.Section);
+        services.AddGridSettings<GridSchedulingOptions, GridSchedulingOptionsValidator>(GridSchedulingOptions.Section);
         services.AddSingleton<CapacityView>();
+        services.AddSingleton<Preemptor>();
         services.AddSingleton<ReservationScheduler>();
         services.AddReservations();
         services.AddSingleton<MassFailureBrake>();

@@ -123,13 +123,60 @@ public sealed class NodeCapacity(Capacity total, double cpuOvercommit, Dictionar
 
             var allocation = new Allocation(
                 request.ReservationId, request.Epoch, request.TwinId, request.Resources, [],
-                request.AntiAffinityGroup, request.Workloads, now);
+                request.AntiAffinityGroup, request.Workloads, now)
+            {
+                Priority = request.Priority,
+                Spot = request.Spot,
+                PricePerHour = request.PricePerHour,
+            };
             allocations[request.ReservationId] = allocation;
             used = used - replaced + request.Resources;
             claim.Taken.Add(new TakenAllocation(i, allocation, existing));
         }
 
         return claim;
+    }
+
+    /// <summary>
+    /// Preemption, in one synchronous step: when every one of <paramref name="victims"/> is still held at its epoch and
+    /// may be preempted by <paramref name="request"/>, drops them and takes <paramref name="request"/> in their room.
+    /// Answers the claim and what was dropped; nothing changes (null) when a victim changed or the room is not enough,
+    /// so the node is never overbooked and never loses a reservation for nothing.
+    /// </summary>
+    public (AllocationClaim Claim, List<(Allocation Allocation, long Epoch)> Released)? TryPreempt(
+        AllocationRequest request, IReadOnlyList<HeldPlacement> victims, DateTimeOffset now)
+    {
+        foreach (var victim in victims)
+        {
+            if (!allocations.TryGetValue(victim.ReservationId, out var held) || held.Epoch != victim.Epoch
+                || victim.ReservationId == request.ReservationId
+                || !ReservationPriority.MayPreempt(request.Priority, request.Spot, held.Priority, held.Spot))
+            {
+                return null;
+            }
+        }
+
+        var released = Release(victims);
+        var claim = TryAllocate([request], now);
+        if (claim.Taken.Count == 0)
+        {
+            UndoRelease(released);
+            return null;
+        }
+
+        return (claim, released);
+    }
+
+    /// <summary>The lowest priority held here (<see cref="ReservationPriority.Max"/> when none) and whether spot capacity is: what the summary tells preemption.</summary>
+    public (int LowestPriority, bool HasSpot) Preemptible()
+    {
+        var (lowest, spot) = (ReservationPriority.Max, false);
+        foreach (var allocation in allocations.Values)
+        {
+            (lowest, spot) = (Math.Min(lowest, allocation.Priority), spot || allocation.Spot);
+        }
+
+        return (lowest, spot);
     }
 
     /// <summary>Records the farm addresses given to a taken allocation; answers the entry that holds them.</summary>

@@ -16,4 +16,7 @@ public sealed partial class NodeGrain
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Node {NodeId} draining={Draining} (maxParallel {MaxParallel})")]
     private static partial void LogDraining(ILogger logger, long nodeId, bool draining, int maxParallel);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Node {NodeId} preempted {Count} reservations for reservation {ReservationId}")]
+    private static partial void LogPreempted(ILogger logger, long nodeId, long reservationId, int count);
 }

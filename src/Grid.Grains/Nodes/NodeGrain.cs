@@ -202,6 +202,13 @@ public sealed partial class NodeGrain(
             throw;
         }
 
+        await ForgetReleasedAsync(released, freeIps);
+        PublishSummary();
+    }
+
+    /// <summary>After a durable release: what the activation kept of each allocation goes, and (<paramref name="freeIps"/>) its addresses.</summary>
+    private async Task ForgetReleasedAsync(List<(Allocation Allocation, long Epoch)> released, bool freeIps)
+    {
         foreach (var (allocation, _) in released)
         {
             Orphans.Forget(allocation);
@@ -216,8 +223,6 @@ public sealed partial class NodeGrain(
                 await Farm.ReleaseIpsAsync(allocation.ReservationId, epoch);
             }
         }
-
-        PublishSummary();
     }
 
     public async Task<bool> SetWorkloadsAsync(long reservationId, long epoch, ImmutableArray<WorkloadAssignment> workloads)
@@ -269,6 +274,7 @@ public sealed partial class NodeGrain(
         {
             Routes = routes,
             TrafficAcknowledged = acknowledged,
+            Notices = _notices.Current(now),
         };
     }
 

@@ -40,6 +40,7 @@ public sealed class NodeSummaryPublisher(long nodeId, CapacityView view, ICapaci
     {
         var registration = node.Registration!;
         var used = capacity.Used();
+        var (lowestPriority, hasSpot) = capacity.Preemptible();
         return new NodeSummary(
             nodeId,
             registration.FarmId,
@@ -64,6 +65,8 @@ public sealed class NodeSummaryPublisher(long nodeId, CapacityView view, ICapaci
             ImageCacheSru = node.ImageCacheSru(),
             RentedBy = node.RentedBy,
             RentContractId = node.RentContractId,
+            LowestPriority = lowestPriority,
+            HasSpot = hasSpot,
         };
     }
 

@@ -32,7 +32,8 @@ public sealed partial class ReservationBilling(
 
     private BillingOptions Options => services.Options.Value;
 
-    private DateTimeOffset Now => services.Clock.UtcNow;
+    /// <summary>Grid time (the reservation's clock).</summary>
+    public DateTimeOffset Now => services.Clock.UtcNow;
 
     public ImmutableArray<Bill> Bills => [.. Meter.Bills.AsEnumerable().Reverse()];
 
@@ -97,6 +98,14 @@ public sealed partial class ReservationBilling(
         }
 
         return true;
+    }
+
+    /// <summary>Preempted: billing stops now (answered), until the reservation is placed again.</summary>
+    public DateTimeOffset OnPreempted()
+    {
+        var now = Now;
+        Meter.Stop(now);
+        return now;
     }
 
     public void OnCancelling(string cause)

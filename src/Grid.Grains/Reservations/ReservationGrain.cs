@@ -25,6 +25,7 @@ public sealed class ReservationGrain : Grain, IReservationGrain, IRemindable, II
     private readonly IReservationPlacement _placement;
     private readonly ReservationBillingServices _billingServices;
     private readonly IOptions<GridHealthOptions> _health;
+    private readonly IOptions<GridSchedulingOptions> _scheduling;
     private readonly GridMetrics _metrics;
     private readonly ILogger<ReservationGrain> _logger;
     private ReservationBilling? _billing;
@@ -37,9 +38,11 @@ public sealed class ReservationGrain : Grain, IReservationGrain, IRemindable, II
         IReservationPlacement placement,
         ReservationBillingServices billing,
         IOptions<GridHealthOptions> health,
+        IOptions<GridSchedulingOptions> scheduling,
         GridMetrics metrics,
         ILogger<ReservationGrain> logger)
     {
+        _scheduling = scheduling;
         _store = new ReservationStore(state, this, billing.Clock);
         _placement = placement;
         _billingServices = billing;
@@ -55,7 +58,8 @@ public sealed class ReservationGrain : Grain, IReservationGrain, IRemindable, II
     private ReservationBilling Billing => _billing ??= new(ReservationId, _store, _billingServices, GrainFactory, PushWorkloadsAsync, _logger);
 
     private ReservationMoves Moves => _moves ??=
-        new(ReservationId, _store, _placement, Billing, _metrics, _logger, GrainFactory, this, _health.Value.RetryBackoff, Credentials);
+        new(ReservationId, _store, _placement, Billing, _metrics, _logger, GrainFactory, this, _health.Value.RetryBackoff, Credentials,
+            _scheduling.Value.PreemptionNotice);
 
     private ReservationCredentials Credentials => _credentials ??= new(GrainFactory);
 
@@ -212,6 +216,8 @@ public sealed class ReservationGrain : Grain, IReservationGrain, IRemindable, II
 
     public Task<long> MoveOffLostNodeAsync(long nodeId, DateTimeOffset? lastHeartbeat) => Moves.MoveOffLostNodeAsync(nodeId, lastHeartbeat);
 
+    public Task PreemptedAsync(long nodeId, long epoch, long byReservationId) => Moves.PreemptedAsync(nodeId, epoch, byReservationId);
+
     public async Task NodeReturnedAsync(long nodeId)
     {
         if (_store.Exists && Record.NodeId == nodeId && ReservationLifecycle.Allows(Record.State, ReservationTrigger.NodeReturned))
@@ -330,7 +336,8 @@ public sealed class ReservationGrain : Grain, IReservationGrain, IRemindable, II
     {
         if (!_store.Holding)
         {
-            throw new GridRequestException(409, "Reservation not active", $"Reservation {ReservationId} is {(_store.Exists ? "cancelled" : "unknown")}.");
+            throw new GridRequestException(409, "Reservation not active",
+                $"Reservation {ReservationId} is {(_store.Exists ? Record.State.ToString().ToLowerInvariant() : "unknown")}.");
         }
     }
 

@@ -6,7 +6,7 @@ namespace Grid.Reservations;
 /// A reservation's lifecycle as a table: which trigger moves which state to which. A step missing from the table is
 /// illegal; the grain asks <see cref="Allows"/> where a trigger may not apply (a pinned reservation already lost, a
 /// move in grace) and fires only legal steps. <see cref="ReservationState.Pending"/> is the state of a record not
-/// written yet; <see cref="ReservationState.Cancelled"/> is final.
+/// written yet; <see cref="ReservationState.Cancelled"/> is final; <see cref="ReservationState.Preempted"/> waits for room.
 /// </summary>
 public static class ReservationLifecycle
 {
@@ -62,6 +62,17 @@ public static class ReservationLifecycle
         yield return Step(ReservationState.Active, ReservationTrigger.Unpaid, ReservationState.Grace);
         yield return Step(ReservationState.Migrating, ReservationTrigger.MigrationDone, ReservationState.Active);
         yield return Step(ReservationState.Lost, ReservationTrigger.NodeReturned, ReservationState.Active);
+
+        // Preemption takes what a node that is up holds and runs (never lost or unschedulable ones, nor grace, which only
+        // a payment or the cancel ends). A preempted reservation holds nothing and is not billed; it is cancelled, or
+        // placed again (a move) when room appears.
+        foreach (var from in (ReservationState[])[ReservationState.Active, ReservationState.Migrating])
+        {
+            yield return Step(from, ReservationTrigger.Preempt, ReservationState.Preempted);
+        }
+
+        yield return Step(ReservationState.Preempted, ReservationTrigger.Cancel, ReservationState.Cancelled);
+        yield return Step(ReservationState.Preempted, ReservationTrigger.Moved, ReservationState.Active);
         yield return Step(ReservationState.Unschedulable, ReservationTrigger.NodeReturned, ReservationState.Active);
     }
 

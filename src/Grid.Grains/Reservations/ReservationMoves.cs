@@ -19,6 +19,7 @@ namespace Grid.Reservations;
 /// <param name="timers">The grain's timers and retry reminder.</param>
 /// <param name="firstBackoff">The wait before the first retry of an unschedulable reservation.</param>
 /// <param name="credentials">The pull credentials its assignments carry.</param>
+/// <param name="notice">How long preempted workloads run after SIGTERM: a preempted reservation is placed again only after it.</param>
 public sealed partial class ReservationMoves(
     long reservationId,
     ReservationStore store,
@@ -29,12 +30,16 @@ public sealed partial class ReservationMoves(
     IGrainFactory grains,
     IReservationTimers timers,
     TimeSpan firstBackoff,
-    ReservationCredentials credentials)
+    ReservationCredentials credentials,
+    TimeSpan notice)
 {
     /// <summary>The reminder that retries an unschedulable reservation's placement; the grain hands it to <see cref="RetryPlacementAsync"/>.</summary>
     public const string RetryReminder = "retry-placement";
 
     private static readonly TimeSpan MigrationTimeout = TimeSpan.FromSeconds(60);
+
+    /// <summary>Doublings of the first backoff a preempted reservation's retries stop at.</summary>
+    private const int PreemptedMaxDoublings = 3;
 
     private IGrainTimer? _retryTimer;
 
@@ -47,7 +52,7 @@ public sealed partial class ReservationMoves(
         {
             ScheduleMigrationTimeout();
         }
-        else if (Record.State == ReservationState.Unschedulable)
+        else if (Record.State is ReservationState.Unschedulable or ReservationState.Preempted)
         {
             // Reactivated after a silo loss: retry at the short backoff again rather than wait for the reminder
             // (its period is the longest backoff).
@@ -89,9 +94,15 @@ public sealed partial class ReservationMoves(
         await ReleaseQuietlyAsync(previous, previousEpoch);
     }
 
-    /// <summary>Tries an unschedulable reservation's move again; in any other state the retries stop.</summary>
+    /// <summary>Tries an unschedulable reservation's move, or a preempted one's placement, again; in any other state the retries stop.</summary>
     public async Task RetryPlacementAsync()
     {
+        if (Record.State == ReservationState.Preempted)
+        {
+            await PlaceAgainAsync();
+            return;
+        }
+
         if (Record.State != ReservationState.Unschedulable || Record.NodeId is not { } nodeId)
         {
             await StopRetryingAsync();
@@ -101,6 +112,107 @@ public sealed partial class ReservationMoves(
         Record.Retries++;
         await EvacuateAsync(nodeId, makeBeforeBreak: false, lastHeartbeat: null);
     }
+
+    /// <summary>
+    /// Node <paramref name="nodeId"/> released this reservation's <paramref name="epoch"/> for reservation
+    /// <paramref name="byReservationId"/>: billing stops now, nothing is held, and it is placed again (without preempting)
+    /// once its workloads' notice is over, so its copies never run twice; until room appears it stays preempted and
+    /// retries like an unschedulable reservation. A stale epoch (the reservation had moved on) changes nothing.
+    /// </summary>
+    public async Task PreemptedAsync(long nodeId, long epoch, long byReservationId)
+    {
+        if (!store.Exists)
+        {
+            return;
+        }
+
+        if (Record.State == ReservationState.Migrating && Record.PreviousNodeId == nodeId && Record.PreviousEpoch == epoch)
+        {
+            await CompleteMigrationAsync($"its copy there was preempted by reservation {byReservationId}");
+            return;
+        }
+
+        if (Record.NodeId != nodeId || Record.Epoch != epoch)
+        {
+            return;
+        }
+
+        if (!ReservationLifecycle.Allows(Record.State, ReservationTrigger.Preempt))
+        {
+            // Went into grace after the scheduler checked it (it spares grace): nothing runs, so it moves at once if
+            // something fits; else it keeps pointing at the node until its next move (a known, narrow gap).
+            store.AddEvent("preempted", nodeId, $"Preempted on node {nodeId} by reservation {byReservationId} while in grace.");
+            await store.PlacingAsync(epoch + 1, () => MoveElsewhereAsync(nodeId, makeBeforeBreak: false, callerReleases: false));
+            return;
+        }
+
+        var previous = Record.PreviousNodeId is { } old ? (Node: old, Epoch: Record.PreviousEpoch) : ((long Node, long Epoch)?)null;
+        Record.PreemptedAt = billing.OnPreempted();
+        store.Fire(ReservationTrigger.Preempt);
+        Record.PreemptedBy = byReservationId;
+        Record.PublicIps = [];
+        Record.PreviousNodeId = null;
+        Record.Retries = 0;
+        store.AddEvent("preempted", nodeId,
+            $"Preempted on node {nodeId} by reservation {byReservationId}: its workloads got {notice.TotalSeconds:0.###} s notice and billing stopped. "
+            + "It is placed again once the notice is over and room appears.");
+        await store.WriteAsync();
+        metrics.Moved("preempted", nodeId, nodeId);
+        if (previous is { } copy)
+        {
+            // A migration's old copy holds nothing it could keep now: it goes too.
+            await ReleaseQuietlyAsync(copy.Node, copy.Epoch);
+        }
+
+        StartRetryTimer(UntilNextLook(notice));
+        await timers.KeepReminderAsync(RetryReminder, ReservationMovePolicy.MaxBackoff);
+    }
+
+    /// <summary>A preempted reservation's next try, once the notice is over: anywhere it fits, without preempting.</summary>
+    private async Task PlaceAgainAsync()
+    {
+        var wait = Record.PreemptedAt + notice - billing.Now;
+        if (wait > TimeSpan.Zero)
+        {
+            StartRetryTimer(UntilNextLook(wait.Value));
+            return;
+        }
+
+        var from = Record.NodeId!.Value;
+        var epoch = Record.Epoch + 1;
+        await store.PlacingAsync(epoch, async () =>
+        {
+            var assignments = Record.Assignments(reservationId, epoch, await credentials.LookupAsync(Record.Workloads));
+            var (target, _) = await placement.PlaceMoveAsync(reservationId, epoch, Record.Request!, assignments, new HashSet<long>());
+            if (target is null)
+            {
+                Record.Retries++;
+                await store.WriteAsync();
+                await ScheduleRetryAsync();
+                return false;
+            }
+
+            Record.NodeId = target.NodeId;
+            Record.Epoch = epoch;
+            Record.PublicIps = [.. target.PublicIps];
+            Record.Retries = 0;
+            store.Fire(ReservationTrigger.Moved);
+            billing.OnMoved(from, target, epoch);
+            store.AddEvent("placed-again", target.NodeId,
+                $"Placed again on node {target.NodeId} (epoch {epoch}) after its preemption by reservation {Record.PreemptedBy}.");
+            await store.WriteAsync();
+            _ = billing.FlushLedgerAsync();
+            await StopRetryingAsync();
+            await Task.WhenAll(Record.Workloads.Keys.Select(id => grains.GetGrain<IWorkloadGrain>(id).PlacedAsync(target.NodeId, epoch)));
+            return true;
+        });
+    }
+
+    /// <summary>
+    /// The timer's wait while a notice runs: the notice is measured in grid time, the timer in real time, so the
+    /// reservation looks again at least every first backoff (a few looks per notice).
+    /// </summary>
+    private TimeSpan UntilNextLook(TimeSpan left) => left < firstBackoff ? left + TimeSpan.FromMilliseconds(10) : firstBackoff;
 
     /// <summary>Stops the retries: their timer and reminder.</summary>
     public async Task StopRetryingAsync()
@@ -228,7 +340,10 @@ public sealed partial class ReservationMoves(
 
     private async Task ScheduleRetryAsync()
     {
-        StartRetryTimer(ReservationMovePolicy.RetryBackoff(firstBackoff, Record.Retries));
+        // A preempted reservation looks for room more often (at most 8 first backoffs apart): room appears when a node
+        // joins or frees capacity, and it was running a moment ago.
+        var retries = Record.State == ReservationState.Preempted ? Math.Min(Record.Retries, PreemptedMaxDoublings) : Record.Retries;
+        StartRetryTimer(ReservationMovePolicy.RetryBackoff(firstBackoff, retries));
         // The reminder survives a silo loss; the timer gives the fast backoff in between.
         await timers.KeepReminderAsync(RetryReminder, ReservationMovePolicy.MaxBackoff);
     }

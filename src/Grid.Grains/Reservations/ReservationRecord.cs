@@ -26,6 +26,12 @@ public sealed class ReservationRecord
     /// <summary>Metering and the billing cursor.</summary>
     [Id(12)] public ReservationMeter Meter { get; set; } = new();
 
+    /// <summary>The reservation that preempted it last; null when never preempted.</summary>
+    [Id(13)] public long? PreemptedBy { get; set; }
+
+    /// <summary>When it was preempted last: it is placed again only once its workloads' notice from then is over.</summary>
+    [Id(14)] public DateTimeOffset? PreemptedAt { get; set; }
+
     /// <summary>
     /// A new reservation, active at its first placement: metered from <paramref name="now"/> at that placement's
     /// price, its "placed" ledger event pending in the record (appended after the write that makes it durable).
@@ -89,5 +95,8 @@ public sealed class ReservationRecord
         Meter.PricePerHour)
     {
         SolutionProvider = Request.SolutionProvider,
+        Priority = Request.Priority,
+        Spot = Request.Spot,
+        PreemptedBy = PreemptedBy,
     };
 }

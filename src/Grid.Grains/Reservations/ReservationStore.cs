@@ -36,8 +36,8 @@ public sealed class ReservationStore(IPersistentState<ReservationRecord> state, 
     /// <summary>A placement landed: the reservation exists (cancelled ones too).</summary>
     public bool Exists => Record.Request is not null;
 
-    /// <summary>Holds a placement: exists and is not cancelled.</summary>
-    public bool Holding => Exists && Record.State != ReservationState.Cancelled;
+    /// <summary>Holds a placement: exists and is neither cancelled nor preempted.</summary>
+    public bool Holding => Exists && Record.State is not (ReservationState.Cancelled or ReservationState.Preempted);
 
     /// <summary>This id was given up before a placement landed (see <see cref="GoneAsync"/>): it is never placed.</summary>
     public bool Retired => !Exists && state.RecordExists;

@@ -32,4 +32,7 @@ public enum ReservationTrigger
 
     /// <summary>The node it could not leave (pinned, or nothing else fitted) is back.</summary>
     NodeReturned,
+
+    /// <summary>Its node released it to make room for a reservation of higher priority (or one that is not spot).</summary>
+    Preempt,
 }

@@ -21,6 +21,9 @@ public static class PlacementFilter
     public const string OverMaxPrice = "over max price";
     public const string MissingFeature = "missing feature";
 
+    /// <summary>A preemption would have made room, but the cluster-wide brake held it back.</summary>
+    public const string PreemptionBrake = "held back by the preemption brake (Grid:Scheduling:MaxPreemptionsPerMinute)";
+
     /// <summary>Passed every filter but was not tried within the attempt bound (it changed under us).</summary>
     public const string Busy = "contended";
 
@@ -96,6 +99,11 @@ public static class PlacementFilter
 
         return null;
     }
+
+    /// <summary>The filters, plus the price cap: a node that would cost more than <c>maxPricePerHour</c> is skipped.</summary>
+    public static string? Reject(NodeSummary node, ReservationRequest request, DateTimeOffset now, IReadOnlySet<long>? excluded, Billing.PriceBook prices) =>
+        Reject(node, request, now, excluded)
+            ?? (request.Constraints.MaxPricePerHour is { } max && prices.PriceOf(node, request) > max ? OverMaxPrice : null);
 
     /// <summary>True when <paramref name="node"/> reported every one of <paramref name="features"/> (none asked: true).</summary>
     public static bool HasFeatures(NodeSummary node, ImmutableArray<string> features)

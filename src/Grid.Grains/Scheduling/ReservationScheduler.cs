@@ -24,7 +24,7 @@ public sealed record BatchPlacement(Placement? Placement, PlacementReport? Repor
 /// the best node grain to allocate; on a refusal (the view was stale) try the next. No global lock and no
 /// scheduler grain on the hot path: the node grain's single-threaded ledger is the only arbiter.
 /// </summary>
-public sealed class ReservationScheduler(IGrainFactory grains, CapacityView view, GridClock clock, GridMetrics metrics, PriceBook prices)
+public sealed class ReservationScheduler(IGrainFactory grains, CapacityView view, GridClock clock, GridMetrics metrics, PriceBook prices, Preemptor preemptor)
 {
     /// <summary>Bound on allocation attempts per placement, so a storm of refusals cannot spin forever.</summary>
     private const int MaxAttempts = 64;
@@ -66,7 +66,11 @@ public sealed class ReservationScheduler(IGrainFactory grains, CapacityView view
         Activity.Current = activity ?? Activity.Current;
         var started = Stopwatch.GetTimestamp();
         var allocation = new AllocationRequest(
-            reservationId, epoch, request.TwinId, request.Resources, request.Constraints.AntiAffinityGroup, workloads);
+            reservationId, epoch, request.TwinId, request.Resources, request.Constraints.AntiAffinityGroup, workloads)
+        {
+            Priority = request.Priority,
+            Spot = request.Spot,
+        };
 
         // Nodes that refused, with the reason they gave: they are skipped in later passes and named in a 409.
         var refused = new Dictionary<long, string>();
@@ -81,7 +85,8 @@ public sealed class ReservationScheduler(IGrainFactory grains, CapacityView view
 
             foreach (var candidate in candidates)
             {
-                var result = await Node(candidate.NodeId).TryAllocateAsync(allocation);
+                var price = prices.PriceOf(candidate, request);
+                var result = await Node(candidate.NodeId).TryAllocateAsync(allocation with { PricePerHour = price });
                 if (result.Summary is { } summary)
                 {
                     view.Update(summary);
@@ -91,8 +96,8 @@ public sealed class ReservationScheduler(IGrainFactory grains, CapacityView view
                 {
                     metrics.Placed(Stopwatch.GetElapsedTime(started), candidate.NodeId, epoch);
                     activity?.SetTag("grid.node.id", candidate.NodeId);
-                    return (new Placement(candidate.NodeId, candidate.FarmId, result.PublicIps,
-                        prices.PriceOf(candidate, request.Resources), candidate.TwinId, RentFilter.RentedBy(result.Summary, request.TwinId)), null);
+                    return (new Placement(candidate.NodeId, candidate.FarmId, result.PublicIps, price, candidate.TwinId,
+                        RentFilter.RentedBy(result.Summary, request.TwinId)), null);
                 }
 
                 refused[candidate.NodeId] = Reason(result);
@@ -103,7 +108,22 @@ public sealed class ReservationScheduler(IGrainFactory grains, CapacityView view
             }
         }
 
-        var report = Report(request, excluded, refused, shortFarms);
+        // A new reservation that fits nowhere may make room (never a move: a preempted reservation does not preempt).
+        var heldBack = (string?)null;
+        if (epoch == 1 && excluded is null)
+        {
+            var preemption = await preemptor.TryPlaceAsync(reservationId, request);
+            if (preemption.Placement is { } placed)
+            {
+                metrics.Placed(Stopwatch.GetElapsedTime(started), placed.NodeId, epoch);
+                activity?.SetTag("grid.node.id", placed.NodeId);
+                return (placed, null);
+            }
+
+            heldBack = preemption.HeldBack;
+        }
+
+        var report = Report(request, excluded, refused, shortFarms, heldBack);
         metrics.Unplaceable(Stopwatch.GetElapsedTime(started), report.Rejections.IsEmpty ? "no-nodes" : report.Rejections.MaxBy(r => r.Value).Key);
         activity?.SetStatus(ActivityStatusCode.Error, "unplaceable");
         return (null, report);
@@ -161,8 +181,14 @@ public sealed class ReservationScheduler(IGrainFactory grains, CapacityView view
         await Task.WhenAll(byNode.Select(async pair =>
         {
             var share = pair.Value;
+            var node = chosen[share[0]];
             var requests = share.Select(i => new AllocationRequest(items[i].ReservationId, 1, items[i].Request.TwinId,
-                items[i].Request.Resources, items[i].Request.Constraints.AntiAffinityGroup, [])).ToImmutableArray();
+                items[i].Request.Resources, items[i].Request.Constraints.AntiAffinityGroup, [])
+            {
+                Priority = items[i].Request.Priority,
+                Spot = items[i].Request.Spot,
+                PricePerHour = prices.PriceOf(node, items[i].Request),
+            }).ToImmutableArray();
             ImmutableArray<AllocationResult> answers;
             try
             {
@@ -199,11 +225,10 @@ public sealed class ReservationScheduler(IGrainFactory grains, CapacityView view
                     continue;
                 }
 
-                var node = chosen[i];
                 metrics.Placed(Stopwatch.GetElapsedTime(started), node.NodeId, 1);
                 items[i].Span?.SetTag("grid.node.id", node.NodeId);
                 results[i] = new BatchPlacement(new Placement(node.NodeId, node.FarmId, answers[k].PublicIps,
-                    prices.PriceOf(node, items[i].Request.Resources), node.TwinId, RentFilter.RentedBy(answers[k].Summary, items[i].Request.TwinId)), null, null);
+                    requests[k].PricePerHour, node.TwinId, RentFilter.RentedBy(answers[k].Summary, items[i].Request.TwinId)), null, null);
             }
         }));
 
@@ -274,7 +299,7 @@ public sealed class ReservationScheduler(IGrainFactory grains, CapacityView view
     }
 
     private double ScoreOf(NodeSummary node, ReservationRequest request) => request.Strategy == PlacementStrategy.Cheapest
-        ? Math.Round(PlacementFilter.Score(node, request.Resources, PlacementStrategy.Binpack), 6) - prices.PriceOf(node, request.Resources)
+        ? Math.Round(PlacementFilter.Score(node, request.Resources, PlacementStrategy.Binpack), 6) - prices.PriceOf(node, request)
         : Math.Round(PlacementFilter.Score(node, request.Resources, request.Strategy), 6);
 
     /// <summary>
@@ -347,7 +372,8 @@ public sealed class ReservationScheduler(IGrainFactory grains, CapacityView view
         score > other.Score || (score == other.Score && tie > other.Tie);
 
     /// <summary>Why each known node cannot take the request: its refusal if it gave one, else the filter's reason.</summary>
-    private PlacementReport Report(ReservationRequest request, IReadOnlySet<long>? excluded, Dictionary<long, string> refused, HashSet<long> shortFarms)
+    private PlacementReport Report(
+        ReservationRequest request, IReadOnlySet<long>? excluded, Dictionary<long, string> refused, HashSet<long> shortFarms, string? heldBack = null)
     {
         var now = clock.UtcNow;
         var reasons = new List<string>();
@@ -359,13 +385,18 @@ public sealed class ReservationScheduler(IGrainFactory grains, CapacityView view
                     ?? (shortFarms.Contains(node.FarmId) ? PlacementFilter.InsufficientIpv4 : PlacementFilter.Busy));
         }
 
-        return PlacementFilter.Report(reasons.Count, reasons);
+        // The brake is named beside the nodes' reasons (it held back a plan, not a node).
+        var total = reasons.Count;
+        if (heldBack is not null)
+        {
+            reasons.Add(heldBack);
+        }
+
+        return PlacementFilter.Report(total, reasons);
     }
 
-    /// <summary>The filters, plus the price cap: a node that would cost more than <c>maxPricePerHour</c> is skipped.</summary>
     private string? Reject(NodeSummary node, ReservationRequest request, DateTimeOffset now, IReadOnlySet<long>? excluded) =>
-        PlacementFilter.Reject(node, request, now, excluded)
-            ?? (request.Constraints.MaxPricePerHour is { } max && prices.PriceOf(node, request.Resources) > max ? PlacementFilter.OverMaxPrice : null);
+        PlacementFilter.Reject(node, request, now, excluded, prices);
 
     private static string Reason(AllocationResult result) => result.Outcome switch
     {

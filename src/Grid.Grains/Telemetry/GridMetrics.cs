@@ -18,6 +18,8 @@ public sealed class GridMetrics
     private readonly Counter<long> _movesDelayed;
     private readonly Counter<long> _heartbeats;
     private readonly Histogram<double> _detectionDelay;
+    private readonly Counter<long> _preempted;
+    private readonly Histogram<double> _preemptionDecision;
     private readonly UpDownCounter<long> _evacuationsPending;
     private readonly GridEventFeed _events;
     private int _brakeEngaged;
@@ -35,6 +37,9 @@ public sealed class GridMetrics
         _heartbeats = meter.CreateCounter<long>("grid.heartbeats", description: "Node heartbeats received.");
         _detectionDelay = meter.CreateHistogram<double>("grid.nodes.detection_delay", unit: "s",
             description: "Time from a node's last heartbeat to it being declared down.", advice: GridTelemetry.Detection);
+        _preempted = meter.CreateCounter<long>("grid.reservations.preempted", description: "Reservations preempted to make room for higher priority ones.");
+        _preemptionDecision = meter.CreateHistogram<double>("grid.scheduling.preemption.duration", unit: "s",
+            description: "Time to choose a preemption's node and victims (the nodes' allocations asked included).", advice: GridTelemetry.Latency);
         _evacuationsPending = meter.CreateUpDownCounter<long>("grid.evacuation.pending", description: "Moves queued or in progress.");
         meter.CreateObservableGauge("grid.evacuation.brake_engaged", () => _brakeEngaged, description: "Farms/countries under the mass-failure brake.");
         meter.CreateObservableGauge("grid.nodes", () => NodesByStatus(view), description: "Known nodes by status.");
@@ -61,6 +66,12 @@ public sealed class GridMetrics
         _failed.Add(1, new KeyValuePair<string, object?>("reason", reason));
         _latency.Record(elapsed.TotalSeconds, new KeyValuePair<string, object?>("outcome", "unplaceable"));
     }
+
+    /// <summary>A preemption decision (node and victims chosen, or none possible) took <paramref name="elapsed"/>.</summary>
+    public void PreemptionDecided(TimeSpan elapsed) => _preemptionDecision.Record(elapsed.TotalSeconds);
+
+    /// <summary>A placement by preemption released <paramref name="victims"/> reservations.</summary>
+    public void Preempted(int victims) => _preempted.Add(victims);
 
     public void NodeStatusChanged(long nodeId, NodeStatus status)
     {

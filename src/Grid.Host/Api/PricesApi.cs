@@ -83,8 +83,12 @@ public static class PricesApi
             return Problems.Unplaceable(report!);
         }
 
-        var price = book.PriceOf(node, request.Resources);
-        return TypedResults.Ok(new Quote(node.NodeId, price, Pricing.PriceFor(price, QuoteDays), options.Value.Currency));
+        var price = book.PriceOf(node, request);
+        return TypedResults.Ok(new Quote(node.NodeId, price, Pricing.PriceFor(price, QuoteDays), options.Value.Currency)
+        {
+            Spot = request.Spot,
+            Priority = request.Priority,
+        });
     }
 
     public static async Task<Results<Ok<FarmEarnings>, ValidationProblem, ProblemHttpResult>> GetEarnings(

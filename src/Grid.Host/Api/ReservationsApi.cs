@@ -159,7 +159,12 @@ public static class ReservationsApi
             validation.Add("resources", "must ask for some capacity.");
         }
 
-        return new ReservationRequest(twinId, resources, Constraints(validation, body.Constraints), body.Strategy ?? PlacementStrategy.Binpack);
+        var priority = (int)validation.Amount("priority", body.Priority, ReservationPriority.Min, ReservationPriority.Max, required: false);
+        return new ReservationRequest(twinId, resources, Constraints(validation, body.Constraints), body.Strategy ?? PlacementStrategy.Binpack)
+        {
+            Priority = body.Priority is null ? ReservationPriority.Default : priority,
+            Spot = body.Spot ?? false,
+        };
     }
 
     private static PlacementConstraints Constraints(Validation validation, ConstraintsRequest? body)

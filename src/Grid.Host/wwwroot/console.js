@@ -219,11 +219,18 @@ async function refreshTenant() {
   syncRows($("reservations").tBodies[0], "data-reservation-id", list, (r) => r.reservationId, (r) => [
     el("th", { scope: "row" }, `#${r.reservationId}`), el("td", { class: "reservation-state" }, status(r.state)),
     el("td", {}, r.nodeId ? `#${r.nodeId}` : "–"), el("td", {}, r.epoch), el("td", {}, resourcesText(r.resources)),
-    r.pricePerHour == null ? el("td", {}, "–") : el("td", { class: "price", "data-amount": r.pricePerHour }, money(r.pricePerHour))],
+    r.pricePerHour == null ? el("td", {}, "–") : el("td", { class: "price", "data-amount": r.pricePerHour }, money(r.pricePerHour)),
+    el("td", { class: "reservation-priority" }, priorityText(r))],
   (r) => el("button", { type: "button", class: "secondary", "aria-controls": "detail", "aria-label": `Show reservation ${r.reservationId}`,
     onclick: () => showDetail(r.reservationId) }, "Show"));
   // The open detail's workloads follow their states live (pulling, starting, running, …).
   if (state.detailId !== undefined) await showWorkloads(state.detailId);
+}
+
+// Priority and spot, as a tenant reads them: "50", "spot · 50", and who preempted it last.
+function priorityText(r) {
+  const text = `${r.spot ? "spot · " : ""}${r.priority ?? 50}`;
+  return r.preemptedBy ? `${text} (preempted by #${r.preemptedBy})` : text;
 }
 
 async function showDetail(id) {
@@ -235,7 +242,8 @@ async function showDetail(id) {
   }
   const events = await api("GET", `/api/v1/reservations/${id}/events`);
   $("detail-title").textContent = `Reservation #${id}`;
-  $("detail-events").replaceChildren(...events.map((e) => el("li", {}, el("time", { datetime: e.at }, dateTime(e.at)), e.message)));
+  $("detail-events").replaceChildren(...events.map((e) => el("li", { "data-kind": e.kind, class: e.kind === "preempted" ? "preempted" : null },
+    el("time", { datetime: e.at }, dateTime(e.at)), e.message)));
   await showWorkloads(id);
   $("detail-bills").hidden = !state.features.bills;
   if (state.features.bills) {
@@ -253,7 +261,9 @@ function reservationBody() {
   const body = {
     resources: { cru: number("cru"), mru: number("mru", GIB), sru: number("sru", GIB), hru: number("hru", GIB), ipv4: number("ipv4") },
     strategy: f.get("strategy"),
+    priority: number("priority") || 0,
   };
+  if (f.get("spot")) body.spot = true;
   const country = String(f.get("country") || "").trim();
   if (country) body.constraints = { country };
   return body;
@@ -266,7 +276,8 @@ async function review(event) {
   if (state.features.quotes) {
     try {
       const q = await api("POST", "/api/v1/quotes", body);
-      text += ` Quote: node #${q.nodeId}, ${money(q.pricePerHour, q.currency)} per hour, ${money(q.pricePer30Days, q.currency)} per 30 days.`;
+      text += ` Quote: node #${q.nodeId}, ${money(q.pricePerHour, q.currency)} per hour, ${money(q.pricePer30Days, q.currency)} per 30 days`
+        + `${q.spot ? " (spot price)" : ""}, priority ${q.priority ?? body.priority}.`;
     } catch (error) {
       notify(`No quote: ${error.message}`, true);
       return;

@@ -46,6 +46,11 @@ public sealed class ReservationLifecycleTests
         [(S.Grace, T.Funded)] = S.Active,
         [(S.Lost, T.NodeReturned)] = S.Active,
         [(S.Unschedulable, T.NodeReturned)] = S.Active,
+
+        [(S.Active, T.Preempt)] = S.Preempted,
+        [(S.Migrating, T.Preempt)] = S.Preempted,
+        [(S.Preempted, T.Cancel)] = S.Cancelled,
+        [(S.Preempted, T.Moved)] = S.Active,
     };
 
     public static TheoryData<S, T> EveryStep()

@@ -257,7 +257,10 @@ internal sealed partial class ContainerRuntime(
     }
 
     /// <summary>SIGTERM, then SIGKILL after the grace period; then the container, its layer, cgroup, ports and network go.</summary>
-    public async Task StopAsync(WorkloadKey key, CancellationToken cancellationToken)
+    public Task StopAsync(WorkloadKey key, CancellationToken cancellationToken) => StopAsync(key, options.StopGracePeriod, cancellationToken);
+
+    /// <summary>SIGTERM, then SIGKILL after <paramref name="grace"/>; then the container, its layer, cgroup, ports and network go.</summary>
+    public async Task StopAsync(WorkloadKey key, TimeSpan grace, CancellationToken cancellationToken)
     {
         if (!_instances.TryGetValue(key, out var instance))
         {
@@ -267,7 +270,7 @@ internal sealed partial class ContainerRuntime(
         }
 
         await Tool.RunAsync("runc", ["kill", instance.Id, "TERM"], CancellationToken.None);
-        var deadline = time.GetUtcNow() + options.StopGracePeriod;
+        var deadline = time.GetUtcNow() + grace;
         while (!File.Exists(ExitFile(instance)) && IsWrapperAlive(instance) && time.GetUtcNow() < deadline)
         {
             await Task.Delay(TimeSpan.FromMilliseconds(25), time, CancellationToken.None);

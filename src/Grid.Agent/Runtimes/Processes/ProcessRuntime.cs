@@ -157,7 +157,10 @@ internal sealed partial class ProcessRuntime(AgentOptions options, TimeProvider 
     }
 
     /// <summary>SIGTERM, then SIGKILL once the grace period has passed; the PID file forgets the process once it is gone.</summary>
-    public async Task StopAsync(WorkloadKey key, CancellationToken cancellationToken)
+    public Task StopAsync(WorkloadKey key, CancellationToken cancellationToken) => StopAsync(key, options.StopGracePeriod, cancellationToken);
+
+    /// <summary>SIGTERM, then SIGKILL once <paramref name="grace"/> has passed; the PID file forgets the process once it is gone.</summary>
+    public async Task StopAsync(WorkloadKey key, TimeSpan grace, CancellationToken cancellationToken)
     {
         WorkloadProcess? process;
         lock (_gate)
@@ -170,7 +173,7 @@ internal sealed partial class ProcessRuntime(AgentOptions options, TimeProvider 
             return;
         }
 
-        await process.StopAsync(options.StopGracePeriod, time);
+        await process.StopAsync(grace, time);
 
         // Written after the process is gone: a crash mid-stop leaves it listed, to be re-adopted and stopped.
         Forget(key, process);
