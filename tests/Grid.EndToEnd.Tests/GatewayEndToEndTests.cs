@@ -23,8 +23,9 @@ public sealed class GatewayEndToEndTests(ITestOutputHelper output)
     private const long FarmerShareNumerator = 3;
     private const long FarmerShareDenominator = 4;
 
+    // The nodes declare 10 GiB of SSD and the controller holds the image cache's cap out of it: the agents keep 1 GiB.
     private static readonly string[] AgentOptions =
-        ["--heartbeat-interval", "500ms", "--stop-on-disconnect-after", "3s", "--stop-grace", "1s", "--public-address", "127.0.0.1"];
+        ["--heartbeat-interval", "500ms", "--stop-on-disconnect-after", "3s", "--stop-grace", "1s", "--public-address", "127.0.0.1", "--image-cache-size", "1G"];
 
     [Fact]
     public async Task ANameReachesItsReplicasThroughEveryGatewayFollowsAMoveSurvivesAGatewayLossAndIsGoneWhenReleased()

@@ -160,8 +160,8 @@ public sealed class GridProcesses : IAsyncDisposable
     public static readonly TimeSpan Patience = TimeSpan.FromSeconds(90);
 
     /// <summary>A call of the first silo's API answered <paramref name="expected"/>; see <see cref="SendAsync(HttpClient, HttpMethod, string, string?, object?, int, string?, bool)"/>.</summary>
-    public Task<JsonNode> SendAsync(HttpMethod method, string path, string? key, object? body, int expected) =>
-        SendAsync(Http, method, path, key, body, expected);
+    public Task<JsonNode> SendAsync(HttpMethod method, string path, string? key, object? body, int expected, bool whileNothingFits = false) =>
+        SendAsync(Http, method, path, key, body, expected, whileNothingFits: whileNothingFits);
 
     /// <summary>
     /// Creates a reservation for a test's set-up under one <c>Idempotency-Key</c>, and with

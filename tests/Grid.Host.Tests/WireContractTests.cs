@@ -89,7 +89,7 @@ public sealed class WireContractTests
 
         Assert.Contains("\"imageCache\":{\"used\":300,\"cap\":1024}", json);
         Assert.Equal(heartbeat.ImageCache, read.ImageCache);
-        Assert.EndsWith("\"imageCache\":{\"used\":300,\"cap\":1024}}", JsonSerializer.Serialize(node, GridJson.Api));
+        Assert.Contains("\"imageCache\":{\"used\":300,\"cap\":1024}", JsonSerializer.Serialize(node, GridJson.Api));
     }
 
     [Fact]

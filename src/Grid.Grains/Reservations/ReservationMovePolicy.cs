@@ -30,11 +30,14 @@ public static class ReservationMovePolicy
     }
 
     /// <summary>
-    /// The epoch a node that still holds the reservation after it moved away or was cancelled must drop: only older
-    /// epochs than the current one after a move, the current one after a cancel (nothing is held anywhere then).
+    /// The epoch a node that still holds the reservation after it left (the node is neither its current nor its previous
+    /// one) must drop, with every older one: the current epoch once the reservation is placed elsewhere or cancelled
+    /// (a holder of the current epoch there is an orphan of a placement attempt that failed and landed on another node
+    /// with the same epoch; keeping it leaked a lost node's allocation for good), the one before while it is not placed.
+    /// A move in progress holds a newer epoch than the record's, so it is never dropped.
     /// </summary>
     public static long StaleEpoch(ReservationRecord record) =>
-        record.State == ReservationState.Cancelled ? record.Epoch : record.Epoch - 1;
+        record.State == ReservationState.Cancelled || record.NodeId is not null ? record.Epoch : record.Epoch - 1;
 
     /// <summary>The wait before the next try after <paramref name="retries"/> failed ones: <paramref name="first"/>, doubled per retry, at most <see cref="MaxBackoff"/>.</summary>
     public static TimeSpan RetryBackoff(TimeSpan first, int retries) =>

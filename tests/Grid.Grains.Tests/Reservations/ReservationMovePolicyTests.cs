@@ -32,10 +32,10 @@ public sealed class ReservationMovePolicyTests
     }
 
     [Theory]
-    [InlineData(S.Active, 4)]
-    [InlineData(S.Migrating, 4)]
+    [InlineData(S.Active, 5)]
+    [InlineData(S.Migrating, 5)]
     [InlineData(S.Cancelled, 5)]
-    public void AStaleHolderDropsTheEpochBeforeAMoveAndTheCurrentOneAfterACancel(S state, long expected)
+    public void AHolderThatIsNeitherItsCurrentNorItsPreviousNodeDropsTheCurrentEpoch(S state, long expected)
     {
         var record = Record(state, Other, previous: null, pinned: false, epoch: 5);
 
