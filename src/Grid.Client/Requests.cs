@@ -86,6 +86,7 @@ public sealed record ConstraintsRequest(
 /// <param name="Resources">What it holds.</param>
 /// <param name="Constraints">Where it may go.</param>
 /// <param name="Strategy">How a node is chosen among those that fit.</param>
+/// <param name="SolutionProvider">An approved solution provider's twin id: it is paid its share of the grid's part of every bill line.</param>
 /// <param name="Priority">0–100, default 50: a reservation at least 10 points higher may preempt it when nothing else fits.</param>
 /// <param name="Spot">Spot capacity: cheaper (<c>Grid:Billing:SpotDiscount</c> off), preemptible by any reservation that is not spot.</param>
 public sealed record CreateReservationRequest(
