@@ -51,7 +51,11 @@ public sealed record Quote(
     [Id(4)] public bool Spot { get; init; }
 
     /// <summary>The priority asked (0–100).</summary>
-    [Id(5)] public int Priority { get; init; } = ReservationPriority.Default;
+    public int Priority { get => _priority ?? ReservationPriority.Default; init => _priority = value; }
+
+    // Null when the sender's release had no such field: Orleans makes a record without running its initializers, so a
+    // plain int would read 0 there (the lowest priority, preemptible by anything) during a rolling upgrade.
+    [Id(5)] private readonly int? _priority;
 }
 
 /// <summary>

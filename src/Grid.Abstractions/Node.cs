@@ -45,7 +45,11 @@ public sealed record Allocation(
     [property: Id(7)] DateTimeOffset AllocatedAt)
 {
     /// <summary>The reservation's priority (preemption compares it).</summary>
-    [Id(8)] public int Priority { get; init; } = ReservationPriority.Default;
+    public int Priority { get => _priority ?? ReservationPriority.Default; init => _priority = value; }
+
+    // Null when the sender's release had no such field: Orleans makes a record without running its initializers, so a
+    // plain int would read 0 there (the lowest priority, preemptible by anything) during a rolling upgrade.
+    [Id(8)] private readonly int? _priority;
 
     /// <summary>True for spot capacity (preemptible by any reservation that is not spot).</summary>
     [Id(9)] public bool Spot { get; init; }
@@ -65,7 +69,11 @@ public sealed record AllocationRequest(
     [property: Id(5)] ImmutableArray<WorkloadAssignment> Workloads)
 {
     /// <inheritdoc cref="Allocation.Priority"/>
-    [Id(6)] public int Priority { get; init; } = ReservationPriority.Default;
+    public int Priority { get => _priority ?? ReservationPriority.Default; init => _priority = value; }
+
+    // Null when the sender's release had no such field: Orleans makes a record without running its initializers, so a
+    // plain int would read 0 there (the lowest priority, preemptible by anything) during a rolling upgrade.
+    [Id(6)] private readonly int? _priority;
 
     /// <inheritdoc cref="Allocation.Spot"/>
     [Id(7)] public bool Spot { get; init; }
@@ -141,7 +149,11 @@ public sealed record NodeSummary(
     [Id(21)] public long? RentContractId { get; init; }
 
     /// <summary>The lowest priority among its allocations (<see cref="ReservationPriority.Max"/> when none): preemption looks only where it may find room.</summary>
-    [Id(22)] public int LowestPriority { get; init; } = ReservationPriority.Max;
+    public int LowestPriority { get => _lowestPriority ?? ReservationPriority.Max; init => _lowestPriority = value; }
+
+    // Null when the sender's release had no such field: Orleans makes a record without running its initializers, so a
+    // plain int would read 0 there (the lowest priority, preemptible by anything) during a rolling upgrade.
+    [Id(22)] private readonly int? _lowestPriority;
 
     /// <summary>True when it holds spot capacity.</summary>
     [Id(23)] public bool HasSpot { get; init; }

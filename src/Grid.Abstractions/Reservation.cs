@@ -95,7 +95,11 @@ public sealed record ReservationRequest(
     [Id(5)] public int SolutionProviderPpm { get; init; }
 
     /// <summary>0–100 (<see cref="ReservationPriority"/>): a reservation at least 10 points higher may preempt it when nothing else fits.</summary>
-    [Id(6)] public int Priority { get; init; } = ReservationPriority.Default;
+    public int Priority { get => _priority ?? ReservationPriority.Default; init => _priority = value; }
+
+    // Null when the sender's release had no such field: Orleans makes a record without running its initializers, so a
+    // plain int would read 0 there (the lowest priority, preemptible by anything) during a rolling upgrade.
+    [Id(6)] private readonly int? _priority;
 
     /// <summary>Spot capacity: priced at the spot discount, preemptible by any reservation that is not spot.</summary>
     [Id(7)] public bool Spot { get; init; }
@@ -136,7 +140,11 @@ public sealed record ReservationInfo(
     [Id(13)] public long? SolutionProvider { get; init; }
 
     /// <summary>Its priority, 0–100.</summary>
-    [Id(14)] public int Priority { get; init; } = ReservationPriority.Default;
+    public int Priority { get => _priority ?? ReservationPriority.Default; init => _priority = value; }
+
+    // Null when the sender's release had no such field: Orleans makes a record without running its initializers, so a
+    // plain int would read 0 there (the lowest priority, preemptible by anything) during a rolling upgrade.
+    [Id(14)] private readonly int? _priority;
 
     /// <summary>True for spot capacity.</summary>
     [Id(15)] public bool Spot { get; init; }

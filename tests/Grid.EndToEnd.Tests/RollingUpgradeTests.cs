@@ -38,17 +38,18 @@ public sealed class RollingUpgradeTests(SharedPostgres shared, ITestOutputHelper
         var built = total.Elapsed;
 
         await using var grid = new GridProcesses();
+        var agents = new List<Agent>();
         try
         {
-            await UpgradeAsync(grid, previous, total, built);
+            await UpgradeAsync(grid, previous, agents, total, built);
         }
-        catch (Exception) when (Describe(grid))
+        catch (Exception) when (Describe(grid, agents))
         {
             throw;
         }
     }
 
-    private async Task UpgradeAsync(GridProcesses grid, PreviousRelease previous, Stopwatch total, TimeSpan built)
+    private async Task UpgradeAsync(GridProcesses grid, PreviousRelease previous, List<Agent> agents, Stopwatch total, TimeSpan built)
     {
         var (currentHost, currentGrid) = (BuiltApp.PathOf("Grid.Host", "Grid.Host.dll"), BuiltApp.PathOf("Grid.Cli", "grid.dll"));
         string[] settings =
@@ -77,7 +78,7 @@ public sealed class RollingUpgradeTests(SharedPostgres shared, ITestOutputHelper
         // The agents reach the cluster through a balancer over the three silos, as they would in production.
         await using var balancer = new TcpProxy(grid.Silos.Select(s => s.Api.Port).ToList());
         var starts = grid.SharedDirectory("workloads");
-        var agents = nodes.Select((n, i) => new Agent(n.NodeId, n.NodeKey, Path.Combine(grid.Root, $"agent{i}"), Path.Combine(starts, $"starts{i}.log"))).ToList();
+        agents.AddRange(nodes.Select((n, i) => new Agent(n.NodeId, n.NodeKey, Path.Combine(grid.Root, $"agent{i}"), Path.Combine(starts, $"starts{i}.log"))));
         foreach (var agent in agents)
         {
             agent.Process = grid.StartAgentOf(previous.GridDll, balancer.Url, agent.NodeId, agent.NodeKey, agent.WorkDir, "--stop-grace", "2s");
@@ -120,6 +121,7 @@ public sealed class RollingUpgradeTests(SharedPostgres shared, ITestOutputHelper
         {
             var clock = Stopwatch.StartNew();
             await GridProcesses.StopGracefullyAsync(agent.Process!, TimeSpan.FromSeconds(30), HandOver);
+            agent.Previous = agent.Process;
             agent.Process = grid.StartAgentOf(currentGrid, balancer.Url, agent.NodeId, agent.NodeKey, agent.WorkDir, "--stop-grace", "2s");
             await Poll.UntilAsync(() => agent.Process.Output.Contains($"Re-adopted orphan PID {agent.Pid}", StringComparison.Ordinal), TimeSpan.FromSeconds(60),
                 $"the current agent of node {agent.NodeId} re-adopts workload PID {agent.Pid}");
@@ -167,12 +169,18 @@ public sealed class RollingUpgradeTests(SharedPostgres shared, ITestOutputHelper
         Say($"cluster at the end: {await grid.SendAsync(HttpMethod.Get, "/api/v1/cluster", key, null, 200)}");
     }
 
-    /// <summary>Says, when the test fails, which processes still ran: a silo or agent that died explains much.</summary>
-    private bool Describe(GridProcesses grid)
+    /// <summary>Says, when the test fails, which processes still ran and what each agent said last: a silo or agent that died explains much.</summary>
+    private bool Describe(GridProcesses grid, List<Agent> agents)
     {
         foreach (var (silo, i) in grid.Silos.Select((s, i) => (s, i)))
         {
             Say($"silo {i} (PID {silo.Process.Pid}): {(silo.Process.HasExited ? $"exited with {silo.Process.ExitCode}" : "running")}");
+        }
+
+        foreach (var agent in agents.Where(a => a.Process is not null))
+        {
+            Say($"agent of node {agent.NodeId} (PID {agent.Process!.Pid}, workload PID {agent.Pid}, alive: {agent.Pid != 0 && IsAlive(agent.Pid)}), last lines:\n{GridProcesses.Tail(agent.Process.Output, 30)}" +
+                (agent.Previous is null ? string.Empty : $"\nits previous agent's last lines:\n{GridProcesses.Tail(agent.Previous.Output, 15)}"));
         }
 
         return false;
@@ -321,6 +329,9 @@ public sealed class RollingUpgradeTests(SharedPostgres shared, ITestOutputHelper
         public string StartsFile { get; } = startsFile;
 
         public ChildProcess? Process { get; set; }
+
+        /// <summary>The agent this one replaced, for its last words when the test fails.</summary>
+        public ChildProcess? Previous { get; set; }
 
         public long ReservationId { get; set; }
 
