@@ -10,7 +10,8 @@ namespace Grid.Grains;
 /// free capacity and its taking happen in one synchronous step before the call's first await. Key: node id.
 /// </summary>
 [Alias("grid.INodeGrain")]
-[Version(1)]
+// 2 since 0.4.0 (PreemptAsync, SetRenterAsync): a call from a silo of 0.4.0 moves an activation of 0.3.0 to a silo that has them.
+[Version(2)]
 public interface INodeGrain : IGrainWithIntegerKey
 {
     [Alias("Register")]

@@ -6,7 +6,8 @@ namespace Grid.Grains;
 
 /// <summary>A tenant's claim on capacity and its placement state machine. Key: reservation id.</summary>
 [Alias("grid.IReservationGrain")]
-[Version(1)]
+// 2 since 0.4.0 (PreemptedAsync, RentChangedAsync): a call from a silo of 0.4.0 moves an activation of 0.3.0 to a silo that has them.
+[Version(2)]
 public interface IReservationGrain : IGrainWithIntegerKey
 {
     /// <summary>Places the reservation and answers after the placement is durable; stores nothing if nothing fits.</summary>

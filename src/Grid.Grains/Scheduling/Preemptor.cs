@@ -3,6 +3,7 @@ using System.Collections.Immutable;
 using System.Diagnostics;
 using Grid.Billing;
 using Grid.Grains;
+using Grid.Releases;
 using Grid.Telemetry;
 using Microsoft.Extensions.Options;
 
@@ -19,7 +20,8 @@ public sealed record PreemptionOutcome(Placement? Placement, string? HeldBack);
 /// allocates the newcomer in one step (<see cref="INodeGrain.PreemptAsync"/>), and tells the victims.
 /// </summary>
 public sealed class Preemptor(
-    IGrainFactory grains, CapacityView view, GridClock clock, PriceBook prices, IOptions<GridSchedulingOptions> options, GridMetrics metrics)
+    IGrainFactory grains, CapacityView view, GridClock clock, PriceBook prices, IOptions<GridSchedulingOptions> options, GridMetrics metrics,
+    ClusterReleases releases)
 {
     /// <summary>Plans tried per placement: a node that changed under a plan is skipped and the next best planned.</summary>
     private const int MaxTries = 3;
@@ -31,6 +33,13 @@ public sealed class Preemptor(
     {
         // Addresses are the farm's (see NodeGrain.PreemptAsync); pinned-elsewhere filters etc. come from the view.
         if (request.Resources.Ipv4 > 0)
+        {
+            return new(null, null);
+        }
+
+        // Preemption came with INodeGrain version 2: while a silo of 0.3.0 is in the cluster a node grain there would
+        // not know PreemptAsync, so nothing is preempted until the rolling upgrade has passed every silo.
+        if (!releases.EverySiloSupports(typeof(INodeGrain), 2))
         {
             return new(null, null);
         }
