@@ -162,12 +162,12 @@ public sealed partial class PostgresProxyProjector(
         // A re-placement at a higher epoch (after a lost node) keeps the contract, only its node changes.
         PlacedEvent placed => Statement(
             """
-            INSERT INTO grid_proxy_contract (contract_id, twin_id, state, created_at, node_id, farm_id, public_ips)
-            VALUES ($1, $2, 'Created', $3, $4, coalesce($5, 0), $6)
+            INSERT INTO grid_proxy_contract (contract_id, twin_id, state, created_at, node_id, farm_id, public_ips, type)
+            VALUES ($1, $2, 'Created', $3, $4, coalesce($5, 0), $6, $7)
             ON CONFLICT (contract_id) DO UPDATE SET node_id = EXCLUDED.node_id, farm_id = coalesce($5, grid_proxy_contract.farm_id)
             """,
             Bigint(placed.ContractId), Bigint(placed.TwinId), Bigint(placed.At), Bigint(placed.NodeId), Bigint(placed.FarmId),
-            new NpgsqlParameter<int> { TypedValue = placed.PublicIps }),
+            new NpgsqlParameter<int> { TypedValue = placed.PublicIps }, Text(placed.Type)),
         MovedEvent moved => Statement(
             "UPDATE grid_proxy_contract SET node_id = $2, farm_id = coalesce($3, farm_id) WHERE contract_id = $1",
             Bigint(moved.ContractId), Bigint(moved.NodeId), Bigint(moved.FarmId)),
