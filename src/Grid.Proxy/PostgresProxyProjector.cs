@@ -23,12 +23,6 @@ public sealed partial class PostgresProxyProjector(
     // Any fixed number shared by every silo; this spells "GridPrxy".
     private const long AdvisoryLockKey = 0x4772_6964_5072_7879;
 
-    private static readonly string[] Kinds =
-    [
-        LedgerKinds.TwinCreated, LedgerKinds.FarmRegistered, LedgerKinds.Bill,
-        "reservation.placed", "reservation.moved", "reservation.grace", "reservation.resumed", "reservation.cancelled",
-    ];
-
     /// <summary>Applies everything the ledger holds beyond the position; answers how many entries this silo applied.</summary>
     public async Task<int> CatchUpAsync(CancellationToken cancellationToken)
     {
@@ -81,7 +75,7 @@ public sealed partial class PostgresProxyProjector(
         {
             read.Parameters.Add(new NpgsqlParameter<long> { TypedValue = position });
             read.Parameters.Add(new NpgsqlParameter<int> { TypedValue = BatchSize });
-            read.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = Kinds });
+            read.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = ProxyEvents.Kinds });
             await using var reader = await read.ExecuteReaderAsync(cancellationToken);
             while (await reader.ReadAsync(cancellationToken))
             {

@@ -34,6 +34,14 @@ public static class ProxyEvents
     public const string GracePeriod = "GracePeriod";
     public const string Deleted = "Deleted";
 
+    /// <summary>The ledger kinds <see cref="Decode"/> folds; entries of any other kind mean nothing to the read model.</summary>
+    public static readonly string[] Kinds =
+    [
+        LedgerKinds.TwinCreated, LedgerKinds.FarmRegistered, LedgerKinds.Bill,
+        "reservation.placed", "reservation.moved", "reservation.grace", "reservation.resumed", "reservation.cancelled",
+        LedgerKinds.NodeRented, LedgerKinds.NodeReleased,
+    ];
+
     /// <summary>The grid proxy's type of a reservation's contract.</summary>
     public const string NodeContract = "node";
 
