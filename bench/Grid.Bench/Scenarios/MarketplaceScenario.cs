@@ -31,7 +31,7 @@ public static class MarketplaceScenario
     private static async Task PreemptionAsync(int nodeCount, List<BenchRow> rows)
     {
         var settings = BenchSilo.QuietHealth();
-        settings["Grid:Scheduling:MaxPreemptionsPerMinute"] = "1000000";
+        settings["Grid:Scheduling:MaxPreemptionsPerMinute"] = "100000";
         settings["Grid:Scheduling:PreemptionNotice"] = "00:00:01";
         settings["Grid:Health:RetryBackoff"] = "00:00:00.100";
         await using var silo = await BenchSilo.StartAsync(settings);
@@ -64,12 +64,11 @@ public static class MarketplaceScenario
             throw new BenchFailedException($"marketplace: {high.Failures} priority-90 reservations were not placed by preemption");
         }
 
+        // The node tells its victims after its change: each one is preempted a moment after the newcomer is placed.
         var spots = Enumerable.Range(0, spotCount).Select(i => silo.Grains.GetGrain<IReservationGrain>(firstSpot + i)).ToList();
-        var victims = (await Task.WhenAll(spots.Select(s => s.GetAsync()))).Count(r => r!.State == ReservationState.Preempted);
-        if (victims != highCount * 4)
-        {
-            throw new BenchFailedException($"marketplace: {victims} spot reservations preempted for {highCount} whole-node reservations (expected {highCount * 4})");
-        }
+        var victims = highCount * 4;
+        await LiveGrid.UntilAsync(async () => (await Task.WhenAll(spots.Select(s => s.GetAsync()))).Count(r => r!.State == ReservationState.Preempted) == victims,
+            $"{victims} spot reservations preempted for {highCount} whole-node reservations", TimeSpan.FromMilliseconds(20));
 
         // Room for every victim appears (new nodes): time until all are active again, never two copies.
         var roomAt = Stopwatch.StartNew();
@@ -89,7 +88,7 @@ public static class MarketplaceScenario
         rows.Add(new BenchRow("marketplace", label, "create → active, p99", high.P99Ms, "ms"));
         rows.Add(new BenchRow("marketplace", label, "preemption decision time, p99", decisions.Percentile(0.99) * 1000, "ms"));
         rows.Add(new BenchRow("marketplace", label, "spot placements/s on the empty grid", filled.PerSecond, "1/s"));
-        rows.Add(new BenchRow("marketplace", label, $"room appears → all {victims} preempted active again (notice 1 s over)", replaced.TotalMilliseconds, "ms"));
+        rows.Add(new BenchRow("marketplace", label, $"room appears → all {victims} preempted active again (with what is left of the 1 s notice)", replaced.TotalMilliseconds, "ms"));
     }
 
     private static async Task RentBillingAsync(int nodeCount, List<BenchRow> rows)
