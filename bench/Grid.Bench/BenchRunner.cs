@@ -7,13 +7,13 @@ using Grid.Testing;
 namespace Grid.Bench;
 
 /// <summary>
-/// <c>Grid.Bench [all|baseline|placement|durable|failover|heartbeat|memory|proxy|billing|ledger|healing|containers|gateway|a,comma,list] [--scale tiny|default|large] [--json FILE]
+/// <c>Grid.Bench [all|baseline|placement|durable|failover|heartbeat|memory|proxy|billing|ledger|healing|containers|gateway|marketplace|a,comma,list] [--scale tiny|default|large] [--json FILE]
 /// [--report DIR] [--postgres auto|off|CONNSTRING] [--billing-size RESERVATIONS/NODES] [--nodes N] [--placements N] [--concurrency N]
 /// [--http off]</c>. Exits non-zero when a correctness check fails.
 /// </summary>
 public static class BenchRunner
 {
-    private static readonly string[] Scenarios = ["baseline", "placement", "durable", "failover", "heartbeat", "memory", "proxy", "billing", "ledger", "healing", "containers", "gateway"];
+    private static readonly string[] Scenarios = ["baseline", "placement", "durable", "failover", "heartbeat", "memory", "proxy", "billing", "ledger", "healing", "containers", "gateway", "marketplace"];
 
     public static async Task<int> RunAsync(string[] args)
     {
@@ -114,6 +114,11 @@ public static class BenchRunner
             if (Runs("gateway"))
             {
                 await GatewayScenario.RunAsync(scale, rows);
+            }
+
+            if (Runs("marketplace"))
+            {
+                await MarketplaceScenario.RunAsync(scale, rows);
             }
         }
         catch (BenchFailedException failure)

@@ -82,4 +82,10 @@ public static class LedgerKinds
     public const string Withdrawal = "withdrawal";
     public const string NameClaimed = "name.claimed";
     public const string NameReleased = "name.released";
+
+    /// <summary>A rent contract began: a twin holds a whole node.</summary>
+    public const string NodeRented = "node.rented";
+
+    /// <summary>A rent contract ended.</summary>
+    public const string NodeReleased = "node.released";
 }

@@ -3,7 +3,10 @@ using Grid.Client;
 
 namespace Grid.Cli;
 
-/// <summary><c>grid providers add|list</c>: the operator's solution providers (<c>--api-key</c> is the operator key).</summary>
+/// <summary>
+/// <c>grid providers add|list</c>: the operator's solution providers (<c>--api-key</c> is the operator key);
+/// <c>grid providers earnings</c>: what one earned (the provider's own key, or the operator's).
+/// </summary>
 internal static class ProviderCommands
 {
     public static Command Build()
@@ -17,6 +20,10 @@ internal static class ProviderCommands
         list.SetApiAction((_, api, ct) => api.ListProvidersAsync(ct), (output, all) => Output.Table(output, Output.Rows(all),
             ("TWIN", "twinId"), ("SHARE", "share"), ("APPROVED", "approvedAt")));
 
-        return new Command("providers", "Solution providers: paid a share of the grid's part of the bills of reservations made with them") { add, list };
+        var provider = new Argument<long>("twin-id") { Description = "The provider's twin" };
+        var earnings = new Command("earnings", "What a solution provider earned: its own (the provider's key) or any (the operator key)") { provider };
+        earnings.SetApiAction((parse, api, ct) => api.ProviderEarningsAsync(parse.GetValue(provider), ct), Output.Fields);
+
+        return new Command("providers", "Solution providers: paid a share of the grid's part of the bills of reservations made with them") { add, list, earnings };
     }
 }

@@ -70,6 +70,10 @@ public sealed class GridApiClient(HttpClient http, string? apiKey = null)
     public Task<JsonElement> ApproveProviderAsync(ApproveProviderRequest request, CancellationToken cancellationToken = default) =>
         SendAsync<JsonElement>(HttpMethod.Post, "api/v1/providers", request, apiKey, cancellationToken);
 
+    /// <summary>What a solution provider earned (the provider itself, or the operator).</summary>
+    public Task<JsonElement> ProviderEarningsAsync(long twinId, CancellationToken cancellationToken = default) =>
+        SendAsync<JsonElement>(HttpMethod.Get, $"api/v1/providers/{twinId}/earnings", null, apiKey, cancellationToken);
+
     /// <summary>Operator: the approved solution providers.</summary>
     public Task<JsonElement> ListProvidersAsync(CancellationToken cancellationToken = default) =>
         SendAsync<JsonElement>(HttpMethod.Get, "api/v1/providers", null, apiKey, cancellationToken);

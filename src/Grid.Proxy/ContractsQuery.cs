@@ -23,9 +23,10 @@ public static class ContractsQuery
         var publicIps = query.Natural("number_of_public_ips");
         var farmName = query.Text("farm_name");
         var farmId = query.Natural("farm_id");
-        // Every reservation is a node contract without deployment data: name and deployment filters match nothing.
+        // Reservations are node contracts without deployment data, rents rent contracts; there are no name contracts:
+        // name and deployment filters, and any other type, match nothing.
         var unmatchable = query.Text("name") is not null || query.Text("deployment_data") is not null || query.Text("deployment_hash") is not null
-            || (type is not null && type != "node");
+            || (type is not null && type != ProxyEvents.NodeContract && type != ProxyEvents.RentContract);
         var limit = query.Limit(SortKeys);
         if (!query.IsValid)
         {
@@ -33,7 +34,7 @@ public static class ContractsQuery
         }
 
         var page = await store.ContractsAsync(
-            new ContractFilter(contractId, twinId, nodeId, states, publicIps, farmId, farmName, unmatchable), limit, cancellationToken);
+            new ContractFilter(contractId, twinId, nodeId, states, publicIps, farmId, farmName, unmatchable, type), limit, cancellationToken);
         limit.WriteCount(http.Response, page.Total);
         return TypedResults.Ok<List<ProxyContract>>([.. page.Items.Select(c => ProxyViews.Contract(c, farms))]);
     }

@@ -36,9 +36,9 @@ public interface IProxyReadStore
     Task<int> DeletedContractsAsync(long twinId, CancellationToken cancellationToken);
 }
 
-/// <summary>The <c>/contracts</c> filters; <see cref="Unmatchable"/> when one can match no contract of ours.</summary>
+/// <summary>The <c>/contracts</c> filters; <see cref="Unmatchable"/> when one can match no contract of ours; <see cref="Type"/> <c>node</c> or <c>rent</c>.</summary>
 public sealed record ContractFilter(
-    long? ContractId, long? TwinId, long? NodeId, string[]? States, long? PublicIps, long? FarmId, string? FarmName, bool Unmatchable);
+    long? ContractId, long? TwinId, long? NodeId, string[]? States, long? PublicIps, long? FarmId, string? FarmName, bool Unmatchable, string? Type = null);
 
 /// <summary>A page of rows and how many rows match in all (0 when the page did not ask for the count).</summary>
 public sealed record ProxyPage<T>(IReadOnlyList<T> Items, long Total);

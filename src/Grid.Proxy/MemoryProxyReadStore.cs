@@ -17,6 +17,7 @@ public sealed class MemoryProxyReadStore(ProxyReadModel readModel) : IProxyReadS
                 && (filter.NodeId is null || c.NodeId == filter.NodeId)
                 && (filter.States is null || filter.States.Contains(c.State))
                 && (filter.PublicIps is null || c.PublicIps >= filter.PublicIps)
+                && (filter.Type is null || c.Type == filter.Type)
                 && (filter.FarmId is null || c.FarmId == filter.FarmId)
                 && (filter.FarmName is null || readModel.FarmName(c.FarmId).Equals(filter.FarmName, StringComparison.OrdinalIgnoreCase)))
             .ToList();
@@ -77,17 +78,17 @@ public sealed class MemoryProxyReadStore(ProxyReadModel readModel) : IProxyReadS
 
     private static IComparer<ContractRow> ComparerFor(string sortBy)
     {
-        if (sortBy == "state")
+        if (sortBy is "state" or "type")
         {
-            // As the grid proxy's ORDER BY state: by the state's name.
-            return Comparer<ContractRow>.Create((a, b) => string.CompareOrdinal(a.State, b.State) is var c && c != 0 ? c : ById.Compare(a, b));
+            // As the grid proxy's ORDER BY state (or type): by the name.
+            Func<ContractRow, string> name = sortBy == "state" ? c => c.State : c => c.Type;
+            return Comparer<ContractRow>.Create((a, b) => string.CompareOrdinal(name(a), name(b)) is var c && c != 0 ? c : ById.Compare(a, b));
         }
 
         Func<ContractRow, long> key = sortBy switch
         {
             "twin_id" => c => c.TwinId,
             "created_at" => c => c.CreatedAt,
-            "type" => _ => 0,
             _ => c => c.ContractId,
         };
         return Comparer<ContractRow>.Create((a, b) => key(a).CompareTo(key(b)) is var c && c != 0 ? c : ById.Compare(a, b));

@@ -23,12 +23,6 @@ public sealed partial class PostgresProxyProjector(
     // Any fixed number shared by every silo; this spells "GridPrxy".
     private const long AdvisoryLockKey = 0x4772_6964_5072_7879;
 
-    private static readonly string[] Kinds =
-    [
-        LedgerKinds.TwinCreated, LedgerKinds.FarmRegistered, LedgerKinds.Bill,
-        "reservation.placed", "reservation.moved", "reservation.grace", "reservation.resumed", "reservation.cancelled",
-    ];
-
     /// <summary>Applies everything the ledger holds beyond the position; answers how many entries this silo applied.</summary>
     public async Task<int> CatchUpAsync(CancellationToken cancellationToken)
     {
@@ -81,7 +75,7 @@ public sealed partial class PostgresProxyProjector(
         {
             read.Parameters.Add(new NpgsqlParameter<long> { TypedValue = position });
             read.Parameters.Add(new NpgsqlParameter<int> { TypedValue = BatchSize });
-            read.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = Kinds });
+            read.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = ProxyEvents.Kinds });
             await using var reader = await read.ExecuteReaderAsync(cancellationToken);
             while (await reader.ReadAsync(cancellationToken))
             {
@@ -162,12 +156,12 @@ public sealed partial class PostgresProxyProjector(
         // A re-placement at a higher epoch (after a lost node) keeps the contract, only its node changes.
         PlacedEvent placed => Statement(
             """
-            INSERT INTO grid_proxy_contract (contract_id, twin_id, state, created_at, node_id, farm_id, public_ips)
-            VALUES ($1, $2, 'Created', $3, $4, coalesce($5, 0), $6)
+            INSERT INTO grid_proxy_contract (contract_id, twin_id, state, created_at, node_id, farm_id, public_ips, type)
+            VALUES ($1, $2, 'Created', $3, $4, coalesce($5, 0), $6, $7)
             ON CONFLICT (contract_id) DO UPDATE SET node_id = EXCLUDED.node_id, farm_id = coalesce($5, grid_proxy_contract.farm_id)
             """,
             Bigint(placed.ContractId), Bigint(placed.TwinId), Bigint(placed.At), Bigint(placed.NodeId), Bigint(placed.FarmId),
-            new NpgsqlParameter<int> { TypedValue = placed.PublicIps }),
+            new NpgsqlParameter<int> { TypedValue = placed.PublicIps }, Text(placed.Type)),
         MovedEvent moved => Statement(
             "UPDATE grid_proxy_contract SET node_id = $2, farm_id = coalesce($3, farm_id) WHERE contract_id = $1",
             Bigint(moved.ContractId), Bigint(moved.NodeId), Bigint(moved.FarmId)),

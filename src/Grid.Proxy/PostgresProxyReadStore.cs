@@ -13,7 +13,7 @@ public sealed class PostgresProxyReadStore([FromKeyedServices(PostgresProxyReadS
     /// <summary>The key of the read model's own connection pool in the container.</summary>
     public const string DataSourceKey = "grid-proxy";
 
-    private const string ContractColumns = "contract_id, twin_id, state, created_at, node_id, farm_id, public_ips";
+    private const string ContractColumns = "contract_id, twin_id, state, created_at, node_id, farm_id, public_ips, type";
 
     public async Task<ProxyPage<ContractRow>> ContractsAsync(ContractFilter filter, ProxyLimit limit, CancellationToken cancellationToken)
     {
@@ -28,6 +28,7 @@ public sealed class PostgresProxyReadStore([FromKeyedServices(PostgresProxyReadS
             ("node_id = @", filter.NodeId is { } nodeId ? Bigint(nodeId) : null),
             ("state = ANY(@)", filter.States is { } states ? new NpgsqlParameter<string[]> { TypedValue = states } : null),
             ("public_ips >= @", filter.PublicIps is { } publicIps ? Bigint(publicIps) : null),
+            ("type = @", filter.Type is { } type ? new NpgsqlParameter<string> { TypedValue = type } : null),
             ("farm_id = @", filter.FarmId is { } farmId ? Bigint(farmId) : null),
             ("farm_id IN (SELECT farm_id FROM grid_proxy_farm WHERE lower(name) = lower(@))",
                 filter.FarmName is { } farmName ? new NpgsqlParameter<string> { TypedValue = farmName } : null));
@@ -36,6 +37,7 @@ public sealed class PostgresProxyReadStore([FromKeyedServices(PostgresProxyReadS
             "twin_id" => "twin_id",
             "created_at" => "created_at",
             "state" => "state COLLATE \"C\"",
+            "type" => "type COLLATE \"C\"",
             _ => null,
         };
         return await PageAsync("grid_proxy_contract", ContractColumns, where, Order(limit, key, "contract_id"), limit, parameters,
@@ -239,7 +241,7 @@ public sealed class PostgresProxyReadStore([FromKeyedServices(PostgresProxyReadS
     }
 
     private static ContractRow ReadContract(NpgsqlDataReader r) =>
-        new(r.GetInt64(0), r.GetInt64(1), r.GetString(2), r.GetInt64(3), r.GetInt64(4), r.GetInt64(5), r.GetInt32(6));
+        new(r.GetInt64(0), r.GetInt64(1), r.GetString(2), r.GetInt64(3), r.GetInt64(4), r.GetInt64(5), r.GetInt32(6), r.GetString(7));
 
     private async Task<List<T>> ReadAsync<T>(string sql, IReadOnlyList<NpgsqlParameter> parameters, Func<NpgsqlDataReader, T> read, CancellationToken cancellationToken)
     {

@@ -13,8 +13,10 @@ public sealed record FarmRegisteredEvent(long FarmId, long TwinId, string Name, 
 /// <summary>
 /// A placement; a second one for the same reservation (a re-placement) only moves it. <paramref name="Ips"/> are the
 /// addresses of <paramref name="FarmId"/> it holds from now on, null in entries written before they were recorded.
+/// <paramref name="Type"/> is the grid proxy's contract type: <c>node</c> (a reservation) or <c>rent</c> (a rent contract's start).
 /// </summary>
-public sealed record PlacedEvent(long ContractId, long TwinId, long NodeId, long? FarmId, int PublicIps, long At, string[]? Ips = null) : ProxyEvent;
+public sealed record PlacedEvent(
+    long ContractId, long TwinId, long NodeId, long? FarmId, int PublicIps, long At, string[]? Ips = null, string Type = ProxyEvents.NodeContract) : ProxyEvent;
 
 /// <summary>A move; <paramref name="Ips"/> replace the addresses the contract held (null: not recorded, unchanged).</summary>
 public sealed record MovedEvent(long ContractId, long NodeId, long? FarmId, string[]? Ips = null) : ProxyEvent;
@@ -31,6 +33,20 @@ public static class ProxyEvents
     public const string Created = "Created";
     public const string GracePeriod = "GracePeriod";
     public const string Deleted = "Deleted";
+
+    /// <summary>The ledger kinds <see cref="Decode"/> folds; entries of any other kind mean nothing to the read model.</summary>
+    public static readonly string[] Kinds =
+    [
+        LedgerKinds.TwinCreated, LedgerKinds.FarmRegistered, LedgerKinds.Bill,
+        "reservation.placed", "reservation.moved", "reservation.grace", "reservation.resumed", "reservation.cancelled",
+        LedgerKinds.NodeRented, LedgerKinds.NodeReleased,
+    ];
+
+    /// <summary>The grid proxy's type of a reservation's contract.</summary>
+    public const string NodeContract = "node";
+
+    /// <summary>The grid proxy's type of a rent contract (a whole node).</summary>
+    public const string RentContract = "rent";
 
     public static ProxyEvent? Decode(LedgerEntry entry)
     {
@@ -63,6 +79,10 @@ public static class ProxyEvents
             "reservation.grace" => new StateEvent(Long(details, "reservationId"), GracePeriod),
             "reservation.resumed" => new StateEvent(Long(details, "reservationId"), Created),
             "reservation.cancelled" => new StateEvent(Long(details, "reservationId"), Deleted),
+            // A rent contract is a contract of its own (tfchain's rent contract): created with the rent, deleted at its end.
+            LedgerKinds.NodeRented => new PlacedEvent(Long(details, "contractId"), Long(details, "twinId"), Long(details, "nodeId"),
+                OptionalLong(details, "farmId"), 0, at, null, RentContract),
+            LedgerKinds.NodeReleased => new StateEvent(Long(details, "contractId"), Deleted),
             // A gateway name's bill is no contract's (the read model has no name contracts): left out.
             LedgerKinds.Bill when details.TryGetProperty("name", out _) => null,
             LedgerKinds.Bill => new BilledEvent(Long(details, "reservationId"), Long(details, "sequence"), OptionalLong(details, "twinId"),

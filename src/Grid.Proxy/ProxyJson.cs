@@ -131,11 +131,12 @@ public sealed record ProxyTwin(
     [property: JsonPropertyName("relay")] string Relay,
     [property: JsonPropertyName("publicKey")] string PublicKey);
 
+/// <summary>A node contract's details; a rent contract's leave the deployment fields out (null), as the grid proxy's RentContractDetails.</summary>
 public sealed record ProxyContractDetails(
     [property: JsonPropertyName("nodeId")] long NodeId,
-    [property: JsonPropertyName("deployment_data")] string DeploymentData,
-    [property: JsonPropertyName("deployment_hash")] string DeploymentHash,
-    [property: JsonPropertyName("number_of_public_ips")] int NumberOfPublicIps,
+    [property: JsonPropertyName("deployment_data"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? DeploymentData,
+    [property: JsonPropertyName("deployment_hash"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? DeploymentHash,
+    [property: JsonPropertyName("number_of_public_ips"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] int? NumberOfPublicIps,
     [property: JsonPropertyName("farm_name")] string FarmName,
     [property: JsonPropertyName("farm_id")] long FarmId);
 

@@ -1,7 +1,8 @@
 namespace Grid.Proxy;
 
-/// <summary>A reservation as a grid-proxy node contract.</summary>
-public sealed record ContractRow(long ContractId, long TwinId, string State, long CreatedAt, long NodeId, long FarmId, int PublicIps);
+/// <summary>A reservation as a grid-proxy node contract, or a rent contract (<see cref="Type"/> <c>rent</c>).</summary>
+public sealed record ContractRow(
+    long ContractId, long TwinId, string State, long CreatedAt, long NodeId, long FarmId, int PublicIps, string Type = ProxyEvents.NodeContract);
 
 /// <summary>One bill of a contract: amount in minor units, time as unix seconds (the bill's end).</summary>
 public sealed record BillRow(long ContractId, long Sequence, long Amount, long Timestamp);
@@ -180,7 +181,7 @@ public sealed class ProxyReadModel
             return;
         }
 
-        _contracts[id] = new ContractRow(id, placed.TwinId, Created, placed.At, placed.NodeId, placed.FarmId ?? 0, placed.PublicIps);
+        _contracts[id] = new ContractRow(id, placed.TwinId, Created, placed.At, placed.NodeId, placed.FarmId ?? 0, placed.PublicIps, placed.Type);
         if (!_contractsByTwin.TryGetValue(placed.TwinId, out var ids))
         {
             _contractsByTwin[placed.TwinId] = ids = [];

@@ -59,9 +59,11 @@ public static class ProxyViews
         new(farm.Name, farm.FarmId, farm.TwinId, PricingPolicyId: 0, farm.Certification, StellarAddress: "", Dedicated: false,
             [.. farm.PublicIps.Select(PublicIp)]);
 
+    /// <summary>A contract row as the grid proxy answers it: a rent contract's details have no deployment fields (tfgrid-sdk-go RentContractDetails).</summary>
     public static ProxyContract Contract(ContractRow contract, FarmDirectory farms) =>
-        new(contract.ContractId, contract.TwinId, contract.State, contract.CreatedAt, "node",
-            new ProxyContractDetails(contract.NodeId, "", "", contract.PublicIps, farms.NameOf(contract.FarmId), contract.FarmId));
+        new(contract.ContractId, contract.TwinId, contract.State, contract.CreatedAt, contract.Type, contract.Type == ProxyEvents.RentContract
+            ? new ProxyContractDetails(contract.NodeId, null, null, null, farms.NameOf(contract.FarmId), contract.FarmId)
+            : new ProxyContractDetails(contract.NodeId, "", "", contract.PublicIps, farms.NameOf(contract.FarmId), contract.FarmId));
 
     public static ProxyTwin Twin(TwinRow twin) => new(twin.TwinId, AccountId: "", Relay: "", PublicKey: "");
 }

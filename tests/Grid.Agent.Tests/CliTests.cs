@@ -244,6 +244,70 @@ public sealed class CliTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task NodesRentReleaseAndRentsPrintTheContractAndItsPriceInTheCurrency()
+    {
+        var (code, output, error) = await Grid("nodes", "rent", "5", "--api-key", "key-3");
+        Assert.True(code == 0, error);
+        Assert.Matches(@"id:\s+31", output);
+        Assert.Matches(@"nodeId:\s+5", output);
+        Assert.Matches(@"pricePerHour:\s+0\.03 USD", output);   // 264,000 minor units, to the cent
+
+        (code, output, error) = await Grid("nodes", "rent", "6", "--api-key", "key-3");
+        Assert.Equal(1, code);
+        Assert.Contains("Node in use: Node 6 holds other twins' reservations (12, 13)", error, StringComparison.Ordinal);
+        Assert.Contains("(HTTP 409)", error, StringComparison.Ordinal);
+
+        (code, output, error) = await Grid("rents", "--exact", "--api-key", "key-3");
+        Assert.True(code == 0, error);
+        Assert.Matches(@"31\s+5\s+4\s+2026-11-27T10:00:00\+00:00\s+0\.0264000 USD", output);
+        (code, output, _) = await Grid("rents", "--json", "--api-key", "key-3");
+        Assert.Equal(264_000, JsonDocument.Parse(output).RootElement[0].GetProperty("pricePerHour").GetInt64());
+
+        (code, output, error) = await Grid("nodes", "release", "5", "--api-key", "key-3");
+        Assert.True(code == 0, error);
+        Assert.Contains("rent ended", output, StringComparison.Ordinal);
+        (code, _, error) = await Grid("nodes", "release", "6", "--api-key", "key-3");
+        Assert.Equal(1, code);
+        Assert.Contains("Rent of node 6 was not found. (HTTP 404)", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task ProvidersAddListAndEarningsSendTheShareAndPrintTheirAnswers()
+    {
+        var (code, output, error) = await Grid("providers", "add", "8", "0.3", "--api-key", "operator-key");
+        Assert.True(code == 0, error);
+        Assert.Matches(@"sharePpm:\s+300000", output);
+        var body = JsonDocument.Parse(_controller.ClientBodies["POST /api/v1/providers"]).RootElement;
+        Assert.Equal((8L, 0.3m), (body.GetProperty("twinId").GetInt64(), body.GetProperty("share").GetDecimal()));
+
+        (code, _, error) = await Grid("providers", "add", "8", "0.3", "--api-key", "key-3");
+        Assert.Equal(1, code);
+        Assert.Contains("Forbidden: operator key required (HTTP 403)", error, StringComparison.Ordinal);
+
+        (code, output, error) = await Grid("providers", "list", "--api-key", "operator-key");
+        Assert.True(code == 0, error);
+        Assert.Matches(@"8\s+0\.3\s+2026-11-27T09:00:00\+00:00", output);
+
+        (code, output, error) = await Grid("providers", "earnings", "8", "--api-key", "key-3");
+        Assert.True(code == 0, error);
+        Assert.Matches(@"amount:\s+1\.23 USD", output);   // 12,345,678 minor units, to the cent
+        Assert.Matches(@"bills:\s+3", output);
+        (code, _, error) = await Grid("providers", "earnings", "9", "--api-key", "key-3");
+        Assert.Equal(1, code);
+        Assert.Contains("(HTTP 404)", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task ReserveSendsTheSolutionProvider()
+    {
+        var (code, _, _) = await Grid("reserve", "--cru", "1", "--mru", "1G", "--provider", "8", "--api-key", "key-3");
+
+        Assert.Equal(1, code);   // the fake controller finds nothing that fits
+        var body = JsonDocument.Parse(_controller.ClientBodies["POST /api/v1/reservations"]).RootElement;
+        Assert.Equal(8, body.GetProperty("solutionProvider").GetInt64());
+    }
+
+    [Fact]
     public async Task LedgerKeygenPrintsAPrivateKeyAndTheMatchingPublicKey()
     {
         var (code, output, error) = await Grid("ledger", "keygen");

@@ -115,6 +115,34 @@ internal sealed class FakeController : IAsyncDisposable
             ? Results.NoContent()
             : Results.Problem(title: "Not found", detail: $"Name {name} does not exist", statusCode: 404));
         MapBillingEndpoints(app);
+        MapMarketEndpoints(app);
+    }
+
+    /// <summary>Rent contracts and solution providers, answered as the controller does (amounts in minor units).</summary>
+    private void MapMarketEndpoints(WebApplication app)
+    {
+        var contract = new { id = 31, nodeId = 5, twinId = 3, farmId = 4, createdAt = "2026-11-27T10:00:00+00:00", pricePerHour = 264_000, currency = "USD" };
+        app.MapPost("/api/v1/nodes/{id:long}/rent", (long id, HttpRequest request) => id switch
+        {
+            _ when request.Headers.Authorization.ToString() != "Bearer key-3" => Results.Problem(title: "Unauthorized", detail: "unknown api key", statusCode: 401),
+            5 => Results.Json(contract, statusCode: 201),
+            _ => Results.Problem(title: "Node in use", detail: $"Node {id} holds other twins' reservations (12, 13): only a node without them can be rented.", statusCode: 409),
+        });
+        app.MapDelete("/api/v1/nodes/{id:long}/rent", (long id) => id == 5
+            ? Results.NoContent()
+            : Results.Problem(title: "Not found", detail: $"Rent of node {id} was not found.", statusCode: 404));
+        app.MapGet("/api/v1/rents", () => Results.Json(new[] { contract }));
+        app.MapPost("/api/v1/providers", async (HttpRequest request) =>
+        {
+            ClientBodies["POST /api/v1/providers"] = await new StreamReader(request.Body).ReadToEndAsync();
+            return request.Headers.Authorization.ToString() == "Bearer operator-key"
+                ? Results.Json(new { twinId = 8, sharePpm = 300_000, approvedAt = "2026-11-27T09:00:00+00:00", share = 0.3 }, statusCode: 201)
+                : Results.Problem(title: "Forbidden", detail: "operator key required", statusCode: 403);
+        });
+        app.MapGet("/api/v1/providers", () => Results.Json(new[] { new { twinId = 8, sharePpm = 300_000, approvedAt = "2026-11-27T09:00:00+00:00", share = 0.3 } }));
+        app.MapGet("/api/v1/providers/{twinId:long}/earnings", (long twinId) => twinId == 8
+            ? Results.Json(new { twinId, amount = 12_345_678, bills = 3, currency = "USD" })
+            : Results.Problem(title: "Not found", detail: $"Provider {twinId} was not found.", statusCode: 404));
     }
 
     /// <summary>Canned billing answers in the controller's shapes (minor units).</summary>

@@ -39,6 +39,25 @@ public sealed class ProxyReadModelTests
     }
 
     [Fact]
+    public void ARentIsARentContractWithItsBillsUntilItsRelease()
+    {
+        var model = new ProxyReadModel();
+        model.Apply(
+        [
+            Entry(1, "node.rented", """{"contractId":50,"nodeId":11,"twinId":7,"farmId":3,"pricePerHour":264000}"""),
+            Entry(2, "bill", """{"billId":"rent:50:bill:1","reservationId":50,"sequence":1,"to":"2026-11-27T13:00:00+00:00","amount":900,"twinId":7,"rentContractId":50}"""),
+        ]);
+        Assert.True(model.TryGetContract(50, out var rent));
+        Assert.Equal(new ContractRow(50, 7, ProxyReadModel.Created, T0.AddSeconds(1).ToUnixTimeSeconds(), 11, 3, 0, "rent"), rent);
+        Assert.Equal(900, Assert.Single(model.Bills(50)).Amount);
+
+        model.Apply([Entry(3, "node.released", """{"contractId":50,"nodeId":11,"twinId":7,"cause":"renter"}""")]);
+        Assert.True(model.TryGetContract(50, out var released));
+        Assert.Equal((ProxyReadModel.Deleted, "rent"), (released.State, released.Type));
+        Assert.Equal([50L], model.Contracts(7).Select(c => c.ContractId));
+    }
+
+    [Fact]
     public void AFarmsAddressesShowWhichContractHoldsThemUntilItMovesAwayOrIsCancelled()
     {
         var model = new ProxyReadModel();

@@ -141,17 +141,4 @@ public static class BillingCycleScenario
 
         return billed.Count;
     }
-
-    /// <summary>
-    /// Grid time held still while the grid is set up (every reservation placed at the same instant, so one cycle
-    /// later each has exactly one boundary behind it) and moved forward by the scenario; Orleans keeps its own clock.
-    /// </summary>
-    private sealed class HeldTime : TimeProvider
-    {
-        private long _ticks = System.GetUtcNow().UtcTicks / TimeSpan.TicksPerSecond * TimeSpan.TicksPerSecond;
-
-        public void Advance(TimeSpan by) => Interlocked.Add(ref _ticks, by.Ticks);
-
-        public override DateTimeOffset GetUtcNow() => new(Interlocked.Read(ref _ticks), TimeSpan.Zero);
-    }
 }

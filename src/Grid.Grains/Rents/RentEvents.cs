@@ -6,8 +6,8 @@ namespace Grid.Rents;
 /// <summary>The ledger entries of rent contracts (no money: their bills are <c>bill</c> entries with subject <c>rent:&lt;id&gt;</c>).</summary>
 public static class RentEvents
 {
-    public const string Rented = "node.rented";
-    public const string Released = "node.released";
+    public const string Rented = LedgerKinds.NodeRented;
+    public const string Released = LedgerKinds.NodeReleased;
     public const string CauseRenter = "renter";
     public const string CauseOperator = "operator";
 

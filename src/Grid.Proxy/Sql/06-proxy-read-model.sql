@@ -46,7 +46,7 @@ INSERT INTO grid_proxy_public_ip (farm_id, ip, gateway, position)
 SELECT f.farm_id, a.ip, '', a.ordinal - 1 FROM grid_proxy_farm f, unnest(f.public_ips) WITH ORDINALITY AS a(ip, ordinal)
 ON CONFLICT (farm_id, ip) DO NOTHING;
 
--- One row per reservation. The last two bills are kept on the row, so a twin's last-hour consumption reads only its
+-- One row per reservation and per rent contract. The last two bills are kept on the row, so a twin's last-hour consumption reads only its
 -- contracts; bill_count is how many bills the contract has had.
 CREATE TABLE IF NOT EXISTS grid_proxy_contract
 (
@@ -67,6 +67,9 @@ CREATE TABLE IF NOT EXISTS grid_proxy_contract
 CREATE INDEX IF NOT EXISTS ix_grid_proxy_contract_twin ON grid_proxy_contract (twin_id, contract_id);
 CREATE INDEX IF NOT EXISTS ix_grid_proxy_contract_node ON grid_proxy_contract (node_id, contract_id);
 CREATE INDEX IF NOT EXISTS ix_grid_proxy_contract_farm ON grid_proxy_contract (farm_id, contract_id);
+-- The grid proxy's contract type: 'node' (a reservation) or 'rent' (a rent contract, node.rented .. node.released).
+-- Added in place: a release that does not know the column still inserts node contracts (the default).
+ALTER TABLE grid_proxy_contract ADD COLUMN IF NOT EXISTS type text NOT NULL DEFAULT 'node';
 
 CREATE TABLE IF NOT EXISTS grid_proxy_bill
 (
