@@ -70,7 +70,7 @@ public static class HeartbeatScenario
             for (var w = 0; w < ReportsPerNode; w++)
             {
                 await host.SendAsync(HttpMethod.Post, $"/api/v1/reservations/{reservation}/workloads", key,
-                    new { name = $"w{w}", type = "process", process = new { command = "/bin/sleep", args = new[] { "600" } } });
+                    new { name = $"w{w}", type = "process", resources = new { mru = 8L << 20 }, process = new { command = "/bin/sleep", args = new[] { "600" } } });
             }
 
             var desired = (await host.SendAsync(HttpMethod.Post, $"/api/v1/nodes/{nodeId}/heartbeat", nodeKey, new { uptime = 1 }))["desired"]!.AsArray();
