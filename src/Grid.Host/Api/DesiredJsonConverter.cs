@@ -36,6 +36,14 @@ public sealed class DesiredJsonConverter : JsonConverter<ImmutableArray<Workload
     /// <inheritdoc/>
     public override void Write(Utf8JsonWriter writer, ImmutableArray<WorkloadAssignment> value, JsonSerializerOptions options)
     {
+        if (!value.IsDefault && value.IsEmpty)
+        {
+            // Most nodes' heartbeats: no nested serializer call for "[]".
+            writer.WriteStartArray();
+            writer.WriteEndArray();
+            return;
+        }
+
         if (value.IsDefault || value.Length < MinCached || options.WriteIndented)
         {
             JsonSerializer.Serialize(writer, value, Inner(options));
