@@ -16,9 +16,16 @@ public sealed class BenchHost : IAsyncDisposable
     private BenchHost(WebApplication app, Uri address)
     {
         _app = app;
-        var handler = new SocketsHttpHandler { MaxConnectionsPerServer = 512, PooledConnectionLifetime = TimeSpan.FromMinutes(10) };
-        Client = new HttpClient(handler) { BaseAddress = address, Timeout = TimeSpan.FromSeconds(60) };
+        Client = NewClient(address);
     }
+
+    /// <summary>The client every HTTP case uses (the grid's and the <see cref="MinimalEndpoint"/>'s alike).</summary>
+    public static HttpClient NewClient(Uri address) =>
+        new(new SocketsHttpHandler { MaxConnectionsPerServer = 512, PooledConnectionLifetime = TimeSpan.FromMinutes(10) })
+        {
+            BaseAddress = address,
+            Timeout = TimeSpan.FromSeconds(60),
+        };
 
     public HttpClient Client { get; }
 
@@ -56,24 +63,37 @@ public sealed class BenchHost : IAsyncDisposable
         return (nodeId, nodeKey);
     }
 
+    /// <summary>
+    /// One API call; a failure status fails the benchmark. A 429 (the caller's rate limit, which stays on: a
+    /// scenario's setup may send more than a twin's burst) is sent again after its Retry-After.
+    /// </summary>
     public async Task<JsonNode> SendAsync(HttpMethod method, string path, string? key, object? body)
     {
-        using var request = new HttpRequestMessage(method, path);
-        if (key is not null)
+        while (true)
         {
-            request.Headers.Authorization = new("Bearer", key);
-        }
+            using var request = new HttpRequestMessage(method, path);
+            if (key is not null)
+            {
+                request.Headers.Authorization = new("Bearer", key);
+            }
 
-        if (body is not null)
-        {
-            request.Content = JsonContent.Create(body);
-        }
+            if (body is not null)
+            {
+                request.Content = JsonContent.Create(body);
+            }
 
-        using var response = await Client.SendAsync(request);
-        var text = await response.Content.ReadAsStringAsync();
-        return response.IsSuccessStatusCode
-            ? JsonNode.Parse(text)!
-            : throw new BenchFailedException($"{method} {path}: {(int)response.StatusCode} {text}");
+            using var response = await Client.SendAsync(request);
+            var text = await response.Content.ReadAsStringAsync();
+            if (response.StatusCode == System.Net.HttpStatusCode.TooManyRequests)
+            {
+                await Task.Delay(response.Headers.RetryAfter?.Delta ?? TimeSpan.FromSeconds(1));
+                continue;
+            }
+
+            return response.IsSuccessStatusCode
+                ? JsonNode.Parse(text)!
+                : throw new BenchFailedException($"{method} {path}: {(int)response.StatusCode} {text}");
+        }
     }
 
     public async ValueTask DisposeAsync()

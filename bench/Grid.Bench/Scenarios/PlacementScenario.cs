@@ -119,7 +119,8 @@ public static class PlacementScenario
     /// </summary>
     private static Task StartBillingAsync(IServiceProvider services) => BenchSilo.TickBillingAsync(services);
 
-    public static async Task RunHttpAsync(BenchScale scale, double baseline, List<BenchRow> rows)
+    /// <summary>Placements over HTTP, also as a ratio to <paramref name="ceiling"/> (the <see cref="MinimalEndpoint"/> of the same run).</summary>
+    public static async Task RunHttpAsync(BenchScale scale, double baseline, Measure.Outcome ceiling, List<BenchRow> rows)
     {
         var nodes = scale.PlacementNodes[0];
         // One tenant places everything: its rate limit (1,000 requests/s by default) would measure the limiter.
@@ -162,8 +163,12 @@ public static class PlacementScenario
         var scenario = $"{nodes} nodes, HTTP";
         rows.Add(new BenchRow("placement", scenario, "placements/s (HTTP)", outcome.PerSecond, "1/s"));
         rows.Add(new BenchRow("placement", scenario, "ratio to baseline", outcome.PerSecond / baseline, "×"));
+        var ratio = outcome.PerSecond / ceiling.PerSecond;
+        rows.Add(new BenchRow("placement", scenario, "ratio to minimal endpoint", ratio, "×", "≥ 0.5 ×", ratio >= 0.5));
         rows.Add(new BenchRow("placement", scenario, "p50 latency", outcome.P50Ms, "ms"));
         rows.Add(new BenchRow("placement", scenario, "p99 latency", outcome.P99Ms, "ms"));
+        rows.Add(new BenchRow("placement", scenario, "CPU per placement", outcome.CpuMicroseconds, "µs"));
+        rows.Add(new BenchRow("placement", scenario, "allocated per placement", outcome.AllocatedBytes / 1024, "KiB"));
     }
 
     private static Task WaitForViewAsync(BenchSilo silo, int nodes) =>

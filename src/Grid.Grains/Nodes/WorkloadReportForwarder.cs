@@ -24,27 +24,31 @@ public sealed partial class WorkloadReportForwarder(long nodeId, IGrainFactory g
             return;
         }
 
-        var epochs = held.WorkloadEpochs();
-        var forwarded = new List<(WorkloadReport Report, Task<bool> Accepted)>();
+        // Most heartbeats repeat what was accepted last time: those reports are dropped before the epochs the node
+        // holds are listed (a repeated report is dropped whatever its epoch, so the order of the two checks
+        // changes nothing but the work).
+        Dictionary<long, long>? epochs = null;
+        List<(WorkloadReport Report, Task<bool> Accepted)>? forwarded = null;
         foreach (var report in reports)
         {
+            // Output is a delta: a report that carries some is always forwarded.
+            if (string.IsNullOrEmpty(report.Logs) && _reported.TryGetValue(report.WorkloadId, out var last) && last.Repeats(report))
+            {
+                continue;
+            }
+
             // Reports of copies this node should not run (older epoch, unknown) are not forwarded: the
             // desired list in the answer tells the agent to stop them.
+            epochs ??= held.WorkloadEpochs();
             if (!epochs.TryGetValue(report.WorkloadId, out var epoch) || epoch != report.Epoch)
             {
                 continue;
             }
 
-            // Output is a delta: a report that carries some is always forwarded.
-            if (string.IsNullOrEmpty(report.Logs) && _reported.TryGetValue(report.WorkloadId, out var last) && last == ReportKey.Of(report))
-            {
-                continue;
-            }
-
-            forwarded.Add((report, grains.GetGrain<IWorkloadGrain>(report.WorkloadId).ReportAsync(nodeId, report)));
+            (forwarded ??= []).Add((report, grains.GetGrain<IWorkloadGrain>(report.WorkloadId).ReportAsync(nodeId, report)));
         }
 
-        foreach (var (report, accepted) in forwarded)
+        foreach (var (report, accepted) in forwarded ?? [])
         {
             try
             {
@@ -75,8 +79,15 @@ public sealed partial class WorkloadReportForwarder(long nodeId, IGrainFactory g
     /// <summary>What makes a report news for its workload grain (endpoints compared by content).</summary>
     private readonly record struct ReportKey(long Epoch, WorkloadState State, int Restarts, string? Reason, string? Digest, string? Endpoints)
     {
-        public static ReportKey Of(WorkloadReport report) => new(report.Epoch, report.State, report.Restarts, report.Reason, report.Digest,
-            report.Endpoints is { } endpoints ? string.Join(',', endpoints.Select(e => $"{e.Name}={e.Address}:{e.Port}")) : null);
+        public static ReportKey Of(WorkloadReport report) => new(report.Epoch, report.State, report.Restarts, report.Reason, report.Digest, Joined(report));
+
+        /// <summary>Whether <paramref name="report"/> says nothing new; its endpoints are joined only when all else is the same.</summary>
+        public bool Repeats(WorkloadReport report) =>
+            Epoch == report.Epoch && State == report.State && Restarts == report.Restarts && Reason == report.Reason && Digest == report.Digest
+            && Endpoints == Joined(report);
+
+        private static string? Joined(WorkloadReport report) =>
+            report.Endpoints is { } endpoints ? string.Join(',', endpoints.Select(e => $"{e.Name}={e.Address}:{e.Port}")) : null;
     }
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Node {NodeId} could not forward the report of workload {WorkloadId}")]

@@ -104,12 +104,11 @@ public static class NodesApi
         long nodeId, HttpContext http, IGrainFactory grains) =>
         await SetDrainingAsync(grains, nodeId, TwinAuthentication.TwinId(http), false, 1);
 
-    public static async Task<Results<Ok<HeartbeatResponse>, ValidationProblem, ProblemHttpResult>> Heartbeat(
+    public static async Task<Results<HeartbeatAnswer, ValidationProblem, ProblemHttpResult>> Heartbeat(
         long nodeId, HeartbeatRequest body, HttpContext http, NodeHeartbeats heartbeats)
     {
         var validation = new Validation();
         var uptime = validation.Amount("uptime", body.Uptime, 0, long.MaxValue, required: true);
-        var reports = ImmutableArray.CreateBuilder<WorkloadReport>();
         var workloads = body.Workloads ?? [];
         if (workloads.Length > MaxReportedWorkloads)
         {
@@ -117,6 +116,7 @@ public static class NodesApi
             workloads = [];
         }
 
+        var reports = ImmutableArray.CreateBuilder<WorkloadReport>(workloads.Length);
         for (var i = 0; i < workloads.Length; i++)
         {
             var w = workloads[i];
@@ -126,7 +126,7 @@ public static class NodesApi
                 continue;
             }
 
-            reports.Add(Report(validation, $"workloads[{i}]", w, state));
+            reports.Add(Report(validation, i, w, state));
         }
 
         var features = body.Features;
@@ -156,7 +156,7 @@ public static class NodesApi
             return TypedResults.ValidationProblem(validation.Errors);
         }
 
-        var heartbeat = new Grid.Heartbeat(uptime, reports.ToImmutable())
+        var heartbeat = new Grid.Heartbeat(uptime, reports.Count == reports.Capacity ? reports.MoveToImmutable() : reports.ToImmutable())
         {
             Features = features,
             Address = body.Address,
@@ -168,7 +168,7 @@ public static class NodesApi
             AgentVersion = body.AgentVersion,
         };
         return http.User.Id(GridClaims.NodeId) == nodeId
-            ? TypedResults.Ok(await heartbeats.BeatAsync(nodeId, heartbeat))
+            ? new HeartbeatAnswer(await heartbeats.BeatAsync(nodeId, heartbeat))
             : Problems.Unauthorized($"The credentials are those of another node; node {nodeId} must sign its own heartbeats.");
     }
 
@@ -197,19 +197,20 @@ public static class NodesApi
         return TypedResults.Ok((await node.GetAsync())!);
     }
 
-    private static WorkloadReport Report(Validation validation, string field, WorkloadReportRequest w, WorkloadState state)
+    /// <summary>The report of <c>workloads[<paramref name="index"/>]</c>; its field's name is only formatted for an error.</summary>
+    private static WorkloadReport Report(Validation validation, int index, WorkloadReportRequest w, WorkloadState state)
     {
         var endpoints = w.Endpoints ?? [];
         if (endpoints.Length > ContainerValidation.MaxPorts)
         {
-            validation.Add($"{field}.endpoints", $"at most {ContainerValidation.MaxPorts}, one per published port.");
+            validation.Add($"workloads[{index}].endpoints", $"at most {ContainerValidation.MaxPorts}, one per published port.");
         }
 
         for (var e = 0; e < endpoints.Length; e++)
         {
             if (endpoints[e] is not { Name.Length: > 0 and <= 32, Address: { } at, Port: > 0 and <= 65535 } || !System.Net.IPAddress.TryParse(at, out _))
             {
-                validation.Add($"{field}.endpoints[{e}]", "needs a name, an IP address and a port 1-65535.");
+                validation.Add($"workloads[{index}].endpoints[{e}]", "needs a name, an IP address and a port 1-65535.");
             }
         }
 

@@ -63,6 +63,7 @@ public static partial class GridHostExtensions
         builder.Services.AddSingleton<GridOverviewCache>();
         builder.Services.AddGridProxy(options.Storage == GridStorageKind.Postgres ? builder.Configuration.GetConnectionString(ConnectionStringName) : null);
         builder.Services.ConfigureHttpJsonOptions(json => GridJson.Configure(json.SerializerOptions));
+        builder.Services.AddSingleton<HeartbeatAnswer.Json>();
         builder.Services.AddProblemDetails();
         // Malformed bodies reach the exception handler, which answers a ProblemDetails that says what was wrong.
         builder.Services.Configure<Microsoft.AspNetCore.Routing.RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);

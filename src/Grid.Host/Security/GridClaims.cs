@@ -16,9 +16,18 @@ public static class GridClaims
 
     public static ClaimsPrincipal Principal(string method, IEnumerable<string> roles, params (string Type, long Value)[] ids)
     {
-        var claims = new List<Claim> { new(Method, method) };
-        claims.AddRange(roles.Select(role => new Claim(ClaimTypes.Role, role)));
-        claims.AddRange(ids.Select(id => new Claim(id.Type, id.Value.ToString(CultureInfo.InvariantCulture))));
+        // Built for every authenticated request: without LINQ, in a list of the right size.
+        var claims = new List<Claim>(1 + (roles is ICollection<string> known ? known.Count : 4) + ids.Length) { new(Method, method) };
+        foreach (var role in roles)
+        {
+            claims.Add(new Claim(ClaimTypes.Role, role));
+        }
+
+        foreach (var (type, value) in ids)
+        {
+            claims.Add(new Claim(type, value.ToString(CultureInfo.InvariantCulture)));
+        }
+
         return new ClaimsPrincipal(new ClaimsIdentity(claims, GridAuthenticationHandler.SchemeName, ClaimTypes.Name, ClaimTypes.Role));
     }
 

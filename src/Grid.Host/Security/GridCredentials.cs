@@ -42,7 +42,7 @@ public sealed class GridCredentials(IGrainFactory grains, NodeHeartbeats heartbe
         return known.Match is { } match ? (known.TwinId, match) : null;
     }
 
-    public ValueTask<bool> NodeKeyAsync(long nodeId, string key) => new(heartbeats.VerifyKeyAsync(nodeId, key));
+    public ValueTask<bool> NodeKeyAsync(long nodeId, string key) => heartbeats.VerifyKeyAsync(nodeId, key);
 
     /// <summary>The Ed25519 public key registered by a twin (<c>twin:42</c>) or node (<c>node:7</c>).</summary>
     public async ValueTask<string?> PublicKeyAsync(string kind, long id)

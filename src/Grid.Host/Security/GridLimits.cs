@@ -49,31 +49,48 @@ public static class GridLimits
         builder.Services.AddSingleton<TwinQuotas>();
         builder.WebHost.ConfigureKestrel(kestrel => kestrel.Limits.MaxRequestBodySize = limits.MaxRequestBodyBytes);
         builder.Services.Configure<GridAuthenticationOptions>(GridAuthenticationHandler.SchemeName, o => o.MaxSignedBodyBytes = limits.MaxRequestBodyBytes);
+        // Built once: the partition of each request is looked up without a string or a closure made for it.
+        Func<Caller, TokenBucketRateLimiterOptions> signedIn = _ => Bucket(limits.TwinRequestsPerSecond, limits.TwinBurst);
+        Func<Caller, TokenBucketRateLimiterOptions> anonymous = _ => Bucket(limits.AnonymousRequestsPerSecondPerIp, limits.AnonymousBurstPerIp);
         builder.Services.AddRateLimiter(rate =>
         {
-            rate.GlobalLimiter = PartitionedRateLimiter.Create<HttpContext, string>(http => Partition(http, limits));
+            rate.GlobalLimiter = PartitionedRateLimiter.Create<HttpContext, Caller>(http => Partition(http, limits, signedIn, anonymous));
             rate.OnRejected = OnRejectedAsync;
         });
         return builder;
     }
 
-    private static RateLimitPartition<string> Partition(HttpContext http, GridLimitsOptions limits)
+    private static RateLimitPartition<Caller> Partition(
+        HttpContext http, GridLimitsOptions limits, Func<Caller, TokenBucketRateLimiterOptions> signedIn, Func<Caller, TokenBucketRateLimiterOptions> anonymous)
     {
         if (!limits.RateLimiting)
         {
-            return RateLimitPartition.GetNoLimiter("off");
+            return RateLimitPartition.GetNoLimiter(Caller.Off);
         }
 
         var user = http.User;
-        var caller = user.Id(GridClaims.TwinId) is { } twin ? $"twin:{twin}"
-            : user.Id(GridClaims.NodeId) is { } node ? $"node:{node}"
-            : user.Identity?.IsAuthenticated == true ? "operator"
+        Caller? caller = user.Id(GridClaims.TwinId) is { } twin ? new(CallerKind.Twin, twin, null)
+            : user.Id(GridClaims.NodeId) is { } node ? new(CallerKind.Node, node, null)
+            : user.Identity?.IsAuthenticated == true ? new(CallerKind.Operator, 0, null)
             : null;
-        return caller is not null
-            ? RateLimitPartition.GetTokenBucketLimiter(caller, _ => Bucket(limits.TwinRequestsPerSecond, limits.TwinBurst))
-            : RateLimitPartition.GetTokenBucketLimiter(
-                "ip:" + (http.Connection.RemoteIpAddress ?? IPAddress.None),
-                _ => Bucket(limits.AnonymousRequestsPerSecondPerIp, limits.AnonymousBurstPerIp));
+        return caller is { } known
+            ? RateLimitPartition.GetTokenBucketLimiter(known, signedIn)
+            : RateLimitPartition.GetTokenBucketLimiter(new Caller(CallerKind.Ip, 0, http.Connection.RemoteIpAddress ?? IPAddress.None), anonymous);
+    }
+
+    /// <summary>Who a rate limit partition is for: a twin, node or the operator by id, an anonymous caller by address.</summary>
+    private readonly record struct Caller(CallerKind Kind, long Id, IPAddress? Address)
+    {
+        public static readonly Caller Off = new(CallerKind.Off, 0, null);
+    }
+
+    private enum CallerKind : byte
+    {
+        Off,
+        Twin,
+        Node,
+        Operator,
+        Ip,
     }
 
     private static TokenBucketRateLimiterOptions Bucket(int perSecond, int burst)
