@@ -18,8 +18,18 @@ public enum NodeCertification
     Certified,
 }
 
+/// <summary>Where a node stands; coordinates (degrees) when known, for <c>constraints.near</c>.</summary>
 [GenerateSerializer, SuppressReferenceTracking, Immutable, Alias("grid.location")]
-public sealed record Location([property: Id(0)] string Country, [property: Id(1)] string City);
+public sealed record Location([property: Id(0)] string Country, [property: Id(1)] string City)
+{
+    /// <summary>Latitude in degrees (-90..90); null when not known.</summary>
+    [Id(2), System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
+    public double? Latitude { get; init; }
+
+    /// <summary>Longitude in degrees (-180..180); null when not known.</summary>
+    [Id(3), System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
+    public double? Longitude { get; init; }
+}
 
 [GenerateSerializer, SuppressReferenceTracking, Immutable, Alias("grid.node-registration")]
 public sealed record NodeRegistration(
@@ -29,7 +39,20 @@ public sealed record NodeRegistration(
     [property: Id(3)] Location Location,
     [property: Id(4)] NodeCertification Certification,
     [property: Id(5)] string NodeKeyHash,
-    [property: Id(6)] string? PublicKey = null);
+    [property: Id(6)] string? PublicKey = null)
+{
+    /// <summary>The GPUs the farmer declared at registration (an agent's report replaces them).</summary>
+    [Id(7)] public ImmutableArray<GpuDevice> Gpus { get; init; } = [];
+
+    /// <summary>Value equality with the GPU list by content (a retried registration carries a new array).</summary>
+    public bool Equals(NodeRegistration? other) =>
+        other is not null
+        && FarmId == other.FarmId && TwinId == other.TwinId && Resources == other.Resources && Location == other.Location
+        && Certification == other.Certification && NodeKeyHash == other.NodeKeyHash && PublicKey == other.PublicKey
+        && (Gpus.IsDefault ? [] : Gpus).AsSpan().SequenceEqual((other.Gpus.IsDefault ? [] : other.Gpus).AsSpan());
+
+    public override int GetHashCode() => HashCode.Combine(FarmId, TwinId, Resources, Location, NodeKeyHash);
+}
 
 /// <summary>What a node holds for one reservation at one placement epoch.</summary>
 [GenerateSerializer, SuppressReferenceTracking, Immutable, Alias("grid.allocation")]
@@ -41,7 +64,11 @@ public sealed record Allocation(
     [property: Id(4)] ImmutableArray<FarmIp> PublicIps,
     [property: Id(5)] string? AntiAffinityGroup,
     [property: Id(6)] ImmutableArray<WorkloadAssignment> Workloads,
-    [property: Id(7)] DateTimeOffset AllocatedAt);
+    [property: Id(7)] DateTimeOffset AllocatedAt)
+{
+    /// <summary>The ids of the node's GPUs this allocation holds (one reservation per GPU).</summary>
+    [Id(8)] public ImmutableArray<string> GpuIds { get; init; } = [];
+}
 
 /// <summary>A request to a node grain to hold capacity for a reservation at an epoch.</summary>
 [GenerateSerializer, SuppressReferenceTracking, Immutable, Alias("grid.allocation-request")]
@@ -51,7 +78,11 @@ public sealed record AllocationRequest(
     [property: Id(2)] long TwinId,
     [property: Id(3)] Capacity Resources,
     [property: Id(4)] string? AntiAffinityGroup,
-    [property: Id(5)] ImmutableArray<WorkloadAssignment> Workloads);
+    [property: Id(5)] ImmutableArray<WorkloadAssignment> Workloads)
+{
+    /// <summary>GPU models the reservation accepts (<see cref="GpuDevice.Matches"/>); empty: any GPU.</summary>
+    [Id(6)] public ImmutableArray<string> GpuModels { get; init; } = [];
+}
 
 /// <summary>What a reservation holds on a node at an epoch (or older): the key of a release.</summary>
 [GenerateSerializer, Immutable, Alias("grid.held-placement")]
@@ -73,7 +104,11 @@ public sealed record AllocationResult(
     [property: Id(0)] AllocationOutcome Outcome,
     [property: Id(1)] ImmutableArray<FarmIp> PublicIps,
     [property: Id(2)] NodeSummary? Summary,
-    [property: Id(3)] CapacityUnit? Shortfall = null);
+    [property: Id(3)] CapacityUnit? Shortfall = null)
+{
+    /// <summary>The GPUs the allocation holds.</summary>
+    [Id(4)] public ImmutableArray<string> GpuIds { get; init; } = [];
+}
 
 /// <summary>
 /// The soft, schedulable picture of a node kept by the capacity index: enough to filter and score without
@@ -106,6 +141,15 @@ public sealed record NodeSummary(
 {
     /// <summary>What the node can run, as its agent last reported (<see cref="NodeFeatures"/>): placement filters on it.</summary>
     [Id(18)] public ImmutableArray<string> Features { get; init; } = [];
+
+    /// <summary>The node's GPUs, each with the reservation holding it (null: free).</summary>
+    [Id(19)] public ImmutableArray<GpuDevice> Gpus { get; init; } = [];
+
+    /// <summary>Quarantined (its workloads kept failing): no new placements, moves avoid it.</summary>
+    [Id(20)] public bool Quarantined { get; init; }
+
+    /// <summary>Failures counted against the node within the quarantine window: placement ranks it lower.</summary>
+    [Id(21)] public int RecentFailures { get; init; }
 }
 
 /// <summary>The owner's view of a node.</summary>
@@ -132,4 +176,13 @@ public sealed record NodeInfo(
 
     /// <summary>The address its published ports are reached at, as its agent last reported.</summary>
     [Id(16)] public string? Address { get; init; }
+
+    /// <summary>The node's GPUs, each with the reservation holding it (null: free).</summary>
+    [Id(17)] public ImmutableArray<GpuDevice> Gpus { get; init; } = [];
+
+    /// <summary>Quarantined (its workloads kept failing): no new placements until the farmer clears it.</summary>
+    [Id(18)] public bool Quarantined { get; init; }
+
+    /// <summary>Failures counted against the node within the quarantine window.</summary>
+    [Id(19)] public int RecentFailures { get; init; }
 }

@@ -165,6 +165,9 @@ public sealed record WorkloadAssignment(
 
     /// <summary>Credentials for the image pull, when the tenant gave some; held in memory by the controller, never stored.</summary>
     [Id(5)] public PullCredentials? Auth { get; init; }
+
+    /// <summary>The GPUs of the node its reservation holds (the agent passes them as <c>GRID_GPU_IDS</c> and devices).</summary>
+    [Id(6)] public ImmutableArray<string> GpuIds { get; init; } = [];
 }
 
 [GenerateSerializer, SuppressReferenceTracking, Immutable, Alias("grid.workload-info")]
@@ -239,6 +242,15 @@ public sealed record Heartbeat(
 
     /// <summary>What this gateway's health checks saw of each destination (sent when it changes).</summary>
     [Id(7)] public ImmutableArray<DestinationHealth>? Health { get; init; }
+
+    /// <summary>The GPUs the agent found (or was given with <c>--gpu</c>); null when it has none to report.</summary>
+    [Id(8)] public ImmutableArray<GpuDevice>? Gpus { get; init; }
+
+    /// <summary>The node's latitude from the agent's configuration; null when not configured.</summary>
+    [Id(9)] public double? Latitude { get; init; }
+
+    /// <summary>The node's longitude from the agent's configuration; null when not configured.</summary>
+    [Id(10)] public double? Longitude { get; init; }
 }
 
 /// <summary>A heartbeat's answer: the workloads this node should run (pull model).</summary>

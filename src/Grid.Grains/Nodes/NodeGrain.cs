@@ -38,6 +38,7 @@ public sealed partial class NodeGrain(
     private long _uptime;
     private NodeCapacity? _allocations;
     private NodeOrphanCheck? _orphans;
+    private NodeQuarantine? _quarantine; // NodeGrain.Marketplace.cs
     private NodeSummaryPublisher? _summaries;
     private WorkloadReportForwarder? _reports;
     private IFarmGrain? _farm;
@@ -56,7 +57,9 @@ public sealed partial class NodeGrain(
     /// <summary>The ledger over the durable allocations, built again when a registration replaces the state.</summary>
     private NodeCapacity Allocations => _allocations is { } held && held.IsOver(state.State.Allocations)
         ? held
-        : _allocations = new NodeCapacity(state.State.Registration?.Resources ?? Capacity.Zero, state.State.CpuOvercommit, state.State.Allocations);
+        : _allocations = new NodeCapacity(state.State.Registration?.Resources ?? Capacity.Zero, state.State.CpuOvercommit, state.State.Allocations)
+            { Gpus = state.State.EffectiveGpus() };
+
 
     private NodeSummaryPublisher Summaries =>
         _summaries ??= new(NodeId, view, GrainFactory.GetGrain<ICapacityIndexGrain>(index.Value.ShardOf(NodeId)));
@@ -249,7 +252,8 @@ public sealed partial class NodeGrain(
         _uptime = heartbeat.Uptime;
         metrics.Heartbeat();
         await Summaries.BeatAsync(now);
-        var featuresChanged = state.State.ChangeFeatures(heartbeat.Features, heartbeat.Address);
+        var featuresChanged = state.State.ChangeFeatures(heartbeat.Features, heartbeat.Address) | ChangeDevices(heartbeat);
+
         if (state.State.Status != NodeStatus.Up)
         {
             await SetStatusAsync(NodeStatus.Up, now);
@@ -263,6 +267,7 @@ public sealed partial class NodeGrain(
 
         Orphans.RunWhenDue(now, Allocations, held => ReleaseAsync([held], freeIps: false));
         await Reports.ForwardAsync(heartbeat.Workloads, Allocations);
+        await ObserveFailuresAsync(heartbeat, now);
         var routes = await Gateway.SyncAsync(heartbeat);
         var acknowledged = await Gateway.ApplyTrafficAsync(heartbeat, state.State, Writer.WriteAsync);
         return state.State.Answer(_credentials.Attach(Allocations.Desired()), health.Value, _watch.Version) with
@@ -391,7 +396,7 @@ public sealed partial class NodeGrain(
     /// <summary>Versions of this activation (summaries and the agent's watch): above every earlier incarnation's.</summary>
     private void StartIncarnation() => _watch.Start(Summaries.StartIncarnation(state.State.Incarnation));
 
-    private NodeSummary Summary() => Summaries.Next(state.State, Allocations, _lastHeartbeat?.AddSeconds(-_uptime));
+    private NodeSummary Summary() => Summaries.Next(state.State, Allocations, _lastHeartbeat?.AddSeconds(-_uptime), Quarantine.Recent(clock.UtcNow));
 
-    private NodeInfo Info() => state.State.Info(NodeId, Allocations, _lastHeartbeat, _uptime);
+    private NodeInfo Info() => state.State.Info(NodeId, Allocations, _lastHeartbeat, _uptime, Quarantine.Recent(clock.UtcNow));
 }

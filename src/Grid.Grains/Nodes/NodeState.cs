@@ -34,8 +34,53 @@ public sealed class NodeState
     /// <summary>A gateway node's highest traffic report sequence applied: a report resent at or below it is acknowledged, not counted.</summary>
     [Id(13)] public long TrafficApplied { get; set; }
 
+    /// <summary>Quarantined: its workloads kept failing for reasons of its own; no new placements until cleared.</summary>
+    [Id(14)] public bool Quarantined { get; set; }
+
+    /// <summary>When the node was quarantined (null while it is not).</summary>
+    [Id(15)] public DateTimeOffset? QuarantinedAt { get; set; }
+
+    /// <summary>The GPUs its agent last reported; null: the registration's (an agent reported none).</summary>
+    [Id(16)] public GpuDevice[]? Gpus { get; set; }
+
+    /// <summary>Coordinates from the agent's configuration; null: the registration's.</summary>
+    [Id(17)] public double? Latitude { get; set; }
+
+    /// <inheritdoc cref="Latitude"/>
+    [Id(18)] public double? Longitude { get; set; }
+
     /// <summary>Counts activations, so summary versions (incarnation, then a counter) only grow whatever the clocks.</summary>
     [Id(20)] public long Incarnation { get; set; }
+
+    /// <summary>The node's GPUs: as its agent reported them, else as registered.</summary>
+    public System.Collections.Immutable.ImmutableArray<GpuDevice> EffectiveGpus() =>
+        Gpus is { } reported ? [.. reported] : Registration?.Gpus is { IsDefault: false } registered ? registered : [];
+
+    /// <summary>Where the node stands: the registration's place, with the agent's coordinates when it has some.</summary>
+    public Location EffectiveLocation()
+    {
+        var registered = Registration!.Location;
+        return Latitude is { } lat && Longitude is { } lon ? registered with { Latitude = lat, Longitude = lon } : registered;
+    }
+
+    /// <summary>Takes the GPUs and coordinates an agent reported (null: it said nothing); true when they changed.</summary>
+    public bool ChangeDevices(IReadOnlyCollection<GpuDevice>? gpus, double? latitude, double? longitude)
+    {
+        var changed = false;
+        if (gpus is not null && (Gpus is null || !gpus.SequenceEqual(Gpus)))
+        {
+            Gpus = [.. gpus];
+            changed = true;
+        }
+
+        if (latitude is { } lat && longitude is { } lon && (lat != Latitude || lon != Longitude))
+        {
+            (Latitude, Longitude) = (lat, lon);
+            changed = true;
+        }
+
+        return changed;
+    }
 
     /// <summary>Up, not draining and past the rejoin delay: the node takes new placements.</summary>
     public bool IsSchedulable(DateTimeOffset now) =>
@@ -89,7 +134,7 @@ public sealed class NodeState
                 lastHeartbeat);
 
     /// <summary>The owner's view of the node (registered), with the soft state of its activation.</summary>
-    public NodeInfo Info(long nodeId, NodeCapacity held, DateTimeOffset? lastHeartbeat, long uptime)
+    public NodeInfo Info(long nodeId, NodeCapacity held, DateTimeOffset? lastHeartbeat, long uptime, int recentFailures)
     {
         var registration = Registration!;
         var used = held.Used();
@@ -99,11 +144,11 @@ public sealed class NodeState
             registration.TwinId,
             VisibleStatus(),
             Draining,
-            registration.Location,
+            EffectiveLocation(),
             registration.Certification,
-            registration.Resources,
+            held.Total,
             used,
-            CapacityMath.Free(registration.Resources, used, CpuOvercommit),
+            CapacityMath.Free(held.Total, used, CpuOvercommit),
             [.. held.Allocations.OrderBy(a => a.ReservationId)],
             lastHeartbeat,
             uptime,
@@ -112,6 +157,9 @@ public sealed class NodeState
         {
             Features = [.. Features],
             Address = Address,
+            Gpus = held.AnnotatedGpus(),
+            Quarantined = Quarantined,
+            RecentFailures = recentFailures,
         };
     }
 

@@ -36,7 +36,7 @@ public sealed class NodeSummaryPublisher(long nodeId, CapacityView view, ICapaci
         }, new GrainTimerCreationOptions(due, Timeout.InfiniteTimeSpan) { Interleave = true });
 
     /// <summary>The node as the index sees it, at a new version.</summary>
-    public NodeSummary Next(NodeState node, NodeCapacity capacity, DateTimeOffset? bootedAt)
+    public NodeSummary Next(NodeState node, NodeCapacity capacity, DateTimeOffset? bootedAt, int recentFailures = 0)
     {
         var registration = node.Registration!;
         var used = capacity.Used();
@@ -47,9 +47,9 @@ public sealed class NodeSummaryPublisher(long nodeId, CapacityView view, ICapaci
             node.Status,
             node.Draining,
             node.RejoinAt,
-            registration.Resources,
-            CapacityMath.Free(registration.Resources, used, node.CpuOvercommit),
-            registration.Location,
+            capacity.Total,
+            CapacityMath.Free(capacity.Total, used, node.CpuOvercommit),
+            node.EffectiveLocation(),
             registration.Certification,
             capacity.AntiAffinityKeys(),
             ++_version,
@@ -61,6 +61,9 @@ public sealed class NodeSummaryPublisher(long nodeId, CapacityView view, ICapaci
             capacity.WorkloadCount())
         {
             Features = [.. node.Features],
+            Gpus = capacity.AnnotatedGpus(),
+            Quarantined = node.Quarantined,
+            RecentFailures = recentFailures,
         };
     }
 

@@ -1,4 +1,5 @@
 using System.Collections.Immutable;
+using Grid.Nodes;
 
 namespace Grid.Scheduling;
 
@@ -20,6 +21,13 @@ public static class PlacementFilter
     public const string InsufficientIpv4 = "insufficient ipv4";
     public const string OverMaxPrice = "over max price";
     public const string MissingFeature = "missing feature";
+    public const string Quarantined = "quarantined";
+    public const string TooFar = "too far";
+    public const string NoCoordinates = "no coordinates";
+    public const string NoMatchingGpu = "no matching gpu";
+
+    /// <summary>Score taken off per failure counted against a node: below every healthy node of any strategy.</summary>
+    public const double FailurePenalty = 10;
 
     /// <summary>Passed every filter but was not tried within the attempt bound (it changed under us).</summary>
     public const string Busy = "contended";
@@ -54,6 +62,11 @@ public static class PlacementFilter
             return OtherCountry;
         }
 
+        if (constraints.Near is { } near && NearReject(node, near) is { } far)
+        {
+            return far;
+        }
+
         if (constraints.Certified == true && node.Certification != NodeCertification.Certified)
         {
             return NotCertified;
@@ -79,9 +92,20 @@ public static class PlacementFilter
             return Rejoining;
         }
 
+        if (node.Quarantined)
+        {
+            return Quarantined;
+        }
+
         if (CapacityMath.FirstShortfall(node.Free, request.Resources) is { } unit)
         {
             return Insufficient(unit);
+        }
+
+        if (request.Resources.Gpu > 0 && !constraints.GpuModels.IsDefaultOrEmpty
+            && GpuPool.FreeMatching(node.Gpus, constraints.GpuModels) < request.Resources.Gpu)
+        {
+            return NoMatchingGpu;
         }
 
         if (constraints.AntiAffinityGroup is { } group && node.AntiAffinityKeys.Contains(AntiAffinity.Key(request.TwinId, group)))
@@ -91,6 +115,13 @@ public static class PlacementFilter
 
         return null;
     }
+
+    /// <summary>Why <paramref name="node"/> is out of reach of <paramref name="near"/> (no coordinates, too far), or null.</summary>
+    public static string? NearReject(NodeSummary node, NearConstraint near) =>
+        GreatCircle.DistanceKm(node.Location, near) is not { } km ? NoCoordinates : km > near.MaxKm ? TooFar : null;
+
+    /// <summary>How much lower a node ranks for the failures counted against it (quarantine's first step).</summary>
+    public static double Penalty(NodeSummary node) => node.RecentFailures * FailurePenalty;
 
     /// <summary>True when <paramref name="node"/> reported every one of <paramref name="features"/> (none asked: true).</summary>
     public static bool HasFeatures(NodeSummary node, ImmutableArray<string> features)
