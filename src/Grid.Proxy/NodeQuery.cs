@@ -57,7 +57,7 @@ public static class NodeQuery
         ["rent_contract_id"] = _ => 0,
         ["rented"] = _ => 0,
         ["rentable"] = _ => 0,
-        ["num_gpu"] = _ => 0,
+        ["num_gpu"] = r => r.Node.Gpus.IsDefault ? 0 : r.Node.Gpus.Length,
         ["extra_fee"] = _ => 0,
         ["price_usd"] = _ => 0,
     };
@@ -232,6 +232,11 @@ public static class NodeQuery
             FarmIds = query.NaturalList("farm_ids"),
             NodeIds = query.NaturalList("node_ids"),
             Excluded = query.NaturalList("excluded"),
+            HasGpu = query.Bool("has_gpu"),
+            GpuAvailable = query.Bool("gpu_available"),
+            GpuVendorName = query.Text("gpu_vendor_name"),
+            GpuDeviceName = query.Text("gpu_device_name"),
+            MinNumGpu = query.Natural("num_gpu"),
         };
         if (query.OneOf("status", Statuses) is { } statuses)
         {
@@ -256,14 +261,14 @@ public static class NodeQuery
     }
 
     /// <summary>
-    /// Filters on what this grid does not have (public config, dedicated farms, renting, GPUs, prices, regions,
+    /// Filters on what this grid does not have (public config, dedicated farms, renting, GPU PCI ids, prices, regions,
     /// features): every node has the neutral value, so a filter asking for it keeps all nodes and any other keeps none.
     /// Every one is read (and so validated) even once one is found.
     /// </summary>
     private static bool AsksForWhatNoNodeHas(ProxyQuery query)
     {
         var none = false;
-        foreach (var name in (string[])["ipv4", "ipv6", "domain", "dedicated", "in_dedicated_farm", "rentable", "rented", "has_gpu", "gpu_available", "has_ipv6"])
+        foreach (var name in (string[])["ipv4", "ipv6", "domain", "dedicated", "in_dedicated_farm", "rentable", "rented", "has_ipv6"])
         {
             none |= query.Bool(name) == true;
         }
@@ -275,8 +280,8 @@ public static class NodeQuery
 
         // Nothing is rented and no farm is dedicated: every node is available to every twin.
         query.Natural("available_for");
-        none |= query.Natural("num_gpu") is > 0;
-        foreach (var name in (string[])["gpu_device_id", "gpu_device_name", "gpu_vendor_id", "gpu_vendor_name", "region"])
+        // GPUs are listed by name (the vendor's and device's numeric PCI ids are not kept): an id filter matches none.
+        foreach (var name in (string[])["gpu_device_id", "gpu_vendor_id", "region"])
         {
             none |= query.Text(name) is not null;
         }

@@ -52,6 +52,12 @@ public sealed class BillingOptions
     /// </summary>
     public long NamePrice { get; set; } = PriceList.Default.Name!.Value;
 
+    /// <summary>
+    /// Minor units per GPU-hour a reservation's GPUs cost (billed per second on a <c>gpu</c> line of their own, the
+    /// farmer paid the share as for other lines). Grid-wide. Default: 1,000,000 (0.1 per GPU-hour).
+    /// </summary>
+    public long GpuPrice { get; set; } = 1_000_000;
+
     /// <summary>Billing shard grains, each holding a reminder and driving its buckets. Default: 4.</summary>
     public int Shards { get; set; } = 4;
 

@@ -28,6 +28,9 @@ public sealed class PriceBook(IOptions<BillingOptions> options)
     public long PriceOf(NodeSummary node, Capacity resources) =>
         Pricing.PricePerHour(resources, For(node.FarmId), node.Certification == NodeCertification.Certified);
 
+    /// <summary>Minor units per hour for the GPUs of <paramref name="resources"/> (<c>Grid:Billing:GpuPrice</c> each, grid-wide).</summary>
+    public long GpuPriceOf(Capacity resources) => resources.Gpu <= 0 ? 0 : checked(options.Value.GpuPrice * resources.Gpu);
+
     /// <summary>Takes a newer set; an older one (a slow refresh racing a change) is ignored.</summary>
     public void Apply(PriceListSet set)
     {

@@ -120,6 +120,13 @@ public static class PlacementFilter
     public static string? NearReject(NodeSummary node, NearConstraint near) =>
         GreatCircle.DistanceKm(node.Location, near) is not { } km ? NoCoordinates : km > near.MaxKm ? TooFar : null;
 
+    /// <summary>
+    /// The first key of a node's rank: minus its distance in whole km for a request with <c>constraints.near</c> (the
+    /// nearest first; the strategy's score breaks ties), 0 for every node otherwise.
+    /// </summary>
+    public static double Proximity(NodeSummary node, PlacementConstraints constraints) =>
+        constraints.Near is { } near && GreatCircle.DistanceKm(node.Location, near) is { } km ? -GreatCircle.Rank(km) : 0;
+
     /// <summary>How much lower a node ranks for the failures counted against it (quarantine's first step).</summary>
     public static double Penalty(NodeSummary node) => node.RecentFailures * FailurePenalty;
 

@@ -83,8 +83,14 @@ public static class PricesApi
             return Problems.Unplaceable(report!);
         }
 
-        var price = book.PriceOf(node, request.Resources);
-        return TypedResults.Ok(new Quote(node.NodeId, price, Pricing.PriceFor(price, QuoteDays), options.Value.Currency));
+        // The quote's price is the whole hour's: the node's capacity and the GPUs (billed on a line of their own).
+        var gpuPrice = book.GpuPriceOf(request.Resources);
+        var price = book.PriceOf(node, request.Resources) + gpuPrice;
+        return TypedResults.Ok(new Quote(node.NodeId, price, Pricing.PriceFor(price, QuoteDays), options.Value.Currency)
+        {
+            DistanceKm = request.Constraints.Near is { } near && GreatCircle.DistanceKm(node.Location, near) is { } km ? Math.Round(km, 1) : null,
+            GpuPricePerHour = gpuPrice,
+        });
     }
 
     public static async Task<Results<Ok<FarmEarnings>, ValidationProblem, ProblemHttpResult>> GetEarnings(

@@ -11,6 +11,9 @@ public static class Problems
     public static ProblemHttpResult Unauthorized(string detail) =>
         TypedResults.Problem(title: "Unauthorized", detail: detail, statusCode: StatusCodes.Status401Unauthorized);
 
+    public static ProblemHttpResult Forbidden(string detail) =>
+        TypedResults.Problem(title: "Forbidden", detail: detail, statusCode: StatusCodes.Status403Forbidden);
+
     public static ProblemHttpResult Conflict(string title, string detail) =>
         TypedResults.Problem(title: title, detail: detail, statusCode: StatusCodes.Status409Conflict);
 
@@ -24,5 +27,7 @@ public static class Problems
             {
                 ["totalNodes"] = report.TotalNodes,
                 ["rejections"] = report.Rejections,
+                ["maxKm"] = report.MaxKm,
+                ["nearestFittingKm"] = report.NearestFittingKm is { } km ? Math.Round(km, 1) : null,
             });
 }
