@@ -18,12 +18,15 @@ public sealed record GpuDevice(
     [Id(4), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public long? ReservationId { get; init; }
 
     /// <summary>
-    /// True when <paramref name="model"/> names this GPU: a case-insensitive part of its device name, or of its vendor
-    /// and device names together (<c>A100</c>, <c>NVIDIA A100</c>, <c>RTX 4090</c>).
+    /// True when <paramref name="model"/> names this GPU: every word of it is a case-insensitive part of the vendor or
+    /// device name (<c>A100</c>, <c>NVIDIA A100</c>, <c>RTX 4090</c> all name "NVIDIA Corporation", "GA100 [A100 PCIe 40GB]").
     /// </summary>
-    public bool Matches(string model) =>
-        Device.Contains(model, StringComparison.OrdinalIgnoreCase)
-        || $"{Vendor} {Device}".Contains(model, StringComparison.OrdinalIgnoreCase);
+    public bool Matches(string model)
+    {
+        var words = model.Split(' ', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        return words.Length > 0 && words.All(word =>
+            Device.Contains(word, StringComparison.OrdinalIgnoreCase) || Vendor.Contains(word, StringComparison.OrdinalIgnoreCase));
+    }
 }
 
 /// <summary>
