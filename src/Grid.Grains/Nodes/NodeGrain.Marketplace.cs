@@ -28,7 +28,15 @@ public sealed partial class NodeGrain
     /// <summary>Counts the heartbeat's failures of the node's own; quarantines it (durably) when they reach the threshold.</summary>
     private async Task ObserveFailuresAsync(Heartbeat heartbeat, DateTimeOffset now)
     {
-        var change = Quarantine.Observe(state.State, heartbeat.Workloads, now);
+        // Only the workloads the node holds at the epoch reported count: a report of another's is not its failure.
+        var failing = heartbeat.Workloads.Where(QuarantineCounter.IsFailure).ToList();
+        if (failing.Count > 0)
+        {
+            var held = Allocations.WorkloadEpochs();
+            failing.RemoveAll(r => !held.TryGetValue(r.WorkloadId, out var epoch) || epoch != r.Epoch);
+        }
+
+        var change = Quarantine.Observe(state.State, failing, now);
         if (change == QuarantineChange.Quarantined)
         {
             await Writer.WriteAsync();

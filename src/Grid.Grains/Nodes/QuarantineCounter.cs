@@ -61,7 +61,7 @@ public sealed class QuarantineCounter(int threshold, TimeSpan window)
         _counted.Clear();
     }
 
-    // A failed state, or a restart with a reason (the agent's crash-loop: it restarts what could not start).
-    private static bool IsFailure(WorkloadReport report) =>
+    /// <summary>A failed state, or a restart with a reason (the agent's crash-loop: it restarts what could not start).</summary>
+    public static bool IsFailure(WorkloadReport report) =>
         report.State == WorkloadState.Failed || (report.Restarts > 0 && report.Reason is not null);
 }
