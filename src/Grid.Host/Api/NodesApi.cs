@@ -33,7 +33,7 @@ public static class NodesApi
             .RequireGridRole(GridPolicies.Farmer);
         nodes.MapDelete("/{nodeId:long}/quarantine", NodeQuarantineApi.Clear).WithName("ClearNodeQuarantine")
             .WithSummary("End a node's quarantine (its farmer or the operator): it takes new placements again.")
-            .RequireGridRole(GridPolicies.Member);
+            .RequireGridRole(GridPolicies.FarmerOrOperator);
         nodes.MapPost("/{nodeId:long}/heartbeat", Heartbeat).WithName("NodeHeartbeat")
             .WithSummary("Node agent heartbeat, signed with the node's Ed25519 key (or Bearer node key); answers the workloads the node should run.")
             .RequireGridRole(GridPolicies.Node);

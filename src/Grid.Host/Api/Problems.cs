@@ -11,9 +11,6 @@ public static class Problems
     public static ProblemHttpResult Unauthorized(string detail) =>
         TypedResults.Problem(title: "Unauthorized", detail: detail, statusCode: StatusCodes.Status401Unauthorized);
 
-    public static ProblemHttpResult Forbidden(string detail) =>
-        TypedResults.Problem(title: "Forbidden", detail: detail, statusCode: StatusCodes.Status403Forbidden);
-
     public static ProblemHttpResult Conflict(string title, string detail) =>
         TypedResults.Problem(title: title, detail: detail, statusCode: StatusCodes.Status409Conflict);
 

@@ -38,13 +38,25 @@ public sealed partial class Validation
                 Add($"{field}[{i}].id", $"'{id}' is listed twice.");
             }
 
-            var vendor = Name($"{field}[{i}].vendor", gpu?.Vendor, 128);
-            var device = Name($"{field}[{i}].device", gpu?.Device, 128);
+            var vendor = DeviceName($"{field}[{i}].vendor", gpu?.Vendor);
+            var device = DeviceName($"{field}[{i}].device", gpu?.Device);
             var memory = Amount($"{field}[{i}].memory", gpu?.Memory, 0, MaxGpuMemory, required: false);
             devices.Add(new GpuDevice(id ?? "", vendor, device, memory));
         }
 
         return devices.ToImmutable();
+    }
+
+    /// <summary>A vendor or device name as the PCI ID database spells it ("Advanced Micro Devices, Inc. [AMD/ATI]"): 1-128 printable characters.</summary>
+    public string DeviceName(string field, string? value)
+    {
+        if (string.IsNullOrWhiteSpace(value) || value.Length > 128 || value.Any(char.IsControl))
+        {
+            Add(field, "is required: 1-128 printable characters.");
+            return "";
+        }
+
+        return value.Trim();
     }
 
     /// <summary>Latitude and longitude given together, on the globe; null when neither is given. <paramref name="prefix"/>: <c>location.</c> or none.</summary>
@@ -108,7 +120,7 @@ public sealed partial class Validation
 
         for (var i = 0; i < models.Length; i++)
         {
-            Name($"{field}[{i}]", models[i], 128);
+            DeviceName($"{field}[{i}]", models[i]);
         }
 
         return [.. models.Where(m => !string.IsNullOrWhiteSpace(m)).Select(m => m.Trim()).Distinct(StringComparer.OrdinalIgnoreCase)];
