@@ -177,12 +177,14 @@ public sealed record NodeInfo(
     /// <summary>The address its published ports are reached at, as its agent last reported.</summary>
     [Id(16)] public string? Address { get; init; }
 
+    // The marketplace's fields are written first in JSON: the node's answer ends with its features and address, as it did.
+
     /// <summary>The node's GPUs, each with the reservation holding it (null: free).</summary>
-    [Id(17)] public ImmutableArray<GpuDevice> Gpus { get; init; } = [];
+    [Id(17), System.Text.Json.Serialization.JsonPropertyOrder(-1)] public ImmutableArray<GpuDevice> Gpus { get; init; } = [];
 
     /// <summary>Quarantined (its workloads kept failing): no new placements until the farmer clears it.</summary>
-    [Id(18)] public bool Quarantined { get; init; }
+    [Id(18), System.Text.Json.Serialization.JsonPropertyOrder(-1)] public bool Quarantined { get; init; }
 
     /// <summary>Failures counted against the node within the quarantine window.</summary>
-    [Id(19)] public int RecentFailures { get; init; }
+    [Id(19), System.Text.Json.Serialization.JsonPropertyOrder(-1)] public int RecentFailures { get; init; }
 }
