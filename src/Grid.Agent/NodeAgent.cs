@@ -70,7 +70,13 @@ public sealed partial class NodeAgent(AgentOptions options, ILogger<NodeAgent>? 
             LogFeatureMissing(feature, why);
         }
 
-        var link = _link = new ControllerLink(options, new GridApiClient(_http), _time, _logger) { Features = features.Features, Address = address };
+        var gpus = options.Gpus.Count > 0 ? [.. options.Gpus] : await Devices.GpuDetector.DetectAsync(cancellationToken: loop.Token);
+        var link = _link = new ControllerLink(options, new GridApiClient(_http), _time, _logger)
+        {
+            Features = features.Features,
+            Address = address,
+            Gpus = gpus.IsEmpty ? null : gpus,
+        };
         var supervisor = _supervisor = new WorkloadSupervisor(
             Runtimes(features, address),
             new RestartPolicy(options.RestartBackoffInitial, options.RestartBackoffMax),

@@ -37,6 +37,9 @@ internal sealed partial class ControllerLink(AgentOptions options, GridApiClient
     /// <summary>The address published ports are reached at, sent with every heartbeat; null when unknown.</summary>
     public string? Address { get; init; }
 
+    /// <summary>The node's GPUs, sent with every heartbeat; null when it has none to tell (the registration's stand).</summary>
+    public ImmutableArray<GpuDevice>? Gpus { get; init; }
+
     /// <summary>Completes when the long-poll saw the desired workloads change; see <see cref="TakeDesiredChange"/>.</summary>
     public Task DesiredChanged => _desiredChanged.Task;
 
@@ -75,7 +78,14 @@ internal sealed partial class ControllerLink(AgentOptions options, GridApiClient
 
         try
         {
-            var heartbeat = new Heartbeat(uptime, reports) { Features = Features, Address = Address };
+            var heartbeat = new Heartbeat(uptime, reports)
+            {
+                Features = Features,
+                Address = Address,
+                Gpus = Gpus,
+                Latitude = options.Latitude,
+                Longitude = options.Longitude,
+            };
             heartbeat = gateway?.AddTo(heartbeat) ?? heartbeat;
             response = await api.HeartbeatAsync(options.NodeId, options.NodeKey, heartbeat, deadline.Token, options.SigningKey);
         }
