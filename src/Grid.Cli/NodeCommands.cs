@@ -4,13 +4,14 @@ using Grid.Client;
 
 namespace Grid.Cli;
 
-/// <summary><c>grid nodes register|list|show|drain|undrain</c>.</summary>
+/// <summary><c>grid nodes register|list|show|drain|undrain|unquarantine</c>.</summary>
 internal static class NodeCommands
 {
     private static readonly (string, string)[] s_columns =
     [
         ("ID", "nodeId"), ("FARM", "farmId"), ("STATUS", "status"), ("DRAINING", "draining"), ("COUNTRY", "location.country"),
         ("CRU", "total.cru"), ("FREE CRU", "free.cru"), ("FREE MRU", "free.mru"), ("FREE SRU", "free.sru"), ("FREE HRU", "free.hru"),
+        ("GPU", "total.gpu"), ("FREE GPU", "free.gpu"), ("LAT", "location.latitude"), ("LON", "location.longitude"), ("QUARANTINED", "quarantined"),
     ];
 
     public static Command Build()
@@ -32,7 +33,10 @@ internal static class NodeCommands
         var undrain = new Command("undrain", "End a drain: the node takes placements again") { id };
         undrain.SetApiAction((parse, api, ct) => api.UndrainNodeAsync(parse.GetValue(id), ct), (output, _) => output.WriteLine("drain ended"));
 
-        return new Command("nodes", "Farmer machines") { Register(), list, show, drain, undrain };
+        var unquarantine = new Command("unquarantine", "End a node's quarantine: it takes placements again (its farmer or the operator)") { id };
+        unquarantine.SetApiAction((parse, api, ct) => api.ClearQuarantineAsync(parse.GetValue(id), ct), (output, _) => output.WriteLine("quarantine cleared"));
+
+        return new Command("nodes", "Farmer machines") { Register(), list, show, drain, undrain, unquarantine };
     }
 
     private static Command Register()

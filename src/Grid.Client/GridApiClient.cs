@@ -54,6 +54,10 @@ public sealed class GridApiClient(HttpClient http, string? apiKey = null)
     public Task<JsonElement> UndrainNodeAsync(long nodeId, CancellationToken cancellationToken = default) =>
         SendAsync<JsonElement>(HttpMethod.Delete, $"api/v1/nodes/{nodeId}/drain", null, apiKey, cancellationToken);
 
+    /// <summary>Ends a node's quarantine (its farmer or the operator); answers the node.</summary>
+    public Task<JsonElement> ClearQuarantineAsync(long nodeId, CancellationToken cancellationToken = default) =>
+        SendAsync<JsonElement>(HttpMethod.Delete, $"api/v1/nodes/{nodeId}/quarantine", null, apiKey, cancellationToken);
+
     /// <summary>
     /// Sends a node's heartbeat, signed with the node's Ed25519 <paramref name="signingKey"/> when given, else
     /// carrying the node key; the answer lists its desired workloads.
