@@ -5,7 +5,8 @@ using System.Globalization;
 namespace Grid.Agent.Devices;
 
 /// <summary>
-/// Finds the machine's GPUs: the display-class PCI devices under <c>/sys/bus/pci/devices</c> (class <c>0x03xxxx</c>),
+/// Finds the machine's GPUs: the display-class PCI devices under <c>/sys/bus/pci/devices</c> (class <c>0x03xxxx</c>, not
+/// the boot display),
 /// named from the PCI ID database (<c>pci.ids</c>) where it is installed, and the names and memory <c>nvidia-smi</c>
 /// reports where it runs. The parsing is pure (<see cref="ParsePciIds"/>, <see cref="ParseNvidiaSmi"/>) and tested.
 /// </summary>
@@ -21,7 +22,9 @@ internal static class GpuDetector
         {
             foreach (var dir in Directory.EnumerateDirectories(sysPci).Order(StringComparer.Ordinal))
             {
+                // The display the machine boots on (its console: often a BMC's or a hypervisor's emulated VGA) is not handed out.
                 if (Read(Path.Combine(dir, "class")) is { } cls && cls.StartsWith("0x03", StringComparison.Ordinal)
+                    && Read(Path.Combine(dir, "boot_vga")) != "1"
                     && Read(Path.Combine(dir, "vendor")) is { } vendor && Read(Path.Combine(dir, "device")) is { } device)
                 {
                     found.Add((Path.GetFileName(dir), Hex(vendor), Hex(device)));

@@ -70,6 +70,8 @@ public sealed class GpuDeviceTests : IDisposable
         var pci = Path.Combine(_root.Path, "pci");
         Device(pci, "0000:00:02.0", "0x030000", "0x8086", "0x46a6");   // an Intel display controller
         Device(pci, "0000:00:1f.3", "0x040380", "0x8086", "0x51c8");   // audio: not a GPU
+        Device(pci, "0000:00:01.0", "0x030000", "0x1234", "0x1111");   // the boot display (a hypervisor's VGA): not handed out
+        File.WriteAllText(Path.Combine(pci, "0000:00:01.0", "boot_vga"), "1\n");
         var gpus = await GpuDetector.DetectAsync(pci);
         var gpu = Assert.Single(gpus);
         Assert.Equal("0000:00:02.0", gpu.Id);
