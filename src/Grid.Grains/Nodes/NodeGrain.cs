@@ -60,7 +60,6 @@ public sealed partial class NodeGrain(
         : _allocations = new NodeCapacity(state.State.Registration?.Resources ?? Capacity.Zero, state.State.CpuOvercommit, state.State.Allocations)
             { Gpus = state.State.EffectiveGpus() };
 
-
     private NodeSummaryPublisher Summaries =>
         _summaries ??= new(NodeId, view, GrainFactory.GetGrain<ICapacityIndexGrain>(index.Value.ShardOf(NodeId)));
 
@@ -253,7 +252,6 @@ public sealed partial class NodeGrain(
         metrics.Heartbeat();
         await Summaries.BeatAsync(now);
         var featuresChanged = state.State.ChangeFeatures(heartbeat.Features, heartbeat.Address) | ChangeDevices(heartbeat);
-
         if (state.State.Status != NodeStatus.Up)
         {
             await SetStatusAsync(NodeStatus.Up, now);
