@@ -52,6 +52,12 @@ public sealed record Quote(
 
     /// <summary>The priority asked (0–100).</summary>
     [Id(5)] public int Priority { get; init; } = ReservationPriority.Default;
+
+    /// <summary>Great-circle distance (km) from the request's <c>constraints.near</c> point to the node; null without one.</summary>
+    [Id(6), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public double? DistanceKm { get; init; }
+
+    /// <summary>The GPUs' part of <see cref="PricePerHour"/> (<c>Grid:Billing:GpuPrice</c> per GPU); 0 without GPUs.</summary>
+    [Id(7), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] public long GpuPricePerHour { get; init; }
 }
 
 /// <summary>
@@ -72,6 +78,12 @@ public sealed record BillLine(
     [property: Id(7), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Kind = null,
     [property: Id(8), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] long Bytes = 0)
 {
+    /// <summary>GPUs a <c>gpu</c> line bills (its seconds × GPUs × the GPU-hour price fixed at placement).</summary>
+    [Id(9), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] public int Gpus { get; init; }
+
+    /// <summary><see cref="Kind"/> of the GPUs one node served a reservation (priced per GPU-hour).</summary>
+    public const string GpuKind = "gpu";
+
     /// <summary><see cref="Kind"/> of a name's hours.</summary>
     public const string NameKind = "name";
 

@@ -164,10 +164,18 @@ async function refreshFarmer() {
       el("th", { scope: "row" }, `#${n.nodeId}`), el("td", {}, `#${n.farmId}`), el("td", { class: "node-status" }, status(name)),
       el("td", {}, n.lastHeartbeat ? el("time", { datetime: n.lastHeartbeat }, time(n.lastHeartbeat)) : "never"),
       el("td", { class: "allocations" }, n.allocations.length),
-      el("td", {}, `${n.used.cru} / ${n.total.cru} cores, ${bytes(n.used.mru)} / ${bytes(n.total.mru)}`),
+      el("td", {}, `${n.used.cru} / ${n.total.cru} cores, ${bytes(n.used.mru)} / ${bytes(n.total.mru)}${gpusText(n)}${n.quarantined ? " · quarantined" : ""}`),
       el("td", {}, button));
   }));
   if (state.features.earnings && nodes.length) await refreshEarnings([...new Set(nodes.map((n) => n.farmId))]);
+}
+
+// A node's GPUs (used / total, by model) when it has any: nothing for the many nodes without.
+function gpusText(n) {
+  const gpus = n.gpus || [];
+  if (!gpus.length) return "";
+  const models = [...new Set(gpus.map((g) => g.device))].join(", ");
+  return `, ${gpus.filter((g) => g.reservationId != null).length} / ${gpus.length} GPUs (${models})`;
 }
 
 // Earnings per node and per day over the last 7 days: one call per farm and day, as the API answers per period.
@@ -276,7 +284,7 @@ async function review(event) {
   if (state.features.quotes) {
     try {
       const q = await api("POST", "/api/v1/quotes", body);
-      text += ` Quote: node #${q.nodeId}, ${money(q.pricePerHour, q.currency)} per hour, ${money(q.pricePer30Days, q.currency)} per 30 days`
+      text += ` Quote: node #${q.nodeId}${q.distanceKm != null ? ` (${q.distanceKm} km away)` : ""}, ${money(q.pricePerHour, q.currency)} per hour, ${money(q.pricePer30Days, q.currency)} per 30 days`
         + `${q.spot ? " (spot price)" : ""}, priority ${q.priority ?? body.priority}.`;
     } catch (error) {
       notify(`No quote: ${error.message}`, true);
