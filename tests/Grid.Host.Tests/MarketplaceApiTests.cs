@@ -249,6 +249,50 @@ public sealed class MarketplaceApiTests(GridAppFixture fixture)
         Assert.Equal(HttpStatusCode.Created, (await _grid.ReserveAsync(tenant, Pinned())).Status);
     }
 
+    [Fact]
+    public async Task AWorkloadFailingTheSameWayOnAnotherNodeDoesNotCountAgainstThatNode()
+    {
+        var (_, farmer) = await _grid.CreateTwinAsync("farmer");
+        var farm = await _grid.CreateFarmAsync(farmer);
+        var first = await UpAsync(farmer, farm, 51.05, 3.72);
+        var (_, tenant) = await _grid.CreateTwinAsync();
+        var reservation = (await _grid.ReserveAsync(tenant, new { resources = new { cru = 2, mru = 2 * GiB }, constraints = new { farmIds = new[] { farm } } })).Body!;
+        var id = reservation["reservationId"]!.GetValue<long>();
+        Assert.Equal(first, reservation["nodeId"]!.GetValue<long>());
+        async Task<long> WorkloadAsync(string name) => (await _grid.SendOkAsync(HttpMethod.Post, $"/api/v1/reservations/{id}/workloads", tenant,
+            new { name, type = "process", resources = new { cru = 1, mru = GiB }, process = new { command = "/bin/true" } }, HttpStatusCode.Created))["workloadId"]!.GetValue<long>();
+        var broken = await WorkloadAsync("broken");
+        var other = await WorkloadAsync("other");
+        async Task<int> FailuresAsync(long node) => (await _grid.GetAsync($"/api/v1/nodes/{node}", farmer))["recentFailures"]!.GetValue<int>();
+
+        // The first node to see a failure cannot tell whose it is: it counts.
+        await _grid.HeartbeatAsync(first, _keys[first], new[] { new { workloadId = broken, epoch = 1, state = "failed", reason = "start-failed", message = "cannot start" } });
+        Assert.Equal(1, await FailuresAsync(first));
+
+        // The reservation moves to a second node (a drain), where the same workload fails the same way.
+        var second = await UpAsync(farmer, farm, 51.05, 3.72);
+        await _grid.SendOkAsync(HttpMethod.Post, $"/api/v1/nodes/{first}/drain", farmer, new { maxParallel = 1 }, HttpStatusCode.OK);
+        await Poll.UntilAsync(async () => (await _grid.GetAsync($"/api/v1/reservations/{id}", tenant))["nodeId"]?.GetValue<long>() == second,
+            TimeSpan.FromSeconds(30), "the reservation moved to the second node");
+        await Poll.UntilAsync(async () => (await _grid.GetAsync($"/api/v1/workloads/{other}", tenant))["nodeId"]?.GetValue<long>() == second,
+            TimeSpan.FromSeconds(30), "the workloads follow their reservation");
+        var epoch = (await _grid.GetAsync($"/api/v1/workloads/{broken}", tenant))["epoch"]!.GetValue<long>();
+        await Poll.UntilAsync(async () =>
+        {
+            await _grid.HeartbeatAsync(second, _keys[second], new[]
+            {
+                new { workloadId = broken, epoch, state = "failed", reason = "start-failed", message = "cannot start" },
+                new { workloadId = other, epoch, state = "failed", reason = "start-failed", message = "cannot start" },
+            });
+            return (await _grid.GetAsync($"/api/v1/workloads/{other}", tenant))["state"]!.GetValue<string>() == "failed";
+        }, TimeSpan.FromSeconds(30), "the second node's reports reached the workloads");
+
+        // Its spec fails on every node: not the second node's fault. The other workload failed only here: it counts.
+        Assert.Equal(1, await FailuresAsync(second));
+        await _grid.HeartbeatAsync(second, _keys[second], new[] { new { workloadId = broken, epoch, state = "failed", reason = "start-failed", message = "again" } });
+        Assert.Equal(1, await FailuresAsync(second));
+    }
+
     private static object NodeBody(long farm, double latitude, double longitude, object[] gpus, long cru = 8) => new
     {
         farmId = farm,

@@ -23,6 +23,13 @@ public interface IWorkloadGrain : IGrainWithIntegerKey
     [Alias("Report")]
     Task<bool> ReportAsync(long nodeId, WorkloadReport report);
 
+    /// <summary>
+    /// True when a node other than <paramref name="nodeId"/> reported this workload failed for <paramref name="reason"/>
+    /// (at any placement): the failure is its spec's, and does not count against <paramref name="nodeId"/>.
+    /// </summary>
+    [Alias("FailedElsewhere")]
+    Task<bool> FailedElsewhereAsync(long nodeId, string? reason);
+
     [Alias("Delete")]
     Task DeleteAsync();
 

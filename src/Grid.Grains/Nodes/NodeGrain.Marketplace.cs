@@ -1,3 +1,5 @@
+using Grid.Grains;
+
 namespace Grid.Nodes;
 
 /// <summary>
@@ -29,11 +31,16 @@ public sealed partial class NodeGrain
     private async Task ObserveFailuresAsync(Heartbeat heartbeat, DateTimeOffset now)
     {
         // Only the workloads the node holds at the epoch reported count: a report of another's is not its failure.
-        var failing = heartbeat.Workloads.Where(QuarantineCounter.IsFailure).ToList();
+        var failing = heartbeat.Workloads.Where(Quarantine.Counts).ToList();
         if (failing.Count > 0)
         {
             var held = Allocations.WorkloadEpochs();
             failing.RemoveAll(r => !held.TryGetValue(r.WorkloadId, out var epoch) || epoch != r.Epoch);
+
+            // The same workload failing the same way on another node is its spec's (the tenant's), not this node's.
+            // Asked only for failures not counted yet: a crash-loop asks once per epoch.
+            var elsewhere = await Task.WhenAll(failing.Select(FailedElsewhereAsync));
+            failing = [.. failing.Where((_, i) => !elsewhere[i])];
         }
 
         var change = Quarantine.Observe(state.State, failing, now);
@@ -45,6 +52,21 @@ public sealed partial class NodeGrain
         if (change != QuarantineChange.None)
         {
             PublishSummary();
+        }
+    }
+
+    /// <summary>True when the report's workload failed the same way on another node; also when that cannot be told now (asked again next heartbeat).</summary>
+    private async Task<bool> FailedElsewhereAsync(WorkloadReport report)
+    {
+        try
+        {
+            return await GrainFactory.GetGrain<IWorkloadGrain>(report.WorkloadId).FailedElsewhereAsync(NodeId, report.Reason);
+        }
+        catch (Exception exception)
+        {
+            // The agent reports the failure again with every heartbeat: not counted now, it is asked again then.
+            LogBlameUnknown(logger, exception, NodeId, report.WorkloadId);
+            return true;
         }
     }
 

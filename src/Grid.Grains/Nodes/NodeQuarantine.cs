@@ -29,6 +29,9 @@ public sealed partial class NodeQuarantine(long nodeId, GridHealthOptions health
     /// <summary>Failures counted within the window now (what the summary carries for ranking).</summary>
     public int Recent(DateTimeOffset now) => _published = _counter.Recent(now);
 
+    /// <inheritdoc cref="QuarantineCounter.Counts"/>
+    public bool Counts(WorkloadReport report) => _counter.Counts(report);
+
     /// <summary>Counts a heartbeat's failures; quarantines <paramref name="node"/> when they reach the threshold.</summary>
     public QuarantineChange Observe(NodeState node, IReadOnlyCollection<WorkloadReport> reports, DateTimeOffset now)
     {

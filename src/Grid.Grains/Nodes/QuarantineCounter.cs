@@ -51,6 +51,10 @@ public sealed class QuarantineCounter(int threshold, TimeSpan window)
         return added;
     }
 
+    /// <summary>True when <paramref name="report"/> would count (a failure of the node's, not counted yet at its epoch).</summary>
+    public bool Counts(WorkloadReport report) =>
+        IsFailure(report) && FailureBlame.CountsAgainstNode(report.Reason) && !_counted.Contains((report.WorkloadId, report.Epoch));
+
     /// <summary>True when the failures within the window reach the threshold.</summary>
     public bool Reached(DateTimeOffset now) => Recent(now) >= threshold;
 

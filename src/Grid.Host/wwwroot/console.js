@@ -217,7 +217,7 @@ async function drain(nodeId, on, button) {
 }
 
 function resourcesText(r) {
-  return [`${r.cru} cru`, bytes(r.mru), r.sru ? `${bytes(r.sru)} ssd` : null, r.hru ? `${bytes(r.hru)} hdd` : null, r.ipv4 ? `${r.ipv4} ipv4` : null]
+  return [`${r.cru} cru`, bytes(r.mru), r.sru ? `${bytes(r.sru)} ssd` : null, r.hru ? `${bytes(r.hru)} hdd` : null, r.ipv4 ? `${r.ipv4} ipv4` : null, r.gpu ? `${r.gpu} gpu` : null]
     .filter(Boolean).join(", ");
 }
 
@@ -272,15 +272,31 @@ function reservationBody() {
     priority: number("priority") || 0,
   };
   if (f.get("spot")) body.spot = true;
+  const gpu = number("gpu");
+  if (gpu > 0) body.resources.gpu = gpu;
+  const constraints = {};
   const country = String(f.get("country") || "").trim();
-  if (country) body.constraints = { country };
+  if (country) constraints.country = country;
+  // All three or none: a partly filled "near" is sent as it is, so the controller's 400 names the missing field.
+  const near = ["near-lat", "near-lon", "near-km"].map((name) => String(f.get(name) || "").trim());
+  if (near.some(Boolean)) {
+    const [lat, lon, maxKm] = near.map((value) => (value === "" ? null : Number(value)));
+    constraints.near = { lat, lon, maxKm };
+  }
+  if (Object.keys(constraints).length) body.constraints = constraints;
   return body;
+}
+
+function placeText(constraints) {
+  if (!constraints) return "";
+  const near = constraints.near ? ` within ${constraints.near.maxKm} km of ${constraints.near.lat}, ${constraints.near.lon}` : "";
+  return `${constraints.country ? ` in ${constraints.country}` : ""}${near}`;
 }
 
 async function review(event) {
   event.preventDefault();
   const body = reservationBody();
-  let text = `Reserve ${resourcesText(body.resources)}${body.constraints ? ` in ${body.constraints.country}` : ""}.`;
+  let text = `Reserve ${resourcesText(body.resources)}${placeText(body.constraints)}.`;
   if (state.features.quotes) {
     try {
       const q = await api("POST", "/api/v1/quotes", body);
