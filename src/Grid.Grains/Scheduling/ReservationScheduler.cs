@@ -272,8 +272,7 @@ public sealed class ReservationScheduler(IGrainFactory grains, CapacityView view
         Dictionary<long, Capacity>? tentative = null)
     {
         var now = clock.UtcNow;
-        var best = new List<(NodeSummary Node, double Primary, double Score, ulong Tie)>(Shortlist + 1);
-        var salt = (ulong)Random.Shared.NextInt64();
+        var best = new ShortlistRanking(Shortlist);
         var feasible = 0;
         foreach (var seen in Candidates(request))
         {
@@ -284,7 +283,7 @@ public sealed class ReservationScheduler(IGrainFactory grains, CapacityView view
             }
 
             // Kept as the view has it: a batch re-scores its shortlist with what it chose since (BestOf).
-            Insert(best, seen, PlacementFilter.Proximity(node, request.Constraints), ScoreOf(node, request), salt);
+            best.Insert(seen, PlacementFilter.Proximity(node, request.Constraints), ScoreOf(node, request));
 
             // The nearest node is wanted, not the best of a sample: a near request looks at every node within reach.
             if (++feasible >= EnoughFeasible && request.Constraints.Near is null)
@@ -295,20 +294,20 @@ public sealed class ReservationScheduler(IGrainFactory grains, CapacityView view
 
         if (request.Resources.Ipv4 > 0 && best.Count > 0)
         {
-            var farms = best.Select(c => c.Node.FarmId).Distinct().ToList();
+            var farms = best.Nodes.Select(n => n.FarmId).Distinct().ToList();
             var free = await Task.WhenAll(farms.Select(f => grains.GetGrain<IFarmGrain>(f).FreeIpCountAsync()));
             foreach (var farm in farms.Where((_, i) => free[i] < request.Resources.Ipv4))
             {
                 shortFarms.Add(farm);
             }
 
-            if (best.RemoveAll(c => shortFarms.Contains(c.Node.FarmId)) > 0 && best.Count == 0)
+            if (best.RemoveAll(n => shortFarms.Contains(n.FarmId)) > 0 && best.Count == 0)
             {
                 return await ShortlistAsync(request, excluded, refused, shortFarms, tentative);
             }
         }
 
-        return [.. best.Select(c => c.Node)];
+        return [.. best.Nodes];
     }
 
     private double ScoreOf(NodeSummary node, ReservationRequest request) => (request.Strategy == PlacementStrategy.Cheapest
@@ -356,34 +355,6 @@ public sealed class ReservationScheduler(IGrainFactory grains, CapacityView view
         request.Constraints.NodeId is { } pinned
             ? view.TryGet(pinned, out var node) ? [node] : []
             : view.FromRandomStart();
-
-    /// <summary>
-    /// Keeps the <see cref="Shortlist"/> best by score. Equal scores are ordered by a per-placement hash of the
-    /// node id, i.e. at random, so concurrent requests do not all queue on the same node grain.
-    /// </summary>
-    private static void Insert(List<(NodeSummary Node, double Primary, double Score, ulong Tie)> best, NodeSummary node, double primary, double score, ulong salt)
-    {
-        var tie = unchecked(((ulong)node.NodeId ^ salt) * 0x9E3779B97F4A7C15UL);
-        if (best.Count == Shortlist && !Better(primary, score, tie, best[^1]))
-        {
-            return;
-        }
-
-        var index = 0;
-        while (index < best.Count && !Better(primary, score, tie, best[index]))
-        {
-            index++;
-        }
-
-        best.Insert(index, (node, primary, score, tie));
-        if (best.Count > Shortlist)
-        {
-            best.RemoveAt(best.Count - 1);
-        }
-    }
-
-    private static bool Better(double primary, double score, ulong tie, (NodeSummary Node, double Primary, double Score, ulong Tie) other) =>
-        primary > other.Primary || (primary == other.Primary && (score > other.Score || (score == other.Score && tie > other.Tie)));
 
     /// <summary>Why each known node cannot take the request: its refusal if it gave one, else the filter's reason.</summary>
     private PlacementReport Report(
