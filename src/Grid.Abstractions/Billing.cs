@@ -56,6 +56,12 @@ public sealed record Quote(
     // Null when the sender's release had no such field: Orleans makes a record without running its initializers, so a
     // plain int would read 0 there (the lowest priority, preemptible by anything) during a rolling upgrade.
     [Id(5)] private readonly int? _priority;
+
+    /// <summary>Great-circle distance (km) from the request's <c>constraints.near</c> point to the node; null without one.</summary>
+    [Id(6), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public double? DistanceKm { get; init; }
+
+    /// <summary>The GPUs' part of <see cref="PricePerHour"/> (<c>Grid:Billing:GpuPrice</c> per GPU); 0 without GPUs.</summary>
+    [Id(7), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] public long GpuPricePerHour { get; init; }
 }
 
 /// <summary>
@@ -76,6 +82,12 @@ public sealed record BillLine(
     [property: Id(7), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Kind = null,
     [property: Id(8), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] long Bytes = 0)
 {
+    /// <summary>GPUs a <c>gpu</c> line bills (its seconds × GPUs × the GPU-hour price fixed at placement).</summary>
+    [Id(9), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] public int Gpus { get; init; }
+
+    /// <summary><see cref="Kind"/> of the GPUs one node served a reservation (priced per GPU-hour).</summary>
+    public const string GpuKind = "gpu";
+
     /// <summary><see cref="Kind"/> of a name's hours.</summary>
     public const string NameKind = "name";
 

@@ -19,8 +19,18 @@ public enum NodeCertification
     Certified,
 }
 
+/// <summary>Where a node stands; coordinates (degrees) when known, for <c>constraints.near</c>.</summary>
 [GenerateSerializer, SuppressReferenceTracking, Immutable, Alias("grid.location")]
-public sealed record Location([property: Id(0)] string Country, [property: Id(1)] string City);
+public sealed record Location([property: Id(0)] string Country, [property: Id(1)] string City)
+{
+    /// <summary>Latitude in degrees (-90..90); null when not known.</summary>
+    [Id(2), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public double? Latitude { get; init; }
+
+    /// <summary>Longitude in degrees (-180..180); null when not known.</summary>
+    [Id(3), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public double? Longitude { get; init; }
+}
 
 [GenerateSerializer, SuppressReferenceTracking, Immutable, Alias("grid.node-registration")]
 public sealed record NodeRegistration(
@@ -30,7 +40,23 @@ public sealed record NodeRegistration(
     [property: Id(3)] Location Location,
     [property: Id(4)] NodeCertification Certification,
     [property: Id(5)] string NodeKeyHash,
-    [property: Id(6)] string? PublicKey = null);
+    [property: Id(6)] string? PublicKey = null)
+{
+    /// <summary>The GPUs the farmer declared at registration (an agent's report replaces them).</summary>
+    public ImmutableArray<GpuDevice> Gpus { get => _gpus.IsDefault ? [] : _gpus; init => _gpus = value; }
+
+    // Default (not empty) when the sender's release had no such field: Orleans makes records without their initializers.
+    [Id(7)] private readonly ImmutableArray<GpuDevice> _gpus;
+
+    /// <summary>Value equality with the GPU list by content (a retried registration carries a new array).</summary>
+    public bool Equals(NodeRegistration? other) =>
+        other is not null
+        && FarmId == other.FarmId && TwinId == other.TwinId && Resources == other.Resources && Location == other.Location
+        && Certification == other.Certification && NodeKeyHash == other.NodeKeyHash && PublicKey == other.PublicKey
+        && (Gpus.IsDefault ? [] : Gpus).AsSpan().SequenceEqual((other.Gpus.IsDefault ? [] : other.Gpus).AsSpan());
+
+    public override int GetHashCode() => HashCode.Combine(FarmId, TwinId, Resources, Location, NodeKeyHash);
+}
 
 /// <summary>What a node holds for one reservation at one placement epoch.</summary>
 [GenerateSerializer, SuppressReferenceTracking, Immutable, Alias("grid.allocation")]
@@ -56,6 +82,12 @@ public sealed record Allocation(
 
     /// <summary>What the placement costs per hour: preemption prefers the cheapest victims.</summary>
     [Id(10)] public long PricePerHour { get; init; }
+
+    /// <summary>The ids of the node's GPUs this allocation holds (one reservation per GPU).</summary>
+    public ImmutableArray<string> GpuIds { get => _gpuIds.IsDefault ? [] : _gpuIds; init => _gpuIds = value; }
+
+    // Default (not empty) when the sender's release had no such field: Orleans makes records without their initializers.
+    [Id(11)] private readonly ImmutableArray<string> _gpuIds;
 }
 
 /// <summary>A request to a node grain to hold capacity for a reservation at an epoch.</summary>
@@ -80,6 +112,12 @@ public sealed record AllocationRequest(
 
     /// <inheritdoc cref="Allocation.PricePerHour"/>
     [Id(8)] public long PricePerHour { get; init; }
+
+    /// <summary>GPU models the reservation accepts (<see cref="GpuDevice.Matches"/>); empty: any GPU.</summary>
+    public ImmutableArray<string> GpuModels { get => _gpuModels.IsDefault ? [] : _gpuModels; init => _gpuModels = value; }
+
+    // Default (not empty) when the sender's release had no such field: Orleans makes records without their initializers.
+    [Id(9)] private readonly ImmutableArray<string> _gpuModels;
 }
 
 /// <summary>What a reservation holds on a node at an epoch (or older): the key of a release.</summary>
@@ -105,7 +143,14 @@ public sealed record AllocationResult(
     [property: Id(0)] AllocationOutcome Outcome,
     [property: Id(1)] ImmutableArray<FarmIp> PublicIps,
     [property: Id(2)] NodeSummary? Summary,
-    [property: Id(3)] CapacityUnit? Shortfall = null);
+    [property: Id(3)] CapacityUnit? Shortfall = null)
+{
+    /// <summary>The GPUs the allocation holds.</summary>
+    public ImmutableArray<string> GpuIds { get => _gpuIds.IsDefault ? [] : _gpuIds; init => _gpuIds = value; }
+
+    // Default (not empty) when the sender's release had no such field: Orleans makes records without their initializers.
+    [Id(4)] private readonly ImmutableArray<string> _gpuIds;
+}
 
 /// <summary>
 /// The soft, schedulable picture of a node kept by the capacity index: enough to filter and score without
@@ -157,6 +202,18 @@ public sealed record NodeSummary(
 
     /// <summary>True when it holds spot capacity.</summary>
     [Id(23)] public bool HasSpot { get; init; }
+
+    /// <summary>The node's GPUs, each with the reservation holding it (null: free).</summary>
+    public ImmutableArray<GpuDevice> Gpus { get => _gpus.IsDefault ? [] : _gpus; init => _gpus = value; }
+
+    // Default (not empty) when the sender's release had no such field: Orleans makes records without their initializers.
+    [Id(24)] private readonly ImmutableArray<GpuDevice> _gpus;
+
+    /// <summary>Quarantined (its workloads kept failing): no new placements, moves avoid it.</summary>
+    [Id(25)] public bool Quarantined { get; init; }
+
+    /// <summary>Failures counted against the node within the quarantine window: placement ranks it lower.</summary>
+    [Id(26)] public int RecentFailures { get; init; }
 }
 
 /// <summary>The owner's view of a node.</summary>
@@ -198,4 +255,20 @@ public sealed record NodeInfo(
 
     /// <summary>The rent contract holding the node, or null (left out of JSON).</summary>
     [Id(20), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public long? RentContractId { get; init; }
+
+    // The GPU and quarantine fields are written first in JSON: the node's answer still ends with its
+    // features, address and agent version, as it did.
+
+    /// <summary>The node's GPUs, each with the reservation holding it (null: free).</summary>
+    [JsonPropertyOrder(-1)]
+    public ImmutableArray<GpuDevice> Gpus { get => _gpus.IsDefault ? [] : _gpus; init => _gpus = value; }
+
+    // Default (not empty) when the sender's release had no such field: Orleans makes records without their initializers.
+    [Id(21)] private readonly ImmutableArray<GpuDevice> _gpus;
+
+    /// <summary>Quarantined (its workloads kept failing): no new placements until the farmer clears it.</summary>
+    [Id(22), JsonPropertyOrder(-1)] public bool Quarantined { get; init; }
+
+    /// <summary>Failures counted against the node within the quarantine window.</summary>
+    [Id(23), JsonPropertyOrder(-1)] public int RecentFailures { get; init; }
 }

@@ -41,6 +41,15 @@ public sealed record PlacementConstraints(
     /// <summary>Features every node it is placed on (also by moves) must have (<see cref="NodeFeatures"/>); empty: none.</summary>
     [Id(6)] public ImmutableArray<string> Features { get; init; } = [];
 
+    /// <summary>GPU models the reservation accepts (any of them, <see cref="GpuDevice.Matches"/>); empty: any GPU.</summary>
+    public ImmutableArray<string> GpuModels { get => _gpuModels.IsDefault ? [] : _gpuModels; init => _gpuModels = value; }
+
+    // Default (not empty) when the sender's release had no such field: Orleans makes records without their initializers.
+    [Id(7)] private readonly ImmutableArray<string> _gpuModels;
+
+    /// <summary>Place on the nearest node that fits within a distance of a point; null: anywhere.</summary>
+    [Id(8)] public NearConstraint? Near { get; init; }
+
     public static readonly PlacementConstraints None = new([], null, null, null, null);
 
     /// <summary>
@@ -57,7 +66,9 @@ public sealed record PlacementConstraints(
         && NodeId == other.NodeId
         && AntiAffinityGroup == other.AntiAffinityGroup
         && MaxPricePerHour == other.MaxPricePerHour
-        && (Features.IsDefault ? [] : Features).AsSpan().SequenceEqual((other.Features.IsDefault ? [] : other.Features).AsSpan());
+        && (Features.IsDefault ? [] : Features).AsSpan().SequenceEqual((other.Features.IsDefault ? [] : other.Features).AsSpan())
+        && (GpuModels.IsDefault ? [] : GpuModels).AsSpan().SequenceEqual((other.GpuModels.IsDefault ? [] : other.GpuModels).AsSpan())
+        && Near == other.Near;
 
     public override int GetHashCode()
     {
@@ -76,6 +87,13 @@ public sealed record PlacementConstraints(
         {
             hash.Add(feature);
         }
+
+        foreach (var model in GpuModels.IsDefault ? [] : GpuModels)
+        {
+            hash.Add(model);
+        }
+
+        hash.Add(Near);
 
         return hash.ToHashCode();
     }
@@ -111,8 +129,24 @@ public sealed record PlacementReport(
     [property: Id(0)] int TotalNodes,
     [property: Id(1)] ImmutableDictionary<string, int> Rejections)
 {
-    /// <summary>Human summary like <c>0/20 nodes fit: 12 insufficient mru, 5 other country, 3 down</c>.</summary>
-    public string Describe() =>
+    /// <summary>For a request with <c>constraints.near</c>: its <c>maxKm</c>; null otherwise.</summary>
+    [Id(2)] public double? MaxKm { get; init; }
+
+    /// <summary>For a request with <c>constraints.near</c>: how far the nearest node is that fits but for the distance; null when none.</summary>
+    [Id(3)] public double? NearestFittingKm { get; init; }
+
+    /// <summary>
+    /// Human summary like <c>0/20 nodes fit: 12 insufficient mru, 5 other country, 3 down</c>; with a distance
+    /// limit it starts with it: <c>no node within 500 km fits; nearest fitting node is 812 km away (0/20 ...)</c>.
+    /// </summary>
+    public string Describe() => MaxKm is { } max
+        ? (NearestFittingKm is { } nearest
+            ? string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                $"no node within {max:0.#} km fits; nearest fitting node is {nearest:0} km away ({Counts()})")
+            : string.Create(System.Globalization.CultureInfo.InvariantCulture, $"no node within {max:0.#} km fits ({Counts()})"))
+        : Counts();
+
+    private string Counts() =>
         Rejections.Count == 0
             ? $"0/{TotalNodes} nodes fit"
             : $"0/{TotalNodes} nodes fit: " + string.Join(", ",

@@ -166,6 +166,12 @@ public sealed record WorkloadAssignment(
 
     /// <summary>Credentials for the image pull, when the tenant gave some; held in memory by the controller, never stored.</summary>
     [Id(5)] public PullCredentials? Auth { get; init; }
+
+    /// <summary>The GPUs of the node its reservation holds (the agent passes them as <c>GRID_GPU_IDS</c> and devices).</summary>
+    public ImmutableArray<string> GpuIds { get => _gpuIds.IsDefault ? [] : _gpuIds; init => _gpuIds = value; }
+
+    // Default (not empty) when the sender's release had no such field: Orleans makes records without their initializers.
+    [Id(6)] private readonly ImmutableArray<string> _gpuIds;
 }
 
 [GenerateSerializer, SuppressReferenceTracking, Immutable, Alias("grid.workload-info")]
@@ -245,6 +251,15 @@ public sealed record Heartbeat(
     [Id(8)] public ImageCacheUsage? ImageCache { get; init; }
     /// <summary>The agent's release (<see cref="GridRelease.Version"/>); null from agents older than 0.3.0.</summary>
     [Id(9)] public string? AgentVersion { get; init; }
+
+    /// <summary>The GPUs the agent found (or was given with <c>--gpu</c>); null when it has none to report.</summary>
+    [Id(10)] public ImmutableArray<GpuDevice>? Gpus { get; init; }
+
+    /// <summary>The node's latitude from the agent's configuration; null when not configured.</summary>
+    [Id(11)] public double? Latitude { get; init; }
+
+    /// <summary>The node's longitude from the agent's configuration; null when not configured.</summary>
+    [Id(12)] public double? Longitude { get; init; }
 }
 
 /// <summary>A heartbeat's answer: the workloads this node should run (pull model).</summary>

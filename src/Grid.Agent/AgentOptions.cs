@@ -92,6 +92,18 @@ public sealed class AgentOptions
     /// <summary>PEM file of <see cref="GatewayCertificate"/>'s private key. Default: null.</summary>
     public string? GatewayKey { get; init; }
 
+    /// <summary>
+    /// The node's GPUs as given (<c>--gpu id=…,vendor=…,device=…,memory=…</c>); when empty the agent reads them from
+    /// <c>/sys/bus/pci</c> and <c>nvidia-smi</c>. Default: none given.
+    /// </summary>
+    public IReadOnlyList<GpuDevice> Gpus { get; init; } = [];
+
+    /// <summary>The node's latitude in degrees (<c>--latitude</c>), sent with its heartbeats for placement by distance. Default: none.</summary>
+    public double? Latitude { get; init; }
+
+    /// <summary>The node's longitude in degrees (<c>--longitude</c>). Default: none.</summary>
+    public double? Longitude { get; init; }
+
     /// <summary>Time between heartbeats. Default: 3 s.</summary>
     public TimeSpan HeartbeatInterval { get; init; } = TimeSpan.FromSeconds(3);
 
@@ -147,6 +159,11 @@ public sealed class AgentOptions
         if (string.IsNullOrWhiteSpace(NodeKey) && string.IsNullOrWhiteSpace(SigningKey))
         {
             throw new ArgumentException("The node key and the signing key are missing.", nameof(NodeKey));
+        }
+
+        if ((Latitude is null) != (Longitude is null) || Latitude is < -90 or > 90 || Longitude is < -180 or > 180)
+        {
+            throw new ArgumentException("The latitude (-90..90) and longitude (-180..180) are given together.", nameof(Latitude));
         }
 
         if (string.IsNullOrWhiteSpace(WorkDir))

@@ -72,6 +72,7 @@ public sealed partial class NodeAgent(AgentOptions options, ILogger<NodeAgent>? 
             LogFeatureMissing(feature, why);
         }
 
+        var gpus = options.Gpus.Count > 0 ? [.. options.Gpus] : await Devices.GpuDetector.DetectAsync(cancellationToken: loop.Token);
         var link = _link = new ControllerLink(options, new GridApiClient(_http), _time, _logger)
         {
             Features = features.Features,
@@ -79,6 +80,7 @@ public sealed partial class NodeAgent(AgentOptions options, ILogger<NodeAgent>? 
 
             // The controller holds the cache's cap out of the node's sru: reservations never get the disk it may fill.
             ImageCache = () => _images?.Usage(),
+            Gpus = gpus.IsEmpty ? null : gpus,
         };
         var supervisor = _supervisor = new WorkloadSupervisor(
             Runtimes(features, address),

@@ -57,11 +57,18 @@ internal static class AgentCommands
         var gatewayListenTls = new Option<string?>("--gateway-listen-tls") { Description = "Also terminate TLS for names on this address, e.g. 0.0.0.0:443" };
         var gatewayCertificate = new Option<string?>("--gateway-certificate") { Description = "PEM certificate (the operator's wildcard for the names' domain)" };
         var gatewayKey = new Option<string?>("--gateway-key") { Description = "PEM private key of --gateway-certificate" };
+        var gpu = new Option<string[]>("--gpu")
+        {
+            Description = "A GPU of this node, id=PCI-ADDRESS,vendor=NAME,device=NAME[,memory=MiB] (repeatable; default: read from /sys/bus/pci and nvidia-smi)",
+        };
+        var latitude = new Option<double?>("--latitude") { Description = "The node's latitude in degrees, for placement close to tenants (with --longitude)" };
+        var longitude = new Option<double?>("--longitude") { Description = "The node's longitude in degrees (with --latitude)" };
         var grace = CommonOptions.Duration("--stop-grace", "Time between SIGTERM and SIGKILL when stopping a workload (default 5s)", TimeSpan.FromSeconds(5));
         var agent = new Command("agent", "Run the node agent: heartbeat to the controller and run the workloads it assigns")
         {
             workDir, nodeId, nodeKey, allow, workloadUser, allowCommand, requireLimits, interval, fence, grace,
-            noContainers, publicAddress, portRange, imageCache, gatewayListen, gatewayListenTls, gatewayCertificate, gatewayKey, Register(workDir),
+            noContainers, publicAddress, portRange, imageCache, gatewayListen, gatewayListenTls, gatewayCertificate, gatewayKey, gpu, latitude,
+            longitude, Register(workDir),
         };
         agent.SetAction(async (parse, cancellationToken) =>
         {
@@ -78,6 +85,24 @@ internal static class AgentCommands
             if (ParsePortRange(parse.GetValue(portRange)!) is not { } ports)
             {
                 return ApiAction.Fail(parse, $"--port-range '{parse.GetValue(portRange)}' must be FIRST-LAST within 1-65535", 2);
+            }
+
+            var gpus = new List<GpuDevice>();
+            foreach (var text in parse.GetValue(gpu) ?? [])
+            {
+                var (parsed, error) = Grid.Agent.Devices.GpuOption.Parse(text);
+                if (parsed is null)
+                {
+                    return ApiAction.Fail(parse, error!, 2);
+                }
+
+                gpus.Add(parsed);
+            }
+
+            if ((parse.GetValue(latitude) is null) != (parse.GetValue(longitude) is null)
+                || parse.GetValue(latitude) is < -90 or > 90 || parse.GetValue(longitude) is < -180 or > 180)
+            {
+                return ApiAction.Fail(parse, "--latitude (-90..90) and --longitude (-180..180) are given together", 2);
             }
 
             var options = new AgentOptions
@@ -107,6 +132,9 @@ internal static class AgentCommands
                 GatewayListenTls = parse.GetValue(gatewayListenTls),
                 GatewayCertificate = parse.GetValue(gatewayCertificate),
                 GatewayKey = parse.GetValue(gatewayKey),
+                Gpus = gpus,
+                Latitude = parse.GetValue(latitude),
+                Longitude = parse.GetValue(longitude),
             };
             using var logging = LoggerFactory.Create(b => b.AddSimpleConsole(o =>
             {

@@ -4,13 +4,14 @@ using Grid.Client;
 
 namespace Grid.Cli;
 
-/// <summary><c>grid nodes register|list|show|drain|undrain|rent|release</c> and <c>grid rents</c>.</summary>
+/// <summary><c>grid nodes register|list|show|drain|undrain|unquarantine|rent|release</c> and <c>grid rents</c>.</summary>
 internal static class NodeCommands
 {
     private static readonly (string, string)[] s_columns =
     [
         ("ID", "nodeId"), ("FARM", "farmId"), ("STATUS", "status"), ("DRAINING", "draining"), ("COUNTRY", "location.country"),
         ("CRU", "total.cru"), ("FREE CRU", "free.cru"), ("FREE MRU", "free.mru"), ("FREE SRU", "free.sru"), ("FREE HRU", "free.hru"),
+        ("GPU", "total.gpu"), ("FREE GPU", "free.gpu"), ("LAT", "location.latitude"), ("LON", "location.longitude"), ("QUARANTINED", "quarantined"),
     ];
 
     public static Command Build()
@@ -32,13 +33,16 @@ internal static class NodeCommands
         var undrain = new Command("undrain", "End a drain: the node takes placements again") { id };
         undrain.SetApiAction((parse, api, ct) => api.UndrainNodeAsync(parse.GetValue(id), ct), (output, _) => output.WriteLine("drain ended"));
 
+        var unquarantine = new Command("unquarantine", "End a node's quarantine: it takes placements again (its farmer or the operator)") { id };
+        unquarantine.SetApiAction((parse, api, ct) => api.ClearQuarantineAsync(parse.GetValue(id), ct), (output, _) => output.WriteLine("quarantine cleared"));
+
         var rent = new Command("rent", "Rent a whole node nobody else uses: only your reservations are placed on it, billed at the dedicated discount") { id };
         rent.SetApiAction((parse, api, ct) => api.RentNodeAsync(parse.GetValue(id), ct), Output.Fields);
 
         var release = new Command("release", "End your rent of a node (a final bill; the node is shared again)") { id };
         release.SetApiAction((parse, api, ct) => api.ReleaseNodeAsync(parse.GetValue(id), ct), (output, _) => output.WriteLine("rent ended"));
 
-        return new Command("nodes", "Farmer machines, and renting a whole node") { Register(), list, show, drain, undrain, rent, release };
+        return new Command("nodes", "Farmer machines, and renting a whole node") { Register(), list, show, drain, undrain, unquarantine, rent, release };
     }
 
     /// <summary><c>grid rents</c>: the caller's rent contracts.</summary>

@@ -81,10 +81,17 @@ internal static class ReservationCommands
         private readonly Option<long?> _provider = new("--provider") { Description = "The approved solution provider (twin id) this reservation pays a share to" };
         private readonly Option<int?> _priority = new("--priority") { Description = "0-100 (default 50): may preempt reservations at least 10 points lower when nothing fits" };
         private readonly Option<bool> _spot = new("--spot") { Description = "Spot capacity: cheaper, preemptible by any reservation that is not spot" };
+        private readonly Option<int?> _gpu = new("--gpu") { Description = "Whole GPUs, each held by this reservation alone" };
+        private readonly Option<string[]> _gpuModels = new("--gpu-model") { Description = "Only GPUs of this model, e.g. A100 (repeatable)" };
+        private readonly Option<string?> _near = new("--near") { Description = "On the nearest node within a distance: LAT,LON:MAXKM, e.g. 51.05,3.72:500" };
 
         public void AddTo(Command command)
         {
-            foreach (var option in new Option[] { _cru, _mru, _sru, _hru, _ipv4, _farms, _country, _certified, _node, _antiAffinity, _maxPrice, _features, _strategy, _provider, _priority, _spot })
+            foreach (var option in new Option[]
+                     {
+                         _cru, _mru, _sru, _hru, _ipv4, _farms, _country, _certified, _node, _antiAffinity, _maxPrice, _features, _strategy, _provider, _priority, _spot,
+                         _gpu, _gpuModels, _near,
+                     })
             {
                 command.Options.Add(option);
             }
@@ -92,7 +99,8 @@ internal static class ReservationCommands
 
         public CreateReservationRequest Request(ParseResult parse)
         {
-            var resources = new ResourcesRequest(parse.GetValue(_cru), parse.GetValue(_mru) ?? 0, parse.GetValue(_sru) ?? 0, parse.GetValue(_hru) ?? 0, parse.GetValue(_ipv4));
+            var resources = new ResourcesRequest(parse.GetValue(_cru), parse.GetValue(_mru) ?? 0, parse.GetValue(_sru) ?? 0, parse.GetValue(_hru) ?? 0, parse.GetValue(_ipv4),
+                parse.GetValue(_gpu));
             var constraints = new ConstraintsRequest(
                 parse.GetValue(_farms) is { Length: > 0 } ids ? ids.ToImmutableArray() : null,
                 parse.GetValue(_country),
@@ -100,9 +108,24 @@ internal static class ReservationCommands
                 parse.GetValue(_node),
                 parse.GetValue(_antiAffinity),
                 parse.GetValue(_maxPrice),
-                parse.GetValue(_features) is { Length: > 0 } features ? features.ToImmutableArray() : null);
+                parse.GetValue(_features) is { Length: > 0 } features ? features.ToImmutableArray() : null,
+                parse.GetValue(_gpuModels) is { Length: > 0 } models ? models.ToImmutableArray() : null,
+                parse.GetValue(_near) is { } near ? Near(near) : null);
             return new CreateReservationRequest(resources, constraints == new ConstraintsRequest() ? null : constraints, parse.GetValue(_strategy),
                 parse.GetValue(_provider), parse.GetValue(_priority), parse.GetValue(_spot) ? true : null);
+        }
+
+        /// <summary>
+        /// <c>LAT,LON:MAXKM</c> as the request's <c>near</c>; what does not read as numbers is sent as missing, so the
+        /// controller's 400 names the field.
+        /// </summary>
+        internal static NearRequest Near(string text)
+        {
+            var (point, km) = text.Split(':', 2) is [var p, var k] ? (p, k) : (text, "");
+            var parts = point.Split(',', 2);
+            static double? Number(string value) =>
+                double.TryParse(value.Trim(), System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var number) ? number : null;
+            return new NearRequest(Number(parts[0]), parts.Length == 2 ? Number(parts[1]) : null, Number(km));
         }
     }
 }

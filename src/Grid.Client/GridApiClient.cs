@@ -54,6 +54,10 @@ public sealed class GridApiClient(HttpClient http, string? apiKey = null)
     public Task<JsonElement> UndrainNodeAsync(long nodeId, CancellationToken cancellationToken = default) =>
         SendAsync<JsonElement>(HttpMethod.Delete, $"api/v1/nodes/{nodeId}/drain", null, apiKey, cancellationToken);
 
+    /// <summary>Ends a node's quarantine (its farmer or the operator); answers the node.</summary>
+    public Task<JsonElement> ClearQuarantineAsync(long nodeId, CancellationToken cancellationToken = default) =>
+        SendAsync<JsonElement>(HttpMethod.Delete, $"api/v1/nodes/{nodeId}/quarantine", null, apiKey, cancellationToken);
+
     /// <summary>Rents a whole node (a rent contract; only the caller's reservations are placed on it while rented).</summary>
     public Task<JsonElement> RentNodeAsync(long nodeId, CancellationToken cancellationToken = default) =>
         SendAsync<JsonElement>(HttpMethod.Post, $"api/v1/nodes/{nodeId}/rent", null, apiKey, cancellationToken);

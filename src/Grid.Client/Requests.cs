@@ -20,18 +20,24 @@ public sealed record CreateFarmRequest(
     double? CpuOvercommit = null);
 
 /// <summary>Capacity in a request: <c>cru</c> cores, <c>mru</c>/<c>sru</c>/<c>hru</c> bytes, <c>ipv4</c> public addresses.</summary>
-public sealed record ResourcesRequest(long? Cru, long? Mru, long? Sru, long? Hru, int? Ipv4 = null)
+public sealed record ResourcesRequest(long? Cru, long? Mru, long? Sru, long? Hru, int? Ipv4 = null, int? Gpu = null)
 {
-    /// <summary>The request form of <paramref name="capacity"/>, every unit given.</summary>
+    /// <summary>The request form of <paramref name="capacity"/>, every unit given (GPUs when any).</summary>
     public static ResourcesRequest Of(Capacity capacity)
     {
         ArgumentNullException.ThrowIfNull(capacity);
-        return new(capacity.Cru, capacity.Mru, capacity.Sru, capacity.Hru, capacity.Ipv4);
+        return new(capacity.Cru, capacity.Mru, capacity.Sru, capacity.Hru, capacity.Ipv4, capacity.Gpu > 0 ? capacity.Gpu : null);
     }
 }
 
-/// <summary>Where a node stands.</summary>
-public sealed record LocationRequest(string? Country, string? City);
+/// <summary>Where a node stands; <c>latitude</c>/<c>longitude</c> in degrees place it for <c>constraints.near</c>.</summary>
+public sealed record LocationRequest(string? Country, string? City, double? Latitude = null, double? Longitude = null);
+
+/// <summary>A GPU of a node: its id (PCI address), vendor and device names, memory in MiB.</summary>
+public sealed record GpuRequest(string? Id, string? Vendor, string? Device, long? Memory = null);
+
+/// <summary><c>constraints.near</c>: a point (degrees) and the farthest a node may be from it (km).</summary>
+public sealed record NearRequest(double? Lat, double? Lon, double? MaxKm);
 
 /// <summary>Body of <c>POST /api/v1/nodes</c>; <see cref="PublicKey"/> is the agent's heartbeat signing key.</summary>
 public sealed record CreateNodeRequest(
@@ -39,7 +45,8 @@ public sealed record CreateNodeRequest(
     ResourcesRequest? Resources,
     LocationRequest? Location,
     NodeCertification? Certification = null,
-    string? PublicKey = null);
+    string? PublicKey = null,
+    ImmutableArray<GpuRequest>? Gpus = null);
 
 /// <summary>Body of <c>POST /api/v1/nodes/{id}/drain</c>.</summary>
 public sealed record DrainRequest(int? MaxParallel);
@@ -70,7 +77,10 @@ public sealed record HeartbeatRequest(
     long? TrafficSequence = null,
     ImmutableArray<DestinationHealth>? Health = null,
     ImageCacheUsage? ImageCache = null,
-    string? AgentVersion = null);
+    string? AgentVersion = null,
+    ImmutableArray<GpuDevice>? Gpus = null,
+    double? Latitude = null,
+    double? Longitude = null);
 
 /// <summary>Placement constraints of a reservation; null members do not constrain.</summary>
 public sealed record ConstraintsRequest(
@@ -80,7 +90,9 @@ public sealed record ConstraintsRequest(
     long? NodeId = null,
     string? AntiAffinityGroup = null,
     long? MaxPricePerHour = null,
-    ImmutableArray<string>? Features = null);
+    ImmutableArray<string>? Features = null,
+    ImmutableArray<string>? GpuModels = null,
+    NearRequest? Near = null);
 
 /// <summary>Body of <c>POST /api/v1/reservations</c> and of <c>POST /api/v1/quotes</c>.</summary>
 /// <param name="Resources">What it holds.</param>

@@ -26,6 +26,9 @@ public sealed class GridHealthOptionsValidator() : SettingsValidator<GridHealthO
             .Positive(nameof(options.MassFailureWindow), options.MassFailureWindow)
             .Positive(nameof(options.RetryBackoff), options.RetryBackoff)
             .Positive(nameof(options.OrphanCheckInterval), options.OrphanCheckInterval)
-            .Positive(nameof(options.EvacuationRecheck), options.EvacuationRecheck);
+            .Positive(nameof(options.EvacuationRecheck), options.EvacuationRecheck)
+            .Require(options.QuarantineFailures is >= 1 and <= 10_000, nameof(options.QuarantineFailures), options.QuarantineFailures,
+                "must be between 1 and 10000.")
+            .Positive(nameof(options.QuarantineWindow), options.QuarantineWindow);
     }
 }

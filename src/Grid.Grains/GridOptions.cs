@@ -58,6 +58,16 @@ public sealed class GridHealthOptions
     /// </summary>
     public TimeSpan EvacuationRecheck { get; set; } = TimeSpan.FromSeconds(2);
 
+    /// <summary>
+    /// Failures counted against a node (its workloads failing to start or crash-looping for reasons that are not the
+    /// tenant's, see <see cref="Nodes.FailureBlame"/>; one per workload and placement) within
+    /// <see cref="QuarantineWindow"/> that quarantine it. Each counted failure already ranks it lower. Default: 5.
+    /// </summary>
+    public int QuarantineFailures { get; set; } = 5;
+
+    /// <summary>The window in which failures count towards quarantine. Default: 10 min.</summary>
+    public TimeSpan QuarantineWindow { get; set; } = TimeSpan.FromMinutes(10);
+
     public TimeSpan EffectiveStartupGrace => StartupGrace ?? HeartbeatTimeout + HeartbeatInterval;
 
     public TimeSpan EffectiveSuspectAfter => SuspectAfter ?? HeartbeatTimeout / 2;

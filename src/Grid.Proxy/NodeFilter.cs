@@ -72,6 +72,39 @@ public sealed class NodeFilter
     /// <summary><c>available_for</c>: the nodes this twin may deploy on (not rented, or rented by it; no farm is dedicated here).</summary>
     public long? AvailableFor { get; set; }
 
+    /// <summary><c>has_gpu</c>: nodes with (true) or without (false) GPUs.</summary>
+    public bool? HasGpu { get; set; }
+
+    /// <summary><c>gpu_available</c>: nodes with a GPU no reservation holds (true), or with GPUs all held (false).</summary>
+    public bool? GpuAvailable { get; set; }
+
+    /// <summary><c>gpu_vendor_name</c>: nodes with a GPU whose vendor name contains it (any case), as ThreeFold's proxy.</summary>
+    public string? GpuVendorName { get; set; }
+
+    /// <summary><c>gpu_device_name</c>: nodes with a GPU whose device name contains it (any case).</summary>
+    public string? GpuDeviceName { get; set; }
+
+    /// <summary><c>num_gpu</c>: nodes with at least this many GPUs.</summary>
+    public long? MinNumGpu { get; set; }
+
+    private bool ByGpu => HasGpu is not null || GpuAvailable is not null || GpuVendorName is not null || GpuDeviceName is not null || MinNumGpu is not null;
+
+    /// <summary>True when <paramref name="node"/>'s GPUs pass the GPU filters (none set: true).</summary>
+    public bool GpusPass(NodeSummary node)
+    {
+        if (!ByGpu)
+        {
+            return true;
+        }
+
+        var gpus = node.Gpus.IsDefault ? [] : node.Gpus;
+        return (HasGpu is not { } has || has == gpus.Length > 0)
+            && (GpuAvailable is not { } available || (gpus.Length > 0 && available == gpus.Any(g => g.ReservationId is null)))
+            && (GpuVendorName is not { } vendor || gpus.Any(g => g.Vendor.Contains(vendor, StringComparison.OrdinalIgnoreCase)))
+            && (GpuDeviceName is not { } device || gpus.Any(g => g.Device.Contains(device, StringComparison.OrdinalIgnoreCase)))
+            && (MinNumGpu is not { } min || gpus.Length >= min);
+    }
+
     public static int StatusMaskOf(IEnumerable<string> statuses) =>
         Enum.GetValues<NodeStatus>().Where(s => statuses.Contains(NodeQuery.Status(s))).Aggregate(0, (mask, s) => mask | (1 << (int)s));
 
@@ -139,6 +172,11 @@ public sealed class NodeFilter
             }
 
             if (f.OwnedBy is { } owner && (_farms.TryGet(e.FarmId, out var farm) ? farm.TwinId : e.TwinId) != owner)
+            {
+                return false;
+            }
+
+            if (!f.GpusPass(e.Node))
             {
                 return false;
             }

@@ -55,9 +55,9 @@ public static class NodeQuery
         ["rent_contract_id"] = r => r.Node.RentContractId ?? 0,
         ["rented"] = r => r.Node.RentedBy is null ? 0 : 1,
         ["rentable"] = r => RentState.Rentable(r.Node) ? 1 : 0,
-        // No dedicated farms, GPUs, extra fees or prices on this grid: all equal.
+        // No dedicated farms, extra fees or prices on this grid: all equal.
         ["dedicated_farm"] = _ => 0,
-        ["num_gpu"] = _ => 0,
+        ["num_gpu"] = r => r.Node.Gpus.IsDefault ? 0 : r.Node.Gpus.Length,
         ["extra_fee"] = _ => 0,
         ["price_usd"] = _ => 0,
     };
@@ -237,6 +237,11 @@ public static class NodeQuery
             RentedBy = query.Natural("rented_by"),
             RentableOrRentedBy = query.Natural("rentable_or_rented_by"),
             AvailableFor = query.Natural("available_for"),
+            HasGpu = query.Bool("has_gpu"),
+            GpuAvailable = query.Bool("gpu_available"),
+            GpuVendorName = query.Text("gpu_vendor_name"),
+            GpuDeviceName = query.Text("gpu_device_name"),
+            MinNumGpu = query.Natural("num_gpu"),
         };
         if (query.OneOf("status", Statuses) is { } statuses)
         {
@@ -261,20 +266,20 @@ public static class NodeQuery
     }
 
     /// <summary>
-    /// Filters on what this grid does not have (public config, dedicated farms, GPUs, prices, regions,
+    /// Filters on what this grid does not have (public config, dedicated farms, GPU PCI ids, prices, regions,
     /// features): every node has the neutral value, so a filter asking for it keeps all nodes and any other keeps none.
     /// Every one is read (and so validated) even once one is found.
     /// </summary>
     private static bool AsksForWhatNoNodeHas(ProxyQuery query)
     {
         var none = false;
-        foreach (var name in (string[])["ipv4", "ipv6", "domain", "dedicated", "in_dedicated_farm", "has_gpu", "gpu_available", "has_ipv6"])
+        foreach (var name in (string[])["ipv4", "ipv6", "domain", "dedicated", "in_dedicated_farm", "has_ipv6"])
         {
             none |= query.Bool(name) == true;
         }
 
-        none |= query.Natural("num_gpu") is > 0;
-        foreach (var name in (string[])["gpu_device_id", "gpu_device_name", "gpu_vendor_id", "gpu_vendor_name", "region"])
+        // GPUs are listed by name (the vendor's and device's numeric PCI ids are not kept): an id filter matches none.
+        foreach (var name in (string[])["gpu_device_id", "gpu_vendor_id", "region"])
         {
             none |= query.Text(name) is not null;
         }

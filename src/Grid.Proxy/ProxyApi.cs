@@ -110,7 +110,7 @@ public static class ProxyApi
             return query.Problem();
         }
 
-        long nodes = 0, cru = 0, sru = 0, mru = 0, hru = 0, workloads = 0, gateways = 0;
+        long nodes = 0, cru = 0, sru = 0, mru = 0, hru = 0, workloads = 0, gateways = 0, gpus = 0;
         var distribution = new SortedDictionary<string, long>(StringComparer.Ordinal);
         foreach (var node in view.Nodes)
         {
@@ -125,6 +125,7 @@ public static class ProxyApi
             mru += node.Total.Mru;
             hru += node.Total.Hru;
             workloads += node.Workloads;
+            gpus += node.Gpus.IsDefault ? 0 : node.Gpus.Length;
             // As ThreeFold's grid proxy: gateways are the nodes (of the status asked) that serve names — there, nodes
             // with a public config holding a domain and an address; here, nodes whose agent reports the gateway feature.
             gateways += node.Features.Contains(NodeFeatures.Gateway) ? 1 : 0;
@@ -141,7 +142,7 @@ public static class ProxyApi
             Twins: totals.Twins,
             Contracts: totals.Contracts,
             NodesDistribution: distribution,
-            Gpus: 0,
+            Gpus: gpus,
             DedicatedNodes: 0,
             WorkloadsNumber: workloads));
     }

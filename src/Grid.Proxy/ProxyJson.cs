@@ -101,10 +101,22 @@ public sealed record ProxyNode(
     [property: JsonPropertyName("healthy")] bool Healthy,
     [property: JsonPropertyName("dmi")] ProxyDmi Dmi,
     [property: JsonPropertyName("speed")] ProxySpeed Speed,
-    [property: JsonPropertyName("gpus")] string[] Gpus,
+    [property: JsonPropertyName("gpus")] ProxyGpu[] Gpus,
     [property: JsonPropertyName("price_usd")] double PriceUsd,
     [property: JsonPropertyName("farm_free_ips")] int FarmFreeIps,
-    [property: JsonPropertyName("features")] string[] Features);
+    [property: JsonPropertyName("features")] string[] Features)
+{
+    /// <summary>Ours, next to ThreeFold's fields: the node is quarantined (its status stays what it is).</summary>
+    [JsonPropertyName("quarantined")] public bool Quarantined { get; init; }
+}
+
+/// <summary>A node's GPU as ThreeFold's proxy lists it (<c>types.NodeGPU</c>): <c>contract</c> is the reservation holding it, 0 when free.</summary>
+public sealed record ProxyGpu(
+    [property: JsonPropertyName("node_twin_id")] long NodeTwinId,
+    [property: JsonPropertyName("id")] string Id,
+    [property: JsonPropertyName("vendor")] string Vendor,
+    [property: JsonPropertyName("device")] string Device,
+    [property: JsonPropertyName("contract")] long Contract);
 
 public sealed record ProxyNodeStatus([property: JsonPropertyName("status")] string Status);
 

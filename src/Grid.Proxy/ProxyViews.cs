@@ -42,15 +42,18 @@ public static class ProxyViews
             RentedByTwinId: node.RentedBy ?? 0,
             SerialNumber: "",
             Power: ProxyPower.None,
-            NumGpu: 0,
+            NumGpu: node.Gpus.IsDefault ? 0 : node.Gpus.Length,
             ExtraFee: 0,
             Healthy: status == "up",
             Dmi: ProxyDmi.None,
             Speed: ProxySpeed.None,
-            Gpus: [],
+            Gpus: node.Gpus.IsDefault ? [] : [.. node.Gpus.Select(g => new ProxyGpu(node.TwinId, g.Id, g.Vendor, g.Device, g.ReservationId ?? 0))],
             PriceUsd: 0,
             FarmFreeIps: row.FarmFreeIps,
-            Features: []);
+            Features: [])
+        {
+            Quarantined = node.Quarantined,
+        };
     }
 
     public static ProxyPublicIp PublicIp(PublicIpRow ip) => new($"{ip.FarmId}-{ip.Ip}", ip.Ip, ip.Gateway, ip.ContractId, ip.FarmId);

@@ -129,6 +129,7 @@ internal sealed class AccessWorld
     [
         "GET /api/v1/keys/", "DELETE /api/v1/keys/{keyId:long}", "GET /api/v1/farms/", "GET /api/v1/farms/{farmId:long}",
         "GET /api/v1/nodes/", "GET /api/v1/nodes/{nodeId:long}", "DELETE /api/v1/nodes/{nodeId:long}/drain",
+        "DELETE /api/v1/nodes/{nodeId:long}/quarantine",
         "GET /api/v1/reservations/", "GET /api/v1/reservations/{reservationId:long}", "DELETE /api/v1/reservations/{reservationId:long}",
         "GET /api/v1/reservations/{reservationId:long}/events", "GET /api/v1/workloads/{workloadId:long}",
         "GET /api/v1/workloads/{workloadId:long}/logs", "DELETE /api/v1/workloads/{workloadId:long}", "GET /api/v1/cluster",

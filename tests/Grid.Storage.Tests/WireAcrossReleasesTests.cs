@@ -6,7 +6,8 @@ namespace Grid.Storage.Tests;
 /// <summary>
 /// Grain calls between silos of two releases during a rolling upgrade: a message from the release before
 /// priorities has no priority field, and the receiver must read the default, not 0 (the lowest priority, which any
-/// reservation may preempt: a rolling upgrade stopped an acknowledged workload that way).
+/// reservation may preempt: a rolling upgrade stopped an acknowledged workload that way); one from before GPUs has
+/// no GPU lists, and the receiver must read them empty, not as a default array that throws when enumerated.
 /// </summary>
 public sealed class WireAcrossReleasesTests
 {
@@ -31,6 +32,22 @@ public sealed class WireAcrossReleasesTests
     }
 
     [Fact]
+    public void AMessageOfAnOlderReleaseReadsNoGpusRatherThanAnArrayThatThrows()
+    {
+        // None of the fields: these types do not all start with a number.
+        var older = Wire.SerializeToArray(new ReleaseOfNoKnownFields());
+
+        Assert.Empty(Read<Allocation>(older).GpuIds);
+        Assert.Empty(Read<AllocationRequest>(older).GpuModels);
+        Assert.Empty(Read<AllocationResult>(older).GpuIds);
+        Assert.Empty(Read<NodeSummary>(older).Gpus);
+        Assert.Empty(Read<NodeInfo>(older).Gpus);
+        Assert.Empty(Read<NodeRegistration>(older).Gpus);
+        Assert.Empty(Read<PlacementConstraints>(older).GpuModels);
+        Assert.Empty(Read<WorkloadAssignment>(older).GpuIds);
+    }
+
+    [Fact]
     public void APrioritySentIsThePriorityRead()
     {
         var request = new AllocationRequest(1, 1, 1, new Capacity(1, 1, 0, 0), null, []) { Priority = 0 };
@@ -45,3 +62,7 @@ public sealed class WireAcrossReleasesTests
 /// <summary>What a silo of an older release sends: the leading fields, none of the ones added since.</summary>
 [GenerateSerializer, Alias("grid.tests.release-before-priorities")]
 public sealed record ReleaseBeforePriorities([property: Id(0)] long Id);
+
+/// <summary>A message none of whose fields the receiver knows: every field it reads is the one it makes without a sender.</summary>
+[GenerateSerializer, Alias("grid.tests.release-of-no-known-fields")]
+public sealed record ReleaseOfNoKnownFields;

@@ -99,6 +99,10 @@ public interface INodeGrain : IGrainWithIntegerKey
     [Alias("SetRenter")]
     Task<RentLockAnswer> SetRenterAsync(long? twinId, long contractId);
 
+    /// <summary>Ends the node's quarantine and forgets its counted failures; null when the node is not registered.</summary>
+    [Alias("ClearQuarantine")]
+    Task<NodeInfo?> ClearQuarantineAsync();
+
     /// <summary>The gateway route table changed to <paramref name="version"/>: a gateway node wakes its agent's long-poll.</summary>
     [Alias("RoutesChanged"), OneWay]
     Task RoutesChangedAsync(long version);

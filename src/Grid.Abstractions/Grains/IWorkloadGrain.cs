@@ -3,7 +3,8 @@ namespace Grid.Grains;
 
 /// <summary>What runs inside a reservation: spec, desired vs reported state, restarts. Key: workload id.</summary>
 [Alias("grid.IWorkloadGrain")]
-[Version(1)]
+// 2 since 0.4.0 (FailedElsewhereAsync; a node asking a silo of 0.3.0 counts nothing then, see NodeGrain.Marketplace).
+[Version(2)]
 public interface IWorkloadGrain : IGrainWithIntegerKey
 {
     [Alias("Create")]
@@ -22,6 +23,13 @@ public interface IWorkloadGrain : IGrainWithIntegerKey
     /// </summary>
     [Alias("Report")]
     Task<bool> ReportAsync(long nodeId, WorkloadReport report);
+
+    /// <summary>
+    /// True when a node other than <paramref name="nodeId"/> reported this workload failed for <paramref name="reason"/>
+    /// (at any placement): the failure is its spec's, and does not count against <paramref name="nodeId"/>.
+    /// </summary>
+    [Alias("FailedElsewhere")]
+    Task<bool> FailedElsewhereAsync(long nodeId, string? reason);
 
     [Alias("Delete")]
     Task DeleteAsync();

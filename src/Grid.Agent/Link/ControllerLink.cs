@@ -40,6 +40,9 @@ internal sealed partial class ControllerLink(AgentOptions options, GridApiClient
     /// <summary>The node's image cache (bytes used, cap), sent with every heartbeat; null (or answering null) without containers.</summary>
     public Func<ImageCacheUsage?>? ImageCache { get; init; }
 
+    /// <summary>The node's GPUs, sent with every heartbeat; null when it has none to tell (the registration's stand).</summary>
+    public ImmutableArray<GpuDevice>? Gpus { get; init; }
+
     /// <summary>Completes when the long-poll saw the desired workloads change; see <see cref="TakeDesiredChange"/>.</summary>
     public Task DesiredChanged => _desiredChanged.Task;
 
@@ -78,7 +81,16 @@ internal sealed partial class ControllerLink(AgentOptions options, GridApiClient
 
         try
         {
-            var heartbeat = new Heartbeat(uptime, reports) { Features = Features, Address = Address, ImageCache = ImageCache?.Invoke(), AgentVersion = GridRelease.Version };
+            var heartbeat = new Heartbeat(uptime, reports)
+            {
+                Features = Features,
+                Address = Address,
+                ImageCache = ImageCache?.Invoke(),
+                AgentVersion = GridRelease.Version,
+                Gpus = Gpus,
+                Latitude = options.Latitude,
+                Longitude = options.Longitude,
+            };
             heartbeat = gateway?.AddTo(heartbeat) ?? heartbeat;
             response = await api.HeartbeatAsync(options.NodeId, options.NodeKey, heartbeat, deadline.Token, options.SigningKey);
         }

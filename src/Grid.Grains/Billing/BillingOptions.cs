@@ -67,6 +67,12 @@ public sealed class BillingOptions
     /// <summary><see cref="DedicatedDiscount"/> in parts per million (rounded down), computed before any money math.</summary>
     public int DedicatedDiscountPpm => (int)decimal.Truncate(Math.Clamp(DedicatedDiscount, 0m, 1m) * 1_000_000m);
 
+    /// <summary>
+    /// Minor units per GPU-hour a reservation's GPUs cost (billed per second on a <c>gpu</c> line of their own, the
+    /// farmer paid the share as for other lines). Grid-wide. Default: 1,000,000 (0.1 per GPU-hour).
+    /// </summary>
+    public long GpuPrice { get; set; } = 1_000_000;
+
     /// <summary>Billing shard grains, each holding a reminder and driving its buckets. Default: 4.</summary>
     public int Shards { get; set; } = 4;
 

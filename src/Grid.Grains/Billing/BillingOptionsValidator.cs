@@ -19,6 +19,7 @@ public sealed class BillingOptionsValidator() : SettingsValidator<BillingOptions
             .Between(nameof(options.IpuPrice), options.IpuPrice, 0, BillingOptions.MaxPrice)
             .Between(nameof(options.NetworkPrice), options.NetworkPrice, 0, BillingOptions.MaxPrice)
             .Between(nameof(options.NamePrice), options.NamePrice, 0, BillingOptions.MaxPrice)
+            .Between(nameof(options.GpuPrice), options.GpuPrice, 0, BillingOptions.MaxPrice)
             .Between(nameof(options.Shards), options.Shards, 1, 256)
             // Every shard drives at least one bucket.
             .Require(options.Buckets >= options.Shards && options.Buckets <= 65536, nameof(options.Buckets), options.Buckets,

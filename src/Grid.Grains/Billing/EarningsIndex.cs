@@ -92,7 +92,7 @@ public sealed class EarningsIndex(ILedgerReader ledger, IOptions<BillingOptions>
             _providers[provider] = (amount + bill.SolutionProviderAmount, bills + 1);
         }
 
-        // Lines of farm 0 (a name's hours) are the grid's: no farm earns them.
+        // Lines of farm 0 (a name's hours) are the grid's: no farm earns them. A gpu line repeats its capacity line's seconds.
         foreach (var line in bill.Lines.Where(l => l.FarmId != 0))
         {
             if (!_farms.TryGetValue(line.FarmId, out var farm))
@@ -101,7 +101,7 @@ public sealed class EarningsIndex(ILedgerReader ledger, IOptions<BillingOptions>
             }
 
             var known = farm.GetValueOrDefault((day, line.NodeId));
-            farm[(day, line.NodeId)] = (known.Seconds + line.Seconds, known.Amount + Pricing.FarmerPart(line.Amount, share.Numerator, share.Denominator));
+            farm[(day, line.NodeId)] = (known.Seconds + (line.Kind == BillLine.GpuKind ? 0 : line.Seconds), known.Amount + Pricing.FarmerPart(line.Amount, share.Numerator, share.Denominator));
         }
     }
 }

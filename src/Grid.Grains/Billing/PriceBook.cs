@@ -33,6 +33,14 @@ public sealed class PriceBook(IOptions<BillingOptions> options)
         ? Pricing.Share(PriceOf(node, request.Resources), options.Value.SpotPayPpm)
         : PriceOf(node, request.Resources);
 
+    /// <summary>Minor units per hour for the GPUs of <paramref name="resources"/> (<c>Grid:Billing:GpuPrice</c> each, grid-wide).</summary>
+    public long GpuPriceOf(Capacity resources) => resources.Gpu <= 0 ? 0 : checked(options.Value.GpuPrice * resources.Gpu);
+
+    /// <summary>Minor units per hour the GPUs of <paramref name="request"/> cost: spot capacity pays <see cref="BillingOptions.SpotPayPpm"/> of it, as for its other units.</summary>
+    public long GpuPriceOf(ReservationRequest request) => request.Spot
+        ? Pricing.Share(GpuPriceOf(request.Resources), options.Value.SpotPayPpm)
+        : GpuPriceOf(request.Resources);
+
     /// <summary>Takes a newer set; an older one (a slow refresh racing a change) is ignored.</summary>
     public void Apply(PriceListSet set)
     {

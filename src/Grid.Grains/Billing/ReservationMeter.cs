@@ -10,7 +10,11 @@ public sealed record ServedInterval(
     [property: Id(2)] long FarmerTwinId,
     [property: Id(3)] long PricePerHour,
     [property: Id(4)] DateTimeOffset From,
-    [property: Id(5)] DateTimeOffset To);
+    [property: Id(5)] DateTimeOffset To)
+{
+    /// <summary>What the reservation's GPUs cost per hour in this interval (a <c>gpu</c> line of the bill); 0: none.</summary>
+    [Id(6)] public long GpuPricePerHour { get; init; }
+}
 
 /// <summary>
 /// A reservation's meter and billing cursor, persisted with the reservation. The meter runs only while the
@@ -51,6 +55,9 @@ public sealed class ReservationMeter
     /// </summary>
     [Id(14)] public long? RentedNodeId { get; set; }
 
+    /// <summary>The GPUs' price per hour, fixed when the reservation was placed (grid-wide: moves keep it); 0: no GPUs.</summary>
+    [Id(15)] public long GpuPricePerHour { get; set; }
+
     public const int MaxBills = 100;
 
     /// <summary>Meter times are whole seconds, so bills show exact seconds.</summary>
@@ -63,7 +70,10 @@ public sealed class ReservationMeter
             return;
         }
 
-        Open ??= new ServedInterval(nodeId, FarmId, FarmerTwinId, PricePerHour, Max(Second(at), BilledUntil), default);
+        Open ??= new ServedInterval(nodeId, FarmId, FarmerTwinId, PricePerHour, Max(Second(at), BilledUntil), default)
+        {
+            GpuPricePerHour = GpuPricePerHour,
+        };
     }
 
     /// <summary>Stops the meter at <paramref name="at"/> (never before it started or before what is billed).</summary>
@@ -94,7 +104,8 @@ public sealed class ReservationMeter
                 continue;
             }
 
-            var index = lines.FindIndex(l => l.Key.NodeId == interval.NodeId && l.Key.PricePerHour == interval.PricePerHour && l.Key.FarmId == interval.FarmId);
+            var index = lines.FindIndex(l => l.Key.NodeId == interval.NodeId && l.Key.PricePerHour == interval.PricePerHour && l.Key.FarmId == interval.FarmId
+                && l.Key.GpuPricePerHour == interval.GpuPricePerHour);
             if (index < 0)
             {
                 lines.Add((interval, seconds));
@@ -111,12 +122,23 @@ public sealed class ReservationMeter
         }
 
         var (cu, su) = (Pricing.Cu(resources), Pricing.Su(resources));
-        var billLines = lines.Select(l => new BillLine(l.Key.NodeId, l.Key.FarmId, l.Seconds, cu, su, resources.Ipv4,
-            Pricing.Cost(l.Key.PricePerHour, l.Seconds))).ToImmutableArray();
+        // Each node's GPUs are a line of their own after its capacity line (kind gpu), so the bill says what they cost.
+        var billLines = lines.SelectMany(l => GpuLine(l.Key, l.Seconds, resources.Gpu) is { } gpu
+            ? [CapacityLine(l.Key, l.Seconds, cu, su, resources), gpu]
+            : new[] { CapacityLine(l.Key, l.Seconds, cu, su, resources) }).ToImmutableArray();
         var sequence = Sequence + 1;
         return new Bill(BillingEvents.BillId(reservationId, sequence), reservationId, sequence, BilledUntil, to,
             billLines.Sum(l => l.Amount), billLines, twinId);
     }
+
+    private static BillLine CapacityLine(ServedInterval key, long seconds, decimal cu, decimal su, Capacity resources) =>
+        new(key.NodeId, key.FarmId, seconds, cu, su, resources.Ipv4, Pricing.Cost(key.PricePerHour, seconds));
+
+    /// <summary>The GPUs' line of an interval: seconds × the GPU price fixed at placement (already × the GPU count).</summary>
+    private static BillLine? GpuLine(ServedInterval key, long seconds, int gpus) =>
+        key.GpuPricePerHour > 0 && gpus > 0
+            ? new BillLine(key.NodeId, key.FarmId, seconds, 0, 0, 0, Pricing.Cost(key.GpuPricePerHour, seconds), BillLine.GpuKind) { Gpus = gpus }
+            : null;
 
     /// <summary>The farmer of each line (from the served intervals), for the payouts.</summary>
     public long FarmerOf(BillLine line) =>

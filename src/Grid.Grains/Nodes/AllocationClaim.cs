@@ -44,14 +44,14 @@ public sealed record AllocationClaim(AllocationResult?[] Results, List<TakenAllo
     {
         foreach (var (i, allocation, _) in Taken)
         {
-            Results[i] = new(AllocationOutcome.Allocated, allocation.PublicIps, summary);
+            Results[i] = new(AllocationOutcome.Allocated, allocation.PublicIps, summary) { GpuIds = allocation.GpuIds };
         }
 
         foreach (var i in Retries)
         {
             var request = requests[i];
             Results[i] = held.TryGet(request.ReservationId, out var current) && current.Epoch == request.Epoch
-                ? new(AllocationOutcome.Allocated, current.PublicIps, summary)
+                ? new(AllocationOutcome.Allocated, current.PublicIps, summary) { GpuIds = current.GpuIds }
                 : new(AllocationOutcome.NodeNotAvailable, [], summary);
         }
 

@@ -20,7 +20,21 @@ namespace Grid.Nodes;
 /// <param name="imageCacheSru">The SSD bytes held out of the node's capacity for its image cache (already taken from <paramref name="total"/>).</param>
 public sealed class NodeCapacity(Capacity total, double cpuOvercommit, Dictionary<long, Allocation> allocations, long imageCacheSru = 0)
 {
+    private ImmutableArray<GpuDevice> _gpus = [];
+
+    /// <summary>The node's capacity, its GPUs counted in <see cref="Capacity.Gpu"/>.</summary>
     public Capacity Total => total;
+
+    /// <summary>The node's GPUs (the pool its allocations take ids from); setting them sets <see cref="Total"/>'s GPU count.</summary>
+    public ImmutableArray<GpuDevice> Gpus
+    {
+        get => _gpus;
+        set
+        {
+            _gpus = value.IsDefault ? [] : value;
+            total = total with { Gpu = _gpus.Length };
+        }
+    }
 
     public int Count => allocations.Count;
 
@@ -45,14 +59,15 @@ public sealed class NodeCapacity(Capacity total, double cpuOvercommit, Dictionar
     {
         // Summed in place: a node's summary is rebuilt on every allocation, over all of its allocations.
         long cru = 0, mru = 0, sru = 0, hru = 0;
-        var ipv4 = 0;
+        int ipv4 = 0, gpu = 0;
         foreach (var allocation in allocations.Values)
         {
             var resources = allocation.Resources;
             (cru, mru, sru, hru, ipv4) = (cru + resources.Cru, mru + resources.Mru, sru + resources.Sru, hru + resources.Hru, ipv4 + resources.Ipv4);
+            gpu += resources.Gpu;
         }
 
-        return new Capacity(cru, mru, sru, hru, ipv4);
+        return new Capacity(cru, mru, sru, hru, ipv4, gpu);
     }
 
     public Capacity Free() => CapacityMath.Free(total, Used(), cpuOvercommit);
@@ -74,8 +89,12 @@ public sealed class NodeCapacity(Capacity total, double cpuOvercommit, Dictionar
 
     public int WorkloadCount() => allocations.Values.Sum(a => a.Workloads.IsDefault ? 0 : a.Workloads.Length);
 
-    /// <summary>What the node's agent should run: the workloads of every allocation.</summary>
-    public ImmutableArray<WorkloadAssignment> Desired() => [.. allocations.Values.SelectMany(a => a.Workloads)];
+    /// <summary>What the node's agent should run: the workloads of every allocation, each with its reservation's GPUs.</summary>
+    public ImmutableArray<WorkloadAssignment> Desired() =>
+        [.. allocations.Values.SelectMany(a => a.GpuIds.IsDefaultOrEmpty ? a.Workloads : a.Workloads.Select(w => w with { GpuIds = a.GpuIds }))];
+
+    /// <summary>The node's GPUs, each marked with the reservation holding it.</summary>
+    public ImmutableArray<GpuDevice> AnnotatedGpus() => GpuPool.Annotate(_gpus, allocations.Values);
 
     /// <summary>The epoch each workload the node should run is at, by workload id.</summary>
     public Dictionary<long, long> WorkloadEpochs() =>
@@ -121,6 +140,20 @@ public sealed class NodeCapacity(Capacity total, double cpuOvercommit, Dictionar
                 continue;
             }
 
+            ImmutableArray<string> gpuIds = [];
+            if (request.Resources.Gpu > 0)
+            {
+                // Ids, not just a count: held by one reservation at a time, taken in this same synchronous step.
+                if (GpuPool.Pick(_gpus, GpuPool.Held(allocations.Values, request.ReservationId), request.Resources.Gpu,
+                        request.GpuModels, existing?.GpuIds ?? default) is not { } picked)
+                {
+                    claim.Results[i] = new(AllocationOutcome.InsufficientCapacity, [], null, CapacityUnit.Gpu);
+                    continue;
+                }
+
+                gpuIds = picked;
+            }
+
             var allocation = new Allocation(
                 request.ReservationId, request.Epoch, request.TwinId, request.Resources, [],
                 request.AntiAffinityGroup, request.Workloads, now)
@@ -128,6 +161,7 @@ public sealed class NodeCapacity(Capacity total, double cpuOvercommit, Dictionar
                 Priority = request.Priority,
                 Spot = request.Spot,
                 PricePerHour = request.PricePerHour,
+                GpuIds = gpuIds,
             };
             allocations[request.ReservationId] = allocation;
             used = used - replaced + request.Resources;

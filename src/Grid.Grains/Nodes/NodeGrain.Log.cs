@@ -17,6 +17,9 @@ public sealed partial class NodeGrain
     [LoggerMessage(Level = LogLevel.Information, Message = "Node {NodeId} draining={Draining} (maxParallel {MaxParallel})")]
     private static partial void LogDraining(ILogger logger, long nodeId, bool draining, int maxParallel);
 
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Node {NodeId} could not ask workload {WorkloadId} where it failed: its failure is not counted now")]
+    private static partial void LogBlameUnknown(ILogger logger, Exception exception, long nodeId, long workloadId);
+
     [LoggerMessage(Level = LogLevel.Information, Message = "Node {NodeId} preempted {Count} reservations for reservation {ReservationId}")]
     private static partial void LogPreempted(ILogger logger, long nodeId, long reservationId, int count);
 }

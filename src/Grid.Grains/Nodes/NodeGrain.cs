@@ -38,6 +38,7 @@ public sealed partial class NodeGrain(
     private long _uptime;
     private NodeCapacity? _allocations;
     private NodeOrphanCheck? _orphans;
+    private NodeQuarantine? _quarantine; // NodeGrain.Marketplace.cs
     private NodeSummaryPublisher? _summaries;
     private WorkloadReportForwarder? _reports;
     private IFarmGrain? _farm;
@@ -56,8 +57,7 @@ public sealed partial class NodeGrain(
     /// <summary>The ledger over the durable allocations, built again when a registration replaces the state.</summary>
     private NodeCapacity Allocations => _allocations is { } held && held.IsOver(state.State.Allocations, state.State.ImageCacheSru())
         ? held
-        : _allocations = new NodeCapacity(
-            state.State.Registration is null ? Capacity.Zero : state.State.Sellable(), state.State.CpuOvercommit, state.State.Allocations, state.State.ImageCacheSru());
+        : _allocations = state.State.Ledger();
 
     private NodeSummaryPublisher Summaries =>
         _summaries ??= new(NodeId, view, GrainFactory.GetGrain<ICapacityIndexGrain>(index.Value.ShardOf(NodeId)));
@@ -128,15 +128,10 @@ public sealed partial class NodeGrain(
     {
         // Pull credentials stay in memory: the allocations written below hold the assignments without them.
         requests = _credentials.Keep(requests);
-        if (state.State.Registration is null)
+        if (state.State.Registration is null || !state.State.IsSchedulable(clock.UtcNow))
         {
-            // Never registered (or a stale id): nothing to place on and no summary to give.
-            return [.. requests.Select(_ => new AllocationResult(AllocationOutcome.NodeNotAvailable, [], null))];
-        }
-
-        if (!state.State.IsSchedulable(clock.UtcNow))
-        {
-            var unavailable = new AllocationResult(AllocationOutcome.NodeNotAvailable, [], Summary());
+            // Never registered (or a stale id): nothing to place on and no summary to give; else not placeable now.
+            var unavailable = new AllocationResult(AllocationOutcome.NodeNotAvailable, [], state.State.Registration is null ? null : Summary());
             return [.. requests.Select(_ => unavailable)];
         }
 
@@ -254,7 +249,7 @@ public sealed partial class NodeGrain(
         _uptime = heartbeat.Uptime;
         metrics.Heartbeat();
         await Summaries.BeatAsync(now);
-        var featuresChanged = state.State.ChangeFeatures(heartbeat.Features, heartbeat.Address, heartbeat.AgentVersion) | state.State.ChangeImageCache(heartbeat.ImageCache);
+        var featuresChanged = state.State.ChangeReported(heartbeat) | ChangeDevices(heartbeat);
         if (state.State.Status != NodeStatus.Up)
         {
             await SetStatusAsync(NodeStatus.Up, now);
@@ -268,6 +263,7 @@ public sealed partial class NodeGrain(
 
         Orphans.RunWhenDue(now, Allocations, held => ReleaseAsync([held], freeIps: false));
         await Reports.ForwardAsync(heartbeat.Workloads, Allocations);
+        await ObserveFailuresAsync(heartbeat, now);
         var routes = await Gateway.SyncAsync(heartbeat);
         var acknowledged = await Gateway.ApplyTrafficAsync(heartbeat, state.State, Writer.WriteAsync);
         return state.State.Answer(_credentials.Attach(Allocations.Desired()), health.Value, _watch.Version) with
@@ -331,17 +327,13 @@ public sealed partial class NodeGrain(
 
     public Task ResumeEvacuationAsync()
     {
-        var down = state.State.Status == NodeStatus.Down;
-        if (state.State.Registration is null || Allocations.Count == 0 || (!down && !state.State.Draining)
-            || !_evacuation.TryResume(clock.UtcNow))
+        if (state.State.Registration is null || Allocations.Count == 0 || !state.State.IsEvacuating() || !_evacuation.TryResume(clock.UtcNow))
         {
             return Task.CompletedTask;
         }
 
         LogResumingEvacuation(logger, NodeId, Allocations.Count, state.State.Status);
-        // The meter of a reservation still on the lost node stops at its last heartbeat, also after a silo loss.
-        EvacuateAll(makeBeforeBreak: !down, resumed: true,
-            lastHeartbeat: down ? state.State.LastHeartbeatAtDown ?? _lastHeartbeat ?? state.State.StatusChangedAt : null);
+        EvacuateAll(makeBeforeBreak: state.State.Status != NodeStatus.Down, resumed: true, lastHeartbeat: state.State.EvacuationHeartbeat(_lastHeartbeat));
         return Task.CompletedTask;
     }
 
@@ -401,7 +393,7 @@ public sealed partial class NodeGrain(
     /// <summary>Versions of this activation (summaries and the agent's watch): above every earlier incarnation's.</summary>
     private void StartIncarnation() => _watch.Start(Summaries.StartIncarnation(state.State.Incarnation));
 
-    private NodeSummary Summary() => Summaries.Next(state.State, Allocations, _lastHeartbeat?.AddSeconds(-_uptime));
+    private NodeSummary Summary() => Summaries.Next(state.State, Allocations, _lastHeartbeat?.AddSeconds(-_uptime), Quarantine.Recent(clock.UtcNow));
 
-    private NodeInfo Info() => state.State.Info(NodeId, Allocations, _lastHeartbeat, _uptime);
+    private NodeInfo Info() => state.State.Info(NodeId, Allocations, _lastHeartbeat, _uptime, Quarantine.Recent(clock.UtcNow));
 }

@@ -1,3 +1,4 @@
+using System.Collections.Immutable;
 using Grid.Scheduling;
 
 namespace Grid.Nodes;
@@ -47,6 +48,21 @@ public sealed class NodeState
     /// <summary>The rent contract holding the lock, or null.</summary>
     [Id(17)] public long? RentContractId { get; set; }
 
+    /// <summary>Quarantined: its workloads kept failing for reasons of its own; no new placements until cleared.</summary>
+    [Id(18)] public bool Quarantined { get; set; }
+
+    /// <summary>When the node was quarantined (null while it is not).</summary>
+    [Id(19)] public DateTimeOffset? QuarantinedAt { get; set; }
+
+    /// <summary>The GPUs its agent last reported; null: the registration's (an agent reported none).</summary>
+    [Id(21)] public GpuDevice[]? Gpus { get; set; }
+
+    /// <summary>Coordinates from the agent's configuration; null: the registration's.</summary>
+    [Id(22)] public double? Latitude { get; set; }
+
+    /// <inheritdoc cref="Latitude"/>
+    [Id(23)] public double? Longitude { get; set; }
+
     /// <summary>Counts activations, so summary versions (incarnation, then a counter) only grow whatever the clocks.</summary>
     [Id(20)] public long Incarnation { get; set; }
 
@@ -71,12 +87,66 @@ public sealed class NodeState
         return ImageCacheSru() != held;
     }
 
+    /// <summary>The node's GPUs: as its agent reported them, else as registered.</summary>
+    public ImmutableArray<GpuDevice> EffectiveGpus() =>
+        Gpus is { } reported ? [.. reported] : Registration?.Gpus is { IsDefault: false } registered ? registered : [];
+
+    /// <summary>Where the node stands: the registration's place, with the agent's coordinates when it has some.</summary>
+    public Location EffectiveLocation()
+    {
+        var registered = Registration!.Location;
+        return Latitude is { } lat && Longitude is { } lon ? registered with { Latitude = lat, Longitude = lon } : registered;
+    }
+
+    /// <summary>Takes the GPUs and coordinates an agent reported (null: it said nothing); true when they changed.</summary>
+    public bool ChangeDevices(IReadOnlyCollection<GpuDevice>? gpus, double? latitude, double? longitude)
+    {
+        var changed = false;
+        if (gpus is not null && (Gpus is null || !gpus.SequenceEqual(Gpus)))
+        {
+            Gpus = [.. gpus];
+            changed = true;
+        }
+
+        if (latitude is { } lat && longitude is { } lon && (lat != Latitude || lon != Longitude))
+        {
+            (Latitude, Longitude) = (lat, lon);
+            changed = true;
+        }
+
+        return changed;
+    }
+
+    /// <summary>
+    /// The allocation ledger over this state (registered: its sellable capacity, the SSD held for the image cache and
+    /// its GPUs; else nothing to give).
+    /// </summary>
+    public NodeCapacity Ledger() =>
+        new(Registration is null ? Capacity.Zero : Sellable(), CpuOvercommit, Allocations, ImageCacheSru()) { Gpus = EffectiveGpus() };
+
+    /// <summary>
+    /// Takes what a heartbeat reports of the node (features, address, agent release, image cache); true when that
+    /// changed. GPUs and coordinates are the marketplace's (<see cref="ChangeDevices"/>).
+    /// </summary>
+    public bool ChangeReported(Heartbeat heartbeat) =>
+        ChangeFeatures(heartbeat.Features, heartbeat.Address, heartbeat.AgentVersion) | ChangeImageCache(heartbeat.ImageCache);
+
+    /// <summary>Down or draining: its reservations are moved away (an evacuation may be resumed).</summary>
+    public bool IsEvacuating() => Status == NodeStatus.Down || Draining;
+
+    /// <summary>
+    /// Where a resumed evacuation stops the meters: a down node's last heartbeat (kept with the down status, so also
+    /// after a silo loss); null for a drain, whose moves are made before the node lets go.
+    /// </summary>
+    public DateTimeOffset? EvacuationHeartbeat(DateTimeOffset? lastHeartbeat) =>
+        Status == NodeStatus.Down ? LastHeartbeatAtDown ?? lastHeartbeat ?? StatusChangedAt : null;
+
     /// <summary>Up, not draining and past the rejoin delay: the node takes new placements.</summary>
     public bool IsSchedulable(DateTimeOffset now) =>
         Status == NodeStatus.Up && !Draining && (RejoinAt is not { } rejoin || now >= rejoin);
 
     /// <summary>A heartbeat's answer: status, what to run at <paramref name="version"/>, and the timing agents follow.</summary>
-    public HeartbeatResponse Answer(System.Collections.Immutable.ImmutableArray<WorkloadAssignment> desired, GridHealthOptions health, long version) =>
+    public HeartbeatResponse Answer(ImmutableArray<WorkloadAssignment> desired, GridHealthOptions health, long version) =>
         new(VisibleStatus(), Draining, desired)
         {
             HeartbeatIntervalMs = (long)health.HeartbeatInterval.TotalMilliseconds,
@@ -123,7 +193,7 @@ public sealed class NodeState
                 lastHeartbeat);
 
     /// <summary>The owner's view of the node (registered), with the soft state of its activation.</summary>
-    public NodeInfo Info(long nodeId, NodeCapacity held, DateTimeOffset? lastHeartbeat, long uptime)
+    public NodeInfo Info(long nodeId, NodeCapacity held, DateTimeOffset? lastHeartbeat, long uptime, int recentFailures)
     {
         var registration = Registration!;
         var used = held.Used();
@@ -133,11 +203,11 @@ public sealed class NodeState
             registration.TwinId,
             VisibleStatus(),
             Draining,
-            registration.Location,
+            EffectiveLocation(),
             registration.Certification,
-            registration.Resources,
+            registration.Resources with { Gpu = held.Total.Gpu },
             used,
-            CapacityMath.Free(Sellable(), used, CpuOvercommit),
+            CapacityMath.Free(Sellable() with { Gpu = held.Total.Gpu }, used, CpuOvercommit),
             [.. held.Allocations.OrderBy(a => a.ReservationId)],
             lastHeartbeat,
             uptime,
@@ -150,6 +220,9 @@ public sealed class NodeState
             AgentVersion = AgentVersion,
             RentedBy = RentedBy,
             RentContractId = RentContractId,
+            Gpus = held.AnnotatedGpus(),
+            Quarantined = Quarantined,
+            RecentFailures = recentFailures,
         };
     }
 

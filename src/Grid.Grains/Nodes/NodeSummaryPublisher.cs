@@ -36,7 +36,7 @@ public sealed class NodeSummaryPublisher(long nodeId, CapacityView view, ICapaci
         }, new GrainTimerCreationOptions(due, Timeout.InfiniteTimeSpan) { Interleave = true });
 
     /// <summary>The node as the index sees it, at a new version.</summary>
-    public NodeSummary Next(NodeState node, NodeCapacity capacity, DateTimeOffset? bootedAt)
+    public NodeSummary Next(NodeState node, NodeCapacity capacity, DateTimeOffset? bootedAt, int recentFailures = 0)
     {
         var registration = node.Registration!;
         var used = capacity.Used();
@@ -48,9 +48,9 @@ public sealed class NodeSummaryPublisher(long nodeId, CapacityView view, ICapaci
             node.Status,
             node.Draining,
             node.RejoinAt,
-            registration.Resources,
-            CapacityMath.Free(node.Sellable(), used, node.CpuOvercommit),
-            registration.Location,
+            registration.Resources with { Gpu = capacity.Total.Gpu },
+            CapacityMath.Free(node.Sellable() with { Gpu = capacity.Total.Gpu }, used, node.CpuOvercommit),
+            node.EffectiveLocation(),
             registration.Certification,
             capacity.AntiAffinityKeys(),
             ++_version,
@@ -67,6 +67,9 @@ public sealed class NodeSummaryPublisher(long nodeId, CapacityView view, ICapaci
             RentContractId = node.RentContractId,
             LowestPriority = lowestPriority,
             HasSpot = hasSpot,
+            Gpus = capacity.AnnotatedGpus(),
+            Quarantined = node.Quarantined,
+            RecentFailures = recentFailures,
         };
     }
 

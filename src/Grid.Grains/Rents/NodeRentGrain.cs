@@ -45,7 +45,8 @@ public sealed partial class NodeRentGrain(
         }
 
         var node = await Node.GetSummaryAsync() ?? throw new GridRequestException(404, "Not found", $"Node {NodeId} was not found.");
-        var price = RentPricing.PricePerHour(node.Total, prices.For(node.FarmId), node.Certification == NodeCertification.Certified, Options.DedicatedDiscountPpm);
+        var price = RentPricing.PricePerHour(node.Total, prices.For(node.FarmId), node.Certification == NodeCertification.Certified, Options.DedicatedDiscountPpm,
+            Options.GpuPrice);
         await RequireFundsAsync(twinId, price);
 
         var now = services.Clock.UtcNow;

@@ -155,13 +155,13 @@ public sealed partial class ReservationPlacer : IReservationPlacement
     {
         try
         {
-            var needed = Pricing.PriceFor(placement.PricePerHour, _billing.Value.Cycle);
+            var needed = Pricing.PriceFor(placement.PricePerHour + placement.GpuPricePerHour, _billing.Value.Cycle);
             var balance = (await _grains.GetGrain<IAccountGrain>(request.Body.TwinId).GetAsync()).Balance;
             if (balance < needed)
             {
                 await _grains.GetGrain<INodeGrain>(placement.NodeId).ReleaseAsync(request.ReservationId, 1);
                 throw new GridRequestException(402, "Payment required",
-                    $"Prepaid billing needs a balance covering one cycle ({_billing.Value.Cycle}) at {placement.PricePerHour} per hour: "
+                    $"Prepaid billing needs a balance covering one cycle ({_billing.Value.Cycle}) at {placement.PricePerHour + placement.GpuPricePerHour} per hour: "
                     + $"{needed} minor units; the balance is {balance}, {needed - balance} missing.");
             }
 

@@ -52,6 +52,7 @@ public sealed class ReservationRecord
         // The record's own (empty) meter, filled in: one meter per placement, not a second one replacing it.
         var meter = record.Meter;
         meter.PricePerHour = placement.PricePerHour;
+        meter.GpuPricePerHour = placement.GpuPricePerHour;
         meter.FarmId = placement.FarmId;
         meter.FarmerTwinId = placement.FarmerTwinId;
         meter.BilledUntil = ReservationMeter.Second(now);
@@ -92,7 +93,7 @@ public sealed class ReservationRecord
         [.. Workloads.Keys.Order()],
         CreatedAt,
         UpdatedAt,
-        Meter.PricePerHour)
+        Meter.PricePerHour + Meter.GpuPricePerHour)
     {
         SolutionProvider = Request.SolutionProvider,
         Priority = Request.Priority,

@@ -1,4 +1,5 @@
 using System.Collections.Immutable;
+using Grid.Nodes;
 
 namespace Grid.Scheduling;
 
@@ -20,6 +21,13 @@ public static class PlacementFilter
     public const string InsufficientIpv4 = "insufficient ipv4";
     public const string OverMaxPrice = "over max price";
     public const string MissingFeature = "missing feature";
+    public const string Quarantined = "quarantined";
+    public const string TooFar = "too far";
+    public const string NoCoordinates = "no coordinates";
+    public const string NoMatchingGpu = "no matching gpu";
+
+    /// <summary>Score taken off per failure counted against a node: below every healthy node of any strategy.</summary>
+    public const double FailurePenalty = 10;
 
     /// <summary>A preemption would have made room, but the cluster-wide brake held it back.</summary>
     public const string PreemptionBrake = "held back by the preemption brake (Grid:Scheduling:MaxPreemptionsPerMinute)";
@@ -57,6 +65,11 @@ public static class PlacementFilter
             return OtherCountry;
         }
 
+        if (constraints.Near is { } near && NearReject(node, near) is { } far)
+        {
+            return far;
+        }
+
         if (constraints.Certified == true && node.Certification != NodeCertification.Certified)
         {
             return NotCertified;
@@ -87,9 +100,20 @@ public static class PlacementFilter
             return Rejoining;
         }
 
+        if (node.Quarantined)
+        {
+            return Quarantined;
+        }
+
         if (CapacityMath.FirstShortfall(node.Free, request.Resources) is { } unit)
         {
             return Insufficient(unit);
+        }
+
+        if (request.Resources.Gpu > 0 && !constraints.GpuModels.IsDefaultOrEmpty
+            && GpuPool.FreeMatching(node.Gpus, constraints.GpuModels) < request.Resources.Gpu)
+        {
+            return NoMatchingGpu;
         }
 
         if (constraints.AntiAffinityGroup is { } group && node.AntiAffinityKeys.Contains(AntiAffinity.Key(request.TwinId, group)))
@@ -104,6 +128,20 @@ public static class PlacementFilter
     public static string? Reject(NodeSummary node, ReservationRequest request, DateTimeOffset now, IReadOnlySet<long>? excluded, Billing.PriceBook prices) =>
         Reject(node, request, now, excluded)
             ?? (request.Constraints.MaxPricePerHour is { } max && prices.PriceOf(node, request) > max ? OverMaxPrice : null);
+
+    /// <summary>Why <paramref name="node"/> is out of reach of <paramref name="near"/> (no coordinates, too far), or null.</summary>
+    public static string? NearReject(NodeSummary node, NearConstraint near) =>
+        GreatCircle.DistanceKm(node.Location, near) is not { } km ? NoCoordinates : km > near.MaxKm ? TooFar : null;
+
+    /// <summary>
+    /// The first key of a node's rank: minus its distance in whole km for a request with <c>constraints.near</c> (the
+    /// nearest first; the strategy's score breaks ties), 0 for every node otherwise.
+    /// </summary>
+    public static double Proximity(NodeSummary node, PlacementConstraints constraints) =>
+        constraints.Near is { } near && GreatCircle.DistanceKm(node.Location, near) is { } km ? -GreatCircle.Rank(km) : 0;
+
+    /// <summary>How much lower a node ranks for the failures counted against it (quarantine's first step).</summary>
+    public static double Penalty(NodeSummary node) => node.RecentFailures * FailurePenalty;
 
     /// <summary>True when <paramref name="node"/> reported every one of <paramref name="features"/> (none asked: true).</summary>
     public static bool HasFeatures(NodeSummary node, ImmutableArray<string> features)

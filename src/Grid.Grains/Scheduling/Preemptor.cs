@@ -87,6 +87,7 @@ public sealed class Preemptor(
                 Priority = request.Priority,
                 Spot = request.Spot,
                 PricePerHour = price,
+                GpuModels = request.Constraints.GpuModels,
             };
             var result = await Node(plan.NodeId).PreemptAsync(allocation, [.. plan.Victims.Select(v => new HeldPlacement(v.ReservationId, v.Epoch))],
                 options.Value.PreemptionNotice);
@@ -98,7 +99,8 @@ public sealed class Preemptor(
             if (result.Outcome == AllocationOutcome.Allocated)
             {
                 metrics.Preempted(plan.Victims.Length);
-                return new(new Placement(node.NodeId, node.FarmId, result.PublicIps, price, node.TwinId), null);
+                return new(new Placement(node.NodeId, node.FarmId, result.PublicIps, price, node.TwinId)
+                    { GpuIds = result.GpuIds, GpuPricePerHour = prices.GpuPriceOf(request) }, null);
             }
 
             skipped.Add(plan.NodeId);

@@ -11,7 +11,14 @@ namespace Grid.Scheduling;
 /// Where a reservation landed, and what it costs there per hour (minor units); <paramref name="OnRentedNode"/>: the node
 /// is rented by the reservation's own twin, as the node answered (its rent pays for it, the meter stays stopped).
 /// </summary>
-public sealed record Placement(long NodeId, long FarmId, ImmutableArray<FarmIp> PublicIps, long PricePerHour = 0, long FarmerTwinId = 0, bool OnRentedNode = false);
+public sealed record Placement(long NodeId, long FarmId, ImmutableArray<FarmIp> PublicIps, long PricePerHour = 0, long FarmerTwinId = 0, bool OnRentedNode = false)
+{
+    /// <summary>The node's GPUs the reservation holds there.</summary>
+    public ImmutableArray<string> GpuIds { get; init; } = [];
+
+    /// <summary>What those GPUs cost per hour (<c>Grid:Billing:GpuPrice</c> each), billed on a line of their own.</summary>
+    public long GpuPricePerHour { get; init; }
+}
 
 /// <summary>A new reservation (epoch 1) of a placement batch, with its own span (a create is one trace).</summary>
 public sealed record BatchItem(long ReservationId, ReservationRequest Request, Activity? Span);
@@ -70,6 +77,7 @@ public sealed class ReservationScheduler(IGrainFactory grains, CapacityView view
         {
             Priority = request.Priority,
             Spot = request.Spot,
+            GpuModels = request.Constraints.GpuModels,
         };
 
         // Nodes that refused, with the reason they gave: they are skipped in later passes and named in a 409.
@@ -97,7 +105,8 @@ public sealed class ReservationScheduler(IGrainFactory grains, CapacityView view
                     metrics.Placed(Stopwatch.GetElapsedTime(started), candidate.NodeId, epoch);
                     activity?.SetTag("grid.node.id", candidate.NodeId);
                     return (new Placement(candidate.NodeId, candidate.FarmId, result.PublicIps, price, candidate.TwinId,
-                        RentFilter.RentedBy(result.Summary, request.TwinId)), null);
+                        RentFilter.RentedBy(result.Summary, request.TwinId))
+                        { GpuIds = result.GpuIds, GpuPricePerHour = prices.GpuPriceOf(request) }, null);
                 }
 
                 refused[candidate.NodeId] = Reason(result);
@@ -188,6 +197,7 @@ public sealed class ReservationScheduler(IGrainFactory grains, CapacityView view
                 Priority = items[i].Request.Priority,
                 Spot = items[i].Request.Spot,
                 PricePerHour = prices.PriceOf(node, items[i].Request),
+                GpuModels = items[i].Request.Constraints.GpuModels,
             }).ToImmutableArray();
             ImmutableArray<AllocationResult> answers;
             try
@@ -228,7 +238,8 @@ public sealed class ReservationScheduler(IGrainFactory grains, CapacityView view
                 metrics.Placed(Stopwatch.GetElapsedTime(started), node.NodeId, 1);
                 items[i].Span?.SetTag("grid.node.id", node.NodeId);
                 results[i] = new BatchPlacement(new Placement(node.NodeId, node.FarmId, answers[k].PublicIps,
-                    requests[k].PricePerHour, node.TwinId, RentFilter.RentedBy(answers[k].Summary, items[i].Request.TwinId)), null, null);
+                    requests[k].PricePerHour, node.TwinId, RentFilter.RentedBy(answers[k].Summary, items[i].Request.TwinId))
+                    { GpuIds = answers[k].GpuIds, GpuPricePerHour = prices.GpuPriceOf(items[i].Request) }, null, null);
             }
         }));
 
@@ -261,8 +272,7 @@ public sealed class ReservationScheduler(IGrainFactory grains, CapacityView view
         Dictionary<long, Capacity>? tentative = null)
     {
         var now = clock.UtcNow;
-        var best = new List<(NodeSummary Node, double Score, ulong Tie)>(Shortlist + 1);
-        var salt = (ulong)Random.Shared.NextInt64();
+        var best = new ShortlistRanking(Shortlist);
         var feasible = 0;
         foreach (var seen in Candidates(request))
         {
@@ -273,8 +283,10 @@ public sealed class ReservationScheduler(IGrainFactory grains, CapacityView view
             }
 
             // Kept as the view has it: a batch re-scores its shortlist with what it chose since (BestOf).
-            Insert(best, seen, ScoreOf(node, request), salt);
-            if (++feasible >= EnoughFeasible)
+            best.Insert(seen, PlacementFilter.Proximity(node, request.Constraints), ScoreOf(node, request));
+
+            // The nearest node is wanted, not the best of a sample: a near request looks at every node within reach.
+            if (++feasible >= EnoughFeasible && request.Constraints.Near is null)
             {
                 break;
             }
@@ -282,25 +294,25 @@ public sealed class ReservationScheduler(IGrainFactory grains, CapacityView view
 
         if (request.Resources.Ipv4 > 0 && best.Count > 0)
         {
-            var farms = best.Select(c => c.Node.FarmId).Distinct().ToList();
+            var farms = best.Nodes.Select(n => n.FarmId).Distinct().ToList();
             var free = await Task.WhenAll(farms.Select(f => grains.GetGrain<IFarmGrain>(f).FreeIpCountAsync()));
             foreach (var farm in farms.Where((_, i) => free[i] < request.Resources.Ipv4))
             {
                 shortFarms.Add(farm);
             }
 
-            if (best.RemoveAll(c => shortFarms.Contains(c.Node.FarmId)) > 0 && best.Count == 0)
+            if (best.RemoveAll(n => shortFarms.Contains(n.FarmId)) > 0 && best.Count == 0)
             {
                 return await ShortlistAsync(request, excluded, refused, shortFarms, tentative);
             }
         }
 
-        return [.. best.Select(c => c.Node)];
+        return [.. best.Nodes];
     }
 
-    private double ScoreOf(NodeSummary node, ReservationRequest request) => request.Strategy == PlacementStrategy.Cheapest
+    private double ScoreOf(NodeSummary node, ReservationRequest request) => (request.Strategy == PlacementStrategy.Cheapest
         ? Math.Round(PlacementFilter.Score(node, request.Resources, PlacementStrategy.Binpack), 6) - prices.PriceOf(node, request)
-        : Math.Round(PlacementFilter.Score(node, request.Resources, request.Strategy), 6);
+        : Math.Round(PlacementFilter.Score(node, request.Resources, request.Strategy), 6)) - PlacementFilter.Penalty(node);
 
     /// <summary>
     /// The best node of a shortlist made for an earlier request of the same shape in this batch, counting what
@@ -309,13 +321,14 @@ public sealed class ReservationScheduler(IGrainFactory grains, CapacityView view
     private NodeSummary? BestOf(List<NodeSummary> shortlist, ReservationRequest request, Dictionary<long, Capacity> tentative, DateTimeOffset now)
     {
         NodeSummary? best = null;
-        var bestScore = double.NegativeInfinity;
+        var bestRank = (double.NegativeInfinity, double.NegativeInfinity);
         foreach (var seen in shortlist)
         {
             var node = Counting(seen, tentative);
-            if (Reject(node, request, now, null) is null && ScoreOf(node, request) is var score && score > bestScore)
+            if (Reject(node, request, now, null) is null
+                && (PlacementFilter.Proximity(node, request.Constraints), ScoreOf(node, request)) is var rank && rank.CompareTo(bestRank) > 0)
             {
-                (best, bestScore) = (seen, score);
+                (best, bestRank) = (seen, rank);
             }
         }
 
@@ -343,34 +356,6 @@ public sealed class ReservationScheduler(IGrainFactory grains, CapacityView view
             ? view.TryGet(pinned, out var node) ? [node] : []
             : view.FromRandomStart();
 
-    /// <summary>
-    /// Keeps the <see cref="Shortlist"/> best by score. Equal scores are ordered by a per-placement hash of the
-    /// node id, i.e. at random, so concurrent requests do not all queue on the same node grain.
-    /// </summary>
-    private static void Insert(List<(NodeSummary Node, double Score, ulong Tie)> best, NodeSummary node, double score, ulong salt)
-    {
-        var tie = unchecked(((ulong)node.NodeId ^ salt) * 0x9E3779B97F4A7C15UL);
-        if (best.Count == Shortlist && !Better(score, tie, best[^1]))
-        {
-            return;
-        }
-
-        var index = 0;
-        while (index < best.Count && !Better(score, tie, best[index]))
-        {
-            index++;
-        }
-
-        best.Insert(index, (node, score, tie));
-        if (best.Count > Shortlist)
-        {
-            best.RemoveAt(best.Count - 1);
-        }
-    }
-
-    private static bool Better(double score, ulong tie, (NodeSummary Node, double Score, ulong Tie) other) =>
-        score > other.Score || (score == other.Score && tie > other.Tie);
-
     /// <summary>Why each known node cannot take the request: its refusal if it gave one, else the filter's reason.</summary>
     private PlacementReport Report(
         ReservationRequest request, IReadOnlySet<long>? excluded, Dictionary<long, string> refused, HashSet<long> shortFarms, string? heldBack = null)
@@ -392,7 +377,9 @@ public sealed class ReservationScheduler(IGrainFactory grains, CapacityView view
             reasons.Add(heldBack);
         }
 
-        return PlacementFilter.Report(total, reasons);
+        var anywhere = request with { Constraints = request.Constraints with { Near = null } };
+        return NearReport.With(PlacementFilter.Report(total, reasons), request,
+            view.Nodes.Where(node => request.Constraints.Near is not null && Reject(node, anywhere, now, excluded) is null));
     }
 
     private string? Reject(NodeSummary node, ReservationRequest request, DateTimeOffset now, IReadOnlySet<long>? excluded) =>

@@ -21,12 +21,16 @@ public sealed class GridMetrics
     private readonly Counter<long> _preempted;
     private readonly Histogram<double> _preemptionDecision;
     private readonly UpDownCounter<long> _evacuationsPending;
+    private readonly Counter<long> _quarantines;
+    private readonly Counter<long> _nodeFailures;
     private readonly GridEventFeed _events;
+    private readonly CapacityView _view;
     private int _brakeEngaged;
 
     public GridMetrics(IMeterFactory meters, CapacityView view, GridEventFeed events)
     {
         _events = events;
+        _view = view;
         var meter = meters.Create(GridTelemetry.Name);
         _placed = meter.CreateCounter<long>("grid.reservations.placed", description: "Reservations placed on a node (incl. moves).");
         _failed = meter.CreateCounter<long>("grid.reservations.failed", description: "Placements that found no node.");
@@ -41,6 +45,9 @@ public sealed class GridMetrics
         _preemptionDecision = meter.CreateHistogram<double>("grid.scheduling.preemption.duration", unit: "s",
             description: "Time to choose a preemption's node and victims (the nodes' allocations asked included).", advice: GridTelemetry.Latency);
         _evacuationsPending = meter.CreateUpDownCounter<long>("grid.evacuation.pending", description: "Moves queued or in progress.");
+        _quarantines = meter.CreateCounter<long>("grid.nodes.quarantines", description: "Nodes quarantined (action=quarantined) and cleared (action=cleared).");
+        _nodeFailures = meter.CreateCounter<long>("grid.nodes.workload_failures", description: "Workload failures counted against their node.");
+        meter.CreateObservableGauge("grid.nodes.quarantined", () => _view.Nodes.Count(n => n.Quarantined), description: "Nodes in quarantine.");
         meter.CreateObservableGauge("grid.evacuation.brake_engaged", () => _brakeEngaged, description: "Farms/countries under the mass-failure brake.");
         meter.CreateObservableGauge("grid.nodes", () => NodesByStatus(view), description: "Known nodes by status.");
         meter.CreateObservableGauge("grid.reservations.allocated", () => AllocationsByNodeStatus(view),
@@ -87,6 +94,17 @@ public sealed class GridMetrics
     }
 
     public void Heartbeat() => _heartbeats.Add(1);
+
+    /// <summary>Failures of a node's workloads counted against it (quarantine's count).</summary>
+    public void NodeFailures(int count) => _nodeFailures.Add(count);
+
+    /// <summary>A node quarantined (<paramref name="quarantined"/>) or cleared, with the event feed's entry.</summary>
+    public void Quarantine(long nodeId, bool quarantined, string message)
+    {
+        var action = quarantined ? "quarantined" : "cleared";
+        _quarantines.Add(1, new KeyValuePair<string, object?>("action", action));
+        _events.Record(quarantined ? "node-quarantined" : "node-unquarantined", nodeId, null, message);
+    }
 
     public void NodeDeclaredDown(TimeSpan sinceLastHeartbeat) => _detectionDelay.Record(sinceLastHeartbeat.TotalSeconds);
 

@@ -20,6 +20,9 @@ public sealed class WorkloadRecord
 
     /// <summary>Where its published ports are reached at its current epoch (the node's address and host ports).</summary>
     [Id(12)] public List<WorkloadEndpoint> Endpoints { get; set; } = [];
+
+    /// <summary>The nodes that reported it failed, by reason, over all its placements (<see cref="FailureHistory"/>).</summary>
+    [Id(13)] public Dictionary<string, List<long>> FailedOn { get; set; } = [];
 }
 
 /// <summary>
@@ -89,8 +92,11 @@ public sealed class WorkloadGrain(
         }
 
         _logs.Append(report.Logs);
+
+        // Where it failed is kept over its placements: a node asks whether its failure was met elsewhere too.
+        var failedOnNewNode = FailureHistory.Record(Record.FailedOn, nodeId, report);
         var endpoints = report.Endpoints is { } reported ? [.. reported] : Record.Endpoints;
-        if (Record.State == report.State && Record.Restarts == report.Restarts && Record.Message == report.Message
+        if (!failedOnNewNode && Record.State == report.State && Record.Restarts == report.Restarts && Record.Message == report.Message
             && Record.Reason == report.Reason && Record.Digest == (report.Digest ?? Record.Digest) && endpoints.SequenceEqual(Record.Endpoints))
         {
             return true;
@@ -113,6 +119,9 @@ public sealed class WorkloadGrain(
 
         return true;
     }
+
+    public Task<bool> FailedElsewhereAsync(long nodeId, string? reason) =>
+        Task.FromResult(FailureHistory.FailedElsewhere(Record.FailedOn, nodeId, reason));
 
     public async Task DeleteAsync()
     {

@@ -31,6 +31,9 @@ public static class NodesApi
             .RequireGridRole(GridPolicies.Farmer);
         nodes.MapDelete("/{nodeId:long}/drain", EndDrain).WithName("UndrainNode").WithSummary("End a drain.")
             .RequireGridRole(GridPolicies.Farmer);
+        nodes.MapDelete("/{nodeId:long}/quarantine", NodeQuarantineApi.Clear).WithName("ClearNodeQuarantine")
+            .WithSummary("End a node's quarantine (its farmer or the operator): it takes new placements again.")
+            .RequireGridRole(GridPolicies.FarmerOrOperator);
         nodes.MapPost("/{nodeId:long}/heartbeat", Heartbeat).WithName("NodeHeartbeat")
             .WithSummary("Node agent heartbeat, signed with the node's Ed25519 key (or Bearer node key); answers the workloads the node should run.")
             .RequireGridRole(GridPolicies.Node);
@@ -48,6 +51,8 @@ public static class NodesApi
         var resources = validation.Resources("resources", body.Resources, forNode: true);
         var country = validation.Name("location.country", body.Location?.Country);
         var city = validation.OptionalName("location.city", body.Location?.City) ?? "";
+        var coordinates = validation.Coordinates("location.", body.Location?.Latitude, body.Location?.Longitude);
+        var gpus = validation.Gpus("gpus", body.Gpus);
         if (body.PublicKey is not null && !RequestSignature.IsPublicKey(body.PublicKey))
         {
             validation.Add("publicKey", "must be the base64 of a 32-byte Ed25519 public key (the agent's heartbeat signing key).");
@@ -66,8 +71,10 @@ public static class NodesApi
 
         var nodeId = await ids.NextAsync(IdKind.Node);
         var nodeKey = KeyHash.NewKey(KeyHash.NodePrefix, nodeId);
+        var location = new Location(country, city) { Latitude = coordinates?.Latitude, Longitude = coordinates?.Longitude };
         var registration = new NodeRegistration(
-            farmId, twinId, resources, new Location(country, city), body.Certification ?? NodeCertification.Diy, KeyHash.Hash(nodeKey), body.PublicKey);
+            farmId, twinId, resources, location, body.Certification ?? NodeCertification.Diy, KeyHash.Hash(nodeKey), body.PublicKey)
+            { Gpus = gpus };
         var node = await grains.GetGrain<IFarmGrain>(farmId).RegisterNodeAsync(nodeId, registration);
         return TypedResults.Created($"/api/v1/nodes/{nodeId}", new NodeCreated(nodeId, nodeKey, farmId, node.Status));
     }
@@ -151,6 +158,8 @@ public static class NodesApi
         }
 
         GatewayHeartbeat.Check(validation, body);
+        var gpus = body.Gpus is { } reported ? validation.Gpus("gpus", [.. reported.Select(g => new GpuRequest(g.Id, g.Vendor, g.Device, g.Memory))]) : (ImmutableArray<GpuDevice>?)null;
+        var coordinates = validation.Coordinates("", body.Latitude, body.Longitude);
         if (!validation.IsValid)
         {
             return TypedResults.ValidationProblem(validation.Errors);
@@ -166,6 +175,9 @@ public static class NodesApi
             Health = body.Health,
             ImageCache = body.ImageCache,
             AgentVersion = body.AgentVersion,
+            Gpus = gpus,
+            Latitude = coordinates?.Latitude,
+            Longitude = coordinates?.Longitude,
         };
         return http.User.Id(GridClaims.NodeId) == nodeId
             ? new HeartbeatAnswer(await heartbeats.BeatAsync(nodeId, heartbeat))

@@ -83,11 +83,15 @@ public static class PricesApi
             return Problems.Unplaceable(report!);
         }
 
-        var price = book.PriceOf(node, request);
+        // The quote's price is the whole hour's: the node's capacity and the GPUs (billed on a line of their own).
+        var gpuPrice = book.GpuPriceOf(request);
+        var price = book.PriceOf(node, request) + gpuPrice;
         return TypedResults.Ok(new Quote(node.NodeId, price, Pricing.PriceFor(price, QuoteDays), options.Value.Currency)
         {
             Spot = request.Spot,
             Priority = request.Priority,
+            DistanceKm = request.Constraints.Near is { } near && GreatCircle.DistanceKm(node.Location, near) is { } km ? Math.Round(km, 1) : null,
+            GpuPricePerHour = gpuPrice,
         });
     }
 

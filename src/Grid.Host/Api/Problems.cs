@@ -24,5 +24,7 @@ public static class Problems
             {
                 ["totalNodes"] = report.TotalNodes,
                 ["rejections"] = report.Rejections,
+                ["maxKm"] = report.MaxKm,
+                ["nearestFittingKm"] = report.NearestFittingKm is { } km ? Math.Round(km, 1) : null,
             });
 }

@@ -160,7 +160,15 @@ public static class ReservationsApi
         }
 
         var priority = (int)validation.Amount("priority", body.Priority, ReservationPriority.Min, ReservationPriority.Max, required: false);
-        return new ReservationRequest(twinId, resources, Constraints(validation, body.Constraints), body.Strategy ?? PlacementStrategy.Binpack)
+        var constraints = Constraints(validation, body.Constraints);
+
+        // Asking for GPU models asks for a GPU.
+        if (!constraints.GpuModels.IsEmpty && resources.Gpu == 0)
+        {
+            resources = resources with { Gpu = 1 };
+        }
+
+        return new ReservationRequest(twinId, resources, constraints, body.Strategy ?? PlacementStrategy.Binpack)
         {
             Priority = body.Priority is null ? ReservationPriority.Default : priority,
             Spot = body.Spot ?? false,
@@ -200,6 +208,8 @@ public static class ReservationsApi
             body.MaxPricePerHour is { } max ? validation.Amount("constraints.maxPricePerHour", max, 0, long.MaxValue / 2, required: false) : null)
         {
             Features = [.. features.Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal)],
+            GpuModels = validation.GpuModels("constraints.gpuModels", body.GpuModels),
+            Near = validation.Near("constraints.near", body.Near),
         };
     }
 }

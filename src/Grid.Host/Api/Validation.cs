@@ -65,7 +65,10 @@ public sealed partial class Validation
         var sru = Amount($"{field}.sru", value.Sru, 0, MaxDisk, required: false);
         var hru = Amount($"{field}.hru", value.Hru, 0, MaxDisk, required: false);
         var ipv4 = (int)Amount($"{field}.ipv4", value.Ipv4, 0, forNode ? 0 : MaxIpv4, required: false);
-        return new Capacity(cru, mru, sru, hru, ipv4);
+
+        // A node's GPUs are listed one by one (gpus), so they can be handed out by id.
+        var gpu = (int)Amount($"{field}.gpu", value.Gpu, 0, forNode ? 0 : MaxGpu, required: false);
+        return new Capacity(cru, mru, sru, hru, ipv4, gpu);
     }
 
     public long Amount(string field, long? value, long min, long max, bool required)

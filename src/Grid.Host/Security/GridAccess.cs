@@ -28,6 +28,9 @@ public static class GridPolicies
     /// <summary>Anyone who signed in as twin or operator (views of the controller itself).</summary>
     public const string Member = "member";
 
+    /// <summary>A farmer (for the farmer's own things) or the operator (for anyone's): a node's quarantine.</summary>
+    public const string FarmerOrOperator = "farmer-or-operator";
+
     public static readonly ImmutableDictionary<string, ImmutableArray<string>> Roles = new Dictionary<string, ImmutableArray<string>>
     {
         [Public] = [],
@@ -37,6 +40,7 @@ public static class GridPolicies
         [Operator] = [GridRoles.Operator],
         [Twin] = [GridRoles.Tenant, GridRoles.Farmer],
         [Member] = [GridRoles.Tenant, GridRoles.Farmer, GridRoles.Operator],
+        [FarmerOrOperator] = [GridRoles.Farmer, GridRoles.Operator],
     }.ToImmutableDictionary();
 
     public static void Add(AuthorizationOptions authorization)

@@ -164,10 +164,18 @@ async function refreshFarmer() {
       el("th", { scope: "row" }, `#${n.nodeId}`), el("td", {}, `#${n.farmId}`), el("td", { class: "node-status" }, status(name)),
       el("td", {}, n.lastHeartbeat ? el("time", { datetime: n.lastHeartbeat }, time(n.lastHeartbeat)) : "never"),
       el("td", { class: "allocations" }, n.allocations.length),
-      el("td", {}, `${n.used.cru} / ${n.total.cru} cores, ${bytes(n.used.mru)} / ${bytes(n.total.mru)}`),
+      el("td", {}, `${n.used.cru} / ${n.total.cru} cores, ${bytes(n.used.mru)} / ${bytes(n.total.mru)}${gpusText(n)}${n.quarantined ? " · quarantined" : ""}`),
       el("td", {}, button));
   }));
   if (state.features.earnings && nodes.length) await refreshEarnings([...new Set(nodes.map((n) => n.farmId))]);
+}
+
+// A node's GPUs (used / total, by model) when it has any: nothing for the many nodes without.
+function gpusText(n) {
+  const gpus = n.gpus || [];
+  if (!gpus.length) return "";
+  const models = [...new Set(gpus.map((g) => g.device))].join(", ");
+  return `, ${gpus.filter((g) => g.reservationId != null).length} / ${gpus.length} GPUs (${models})`;
 }
 
 // Earnings per node and per day over the last 7 days: one call per farm and day, as the API answers per period.
@@ -209,7 +217,7 @@ async function drain(nodeId, on, button) {
 }
 
 function resourcesText(r) {
-  return [`${r.cru} cru`, bytes(r.mru), r.sru ? `${bytes(r.sru)} ssd` : null, r.hru ? `${bytes(r.hru)} hdd` : null, r.ipv4 ? `${r.ipv4} ipv4` : null]
+  return [`${r.cru} cru`, bytes(r.mru), r.sru ? `${bytes(r.sru)} ssd` : null, r.hru ? `${bytes(r.hru)} hdd` : null, r.ipv4 ? `${r.ipv4} ipv4` : null, r.gpu ? `${r.gpu} gpu` : null]
     .filter(Boolean).join(", ");
 }
 
@@ -264,19 +272,35 @@ function reservationBody() {
     priority: number("priority") || 0,
   };
   if (f.get("spot")) body.spot = true;
+  const gpu = number("gpu");
+  if (gpu > 0) body.resources.gpu = gpu;
+  const constraints = {};
   const country = String(f.get("country") || "").trim();
-  if (country) body.constraints = { country };
+  if (country) constraints.country = country;
+  // All three or none: a partly filled "near" is sent as it is, so the controller's 400 names the missing field.
+  const near = ["near-lat", "near-lon", "near-km"].map((name) => String(f.get(name) || "").trim());
+  if (near.some(Boolean)) {
+    const [lat, lon, maxKm] = near.map((value) => (value === "" ? null : Number(value)));
+    constraints.near = { lat, lon, maxKm };
+  }
+  if (Object.keys(constraints).length) body.constraints = constraints;
   return body;
+}
+
+function placeText(constraints) {
+  if (!constraints) return "";
+  const near = constraints.near ? ` within ${constraints.near.maxKm} km of ${constraints.near.lat}, ${constraints.near.lon}` : "";
+  return `${constraints.country ? ` in ${constraints.country}` : ""}${near}`;
 }
 
 async function review(event) {
   event.preventDefault();
   const body = reservationBody();
-  let text = `Reserve ${resourcesText(body.resources)}${body.constraints ? ` in ${body.constraints.country}` : ""}.`;
+  let text = `Reserve ${resourcesText(body.resources)}${placeText(body.constraints)}.`;
   if (state.features.quotes) {
     try {
       const q = await api("POST", "/api/v1/quotes", body);
-      text += ` Quote: node #${q.nodeId}, ${money(q.pricePerHour, q.currency)} per hour, ${money(q.pricePer30Days, q.currency)} per 30 days`
+      text += ` Quote: node #${q.nodeId}${q.distanceKm != null ? ` (${q.distanceKm} km away)` : ""}, ${money(q.pricePerHour, q.currency)} per hour, ${money(q.pricePer30Days, q.currency)} per 30 days`
         + `${q.spot ? " (spot price)" : ""}, priority ${q.priority ?? body.priority}.`;
     } catch (error) {
       notify(`No quote: ${error.message}`, true);

@@ -78,6 +78,12 @@ public sealed class RentRulesTests
         Assert.Equal(expected, RentPricing.PricePerHour(Machine with { Ipv4 = 3 }, PriceList.Default, false, discountPpm));
 
     [Theory]
+    [InlineData(0, 528_000 + 2_000_000)]
+    [InlineData(500_000, 264_000 + 1_000_000)]  // the GPUs at the same discount as the rest of the node
+    public void ARentedNodesGpusAreInItsRent(int discountPpm, long expected) =>
+        Assert.Equal(expected, RentPricing.PricePerHour(Machine with { Gpu = 2 }, PriceList.Default, false, discountPpm, gpuPricePerHour: 1_000_000));
+
+    [Theory]
     [InlineData("0.5", 500_000)]
     [InlineData("0.1", 100_000)]
     [InlineData("0.000001", 1)]

@@ -30,7 +30,11 @@ internal sealed record BundleSettings(
     string CgroupsPath,
     long Cru,
     ImmutableArray<BundleMount> Mounts,
-    long PidsLimit = 1024);
+    long PidsLimit = 1024)
+{
+    /// <summary>The host's device nodes of the reservation's GPUs (<see cref="Devices.GpuDeviceNodes"/>).</summary>
+    public ImmutableArray<Devices.DeviceNode> Devices { get; init; } = [];
+}
 
 /// <summary>
 /// Writes an instance's <c>config.json</c> by editing the one umoci made for the image (which already carries the
@@ -110,6 +114,7 @@ internal static class ContainerBundle
         }
 
         linux["resources"] = resources;
+        Devices.GpuDeviceNodes.Apply(linux, settings.Devices);
         File.WriteAllText(target, config.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
     }
 

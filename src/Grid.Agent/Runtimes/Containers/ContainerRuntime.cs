@@ -179,13 +179,17 @@ internal sealed partial class ContainerRuntime(
             _cgroups.Create(instance.Id, assignment.Spec.Resources.Mru);
             ContainerBundle.Write(Path.Combine(image.BundleDir, "config.json"), Path.Combine(instance.Folder, "config.json"), new BundleSettings(
                 Args(spec, image),
-                [.. (spec.Env ?? ImmutableDictionary<string, string>.Empty).Select(e => $"{e.Key}={e.Value}"), .. ContainerBundle.PortEnv(instance.Ports, endpoints)],
+                [.. (spec.Env ?? ImmutableDictionary<string, string>.Empty).Select(e => $"{e.Key}={e.Value}"), .. ContainerBundle.PortEnv(instance.Ports, endpoints),
+                    .. assignment.GpuIds.IsDefaultOrEmpty ? [] : (string[])[$"GRID_GPU_IDS={string.Join(',', assignment.GpuIds)}"]],
                 string.IsNullOrWhiteSpace(spec.Workdir) ? "/" : spec.Workdir,
                 rootFs,
                 pod.NamespacePath,
                 ContainerCgroup.RuncPath(instance.Id),
                 assignment.Spec.Resources.Cru,
-                [.. mounts]));
+                [.. mounts])
+            {
+                Devices = assignment.GpuIds.IsDefaultOrEmpty ? [] : Devices.GpuDeviceNodes.OnHost(assignment.GpuIds),
+            });
 
             Launch(instance);
             var status = await AwaitRunningAsync(instance, cancellationToken);

@@ -109,7 +109,7 @@ internal sealed partial class ProcessRuntime(AgentOptions options, TimeProvider 
         try
         {
             var cgroups = _limits is { Unavailable: null } limits ? limits.Create(CgroupName(key), spec.Resources.Cru, spec.Resources.Mru) : [];
-            process = WorkloadProcess.Start(key.WorkloadId, key.Epoch, spec.Process!, folder, new WorkloadSandbox(_user, cgroups));
+            process = WorkloadProcess.Start(key.WorkloadId, key.Epoch, WithGpus(spec.Process!, assignment), folder, new WorkloadSandbox(_user, cgroups));
         }
         catch (Exception e) when (e is Win32Exception or IOException or InvalidOperationException or UnauthorizedAccessException)
         {
@@ -229,4 +229,14 @@ internal sealed partial class ProcessRuntime(AgentOptions options, TimeProvider 
             }
         }
     }
+
+    /// <summary>The process with its reservation's GPUs in <c>GRID_GPU_IDS</c> (comma-separated PCI addresses), when it holds any.</summary>
+    internal static ProcessSpec WithGpus(ProcessSpec process, WorkloadAssignment assignment) =>
+        assignment.GpuIds.IsDefaultOrEmpty
+            ? process
+            : process with
+            {
+                Env = (process.Env ?? System.Collections.Immutable.ImmutableDictionary<string, string>.Empty)
+                    .SetItem("GRID_GPU_IDS", string.Join(',', assignment.GpuIds)),
+            };
 }
