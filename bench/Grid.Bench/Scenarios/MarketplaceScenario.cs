@@ -14,6 +14,7 @@ namespace Grid.Bench.Scenarios;
 /// is active and the scheduler's decision time (<c>grid.scheduling.preemption.duration</c>); then room for the victims
 /// appears and the time until every one of them is active again is measured. Rents: every node of a grid rented, one
 /// billing tick (as the rent's reminder delivers it) an hour of grid time later — the cost of a rent contract's bill.
+/// Placement rate with rents and spot against the plain grid: <see cref="MarketplacePlacement"/>.
 /// Checked: nothing overbooked, every victim placed exactly once, every rent billed once at the right amount.
 /// </summary>
 public static class MarketplaceScenario
@@ -24,6 +25,7 @@ public static class MarketplaceScenario
     public static async Task RunAsync(BenchScale scale, List<BenchRow> rows)
     {
         var nodes = scale.Name switch { "tiny" => 100, "large" => 10_000, _ => 1_000 };
+        await MarketplacePlacement.RunAsync(scale, rows);
         await PreemptionAsync(nodes, rows);
         await RentBillingAsync(nodes, rows);
     }

@@ -38,26 +38,7 @@ public static class PlacementScenario
         {
             var placements = postgres is null ? InMemoryPlacements(scale, nodes) : DurablePlacements(scale);
             var label = postgres is null ? "in memory" : orleansProvider ? "PostgreSQL, Orleans ADO.NET provider" : "PostgreSQL";
-            await using var silo = await BenchSilo.StartAsync(BenchSilo.QuietHealth(), postgres, orleansProvider);
-            var (nodeIds, place) = await PrepareAsync(silo, scale, nodes, $"placement: {nodes} nodes ({label})");
-            var firstId = BenchSilo.NextId() + 1_000_000;
-
-            // Warm-up outside the measurement (JIT tiers, first activations of nodes and buckets, prepared statements):
-            // a tenth as many placements again, into the same grid. Counted in the capacity check below.
-            var warm = Math.Max(placements / 10, 100);
-            var warmUp = await place(warm, firstId, $"placement: warm-up, {warm} reservations");
-            var outcome = await place(placements, firstId + warm, $"placement: {placements} reservations");
-            if (outcome.Failures + warmUp.Failures > 0)
-            {
-                throw new BenchFailedException($"{outcome.Failures + warmUp.Failures} of {placements + warm} reservations were not placed although capacity was free");
-            }
-
-            var allocated = await silo.CheckNotOverbookedAsync(nodeIds);
-            if (allocated != placements + warm)
-            {
-                throw new BenchFailedException($"{allocated} allocations for {placements + warm} placed reservations");
-            }
-
+            var outcome = await PlaceOnFreshGridAsync(scale, nodes, placements, label, postgres, orleansProvider);
             var scenario = $"{nodes} nodes, {label}";
             var target = postgres is null ? (nodes >= 10_000 ? "≥ 50,000/s and ≥ 0.1 × baseline" : null) : orleansProvider ? null : "≥ 4,000/s";
             bool? met = postgres is null
@@ -74,6 +55,47 @@ public static class PlacementScenario
         }
 
         return rate;
+    }
+
+    /// <summary>
+    /// One measured case: a fresh silo with <paramref name="nodes"/> nodes, a tenth of <paramref name="placements"/>
+    /// placed first as warm-up, then <paramref name="placements"/> measured; checked that every one was placed and
+    /// nothing is overbooked. <paramref name="variant"/> (if any) changes the grid before placing and each request.
+    /// </summary>
+    internal static async Task<Measure.Outcome> PlaceOnFreshGridAsync(BenchScale scale, int nodes, int placements, string label,
+        string? postgres = null, bool orleansProvider = false, PlacementVariant? variant = null)
+    {
+        await using var silo = await BenchSilo.StartAsync(BenchSilo.QuietHealth(), postgres, orleansProvider);
+        var (nodeIds, place) = await PrepareAsync(silo, scale, nodes, $"placement: {nodes} nodes ({label})", variant?.Shape);
+        if (variant is not null)
+        {
+            await variant.PrepareGrid(silo, nodeIds);
+        }
+
+        var firstId = BenchSilo.NextId() + 1_000_000;
+
+        // Warm-up outside the measurement (JIT tiers, first activations of nodes and buckets, prepared statements):
+        // a tenth as many placements again, into the same grid. Counted in the capacity check below.
+        var warm = Math.Max(placements / 10, 100);
+        var warmUp = await place(warm, firstId, $"placement: warm-up, {warm} reservations ({label})");
+        var outcome = await place(placements, firstId + warm, $"placement: {placements} reservations ({label})");
+        if (outcome.Failures + warmUp.Failures > 0)
+        {
+            throw new BenchFailedException($"{label}: {outcome.Failures + warmUp.Failures} of {placements + warm} reservations were not placed although capacity was free");
+        }
+
+        var allocated = await silo.CheckNotOverbookedAsync(nodeIds);
+        if (allocated != placements + warm)
+        {
+            throw new BenchFailedException($"{label}: {allocated} allocations for {placements + warm} placed reservations");
+        }
+
+        if (variant is not null)
+        {
+            await variant.Verify(silo);
+        }
+
+        return outcome;
     }
 
     /// <summary>
@@ -98,7 +120,7 @@ public static class PlacementScenario
     /// silo's placer in-process, <see cref="BenchScale.Concurrency"/> at a time.
     /// </summary>
     private static async Task<(List<long> NodeIds, Func<int, long, string, Task<Measure.Outcome>> Place)> PrepareAsync(
-        BenchSilo silo, BenchScale scale, int nodes, string what)
+        BenchSilo silo, BenchScale scale, int nodes, string what, Func<long, ReservationRequest, ReservationRequest>? shape = null)
     {
         var (twin, farm) = await silo.CreateFarmAsync();
         var nodeIds = await silo.RegisterNodesAsync(twin, farm, nodes, NodeSize, new Progress(what, nodes));
@@ -107,7 +129,7 @@ public static class PlacementScenario
         var request = new ReservationRequest(twin, Small, PlacementConstraints.None, PlacementStrategy.Binpack);
         var placer = silo.Services.GetRequiredService<ReservationPlacer>();
         return (nodeIds, (count, from, progress) => Measure.RunAsync(count, scale.Concurrency,
-            async i => (await placer.PlaceAsync(from + i, request)).Reservation is not null, new Progress(progress, count)));
+            async i => (await placer.PlaceAsync(from + i, shape is null ? request : shape(from + i, request))).Reservation is not null, new Progress(progress, count)));
     }
 
     /// <summary>
