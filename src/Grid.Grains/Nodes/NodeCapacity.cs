@@ -122,7 +122,7 @@ public sealed class NodeCapacity(Capacity total, double cpuOvercommit, Dictionar
             }
 
             var allocation = new Allocation(
-                request.ReservationId, request.Epoch, request.TwinId, request.Resources, [],
+                request.ReservationId, request.Epoch, request.TwinId, CapacityPool.Share(request.Resources), [],
                 request.AntiAffinityGroup, request.Workloads, now)
             {
                 Priority = request.Priority,
