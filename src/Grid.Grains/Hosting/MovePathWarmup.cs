@@ -1,5 +1,6 @@
 using System.Reflection;
 using System.Runtime.CompilerServices;
+using Grid.Grains;
 using Grid.Scheduling;
 using Microsoft.Extensions.Logging;
 
@@ -24,12 +25,14 @@ public sealed partial class MovePathWarmup(MassFailureBrake brake, ILogger<MoveP
     private static int s_compiled;
 
     public void Participate(ISiloLifecycle lifecycle) =>
-        lifecycle.Subscribe(nameof(MovePathWarmup), ServiceLifecycleStage.Active, _ =>
-        {
-            // Not awaited: the silo is serving meanwhile; a failover during the warm-up compiles what it needs itself.
-            _ = Task.Run(WarmAsync);
-            return Task.CompletedTask;
-        });
+        lifecycle.Subscribe(nameof(MovePathWarmup), ServiceLifecycleStage.Active, Start, _ => Task.CompletedTask);
+
+    private Task Start(CancellationToken cancellationToken)
+    {
+        // Not awaited: the silo is serving meanwhile; a failover during the warm-up compiles what it needs itself.
+        _ = Task.Run(WarmAsync, CancellationToken.None);
+        return Task.CompletedTask;
+    }
 
     private async Task WarmAsync()
     {
