@@ -22,6 +22,16 @@ public sealed class NodeCapacity(Capacity total, double cpuOvercommit, Dictionar
 {
     public Capacity Total => total;
 
+    /// <summary>
+    /// The ledger over a node's durable <paramref name="allocations"/>, made to share their sizes (<see cref="CapacityPool"/>)
+    /// first: built when a node grain activates, before any call could hold one of its entries.
+    /// </summary>
+    public static NodeCapacity Over(Capacity total, double cpuOvercommit, Dictionary<long, Allocation> allocations, long imageCacheSru)
+    {
+        CapacityPool.ShareSizes(allocations);
+        return new(total, cpuOvercommit, allocations, imageCacheSru);
+    }
+
     public int Count => allocations.Count;
 
     public IReadOnlyCollection<long> ReservationIds => allocations.Keys;

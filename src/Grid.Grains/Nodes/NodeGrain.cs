@@ -56,7 +56,7 @@ public sealed partial class NodeGrain(
     /// <summary>The ledger over the durable allocations, built again when a registration replaces the state.</summary>
     private NodeCapacity Allocations => _allocations is { } held && held.IsOver(state.State.Allocations, state.State.ImageCacheSru())
         ? held
-        : _allocations = new NodeCapacity(
+        : _allocations = NodeCapacity.Over(
             state.State.Registration is null ? Capacity.Zero : state.State.Sellable(), state.State.CpuOvercommit, state.State.Allocations, state.State.ImageCacheSru());
 
     private NodeSummaryPublisher Summaries =>
