@@ -8,7 +8,7 @@ namespace Grid.Ledger;
 /// JSON is ASCII but a string holds two bytes per character); the hash is its 32 bytes rather than 64 hex
 /// characters; the previous hash is not kept twice (it is the entry before's hash, nearly always); kinds and
 /// actors, repeated across entries, are shared through <see cref="StringPool"/>. <see cref="Expand"/> gives back
-/// exactly the entry that was stored. Measured at 1M reservations: ≈ 1.1 KB per placement's entry before.
+/// exactly the entry that was stored. A placement's entry took ≈ 1.1 KB before (heap dump at 100k reservations).
 /// </summary>
 public sealed class CompactLedgerEntry
 {
