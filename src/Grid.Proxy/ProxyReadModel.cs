@@ -27,9 +27,12 @@ public sealed class ProxyReadModel
     private readonly Dictionary<long, FarmEntry> _farms = [];
     // The farm whose addresses a contract holds (a contract holds addresses of one farm at a time).
     private readonly Dictionary<long, long> _ipFarmOf = [];
-    private readonly Dictionary<long, ContractRow> _contracts = [];
+    // Rows kept as structs of numbers (the state as a code), built into ContractRow/BillRow records when read: a
+    // million contracts and their hourly bills are the model's bulk (measured: 72 + 38 B of record and dictionary
+    // entry per contract before, 56 B of record and list slot per bill).
+    private readonly Dictionary<long, KeptContract> _contracts = [];
     private readonly Dictionary<long, List<long>> _contractsByTwin = [];
-    private readonly Dictionary<long, List<BillRow>> _bills = [];
+    private readonly Dictionary<long, List<KeptBill>> _bills = [];
     private long _head;
 
     /// <summary>The sequence number of the last entry applied (0 before any).</summary>
@@ -104,7 +107,9 @@ public sealed class ProxyReadModel
     {
         lock (_lock)
         {
-            return _contracts.TryGetValue(contractId, out contract!);
+            var found = _contracts.TryGetValue(contractId, out var kept);
+            contract = found ? kept.Row(contractId) : null!;
+            return found;
         }
     }
 
@@ -115,10 +120,10 @@ public sealed class ProxyReadModel
         {
             if (twinId is not { } twin)
             {
-                return [.. _contracts.Values];
+                return [.. _contracts.Select(c => c.Value.Row(c.Key))];
             }
 
-            return _contractsByTwin.TryGetValue(twin, out var ids) ? [.. ids.Select(id => _contracts[id])] : [];
+            return _contractsByTwin.TryGetValue(twin, out var ids) ? [.. ids.Select(id => _contracts[id].Row(id))] : [];
         }
     }
 
@@ -128,7 +133,7 @@ public sealed class ProxyReadModel
         lock (_lock)
         {
             return _bills.TryGetValue(contractId, out var bills)
-                ? [.. bills.OrderByDescending(b => b.Timestamp).ThenByDescending(b => b.Sequence)]
+                ? [.. bills.OrderByDescending(b => b.Timestamp).ThenByDescending(b => b.Sequence).Select(b => new BillRow(contractId, b.Sequence, b.Amount, b.Timestamp))]
                 : [];
         }
     }
@@ -153,7 +158,7 @@ public sealed class ProxyReadModel
                 Hold(moved.ContractId, moved.FarmId, moved.Ips);
                 break;
             case StateEvent state:
-                Update(state.ContractId, c => c with { State = ProxyEvents.Next(c.State, state.State) });
+                Update(state.ContractId, c => c with { State = KeptContract.Code(ProxyEvents.Next(KeptContract.States[c.State], state.State)) });
                 if (state.State == Deleted)
                 {
                     Release(state.ContractId);
@@ -166,7 +171,7 @@ public sealed class ProxyReadModel
                     _bills[bill.ContractId] = bills = [];
                 }
 
-                bills.Add(new BillRow(bill.ContractId, bill.Sequence, bill.Amount, bill.Timestamp));
+                bills.Add(new KeptBill(bill.Sequence, bill.Amount, bill.Timestamp));
                 break;
         }
     }
@@ -181,7 +186,7 @@ public sealed class ProxyReadModel
             return;
         }
 
-        _contracts[id] = new ContractRow(id, placed.TwinId, Created, placed.At, placed.NodeId, placed.FarmId ?? 0, placed.PublicIps, placed.Type);
+        _contracts[id] = new KeptContract(placed.TwinId, placed.At, placed.NodeId, placed.FarmId ?? 0, placed.PublicIps, KeptContract.Code(Created), placed.Type);
         if (!_contractsByTwin.TryGetValue(placed.TwinId, out var ids))
         {
             _contractsByTwin[placed.TwinId] = ids = [];
@@ -230,13 +235,28 @@ public sealed class ProxyReadModel
         }
     }
 
-    private void Update(long id, Func<ContractRow, ContractRow> change)
+    private void Update(long id, Func<KeptContract, KeptContract> change)
     {
         if (_contracts.TryGetValue(id, out var contract))
         {
             _contracts[id] = change(contract);
         }
     }
+
+    /// <summary>A contract as kept: <see cref="State"/> indexes <see cref="States"/>; <see cref="Type"/> is one of the few shared type names.</summary>
+    private readonly record struct KeptContract(long TwinId, long CreatedAt, long NodeId, long FarmId, int PublicIps, byte State, string Type)
+    {
+        public static readonly string[] States = [Created, GracePeriod, Deleted];
+
+        public static byte Code(string state) => Array.IndexOf(States, state) is var code and >= 0
+            ? (byte)code
+            : throw new ArgumentOutOfRangeException(nameof(state), state, "Not a contract state of the read model.");
+
+        public ContractRow Row(long contractId) => new(contractId, TwinId, States[State], CreatedAt, NodeId, FarmId, PublicIps, Type);
+    }
+
+    /// <summary>A bill as kept (its contract is the list's key).</summary>
+    private readonly record struct KeptBill(long Sequence, long Amount, long Timestamp);
 
     /// <summary>A registered farm and, per address (same index), the contract holding it (0 when free).</summary>
     private sealed record FarmEntry(FarmRegisteredEvent Registered, long[] Holders)

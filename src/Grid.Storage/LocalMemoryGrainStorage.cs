@@ -38,7 +38,7 @@ public sealed class LocalMemoryGrainStorage(Serializer serializer) : IGrainStora
         if (ShardOf(grainId).TryGetValue((stateName, grainId), out var slot) && Volatile.Read(ref slot.Entry) is { } entry)
         {
             grainState.State = Decode<T>(entry.Payload);
-            grainState.ETag = entry.ETag;
+            grainState.ETag = Text(entry.ETag);
             grainState.RecordExists = true;
         }
 
@@ -64,9 +64,9 @@ public sealed class LocalMemoryGrainStorage(Serializer serializer) : IGrainStora
             payload = bytes;
         }
 
-        var next = new Entry(payload, Interlocked.Increment(ref _etag).ToString(System.Globalization.CultureInfo.InvariantCulture));
+        var next = new Entry(payload, Interlocked.Increment(ref _etag));
         Swap(key, slot, grainState.ETag, next);
-        grainState.ETag = next.ETag;
+        grainState.ETag = Text(next.ETag);
         grainState.RecordExists = true;
         return Task.CompletedTask;
     }
@@ -87,9 +87,9 @@ public sealed class LocalMemoryGrainStorage(Serializer serializer) : IGrainStora
         while (true)
         {
             var current = slot is null ? null : Volatile.Read(ref slot.Entry);
-            if (current?.ETag != expectedETag)
+            if (!Matches(current, expectedETag))
             {
-                throw new InconsistentStateException($"ETag mismatch for {key}", current?.ETag, expectedETag);
+                throw new InconsistentStateException($"ETag mismatch for {key}", current is null ? null : Text(current.ETag), expectedETag);
             }
 
             if (slot is null || ReferenceEquals(Interlocked.CompareExchange(ref slot.Entry, next, current), current))
@@ -98,6 +98,14 @@ public sealed class LocalMemoryGrainStorage(Serializer serializer) : IGrainStora
             }
         }
     }
+
+    /// <summary>Whether the stored entry is the one the writer read (null: none), by its ETag as the writer holds it.</summary>
+    private static bool Matches(Entry? current, string? expectedETag) => current is null
+        ? expectedETag is null
+        : long.TryParse(expectedETag, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var expected)
+            && expected == current.ETag;
+
+    private static string Text(long etag) => etag.ToString(System.Globalization.CultureInfo.InvariantCulture);
 
     private ConcurrentDictionary<(string StateName, GrainId GrainId), Slot> ShardOf(GrainId grainId) =>
         _shards[(int)(grainId.GetUniformHashCode() % Shards)];
@@ -156,7 +164,8 @@ public sealed class LocalMemoryGrainStorage(Serializer serializer) : IGrainStora
         }
     }
 
-    private sealed record Entry(object Payload, string ETag);
+    // The ETag as a number (a string per state was 30–40 B of each stored reservation); the text is made when read.
+    private sealed record Entry(object Payload, long ETag);
 
     /// <summary>A struct around the buffer, so the serializer's generic code is compiled for it rather than shared.</summary>
     private readonly struct BufferWriter(ArrayBufferWriter<byte> buffer) : IBufferWriter<byte>

@@ -2,12 +2,14 @@ namespace Grid.Ledger;
 
 /// <summary>
 /// The ledger of the single-silo memory mode: the same chain, idempotency and folds as the PostgreSQL store,
-/// kept in this process. Nothing survives a restart (the host says so loudly in memory mode).
+/// kept in this process. Nothing survives a restart (the host says so loudly in memory mode). Entries are kept
+/// compact (<see cref="CompactLedgerEntry"/>: a million reservations place a million entries) and expanded when read.
 /// </summary>
 public sealed class MemoryLedgerStore : ILedgerStore
 {
     private readonly Lock _lock = new();
-    private readonly List<LedgerEntry> _entries = [];
+    private readonly List<CompactLedgerEntry> _entries = [];
+    private readonly StringPool _pool = new();
     private readonly Dictionary<string, long> _seqByEventId = new(StringComparer.Ordinal);
     private readonly Dictionary<long, List<long>> _seqsByAccount = [];
     private readonly Dictionary<long, AccountTotals> _accounts = [];
@@ -17,7 +19,7 @@ public sealed class MemoryLedgerStore : ILedgerStore
     {
         lock (_lock)
         {
-            return Task.FromResult(_entries.Count == 0 ? LedgerHead.Empty : new LedgerHead(_entries[^1].Seq, _entries[^1].Hash));
+            return Task.FromResult(_entries.Count == 0 ? LedgerHead.Empty : new LedgerHead(_entries[^1].Seq, _entries[^1].HashText()));
         }
     }
 
@@ -26,7 +28,14 @@ public sealed class MemoryLedgerStore : ILedgerStore
         lock (_lock)
         {
             var start = (int)Math.Clamp(fromSeq - 1, 0, _entries.Count);
-            return Task.FromResult<IReadOnlyList<LedgerEntry>>(_entries.Skip(start).Take(limit).ToArray());
+            var count = Math.Clamp(limit, 0, _entries.Count - start);
+            var page = new LedgerEntry[count];
+            for (var i = 0; i < count; i++)
+            {
+                page[i] = Expanded(start + i);
+            }
+
+            return Task.FromResult<IReadOnlyList<LedgerEntry>>(page);
         }
     }
 
@@ -44,7 +53,7 @@ public sealed class MemoryLedgerStore : ILedgerStore
         {
             var seqs = _seqsByAccount.GetValueOrDefault(accountId) ?? [];
             var page = Enumerable.Range(0, seqs.Count).Reverse().Skip(skip).Take(limit)
-                .Select(i => _entries[(int)seqs[i] - 1])
+                .Select(i => Expanded((int)seqs[i] - 1))
                 .Select(e => new AccountTransaction(e, e.Postings.Where(p => p.AccountId == accountId).Sum(p => p.Amount)))
                 .ToArray();
             return Task.FromResult<IReadOnlyList<AccountTransaction>>(page);
@@ -65,7 +74,7 @@ public sealed class MemoryLedgerStore : ILedgerStore
         {
             return Task.FromResult<IReadOnlyList<LedgerEntry>>(eventIds
                 .Where(_seqByEventId.ContainsKey)
-                .Select(id => _entries[(int)_seqByEventId[id] - 1])
+                .Select(id => Expanded((int)_seqByEventId[id] - 1))
                 .ToArray());
         }
     }
@@ -87,8 +96,9 @@ public sealed class MemoryLedgerStore : ILedgerStore
 
             foreach (var entry in entries)
             {
-                _entries.Add(entry);
-                _seqByEventId[entry.EventId] = entry.Seq;
+                var kept = CompactLedgerEntry.Of(entry, _entries.Count == 0 ? null : _entries[^1], _pool);
+                _entries.Add(kept);
+                _seqByEventId[kept.EventId] = entry.Seq;
                 foreach (var accountId in entry.Postings.Select(p => p.AccountId).Distinct())
                 {
                     if (!_seqsByAccount.TryGetValue(accountId, out var seqs))
@@ -104,6 +114,9 @@ public sealed class MemoryLedgerStore : ILedgerStore
 
         return Task.CompletedTask;
     }
+
+    /// <summary>The entry at <paramref name="index"/> (its seq less one) as it was appended; under the lock.</summary>
+    private LedgerEntry Expanded(int index) => _entries[index].Expand(index == 0 ? null : _entries[index - 1]);
 
     public Task AppendCheckpointAsync(LedgerCheckpoint checkpoint, CancellationToken cancellationToken = default)
     {

@@ -36,6 +36,16 @@ public sealed class NodeCapacity(Capacity total, double cpuOvercommit, Dictionar
         }
     }
 
+    /// <summary>
+    /// The ledger over a node's durable <paramref name="allocations"/>, made to share their sizes (<see cref="CapacityPool"/>)
+    /// first: built when a node grain activates, before any call could hold one of its entries.
+    /// </summary>
+    public static NodeCapacity Over(Capacity total, double cpuOvercommit, Dictionary<long, Allocation> allocations, long imageCacheSru)
+    {
+        CapacityPool.ShareSizes(allocations);
+        return new(total, cpuOvercommit, allocations, imageCacheSru);
+    }
+
     public int Count => allocations.Count;
 
     public IReadOnlyCollection<long> ReservationIds => allocations.Keys;
@@ -155,7 +165,7 @@ public sealed class NodeCapacity(Capacity total, double cpuOvercommit, Dictionar
             }
 
             var allocation = new Allocation(
-                request.ReservationId, request.Epoch, request.TwinId, request.Resources, [],
+                request.ReservationId, request.Epoch, request.TwinId, CapacityPool.Share(request.Resources), [],
                 request.AntiAffinityGroup, request.Workloads, now)
             {
                 Priority = request.Priority,

@@ -9,7 +9,8 @@ namespace Grid.Nodes;
 /// </summary>
 public sealed class NodePullCredentials
 {
-    private readonly Dictionary<long, PullCredentials> _byWorkload = [];
+    // Made at the first credentials: most nodes run no private images, and every node grain has one of these.
+    private Dictionary<long, PullCredentials>? _byWorkload;
 
     /// <summary>Keeps the credentials of <paramref name="workloads"/> here; answers them without, as they are stored.</summary>
     public ImmutableArray<WorkloadAssignment> Keep(ImmutableArray<WorkloadAssignment> workloads)
@@ -23,7 +24,7 @@ public sealed class NodePullCredentials
         {
             if (workload.Auth is { } auth)
             {
-                _byWorkload[workload.WorkloadId] = auth;
+                (_byWorkload ??= [])[workload.WorkloadId] = auth;
             }
         }
 
@@ -37,7 +38,7 @@ public sealed class NodePullCredentials
             : requests;
 
     /// <summary>What the agent is told to run: the assignments with the credentials held here.</summary>
-    public ImmutableArray<WorkloadAssignment> Attach(ImmutableArray<WorkloadAssignment> desired) => _byWorkload.Count == 0
+    public ImmutableArray<WorkloadAssignment> Attach(ImmutableArray<WorkloadAssignment> desired) => _byWorkload is null || _byWorkload.Count == 0
         ? desired
         : [.. desired.Select(w => _byWorkload.TryGetValue(w.WorkloadId, out var auth) ? w with { Auth = auth } : w)];
 
@@ -46,7 +47,7 @@ public sealed class NodePullCredentials
     {
         foreach (var workload in released.Workloads.IsDefault ? [] : released.Workloads)
         {
-            _byWorkload.Remove(workload.WorkloadId);
+            _byWorkload?.Remove(workload.WorkloadId);
         }
     }
 
@@ -65,7 +66,7 @@ public sealed class NodePullCredentials
         {
             if (found[i] is { } auth)
             {
-                _byWorkload[containers[i]] = auth;
+                (_byWorkload ??= [])[containers[i]] = auth;
             }
         }
     }

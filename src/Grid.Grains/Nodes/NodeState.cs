@@ -121,8 +121,12 @@ public sealed class NodeState
     /// The allocation ledger over this state (registered: its sellable capacity, the SSD held for the image cache and
     /// its GPUs; else nothing to give).
     /// </summary>
-    public NodeCapacity Ledger() =>
-        new(Registration is null ? Capacity.Zero : Sellable(), CpuOvercommit, Allocations, ImageCacheSru()) { Gpus = EffectiveGpus() };
+    public NodeCapacity Ledger()
+    {
+        var ledger = NodeCapacity.Over(Registration is null ? Capacity.Zero : Sellable(), CpuOvercommit, Allocations, ImageCacheSru());
+        ledger.Gpus = EffectiveGpus();
+        return ledger;
+    }
 
     /// <summary>
     /// Takes what a heartbeat reports of the node (features, address, agent release, image cache); true when that

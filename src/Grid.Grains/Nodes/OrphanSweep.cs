@@ -12,13 +12,15 @@ namespace Grid.Nodes;
 public sealed class OrphanSweep<T, TKey>(Func<T, TKey> key, Func<T, DateTimeOffset?> heldSince)
     where TKey : notnull
 {
-    private readonly HashSet<TKey> _confirmed = [];
+    // Both made at their first entry: a sweep per node grain, most of which never confirm or see a retry before
+    // their first check (an empty set and dictionary are 144 B per node).
+    private HashSet<TKey>? _confirmed;
 
     // Holdings a placement retry asked for again, and when: in doubt, not confirmed (see Retried).
-    private readonly Dictionary<TKey, DateTimeOffset> _retried = [];
+    private Dictionary<TKey, DateTimeOffset>? _retried;
 
     /// <summary>Marks a holding as claimed for good (its reservation said so), so no sweep releases it.</summary>
-    public void Confirm(TKey holding) => _confirmed.Add(holding);
+    public void Confirm(TKey holding) => (_confirmed ??= []).Add(holding);
 
     /// <summary>
     /// A placement retry asked for the holding again at <paramref name="at"/>. Not a confirmation: the retry may
@@ -27,16 +29,16 @@ public sealed class OrphanSweep<T, TKey>(Func<T, TKey> key, Func<T, DateTimeOffs
     /// counts as a fresh hold: no sweep under way releases it, and the next asks about it once it is older than
     /// the cutoff again.
     /// </summary>
-    public void Retried(TKey holding, DateTimeOffset at) => _retried[holding] = at;
+    public void Retried(TKey holding, DateTimeOffset at) => (_retried ??= [])[holding] = at;
 
     /// <summary>Forgets a released holding.</summary>
     public void Forget(TKey holding)
     {
-        _confirmed.Remove(holding);
-        _retried.Remove(holding);
+        _confirmed?.Remove(holding);
+        _retried?.Remove(holding);
     }
 
-    public bool IsConfirmed(TKey holding) => _confirmed.Contains(holding);
+    public bool IsConfirmed(TKey holding) => _confirmed?.Contains(holding) == true;
 
     /// <summary>
     /// Asks about each suspect in turn (<paramref name="isClaimed"/>) and hands each unclaimed one to
@@ -46,17 +48,17 @@ public sealed class OrphanSweep<T, TKey>(Func<T, TKey> key, Func<T, DateTimeOffs
     public async Task<int> SweepAsync(IEnumerable<T> held, DateTimeOffset cutoff, Func<T, Task<bool>> isClaimed, Func<T, Task> release)
     {
         // Listed before the first await: what changes meanwhile is seen by the next sweep.
-        var suspects = held.Where(h => heldSince(h) < cutoff && !_confirmed.Contains(key(h)) && !RetriedSince(key(h), cutoff)).ToList();
+        var suspects = held.Where(h => heldSince(h) < cutoff && !IsConfirmed(key(h)) && !RetriedSince(key(h), cutoff)).ToList();
         var released = 0;
         foreach (var suspect in suspects)
         {
             var holding = key(suspect);
             if (await isClaimed(suspect))
             {
-                _confirmed.Add(holding);
-                _retried.Remove(holding);
+                Confirm(holding);
+                _retried?.Remove(holding);
             }
-            else if (!_confirmed.Contains(holding) && !RetriedSince(holding, cutoff))
+            else if (!IsConfirmed(holding) && !RetriedSince(holding, cutoff))
             {
                 released++;
                 await release(suspect);
@@ -66,5 +68,5 @@ public sealed class OrphanSweep<T, TKey>(Func<T, TKey> key, Func<T, DateTimeOffs
         return released;
     }
 
-    private bool RetriedSince(TKey holding, DateTimeOffset cutoff) => _retried.TryGetValue(holding, out var at) && at >= cutoff;
+    private bool RetriedSince(TKey holding, DateTimeOffset cutoff) => _retried is not null && _retried.TryGetValue(holding, out var at) && at >= cutoff;
 }

@@ -9,21 +9,22 @@ namespace Grid.Nodes;
 /// </summary>
 public sealed class PreemptionNotices
 {
-    private readonly Dictionary<long, (long Epoch, DateTimeOffset Until)> _notices = [];
+    // Made at the first notice: most nodes never preempt, and every node grain has one of these.
+    private Dictionary<long, (long Epoch, DateTimeOffset Until)>? _notices;
 
     /// <summary>Gives the workloads of <paramref name="allocation"/> notice until <paramref name="until"/>.</summary>
     public void Add(Allocation allocation, DateTimeOffset until)
     {
         foreach (var workload in allocation.Workloads.IsDefault ? [] : allocation.Workloads)
         {
-            _notices[workload.WorkloadId] = (workload.Epoch, until);
+            (_notices ??= [])[workload.WorkloadId] = (workload.Epoch, until);
         }
     }
 
     /// <summary>The notices still running at <paramref name="now"/>, with the time each has left (null: none); ended ones are forgotten.</summary>
     public ImmutableArray<StopNotice>? Current(DateTimeOffset now)
     {
-        if (_notices.Count == 0)
+        if (_notices is null || _notices.Count == 0)
         {
             return null;
         }

@@ -214,6 +214,14 @@ public sealed partial class ReservationMoves(
     /// </summary>
     private TimeSpan UntilNextLook(TimeSpan left) => left < firstBackoff ? left + TimeSpan.FromMilliseconds(10) : firstBackoff;
 
+    /// <summary>
+    /// Retries may be scheduled: a retry timer runs, or the record is in the only states that register the retry
+    /// reminder. Any other reservation has none to stop, so its move skips the reminder lookup (a reminder-table
+    /// read per move, a thousand of them in a node's failover); a reminder left over anyway stops itself when it
+    /// fires (<see cref="RetryPlacementAsync"/> in any other state).
+    /// </summary>
+    private bool RetriesPending => _retryTimer is not null || Record.State is ReservationState.Unschedulable or ReservationState.Preempted;
+
     /// <summary>Stops the retries: their timer and reminder.</summary>
     public async Task StopRetryingAsync()
     {
@@ -265,6 +273,7 @@ public sealed partial class ReservationMoves(
     {
         var oldEpoch = Record.Epoch;
         var epoch = oldEpoch + 1;
+        var retrying = RetriesPending;
         var assignments = Record.Assignments(reservationId, epoch, await credentials.LookupAsync(Record.Workloads));
         var (target, report) = await placement.PlaceMoveAsync(reservationId, epoch, Record.Request!, assignments, new HashSet<long> { nodeId });
         if (target is null)
@@ -316,7 +325,10 @@ public sealed partial class ReservationMoves(
         _ = billing.FlushLedgerAsync();
         metrics.Moved(makeBeforeBreak ? "drain" : "node-down", nodeId, target.NodeId);
         LogMoved(logger, reservationId, nodeId, target.NodeId, epoch);
-        await StopRetryingAsync();
+        if (retrying)
+        {
+            await StopRetryingAsync();
+        }
 
         await Task.WhenAll(Record.Workloads.Keys.Select(id => grains.GetGrain<IWorkloadGrain>(id).PlacedAsync(target.NodeId, epoch)));
         if (waitForWorkloads)
