@@ -14,7 +14,8 @@ namespace Grid.Host.Demo;
 /// <summary>
 /// A simulated farm so the grid is alive at once: a demo twin owning 3 farms in 3 countries and
 /// <c>Grid:Demo:Nodes</c> nodes that heartbeat through <see cref="NodeHeartbeats"/>, the same path as real
-/// agents. Simulated nodes report every desired workload as running (a <c>zdb</c> as unsupported).
+/// agents. Simulated nodes report every desired workload as running (a <c>zdb</c> as unsupported); they stand at their
+/// farm's city (coordinates for <c>constraints.near</c>) and one in four has a GPU.
 /// </summary>
 public sealed partial class DemoFarm(
     IGrainFactory grains,
@@ -37,12 +38,15 @@ public sealed partial class DemoFarm(
         new(1, 2L << 30, 20L << 30, 0),
     ];
 
-    private static readonly (string Name, string Country, string City, string Subnet)[] Farms =
+    private static readonly (string Name, string Country, string City, string Subnet, double Latitude, double Longitude)[] Farms =
     [
-        ("demo-farm-ghent", "Belgium", "Ghent", "185.69.166"),
-        ("demo-farm-cairo", "Egypt", "Cairo", "197.50.12"),
-        ("demo-farm-vienna", "Austria", "Vienna", "91.212.34"),
+        ("demo-farm-ghent", "Belgium", "Ghent", "185.69.166", 51.05, 3.72),
+        ("demo-farm-cairo", "Egypt", "Cairo", "197.50.12", 30.04, 31.24),
+        ("demo-farm-vienna", "Austria", "Vienna", "91.212.34", 48.21, 16.37),
     ];
+
+    /// <summary>The GPU one node in four declares, so the console and <c>constraints.near</c>/<c>gpu</c> have something to show.</summary>
+    private static readonly GpuDevice DemoGpu = new("0000:3b:00.0", "NVIDIA Corporation", "GA102GL [A40]", 48L << 30);
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -130,8 +134,12 @@ public sealed partial class DemoFarm(
             var nodeKey = KeyHash.NewKey(KeyHash.NodePrefix, nodeId);
             // Varied but deterministic machines: 8-32 cores, 32-128 GiB RAM, 1-2 TiB SSD, some with HDD.
             var resources = new Capacity(8 << (i % 3), 32L << 30 << (i % 3), (1L << 40) * (1 + (i % 2)), i % 4 == 0 ? 4L << 40 : 0);
-            var registration = new NodeRegistration(farmId, twinId, resources, new Location(farm.Country, farm.City),
-                i % 5 == 0 ? NodeCertification.Certified : NodeCertification.Diy, KeyHash.Hash(nodeKey));
+            var location = new Location(farm.Country, farm.City) { Latitude = farm.Latitude, Longitude = farm.Longitude };
+            var registration = new NodeRegistration(farmId, twinId, resources, location,
+                i % 5 == 0 ? NodeCertification.Certified : NodeCertification.Diy, KeyHash.Hash(nodeKey))
+            {
+                Gpus = i % 4 == 1 ? [DemoGpu] : [],
+            };
             await grains.GetGrain<IFarmGrain>(farmId).RegisterNodeAsync(nodeId, registration);
             nodes.Add((nodeId, nodeKey));
         }
