@@ -15,8 +15,8 @@ public sealed class ClusterReleasesTests(SharedCluster cluster)
         var releases = silo.GetRequiredService<ClusterReleases>();
 
         Assert.Equal(GridRelease.Version, releases.ReleaseOf(silo.GetRequiredService<ILocalSiloDetails>().SiloAddress));
-        Assert.True(releases.EverySiloSupports(typeof(INodeGrain), 1));
-        // A method added at version 2 must not be called yet: no silo serves it.
-        Assert.False(releases.EverySiloSupports(typeof(INodeGrain), 2));
+        Assert.True(releases.EverySiloSupports(typeof(INodeGrain), 2));
+        // A method added at version 3 must not be called yet: no silo serves it.
+        Assert.False(releases.EverySiloSupports(typeof(INodeGrain), 3));
     }
 }

@@ -40,11 +40,15 @@ public sealed class NodeCapacity(Capacity total, double cpuOvercommit, Dictionar
     /// The ledger over a node's durable <paramref name="allocations"/>, made to share their sizes (<see cref="CapacityPool"/>)
     /// first: built when a node grain activates, before any call could hold one of its entries.
     /// </summary>
-    public static NodeCapacity Over(Capacity total, double cpuOvercommit, Dictionary<long, Allocation> allocations, long imageCacheSru)
+    public static NodeCapacity Over(Capacity total, double cpuOvercommit, Dictionary<long, Allocation> allocations, long imageCacheSru, CapacityPool? pool = null)
     {
-        CapacityPool.ShareSizes(allocations);
-        return new(total, cpuOvercommit, allocations, imageCacheSru);
+        pool ??= CapacityPool.Shared;
+        pool.ShareSizes(allocations);
+        return new(total, cpuOvercommit, allocations, imageCacheSru) { Pool = pool };
     }
+
+    /// <summary>Where new allocations take their shared size from (<see cref="CapacityPool.Shared"/> unless a test gives its own).</summary>
+    public CapacityPool Pool { get; init; } = CapacityPool.Shared;
 
     public int Count => allocations.Count;
 
@@ -165,7 +169,7 @@ public sealed class NodeCapacity(Capacity total, double cpuOvercommit, Dictionar
             }
 
             var allocation = new Allocation(
-                request.ReservationId, request.Epoch, request.TwinId, CapacityPool.Share(request.Resources), [],
+                request.ReservationId, request.Epoch, request.TwinId, Pool.Share(request.Resources), [],
                 request.AntiAffinityGroup, request.Workloads, now)
             {
                 Priority = request.Priority,
