@@ -53,7 +53,7 @@ public sealed record NodeRegistration(
         other is not null
         && FarmId == other.FarmId && TwinId == other.TwinId && Resources == other.Resources && Location == other.Location
         && Certification == other.Certification && NodeKeyHash == other.NodeKeyHash && PublicKey == other.PublicKey
-        && (Gpus.IsDefault ? [] : Gpus).AsSpan().SequenceEqual((other.Gpus.IsDefault ? [] : other.Gpus).AsSpan());
+        && Gpus.AsSpan().SequenceEqual(other.Gpus.AsSpan());
 
     public override int GetHashCode() => HashCode.Combine(FarmId, TwinId, Resources, Location, NodeKeyHash);
 }

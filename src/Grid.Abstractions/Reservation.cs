@@ -67,7 +67,7 @@ public sealed record PlacementConstraints(
         && AntiAffinityGroup == other.AntiAffinityGroup
         && MaxPricePerHour == other.MaxPricePerHour
         && (Features.IsDefault ? [] : Features).AsSpan().SequenceEqual((other.Features.IsDefault ? [] : other.Features).AsSpan())
-        && (GpuModels.IsDefault ? [] : GpuModels).AsSpan().SequenceEqual((other.GpuModels.IsDefault ? [] : other.GpuModels).AsSpan())
+        && GpuModels.AsSpan().SequenceEqual(other.GpuModels.AsSpan())
         && Near == other.Near;
 
     public override int GetHashCode()
@@ -88,7 +88,7 @@ public sealed record PlacementConstraints(
             hash.Add(feature);
         }
 
-        foreach (var model in GpuModels.IsDefault ? [] : GpuModels)
+        foreach (var model in GpuModels)
         {
             hash.Add(model);
         }

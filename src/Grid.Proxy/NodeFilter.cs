@@ -97,7 +97,7 @@ public sealed class NodeFilter
             return true;
         }
 
-        var gpus = node.Gpus.IsDefault ? [] : node.Gpus;
+        var gpus = node.Gpus;
         return (HasGpu is not { } has || has == gpus.Length > 0)
             && (GpuAvailable is not { } available || (gpus.Length > 0 && available == gpus.Any(g => g.ReservationId is null)))
             && (GpuVendorName is not { } vendor || gpus.Any(g => g.Vendor.Contains(vendor, StringComparison.OrdinalIgnoreCase)))

@@ -58,7 +58,7 @@ public static class GpuPool
         var holder = new Dictionary<string, long>(StringComparer.Ordinal);
         foreach (var allocation in allocations)
         {
-            foreach (var id in allocation.GpuIds.IsDefault ? [] : allocation.GpuIds)
+            foreach (var id in allocation.GpuIds)
             {
                 holder[id] = allocation.ReservationId;
             }
