@@ -4,8 +4,8 @@ using Grid.Testing;
 namespace Grid.EndToEnd.Tests;
 
 /// <summary>
-/// The previous release of this repository, built: the newest tag <c>v*</c> reachable from HEAD (or the commit-ish
-/// in <c>GRID_UPGRADE_FROM</c>), checked out in a throwaway git worktree and built (the host and the <c>grid</c>
+/// The previous release of this repository, built: the newest tag <c>v*</c> reachable from HEAD, or where a clone has
+/// no tags the newest release whose commit <c>docs/CHANGELOG.md</c> names (or the commit-ish in <c>GRID_UPGRADE_FROM</c>), checked out in a throwaway git worktree and built (the host and the <c>grid</c>
 /// command only) into a cache under <c>/tmp/grid-releases/&lt;commit&gt;</c>, so a second run starts at once.
 /// </summary>
 /// <param name="Ref">What was asked for: the tag or the override.</param>
@@ -41,11 +41,16 @@ public sealed record PreviousRelease(string Ref, string Commit, string HostDll, 
         else
         {
             var (code, output) = await ChildProcess.RunAsync("git", ["-C", repo, "describe", "--tags", "--abbrev=0", "--match", "v*"], GitTimeout);
-            Assert.True(code == 0,
-                $"No previous release to upgrade from: no tag v* is reachable from HEAD in {repo} (git describe: {output.Trim()}). " +
-                $"Fetch the tags (a clone with its full history has them) or name a commit-ish in {OverrideVariable}.");
-            reference = output.Trim();
-            notes.Add($"previous release: tag {reference}");
+            if (code == 0)
+            {
+                reference = output.Trim();
+                notes.Add($"previous release: tag {reference}");
+            }
+            else
+            {
+                // A clone of the branch alone carries no tags (CI's does not): the changelog names each release's commit.
+                reference = await FromChangelogAsync(repo, notes, output.Trim());
+            }
         }
 
         var commit = (await GitAsync(repo, "rev-parse", "--verify", $"{reference}^{{commit}}")).Trim();
@@ -79,6 +84,35 @@ public sealed record PreviousRelease(string Ref, string Commit, string HostDll, 
         }
 
         return new PreviousRelease(reference, commit, hostDll, gridDll, notes);
+    }
+
+    /// <summary>
+    /// The newest release in <c>docs/CHANGELOG.md</c> whose section names its commit (<c>Released as commit …</c>) and
+    /// whose version is not this tree's own; the commit must be in this clone's history, and is fetched from
+    /// <c>origin</c> when it is not (a shallow clone).
+    /// </summary>
+    private static async Task<string> FromChangelogAsync(string repo, List<string> notes, string describe)
+    {
+        var changelog = Path.Combine(repo, "docs", "CHANGELOG.md");
+        Assert.True(File.Exists(changelog), $"No previous release to upgrade from: no tag v* in {repo} (git describe: {describe}) and no {changelog}.");
+        var release = ReleaseNotes.Parse(await File.ReadAllTextAsync(changelog))
+            .FirstOrDefault(release => release.Commit is not null && release.Version != GridRelease.Version);
+        Assert.True(release is not null,
+            $"No previous release to upgrade from: no tag v* in {repo} (git describe: {describe}) and no section of {changelog} " +
+            $"other than {GridRelease.Version}'s says 'Released as commit <hash>'. Name a commit-ish in {OverrideVariable}.");
+        if ((await ChildProcess.RunAsync("git", ["-C", repo, "cat-file", "-e", $"{release.Commit}^{{commit}}"], GitTimeout)).ExitCode != 0)
+        {
+            var (fetched, output) = await ChildProcess.RunAsync("git", ["-C", repo, "fetch", "--quiet", "origin", release.Commit!], GitTimeout);
+            var (_, shallow) = await ChildProcess.RunAsync("git", ["-C", repo, "rev-parse", "--is-shallow-repository"], GitTimeout);
+            Assert.True(fetched == 0,
+                $"The previous release {release.Version} (commit {release.Commit}, from {changelog}) is not in this clone's " +
+                $"history (shallow: {shallow.Trim()}) and fetching it from origin failed: {output.Trim()}. Clone with history " +
+                $"or name a commit-ish in {OverrideVariable}.");
+            notes.Add($"fetched {release.Commit![..9]} from origin");
+        }
+
+        notes.Add($"previous release: {release.Version} at {release.Commit![..9]} (no tag v* in this clone; from docs/CHANGELOG.md)");
+        return release.Commit!;
     }
 
     private static async Task BuildAsync(string repo, string commit, string folder, List<string> notes)
