@@ -8,7 +8,7 @@ namespace Grid.Bench;
 
 /// <summary>
 /// <c>Grid.Bench [all|baseline|placement|durable|failover|heartbeat|memory|proxy|billing|ledger|healing|containers|gateway|marketplace|a,comma,list] [--scale tiny|default|large] [--json FILE]
-/// [--report DIR] [--postgres auto|off|CONNSTRING] [--billing-size RESERVATIONS/NODES] [--nodes N] [--placements N] [--concurrency N]
+/// [--report DIR] [--postgres auto|off|CONNSTRING] [--billing-size RESERVATIONS/NODES] [--nodes N] [--placements N] [--http-placements N] [--concurrency N]
 /// [--http off]</c>. Exits non-zero when a correctness check fails.
 /// </summary>
 public static class BenchRunner
@@ -28,6 +28,11 @@ public static class BenchRunner
         if (Option(args, "--placements") is { } placements)
         {
             scale = scale with { Placements = int.Parse(placements, CultureInfo.InvariantCulture) };
+        }
+
+        if (Option(args, "--http-placements") is { } httpPlacements)
+        {
+            scale = scale with { HttpPlacements = int.Parse(httpPlacements, CultureInfo.InvariantCulture) };
         }
 
         if (Option(args, "--concurrency") is { } concurrency)
