@@ -1,5 +1,6 @@
 using System.Collections.Immutable;
 using System.Diagnostics;
+using System.Globalization;
 using Grid.Testing;
 using Xunit.Abstractions;
 
@@ -155,6 +156,37 @@ public sealed class NodeAgentTests(ITestOutputHelper output) : IAsyncLifetime
         output.WriteLine($"self-fenced {clock.Elapsed.TotalSeconds:0.00}s after the controller went away (limit 1 s)");
         Assert.True(clock.Elapsed >= TimeSpan.FromSeconds(0.8), "not before the limit");
         await Poll.UntilAsync(() => _dir.Pids().Count == 0, TimeSpan.FromSeconds(10), "the PID file forgets it");
+    }
+
+    [Fact]
+    public async Task ARestartedAgentCountsTheCutFromItsPredecessorsLastContactAndFencesAtOnce()
+    {
+        _controller.Desired = [Script(8, 1, Ticker)];
+        var first = NewAgent();
+        Start(first);
+        await Poll.UntilAsync(() => _controller.LastReportOf(8, 1)?.State == WorkloadState.Running, TimeSpan.FromSeconds(10), "the workload runs");
+        var orphan = Assert.Single(_dir.Pids());
+        var state = Path.Combine(_dir.Path, "link.txt");
+        await Poll.UntilAsync(() => File.Exists(state), TimeSpan.FromSeconds(10), "the agent remembers its last contact");
+        var remembered = (await File.ReadAllTextAsync(state)).Split(' ', StringSplitOptions.TrimEntries);
+        Assert.InRange(long.Parse(remembered[0], CultureInfo.InvariantCulture),
+            DateTimeOffset.UtcNow.AddMinutes(-1).ToUnixTimeMilliseconds(), DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
+        Assert.Equal("30000", remembered[1]);
+
+        // The controller becomes unreachable, the agent dies before its limit (30 s) has passed and is started again
+        // after a cut of 40 s, as its predecessor left the work directory: the cut is written, not waited for.
+        await _controller.StopAsync();
+        await first.DisposeAsync();
+        Assert.True(ProcessProbe.IsAlive(orphan.Pid, orphan.StartMarker), "a crashed agent leaves its workloads running");
+        await File.WriteAllTextAsync(state, $"{DateTimeOffset.UtcNow.AddSeconds(-40).ToUnixTimeMilliseconds()} 30000\n");
+        var restarted = Stopwatch.StartNew();
+        Start(NewAgent());
+
+        // Counted from its own start, the new agent would run the re-adopted copy for 30 s more while the controller
+        // has moved it elsewhere: two copies.
+        await Poll.UntilAsync(() => !ProcessProbe.IsAlive(orphan.Pid, orphan.StartMarker), TimeSpan.FromSeconds(20),
+            "the restarted agent stops the workload it re-adopted: the cut began 40 s ago, beyond its limit");
+        output.WriteLine($"fenced {restarted.Elapsed.TotalSeconds:0.00}s after the restart (the cut began 40 s before it, limit 30 s)");
     }
 
     [Fact]

@@ -65,17 +65,39 @@ public static class MemoryScenario
             scale.MemoryNodes >= 100_000 ? "< 1 GiB" : null, scale.MemoryNodes >= 100_000 ? afterCollection < 1 << 30 : null));
     }
 
-    /// <summary>Waits until the grid-proxy read model holds a contract per reservation and has folded the whole ledger.</summary>
+    /// <summary>
+    /// Waits until the grid-proxy read model holds a contract per reservation and has folded the whole ledger; fails
+    /// only when neither the model nor the ledger moved for a minute (at full size the fold takes minutes), and says
+    /// every 10 s where both stand.
+    /// </summary>
     private static async Task ReadModelCaughtUpAsync(BenchSilo silo, int reservations)
     {
         var model = silo.Services.GetRequiredService<ProxyReadModel>();
         var ledger = silo.Services.GetRequiredService<ILedgerReader>();
-        var deadline = DateTime.UtcNow.AddSeconds(60 + (reservations / 5_000));
-        while (model.ContractCount < reservations || model.Head < (await ledger.ReadHeadAsync()).Seq)
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var (lastHead, lastLedger, lastMove, lastSaid) = (-1L, -1L, TimeSpan.Zero, TimeSpan.Zero);
+        while (true)
         {
-            if (DateTime.UtcNow > deadline)
+            var ledgerHead = (await ledger.ReadHeadAsync()).Seq;
+            var (head, contracts) = (model.Head, model.ContractCount);
+            if (contracts >= reservations && head >= ledgerHead)
             {
-                throw new BenchFailedException($"the grid-proxy read model holds {model.ContractCount} of {reservations} contracts");
+                return;
+            }
+
+            if (head != lastHead || ledgerHead != lastLedger)
+            {
+                (lastHead, lastLedger, lastMove) = (head, ledgerHead, clock.Elapsed);
+            }
+            else if (clock.Elapsed - lastMove > TimeSpan.FromMinutes(1))
+            {
+                throw new BenchFailedException($"the grid-proxy read model stopped at {contracts} of {reservations} contracts (entry {head} of the ledger's {ledgerHead})");
+            }
+
+            if (clock.Elapsed - lastSaid > TimeSpan.FromSeconds(10))
+            {
+                lastSaid = clock.Elapsed;
+                Console.Error.WriteLine($"memory: read model at {contracts} of {reservations} contracts, entry {head} of the ledger's {ledgerHead} ({clock.Elapsed.TotalSeconds:0} s)");
             }
 
             await Task.Delay(200);

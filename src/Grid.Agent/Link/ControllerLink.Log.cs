@@ -16,4 +16,7 @@ internal sealed partial class ControllerLink
 
     [LoggerMessage(5, LogLevel.Information, "Node {NodeId} draining: {Draining}")]
     private partial void LogDraining(long nodeId, bool draining);
+
+    [LoggerMessage(27, LogLevel.Warning, "The link state {Path} was not used: {Reason}; the fencing clock counts from this agent's start")]
+    private partial void LogStateIgnored(string path, string reason, Exception? exception);
 }

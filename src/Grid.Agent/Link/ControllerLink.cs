@@ -1,4 +1,5 @@
 using System.Collections.Immutable;
+using System.Globalization;
 using Grid.Client;
 using Microsoft.Extensions.Logging;
 
@@ -46,8 +47,36 @@ internal sealed partial class ControllerLink(AgentOptions options, GridApiClient
     /// <summary>Completes when the long-poll saw the desired workloads change; see <see cref="TakeDesiredChange"/>.</summary>
     public Task DesiredChanged => _desiredChanged.Task;
 
-    /// <summary>Starts the clocks of uptime and of the fencing deadline (as if the controller had just answered).</summary>
-    public void Begin(DateTimeOffset now) => _startedAt = _lastContact = now;
+    /// <summary>
+    /// Where the last contact and the fencing limit are kept across restarts: <c>&lt;work dir&gt;/link.txt</c>, two numbers
+    /// (Unix milliseconds of the last heartbeat the controller answered, the limit in milliseconds, 0 for the default).
+    /// </summary>
+    public string StatePath => Path.Combine(options.WorkDir, "link.txt");
+
+    /// <summary>
+    /// Starts the clocks of uptime and of the fencing deadline. The deadline counts from the last contact the work
+    /// directory remembers (a restarted or upgraded agent's predecessor's), with the limit the controller last asked
+    /// for, so an agent restarted after a long cut stops the workloads it re-adopts at once instead of running them for
+    /// another full limit while the controller has moved them; without a remembered contact, from now.
+    /// </summary>
+    public void Begin(DateTimeOffset now)
+    {
+        _startedAt = _lastContact = now;
+        if (ReadState() is not var (lastContact, fenceAfter))
+        {
+            return;
+        }
+
+        if (lastContact < now)
+        {
+            _lastContact = lastContact;
+        }
+
+        if (fenceAfter is { } limit && _fenceAfter is not null && !options.StopOnDisconnectAfterGiven)
+        {
+            _fenceAfter = limit;
+        }
+    }
 
     /// <summary>True (once per change) when the desired workloads changed since the last call: the next heartbeat brings them.</summary>
     public bool TakeDesiredChange()
@@ -121,6 +150,7 @@ internal sealed partial class ControllerLink(AgentOptions options, GridApiClient
         // Counted from the send: the controller saw this heartbeat no earlier, so its timeout runs from no earlier.
         _lastContact = sentAt;
         FollowController(response, now - sentAt);
+        WriteState();
         Interlocked.Exchange(ref _desiredVersion, response.DesiredVersion);
         if (_draining != response.Draining)
         {
@@ -187,6 +217,49 @@ internal sealed partial class ControllerLink(AgentOptions options, GridApiClient
                     return;
                 }
             }
+        }
+    }
+
+    private (DateTimeOffset LastContact, TimeSpan? FenceAfter)? ReadState()
+    {
+        try
+        {
+            var parts = File.Exists(StatePath) ? File.ReadAllText(StatePath).Split(' ', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) : [];
+            if (parts is [var at, var limit]
+                && long.TryParse(at, NumberStyles.None, CultureInfo.InvariantCulture, out var atMs)
+                && long.TryParse(limit, NumberStyles.None, CultureInfo.InvariantCulture, out var limitMs))
+            {
+                return (DateTimeOffset.FromUnixTimeMilliseconds(Math.Min(atMs, DateTimeOffset.MaxValue.ToUnixTimeMilliseconds())),
+                    limitMs > 0 ? TimeSpan.FromMilliseconds(limitMs) : null);
+            }
+
+            if (parts.Length > 0)
+            {
+                LogStateIgnored(StatePath, "not two numbers", null);
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            LogStateIgnored(StatePath, e.Message, e);
+        }
+
+        return null;
+    }
+
+    /// <summary>Remembers the last contact and the limit (written aside and renamed, so a crash leaves the old or the new).</summary>
+    private void WriteState()
+    {
+        try
+        {
+            var learned = options.StopOnDisconnectAfterGiven || _fenceAfter is null ? 0 : (long)_fenceAfter.Value.TotalMilliseconds;
+            var temporary = StatePath + ".new";
+            File.WriteAllText(temporary, string.Create(CultureInfo.InvariantCulture, $"{_lastContact.ToUnixTimeMilliseconds()} {learned}\n"));
+            File.Move(temporary, StatePath, overwrite: true);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // Fencing still runs on the clock in memory; only a restart's would start afresh.
+            LogStateIgnored(StatePath, e.Message, e);
         }
     }
 
