@@ -8,7 +8,7 @@ namespace Grid.Bench;
 
 /// <summary>
 /// <c>Grid.Bench [all|baseline|placement|durable|failover|heartbeat|memory|proxy|billing|ledger|healing|containers|gateway|marketplace|a,comma,list] [--scale tiny|default|large] [--json FILE]
-/// [--report DIR] [--postgres auto|off|CONNSTRING] [--billing-size RESERVATIONS/NODES] [--nodes N] [--placements N] [--http-placements N] [--concurrency N]
+/// [--report DIR] [--postgres auto|off|CONNSTRING] [--billing-size RESERVATIONS/NODES] [--nodes N] [--placements N] [--http-placements N] [--memory-size NODES/RESERVATIONS] [--concurrency N]
 /// [--http off]</c>. Exits non-zero when a correctness check fails.
 /// </summary>
 public static class BenchRunner
@@ -33,6 +33,12 @@ public static class BenchRunner
         if (Option(args, "--http-placements") is { } httpPlacements)
         {
             scale = scale with { HttpPlacements = int.Parse(httpPlacements, CultureInfo.InvariantCulture) };
+        }
+
+        // The memory scenario at another size: --memory-size NODES/RESERVATIONS.
+        if (Option(args, "--memory-size")?.Split('/') is [var memoryNodes, var memoryReservations])
+        {
+            scale = scale with { MemoryNodes = int.Parse(memoryNodes, CultureInfo.InvariantCulture), MemoryReservations = int.Parse(memoryReservations, CultureInfo.InvariantCulture) };
         }
 
         if (Option(args, "--concurrency") is { } concurrency)
