@@ -97,7 +97,9 @@ public static class MemoryScenario
             if (clock.Elapsed - lastSaid > TimeSpan.FromSeconds(10))
             {
                 lastSaid = clock.Elapsed;
-                Console.Error.WriteLine($"memory: read model at {contracts} of {reservations} contracts, entry {head} of the ledger's {ledgerHead} ({clock.Elapsed.TotalSeconds:0} s)");
+                var writer = await silo.Grains.GetGrain<ILedgerGrain>(0).GetStatusAsync();
+                Console.Error.WriteLine($"memory: read model at {contracts} of {reservations} contracts, entry {head} of the ledger's {ledgerHead}; " +
+                    $"the ledger grain's head {writer.HeadSeq}, {writer.Pending} appends queued in it ({clock.Elapsed.TotalSeconds:0} s)");
             }
 
             await Task.Delay(200);

@@ -168,9 +168,20 @@ public sealed partial class LedgerGrain(
         }
 
         _tail = tail;
-        var write = written.Count == 0 ? previous?.Write ?? Task.CompletedTask
-            : previous is null ? store.AppendAsync(written)
-            : store.AppendAfterAsync(written, previous.Write);
+        Task write;
+        try
+        {
+            write = written.Count == 0 ? previous?.Write ?? Task.CompletedTask
+                : previous is null ? store.AppendAsync(written)
+                : store.AppendAfterAsync(written, previous.Write);
+        }
+        catch (Exception e)
+        {
+            // A store that throws instead of answering a faulted task: the batch's failure all the same (requeued or
+            // failed, the chain relinked from the durable head), never the end of the flush loop.
+            write = Task.FromException(e);
+        }
+
         return new Batch(write, FinishAsync(batch, results, written.Count, tail, write, previous));
     }
 

@@ -90,7 +90,10 @@ public sealed class MemoryLedgerStore : ILedgerStore
             {
                 if (entry.Seq != next++ || _seqByEventId.ContainsKey(entry.EventId) || !ids.Add(entry.EventId))
                 {
-                    throw new LedgerConflictException($"Entry {entry.Seq} ({entry.EventId}) conflicts with the stored ledger (head {_entries.Count}).");
+                    // A faulted task, as every store answers: thrown here, the ledger grain's flush loop itself failed
+                    // (before the batch's failure could be handled) and the ledger stopped writing.
+                    return Task.FromException(new LedgerConflictException(
+                        $"Entry {entry.Seq} ({entry.EventId}) conflicts with the stored ledger (head {_entries.Count})."));
                 }
             }
 
