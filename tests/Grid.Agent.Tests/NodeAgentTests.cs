@@ -101,11 +101,7 @@ public sealed class NodeAgentTests(ITestOutputHelper output) : IAsyncLifetime
     [Fact]
     public async Task ReadoptsItsOrphansAfterACrashAndKeepsThemWhileDesired()
     {
-        _controller.Desired = [Script(5, 1, Ticker)];
-        var first = NewAgent();
-        Start(first);
-        await Poll.UntilAsync(() => _controller.LastReportOf(5, 1)?.State == WorkloadState.Running, TimeSpan.FromSeconds(10), "the workload runs");
-        var orphan = Assert.Single(_dir.Pids());
+        var (first, orphan) = await StartRunningAsync(5);
 
         await first.DisposeAsync();
         Assert.True(ProcessProbe.IsAlive(orphan.Pid, orphan.StartMarker), "a crashed agent leaves its workloads running");
@@ -127,11 +123,7 @@ public sealed class NodeAgentTests(ITestOutputHelper output) : IAsyncLifetime
     [Fact]
     public async Task StopsAnOrphanTheControllerMovedAwayWhileTheAgentWasDown()
     {
-        _controller.Desired = [Script(6, 1, Ticker)];
-        var first = NewAgent();
-        Start(first);
-        await Poll.UntilAsync(() => _controller.LastReportOf(6, 1)?.State == WorkloadState.Running, TimeSpan.FromSeconds(10), "the workload runs");
-        var orphan = Assert.Single(_dir.Pids());
+        var (first, orphan) = await StartRunningAsync(6);
         await first.DisposeAsync();
 
         _controller.Desired = [];
@@ -161,11 +153,7 @@ public sealed class NodeAgentTests(ITestOutputHelper output) : IAsyncLifetime
     [Fact]
     public async Task ARestartedAgentCountsTheCutFromItsPredecessorsLastContactAndFencesAtOnce()
     {
-        _controller.Desired = [Script(8, 1, Ticker)];
-        var first = NewAgent();
-        Start(first);
-        await Poll.UntilAsync(() => _controller.LastReportOf(8, 1)?.State == WorkloadState.Running, TimeSpan.FromSeconds(10), "the workload runs");
-        var orphan = Assert.Single(_dir.Pids());
+        var (first, orphan) = await StartRunningAsync(8);
         var state = Path.Combine(_dir.Path, "link.txt");
         await Poll.UntilAsync(() => File.Exists(state), TimeSpan.FromSeconds(10), "the agent remembers its last contact");
         var remembered = (await File.ReadAllTextAsync(state)).Split(' ', StringSplitOptions.TrimEntries);
@@ -326,6 +314,16 @@ public sealed class NodeAgentTests(ITestOutputHelper output) : IAsyncLifetime
                 StopOnDisconnectAfter = stopOnDisconnectAfter ?? TimeSpan.FromSeconds(30),
             },
             new XunitLogger<NodeAgent>(output));
+
+    /// <summary>Starts an agent whose controller wants one ticking workload; answers the agent and the workload's PID entry once it runs.</summary>
+    private async Task<(NodeAgent Agent, PidEntry Workload)> StartRunningAsync(long workloadId)
+    {
+        _controller.Desired = [Script(workloadId, 1, Ticker)];
+        var agent = NewAgent();
+        Start(agent);
+        await Poll.UntilAsync(() => _controller.LastReportOf(workloadId, 1)?.State == WorkloadState.Running, TimeSpan.FromSeconds(10), "the workload runs");
+        return (agent, Assert.Single(_dir.Pids()));
+    }
 
     private (NodeAgent Agent, CancellationTokenSource Stop, Task Run) Start(NodeAgent agent)
     {

@@ -5,8 +5,9 @@ namespace Grid.EndToEnd.Tests;
 
 /// <summary>
 /// The previous release of this repository, built: the newest tag <c>v*</c> reachable from HEAD, or where a clone has
-/// no tags the newest release whose commit <c>docs/CHANGELOG.md</c> names (or the commit-ish in <c>GRID_UPGRADE_FROM</c>), checked out in a throwaway git worktree and built (the host and the <c>grid</c>
-/// command only) into a cache under <c>/tmp/grid-releases/&lt;commit&gt;</c>, so a second run starts at once.
+/// no tags the newest release whose commit <c>docs/CHANGELOG.md</c> names (or the commit-ish in
+/// <c>GRID_UPGRADE_FROM</c>), checked out in a throwaway git worktree and built (the host and the <c>grid</c> command
+/// only) into a cache under <c>/tmp/grid-releases/&lt;commit&gt;</c>, so a second run starts at once.
 /// </summary>
 /// <param name="Ref">What was asked for: the tag or the override.</param>
 /// <param name="Commit">The full commit hash it names.</param>
@@ -215,6 +216,6 @@ public sealed record PreviousRelease(string Ref, string Commit, string HostDll, 
     }
 
     /// <summary>The checkout the tests were built from: <c>&lt;repo&gt;/tests/&lt;project&gt;/bin/&lt;configuration&gt;/&lt;framework&gt;</c>.</summary>
-    private static string RepoOfTests() =>
+    internal static string RepoOfTests() =>
         new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar)).Parent!.Parent!.Parent!.Parent!.Parent!.FullName;
 }

@@ -31,7 +31,7 @@ public sealed class ReleaseNotesTests
     [Fact]
     public async Task EveryReleasedCommitOfTheChangelogIsAnAncestorOfThisTreeAndItsTagWhereTheCloneHasOne()
     {
-        var repo = Path.GetFullPath(Path.Combine(AppContext.BaseDirectory, "..", "..", "..", "..", ".."));
+        var repo = PreviousRelease.RepoOfTests();
         var releases = ReleaseNotes.Parse(await File.ReadAllTextAsync(Path.Combine(repo, "docs", "CHANGELOG.md")));
         Assert.Equal(GridRelease.Version, releases[0].Version);
         var released = releases.Where(release => release.Commit is not null).ToList();
