@@ -106,7 +106,7 @@ public static class BenchRunner
 
             if (Runs("memory"))
             {
-                await MemoryScenario.RunAsync(scale, rows);
+                await MemoryScenario.RunAsync(scale, rows, postgres);
             }
 
             if (Runs("proxy"))
@@ -165,7 +165,7 @@ public static class BenchRunner
 
     private static async Task RunDurablePlacementAsync(BenchScale scale, double baseline, List<BenchRow> rows, string postgres, bool withOrleansProvider = false)
     {
-        if (postgres == "off" || (postgres == "auto" && !Directory.Exists("/usr/lib/postgresql")))
+        if (PostgresOff(postgres))
         {
             Console.Error.WriteLine("placement on PostgreSQL skipped (--postgres off, or no PostgreSQL server binaries)");
             return;
@@ -212,6 +212,9 @@ public static class BenchRunner
         rows.Add(new BenchRow("placement", $"{scale.PlacementNodes[0]} nodes, PostgreSQL", "ratio to SQL peer (better run)",
             ours / best, "×", "≥ 1.0 × SQL peer", ours >= best));
     }
+
+    /// <summary>Whether the PostgreSQL cases are off: <c>--postgres off</c>, or <c>auto</c> on a machine without the server binaries.</summary>
+    internal static bool PostgresOff(string postgres) => postgres == "off" || (postgres == "auto" && !Directory.Exists("/usr/lib/postgresql"));
 
     private static string? Option(string[] args, string name)
     {

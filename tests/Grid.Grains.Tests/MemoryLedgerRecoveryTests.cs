@@ -52,5 +52,27 @@ public sealed class MemoryLedgerRecoveryTests : IAsyncLifetime
         Assert.Equal(1, (await store.ReadHeadAsync()).Seq);
     }
 
+    [Fact]
+    public async Task AReservationDoesNotSendItsPlacedEventToTheStoreAgainOnceTheLedgerForgotIt()
+    {
+        var twin = GridCluster.NewId();
+        await _grid.RegisterNodeAsync(await _grid.CreateFarmAsync(twin), twin, new Capacity(4, 8L << 30, 100L << 30, 0));
+        var reservation = await _grid.ReserveAsync(twin, new Capacity(1, 1L << 30, 0, 0));
+        var placed = $"reservation:{reservation.ReservationId}:placed:1";
+        await Poll.UntilAsync(async () => (await _store.FindAsync([placed])).Count == 1, TimeSpan.FromSeconds(30), "the placed event in the ledger");
+
+        // The ledger grain forgets its recent ids (as after 100,000 entries); the reservation's record still carries
+        // its placed event, which the placer appended. Its first flush (here the cancellation's) must not append it
+        // again: the store would refuse the group commit it rides in, and every other append in it would wait a retry.
+        var ledger = _grid.Grains.GetGrain<ILedgerGrain>(0);
+        await ledger.Cast<IGrainManagementExtension>().DeactivateOnIdle();
+        Assert.True(await _grid.Grains.GetGrain<IReservationGrain>(reservation.ReservationId).CancelAsync());
+
+        Assert.Equal(0, (await ledger.GetStatusAsync()).Refused);
+        var stored = await _store.ReadAsync(1, int.MaxValue);
+        Assert.Single(stored, e => e.EventId == placed);
+        Assert.Single(stored, e => e.Kind == "reservation.cancelled" && e.Subject == $"reservation:{reservation.ReservationId}");
+    }
+
     private static LedgerAppend Note(string eventId) => new(eventId, "test.note", "test", "test", null, []);
 }

@@ -35,7 +35,7 @@ public static class BillingScenario
             await BillingCycleScenario.RunAsync(scale, rows);
         }
 
-        if (postgres == "off" || (postgres == "auto" && !Directory.Exists("/usr/lib/postgresql")))
+        if (BenchRunner.PostgresOff(postgres))
         {
             Console.Error.WriteLine("billing: ledger on PostgreSQL skipped (--postgres off, or no PostgreSQL server binaries)");
             return;

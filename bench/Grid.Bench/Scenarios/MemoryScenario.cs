@@ -1,3 +1,4 @@
+using Grid.Testing;
 using Grid.Grains;
 using Grid.Proxy;
 
@@ -6,22 +7,38 @@ namespace Grid.Bench.Scenarios;
 /// <summary>
 /// Managed heap per active node grain and per reservation (with everything a placement creates), first with
 /// every reservation grain active, then once idle reservation grains are collected (what a grid settles to:
-/// reservations are idle between their rare calls, nodes stay active through their heartbeats).
+/// reservations are idle between their rare calls, nodes stay active through their heartbeats). Twice: in memory
+/// mode (the embedded default, where the ledger, the grain store and the grid-proxy rows are themselves in the heap)
+/// and on PostgreSQL (how a grid of that size runs: those stores are the database's), unless <c>--postgres off</c>.
 /// </summary>
 public static class MemoryScenario
 {
-    public static async Task RunAsync(BenchScale scale, List<BenchRow> rows)
+    public static async Task RunAsync(BenchScale scale, List<BenchRow> rows, string postgres)
     {
-        await RunGrainsAsync(scale, rows);
+        await RunGrainsAsync(scale, rows, database: null);
+        if (BenchRunner.PostgresOff(postgres))
+        {
+            Console.Error.WriteLine("memory: the PostgreSQL case skipped (--postgres off, or no PostgreSQL server binaries)");
+        }
+        else if (postgres != "auto")
+        {
+            await RunGrainsAsync(scale, rows, postgres);
+        }
+        else
+        {
+            await using var server = await PostgresServer.StartNewAsync();
+            await RunGrainsAsync(scale, rows, await server.CreateDatabaseAsync("grid_memory"));
+        }
 
-        // After the silo is gone, so its background work does not blur the smaller figures.
+        // After the silos are gone, so their background work does not blur the smaller figures.
         MemoryRows.Measure(rows);
     }
 
-    private static async Task RunGrainsAsync(BenchScale scale, List<BenchRow> rows)
+    private static async Task RunGrainsAsync(BenchScale scale, List<BenchRow> rows, string? database)
     {
-        // With the grid-proxy read model as the host runs it in memory mode: its contract rows are part of a reservation.
-        await using var silo = await BenchSilo.StartAsync(BenchSilo.QuietHealth(), configure: s => s.Services.AddGridProxy(null));
+        // With the grid-proxy read model as the host runs it (in the heap in memory mode, tables on PostgreSQL): its
+        // contract rows are part of a reservation.
+        await using var silo = await BenchSilo.StartAsync(BenchSilo.QuietHealth(), database, configure: s => s.Services.AddGridProxy(database));
         var (twin, farm) = await silo.CreateFarmAsync();
         var before = Heap();
         var perNode = Math.Max(1, scale.MemoryReservations / scale.MemoryNodes + 1);
@@ -50,7 +67,7 @@ public static class MemoryScenario
         var afterCollection = await CollectIdleAsync(silo, nodes, scale.MemoryReservations);
         await HoldForDumpAsync();
 
-        var case_ = $"{scale.MemoryNodes} nodes + {scale.MemoryReservations} reservations";
+        var case_ = $"{scale.MemoryNodes} nodes + {scale.MemoryReservations} reservations{(database is null ? "" : ", PostgreSQL")}";
         var perNodeBytes = (afterNodes - before) / (double)scale.MemoryNodes;
         var perActive = (afterReservations - afterNodes) / (double)scale.MemoryReservations;
         var perIdle = (afterCollection - afterNodes) / (double)scale.MemoryReservations;
@@ -66,43 +83,45 @@ public static class MemoryScenario
     }
 
     /// <summary>
-    /// Waits until the grid-proxy read model holds a contract per reservation and has folded the whole ledger; fails
-    /// only when neither the model nor the ledger moved for a minute (at full size the fold takes minutes), and says
-    /// every 10 s where both stand.
+    /// Waits until the grid-proxy read model holds a contract per reservation (and in memory has folded the whole
+    /// ledger); fails only when neither the model nor the ledger moved for a minute (at full size the fold takes
+    /// minutes), and says every 10 s where both stand.
     /// </summary>
     private static async Task ReadModelCaughtUpAsync(BenchSilo silo, int reservations)
     {
-        var model = silo.Services.GetRequiredService<ProxyReadModel>();
+        var store = silo.Services.GetRequiredService<IProxyReadStore>();
+        var model = silo.Services.GetService<ProxyReadModel>();
         var ledger = silo.Services.GetRequiredService<ILedgerReader>();
         var clock = System.Diagnostics.Stopwatch.StartNew();
-        var (lastHead, lastLedger, lastMove, lastSaid) = (-1L, -1L, TimeSpan.Zero, TimeSpan.Zero);
+        var (lastContracts, lastLedger, lastMove, lastSaid) = (-1L, -1L, TimeSpan.Zero, TimeSpan.Zero);
         while (true)
         {
             var ledgerHead = (await ledger.ReadHeadAsync()).Seq;
-            var (head, contracts) = (model.Head, model.ContractCount);
+            var contracts = (await store.TotalsAsync(CancellationToken.None)).Contracts;
+            var head = model?.Head ?? ledgerHead;
             if (contracts >= reservations && head >= ledgerHead)
             {
                 return;
             }
 
-            if (head != lastHead || ledgerHead != lastLedger)
+            if (contracts != lastContracts || ledgerHead != lastLedger)
             {
-                (lastHead, lastLedger, lastMove) = (head, ledgerHead, clock.Elapsed);
+                (lastContracts, lastLedger, lastMove) = (contracts, ledgerHead, clock.Elapsed);
             }
             else if (clock.Elapsed - lastMove > TimeSpan.FromMinutes(1))
             {
-                throw new BenchFailedException($"the grid-proxy read model stopped at {contracts} of {reservations} contracts (entry {head} of the ledger's {ledgerHead})");
+                throw new BenchFailedException($"the grid-proxy read model stopped at {contracts} of {reservations} contracts (the ledger's head {ledgerHead})");
             }
 
             if (clock.Elapsed - lastSaid > TimeSpan.FromSeconds(10))
             {
                 lastSaid = clock.Elapsed;
                 var writer = await silo.Grains.GetGrain<ILedgerGrain>(0).GetStatusAsync();
-                Console.Error.WriteLine($"memory: read model at {contracts} of {reservations} contracts, entry {head} of the ledger's {ledgerHead}; " +
+                Console.Error.WriteLine($"memory: read model at {contracts} of {reservations} contracts{(model is null ? "" : $", entry {model.Head}")} of the ledger's {ledgerHead}; " +
                     $"the ledger grain's head {writer.HeadSeq}, {writer.Pending} appends queued in it ({clock.Elapsed.TotalSeconds:0} s)");
             }
 
-            await Task.Delay(200);
+            await Task.Delay(model is null ? 1000 : 200); // a count of the PostgreSQL table is not free
         }
     }
 

@@ -59,7 +59,7 @@ public static class ProxyScenario
             await MeasureContractsAsync(host, "in memory", reservations, twins, requests, rows);
         }
 
-        if (postgres == "off" || (postgres == "auto" && !Directory.Exists("/usr/lib/postgresql")))
+        if (BenchRunner.PostgresOff(postgres))
         {
             Console.Error.WriteLine("proxy: read model on PostgreSQL skipped (--postgres off, or no PostgreSQL server binaries)");
             return;

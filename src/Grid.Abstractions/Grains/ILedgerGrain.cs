@@ -31,7 +31,14 @@ public interface ILedgerGrain : IGrainWithIntegerKey
 
 /// <summary>The ledger writer's state: the durable head's sequence number and the appends not yet answered.</summary>
 [GenerateSerializer, SuppressReferenceTracking, Immutable, Alias("grid.ledger-status")]
-public sealed record LedgerStatus([property: Id(0)] long HeadSeq, [property: Id(1)] int Pending);
+public sealed record LedgerStatus([property: Id(0)] long HeadSeq, [property: Id(1)] int Pending)
+{
+    /// <summary>
+    /// Group commits the store refused since this activation began (an event id it holds that the grain had
+    /// forgotten, or another writer moved the head); each is retried. 0 from a silo of 0.4.0 or older.
+    /// </summary>
+    [Id(2)] public long Refused { get; init; }
+}
 
 /// <summary>
 /// A twin's account (key: twin id): balance, spent and earned, folded from the ledger. It never holds money the

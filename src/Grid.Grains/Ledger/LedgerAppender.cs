@@ -11,7 +11,7 @@ namespace Grid.Ledger;
 /// is durable (and its accounts told); idempotency by event id and the chain are the ledger grain's, unchanged.
 /// A failed call fails the appends it carried (each caller retries as it would a failed grain call).
 /// </summary>
-public sealed partial class LedgerAppender(IGrainFactory grains, ILogger<LedgerAppender> logger)
+public sealed partial class LedgerAppender(IGrainFactory grains, ILedgerStore store, ILogger<LedgerAppender> logger)
 {
     /// <summary>Most appends per call (the ledger splits them into its own group commits anyway).</summary>
     private const int MaxBatch = 4096;
@@ -29,6 +29,15 @@ public sealed partial class LedgerAppender(IGrainFactory grains, ILogger<LedgerA
     private ILedgerGrain? _ledger;
 
     private ILedgerGrain Ledger => _ledger ??= grains.GetGrain<ILedgerGrain>(0);
+
+    /// <summary>
+    /// Which of <paramref name="eventIds"/> the ledger already holds, read from its store (no call to the ledger
+    /// grain). For appends that may have been made before (events kept in a durable record since an earlier activation):
+    /// the ledger grain remembers only its recent ids, and an id it forgot reaches the store, which refuses the whole
+    /// group commit it rides in.
+    /// </summary>
+    public async Task<IReadOnlySet<string>> HeldAsync(IReadOnlyCollection<string> eventIds) =>
+        (await store.FindAsync(eventIds)).Select(e => e.EventId).ToHashSet(StringComparer.Ordinal);
 
     /// <summary>Appends (or finds the entry already appended with the same event id) and answers it once durable.</summary>
     public Task<LedgerEntry> AppendAsync(LedgerAppend append)

@@ -30,6 +30,7 @@ public sealed partial class LedgerGrain(
     private readonly List<Pending> _queue = [];
     private readonly Dictionary<string, Pending> _queued = new(StringComparer.Ordinal);
     private readonly RecentEntries _recent = new(100_000);
+    private long _refused;
     // The durable head, and the head after the last batch linked (written or still being written); null: read
     // from the store before the next batch.
     private LedgerHead? _head;
@@ -72,7 +73,7 @@ public sealed partial class LedgerGrain(
         return [.. await Task.WhenAll(entries)];
     }
 
-    public Task<LedgerStatus> GetStatusAsync() => Task.FromResult(new LedgerStatus(_head?.Seq ?? -1, _queued.Count));
+    public Task<LedgerStatus> GetStatusAsync() => Task.FromResult(new LedgerStatus(_head?.Seq ?? -1, _queued.Count) { Refused = _refused });
 
     private Task<LedgerEntry> Enqueue(LedgerAppend append)
     {
@@ -204,6 +205,12 @@ public sealed partial class LedgerGrain(
             // head again before writing more.
             _head = _tail = null;
             var behindFailure = previous?.Write is { IsCompletedSuccessfully: false };
+            if (e is LedgerConflictException && !behindFailure)
+            {
+                _refused++;
+                metrics.Refused();
+            }
+
             if (behindFailure || (e is LedgerConflictException && batch.TrueForAll(p => p.Conflicts < MaxConflicts)))
             {
                 LogConflict(logger, e, batch.Count, e.Message);

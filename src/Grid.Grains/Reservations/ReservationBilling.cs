@@ -26,6 +26,9 @@ public sealed partial class ReservationBilling(
     Func<Task> pushWorkloads,
     ILogger logger)
 {
+    // Whether this activation's flushes asked the ledger which pending events it already holds (the first one does).
+    private bool _pendingChecked;
+
     private ReservationRecord Record => store.Record;
 
     private ReservationMeter Meter => Record.Meter;
@@ -185,6 +188,18 @@ public sealed partial class ReservationBilling(
     {
         try
         {
+            if (!_pendingChecked && Meter.Pending.Count > 0)
+            {
+                // The first flush of an activation: its events were written by an earlier activation or the placer (a
+                // new record's "placed" event, which the placer appends after its write), so the ledger may hold
+                // them. Appended again, an id the ledger grain forgot (it remembers its last 100,000) reaches the
+                // store, which refuses the whole group commit it rides in: at a million reservations, every
+                // reservation's first billing tick did. Asked first, they are dropped here.
+                var held = await services.Ledger.HeldAsync([.. Meter.Pending.Select(p => p.EventId)]);
+                Meter.Pending.RemoveAll(p => held.Contains(p.EventId));
+            }
+
+            _pendingChecked = true;
             while (Meter.Pending.Count > 0)
             {
                 // Removed by identity: a placement's flush may still run beside this one (same entry twice is
