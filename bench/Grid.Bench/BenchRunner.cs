@@ -8,7 +8,7 @@ namespace Grid.Bench;
 
 /// <summary>
 /// <c>Grid.Bench [all|baseline|placement|durable|failover|heartbeat|memory|proxy|billing|ledger|healing|containers|gateway|marketplace|a,comma,list] [--scale tiny|default|large] [--json FILE]
-/// [--report DIR] [--postgres auto|off|CONNSTRING] [--billing-size RESERVATIONS/NODES] [--nodes N] [--placements N] [--http-placements N] [--memory-size NODES/RESERVATIONS] [--concurrency N]
+/// [--report DIR] [--postgres auto|off|CONNSTRING] [--billing-size RESERVATIONS/NODES] [--nodes N] [--placements N] [--http-placements N] [--memory-size NODES/RESERVATIONS] [--memory-stores memory|postgres|both] [--concurrency N]
 /// [--http off]</c>. Exits non-zero when a correctness check fails.
 /// </summary>
 public static class BenchRunner
@@ -106,7 +106,7 @@ public static class BenchRunner
 
             if (Runs("memory"))
             {
-                await MemoryScenario.RunAsync(scale, rows, postgres);
+                await MemoryScenario.RunAsync(scale, rows, postgres, Option(args, "--memory-stores") ?? "both");
             }
 
             if (Runs("proxy"))

@@ -13,9 +13,33 @@ namespace Grid.Bench.Scenarios;
 /// </summary>
 public static class MemoryScenario
 {
-    public static async Task RunAsync(BenchScale scale, List<BenchRow> rows, string postgres)
+    /// <param name="scale">The sizes.</param>
+    /// <param name="rows">Where the results go.</param>
+    /// <param name="postgres"><c>--postgres</c>: auto, off or a connection string.</param>
+    /// <param name="stores">Which cases run: <c>memory</c>, <c>postgres</c> or <c>both</c> (a full-size run takes minutes each).</param>
+    public static async Task RunAsync(BenchScale scale, List<BenchRow> rows, string postgres, string stores)
     {
-        await RunGrainsAsync(scale, rows, database: null);
+        if (stores is not ("memory" or "postgres" or "both"))
+        {
+            throw new BenchFailedException($"--memory-stores {stores}: memory, postgres or both");
+        }
+
+        if (stores != "postgres")
+        {
+            await RunGrainsAsync(scale, rows, database: null);
+        }
+
+        if (stores != "memory")
+        {
+            await RunOnPostgresAsync(scale, rows, postgres);
+        }
+
+        // After the silos are gone, so their background work does not blur the smaller figures.
+        MemoryRows.Measure(rows);
+    }
+
+    private static async Task RunOnPostgresAsync(BenchScale scale, List<BenchRow> rows, string postgres)
+    {
         if (BenchRunner.PostgresOff(postgres))
         {
             Console.Error.WriteLine("memory: the PostgreSQL case skipped (--postgres off, or no PostgreSQL server binaries)");
@@ -29,9 +53,6 @@ public static class MemoryScenario
             await using var server = await PostgresServer.StartNewAsync();
             await RunGrainsAsync(scale, rows, await server.CreateDatabaseAsync("grid_memory"));
         }
-
-        // After the silos are gone, so their background work does not blur the smaller figures.
-        MemoryRows.Measure(rows);
     }
 
     private static async Task RunGrainsAsync(BenchScale scale, List<BenchRow> rows, string? database)

@@ -11,6 +11,9 @@ public sealed partial class NodeGrain
 {
     private NodeQuarantine Quarantine => _quarantine ??= new(NodeId, health.Value, metrics, logger);
 
+    /// <summary>The node's own failures in the quarantine window (0 before its first).</summary>
+    private int RecentFailures() => _quarantine?.Recent(clock.UtcNow) ?? 0;
+
     public async Task<NodeInfo?> ClearQuarantineAsync()
     {
         if (state.State.Registration is null)
@@ -31,7 +34,7 @@ public sealed partial class NodeGrain
     private async Task ObserveFailuresAsync(Heartbeat heartbeat, DateTimeOffset now)
     {
         // Only the workloads the node holds at the epoch reported count: a report of another's is not its failure.
-        var failing = heartbeat.Workloads.Where(Quarantine.Counts).ToList();
+        var failing = heartbeat.Workloads.Where(r => _quarantine?.Counts(r) ?? QuarantineCounter.CountsAgainstNode(r)).ToList();
         if (failing.Count > 0)
         {
             var held = Allocations.WorkloadEpochs();
@@ -41,6 +44,12 @@ public sealed partial class NodeGrain
             // Asked only for failures not counted yet: a crash-loop asks once per epoch.
             var elsewhere = await Task.WhenAll(failing.Select(FailedElsewhereAsync));
             failing = [.. failing.Where((_, i) => !elsewhere[i])];
+        }
+
+        if (failing.Count == 0 && _quarantine is null)
+        {
+            // Never a failure of its own in this activation: nothing to count, nothing kept.
+            return;
         }
 
         var change = Quarantine.Observe(state.State, failing, now);

@@ -31,14 +31,14 @@ public sealed partial class NodeGrain(
     ILogger<NodeGrain> logger) : Grain, INodeGrain
 {
     private readonly DesiredWatch _watch = new();
-    private readonly EvacuationPacing _evacuation = new(health.Value.EvacuationRecheck);
     private readonly NodePullCredentials _credentials = new();
     private GatewayLink? _gateway;
     private DateTimeOffset? _lastHeartbeat;
     private long _uptime;
     private NodeCapacity? _allocations;
     private NodeOrphanCheck? _orphans;
-    private NodeQuarantine? _quarantine; // NodeGrain.Marketplace.cs
+    private NodeQuarantine? _quarantine; // NodeGrain.Marketplace.cs; made at a node's first failure of its own
+    private EvacuationPacing? _evacuation; // made at its first evacuation (a grid's nodes rarely have one: 100k × 72 B)
     private NodeSummaryPublisher? _summaries;
     private WorkloadReportForwarder? _reports;
     private IFarmGrain? _farm;
@@ -58,6 +58,8 @@ public sealed partial class NodeGrain(
     private NodeCapacity Allocations => _allocations is { } held && held.IsOver(state.State.Allocations, state.State.ImageCacheSru())
         ? held
         : _allocations = state.State.Ledger();
+
+    private EvacuationPacing Evacuation => _evacuation ??= new(health.Value.EvacuationRecheck);
 
     private NodeSummaryPublisher Summaries =>
         _summaries ??= new(NodeId, view, GrainFactory.GetGrain<ICapacityIndexGrain>(index.Value.ShardOf(NodeId)));
@@ -327,7 +329,7 @@ public sealed partial class NodeGrain(
 
     public Task ResumeEvacuationAsync()
     {
-        if (state.State.Registration is null || Allocations.Count == 0 || !state.State.IsEvacuating() || !_evacuation.TryResume(clock.UtcNow))
+        if (state.State.Registration is null || Allocations.Count == 0 || !state.State.IsEvacuating() || !Evacuation.TryResume(clock.UtcNow))
         {
             return Task.CompletedTask;
         }
@@ -354,7 +356,7 @@ public sealed partial class NodeGrain(
     {
         if (state.State.Evacuation(NodeId, makeBeforeBreak, resumed, lastHeartbeat) is { } batch)
         {
-            _evacuation.Started(evacuations.Enqueue(batch), clock.UtcNow, resumed);
+            Evacuation.Started(evacuations.Enqueue(batch), clock.UtcNow, resumed);
         }
     }
 
@@ -366,7 +368,7 @@ public sealed partial class NodeGrain(
             Summaries.PublishAfter(this, health.Value.RejoinAfter + TimeSpan.FromMilliseconds(50), Summary);
         }
 
-        _evacuation.Reset();
+        _evacuation?.Reset();
         await Writer.WriteAsync();
         if (status == NodeStatus.Up && previous == NodeStatus.Down && state.State.Status == NodeStatus.Up)
         {
@@ -393,7 +395,7 @@ public sealed partial class NodeGrain(
     /// <summary>Versions of this activation (summaries and the agent's watch): above every earlier incarnation's.</summary>
     private void StartIncarnation() => _watch.Start(Summaries.StartIncarnation(state.State.Incarnation));
 
-    private NodeSummary Summary() => Summaries.Next(state.State, Allocations, _lastHeartbeat?.AddSeconds(-_uptime), Quarantine.Recent(clock.UtcNow));
+    private NodeSummary Summary() => Summaries.Next(state.State, Allocations, _lastHeartbeat?.AddSeconds(-_uptime), RecentFailures());
 
-    private NodeInfo Info() => state.State.Info(NodeId, Allocations, _lastHeartbeat, _uptime, Quarantine.Recent(clock.UtcNow));
+    private NodeInfo Info() => state.State.Info(NodeId, Allocations, _lastHeartbeat, _uptime, RecentFailures());
 }

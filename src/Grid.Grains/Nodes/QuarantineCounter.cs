@@ -39,7 +39,7 @@ public sealed class QuarantineCounter(int threshold, TimeSpan window)
         var added = 0;
         foreach (var report in reports)
         {
-            if (!IsFailure(report) || !FailureBlame.CountsAgainstNode(report.Reason) || !_counted.Add((report.WorkloadId, report.Epoch)))
+            if (!CountsAgainstNode(report) || !_counted.Add((report.WorkloadId, report.Epoch)))
             {
                 continue;
             }
@@ -52,8 +52,10 @@ public sealed class QuarantineCounter(int threshold, TimeSpan window)
     }
 
     /// <summary>True when <paramref name="report"/> would count (a failure of the node's, not counted yet at its epoch).</summary>
-    public bool Counts(WorkloadReport report) =>
-        IsFailure(report) && FailureBlame.CountsAgainstNode(report.Reason) && !_counted.Contains((report.WorkloadId, report.Epoch));
+    public bool Counts(WorkloadReport report) => CountsAgainstNode(report) && !_counted.Contains((report.WorkloadId, report.Epoch));
+
+    /// <summary>A failure the node is blamed for (not the tenant's), counted or not.</summary>
+    public static bool CountsAgainstNode(WorkloadReport report) => IsFailure(report) && FailureBlame.CountsAgainstNode(report.Reason);
 
     /// <summary>True when the failures within the window reach the threshold.</summary>
     public bool Reached(DateTimeOffset now) => Recent(now) >= threshold;
