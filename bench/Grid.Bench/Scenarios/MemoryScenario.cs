@@ -98,7 +98,9 @@ public static class MemoryScenario
         var active = perNodeBytes * 100_000 + perActive * 1_000_000;
         var settled = perNodeBytes * 100_000 + perIdle * 1_000_000;
         rows.Add(new BenchRow("memory", case_, "projected heap, 100k nodes + 1M reservations all active", active / (1 << 20), "MiB"));
-        rows.Add(new BenchRow("memory", case_, "projected heap, 100k nodes + 1M reservations idle", settled / (1 << 20), "MiB", "< 1 GiB", settled < 1 << 30));
+        // A linear projection (it overstates full size: the directory cache is bounded, Orleans' tables and the silo's
+        // fixed part do not grow with the grid); the goal is judged on the heap measured at full size, below.
+        rows.Add(new BenchRow("memory", case_, "projected heap, 100k nodes + 1M reservations idle", settled / (1 << 20), "MiB"));
         rows.Add(new BenchRow("memory", case_, "heap settled (measured)", afterCollection / (double)(1 << 20), "MiB",
             scale.MemoryNodes >= 100_000 ? "< 1 GiB" : null, scale.MemoryNodes >= 100_000 ? afterCollection < 1 << 30 : null));
     }
