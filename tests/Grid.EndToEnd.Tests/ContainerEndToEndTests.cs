@@ -260,25 +260,9 @@ public sealed class ContainerEndToEndTests(ITestOutputHelper output)
         }
     }
 
-    /// <summary>
-    /// The node's runc containers. `runc list` fails when a container it found is deleted before it reads its state
-    /// (an agent removing a stopped copy meanwhile: "stat /run/runc/…: no such file or directory"); listed again then.
-    /// </summary>
-    private static async Task<List<string>> RuncIdsAsync(long nodeId)
-    {
-        for (var attempt = 1; ; attempt++)
-        {
-            try
-            {
-                return [.. (await Tools.RunAsync("runc", "list", "-q")).Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
-                    .Where(id => id.StartsWith($"grid-n{nodeId}-", StringComparison.Ordinal))];
-            }
-            catch (InvalidOperationException e) when (attempt < 5 && e.Message.Contains("no such file or directory", StringComparison.Ordinal))
-            {
-                // A container removed between runc's listing and its stat: the next listing no longer has it.
-            }
-        }
-    }
+    /// <summary>The node's runc containers.</summary>
+    private static async Task<List<string>> RuncIdsAsync(long nodeId) =>
+        [.. (await Tools.RuncListAsync()).Where(id => id.StartsWith($"grid-n{nodeId}-", StringComparison.Ordinal))];
 
     private static async Task<int> ContainerPidAsync(long nodeId, long workloadId)
     {

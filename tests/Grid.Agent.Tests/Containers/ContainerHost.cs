@@ -97,10 +97,6 @@ internal sealed class ContainerHost : IAsyncDisposable
             .Where(fields => fields.Length == 2 && fields[1].Trim().StartsWith(dir, StringComparison.Ordinal))
             .Select(fields => fields[0])];
 
-    /// <summary>The ids runc lists on this machine.</summary>
-    public static async Task<IReadOnlyList<string>> RuncListAsync() =>
-        (await Tools.RunAsync("runc", "list", "--quiet")).Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-
     /// <summary>The host pid of a running container, from <c>runc state</c>.</summary>
     public static async Task<int> PidOfAsync(string id) =>
         JsonNode.Parse(await Tools.RunAsync("runc", "state", id))!["pid"]!.GetValue<int>();
@@ -128,7 +124,7 @@ internal sealed class ContainerHost : IAsyncDisposable
     public static async Task CleanUpNodeAsync(long nodeId, string dir)
     {
         var prefix = $"grid-n{nodeId}-";
-        foreach (var id in (await RuncListAsync()).Where(i => i.StartsWith(prefix, StringComparison.Ordinal)))
+        foreach (var id in (await Tools.RuncListAsync()).Where(i => i.StartsWith(prefix, StringComparison.Ordinal)))
         {
             await Tools.TryRunAsync("runc", "delete", "-f", id);
         }

@@ -40,7 +40,7 @@ public sealed class ContainerRuntimeTests(ITestOutputHelper output) : IAsyncLife
         var endpoint = Assert.Single(status.Endpoints!.Value);
         Assert.Equal(("http", "127.0.0.1"), (endpoint.Name, endpoint.Address));
         var id = $"{_host.Prefix}w1-e1";
-        Assert.Contains(id, await ContainerHost.RuncListAsync());
+        Assert.Contains(id, await Tools.RuncListAsync());
         var pid = await ContainerHost.PidOfAsync(id);
         var uid = File.ReadLines($"/proc/{pid}/status").First(l => l.StartsWith("Uid:", StringComparison.Ordinal));
         output.WriteLine(uid);
@@ -59,7 +59,7 @@ public sealed class ContainerRuntimeTests(ITestOutputHelper output) : IAsyncLife
 
         await runtime.StopAsync(key, default);
 
-        Assert.DoesNotContain(id, await ContainerHost.RuncListAsync());
+        Assert.DoesNotContain(id, await Tools.RuncListAsync());
         Assert.False(File.Exists($"/var/run/netns/{_host.Prefix}r501-e1"), "the pod namespace goes with its last container");
         Assert.False(Directory.Exists(Path.Combine(_host.Dir, "containers", key.ToString())));
         Assert.Empty(ContainerInstance.Load(_host.Dir));
@@ -120,7 +120,7 @@ public sealed class ContainerRuntimeTests(ITestOutputHelper output) : IAsyncLife
         output.WriteLine($"{status}; output: {runtime.ReadLogs(key, 0)?.Text}");
 
         Assert.Equal((WorkloadCondition.OomKilled, WorkloadReasons.OomKilled, "memory limit"), (status.Condition, status.Reason, status.Message));
-        Assert.DoesNotContain($"{_host.Prefix}w7-e1", await ContainerHost.RuncListAsync());
+        Assert.DoesNotContain($"{_host.Prefix}w7-e1", await Tools.RuncListAsync());
     }
 
     [Fact]
@@ -187,7 +187,7 @@ public sealed class ContainerRuntimeTests(ITestOutputHelper output) : IAsyncLife
         await second.StopAsync(key, default);
         Assert.Empty(await ContainerHost.LoopDevicesUnderAsync(folder));
 
-        Assert.DoesNotContain(id, await ContainerHost.RuncListAsync());
+        Assert.DoesNotContain(id, await Tools.RuncListAsync());
         Assert.Empty(ContainerInstance.Load(_host.Dir));
     }
 
