@@ -31,11 +31,11 @@ public sealed record BenchScale(
         {
             BillingReservations = 1_000, BillingNodes = 100, LedgerAppends = 20_000,
         },
-        "default" => new("default", 1_000_000, [1_000, 10_000], 50_000, 5_000, 64, 1_000, 1_000, 10, 2_000, TimeSpan.FromSeconds(10), 10_000, 100_000)
+        "default" => new("default", 1_000_000, [1_000, 10_000], 50_000, 40_000, 64, 1_000, 1_000, 10, 2_000, TimeSpan.FromSeconds(10), 10_000, 100_000)
         {
             BillingReservations = 1_000_000, BillingNodes = 100_000, LedgerAppends = 100_000,
         },
-        "large" => new("large", 3_000_000, [1_000, 10_000, 100_000], 200_000, 20_000, 128, 10_000, 1_000, 10, 10_000, TimeSpan.FromSeconds(20), 100_000, 1_000_000)
+        "large" => new("large", 3_000_000, [1_000, 10_000, 100_000], 200_000, 40_000, 128, 10_000, 1_000, 10, 10_000, TimeSpan.FromSeconds(20), 100_000, 1_000_000)
         {
             BillingReservations = 1_000_000, BillingNodes = 100_000, LedgerAppends = 200_000,
         },

@@ -221,19 +221,16 @@ public sealed class GridApiClient(HttpClient http, string? apiKey = null)
             request.Headers.Add("Idempotency-Key", idempotencyKey);
         }
 
+        // The body is serialized once, here, and sent with its length: a streamed body goes out in chunked encoding,
+        // which costs the server a body pipe per request; the signature covers these exact bytes.
+        var bytes = body is null ? [] : JsonSerializer.SerializeToUtf8Bytes(body, body.GetType(), GridJson.Options);
         if (body is not null)
         {
-            request.Content = JsonContent.Create(body, body.GetType(), options: GridJson.Options);
+            request.Content = new ByteArrayContent(bytes) { Headers = { ContentType = new("application/json") { CharSet = "utf-8" } } };
         }
 
         if (signer is { } s)
         {
-            // The signature covers the exact bytes sent, so the body is serialized once, here.
-            var bytes = request.Content is null ? [] : await request.Content.ReadAsByteArrayAsync(cancellationToken);
-            if (request.Content is not null)
-            {
-                request.Content = new ByteArrayContent(bytes) { Headers = { ContentType = new("application/json") { CharSet = "utf-8" } } };
-            }
 
             var target = new Uri(http.BaseAddress!, path);
             foreach (var (name, value) in RequestSignature.Sign(s.PrivateKey, s.Name, method.Method, target.PathAndQuery, bytes, DateTimeOffset.UtcNow))
