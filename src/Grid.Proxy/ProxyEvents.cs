@@ -50,21 +50,31 @@ public static class ProxyEvents
 
     public static ProxyEvent? Decode(LedgerEntry entry)
     {
-        JsonElement details;
+        // Most entries of a busy ledger are of kinds the read model does not fold (usage, payouts): not parsed.
+        if (Array.IndexOf(Kinds, entry.Kind) < 0)
+        {
+            return null;
+        }
+
+        JsonDocument doc;
         try
         {
-            using var doc = JsonDocument.Parse(entry.Details ?? "{}");
-            details = doc.RootElement.Clone();
+            doc = JsonDocument.Parse(entry.Details ?? "{}");
         }
         catch (JsonException)
         {
             return null;
         }
 
-        if (details.ValueKind != JsonValueKind.Object)
+        // Read in place: everything kept from it is copied out (numbers, strings) before the document is returned.
+        using (doc)
         {
-            return null;
+            return doc.RootElement.ValueKind == JsonValueKind.Object ? Read(entry, doc.RootElement) : null;
         }
+    }
+
+    private static ProxyEvent? Read(LedgerEntry entry, JsonElement details)
+    {
 
         var at = entry.At.ToUnixTimeSeconds();
         return entry.Kind switch

@@ -60,16 +60,25 @@ public sealed partial class Validation
             return Capacity.Zero;
         }
 
-        var cru = Amount($"{field}.cru", value.Cru, forNode ? 1 : 0, MaxCru, required: forNode);
-        var mru = Amount($"{field}.mru", value.Mru, forNode ? 1 : 0, MaxMru, required: forNode);
-        var sru = Amount($"{field}.sru", value.Sru, 0, MaxDisk, required: false);
-        var hru = Amount($"{field}.hru", value.Hru, 0, MaxDisk, required: false);
-        var ipv4 = (int)Amount($"{field}.ipv4", value.Ipv4, 0, forNode ? 0 : MaxIpv4, required: false);
+        var cru = Part(field, "cru", value.Cru, forNode ? 1 : 0, MaxCru, required: forNode);
+        var mru = Part(field, "mru", value.Mru, forNode ? 1 : 0, MaxMru, required: forNode);
+        var sru = Part(field, "sru", value.Sru, 0, MaxDisk, required: false);
+        var hru = Part(field, "hru", value.Hru, 0, MaxDisk, required: false);
+        var ipv4 = (int)Part(field, "ipv4", value.Ipv4, 0, forNode ? 0 : MaxIpv4, required: false);
 
         // A node's GPUs are listed one by one (gpus), so they can be handed out by id.
-        var gpu = (int)Amount($"{field}.gpu", value.Gpu, 0, forNode ? 0 : MaxGpu, required: false);
+        var gpu = (int)Part(field, "gpu", value.Gpu, 0, forNode ? 0 : MaxGpu, required: false);
         return new Capacity(cru, mru, sru, hru, ipv4, gpu);
     }
+
+    /// <summary><see cref="Amount"/> of <c>field.part</c>, whose name is only spelled out for an error (every reservation passes here).</summary>
+    private long Part(string field, string part, long? value, long min, long max, bool required) =>
+        value switch
+        {
+            { } known when known >= min && known <= max => known,
+            null when !required => 0,
+            _ => Amount($"{field}.{part}", value, min, max, required),
+        };
 
     public long Amount(string field, long? value, long min, long max, bool required)
     {

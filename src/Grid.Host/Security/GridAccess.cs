@@ -47,8 +47,10 @@ public static class GridPolicies
     {
         foreach (var (name, roles) in Roles.Where(p => !p.Value.IsEmpty))
         {
+            // No scheme named: the grid's is the only one and the default, which the authentication middleware has
+            // already run. Naming it made every request authenticate a second time and merge the principal into a
+            // copy of itself; challenges and refusals go to the default scheme, the same handler, either way.
             authorization.AddPolicy(name, policy => policy
-                .AddAuthenticationSchemes(GridAuthenticationHandler.SchemeName)
                 .RequireAuthenticatedUser()
                 .RequireRole(roles));
         }

@@ -54,7 +54,7 @@ public sealed class GridAuthenticationHandler(
         if (key.StartsWith(KeyHash.TwinPrefix + "_", StringComparison.Ordinal))
         {
             return await credentials.TwinKeyAsync(key) is { } twin
-                ? Success(GridClaims.Principal("apiKey", twin.Match.Roles, (GridClaims.TwinId, twin.TwinId), (GridClaims.KeyId, twin.Match.KeyId)))
+                ? Success(twin.Principal)
                 : AuthenticateResult.Fail("The API key is not valid (unknown or revoked).");
         }
 
