@@ -49,6 +49,9 @@ public sealed class AgentOptions
     /// </summary>
     public bool ContainersEnabled { get; init; } = true;
 
+    /// <summary>The runc the agent runs containers with: a path, or a name looked up on PATH (<c>--runc</c>). Default: runc.</summary>
+    public string Runc { get; init; } = "runc";
+
     /// <summary>
     /// The address published ports are reached at (listened on by the agent and shown in workload endpoints).
     /// Default: null, the local address the agent reaches the controller from.

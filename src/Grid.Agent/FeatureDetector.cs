@@ -89,7 +89,7 @@ internal static class FeatureDetector
             return "containers run on Linux only";
         }
 
-        var tools = new[] { "runc", "skopeo", "umoci", "ip", "unshare" }.Where(t => !Tool.Exists(t)).ToList();
+        var tools = new[] { options.Runc, "skopeo", "umoci", "ip", "unshare" }.Where(t => !Tool.Exists(t)).ToList();
         if (tools.Count > 0)
         {
             return $"missing tools: {string.Join(", ", tools)}";

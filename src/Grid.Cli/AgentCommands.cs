@@ -42,6 +42,11 @@ internal static class AgentCommands
         {
             Description = "Do not run container workloads here (by default they run when runc, skopeo, umoci and user namespaces work)",
         };
+        var runc = new Option<string>("--runc")
+        {
+            Description = "The runc containers run with: a path, or a name looked up on PATH (default runc)",
+            DefaultValueFactory = _ => "runc",
+        };
         var publicAddress = new Option<string?>("--public-address")
         {
             Description = "Address published container ports are reached at (default: the address the agent reaches the controller from)",
@@ -67,7 +72,7 @@ internal static class AgentCommands
         var agent = new Command("agent", "Run the node agent: heartbeat to the controller and run the workloads it assigns")
         {
             workDir, nodeId, nodeKey, allow, workloadUser, allowCommand, requireLimits, interval, fence, grace,
-            noContainers, publicAddress, portRange, imageCache, gatewayListen, gatewayListenTls, gatewayCertificate, gatewayKey, gpu, latitude,
+            noContainers, runc, publicAddress, portRange, imageCache, gatewayListen, gatewayListenTls, gatewayCertificate, gatewayKey, gpu, latitude,
             longitude, Register(workDir),
         };
         agent.SetAction(async (parse, cancellationToken) =>
@@ -124,6 +129,7 @@ internal static class AgentCommands
                 StopOnDisconnectAfterGiven = parse.Tokens.Any(t => t.Value == "--stop-on-disconnect-after"),
                 StopGracePeriod = parse.GetValue(grace)!.Value,
                 ContainersEnabled = !parse.GetValue(noContainers),
+                Runc = parse.GetValue(runc)!,
                 PublicAddress = parse.GetValue(publicAddress),
                 PortRangeStart = ports.First,
                 PortRangeEnd = ports.Last,

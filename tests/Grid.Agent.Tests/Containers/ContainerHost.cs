@@ -20,7 +20,7 @@ internal sealed class ContainerHost : IAsyncDisposable
     private readonly List<ContainerRuntime> _runtimes = [];
     private readonly List<PortPublisher> _publishers = [];
 
-    public ContainerHost(ILogger logger, long imageCacheBytes = 10L << 30)
+    public ContainerHost(ILogger logger, long imageCacheBytes = 10L << 30, string runc = "runc")
     {
         _logger = logger;
         Options = new AgentOptions
@@ -33,6 +33,7 @@ internal sealed class ContainerHost : IAsyncDisposable
             PortRangeStart = 43000,
             PortRangeEnd = 43999,
             ImageCacheBytes = imageCacheBytes,
+            Runc = runc,
         };
     }
 

@@ -192,6 +192,44 @@ public sealed class ContainerRuntimeTests(ITestOutputHelper output) : IAsyncLife
     }
 
     [Fact]
+    public async Task AdoptionAsksRuncAgainWhenItsListingFailsAndNeverCleansUpWhatItCouldNotSee()
+    {
+        // A runc whose listing fails on cue, as runc list does when a container it found is deleted before it reads
+        // its state (another agent on the machine removing one); everything else is the real runc.
+        using var runc = FlakyRunc.Create();
+        await using var host = new ContainerHost(new XunitLogger<ContainerRuntimeTests>(output), runc: runc.Path);
+        var image = await _registry!.PushAsync(await TestImages.ShellAsync(), "shop/shell");
+        var key = new WorkloadKey(14, 1);
+        var id = $"{host.Prefix}w14-e1";
+        var first = await host.NewRuntimeAsync();
+        Assert.Equal(WorkloadCondition.Running, (await first.StartAsync(ContainerHost.Assignment(key, image, args: ["sleep 300"]), default)).Condition);
+        await host.CrashAsync(first);
+
+        // Two failed listings: asked again, the container is adopted (an empty answer used to clean it up).
+        runc.FailNextListings(2);
+        var second = await host.NewRuntimeAsync();
+        Assert.Equal([key], await second.AdoptAsync(default));
+        Assert.Equal(0, runc.ListingsLeftToFail);
+        Assert.Equal(WorkloadCondition.Running, (await second.InspectAsync(key, default)).Condition);
+        await host.CrashAsync(second);
+
+        // runc never answers: the adoption fails and leaves the container running and remembered.
+        runc.FailNextListings(100);
+        var third = await host.NewRuntimeAsync();
+        await Assert.ThrowsAsync<InvalidOperationException>(() => third.AdoptAsync(default));
+        Assert.Contains(id, await Tools.RuncListAsync());
+        Assert.Single(ContainerInstance.Load(host.Dir));
+        await host.CrashAsync(third);
+
+        // Once runc answers again, the next agent adopts it and stops it cleanly.
+        runc.FailNextListings(0);
+        var fourth = await host.NewRuntimeAsync();
+        Assert.Equal([key], await fourth.AdoptAsync(default));
+        await fourth.StopAsync(key, default);
+        Assert.DoesNotContain(id, await Tools.RuncListAsync());
+    }
+
+    [Fact]
     public async Task AnImagePulledWithCredentialsIsNotHandedToAnotherTwinWithout()
     {
         await using var locked = await LocalRegistry.StartAsync("tenant", "s3cret");

@@ -20,14 +20,14 @@ internal sealed partial class ContainerRuntime
     /// </summary>
     private void Launch(ContainerInstance instance)
     {
-        const string Script = """echo $$ > "$3"; runc run --bundle "$1" "$2" >>"$1/output.log" 2>&1 </dev/null; echo $? > "$1/exit.tmp"; mv "$1/exit.tmp" "$1/exit" """;
+        const string Script = """echo $$ > "$3"; "$4" run --bundle "$1" "$2" >>"$1/output.log" 2>&1 </dev/null; echo $? > "$1/exit.tmp"; mv "$1/exit.tmp" "$1/exit" """;
         var info = new ProcessStartInfo(s_setsid ?? "/bin/sh") { UseShellExecute = false, WorkingDirectory = instance.Folder };
         if (s_setsid is not null)
         {
             info.ArgumentList.Add("/bin/sh");
         }
 
-        foreach (var argument in new[] { "-c", Script, "grid-container", instance.Folder, instance.Id, WrapperFile(instance) })
+        foreach (var argument in new[] { "-c", Script, "grid-container", instance.Folder, instance.Id, WrapperFile(instance), options.Runc })
         {
             info.ArgumentList.Add(argument);
         }
@@ -70,7 +70,7 @@ internal sealed partial class ContainerRuntime
         // bundle) nor a mount in it: the two tool runs, each a process start, are spared on the common path.
         if (Directory.Exists(instance.Folder))
         {
-            await Tool.RunAsync("runc", ["delete", "-f", instance.Id], CancellationToken.None);
+            await Tool.RunAsync(options.Runc, ["delete", "-f", instance.Id], CancellationToken.None);
             var rootFs = Path.Combine(instance.Folder, "rootfs");
             if (IsMounted(rootFs))
             {
@@ -97,7 +97,7 @@ internal sealed partial class ContainerRuntime
     /// <summary>Removes everything of an instance: runc's container, its layer, cgroup, published ports and pod network.</summary>
     private async Task CleanUpAsync(ContainerInstance instance, bool keepLogs = false)
     {
-        var delete = await Tool.RunAsync("runc", ["delete", "-f", instance.Id], CancellationToken.None);
+        var delete = await Tool.RunAsync(options.Runc, ["delete", "-f", instance.Id], CancellationToken.None);
         if (!delete.Ok && !delete.Output.Contains("does not exist", StringComparison.Ordinal))
         {
             LogCleanupFailed(instance.Id, "runc delete", LastLine(delete.Output));

@@ -24,4 +24,7 @@ internal sealed partial class ContainerRuntime
 
     [LoggerMessage(66, LogLevel.Warning, "Container start of workload {WorkloadId} epoch {Epoch} failed unexpectedly")]
     private partial void LogStartCrashed(long workloadId, long epoch, Exception exception);
+
+    [LoggerMessage(67, LogLevel.Warning, "runc list failed (attempt {Attempt} of 5): {Why}")]
+    private partial void LogRuncListFailed(int attempt, string why);
 }

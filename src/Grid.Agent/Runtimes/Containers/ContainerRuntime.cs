@@ -74,7 +74,10 @@ internal sealed partial class ContainerRuntime(
     /// <summary>Keeps the remembered containers runc still runs; cleans up after the ones that ended meanwhile.</summary>
     public async Task<IReadOnlyList<WorkloadKey>> AdoptAsync(CancellationToken cancellationToken)
     {
-        var running = await RuncListAsync(cancellationToken);
+        // Without runc's answer nothing can be told apart: the remembered containers are left as they are (cleaning
+        // them up would stop tenants' containers that run), and the agent starts again later.
+        var running = await RuncListAsync(cancellationToken)
+            ?? throw new InvalidOperationException($"'{options.Runc} list' kept failing, so the containers of the last run could not be adopted; they were left as they are.");
         var remembered = ContainerInstance.Load(options.WorkDir);
         var alive = remembered.Where(i => running.Contains(i.Id) && !File.Exists(ExitFile(i))).ToList();
         if (adoptNetworking is not null)
@@ -106,7 +109,7 @@ internal sealed partial class ContainerRuntime(
         // runc containers of this node the state file does not know (a crash between runc run and the save).
         foreach (var stray in running.Where(id => id.StartsWith(IdPrefix, StringComparison.Ordinal) && _instances.Values.All(i => i.Id != id)))
         {
-            await Tool.RunAsync("runc", ["delete", "-f", stray], CancellationToken.None);
+            await Tool.RunAsync(options.Runc, ["delete", "-f", stray], CancellationToken.None);
         }
 
         SaveState();
@@ -247,8 +250,9 @@ internal sealed partial class ContainerRuntime(
                 return WorkloadStatus.Running with { Digest = instance.Digest, Endpoints = instance.Endpoints };
             }
 
-            // No shell and no exit status: the machine rebooted, or the shell was killed.
-            if ((await RuncListAsync(cancellationToken)).Contains(instance.Id))
+            // No shell and no exit status: the machine rebooted, or the shell was killed. Without runc's answer it is
+            // not called ended: the next inspection asks again.
+            if (await RuncListAsync(cancellationToken) is not { } running || running.Contains(instance.Id))
             {
                 return WorkloadStatus.Running with { Digest = instance.Digest, Endpoints = instance.Endpoints };
             }
@@ -273,14 +277,14 @@ internal sealed partial class ContainerRuntime(
             return;
         }
 
-        await Tool.RunAsync("runc", ["kill", instance.Id, "TERM"], CancellationToken.None);
+        await Tool.RunAsync(options.Runc, ["kill", instance.Id, "TERM"], CancellationToken.None);
         var deadline = time.GetUtcNow() + grace;
         while (!File.Exists(ExitFile(instance)) && IsWrapperAlive(instance) && time.GetUtcNow() < deadline)
         {
             await Task.Delay(TimeSpan.FromMilliseconds(25), time, CancellationToken.None);
         }
 
-        await Tool.RunAsync("runc", ["kill", "--all", instance.Id, "KILL"], CancellationToken.None);
+        await Tool.RunAsync(options.Runc, ["kill", "--all", instance.Id, "KILL"], CancellationToken.None);
         await CleanUpAsync(instance);
         Forget(key);
     }
@@ -350,7 +354,7 @@ internal sealed partial class ContainerRuntime(
                 return status;
             }
 
-            var state = await Tool.RunAsync("runc", ["state", instance.Id], cancellationToken);
+            var state = await Tool.RunAsync(options.Runc, ["state", instance.Id], cancellationToken);
             if (state.Ok && JsonNode.Parse(state.Output)?["status"]?.GetValue<string>() == "running")
             {
                 return WorkloadStatus.Running with { Digest = instance.Digest, Endpoints = instance.Endpoints };
@@ -389,10 +393,29 @@ internal sealed partial class ContainerRuntime(
         }
     }
 
-    private static async Task<HashSet<string>> RuncListAsync(CancellationToken cancellationToken)
+    /// <summary>
+    /// The ids runc runs, or null when <c>runc list</c> keeps failing. It fails when a container it found is deleted
+    /// before it reads its state (another agent or grid on the machine removing one: "stat /run/runc/…: no such file
+    /// or directory"), so it is asked again, five times at most; an empty answer would mean "nothing runs".
+    /// </summary>
+    private async Task<HashSet<string>?> RuncListAsync(CancellationToken cancellationToken)
     {
-        var list = await Tool.RunAsync("runc", ["list", "--quiet"], cancellationToken);
-        return list.Ok ? [.. list.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)] : [];
+        for (var attempt = 1; ; attempt++)
+        {
+            var list = await Tool.RunAsync(options.Runc, ["list", "--quiet"], cancellationToken);
+            if (list.Ok)
+            {
+                return [.. list.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)];
+            }
+
+            LogRuncListFailed(attempt, LastLine(list.Output));
+            if (attempt == 5)
+            {
+                return null;
+            }
+
+            await Task.Delay(TimeSpan.FromMilliseconds(50 * attempt), time, cancellationToken);
+        }
     }
 
     private static string LastLine(string output) =>
