@@ -68,7 +68,7 @@ public static partial class GridHostExtensions
         // Malformed bodies reach the exception handler, which answers a ProblemDetails that says what was wrong.
         builder.Services.Configure<Microsoft.AspNetCore.Routing.RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
         builder.Services.AddExceptionHandler<GridExceptionHandler>();
-        builder.Services.AddOpenApi();
+        builder.Services.AddOpenApi(openApi => openApi.AddSchemaTransformer<RequiredMembersSchema>());
         var health = builder.Services.AddHealthChecks()
             .AddCheck<SiloHealthCheck>("silo", tags: [GridEndpoints.ReadyTag]);
         if (options.Storage == GridStorageKind.Postgres)
