@@ -108,7 +108,10 @@ internal sealed partial class ImageStore(string root, int uidBase, long maxBytes
                 "--image", $"{layout}:{Tag}", Path.Combine(work, "bundle")], cancellationToken);
             if (!unpack.Ok)
             {
-                throw IsNoSpace(unpack.Output)
+                // umoci does not always say it ran out of space: a write failing under its decompressor can end it in
+                // a panic that never names ENOSPC (seen in a test filling the disk). A disk left with less free than
+                // the image's compressed layers is taken as the cause, not the image: it is retried once there is room.
+                throw IsNoSpace(unpack.Output) || FreeBytes() < SizeOf(layout)
                     ? new ImagePullException(WorkloadReasons.NoSpace, $"umoci ran out of space unpacking the image: {Last(unpack.Output)}")
                     : new ImagePullException(WorkloadReasons.NotAnImage, $"umoci could not unpack the image: {Last(unpack.Output)}");
             }
