@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Security.Cryptography;
 using System.Text;
 
@@ -15,10 +16,27 @@ public static class KeyHash
     public static string NewKey(string prefix, long id) =>
         $"{prefix}_{id}_{Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(24))}";
 
-    public static string Hash(string key) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(key)));
+    public static string Hash(string key)
+    {
+        Span<byte> digest = stackalloc byte[SHA256.HashSizeInBytes];
+        HashInto(key, digest);
+        return Convert.ToHexStringLower(digest);
+    }
+
+    /// <summary>
+    /// The SHA-256 of <paramref name="key"/> (what <see cref="Hash"/> spells in hex) into <paramref name="digest"/>,
+    /// without allocating for a key <see cref="TryParseId"/> admits (at most 200 characters): this runs for every
+    /// authenticated request.
+    /// </summary>
+    public static void HashInto(string key, Span<byte> digest)
+    {
+        var most = Encoding.UTF8.GetMaxByteCount(key.Length);
+        Span<byte> utf8 = most <= 1024 ? stackalloc byte[most] : new byte[most];
+        SHA256.HashData(utf8[..Encoding.UTF8.GetBytes(key, utf8)], digest);
+    }
 
     /// <summary>The id a key claims to belong to, when it has the expected shape.</summary>
-    public static bool TryParseId(string? key, string prefix, out long id)
+    public static bool TryParseId([NotNullWhen(true)] string? key, string prefix, out long id)
     {
         id = 0;
         if (string.IsNullOrEmpty(key) || key.Length > 200 || !key.StartsWith(prefix + "_", StringComparison.Ordinal))

@@ -1,6 +1,5 @@
 using System.Collections.Concurrent;
 using System.Security.Cryptography;
-using System.Text;
 using Grid.Grains;
 using Grid.Twins;
 
@@ -35,10 +34,8 @@ public sealed class NodeHeartbeats(IGrainFactory grains)
             return ValueTask.FromResult(false);
         }
 
-        // TryParseId bounds a key to 200 characters, at most 600 bytes of UTF-8.
-        Span<byte> utf8 = stackalloc byte[600];
         Span<byte> hash = stackalloc byte[SHA256.HashSizeInBytes];
-        SHA256.HashData(utf8[..Encoding.UTF8.GetBytes(nodeKey, utf8)], hash);
+        KeyHash.HashInto(nodeKey, hash);
         return _verified.TryGetValue(nodeId, out var known) && CryptographicOperations.FixedTimeEquals(known, hash)
             ? ValueTask.FromResult(true)
             : AskNodeAsync(nodeId, hash.ToArray());

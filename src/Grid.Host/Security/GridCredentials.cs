@@ -1,7 +1,6 @@
 using System.Collections.Concurrent;
 using System.Security.Claims;
 using System.Security.Cryptography;
-using System.Text;
 using Grid.Grains;
 using Grid.Host.Api;
 using Grid.Security;
@@ -36,7 +35,6 @@ public sealed class GridCredentials(IGrainFactory grains, NodeHeartbeats heartbe
         var now = clock.UtcNow;
         if (!Cached(key, out var hash, out var known) || known.Until <= now)
         {
-            hash ??= KeyHash.Hash(key);
             var match = await grains.GetGrain<ITwinGrain>(twinId).AuthenticateKeyAsync(hash);
             known = (match, twinId, match is null ? null : ApiKeyPrincipal(twinId, match), now + CacheFor);
 
@@ -51,23 +49,27 @@ public sealed class GridCredentials(IGrainFactory grains, NodeHeartbeats heartbe
     }
 
     /// <summary>
-    /// The cached answer for <paramref name="key"/>: its hash (<see cref="KeyHash.Hash"/>) is computed on the stack and
-    /// looked up without making a string; <paramref name="hash"/> is the string only when the entry exists.
+    /// The cached answer for <paramref name="key"/>, looked up by its hash (<see cref="KeyHash.Hash"/>) computed on the
+    /// stack; <paramref name="hash"/> is that hash, a string made only when nothing is cached (the grain is asked by it).
     /// </summary>
-    private bool Cached(string key, out string? hash, out (ApiKeyMatch? Match, long TwinId, ClaimsPrincipal? Principal, DateTimeOffset Until) known)
+    private bool Cached(string key, out string hash, out (ApiKeyMatch? Match, long TwinId, ClaimsPrincipal? Principal, DateTimeOffset Until) known)
     {
-        // TryParseId bounds a key to 200 characters, at most 600 bytes of UTF-8.
-        Span<byte> utf8 = stackalloc byte[600];
         Span<byte> digest = stackalloc byte[SHA256.HashSizeInBytes];
         Span<char> hex = stackalloc char[SHA256.HashSizeInBytes * 2];
-        SHA256.HashData(utf8[..Encoding.UTF8.GetBytes(key, utf8)], digest);
+        KeyHash.HashInto(key, digest);
         Convert.TryToHexStringLower(digest, hex, out _);
-        var found = _apiKeys.GetAlternateLookup<ReadOnlySpan<char>>().TryGetValue(hex, out hash, out known);
-        return found;
+        if (_apiKeys.GetAlternateLookup<ReadOnlySpan<char>>().TryGetValue(hex, out var stored, out known))
+        {
+            hash = stored;
+            return true;
+        }
+
+        hash = new string(hex);
+        return false;
     }
 
     /// <summary>Who a request with a twin's API key is: the key's roles, the twin and the key.</summary>
-    public static ClaimsPrincipal ApiKeyPrincipal(long twinId, ApiKeyMatch match) =>
+    private static ClaimsPrincipal ApiKeyPrincipal(long twinId, ApiKeyMatch match) =>
         GridClaims.Principal("apiKey", match.Roles, (GridClaims.TwinId, twinId), (GridClaims.KeyId, match.KeyId));
 
     public ValueTask<bool> NodeKeyAsync(long nodeId, string key) => heartbeats.VerifyKeyAsync(nodeId, key);
