@@ -231,7 +231,6 @@ public sealed class GridApiClient(HttpClient http, string? apiKey = null)
 
         if (signer is { } s)
         {
-
             var target = new Uri(http.BaseAddress!, path);
             foreach (var (name, value) in RequestSignature.Sign(s.PrivateKey, s.Name, method.Method, target.PathAndQuery, bytes, DateTimeOffset.UtcNow))
             {

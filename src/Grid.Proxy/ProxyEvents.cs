@@ -75,7 +75,6 @@ public static class ProxyEvents
 
     private static ProxyEvent? Read(LedgerEntry entry, JsonElement details)
     {
-
         var at = entry.At.ToUnixTimeSeconds();
         return entry.Kind switch
         {

@@ -71,22 +71,16 @@ public sealed partial class Validation
         return new Capacity(cru, mru, sru, hru, ipv4, gpu);
     }
 
-    /// <summary><see cref="Amount"/> of <c>field.part</c>, whose name is only spelled out for an error (every reservation passes here).</summary>
-    private long Part(string field, string part, long? value, long min, long max, bool required) =>
-        value switch
-        {
-            { } known when known >= min && known <= max => known,
-            null when !required => 0,
-            _ => Amount($"{field}.{part}", value, min, max, required),
-        };
+    public long Amount(string field, long? value, long min, long max, bool required) => Part(field, null, value, min, max, required);
 
-    public long Amount(string field, long? value, long min, long max, bool required)
+    /// <summary><see cref="Amount"/> of <c>field.part</c>, whose name is only spelled out for an error (every reservation passes here).</summary>
+    private long Part(string field, string? part, long? value, long min, long max, bool required)
     {
         if (value is null)
         {
             if (required)
             {
-                Add(field, "is required.");
+                Add(Name(field, part), "is required.");
             }
 
             return 0;
@@ -94,12 +88,14 @@ public sealed partial class Validation
 
         if (value < min || value > max)
         {
-            Add(field, $"must be between {min} and {max}.");
+            Add(Name(field, part), $"must be between {min} and {max}.");
             return 0;
         }
 
         return value.Value;
     }
+
+    private static string Name(string field, string? part) => part is null ? field : $"{field}.{part}";
 
     public ImmutableArray<PublicIp> PublicIps(ImmutableArray<PublicIpRequest>? values)
     {
