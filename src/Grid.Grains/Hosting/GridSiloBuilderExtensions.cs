@@ -76,6 +76,7 @@ public static class GridSiloBuilderExtensions
         services.AddSingleton<LedgerMetrics>();
         services.AddSingleton<LedgerAppender>();
         services.AddSingleton<LedgerRecorder>();
+        CachedGrainInterfaceTypes.Register(services);
         return silo;
     }
 }
