@@ -39,7 +39,7 @@ public static class GridEndpoints
         }
 
         app.UseAuthentication();
-        app.UseRateLimiter();
+        app.UseGridRateLimiting();
         app.UseAuthorization();
 
         // Every endpoint declares who may call it (GridPolicies); the access test fails on one that does not.
