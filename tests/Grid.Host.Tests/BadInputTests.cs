@@ -25,6 +25,9 @@ public sealed class BadInputTests(GridAppFixture fixture)
         { "negative farm filter", "/api/v1/reservations", "{\"resources\":{\"cru\":1,\"mru\":1},\"constraints\":{\"farmIds\":[-4]}}" },
         { "farm without name", "/api/v1/farms", "{\"cpuOvercommit\":1}" },
         { "farm name of control chars", "/api/v1/farms", "{\"name\":\"\\u0001\"}" },
+        // A pattern's "$" also matches before a final line break: such names were accepted (and stored trimmed).
+        { "farm name ending in a line break", "/api/v1/farms", "{\"name\":\"f\\n\"}" },
+        { "workload name ending in a line break", "/api/v1/reservations/RES/workloads", "{\"name\":\"w\\n\",\"type\":\"process\",\"process\":{\"command\":\"x\"}}" },
         { "farm overcommit zero", "/api/v1/farms", "{\"name\":\"f\",\"cpuOvercommit\":0}" },
         { "farm overcommit huge", "/api/v1/farms", "{\"name\":\"f\",\"cpuOvercommit\":1000}" },
         { "ip not cidr", "/api/v1/farms", "{\"name\":\"f\",\"publicIps\":[{\"ip\":\"185.69.166.2\",\"gateway\":\"185.69.166.1\"}]}" },

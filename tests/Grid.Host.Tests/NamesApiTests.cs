@@ -21,6 +21,8 @@ public sealed class NamesApiTests(GridAppFixture fixture)
         { """{"name":"-shop","backends":[{"url":"http://127.0.0.1:9"}]}""", "name" },
         { """{"name":"shop-","backends":[{"url":"http://127.0.0.1:9"}]}""", "name" },
         { """{"name":"sh.op","backends":[{"url":"http://127.0.0.1:9"}]}""", "name" },
+        { """{"name":"shop\n","backends":[{"url":"http://127.0.0.1:9"}]}""", "name" },
+        { """{"name":"NAME","backends":[{"url":"http://127.0.0.1:9"}],"healthCheck":{"interval":"2s\n"}}""", "healthCheck.interval" },
         { "{\"name\":\"" + new string('a', 64) + "\",\"backends\":[{\"url\":\"http://127.0.0.1:9\"}]}", "name" },
         { """{"name":"NAME"}""", "backends" },
         { """{"name":"NAME","backends":[]}""", "backends" },

@@ -10,6 +10,6 @@ public sealed partial class GatewayOptionsValidator() : SettingsValidator<Gatewa
         check.Require(options.Domain is { Length: <= 200 } domain && DomainPattern().IsMatch(domain), nameof(options.Domain), options.Domain,
             "must be a lowercase DNS domain of dot-separated labels (letters, digits, inner hyphens), e.g. gw.example.org.");
 
-    [GeneratedRegex("^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)+$")]
+    [GeneratedRegex("^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)+\\z")]
     private static partial Regex DomainPattern();
 }

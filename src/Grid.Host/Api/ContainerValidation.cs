@@ -214,13 +214,13 @@ public static partial class ContainerValidation
         return new PullCredentials(auth.Username, auth.Password);
     }
 
-    [GeneratedRegex("^sha256:[0-9a-f]{64}$")]
+    [GeneratedRegex("^sha256:[0-9a-f]{64}\\z")]
     private static partial Regex Digest();
 
     // host[:port]/repo[/...]: a registry host (a name with dots or "localhost", or an IPv4 address) and lowercase path parts.
-    [GeneratedRegex(@"^[a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?(\.[a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?)*(:[0-9]{1,5})?(/[a-z0-9]+([._-][a-z0-9]+)*)+$")]
+    [GeneratedRegex(@"^[a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?(\.[a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?)*(:[0-9]{1,5})?(/[a-z0-9]+([._-][a-z0-9]+)*)+\z")]
     private static partial Regex Reference();
 
-    [GeneratedRegex("^[a-z0-9_]{1,32}$")]
+    [GeneratedRegex("^[a-z0-9_]{1,32}\\z")]
     private static partial Regex PortName();
 }

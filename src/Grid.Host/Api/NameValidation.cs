@@ -128,12 +128,12 @@ public static partial class NameValidation
         return true;
     }
 
-    [GeneratedRegex("^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$")]
+    [GeneratedRegex("^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]\\z")]
     private static partial Regex NamePattern();
 
-    [GeneratedRegex("^[a-z0-9_]{1,32}$")]
+    [GeneratedRegex("^[a-z0-9_]{1,32}\\z")]
     private static partial Regex PortPattern();
 
-    [GeneratedRegex("^([0-9]{1,7})(ms|s|m)$")]
+    [GeneratedRegex("^([0-9]{1,7})(ms|s|m)\\z")]
     private static partial Regex DurationPattern();
 }

@@ -164,6 +164,6 @@ public sealed partial class Validation
         return (uint)(bytes[0] << 24 | bytes[1] << 16 | bytes[2] << 8 | bytes[3]);
     }
 
-    [GeneratedRegex(@"^[\p{L}\p{N}][\p{L}\p{N} ._-]*$")]
+    [GeneratedRegex(@"^[\p{L}\p{N}][\p{L}\p{N} ._-]*\z")]
     private static partial Regex NamePattern();
 }

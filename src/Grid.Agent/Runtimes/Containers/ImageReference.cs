@@ -38,6 +38,6 @@ internal sealed partial record ImageReference(string Source, string Hex, bool Is
             : new ImageReference($"{name}@sha256:{hex}", hex, IsArchive: false);
     }
 
-    [GeneratedRegex("^(?<name>.+)@sha256:(?<hex>[0-9a-fA-F]{64})$")]
+    [GeneratedRegex("^(?<name>.+)@sha256:(?<hex>[0-9a-fA-F]{64})\\z")]
     private static partial Regex Pinned();
 }
