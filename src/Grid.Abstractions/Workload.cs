@@ -260,6 +260,13 @@ public sealed record Heartbeat(
 
     /// <summary>The node's longitude from the agent's configuration; null when not configured.</summary>
     [Id(12)] public double? Longitude { get; init; }
+
+    /// <summary>
+    /// The <see cref="HeartbeatResponse.DesiredVersion"/> of the desired list the agent holds (the last one it was
+    /// answered whole); null when it holds none (at start, and from older agents). When it is still current, the
+    /// answer says <see cref="HeartbeatResponse.DesiredUnchanged"/> instead of listing the workloads again.
+    /// </summary>
+    [Id(13)] public long? DesiredVersion { get; init; }
 }
 
 /// <summary>A heartbeat's answer: the workloads this node should run (pull model).</summary>
@@ -289,6 +296,13 @@ public sealed record HeartbeatResponse(
     /// sends SIGTERM at once and kills once the notice is over, instead of its own stop grace. Null when none (and from older controllers).
     /// </summary>
     [Id(8), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public ImmutableArray<StopNotice>? Notices { get; init; }
+
+    /// <summary>
+    /// True when the heartbeat's <see cref="Heartbeat.DesiredVersion"/> is <see cref="DesiredVersion"/>: the workloads
+    /// are those the agent was answered at that version, and <see cref="Desired"/> is empty (not "run nothing").
+    /// Only an agent that sent its version is answered so; written only when true.
+    /// </summary>
+    [Id(9), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] public bool DesiredUnchanged { get; init; }
 }
 
 /// <summary>A preempted workload's notice: its instance at <paramref name="Epoch"/> is killed <paramref name="GraceMs"/> after SIGTERM.</summary>

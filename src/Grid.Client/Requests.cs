@@ -98,7 +98,8 @@ public sealed record HeartbeatRequest(
     string? AgentVersion = null,
     ImmutableArray<GpuDevice>? Gpus = null,
     double? Latitude = null,
-    double? Longitude = null)
+    double? Longitude = null,
+    long? DesiredVersion = null)
 {
     // Read member by member, without boxing its numbers (see WorkloadReportRequest): every heartbeat is one.
     [JsonConstructor]

@@ -38,6 +38,23 @@ internal sealed class FakeController : IAsyncDisposable
     /// <summary>The desired workloads the next heartbeat answer carries.</summary>
     public ImmutableArray<WorkloadAssignment> Desired { get; set; } = [];
 
+    /// <summary>
+    /// The version answered with <see cref="Desired"/>. Set (with <see cref="AnswersUnchanged"/>), a heartbeat that
+    /// holds it is answered "unchanged" and an empty list, as the controller answers.
+    /// </summary>
+    public long DesiredVersion { get; set; }
+
+    /// <summary>When set, a heartbeat holding <see cref="DesiredVersion"/> is answered "unchanged" (see there).</summary>
+    public bool AnswersUnchanged { get; set; }
+
+    /// <summary>When set, every heartbeat is answered "unchanged" at <see cref="DesiredVersion"/>, held or not.</summary>
+    public bool AnswersUnchangedBlindly { get; set; }
+
+    /// <summary>How many heartbeats were answered "unchanged".</summary>
+    public int UnchangedAnswers => _unchangedAnswers;
+
+    private int _unchangedAnswers;
+
     public ConcurrentQueue<Heartbeat> Heartbeats { get; } = new();
 
     /// <summary>When set, heartbeat answers carry fields a later controller release might add.</summary>
@@ -187,8 +204,16 @@ internal sealed class FakeController : IAsyncDisposable
         using var reader = new StreamReader(request.Body);
         var body = await reader.ReadToEndAsync();
         RawBodies.Enqueue(body);
-        Heartbeats.Enqueue(JsonSerializer.Deserialize<Heartbeat>(body, GridJson.Options)!);
-        var answer = new HeartbeatResponse(NodeStatus.Up, false, Desired);
+        var heartbeat = JsonSerializer.Deserialize<Heartbeat>(body, GridJson.Options)!;
+        Heartbeats.Enqueue(heartbeat);
+        var version = DesiredVersion;
+        var unchanged = AnswersUnchangedBlindly || (AnswersUnchanged && heartbeat.DesiredVersion == version);
+        if (unchanged)
+        {
+            Interlocked.Increment(ref _unchangedAnswers);
+        }
+
+        var answer = new HeartbeatResponse(NodeStatus.Up, false, unchanged ? [] : Desired) { DesiredVersion = version, DesiredUnchanged = unchanged };
         if (!AnswersAsALaterRelease)
         {
             return Results.Json(answer, GridJson.Options);

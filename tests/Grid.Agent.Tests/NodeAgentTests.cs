@@ -83,6 +83,48 @@ public sealed class NodeAgentTests(ITestOutputHelper output) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task KeepsRunningWhatItHoldsWhileTheControllerAnswersUnchangedAndFollowsTheNextVersion()
+    {
+        _controller.Desired = [Script(11, 1, Ticker)];
+        _controller.DesiredVersion = 5;
+        _controller.AnswersUnchanged = true;
+        Start(NewAgent());
+        await Poll.UntilAsync(() => _controller.LastReportOf(11, 1)?.State == WorkloadState.Running, TimeSpan.FromSeconds(10), "the workload runs");
+        var pid = Assert.Single(_dir.Pids());
+
+        await Poll.UntilAsync(() => _controller.UnchangedAnswers >= 5, TimeSpan.FromSeconds(10), "the agent sends the version it holds and is answered \"unchanged\"");
+        var reports = _controller.ReportsOf(11, 1).Count;
+        await Poll.UntilAsync(() => _controller.ReportsOf(11, 1).Count > reports, TimeSpan.FromSeconds(10), "it goes on reporting the workload");
+        Assert.True(ProcessProbe.IsAlive(pid.Pid, pid.StartMarker), "an unchanged answer (an empty list) stops nothing");
+        Assert.Equal(WorkloadState.Running, _controller.LastReportOf(11, 1)?.State);
+
+        _controller.Desired = [];
+        _controller.DesiredVersion = 6;
+
+        await Poll.UntilAsync(() => !ProcessProbe.IsAlive(pid.Pid, pid.StartMarker), TimeSpan.FromSeconds(10), "the next version's list (empty) is followed");
+        await Poll.UntilAsync(() => _controller.Heartbeats.Any(h => h.DesiredVersion == 6), TimeSpan.FromSeconds(10), "and held");
+    }
+
+    [Fact]
+    public async Task AnUnchangedAnswerOfAVersionItDoesNotHoldStopsNothingAndItAsksForTheWholeListAgain()
+    {
+        _controller.Desired = [Script(12, 1, Ticker)];
+        _controller.DesiredVersion = 3;
+        Start(NewAgent());
+        await Poll.UntilAsync(() => _controller.Heartbeats.Any(h => h.DesiredVersion == 3), TimeSpan.FromSeconds(10), "the agent holds version 3");
+        await Poll.UntilAsync(() => _controller.LastReportOf(12, 1)?.State == WorkloadState.Running, TimeSpan.FromSeconds(10), "the workload runs");
+        var pid = Assert.Single(_dir.Pids());
+
+        _controller.DesiredVersion = 4;
+        _controller.AnswersUnchangedBlindly = true;
+        var before = _controller.Heartbeats.Count;
+
+        await Poll.UntilAsync(() => _controller.UnchangedAnswers >= 3, TimeSpan.FromSeconds(10), "heartbeats are answered \"unchanged\" at version 4");
+        Assert.True(ProcessProbe.IsAlive(pid.Pid, pid.StartMarker), "an unchanged answer of a version the agent does not hold stops nothing");
+        Assert.Contains(_controller.Heartbeats.Skip(before + 1), h => h.DesiredVersion is null);
+    }
+
+    [Fact]
     public async Task ReplacesAStaleEpochCopyWhenTheControllerPlacesANewerEpoch()
     {
         _controller.Desired = [Script(4, 1, Ticker)];

@@ -54,4 +54,36 @@ public sealed class HeartbeatTests
         Assert.NotEqual(answer.DesiredVersion, desired.Version);
         Assert.Equal(workloadId, Assert.Single(desired.Desired).WorkloadId);
     }
+
+    [Fact]
+    public async Task AHeartbeatHoldingTheCurrentVersionIsAnsweredUnchangedUntilTheWorkloadsChange()
+    {
+        await using var grid = await GridCluster.StartAsync();
+        var twin = GridCluster.NewId();
+        var nodeId = await grid.RegisterNodeAsync(await grid.CreateFarmAsync(twin), twin, Machine);
+        var reservation = grid.Grains.GetGrain<IReservationGrain>((await grid.ReserveAsync(twin, Small)).ReservationId);
+        var first = GridCluster.NewId();
+        await reservation.AddWorkloadAsync(first, new WorkloadSpec("vm", WorkloadType.Vm, Capacity.Zero, null));
+        var node = grid.Grains.GetGrain<INodeGrain>(nodeId);
+
+        var whole = await node.HeartbeatAsync(new Heartbeat(1, [new WorkloadReport(first, 1, WorkloadState.Running)]));
+        var held = await node.HeartbeatAsync(new Heartbeat(2, [new WorkloadReport(first, 1, WorkloadState.Running)]) { DesiredVersion = whole.DesiredVersion });
+        var notHeld = await node.HeartbeatAsync(new Heartbeat(3, []) { DesiredVersion = whole.DesiredVersion - 1 });
+
+        Assert.False(whole.DesiredUnchanged);
+        Assert.Equal(first, Assert.Single(whole.Desired).WorkloadId);
+        Assert.True(held.DesiredUnchanged);
+        Assert.Empty(held.Desired);
+        Assert.Equal(whole.DesiredVersion, held.DesiredVersion);
+        Assert.False(notHeld.DesiredUnchanged);
+        Assert.Equal(first, Assert.Single(notHeld.Desired).WorkloadId);
+
+        var second = GridCluster.NewId();
+        await reservation.AddWorkloadAsync(second, new WorkloadSpec("vm2", WorkloadType.Vm, Capacity.Zero, null));
+        var changed = await node.HeartbeatAsync(new Heartbeat(4, []) { DesiredVersion = whole.DesiredVersion });
+
+        Assert.False(changed.DesiredUnchanged);
+        Assert.True(changed.DesiredVersion > whole.DesiredVersion);
+        Assert.Equal(new[] { first, second }.Order(), changed.Desired.Select(w => w.WorkloadId).Order());
+    }
 }

@@ -230,11 +230,20 @@ public sealed class ReservationApiTests(GridAppFixture fixture)
         Assert.Equal(HttpStatusCode.Conflict, tooBig);
         Assert.Contains("cru 1", problem!["detail"]!.GetValue<string>());
         var workloadId = workload["workloadId"]!.GetValue<long>();
-        var desired = (await _grid.HeartbeatAsync(nodeId, nodeKey))["desired"]!.AsArray();
+        var answer = await _grid.HeartbeatAsync(nodeId, nodeKey);
+        var desired = answer["desired"]!.AsArray();
         var assignment = Assert.Single(desired)!;
         Assert.Equal(workloadId, assignment["workloadId"]!.GetValue<long>());
         Assert.Equal(1, assignment["epoch"]!.GetValue<long>());
         Assert.Equal("/bin/sh", assignment["spec"]!["process"]!["command"]!.GetValue<string>());
+        Assert.Null(answer["desiredUnchanged"]);
+
+        // An agent that holds this version is told so instead of being sent the list again.
+        var version = answer["desiredVersion"]!.GetValue<long>();
+        var held = await _grid.SendOkAsync(HttpMethod.Post, $"/api/v1/nodes/{nodeId}/heartbeat", nodeKey, new { uptime = 11, desiredVersion = version }, HttpStatusCode.OK);
+        Assert.True(held["desiredUnchanged"]!.GetValue<bool>());
+        Assert.Empty(held["desired"]!.AsArray());
+        Assert.Equal(version, held["desiredVersion"]!.GetValue<long>());
 
         await _grid.HeartbeatAsync(nodeId, nodeKey, new[] { new { workloadId, epoch = 1, state = "running" } });
         await Grid.Testing.Poll.UntilAsync(async () => (await _grid.GetAsync($"/api/v1/workloads/{workloadId}", key))["state"]!.GetValue<string>() == "running",

@@ -54,6 +54,20 @@ public sealed class WireContractTests
     }
 
     [Fact]
+    public void TheDesiredVersionAnAgentHoldsAndAnUnchangedAnswerKeepTheirFieldNames()
+    {
+        var read = JsonSerializer.Deserialize<HeartbeatRequest>(Client(new Heartbeat(42, []) { DesiredVersion = 77 }), GridJson.Api)!;
+        var unchanged = JsonSerializer.Serialize(new HeartbeatResponse(NodeStatus.Up, false, []) { DesiredVersion = 77, DesiredUnchanged = true }, GridJson.Api);
+        var whole = JsonSerializer.Serialize(new HeartbeatResponse(NodeStatus.Up, false, []) { DesiredVersion = 77 }, GridJson.Api);
+
+        Assert.Equal(77, read.DesiredVersion);
+        Assert.Contains("\"desiredVersion\":77", unchanged);
+        Assert.Contains("\"desiredUnchanged\":true", unchanged);
+        Assert.DoesNotContain("desiredUnchanged", whole);
+        Assert.True(JsonSerializer.Deserialize<HeartbeatResponse>(unchanged, GridJson.Options)!.DesiredUnchanged);
+    }
+
+    [Fact]
     public void AContainerAgentsHeartbeatCarriesFeaturesAddressAndReportDetails()
     {
         var report = new WorkloadReport(7, 3, WorkloadState.Failed, 1, "memory limit")

@@ -8,7 +8,7 @@ namespace Grid.Bench.Scenarios;
 /// <summary>
 /// Heartbeats per second ingested over real HTTP (Kestrel) from many concurrent node clients, each with its own node
 /// key and rate limit: nodes that report no workload, then nodes that report 100 each (as an agent does, all of its
-/// workloads every heartbeat). Both as ratios to the <see cref="MinimalEndpoint"/> measured in the same run.
+/// workloads every heartbeat, holding the desired list it was answered: answered "unchanged"). Both as ratios to the <see cref="MinimalEndpoint"/> measured in the same run.
 /// </summary>
 public static class HeartbeatScenario
 {
@@ -73,7 +73,8 @@ public static class HeartbeatScenario
                     new { name = $"w{w}", type = "process", resources = new { mru = 8L << 20 }, process = new { command = "/bin/sleep", args = new[] { "600" } } });
             }
 
-            var desired = (await host.SendAsync(HttpMethod.Post, $"/api/v1/nodes/{nodeId}/heartbeat", nodeKey, new { uptime = 1 }))["desired"]!.AsArray();
+            var whole = await host.SendAsync(HttpMethod.Post, $"/api/v1/nodes/{nodeId}/heartbeat", nodeKey, new { uptime = 1 });
+            var desired = whole["desired"]!.AsArray();
             if (desired.Count != ReportsPerNode)
             {
                 throw new BenchFailedException($"node {nodeId} should run {ReportsPerNode} workloads; its heartbeat answered {desired.Count}");
@@ -81,12 +82,19 @@ public static class HeartbeatScenario
 
             var reports = desired.Select(d => new WorkloadReportRequest(
                 d!["workloadId"]!.GetValue<long>(), d["epoch"]!.GetValue<long>(), WorkloadState.Running, 0, null)).ToImmutableArray();
-            bodies[i] = JsonSerializer.SerializeToUtf8Bytes(new HeartbeatRequest(100, reports), GridJson.Options);
+            // As an agent does: it holds the list it was answered, and says which version that is.
+            bodies[i] = JsonSerializer.SerializeToUtf8Bytes(
+                new HeartbeatRequest(100, reports, DesiredVersion: whole["desiredVersion"]!.GetValue<long>()), GridJson.Options);
             using var first = Beat(nodeId, nodeKey, bodies[i]);
             using var answer = await host.Client.SendAsync(first);
             if (!answer.IsSuccessStatusCode)
             {
                 throw new BenchFailedException($"node {nodeId}'s heartbeat with {ReportsPerNode} reports: {(int)answer.StatusCode}");
+            }
+
+            if (System.Text.Json.Nodes.JsonNode.Parse(await answer.Content.ReadAsStringAsync())!["desiredUnchanged"]?.GetValue<bool>() != true)
+            {
+                throw new BenchFailedException($"node {nodeId}'s heartbeat holding its desired list was answered the whole list again");
             }
 
             progress.Add();

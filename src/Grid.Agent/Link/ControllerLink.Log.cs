@@ -17,6 +17,9 @@ internal sealed partial class ControllerLink
     [LoggerMessage(5, LogLevel.Information, "Node {NodeId} draining: {Draining}")]
     private partial void LogDraining(long nodeId, bool draining);
 
+    [LoggerMessage(223, LogLevel.Warning, "The controller answered that the desired workloads at version {Version} are unchanged, but this agent holds version {Held}; the next heartbeat asks for the whole list")]
+    private partial void LogUnchangedUnknown(long version, long? held);
+
     [LoggerMessage(27, LogLevel.Warning, "The link state {Path} was not used: {Reason}; the fencing clock counts from this agent's start")]
     private partial void LogStateIgnored(string path, string reason, Exception? exception);
 }

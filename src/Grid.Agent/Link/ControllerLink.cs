@@ -27,6 +27,7 @@ internal sealed partial class ControllerLink(AgentOptions options, GridApiClient
     private bool _fenced;
     private TimeSpan? _fenceAfter = options.StopOnDisconnectAfter;
     private long _desiredVersion = -1;
+    private DesiredWorkloads? _held;
     private bool? _draining;
 
     /// <summary>Time between heartbeats: the operator's, else the controller's once it has answered.</summary>
@@ -119,6 +120,7 @@ internal sealed partial class ControllerLink(AgentOptions options, GridApiClient
                 Gpus = Gpus,
                 Latitude = options.Latitude,
                 Longitude = options.Longitude,
+                DesiredVersion = _held?.Version,
             };
             heartbeat = gateway?.AddTo(heartbeat) ?? heartbeat;
             response = await api.HeartbeatAsync(options.NodeId, options.NodeKey, heartbeat, deadline.Token, options.SigningKey);
@@ -158,7 +160,30 @@ internal sealed partial class ControllerLink(AgentOptions options, GridApiClient
             LogDraining(options.NodeId, response.Draining);
         }
 
-        return response;
+        return Held(response);
+    }
+
+    /// <summary>
+    /// The answer with its desired workloads: those it lists (kept, with their version), or, when the controller says
+    /// they are unchanged, the list kept at that version. Null (nothing to reconcile this time; the next heartbeat asks
+    /// for the whole list) when the controller says "unchanged" of a version this agent does not hold.
+    /// </summary>
+    private HeartbeatResponse? Held(HeartbeatResponse response)
+    {
+        if (!response.DesiredUnchanged)
+        {
+            _held = new DesiredWorkloads(response.DesiredVersion, response.Desired.IsDefault ? [] : response.Desired);
+            return response;
+        }
+
+        if (_held is { } held && held.Version == response.DesiredVersion)
+        {
+            return response with { Desired = held.Desired };
+        }
+
+        LogUnchangedUnknown(response.DesiredVersion, _held?.Version);
+        _held = null;
+        return null;
     }
 
     /// <summary>

@@ -268,8 +268,11 @@ public sealed partial class NodeGrain(
         await ObserveFailuresAsync(heartbeat, now);
         var routes = await Gateway.SyncAsync(heartbeat);
         var acknowledged = await Gateway.ApplyTrafficAsync(heartbeat, state.State, Writer.WriteAsync);
-        return state.State.Answer(_credentials.Attach(Allocations.Desired()), health.Value, _watch.Version) with
+        var desired = _credentials.Attach(Allocations.Desired());
+        var (version, unchanged) = _watch.Answer(desired, heartbeat.DesiredVersion);
+        return state.State.Answer(unchanged ? [] : desired, health.Value, version) with
         {
+            DesiredUnchanged = unchanged,
             Routes = routes,
             TrafficAcknowledged = acknowledged,
             Notices = _notices.Current(now),
@@ -292,7 +295,8 @@ public sealed partial class NodeGrain(
             await _watch.WaitAsync(knownVersion, maxWait);
         }
 
-        return new DesiredWorkloads(_watch.Version, _credentials.Attach(Allocations.Desired()));
+        var desired = _credentials.Attach(Allocations.Desired());
+        return new DesiredWorkloads(_watch.Answer(desired, null).Version, desired);
     }
 
     public async Task MarkDownAsync(DateTimeOffset lastHeartbeat)

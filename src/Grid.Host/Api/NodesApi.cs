@@ -157,6 +157,7 @@ public static class NodesApi
             validation.Add("agentVersion", $"must be 1 to {GridRelease.MaxLength} characters (the agent's release, e.g. 0.3.0).");
         }
 
+        var desiredVersion = body.DesiredVersion is { } held ? validation.Amount("desiredVersion", held, 0, long.MaxValue, required: false) : (long?)null;
         GatewayHeartbeat.Check(validation, body);
         var gpus = body.Gpus is { } reported ? validation.Gpus("gpus", [.. reported.Select(g => new GpuRequest(g.Id, g.Vendor, g.Device, g.Memory))]) : (ImmutableArray<GpuDevice>?)null;
         var coordinates = validation.Coordinates("", body.Latitude, body.Longitude);
@@ -178,6 +179,7 @@ public static class NodesApi
             Gpus = gpus,
             Latitude = coordinates?.Latitude,
             Longitude = coordinates?.Longitude,
+            DesiredVersion = desiredVersion,
         };
         return http.User.Id(GridClaims.NodeId) == nodeId
             ? new HeartbeatAnswer(await heartbeats.BeatAsync(nodeId, heartbeat))
