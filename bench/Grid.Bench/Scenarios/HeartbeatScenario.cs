@@ -39,7 +39,15 @@ public static class HeartbeatScenario
         var busy = nodes[..Math.Min(nodes.Length, scale.Concurrency)];
         var reports = await DeployAsync(host, key, busy);
         var withReports = await BeatAsync(host, scale, busy, reports, $"heartbeat: {ReportsPerNode} workload reports");
-        Report(rows, $"{busy.Length} nodes × {ReportsPerNode} workload reports, {scale.Concurrency} clients", withReports, baseline, ceiling);
+        var scenario = $"{busy.Length} nodes × {ReportsPerNode} workload reports, {scale.Concurrency} clients";
+        Report(rows, scenario, withReports, baseline, ceiling);
+
+        // What HTTP alone costs for a request of that size: the minimal endpoint again, each request carrying the same
+        // body (read to its end and nothing more). Informative; the goal stays the ratio to the plain minimal endpoint.
+        var sameBody = await MinimalEndpoint.MeasureAsync(scale, reports[0]);
+        rows.Add(new BenchRow("heartbeat", $"{MinimalEndpoint.Case}, {reports[0].Length:N0}-byte body, {scale.Concurrency} clients", "requests/s (HTTP)", sameBody.PerSecond, "1/s"));
+        rows.Add(new BenchRow("heartbeat", $"{MinimalEndpoint.Case}, {reports[0].Length:N0}-byte body, {scale.Concurrency} clients", "ratio to minimal endpoint", sameBody.PerSecond / ceiling.PerSecond, "×"));
+        rows.Add(new BenchRow("heartbeat", scenario, "ratio to minimal endpoint with the same body", withReports.PerSecond / sameBody.PerSecond, "×"));
     }
 
     private static void Report(List<BenchRow> rows, string scenario, Measure.Outcome outcome, double baseline, Measure.Outcome ceiling)

@@ -1,5 +1,6 @@
 using System.Reflection;
 using System.Text.Json;
+using System.Text.Json.Serialization;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Http.Json;
 using Microsoft.AspNetCore.Http.Metadata;
@@ -36,17 +37,23 @@ public sealed class HeartbeatAnswer(HeartbeatResponse value) : IResult, IEndpoin
 
     private static void PopulateAs<T>(MethodInfo method, EndpointBuilder builder) where T : IEndpointMetadataProvider => T.PopulateMetadata(method, builder);
 
-    /// <summary>The API's JSON options with the <see cref="DesiredJsonConverter"/> (one per host, so one cache).</summary>
+    /// <summary>
+    /// The API's JSON options for heartbeats: answers with the <see cref="DesiredJsonConverter"/> (one per host, so one
+    /// cache), bodies with the <see cref="WorkloadReportReader"/>.
+    /// </summary>
     /// <param name="api">The API's JSON options.</param>
     public sealed class Json(IOptions<JsonOptions> api)
     {
         /// <summary>The options heartbeat answers are written with.</summary>
-        public JsonSerializerOptions Options { get; } = Create(api.Value.SerializerOptions);
+        public JsonSerializerOptions Options { get; } = Create(api.Value.SerializerOptions, new DesiredJsonConverter());
 
-        private static JsonSerializerOptions Create(JsonSerializerOptions api)
+        /// <summary>The options heartbeat bodies are read with (<see cref="HeartbeatBody"/>).</summary>
+        public JsonSerializerOptions Read { get; } = Create(api.Value.SerializerOptions, new WorkloadReportReader());
+
+        private static JsonSerializerOptions Create(JsonSerializerOptions api, JsonConverter converter)
         {
             var options = new JsonSerializerOptions(api);
-            options.Converters.Add(new DesiredJsonConverter());
+            options.Converters.Add(converter);
             options.MakeReadOnly(populateMissingResolver: true);
             return options;
         }

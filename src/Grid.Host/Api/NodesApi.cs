@@ -34,7 +34,7 @@ public static class NodesApi
         nodes.MapDelete("/{nodeId:long}/quarantine", NodeQuarantineApi.Clear).WithName("ClearNodeQuarantine")
             .WithSummary("End a node's quarantine (its farmer or the operator): it takes new placements again.")
             .RequireGridRole(GridPolicies.FarmerOrOperator);
-        nodes.MapPost("/{nodeId:long}/heartbeat", Heartbeat).WithName("NodeHeartbeat")
+        nodes.MapPost("/{nodeId:long}/heartbeat", Heartbeat).WithName("NodeHeartbeat").Accepts<HeartbeatRequest>("application/json")
             .WithSummary("Node agent heartbeat, signed with the node's Ed25519 key (or Bearer node key); answers the workloads the node should run.")
             .RequireGridRole(GridPolicies.Node);
         nodes.MapGet("/{nodeId:long}/desired", WatchDesired).WithName("WatchNodeDesired")
@@ -112,11 +112,12 @@ public static class NodesApi
         await SetDrainingAsync(grains, nodeId, TwinAuthentication.TwinId(http), false, 1);
 
     public static async Task<Results<HeartbeatAnswer, ValidationProblem, ProblemHttpResult>> Heartbeat(
-        long nodeId, HeartbeatRequest body, HttpContext http, NodeHeartbeats heartbeats)
+        long nodeId, HeartbeatBody body, HttpContext http, NodeHeartbeats heartbeats)
     {
+        var request = body.Value;
         var validation = new Validation();
-        var uptime = validation.Amount("uptime", body.Uptime, 0, long.MaxValue, required: true);
-        var workloads = body.Workloads ?? [];
+        var uptime = validation.Amount("uptime", request.Uptime, 0, long.MaxValue, required: true);
+        var workloads = request.Workloads ?? [];
         if (workloads.Length > MaxReportedWorkloads)
         {
             validation.Add("workloads", $"at most {MaxReportedWorkloads} per heartbeat.");
@@ -136,31 +137,31 @@ public static class NodesApi
             reports.Add(Report(validation, i, w, state));
         }
 
-        var features = body.Features;
+        var features = request.Features;
         if (features is { } named && (named.Length > MaxFeatures || named.Any(f => !NodeFeatures.Known.Contains(f))))
         {
             validation.Add("features", $"at most {MaxFeatures} of: {string.Join(", ", NodeFeatures.Known)}.");
         }
 
-        if (body.Address is { } address && !System.Net.IPAddress.TryParse(address, out _))
+        if (request.Address is { } address && !System.Net.IPAddress.TryParse(address, out _))
         {
             validation.Add("address", "must be an IP address (the agent's --public-address).");
         }
 
-        if (body.ImageCache is { } cache && (cache.Used < 0 || cache.Cap < 0))
+        if (request.ImageCache is { } cache && (cache.Used < 0 || cache.Cap < 0))
         {
             validation.Add(cache.Used < 0 ? "imageCache.used" : "imageCache.cap", "must be a number of bytes, 0 or more.");
         }
 
-        if (body.AgentVersion is { Length: 0 or > GridRelease.MaxLength })
+        if (request.AgentVersion is { Length: 0 or > GridRelease.MaxLength })
         {
             validation.Add("agentVersion", $"must be 1 to {GridRelease.MaxLength} characters (the agent's release, e.g. 0.3.0).");
         }
 
-        var desiredVersion = body.DesiredVersion is { } held ? validation.Amount("desiredVersion", held, 0, long.MaxValue, required: false) : (long?)null;
-        GatewayHeartbeat.Check(validation, body);
-        var gpus = body.Gpus is { } reported ? validation.Gpus("gpus", [.. reported.Select(g => new GpuRequest(g.Id, g.Vendor, g.Device, g.Memory))]) : (ImmutableArray<GpuDevice>?)null;
-        var coordinates = validation.Coordinates("", body.Latitude, body.Longitude);
+        var desiredVersion = request.DesiredVersion is { } held ? validation.Amount("desiredVersion", held, 0, long.MaxValue, required: false) : (long?)null;
+        GatewayHeartbeat.Check(validation, request);
+        var gpus = request.Gpus is { } reported ? validation.Gpus("gpus", [.. reported.Select(g => new GpuRequest(g.Id, g.Vendor, g.Device, g.Memory))]) : (ImmutableArray<GpuDevice>?)null;
+        var coordinates = validation.Coordinates("", request.Latitude, request.Longitude);
         if (!validation.IsValid)
         {
             return TypedResults.ValidationProblem(validation.Errors);
@@ -169,13 +170,13 @@ public static class NodesApi
         var heartbeat = new Grid.Heartbeat(uptime, reports.Count == reports.Capacity ? reports.MoveToImmutable() : reports.ToImmutable())
         {
             Features = features,
-            Address = body.Address,
-            GatewayAddress = body.GatewayAddress,
-            Traffic = body.Traffic,
-            TrafficSequence = body.TrafficSequence ?? 0,
-            Health = body.Health,
-            ImageCache = body.ImageCache,
-            AgentVersion = body.AgentVersion,
+            Address = request.Address,
+            GatewayAddress = request.GatewayAddress,
+            Traffic = request.Traffic,
+            TrafficSequence = request.TrafficSequence ?? 0,
+            Health = request.Health,
+            ImageCache = request.ImageCache,
+            AgentVersion = request.AgentVersion,
             Gpus = gpus,
             Latitude = coordinates?.Latitude,
             Longitude = coordinates?.Longitude,
