@@ -71,15 +71,12 @@ public static class BenchRunner
         {
             var baseline = await BaselineScenario.RunAsync(scale, rows);
 
-            // The HTTP ceiling (issue 24): measured once per run, before the first HTTP case that is reported against it.
-            Measure.Outcome? ceiling = null;
-            async Task<Measure.Outcome> CeilingAsync() => ceiling ??= await MinimalEndpoint.MeasureAsync(scale);
             if (Runs("placement"))
             {
                 await PlacementScenario.RunGrainsAsync(scale, baseline, rows);
                 if (Option(args, "--http") != "off")
                 {
-                    await PlacementScenario.RunHttpAsync(scale, baseline, await CeilingAsync(), rows);
+                    await PlacementScenario.RunHttpAsync(scale, baseline, rows);
                 }
 
                 await RunDurablePlacementAsync(scale, baseline, rows, postgres);
@@ -97,11 +94,7 @@ public static class BenchRunner
 
             if (Runs("heartbeat"))
             {
-                await HeartbeatScenario.RunAsync(scale, baseline, await CeilingAsync(), rows);
-            }
-            else if (ceiling is { } measured)
-            {
-                MinimalEndpoint.Report(measured, scale, rows);
+                await HeartbeatScenario.RunAsync(scale, baseline, rows);
             }
 
             if (Runs("memory"))

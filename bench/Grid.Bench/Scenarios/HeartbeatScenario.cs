@@ -8,16 +8,25 @@ namespace Grid.Bench.Scenarios;
 /// <summary>
 /// Heartbeats per second ingested over real HTTP (Kestrel) from many concurrent node clients, each with its own node
 /// key and rate limit: nodes that report no workload, then nodes that report 100 each (as an agent does, all of its
-/// workloads every heartbeat, holding the desired list it was answered: answered "unchanged"). Both as ratios to the <see cref="MinimalEndpoint"/> measured in the same run.
+/// workloads every heartbeat, holding the desired list it was answered: answered "unchanged"). Both as ratios to the <see cref="MinimalEndpoint"/>, measured in windows taken in turn with theirs.
 /// </summary>
 public static class HeartbeatScenario
 {
     /// <summary>Workloads each node of the second case runs and reports.</summary>
     public const int ReportsPerNode = 100;
 
-    public static async Task RunAsync(BenchScale scale, double baseline, Measure.Outcome ceiling, List<BenchRow> rows)
+    /// <summary>Windows each case and its ceilings are measured in, in turn (see <see cref="Measure.InterleaveAsync"/>).</summary>
+    private const int Rounds = 5;
+
+    public static async Task RunAsync(BenchScale scale, double baseline, List<BenchRow> rows)
     {
-        MinimalEndpoint.Report(ceiling, scale, rows);
+        // The ceiling alone first, before the grid starts beside it (informative: the windows the ratios use are taken
+        // with the grid's host alive, and idle, in the same process).
+        await using var ceiling = await MinimalEndpoint.StartAsync();
+        var warm = scale.HeartbeatDuration / 5;
+        await ceiling.WarmUpAsync(warm, scale.Concurrency);
+        var alone = await Measure.RunForAsync(scale.HeartbeatDuration / 2, scale.Concurrency, ceiling.PostAsync, new Progress($"{MinimalEndpoint.Case}: alone", 1));
+        MinimalEndpoint.Report("heartbeat", $"{MinimalEndpoint.Case}, {scale.Concurrency} clients, alone (before the grid starts)", alone, rows);
         await using var host = await BenchHost.StartAsync();
         var key = await host.CreateTwinAsync();
         var farm = await host.CreateFarmAsync(key);
@@ -32,22 +41,29 @@ public static class HeartbeatScenario
 
         var empty = JsonSerializer.SerializeToUtf8Bytes(new HeartbeatRequest(100, []), GridJson.Options);
         var bodies = Enumerable.Repeat(empty, nodes.Length).ToArray();
-        var outcome = await BeatAsync(host, scale, nodes, bodies, "heartbeat");
-        Report(rows, $"{nodes.Length} nodes, {scale.Concurrency} clients", outcome, baseline, ceiling);
+        var emptyCase = $"{nodes.Length} nodes, {scale.Concurrency} clients";
+        var outcomes = await BeatAsync(host, scale, nodes, bodies, "heartbeat", ceiling.PostAsync);
+        MinimalEndpoint.Report("heartbeat", $"{MinimalEndpoint.Case}, {scale.Concurrency} clients", outcomes[1], rows);
+        Report(rows, emptyCase, outcomes[0], baseline, outcomes[1]);
+        rows.Add(new BenchRow("heartbeat", emptyCase, "ratio to minimal endpoint alone", outcomes[0].PerSecond / alone.PerSecond, "×"));
 
         // As many nodes as clients: each node's rate stays far below its own limit (1,000 requests/s).
         var busy = nodes[..Math.Min(nodes.Length, scale.Concurrency)];
         var reports = await DeployAsync(host, key, busy);
-        var withReports = await BeatAsync(host, scale, busy, reports, $"heartbeat: {ReportsPerNode} workload reports");
-        var scenario = $"{busy.Length} nodes × {ReportsPerNode} workload reports, {scale.Concurrency} clients";
-        Report(rows, scenario, withReports, baseline, ceiling);
 
         // What HTTP alone costs for a request of that size: the minimal endpoint again, each request carrying the same
         // body (read to its end and nothing more). Informative; the goal stays the ratio to the plain minimal endpoint.
-        var sameBody = await MinimalEndpoint.MeasureAsync(scale, reports[0]);
-        rows.Add(new BenchRow("heartbeat", $"{MinimalEndpoint.Case}, {reports[0].Length:N0}-byte body, {scale.Concurrency} clients", "requests/s (HTTP)", sameBody.PerSecond, "1/s"));
-        rows.Add(new BenchRow("heartbeat", $"{MinimalEndpoint.Case}, {reports[0].Length:N0}-byte body, {scale.Concurrency} clients", "ratio to minimal endpoint", sameBody.PerSecond / ceiling.PerSecond, "×"));
-        rows.Add(new BenchRow("heartbeat", scenario, "ratio to minimal endpoint with the same body", withReports.PerSecond / sameBody.PerSecond, "×"));
+        await using var sameBody = await MinimalEndpoint.StartAsync(reports[0]);
+        await sameBody.WarmUpAsync(warm, scale.Concurrency);
+        var reportsCase = $"{busy.Length} nodes × {ReportsPerNode} workload reports, {scale.Concurrency} clients";
+        var sized = $"{MinimalEndpoint.Case}, {reports[0].Length:N0}-byte body, {scale.Concurrency} clients";
+        outcomes = await BeatAsync(host, scale, busy, reports, $"heartbeat: {ReportsPerNode} workload reports", ceiling.PostAsync, sameBody.PostAsync);
+        MinimalEndpoint.Report("heartbeat", $"{MinimalEndpoint.Case}, {scale.Concurrency} clients, beside the workload reports", outcomes[1], rows);
+        Report(rows, reportsCase, outcomes[0], baseline, outcomes[1]);
+        rows.Add(new BenchRow("heartbeat", reportsCase, "ratio to minimal endpoint alone", outcomes[0].PerSecond / alone.PerSecond, "×"));
+        MinimalEndpoint.Report("heartbeat", sized, outcomes[2], rows);
+        rows.Add(new BenchRow("heartbeat", sized, "ratio to minimal endpoint", outcomes[2].PerSecond / outcomes[1].PerSecond, "×"));
+        rows.Add(new BenchRow("heartbeat", reportsCase, "ratio to minimal endpoint with the same body", outcomes[0].PerSecond / outcomes[2].PerSecond, "×"));
     }
 
     private static void Report(List<BenchRow> rows, string scenario, Measure.Outcome outcome, double baseline, Measure.Outcome ceiling)
@@ -111,17 +127,24 @@ public static class HeartbeatScenario
         return bodies;
     }
 
-    /// <summary>Heartbeats of <paramref name="nodes"/> (node i sends <paramref name="bodies"/>[i]) for the scale's duration, after a warm-up.</summary>
-    private static async Task<Measure.Outcome> BeatAsync(BenchHost host, BenchScale scale, (long NodeId, string NodeKey)[] nodes, byte[][] bodies, string what)
+    /// <summary>
+    /// Heartbeats of <paramref name="nodes"/> (node i sends <paramref name="bodies"/>[i]) for the scale's duration, after a
+    /// warm-up, in windows interleaved with those of each of <paramref name="ceilings"/>: the heartbeats' outcome first,
+    /// then each ceiling's.
+    /// </summary>
+    private static async Task<Measure.Outcome[]> BeatAsync(
+        BenchHost host, BenchScale scale, (long NodeId, string NodeKey)[] nodes, byte[][] bodies, string what, params Func<int, long, Task<bool>>[] ceilings)
     {
         var concurrency = scale.Concurrency;
 
         // A fifth of the run first, not counted: until the JIT has tiered up Kestrel's and HttpClient's paths, a
         // standalone run measured a third less than the same path warmed by the scenarios before it.
         await Measure.RunForAsync(scale.HeartbeatDuration / 5, concurrency, SendAsync, new Progress($"{what}: warm-up", 1));
-        var outcome = await Measure.RunForAsync(scale.HeartbeatDuration, concurrency, SendAsync,
-            new Progress($"{what}: {scale.HeartbeatDuration.TotalSeconds:0} s of heartbeats", 1));
-        return outcome.Failures > 0 ? throw new BenchFailedException($"{outcome.Failures} heartbeats failed ({what})") : outcome;
+        var outcomes = await Measure.InterleaveAsync(scale.HeartbeatDuration / Rounds, Rounds, concurrency, [SendAsync, .. ceilings],
+            new Progress($"{what}: {scale.HeartbeatDuration.TotalSeconds:0} s of heartbeats, each ceiling as long, in {Rounds} turns", Rounds));
+        return outcomes.FirstOrDefault(o => o.Failures > 0) is { } failed
+            ? throw new BenchFailedException($"{failed.Failures} requests failed ({what})")
+            : outcomes;
 
         async Task<bool> SendAsync(int worker, long n)
         {

@@ -141,9 +141,13 @@ public static class PlacementScenario
     /// </summary>
     private static Task StartBillingAsync(IServiceProvider services) => BenchSilo.TickBillingAsync(services);
 
-    /// <summary>Placements over HTTP, also as a ratio to <paramref name="ceiling"/> (the <see cref="MinimalEndpoint"/> of the same run).</summary>
-    public static async Task RunHttpAsync(BenchScale scale, double baseline, Measure.Outcome ceiling, List<BenchRow> rows)
+    /// <summary>
+    /// Placements over HTTP, also as a ratio to the <see cref="MinimalEndpoint"/>, measured in turns with them (a slice of
+    /// the placements, then the endpoint as long as the slice took; see <see cref="Measure.InterleaveAsync"/>).
+    /// </summary>
+    public static async Task RunHttpAsync(BenchScale scale, double baseline, List<BenchRow> rows)
     {
+        await using var minimal = await MinimalEndpoint.StartAsync();
         var nodes = scale.PlacementNodes[0];
         // One tenant places everything: its rate limit (1,000 requests/s by default) would measure the limiter, so it is
         // raised, not turned off — every request still passes the limiter, as heartbeats do.
@@ -190,14 +194,17 @@ public static class PlacementScenario
             throw new BenchFailedException($"{warmUp.Failures} HTTP placements failed in the warm-up; the first: {firstFailure}");
         }
 
-        var outcome = await Measure.RunAsync(scale.HttpPlacements, scale.Concurrency, PlaceAsync,
-            new Progress($"placement/http: {scale.HttpPlacements} reservations", scale.HttpPlacements));
-        if (outcome.Failures > 0)
+        await minimal.WarmUpAsync(scale.HeartbeatDuration / 5, scale.Concurrency);
+        const int rounds = 5;
+        var (outcome, ceiling) = await Measure.InterleaveCountAsync(scale.HttpPlacements, rounds, scale.Concurrency, PlaceAsync, minimal.PostAsync,
+            new Progress($"placement/http: {scale.HttpPlacements} reservations and the minimal endpoint, in {rounds} turns", rounds));
+        if (outcome.Failures > 0 || ceiling.Failures > 0)
         {
-            throw new BenchFailedException($"{outcome.Failures} HTTP placements failed; the first: {firstFailure}");
+            throw new BenchFailedException($"{outcome.Failures} HTTP placements failed (the first: {firstFailure}), {ceiling.Failures} minimal endpoint requests");
         }
 
         var scenario = $"{nodes} nodes, HTTP";
+        MinimalEndpoint.Report("placement", $"{MinimalEndpoint.Case}, {scale.Concurrency} clients, beside HTTP placement", ceiling, rows);
         rows.Add(new BenchRow("placement", scenario, "placements/s (HTTP)", outcome.PerSecond, "1/s"));
         rows.Add(new BenchRow("placement", scenario, "ratio to baseline", outcome.PerSecond / baseline, "×"));
         var ratio = outcome.PerSecond / ceiling.PerSecond;
