@@ -27,43 +27,55 @@ public static class HeartbeatScenario
         await ceiling.WarmUpAsync(warm, scale.Concurrency);
         var alone = await Measure.RunForAsync(scale.HeartbeatDuration / 2, scale.Concurrency, ceiling.PostAsync, new Progress($"{MinimalEndpoint.Case}: alone", 1));
         MinimalEndpoint.Report("heartbeat", $"{MinimalEndpoint.Case}, {scale.Concurrency} clients, alone (before the grid starts)", alone, rows);
-        await using var host = await BenchHost.StartAsync();
-        var key = await host.CreateTwinAsync();
-        var farm = await host.CreateFarmAsync(key);
-        var nodes = new (long NodeId, string NodeKey)[scale.HeartbeatNodes];
-        var progress = new Progress($"heartbeat: {scale.HeartbeatNodes} nodes", scale.HeartbeatNodes);
-        await Parallel.ForEachAsync(Enumerable.Range(0, nodes.Length), new ParallelOptions { MaxDegreeOfParallelism = 32 }, async (i, _) =>
+        var host = await BenchHost.StartAsync();
+        try
         {
-            nodes[i] = await host.RegisterUpNodeAsync(key, farm, new Capacity(8, 8L << 30, 0, 0));
-            progress.Add();
-        });
-        progress.Done();
+            var key = await host.CreateTwinAsync();
+            var farm = await host.CreateFarmAsync(key);
+            var nodes = new (long NodeId, string NodeKey)[scale.HeartbeatNodes];
+            var progress = new Progress($"heartbeat: {scale.HeartbeatNodes} nodes", scale.HeartbeatNodes);
+            await Parallel.ForEachAsync(Enumerable.Range(0, nodes.Length), new ParallelOptions { MaxDegreeOfParallelism = 32 }, async (i, _) =>
+            {
+                nodes[i] = await host.RegisterUpNodeAsync(key, farm, new Capacity(8, 8L << 30, 0, 0));
+                progress.Add();
+            });
+            progress.Done();
 
-        var empty = JsonSerializer.SerializeToUtf8Bytes(new HeartbeatRequest(100, []), GridJson.Options);
-        var bodies = Enumerable.Repeat(empty, nodes.Length).ToArray();
-        var emptyCase = $"{nodes.Length} nodes, {scale.Concurrency} clients";
-        var outcomes = await BeatAsync(host, scale, nodes, bodies, "heartbeat", ceiling.PostAsync);
-        MinimalEndpoint.Report("heartbeat", $"{MinimalEndpoint.Case}, {scale.Concurrency} clients", outcomes[1], rows);
-        Report(rows, emptyCase, outcomes[0], baseline, outcomes[1]);
-        rows.Add(new BenchRow("heartbeat", emptyCase, "ratio to minimal endpoint alone", outcomes[0].PerSecond / alone.PerSecond, "×"));
+            var empty = JsonSerializer.SerializeToUtf8Bytes(new HeartbeatRequest(100, []), GridJson.Options);
+            var bodies = Enumerable.Repeat(empty, nodes.Length).ToArray();
+            var emptyCase = $"{nodes.Length} nodes, {scale.Concurrency} clients";
+            var outcomes = await BeatAsync(host, scale, nodes, bodies, "heartbeat", ceiling.PostAsync);
+            MinimalEndpoint.Report("heartbeat", $"{MinimalEndpoint.Case}, {scale.Concurrency} clients", outcomes[1], rows);
+            Report(rows, emptyCase, outcomes[0], baseline, outcomes[1]);
+            rows.Add(new BenchRow("heartbeat", emptyCase, "ratio to minimal endpoint alone", outcomes[0].PerSecond / alone.PerSecond, "×"));
 
-        // As many nodes as clients: each node's rate stays far below its own limit (1,000 requests/s).
-        var busy = nodes[..Math.Min(nodes.Length, scale.Concurrency)];
-        var reports = await DeployAsync(host, key, busy);
+            // As many nodes as clients: each node's rate stays far below its own limit (1,000 requests/s).
+            var busy = nodes[..Math.Min(nodes.Length, scale.Concurrency)];
+            var reports = await DeployAsync(host, key, busy);
 
-        // What HTTP alone costs for a request of that size: the minimal endpoint again, each request carrying the same
-        // body (read to its end and nothing more). Informative; the goal stays the ratio to the plain minimal endpoint.
-        await using var sameBody = await MinimalEndpoint.StartAsync(reports[0]);
-        await sameBody.WarmUpAsync(warm, scale.Concurrency);
-        var reportsCase = $"{busy.Length} nodes × {ReportsPerNode} workload reports, {scale.Concurrency} clients";
-        var sized = $"{MinimalEndpoint.Case}, {reports[0].Length:N0}-byte body, {scale.Concurrency} clients";
-        outcomes = await BeatAsync(host, scale, busy, reports, $"heartbeat: {ReportsPerNode} workload reports", ceiling.PostAsync, sameBody.PostAsync);
-        MinimalEndpoint.Report("heartbeat", $"{MinimalEndpoint.Case}, {scale.Concurrency} clients, beside the workload reports", outcomes[1], rows);
-        Report(rows, reportsCase, outcomes[0], baseline, outcomes[1]);
-        rows.Add(new BenchRow("heartbeat", reportsCase, "ratio to minimal endpoint alone", outcomes[0].PerSecond / alone.PerSecond, "×"));
-        MinimalEndpoint.Report("heartbeat", sized, outcomes[2], rows);
-        rows.Add(new BenchRow("heartbeat", sized, "ratio to minimal endpoint", outcomes[2].PerSecond / outcomes[1].PerSecond, "×"));
-        rows.Add(new BenchRow("heartbeat", reportsCase, "ratio to minimal endpoint with the same body", outcomes[0].PerSecond / outcomes[2].PerSecond, "×"));
+            // What HTTP alone costs for a request of that size: the minimal endpoint again, each request carrying the same
+            // body (read to its end and nothing more). Informative; the goal stays the ratio to the plain minimal endpoint.
+            await using var sameBody = await MinimalEndpoint.StartAsync(reports[0]);
+            await sameBody.WarmUpAsync(warm, scale.Concurrency);
+            var reportsCase = $"{busy.Length} nodes × {ReportsPerNode} workload reports, {scale.Concurrency} clients";
+            var sized = $"{MinimalEndpoint.Case}, {reports[0].Length:N0}-byte body, {scale.Concurrency} clients";
+            outcomes = await BeatAsync(host, scale, busy, reports, $"heartbeat: {ReportsPerNode} workload reports", ceiling.PostAsync, sameBody.PostAsync);
+            MinimalEndpoint.Report("heartbeat", $"{MinimalEndpoint.Case}, {scale.Concurrency} clients, beside the workload reports", outcomes[1], rows);
+            Report(rows, reportsCase, outcomes[0], baseline, outcomes[1]);
+            rows.Add(new BenchRow("heartbeat", reportsCase, "ratio to minimal endpoint alone", outcomes[0].PerSecond / alone.PerSecond, "×"));
+            MinimalEndpoint.Report("heartbeat", sized, outcomes[2], rows);
+            rows.Add(new BenchRow("heartbeat", sized, "ratio to minimal endpoint", outcomes[2].PerSecond / outcomes[1].PerSecond, "×"));
+            rows.Add(new BenchRow("heartbeat", reportsCase, "ratio to minimal endpoint with the same body", outcomes[0].PerSecond / outcomes[2].PerSecond, "×"));
+        }
+        finally
+        {
+            await host.DisposeAsync();
+        }
+
+        // And alone again once the grid has stopped: with the two alone figures, the interleaved ceilings show whether
+        // the grid's idle host slowed the endpoint beside it or the machine's speed drifted.
+        var after = await Measure.RunForAsync(scale.HeartbeatDuration / 2, scale.Concurrency, ceiling.PostAsync, new Progress($"{MinimalEndpoint.Case}: alone again", 1));
+        MinimalEndpoint.Report("heartbeat", $"{MinimalEndpoint.Case}, {scale.Concurrency} clients, alone (after the grid stopped)", after, rows);
     }
 
     private static void Report(List<BenchRow> rows, string scenario, Measure.Outcome outcome, double baseline, Measure.Outcome ceiling)
