@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Globalization;
 using System.Security.Cryptography;
 using System.Text.Encodings.Web;
@@ -163,18 +164,27 @@ public sealed class GridAuthenticationHandler(
 
         Request.EnableBuffering();
         using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        var buffer = new byte[16 * 1024];
-        long total = 0;
-        int read;
-        while ((read = await Request.Body.ReadAsync(buffer, Context.RequestAborted)) > 0)
-        {
-            total += read;
-            if (total > Options.MaxSignedBodyBytes)
-            {
-                return null;
-            }
 
-            hash.AppendData(buffer, 0, read);
+        // Pooled: every signed request (every agent's heartbeat) passes here; a new array each time was 16 KB of garbage.
+        var buffer = ArrayPool<byte>.Shared.Rent(16 * 1024);
+        try
+        {
+            long total = 0;
+            int read;
+            while ((read = await Request.Body.ReadAsync(buffer, Context.RequestAborted)) > 0)
+            {
+                total += read;
+                if (total > Options.MaxSignedBodyBytes)
+                {
+                    return null;
+                }
+
+                hash.AppendData(buffer, 0, read);
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
         }
 
         Request.Body.Position = 0;
