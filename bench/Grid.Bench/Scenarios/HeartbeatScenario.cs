@@ -25,8 +25,7 @@ public static class HeartbeatScenario
         await using var ceiling = await MinimalEndpoint.StartAsync();
         var warm = scale.HeartbeatDuration / 5;
         await ceiling.WarmUpAsync(warm, scale.Concurrency);
-        var alone = await Measure.RunForAsync(scale.HeartbeatDuration / 2, scale.Concurrency, ceiling.PostAsync, new Progress($"{MinimalEndpoint.Case}: alone", 1));
-        MinimalEndpoint.Report("heartbeat", $"{MinimalEndpoint.Case}, {scale.Concurrency} clients, alone (before the grid starts)", alone, rows);
+        var alone = await AloneAsync("before the grid starts");
         var host = await BenchHost.StartAsync();
         try
         {
@@ -46,8 +45,7 @@ public static class HeartbeatScenario
             var emptyCase = $"{nodes.Length} nodes, {scale.Concurrency} clients";
             var outcomes = await BeatAsync(host, scale, nodes, bodies, "heartbeat", ceiling.PostAsync);
             MinimalEndpoint.Report("heartbeat", $"{MinimalEndpoint.Case}, {scale.Concurrency} clients", outcomes[1], rows);
-            Report(rows, emptyCase, outcomes[0], baseline, outcomes[1]);
-            rows.Add(new BenchRow("heartbeat", emptyCase, "ratio to minimal endpoint alone", outcomes[0].PerSecond / alone.PerSecond, "×"));
+            Report(rows, emptyCase, outcomes[0], baseline, outcomes[1], alone);
 
             // As many nodes as clients: each node's rate stays far below its own limit (1,000 requests/s).
             var busy = nodes[..Math.Min(nodes.Length, scale.Concurrency)];
@@ -61,8 +59,7 @@ public static class HeartbeatScenario
             var sized = $"{MinimalEndpoint.Case}, {reports[0].Length:N0}-byte body, {scale.Concurrency} clients";
             outcomes = await BeatAsync(host, scale, busy, reports, $"heartbeat: {ReportsPerNode} workload reports", ceiling.PostAsync, sameBody.PostAsync);
             MinimalEndpoint.Report("heartbeat", $"{MinimalEndpoint.Case}, {scale.Concurrency} clients, beside the workload reports", outcomes[1], rows);
-            Report(rows, reportsCase, outcomes[0], baseline, outcomes[1]);
-            rows.Add(new BenchRow("heartbeat", reportsCase, "ratio to minimal endpoint alone", outcomes[0].PerSecond / alone.PerSecond, "×"));
+            Report(rows, reportsCase, outcomes[0], baseline, outcomes[1], alone);
             MinimalEndpoint.Report("heartbeat", sized, outcomes[2], rows);
             rows.Add(new BenchRow("heartbeat", sized, "ratio to minimal endpoint", outcomes[2].PerSecond / outcomes[1].PerSecond, "×"));
             rows.Add(new BenchRow("heartbeat", reportsCase, "ratio to minimal endpoint with the same body", outcomes[0].PerSecond / outcomes[2].PerSecond, "×"));
@@ -74,11 +71,22 @@ public static class HeartbeatScenario
 
         // And alone again once the grid has stopped: with the two alone figures, the interleaved ceilings show whether
         // the grid's idle host slowed the endpoint beside it or the machine's speed drifted.
-        var after = await Measure.RunForAsync(scale.HeartbeatDuration / 2, scale.Concurrency, ceiling.PostAsync, new Progress($"{MinimalEndpoint.Case}: alone again", 1));
-        MinimalEndpoint.Report("heartbeat", $"{MinimalEndpoint.Case}, {scale.Concurrency} clients, alone (after the grid stopped)", after, rows);
+        await AloneAsync("after the grid stopped");
+
+        async Task<Measure.Outcome> AloneAsync(string when)
+        {
+            var outcome = await Measure.RunForAsync(scale.HeartbeatDuration / 2, scale.Concurrency, ceiling.PostAsync, new Progress($"{MinimalEndpoint.Case}: alone, {when}", 1));
+            if (outcome.Failures > 0)
+            {
+                throw new BenchFailedException($"{outcome.Failures} requests to the minimal endpoint failed (alone, {when})");
+            }
+
+            MinimalEndpoint.Report("heartbeat", $"{MinimalEndpoint.Case}, {scale.Concurrency} clients, alone ({when})", outcome, rows);
+            return outcome;
+        }
     }
 
-    private static void Report(List<BenchRow> rows, string scenario, Measure.Outcome outcome, double baseline, Measure.Outcome ceiling)
+    private static void Report(List<BenchRow> rows, string scenario, Measure.Outcome outcome, double baseline, Measure.Outcome ceiling, Measure.Outcome alone)
     {
         var ratio = outcome.PerSecond / ceiling.PerSecond;
         rows.Add(new BenchRow("heartbeat", scenario, "heartbeats/s (HTTP)", outcome.PerSecond, "1/s"));
@@ -87,6 +95,7 @@ public static class HeartbeatScenario
         rows.Add(new BenchRow("heartbeat", scenario, "p99 latency", outcome.P99Ms, "ms", "< 10 ms", outcome.P99Ms < 10));
         rows.Add(new BenchRow("heartbeat", scenario, "CPU per heartbeat", outcome.CpuMicroseconds, "µs"));
         rows.Add(new BenchRow("heartbeat", scenario, "allocated per heartbeat", outcome.AllocatedBytes / 1024, "KiB"));
+        rows.Add(new BenchRow("heartbeat", scenario, "ratio to minimal endpoint alone", outcome.PerSecond / alone.PerSecond, "×"));
     }
 
     /// <summary>

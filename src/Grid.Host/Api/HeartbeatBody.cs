@@ -30,10 +30,9 @@ public sealed class HeartbeatBody(HeartbeatRequest value)
     public static async ValueTask<HeartbeatBody?> BindAsync(HttpContext http, ParameterInfo parameter)
     {
         var request = http.Request;
-        var named = $"\"{nameof(HeartbeatRequest)} {parameter.Name}\"";
         if (http.Features.Get<IHttpRequestBodyDetectionFeature>() is { CanHaveBody: false })
         {
-            throw NoBody(named);
+            throw NoBody(parameter);
         }
 
         if (!request.HasJsonContentType())
@@ -56,7 +55,7 @@ public sealed class HeartbeatBody(HeartbeatRequest value)
                     // The usual case: the whole body in one buffer, parsed where it lies.
                     try
                     {
-                        return Parse(buffer.FirstSpan, options, named);
+                        return Parse(buffer.FirstSpan, options, parameter);
                     }
                     finally
                     {
@@ -77,7 +76,7 @@ public sealed class HeartbeatBody(HeartbeatRequest value)
                 reader.AdvanceTo(buffer.End);
                 if (read.IsCompleted)
                 {
-                    return Parse(copy.AsSpan(0, length), options, named);
+                    return Parse(copy.AsSpan(0, length), options, parameter);
                 }
             }
         }
@@ -87,11 +86,11 @@ public sealed class HeartbeatBody(HeartbeatRequest value)
         }
     }
 
-    private static HeartbeatBody Parse(ReadOnlySpan<byte> json, JsonSerializerOptions options, string named)
+    private static HeartbeatBody Parse(ReadOnlySpan<byte> json, JsonSerializerOptions options, ParameterInfo parameter)
     {
         if (json.IsEmpty)
         {
-            throw NoBody(named);
+            throw NoBody(parameter);
         }
 
         HeartbeatRequest? request;
@@ -101,17 +100,20 @@ public sealed class HeartbeatBody(HeartbeatRequest value)
         }
         catch (JsonException e)
         {
-            throw new BadHttpRequestException($"Failed to read parameter {named} from the request body as JSON.", StatusCodes.Status400BadRequest, e);
+            throw new BadHttpRequestException($"Failed to read parameter {Named(parameter)} from the request body as JSON.", StatusCodes.Status400BadRequest, e);
         }
 
         return request is null
-            ? throw new BadHttpRequestException($"Required parameter {named} was not provided from body.", StatusCodes.Status400BadRequest)
+            ? throw new BadHttpRequestException($"Required parameter {Named(parameter)} was not provided from body.", StatusCodes.Status400BadRequest)
             : new HeartbeatBody(request);
     }
 
     /// <summary>As minimal APIs word it (<c>GridExceptionHandler</c> answers "A JSON request body is required.").</summary>
-    private static BadHttpRequestException NoBody(string named) =>
-        new($"Implicit body inferred for parameter {named} but no body was provided.", StatusCodes.Status400BadRequest);
+    private static BadHttpRequestException NoBody(ParameterInfo parameter) =>
+        new($"Implicit body inferred for parameter {Named(parameter)} but no body was provided.", StatusCodes.Status400BadRequest);
+
+    /// <summary>The parameter as minimal APIs name it in errors; made only for an error, never per heartbeat.</summary>
+    private static string Named(ParameterInfo parameter) => $"\"{nameof(HeartbeatRequest)} {parameter.Name}\"";
 
     private static void Return(byte[]? rented)
     {
