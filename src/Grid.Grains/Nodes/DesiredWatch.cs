@@ -67,10 +67,16 @@ public sealed class DesiredWatch
 
     /// <summary>
     /// The same assignments in the same order. The node hands out the same instances until a workload changes, so
-    /// this is mostly reference checks; copies (credentials or GPUs attached) compare as records.
+    /// this is mostly one reference check; copies (credentials or GPUs attached) compare as records.
     /// </summary>
     private static bool Same(ImmutableArray<WorkloadAssignment> a, ImmutableArray<WorkloadAssignment> b)
     {
+        if (a == b)
+        {
+            // The same list instance (the ledger answers the one it built until an allocation changes).
+            return true;
+        }
+
         if (a.IsDefault || b.IsDefault)
         {
             return a.IsDefault == b.IsDefault;

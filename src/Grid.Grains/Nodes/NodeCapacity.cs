@@ -22,6 +22,10 @@ public sealed class NodeCapacity(Capacity total, double cpuOvercommit, Dictionar
 {
     private ImmutableArray<GpuDevice> _gpus = [];
 
+    // The allocations the last desired list was built from, in the dictionary's order, and that list.
+    private Allocation[]? _desiredFrom;
+    private ImmutableArray<WorkloadAssignment> _desired;
+
     /// <summary>The node's capacity, its GPUs counted in <see cref="Capacity.Gpu"/>.</summary>
     public Capacity Total => total;
 
@@ -103,9 +107,49 @@ public sealed class NodeCapacity(Capacity total, double cpuOvercommit, Dictionar
 
     public int WorkloadCount() => allocations.Values.Sum(a => a.Workloads.IsDefault ? 0 : a.Workloads.Length);
 
-    /// <summary>What the node's agent should run: the workloads of every allocation, each with its reservation's GPUs.</summary>
-    public ImmutableArray<WorkloadAssignment> Desired() =>
-        [.. allocations.Values.SelectMany(a => a.GpuIds.IsDefaultOrEmpty ? a.Workloads : a.Workloads.Select(w => w with { GpuIds = a.GpuIds }))];
+    /// <summary>
+    /// What the node's agent should run: the workloads of every allocation, each with its reservation's GPUs. Every
+    /// heartbeat asks; the list is built again only when an allocation was added, removed or replaced since the last
+    /// answer (allocations are immutable records, so an entry that changed is another instance), else the same
+    /// instance is answered, which the desired watch compares by reference.
+    /// </summary>
+    public ImmutableArray<WorkloadAssignment> Desired()
+    {
+        if (allocations.Count == 0)
+        {
+            // Most nodes: nothing kept for them.
+            (_desiredFrom, _desired) = (null, default);
+            return [];
+        }
+
+        if (!BuiltFromCurrent())
+        {
+            _desiredFrom = [.. allocations.Values];
+            _desired = [.. _desiredFrom.SelectMany(a => a.GpuIds.IsDefaultOrEmpty ? a.Workloads : a.Workloads.Select(w => w with { GpuIds = a.GpuIds }))];
+        }
+
+        return _desired;
+    }
+
+    /// <summary>Whether the last desired list was built from exactly the allocations held now.</summary>
+    private bool BuiltFromCurrent()
+    {
+        if (_desiredFrom is not { } from || from.Length != allocations.Count)
+        {
+            return false;
+        }
+
+        var i = 0;
+        foreach (var allocation in allocations.Values)
+        {
+            if (!ReferenceEquals(from[i++], allocation))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
 
     /// <summary>The node's GPUs, each marked with the reservation holding it.</summary>
     public ImmutableArray<GpuDevice> AnnotatedGpus() => GpuPool.Annotate(_gpus, allocations.Values);

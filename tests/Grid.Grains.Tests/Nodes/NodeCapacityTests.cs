@@ -200,6 +200,62 @@ public sealed class NodeCapacityTests
         Assert.Equal(1, ledger.Used().Ipv4);
     }
 
+    [Property(MaxTest = 200)]
+    public void TheDesiredListIsAlwaysWhatTheHeldAllocationsSayAndTheSameListWhileNothingChanged(int seed)
+    {
+        // Desired() keeps the list it built until an allocation is added, removed or replaced: over random changes of
+        // every kind the ledger makes (and undoes), it must answer what a list built afresh says.
+        var random = new Random(seed);
+        var ledger = new NodeCapacity(Machine, 4.0, []);
+        var nextWorkload = 1L;
+        for (var step = 0; step < 120; step++)
+        {
+            var reservation = random.Next(1, 7);
+            switch (random.Next(5))
+            {
+                case 0:
+                    var claim = ledger.TryAllocate([RandomRequest(random) with { ReservationId = reservation, AntiAffinityGroup = null, Workloads = Workloads(reservation, random.Next(0, 3)) }], Now);
+                    if (random.Next(4) == 0)
+                    {
+                        ledger.Undo(claim);
+                    }
+
+                    break;
+                case 1:
+                    if (ledger.TryGet(reservation, out var held))
+                    {
+                        var change = ledger.SetWorkloads(reservation, held.Epoch, Workloads(reservation, random.Next(0, 4)));
+                        if (change is { } made && random.Next(3) == 0)
+                        {
+                            ledger.Restore(reservation, made.Updated, made.Previous);
+                        }
+                    }
+
+                    break;
+                case 2:
+                    var released = ledger.Release([new HeldPlacement(reservation, random.Next(1, 4))]);
+                    if (random.Next(3) == 0)
+                    {
+                        ledger.UndoRelease(released);
+                    }
+
+                    break;
+                default:
+                    // Heartbeats: nothing changes between them.
+                    var first = ledger.Desired();
+                    Assert.True(first == ledger.Desired(), "asked twice with nothing changed: another list");
+                    break;
+            }
+
+            Assert.Equal(Fresh(ledger), ledger.Desired().AsEnumerable());
+        }
+
+        ImmutableArray<WorkloadAssignment> Workloads(long reservationId, int count) =>
+            [.. Enumerable.Range(0, count).Select(_ => new WorkloadAssignment(nextWorkload++, reservationId, 1, new WorkloadSpec("w", WorkloadType.Process, Capacity.Zero, null)))];
+
+        static IEnumerable<WorkloadAssignment> Fresh(NodeCapacity ledger) => ledger.Allocations.SelectMany(a => a.Workloads).ToList();
+    }
+
     private static AllocationRequest RandomRequest(Random random) => new(
         random.Next(1, 13),
         random.Next(1, 4),
