@@ -1,6 +1,5 @@
 using System.Globalization;
 using System.Net;
-using System.Threading.RateLimiting;
 using Grid.Grains;
 using Grid.Hosting;
 using Microsoft.AspNetCore.Mvc;
@@ -38,7 +37,7 @@ public sealed class GridLimitsOptions
     public int MaxWorkloadsPerReservation { get; set; } = 1_000;
 }
 
-/// <summary>Rate limits (ASP.NET Core's rate limiter) per twin, node or operator, and per IP for anonymous callers.</summary>
+/// <summary>Rate limits (token buckets, <see cref="GridRateLimiter"/>) per twin, node or operator, and per IP for anonymous callers.</summary>
 public static class GridLimits
 {
     public static WebApplicationBuilder AddGridLimits(this WebApplicationBuilder builder)
@@ -48,31 +47,40 @@ public static class GridLimits
         builder.Services.AddSingleton<TwinQuotas>();
         builder.WebHost.ConfigureKestrel(kestrel => kestrel.Limits.MaxRequestBodySize = limits.MaxRequestBodyBytes);
         builder.Services.Configure<GridAuthenticationOptions>(GridAuthenticationHandler.SchemeName, o => o.MaxSignedBodyBytes = limits.MaxRequestBodyBytes);
-        // Built once: the partition of each request is looked up without a string or a closure made for it.
-        Func<Caller, TokenBucketRateLimiterOptions> signedIn = _ => Bucket(limits.TwinRequestsPerSecond, limits.TwinBurst);
-        Func<Caller, TokenBucketRateLimiterOptions> anonymous = _ => Bucket(limits.AnonymousRequestsPerSecondPerIp, limits.AnonymousBurstPerIp);
-        // The grid's limiter is a service of the app, so it is disposed with it. ASP.NET Core's rate-limiting middleware
-        // (UseRateLimiter) was not used for it: the middleware makes a limiter of its own whose timer it never stops
+        // The grid's limiter is a service of the app, and keeps no timer: ASP.NET Core's rate-limiting middleware
+        // (UseRateLimiter) was not used for it, as it makes a limiter of its own whose timer it never stops
         // (dotnet/aspnetcore#66434), and that timer kept every stopped app reachable — its grid, its services, every
         // reservation it had placed (a process that hosts grids one after another, as the tests and the bench do, kept
-        // them all: 160 MiB after the bench's HTTP placement case).
-        builder.Services.AddSingleton(_ => PartitionedRateLimiter.Create<HttpContext, Caller>(http => Partition(http, limits, signedIn, anonymous)));
+        // them all: 160 MiB after the bench's HTTP placement case). Nor System.Threading.RateLimiting's partitioned
+        // limiter: its timer refills every caller's bucket, idle or not (see GridRateLimiter).
+        builder.Services.AddSingleton(new GridRateLimiter(TimeProvider.System));
         return builder;
     }
 
     /// <summary>
-    /// Every request takes a lease of its caller's partition before authorization and holds it until answered; a
-    /// caller over its limit is answered 429 with <c>Retry-After</c> and a problem, and goes no further.
+    /// Every request takes a token from its caller's bucket before authorization; a caller over its limit is answered
+    /// 429 with <c>Retry-After</c> and a problem, and goes no further.
     /// </summary>
     public static IApplicationBuilder UseGridRateLimiting(this IApplicationBuilder app)
     {
-        var limiter = app.ApplicationServices.GetRequiredService<PartitionedRateLimiter<HttpContext>>();
+        var limiter = app.ApplicationServices.GetRequiredService<GridRateLimiter>();
+        var limits = app.ApplicationServices.GetRequiredService<IOptions<GridLimitsOptions>>().Value;
+        if (!limits.RateLimiting)
+        {
+            return app;
+        }
+
         return app.Use(async (http, next) =>
         {
-            using var lease = limiter.AttemptAcquire(http);
-            if (!lease.IsAcquired)
+            var user = http.User;
+            var (caller, perSecond, burst) =
+                user.Id(GridClaims.TwinId) is { } twin ? (new GridRateLimiter.Caller(GridRateLimiter.CallerKind.Twin, twin, null), limits.TwinRequestsPerSecond, limits.TwinBurst)
+                : user.Id(GridClaims.NodeId) is { } node ? (new GridRateLimiter.Caller(GridRateLimiter.CallerKind.Node, node, null), limits.TwinRequestsPerSecond, limits.TwinBurst)
+                : user.Identity?.IsAuthenticated == true ? (new GridRateLimiter.Caller(GridRateLimiter.CallerKind.Operator, 0, null), limits.TwinRequestsPerSecond, limits.TwinBurst)
+                : (new GridRateLimiter.Caller(GridRateLimiter.CallerKind.Ip, 0, http.Connection.RemoteIpAddress ?? IPAddress.None), limits.AnonymousRequestsPerSecondPerIp, limits.AnonymousBurstPerIp);
+            if (!limiter.TryAcquire(caller, perSecond, burst, out var retryAfter))
             {
-                await RejectAsync(http, lease);
+                await RejectAsync(http, retryAfter);
                 return;
             }
 
@@ -80,56 +88,9 @@ public static class GridLimits
         });
     }
 
-    private static RateLimitPartition<Caller> Partition(
-        HttpContext http, GridLimitsOptions limits, Func<Caller, TokenBucketRateLimiterOptions> signedIn, Func<Caller, TokenBucketRateLimiterOptions> anonymous)
+    private static async Task RejectAsync(HttpContext http, TimeSpan wait)
     {
-        if (!limits.RateLimiting)
-        {
-            return RateLimitPartition.GetNoLimiter(Caller.Off);
-        }
-
-        var user = http.User;
-        Caller? caller = user.Id(GridClaims.TwinId) is { } twin ? new(CallerKind.Twin, twin, null)
-            : user.Id(GridClaims.NodeId) is { } node ? new(CallerKind.Node, node, null)
-            : user.Identity?.IsAuthenticated == true ? new(CallerKind.Operator, 0, null)
-            : null;
-        return caller is { } known
-            ? RateLimitPartition.GetTokenBucketLimiter(known, signedIn)
-            : RateLimitPartition.GetTokenBucketLimiter(new Caller(CallerKind.Ip, 0, http.Connection.RemoteIpAddress ?? IPAddress.None), anonymous);
-    }
-
-    /// <summary>Who a rate limit partition is for: a twin, node or the operator by id, an anonymous caller by address.</summary>
-    private readonly record struct Caller(CallerKind Kind, long Id, IPAddress? Address)
-    {
-        public static readonly Caller Off = new(CallerKind.Off, 0, null);
-    }
-
-    private enum CallerKind : byte
-    {
-        Off,
-        Twin,
-        Node,
-        Operator,
-        Ip,
-    }
-
-    private static TokenBucketRateLimiterOptions Bucket(int perSecond, int burst)
-    {
-        // Refilled up to ten times a second so a burst drains smoothly; slow rates refill once per token.
-        var periods = Math.Clamp(perSecond, 1, 10);
-        return new TokenBucketRateLimiterOptions
-        {
-            TokenLimit = Math.Max(1, burst),
-            TokensPerPeriod = Math.Max(1, perSecond / periods),
-            ReplenishmentPeriod = TimeSpan.FromSeconds(1.0 / periods),
-            QueueLimit = 0,
-            AutoReplenishment = true,
-        };
-    }
-
-    private static async Task RejectAsync(HttpContext http, RateLimitLease lease)
-    {
-        var retryAfter = lease.TryGetMetadata(MetadataName.RetryAfter, out var wait) ? Math.Max(1, (int)Math.Ceiling(wait.TotalSeconds)) : 1;
+        var retryAfter = Math.Max(1, (int)Math.Ceiling(wait.TotalSeconds));
         http.Response.StatusCode = StatusCodes.Status429TooManyRequests;
         http.Response.Headers.RetryAfter = retryAfter.ToString(CultureInfo.InvariantCulture);
         await http.RequestServices.GetRequiredService<IProblemDetailsService>().WriteAsync(new ProblemDetailsContext

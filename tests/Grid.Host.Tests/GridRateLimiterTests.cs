@@ -1,0 +1,84 @@
+using System.Net;
+using Grid.Host.Security;
+using Microsoft.Extensions.Time.Testing;
+using static Grid.Host.Security.GridRateLimiter;
+
+namespace Grid.Host.Tests;
+
+/// <summary>The grid's token buckets, on a test clock: refilled by use, not by a timer.</summary>
+public sealed class GridRateLimiterTests
+{
+    private static readonly Caller Node = new(CallerKind.Node, 7, null);
+
+    [Fact]
+    public void ABurstIsServedThenRefusedWithTheTimeUntilTheNextTokenAndTheRateRefillsIt()
+    {
+        var clock = new FakeTimeProvider();
+        var limiter = new GridRateLimiter(clock);
+        for (var i = 0; i < 5; i++)
+        {
+            Assert.True(limiter.TryAcquire(Node, 2, 5, out _), $"request {i} of the burst");
+        }
+
+        Assert.False(limiter.TryAcquire(Node, 2, 5, out var wait));
+        Assert.Equal(TimeSpan.FromSeconds(0.5), wait);
+
+        // Half a token later: still refused, with the other half to wait.
+        clock.Advance(TimeSpan.FromSeconds(0.25));
+        Assert.False(limiter.TryAcquire(Node, 2, 5, out wait));
+        Assert.Equal(TimeSpan.FromSeconds(0.25), wait);
+
+        // One token at 2/s after half a second in all; a second of quiet gives two more, never beyond the burst.
+        clock.Advance(TimeSpan.FromSeconds(0.25));
+        Assert.True(limiter.TryAcquire(Node, 2, 5, out _));
+        Assert.False(limiter.TryAcquire(Node, 2, 5, out _));
+        clock.Advance(TimeSpan.FromSeconds(1));
+        Assert.True(limiter.TryAcquire(Node, 2, 5, out _));
+        Assert.True(limiter.TryAcquire(Node, 2, 5, out _));
+        Assert.False(limiter.TryAcquire(Node, 2, 5, out _));
+        clock.Advance(TimeSpan.FromHours(1));
+        Assert.Equal(5, Enumerable.Range(0, 10).Count(i => limiter.TryAcquire(Node, 2, 5, out _)));
+    }
+
+    [Fact]
+    public void CallersHaveBucketsOfTheirOwn()
+    {
+        var limiter = new GridRateLimiter(new FakeTimeProvider());
+        Assert.True(limiter.TryAcquire(Node, 1, 1, out _));
+        Assert.False(limiter.TryAcquire(Node, 1, 1, out _));
+
+        // Another node, the same id as a twin, another address: each its own.
+        Assert.True(limiter.TryAcquire(Node with { Id = 8 }, 1, 1, out _));
+        Assert.True(limiter.TryAcquire(new Caller(CallerKind.Twin, 7, null), 1, 1, out _));
+        Assert.True(limiter.TryAcquire(new Caller(CallerKind.Ip, 0, IPAddress.Loopback), 1, 1, out _));
+        Assert.True(limiter.TryAcquire(new Caller(CallerKind.Ip, 0, IPAddress.IPv6Loopback), 1, 1, out _));
+        Assert.False(limiter.TryAcquire(new Caller(CallerKind.Ip, 0, IPAddress.Parse("127.0.0.1")), 1, 1, out _));
+    }
+
+    [Fact]
+    public void QuietCallersAreForgottenAndComeBackWithAFullBucket()
+    {
+        // Nothing refills a bucket between requests, so nothing needs to keep a quiet caller's: the buckets of 1,001
+        // callers are dropped by the first request after they have been quiet for IdleAfter.
+        var clock = new FakeTimeProvider();
+        var limiter = new GridRateLimiter(clock);
+        for (var i = 0; i < 1_000; i++)
+        {
+            Assert.True(limiter.TryAcquire(new Caller(CallerKind.Node, 1_000 + i, null), 1, 2, out _));
+        }
+
+        Assert.True(limiter.TryAcquire(Node, 1, 2, out _));
+        Assert.True(limiter.TryAcquire(Node, 1, 2, out _));
+        Assert.False(limiter.TryAcquire(Node, 1, 2, out _));
+        Assert.Equal(1_001, limiter.Count);
+
+        clock.Advance(GridRateLimiter.IdleAfter);
+        Assert.True(limiter.TryAcquire(new Caller(CallerKind.Node, 5_000, null), 1, 2, out _));
+        Assert.Equal(1, limiter.Count);
+
+        // Node 7 was drained when it went quiet; it comes back to a full bucket (as the rate would have made it).
+        Assert.True(limiter.TryAcquire(Node, 1, 2, out _));
+        Assert.True(limiter.TryAcquire(Node, 1, 2, out _));
+        Assert.False(limiter.TryAcquire(Node, 1, 2, out _));
+    }
+}
