@@ -13,7 +13,7 @@ namespace Grid.Bench;
 /// </summary>
 public static class BenchRunner
 {
-    private static readonly string[] Scenarios = ["baseline", "placement", "durable", "failover", "heartbeat", "memory", "proxy", "billing", "ledger", "healing", "containers", "gateway", "marketplace"];
+    private static readonly string[] Scenarios = ["baseline", "placement", "durable", "failover", "heartbeat", "memory", "proxy", "billing", "ledger", "healing", "containers", "gateway", "marketplace", "limits"];
 
     public static async Task<int> RunAsync(string[] args)
     {
@@ -131,6 +131,11 @@ public static class BenchRunner
             if (Runs("marketplace"))
             {
                 await MarketplaceScenario.RunAsync(scale, rows);
+            }
+
+            if (Runs("limits"))
+            {
+                await LimitsScenario.RunAsync(scale, rows);
             }
         }
         catch (BenchFailedException failure)

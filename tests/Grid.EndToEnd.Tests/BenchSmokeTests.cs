@@ -20,7 +20,7 @@ public sealed class BenchSmokeTests(ITestOutputHelper output)
         output.WriteLine(text);
 
         Assert.True(exitCode == 0, $"the harness failed ({exitCode}):\n{text}");
-        foreach (var scenario in new[] { "baseline", "placement", "failover", "heartbeat", "memory", "proxy", "healing", "billing", "containers", "gateway" })
+        foreach (var scenario in new[] { "baseline", "placement", "failover", "heartbeat", "memory", "proxy", "healing", "billing", "containers", "gateway", "limits" })
         {
             Assert.Contains($"\n{scenario} ", text);
         }
