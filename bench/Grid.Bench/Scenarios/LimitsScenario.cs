@@ -19,13 +19,17 @@ public static class LimitsScenario
     {
         // At the tiny scale (the test suite's smoke run) two rounds each: the first makes the buckets and is not counted.
         var (callers, rounds) = scale.Name == "tiny" ? (2_000, 2) : (100_000, 5);
+        // A node's limits as the grid sets them by default; the peer refills the same rate ten times a second, as the grid's
+        // buckets on the partitioned limiter did.
+        var limits = new GridLimitsOptions();
+        var (perSecond, burst) = (limits.TwinRequestsPerSecond, limits.TwinBurst);
         var grid = new GridRateLimiter(TimeProvider.System);
         var grids = await RoundsAsync($"limits: {callers} callers, the grid's limiter", callers, rounds, i =>
-            grid.TryAcquire(new GridRateLimiter.Caller(GridRateLimiter.CallerKind.Node, i, null), 1_000, 2_000, out _));
+            grid.TryAcquire(new GridRateLimiter.Caller(GridRateLimiter.CallerKind.Node, i, null), perSecond, burst, out _));
 
         using var partitioned = PartitionedRateLimiter.Create<long, long>(id => RateLimitPartition.GetTokenBucketLimiter(id, _ => new TokenBucketRateLimiterOptions
         {
-            TokenLimit = 2_000, TokensPerPeriod = 100, ReplenishmentPeriod = TimeSpan.FromMilliseconds(100), QueueLimit = 0, AutoReplenishment = true,
+            TokenLimit = burst, TokensPerPeriod = perSecond / 10, ReplenishmentPeriod = TimeSpan.FromMilliseconds(100), QueueLimit = 0, AutoReplenishment = true,
         }));
         var peers = await RoundsAsync($"limits: {callers} callers, the partitioned limiter", callers, rounds, i =>
         {

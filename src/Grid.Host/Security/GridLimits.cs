@@ -72,12 +72,10 @@ public static class GridLimits
 
         return app.Use(async (http, next) =>
         {
-            var user = http.User;
-            var (caller, perSecond, burst) =
-                user.Id(GridClaims.TwinId) is { } twin ? (new GridRateLimiter.Caller(GridRateLimiter.CallerKind.Twin, twin, null), limits.TwinRequestsPerSecond, limits.TwinBurst)
-                : user.Id(GridClaims.NodeId) is { } node ? (new GridRateLimiter.Caller(GridRateLimiter.CallerKind.Node, node, null), limits.TwinRequestsPerSecond, limits.TwinBurst)
-                : user.Identity?.IsAuthenticated == true ? (new GridRateLimiter.Caller(GridRateLimiter.CallerKind.Operator, 0, null), limits.TwinRequestsPerSecond, limits.TwinBurst)
-                : (new GridRateLimiter.Caller(GridRateLimiter.CallerKind.Ip, 0, http.Connection.RemoteIpAddress ?? IPAddress.None), limits.AnonymousRequestsPerSecondPerIp, limits.AnonymousBurstPerIp);
+            var caller = CallerOf(http);
+            var (perSecond, burst) = caller.Kind == GridRateLimiter.CallerKind.Ip
+                ? (limits.AnonymousRequestsPerSecondPerIp, limits.AnonymousBurstPerIp)
+                : (limits.TwinRequestsPerSecond, limits.TwinBurst);
             if (!limiter.TryAcquire(caller, perSecond, burst, out var retryAfter))
             {
                 await RejectAsync(http, retryAfter);
@@ -86,6 +84,16 @@ public static class GridLimits
 
             await next(http);
         });
+    }
+
+    /// <summary>Whose bucket a request takes from: the twin, node or operator it signed in as, else its address.</summary>
+    private static GridRateLimiter.Caller CallerOf(HttpContext http)
+    {
+        var user = http.User;
+        return user.Id(GridClaims.TwinId) is { } twin ? new(GridRateLimiter.CallerKind.Twin, twin, null)
+            : user.Id(GridClaims.NodeId) is { } node ? new(GridRateLimiter.CallerKind.Node, node, null)
+            : user.Identity?.IsAuthenticated == true ? new(GridRateLimiter.CallerKind.Operator, 0, null)
+            : new(GridRateLimiter.CallerKind.Ip, 0, http.Connection.RemoteIpAddress ?? IPAddress.None);
     }
 
     private static async Task RejectAsync(HttpContext http, TimeSpan wait)

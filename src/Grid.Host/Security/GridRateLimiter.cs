@@ -38,8 +38,9 @@ public sealed class GridRateLimiter(TimeProvider time)
             Sweep(now);
         }
 
-        var bucket = _buckets.GetOrAdd(caller, static (_, start) => new Bucket(start.Burst, start.Now), (Burst: Math.Max(1, burst), Now: now));
-        return bucket.TryTake(now, Math.Max(1, perSecond), Math.Max(1, burst), time.TimestampFrequency, out retryAfter);
+        (perSecond, burst) = (Math.Max(1, perSecond), Math.Max(1, burst));
+        var bucket = _buckets.GetOrAdd(caller, static (_, start) => new Bucket(start.Burst, start.Now), (Burst: burst, Now: now));
+        return bucket.TryTake(now, perSecond, burst, time.TimestampFrequency, out retryAfter);
     }
 
     /// <summary>Forgets the buckets nobody used for <see cref="IdleAfter"/>; one request does it when it is due.</summary>
