@@ -218,6 +218,18 @@ public sealed record WorkloadReport(
 
     /// <summary>Output (stdout and stderr) written since the last delivered report, at most a bounded piece.</summary>
     [Id(8)] public string? Logs { get; init; }
+
+    /// <summary>
+    /// True when this report tells nothing <paramref name="earlier"/> did not: the same workload at the same epoch, state,
+    /// restarts, reason, digest and endpoints, and no output. The message is not compared (it words the state).
+    /// </summary>
+    /// <param name="earlier">A report of the same workload sent before.</param>
+    public bool Repeats(WorkloadReport earlier) =>
+        Logs is null or "" && WorkloadId == earlier.WorkloadId && Epoch == earlier.Epoch && State == earlier.State
+        && Restarts == earlier.Restarts && Reason == earlier.Reason && Digest == earlier.Digest && SameEndpoints(Endpoints, earlier.Endpoints);
+
+    private static bool SameEndpoints(ImmutableArray<WorkloadEndpoint>? a, ImmutableArray<WorkloadEndpoint>? b) =>
+        a is { } x ? b is { } y && x.AsSpan().SequenceEqual(y.AsSpan()) : b is null;
 }
 
 [GenerateSerializer, SuppressReferenceTracking, Immutable, Alias("grid.heartbeat")]
@@ -267,6 +279,19 @@ public sealed record Heartbeat(
     /// answer says <see cref="HeartbeatResponse.DesiredUnchanged"/> instead of listing the workloads again.
     /// </summary>
     [Id(13)] public long? DesiredVersion { get; init; }
+
+    /// <summary>
+    /// The version of the reports this heartbeat brings the controller to (any number the agent picks, changed whenever
+    /// its reports change); null from agents that send every report every time. With it, the answer says
+    /// <see cref="HeartbeatResponse.ReportsAcknowledged"/> once the controller holds every report of that version.
+    /// </summary>
+    [Id(14)] public long? ReportsVersion { get; init; }
+
+    /// <summary>
+    /// The acknowledged version <see cref="Workloads"/> is a change of: only the reports that differ from it are sent
+    /// (a workload not sent is as it was). Null when <see cref="Workloads"/> is every report the node has.
+    /// </summary>
+    [Id(15)] public long? ReportsBase { get; init; }
 }
 
 /// <summary>A heartbeat's answer: the workloads this node should run (pull model).</summary>
@@ -303,6 +328,13 @@ public sealed record HeartbeatResponse(
     /// Only an agent that sent its version is answered so; written only when true.
     /// </summary>
     [Id(9), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] public bool DesiredUnchanged { get; init; }
+
+    /// <summary>
+    /// The <see cref="Heartbeat.ReportsVersion"/> whose reports the controller holds, all of them taken: the agent's next
+    /// heartbeat may send only the reports that changed since (with <see cref="Heartbeat.ReportsBase"/>). Null (not
+    /// written) when it holds none: every report next time (a new activation of the node, a report it must see again).
+    /// </summary>
+    [Id(10), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public long? ReportsAcknowledged { get; init; }
 }
 
 /// <summary>A preempted workload's notice: its instance at <paramref name="Epoch"/> is killed <paramref name="GraceMs"/> after SIGTERM.</summary>

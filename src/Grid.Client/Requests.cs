@@ -99,7 +99,9 @@ public sealed record HeartbeatRequest(
     ImmutableArray<GpuDevice>? Gpus = null,
     double? Latitude = null,
     double? Longitude = null,
-    long? DesiredVersion = null)
+    long? DesiredVersion = null,
+    long? ReportsVersion = null,
+    long? ReportsBase = null)
 {
     // Read member by member, without boxing its numbers (see WorkloadReportRequest): every heartbeat is one.
     [JsonConstructor]

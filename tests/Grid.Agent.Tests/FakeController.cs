@@ -57,6 +57,12 @@ internal sealed class FakeController : IAsyncDisposable
 
     public ConcurrentQueue<Heartbeat> Heartbeats { get; } = new();
 
+    /// <summary>
+    /// When set, every heartbeat's reports version is acknowledged, as the controller acknowledges reports it took
+    /// (<see cref="HeartbeatResponse.ReportsAcknowledged"/>); when not, none is, as a controller older than that.
+    /// </summary>
+    public bool AcknowledgesReports { get; set; }
+
     /// <summary>When set, heartbeat answers carry fields a later controller release might add.</summary>
     public bool AnswersAsALaterRelease { get; set; }
 
@@ -213,7 +219,7 @@ internal sealed class FakeController : IAsyncDisposable
             Interlocked.Increment(ref _unchangedAnswers);
         }
 
-        var answer = new HeartbeatResponse(NodeStatus.Up, false, unchanged ? [] : Desired) { DesiredVersion = version, DesiredUnchanged = unchanged };
+        var answer = new HeartbeatResponse(NodeStatus.Up, false, unchanged ? [] : Desired) { DesiredVersion = version, DesiredUnchanged = unchanged, ReportsAcknowledged = AcknowledgesReports ? heartbeat.ReportsVersion : null };
         if (!AnswersAsALaterRelease)
         {
             return Results.Json(answer, GridJson.Options);

@@ -125,6 +125,33 @@ public sealed class NodeAgentTests(ITestOutputHelper output) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task OnceItsReportsAreAcknowledgedItSendsOnlyWhatChangesAndEveryReportWhenTheControllerHoldsNone()
+    {
+        _controller.AcknowledgesReports = true;
+        _controller.Desired = [Script(21, 1, "exec sleep 600"), Script(22, 1, "exec sleep 600")];
+        Start(NewAgent());
+        await Poll.UntilAsync(() => _controller.LastReportOf(21, 1)?.State == WorkloadState.Running && _controller.LastReportOf(22, 1)?.State == WorkloadState.Running,
+            TimeSpan.FromSeconds(10), "both workloads are reported running");
+
+        var quiet = _controller.Heartbeats.Count;
+        await Poll.UntilAsync(() => _controller.Heartbeats.Skip(quiet).Count(h => h.ReportsBase is not null && h.Workloads.IsEmpty) >= 2,
+            TimeSpan.FromSeconds(10), "heartbeats while both run on carry no report, as a change of the acknowledged version");
+        var base1 = _controller.Heartbeats.Last().ReportsBase;
+
+        _controller.Desired = [Script(21, 1, "exec sleep 600")];
+        await Poll.UntilAsync(() => _controller.LastReportOf(22, 1)?.State == WorkloadState.Stopped, TimeSpan.FromSeconds(10), "the stop is reported");
+        var change = _controller.Heartbeats.First(h => h.Workloads.Any(r => r.WorkloadId == 22 && r.State == WorkloadState.Stopped));
+        Assert.Equal(base1, change.ReportsBase);
+        Assert.NotEqual(change.ReportsBase, change.ReportsVersion);
+        Assert.DoesNotContain(change.Workloads, r => r.WorkloadId == 21);
+
+        _controller.AcknowledgesReports = false;
+        var forgot = _controller.Heartbeats.Count;
+        await Poll.UntilAsync(() => _controller.Heartbeats.Skip(forgot + 1).Any(h => h.ReportsBase is null && h.Workloads.Any(r => r.WorkloadId == 21 && r.State == WorkloadState.Running)),
+            TimeSpan.FromSeconds(10), "once the controller acknowledges nothing, every report comes again");
+    }
+
+    [Fact]
     public async Task ReplacesAStaleEpochCopyWhenTheControllerPlacesANewerEpoch()
     {
         _controller.Desired = [Script(4, 1, Ticker)];

@@ -91,7 +91,8 @@ public sealed class BadInputTests(GridAppFixture fixture)
     {
         var world = await WorldAsync();
         foreach (var body in new[] { "{}", "{\"uptime\":-1}", "{\"uptime\":1,\"workloads\":[{\"workloadId\":0,\"epoch\":1,\"state\":\"running\"}]}",
-                     "{\"uptime\":1,\"workloads\":[{\"workloadId\":5,\"epoch\":1,\"state\":\"dancing\"}]}", "{\"uptime\":1,\"desiredVersion\":-1}" })
+                     "{\"uptime\":1,\"workloads\":[{\"workloadId\":5,\"epoch\":1,\"state\":\"dancing\"}]}", "{\"uptime\":1,\"desiredVersion\":-1}",
+                     "{\"uptime\":1,\"reportsVersion\":-1}", "{\"uptime\":1,\"reportsVersion\":3,\"reportsBase\":-1}", "{\"uptime\":1,\"reportsBase\":2}" })
         {
             var (status, problem) = await _grid.SendAsync(HttpMethod.Post, $"/api/v1/nodes/{world.NodeId}/heartbeat", world.NodeKey, body);
             Assert.True(status == HttpStatusCode.BadRequest, $"{body}: {status}");

@@ -245,9 +245,22 @@ public sealed class ReservationApiTests(GridAppFixture fixture)
         Assert.Empty(held["desired"]!.AsArray());
         Assert.Equal(version, held["desiredVersion"]!.GetValue<long>());
 
-        await _grid.HeartbeatAsync(nodeId, nodeKey, new[] { new { workloadId, epoch = 1, state = "running" } });
+        // Reports with a version are acknowledged once taken; then a heartbeat may carry only what changed since.
+        var reported = await _grid.SendOkAsync(HttpMethod.Post, $"/api/v1/nodes/{nodeId}/heartbeat", nodeKey,
+            new { uptime = 12, workloads = new[] { new { workloadId, epoch = 1, state = "running" } }, reportsVersion = 40 }, HttpStatusCode.OK);
+        Assert.Equal(40, reported["reportsAcknowledged"]!.GetValue<long>());
         await Grid.Testing.Poll.UntilAsync(async () => (await _grid.GetAsync($"/api/v1/workloads/{workloadId}", key))["state"]!.GetValue<string>() == "running",
             TimeSpan.FromSeconds(10), "the workload is reported running");
+        var unchanged = await _grid.SendOkAsync(HttpMethod.Post, $"/api/v1/nodes/{nodeId}/heartbeat", nodeKey,
+            new { uptime = 13, reportsVersion = 40, reportsBase = 40 }, HttpStatusCode.OK);
+        var ofAnother = await _grid.SendOkAsync(HttpMethod.Post, $"/api/v1/nodes/{nodeId}/heartbeat", nodeKey,
+            new { uptime = 14, reportsVersion = 41, reportsBase = 39 }, HttpStatusCode.OK);
+        var unversioned = await _grid.SendOkAsync(HttpMethod.Post, $"/api/v1/nodes/{nodeId}/heartbeat", nodeKey,
+            new { uptime = 15, workloads = new[] { new { workloadId, epoch = 1, state = "running" } } }, HttpStatusCode.OK);
+        Assert.Equal(40, unchanged["reportsAcknowledged"]!.GetValue<long>());
+        Assert.Null(ofAnother["reportsAcknowledged"]);
+        Assert.Null(unversioned["reportsAcknowledged"]);
+        Assert.Equal("running", (await _grid.GetAsync($"/api/v1/workloads/{workloadId}", key))["state"]!.GetValue<string>());
 
         var (deleted, _) = await _grid.SendAsync(HttpMethod.Delete, $"/api/v1/workloads/{workloadId}", key, null);
         Assert.Equal(HttpStatusCode.NoContent, deleted);

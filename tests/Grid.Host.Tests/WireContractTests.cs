@@ -68,6 +68,23 @@ public sealed class WireContractTests
     }
 
     [Fact]
+    public void TheReportsVersionsKeepTheirFieldNames()
+    {
+        var sent = Client(new Heartbeat(42, []) { ReportsVersion = 9, ReportsBase = 8 });
+        var read = JsonSerializer.Deserialize<HeartbeatRequest>(sent, GridJson.Api)!;
+        var acknowledged = JsonSerializer.Serialize(new HeartbeatResponse(NodeStatus.Up, false, []) { ReportsAcknowledged = 9 }, GridJson.Api);
+        var none = JsonSerializer.Serialize(new HeartbeatResponse(NodeStatus.Up, false, []), GridJson.Api);
+
+        Assert.Contains("\"reportsVersion\":9", sent);
+        Assert.Contains("\"reportsBase\":8", sent);
+        Assert.DoesNotContain("reportsBase", Client(new Heartbeat(42, []) { ReportsVersion = 9 }));
+        Assert.Equal(((long?)9, (long?)8), (read.ReportsVersion, read.ReportsBase));
+        Assert.Contains("\"reportsAcknowledged\":9", acknowledged);
+        Assert.DoesNotContain("reportsAcknowledged", none);
+        Assert.Equal(9, JsonSerializer.Deserialize<HeartbeatResponse>(acknowledged, GridJson.Options)!.ReportsAcknowledged);
+    }
+
+    [Fact]
     public void AContainerAgentsHeartbeatCarriesFeaturesAddressAndReportDetails()
     {
         var report = new WorkloadReport(7, 3, WorkloadState.Failed, 1, "memory limit")

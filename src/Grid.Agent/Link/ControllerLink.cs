@@ -29,6 +29,7 @@ internal sealed partial class ControllerLink(AgentOptions options, GridApiClient
     private long _desiredVersion = -1;
     private DesiredWorkloads? _held;
     private bool? _draining;
+    private ReportChanges? _reports;
 
     /// <summary>Time between heartbeats: the operator's, else the controller's once it has answered.</summary>
     public TimeSpan Interval { get; private set; } = options.HeartbeatInterval;
@@ -92,8 +93,9 @@ internal sealed partial class ControllerLink(AgentOptions options, GridApiClient
     }
 
     /// <summary>
-    /// Sends one heartbeat with <paramref name="reports"/> (and, on a gateway node, its <paramref name="gateway"/>
-    /// report); the controller's answer, or null without contact.
+    /// Sends one heartbeat with <paramref name="reports"/>, every report the agent has (only those that changed since the
+    /// version the controller acknowledged go on the wire: <see cref="ReportChanges"/>), and, on a gateway node, its
+    /// <paramref name="gateway"/> report; the controller's answer, or null without contact.
     /// </summary>
     public async Task<HeartbeatResponse?> HeartbeatAsync(ImmutableArray<WorkloadReport> reports, CancellationToken cancellationToken, Gateway.GatewayReport? gateway = null)
     {
@@ -111,7 +113,10 @@ internal sealed partial class ControllerLink(AgentOptions options, GridApiClient
 
         try
         {
-            var heartbeat = new Heartbeat(uptime, reports)
+            // Only what changed since the reports the controller acknowledged (every report until it has).
+            _reports ??= new ReportChanges(sentAt.ToUnixTimeMilliseconds());
+            var (workloads, version, changeOf) = _reports.Next(reports);
+            var heartbeat = new Heartbeat(uptime, workloads)
             {
                 Features = Features,
                 Address = Address,
@@ -121,6 +126,8 @@ internal sealed partial class ControllerLink(AgentOptions options, GridApiClient
                 Latitude = options.Latitude,
                 Longitude = options.Longitude,
                 DesiredVersion = _held?.Version,
+                ReportsVersion = version,
+                ReportsBase = changeOf,
             };
             heartbeat = gateway?.AddTo(heartbeat) ?? heartbeat;
             response = await api.HeartbeatAsync(options.NodeId, options.NodeKey, heartbeat, deadline.Token, options.SigningKey);
@@ -151,6 +158,7 @@ internal sealed partial class ControllerLink(AgentOptions options, GridApiClient
 
         // Counted from the send: the controller saw this heartbeat no earlier, so its timeout runs from no earlier.
         _lastContact = sentAt;
+        _reports!.Answered(response.ReportsAcknowledged);
         FollowController(response, now - sentAt);
         WriteState();
         Interlocked.Exchange(ref _desiredVersion, response.DesiredVersion);

@@ -31,10 +31,12 @@ public sealed partial class NodeGrain
     }
 
     /// <summary>Counts the heartbeat's failures of the node's own; quarantines it (durably) when they reach the threshold.</summary>
-    private async Task ObserveFailuresAsync(Heartbeat heartbeat, DateTimeOffset now)
+    /// <summary>Counts the failures the heartbeat reports against the node; false when one could not be judged now (it must come again).</summary>
+    private async Task<bool> ObserveFailuresAsync(Heartbeat heartbeat, DateTimeOffset now)
     {
         // Only the workloads the node holds at the epoch reported count: a report of another's is not its failure.
         var failing = heartbeat.Workloads.Where(r => _quarantine?.Counts(r) ?? QuarantineCounter.CountsAgainstNode(r)).ToList();
+        var judged = true;
         if (failing.Count > 0)
         {
             var held = Allocations.WorkloadEpochs();
@@ -43,13 +45,14 @@ public sealed partial class NodeGrain
             // The same workload failing the same way on another node is its spec's (the tenant's), not this node's.
             // Asked only for failures not counted yet: a crash-loop asks once per epoch.
             var elsewhere = await Task.WhenAll(failing.Select(FailedElsewhereAsync));
-            failing = [.. failing.Where((_, i) => !elsewhere[i])];
+            judged = !elsewhere.Contains(null);
+            failing = [.. failing.Where((_, i) => elsewhere[i] == false)];
         }
 
         if (failing.Count == 0 && _quarantine is null)
         {
             // Never a failure of its own in this activation: nothing to count, nothing kept.
-            return;
+            return judged;
         }
 
         var change = Quarantine.Observe(state.State, failing, now);
@@ -62,10 +65,12 @@ public sealed partial class NodeGrain
         {
             PublishSummary();
         }
+
+        return judged;
     }
 
-    /// <summary>True when the report's workload failed the same way on another node; also when that cannot be told now (asked again next heartbeat).</summary>
-    private async Task<bool> FailedElsewhereAsync(WorkloadReport report)
+    /// <summary>True when the report's workload failed the same way on another node; null when that cannot be told now (the report must come again).</summary>
+    private async Task<bool?> FailedElsewhereAsync(WorkloadReport report)
     {
         try
         {
@@ -73,9 +78,9 @@ public sealed partial class NodeGrain
         }
         catch (Exception exception)
         {
-            // The agent reports the failure again with every heartbeat: not counted now, it is asked again then.
+            // Not counted now: the reports are not acknowledged, so the agent sends the failure again and it is asked then.
             LogBlameUnknown(logger, exception, NodeId, report.WorkloadId);
-            return true;
+            return null;
         }
     }
 

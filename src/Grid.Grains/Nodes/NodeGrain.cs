@@ -264,8 +264,9 @@ public sealed partial class NodeGrain(
         }
 
         Orphans.RunWhenDue(now, Allocations, held => ReleaseAsync([held], freeIps: false));
-        await Reports.ForwardAsync(heartbeat.Workloads, Allocations);
-        await ObserveFailuresAsync(heartbeat, now);
+        var taken = await Reports.ForwardAsync(heartbeat.Workloads, Allocations);
+        taken &= await ObserveFailuresAsync(heartbeat, now);
+        var reportsAcknowledged = Reports.Acknowledge(heartbeat, taken);
         var routes = await Gateway.SyncAsync(heartbeat);
         var acknowledged = await Gateway.ApplyTrafficAsync(heartbeat, state.State, Writer.WriteAsync);
         var desired = _credentials.Attach(Allocations.Desired());
@@ -276,6 +277,7 @@ public sealed partial class NodeGrain(
             Routes = routes,
             TrafficAcknowledged = acknowledged,
             Notices = _notices.Current(now),
+            ReportsAcknowledged = reportsAcknowledged,
         };
     }
 

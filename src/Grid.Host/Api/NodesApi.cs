@@ -159,6 +159,13 @@ public static class NodesApi
         }
 
         var desiredVersion = request.DesiredVersion is { } held ? validation.Amount("desiredVersion", held, 0, long.MaxValue, required: false) : (long?)null;
+        var reportsVersion = request.ReportsVersion is { } version ? validation.Amount("reportsVersion", version, 0, long.MaxValue, required: false) : (long?)null;
+        var reportsBase = request.ReportsBase is { } changeOf ? validation.Amount("reportsBase", changeOf, 0, long.MaxValue, required: false) : (long?)null;
+        if (reportsBase is not null && reportsVersion is null)
+        {
+            validation.Add("reportsBase", "needs reportsVersion: the version the changed reports bring the controller to.");
+        }
+
         GatewayHeartbeat.Check(validation, request);
         var gpus = request.Gpus is { } reported ? validation.Gpus("gpus", [.. reported.Select(g => new GpuRequest(g.Id, g.Vendor, g.Device, g.Memory))]) : (ImmutableArray<GpuDevice>?)null;
         var coordinates = validation.Coordinates("", request.Latitude, request.Longitude);
@@ -181,6 +188,8 @@ public static class NodesApi
             Latitude = coordinates?.Latitude,
             Longitude = coordinates?.Longitude,
             DesiredVersion = desiredVersion,
+            ReportsVersion = reportsVersion,
+            ReportsBase = reportsBase,
         };
         return http.User.Id(GridClaims.NodeId) == nodeId
             ? new HeartbeatAnswer(await heartbeats.BeatAsync(nodeId, heartbeat))
