@@ -7,8 +7,11 @@ namespace Grid.Bench.Scenarios;
 
 /// <summary>
 /// Heartbeats per second ingested over real HTTP (Kestrel) from many concurrent node clients, each with its own node
-/// key and rate limit: nodes that report no workload, then nodes that report 100 each (as an agent does, all of its
-/// workloads every heartbeat, holding the desired list it was answered: answered "unchanged"). Both as ratios to the <see cref="MinimalEndpoint"/>, measured in windows taken in turn with theirs.
+/// key and rate limit: nodes that report no workload; nodes that report 100 each (all of their workloads every heartbeat,
+/// as agents older than the reports' versions do and as every agent does until the controller acknowledges a version,
+/// holding the desired list they were answered: answered "unchanged"); then the same nodes once the controller has
+/// acknowledged their reports, while nothing changes (an agent sends only the reports that changed: none). All as
+/// ratios to the <see cref="MinimalEndpoint"/>, measured in windows taken in turn with theirs.
 /// </summary>
 public static class HeartbeatScenario
 {
@@ -49,7 +52,7 @@ public static class HeartbeatScenario
 
             // As many nodes as clients: each node's rate stays far below its own limit (1,000 requests/s).
             var busy = nodes[..Math.Min(nodes.Length, scale.Concurrency)];
-            var reports = await DeployAsync(host, key, busy);
+            var (reports, versions) = await DeployAsync(host, key, busy);
 
             // What HTTP alone costs for a request of that size: the minimal endpoint again, each request carrying the same
             // body (read to its end and nothing more). Informative; the goal stays the ratio to the plain minimal endpoint.
@@ -63,6 +66,14 @@ public static class HeartbeatScenario
             MinimalEndpoint.Report("heartbeat", sized, outcomes[2], rows);
             rows.Add(new BenchRow("heartbeat", sized, "ratio to minimal endpoint", outcomes[2].PerSecond / outcomes[1].PerSecond, "×"));
             rows.Add(new BenchRow("heartbeat", reportsCase, "ratio to minimal endpoint with the same body", outcomes[0].PerSecond / outcomes[2].PerSecond, "×"));
+
+            // The same nodes once the controller acknowledged a version of their reports: while their workloads run on,
+            // a heartbeat says "as version v" and carries none.
+            var acknowledged = await AcknowledgeAsync(host, busy, reports, versions);
+            var acknowledgedCase = $"{busy.Length} nodes × {ReportsPerNode} workloads, reports acknowledged (none changed), {scale.Concurrency} clients";
+            outcomes = await BeatAsync(host, scale, busy, acknowledged, $"heartbeat: {ReportsPerNode} workloads, reports acknowledged", ceiling.PostAsync);
+            MinimalEndpoint.Report("heartbeat", $"{MinimalEndpoint.Case}, {scale.Concurrency} clients, beside the acknowledged reports", outcomes[1], rows);
+            Report(rows, acknowledgedCase, outcomes[0], baseline, outcomes[1], alone);
         }
         finally
         {
@@ -101,12 +112,14 @@ public static class HeartbeatScenario
     /// <summary>
     /// Gives each node one reservation pinned to it with <see cref="ReportsPerNode"/> workloads, and answers each node's
     /// heartbeat body reporting them all running at the epoch its desired list holds. One heartbeat with those
-    /// reports is sent first, so the measured ones are the steady state: the same reports again.
+    /// reports is sent first, so the measured ones are the steady state: the same reports again. Also answers the
+    /// desired version each node holds.
     /// </summary>
-    private static async Task<byte[][]> DeployAsync(BenchHost host, string key, (long NodeId, string NodeKey)[] nodes)
+    private static async Task<(byte[][] Bodies, long[] DesiredVersions)> DeployAsync(BenchHost host, string key, (long NodeId, string NodeKey)[] nodes)
     {
         var progress = new Progress($"heartbeat: {nodes.Length} nodes × {ReportsPerNode} workloads", nodes.Length);
         var bodies = new byte[nodes.Length][];
+        var versions = new long[nodes.Length];
         await Parallel.ForEachAsync(Enumerable.Range(0, nodes.Length), new ParallelOptions { MaxDegreeOfParallelism = 8 }, async (i, _) =>
         {
             var (nodeId, nodeKey) = nodes[i];
@@ -128,8 +141,8 @@ public static class HeartbeatScenario
             var reports = desired.Select(d => new WorkloadReportRequest(
                 d!["workloadId"]!.GetValue<long>(), d["epoch"]!.GetValue<long>(), WorkloadState.Running, 0, null)).ToImmutableArray();
             // As an agent does: it holds the list it was answered, and says which version that is.
-            bodies[i] = JsonSerializer.SerializeToUtf8Bytes(
-                new HeartbeatRequest(100, reports, DesiredVersion: whole["desiredVersion"]!.GetValue<long>()), GridJson.Options);
+            versions[i] = whole["desiredVersion"]!.GetValue<long>();
+            bodies[i] = JsonSerializer.SerializeToUtf8Bytes(new HeartbeatRequest(100, reports, DesiredVersion: versions[i]), GridJson.Options);
             using var first = Beat(nodeId, nodeKey, bodies[i]);
             using var answer = await host.Client.SendAsync(first);
             if (!answer.IsSuccessStatusCode)
@@ -145,6 +158,33 @@ public static class HeartbeatScenario
             progress.Add();
         });
         progress.Done();
+        return (bodies, versions);
+    }
+
+    /// <summary>
+    /// Sends each node's reports once more with a version, as an agent does, and checks the controller acknowledged it;
+    /// answers each node's heartbeat body from then on while nothing changes: that version, no report.
+    /// </summary>
+    private static async Task<byte[][]> AcknowledgeAsync(BenchHost host, (long NodeId, string NodeKey)[] nodes, byte[][] reports, long[] desiredVersions)
+    {
+        const long Version = 1;
+        var bodies = new byte[nodes.Length][];
+        await Parallel.ForEachAsync(Enumerable.Range(0, nodes.Length), new ParallelOptions { MaxDegreeOfParallelism = 8 }, async (i, _) =>
+        {
+            var versioned = JsonSerializer.Deserialize<HeartbeatRequest>(reports[i], GridJson.Options)! with { ReportsVersion = Version };
+            using var request = Beat(nodes[i].NodeId, nodes[i].NodeKey, JsonSerializer.SerializeToUtf8Bytes(versioned, GridJson.Options));
+            using var answer = await host.Client.SendAsync(request);
+            var acknowledged = answer.IsSuccessStatusCode
+                ? System.Text.Json.Nodes.JsonNode.Parse(await answer.Content.ReadAsStringAsync())!["reportsAcknowledged"]?.GetValue<long>()
+                : null;
+            if (acknowledged != Version)
+            {
+                throw new BenchFailedException($"node {nodes[i].NodeId}'s {ReportsPerNode} reports at version {Version}: {(int)answer.StatusCode}, acknowledged {acknowledged?.ToString(CultureInfo.InvariantCulture) ?? "none"}");
+            }
+
+            bodies[i] = JsonSerializer.SerializeToUtf8Bytes(
+                new HeartbeatRequest(100, [], DesiredVersion: desiredVersions[i], ReportsVersion: Version, ReportsBase: Version), GridJson.Options);
+        });
         return bodies;
     }
 
