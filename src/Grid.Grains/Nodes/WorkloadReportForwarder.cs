@@ -15,7 +15,7 @@ namespace Grid.Nodes;
 /// <param name="logger">Where a report that could not be forwarded is logged.</param>
 public sealed partial class WorkloadReportForwarder(long nodeId, IGrainFactory grains, ILogger logger)
 {
-    // The last accepted report per workload, without its output.
+    // The last accepted report per workload, without its output and message (neither makes a report news).
     private readonly Dictionary<long, WorkloadReport> _reported = [];
 
     /// <summary>
@@ -62,7 +62,7 @@ public sealed partial class WorkloadReportForwarder(long nodeId, IGrainFactory g
                 // Remembered only once accepted, so a report that raced ahead of the placement is sent again.
                 if (await accepted)
                 {
-                    _reported[report.WorkloadId] = report.Logs is null ? report : report with { Logs = null };
+                    _reported[report.WorkloadId] = report is { Logs: null, Message: null } ? report : report with { Logs = null, Message = null };
                 }
                 else
                 {

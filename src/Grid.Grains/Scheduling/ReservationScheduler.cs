@@ -36,6 +36,12 @@ public sealed class ReservationScheduler(IGrainFactory grains, CapacityView view
     /// <summary>Bound on allocation attempts per placement, so a storm of refusals cannot spin forever.</summary>
     private const int MaxAttempts = 64;
 
+    /// <summary>
+    /// Passes made again when a pass found nothing but a node fits by the time the answer is made: the view or the
+    /// time moved in between (a node's rejoin delay ended, its summary arrived), and it must not be reported "contended".
+    /// </summary>
+    private const int MaxRechecks = 2;
+
     /// <summary>Candidates kept per selection pass: enough for a few refusals without sorting every node.</summary>
     private const int Shortlist = 8;
 
@@ -83,11 +89,17 @@ public sealed class ReservationScheduler(IGrainFactory grains, CapacityView view
         // Nodes that refused, with the reason they gave: they are skipped in later passes and named in a 409.
         var refused = new Dictionary<long, string>();
         var shortFarms = new HashSet<long>();
+        var rechecks = 0;
         while (refused.Count < MaxAttempts)
         {
             var candidates = await ShortlistAsync(request, excluded, refused, shortFarms);
             if (candidates.Count == 0)
             {
+                if (rechecks++ < MaxRechecks && FitsUntried(request, excluded, refused, shortFarms))
+                {
+                    continue;
+                }
+
                 break;
             }
 
@@ -263,8 +275,36 @@ public sealed class ReservationScheduler(IGrainFactory grains, CapacityView view
     public async Task<(NodeSummary? Node, PlacementReport? Report)> ChooseAsync(ReservationRequest request)
     {
         var shortFarms = new HashSet<long>();
-        var best = (await ShortlistAsync(request, null, [], shortFarms)).FirstOrDefault();
-        return best is null ? (null, Report(request, null, [], shortFarms)) : (best, null);
+        for (var rechecks = 0; ; rechecks++)
+        {
+            if ((await ShortlistAsync(request, null, [], shortFarms)).FirstOrDefault() is { } best)
+            {
+                return (best, null);
+            }
+
+            if (rechecks == MaxRechecks || !FitsUntried(request, null, [], shortFarms))
+            {
+                return (null, Report(request, null, [], shortFarms));
+            }
+        }
+    }
+
+    /// <summary>
+    /// True when a node no pass refused fits now: the view or the time moved since the last pass (see
+    /// <see cref="MaxRechecks"/>). Asked only when a pass found nothing.
+    /// </summary>
+    private bool FitsUntried(ReservationRequest request, IReadOnlySet<long>? excluded, Dictionary<long, string> refused, HashSet<long> shortFarms)
+    {
+        var now = clock.UtcNow;
+        foreach (var node in Candidates(request))
+        {
+            if (!refused.ContainsKey(node.NodeId) && !shortFarms.Contains(node.FarmId) && Reject(node, request, now, excluded) is null)
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     private async Task<List<NodeSummary>> ShortlistAsync(
