@@ -1,5 +1,5 @@
 using System.Collections.Immutable;
-using Grid.Agent.Link;
+using Grid.Client;
 
 namespace Grid.Agent.Tests;
 

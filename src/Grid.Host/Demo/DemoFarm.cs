@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Collections.Immutable;
 using System.Diagnostics;
 using Grid.Billing;
+using Grid.Client;
 using Grid.Grains;
 using Grid.Host.Api;
 using Grid.Host.Hosting;
@@ -29,6 +30,9 @@ public sealed partial class DemoFarm(
     public const long DemoBalance = 1_000 * Money.MinorUnitsPerUnit;
 
     private readonly ConcurrentDictionary<long, ImmutableArray<WorkloadReport>> _running = new();
+
+    // Per simulated node, which reports its heartbeats carry: as an agent, only what changed once the grid acknowledged them.
+    private readonly ConcurrentDictionary<long, ReportChanges> _reports = new();
 
     /// <summary>What the demo twin rents of its own grid (it is tenant and farmer at once: it pays and earns).</summary>
     private static readonly Capacity[] DemoReservations =
@@ -71,8 +75,10 @@ public sealed partial class DemoFarm(
     {
         try
         {
-            var running = _running.GetValueOrDefault(node.NodeId, []);
-            var answer = await heartbeats.BeatAsync(node.NodeId, node.Key, new Heartbeat(uptime, running));
+            var reports = _reports.GetOrAdd(node.NodeId, static _ => new ReportChanges(DateTimeOffset.UtcNow.ToUnixTimeMilliseconds()));
+            var (workloads, version, changeOf) = reports.Next(_running.GetValueOrDefault(node.NodeId, []));
+            var answer = await heartbeats.BeatAsync(node.NodeId, node.Key, new Heartbeat(uptime, workloads) { ReportsVersion = version, ReportsBase = changeOf });
+            reports.Answered(answer?.ReportsAcknowledged);
             _running[node.NodeId] = answer is null
                 ? []
                 : [.. answer.Desired.Select(Simulate)];

@@ -1,19 +1,20 @@
 using System.Collections.Immutable;
 
-namespace Grid.Agent.Link;
+namespace Grid.Client;
 
 /// <summary>
 /// Which workload reports a heartbeat carries. Every report, until the controller acknowledges a version of them
 /// (<see cref="HeartbeatResponse.ReportsAcknowledged"/>); from then on only the reports that differ from that version's
 /// (<see cref="WorkloadReport.Repeats"/>), sent as a change of it (<see cref="Heartbeat.ReportsBase"/>). A node whose
 /// 100 workloads run on sends none. An answer that acknowledges nothing (a controller that lost its view, or one older
-/// than the protocol) brings every report back in the next heartbeat. Used by the agent's loop only (one call at a time).
+/// than the protocol) brings every report back in the next heartbeat. The agent's (and the demo's simulated nodes'):
+/// one per node, used by one heartbeat at a time.
 /// </summary>
 /// <param name="firstVersion">
 /// The first version this agent process numbers its reports with: a number no earlier process of the node used (the
 /// start time in milliseconds), so a change is never read as one of a predecessor's versions.
 /// </param>
-internal sealed class ReportChanges(long firstVersion)
+public sealed class ReportChanges(long firstVersion)
 {
     private long _next = firstVersion;
     private Held? _acknowledged;
