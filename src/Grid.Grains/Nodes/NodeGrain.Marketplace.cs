@@ -30,8 +30,10 @@ public sealed partial class NodeGrain
         return Info();
     }
 
-    /// <summary>Counts the heartbeat's failures of the node's own; quarantines it (durably) when they reach the threshold.</summary>
-    /// <summary>Counts the failures the heartbeat reports against the node; false when one could not be judged now (it must come again).</summary>
+    /// <summary>
+    /// Counts the heartbeat's failures of the node's own; quarantines it (durably) when they reach the threshold. False
+    /// when a failure could not be judged now: the reports are then not acknowledged, so it comes again.
+    /// </summary>
     private async Task<bool> ObserveFailuresAsync(Heartbeat heartbeat, DateTimeOffset now)
     {
         // Only the workloads the node holds at the epoch reported count: a report of another's is not its failure.
