@@ -47,8 +47,10 @@ public sealed class GridCluster : IAsyncDisposable
     public IGrainFactory Grains => Cluster.GrainFactory;
 
     /// <summary>The primary silo's placer, as the API of that silo calls it.</summary>
-    public ReservationPlacer Placer =>
-        ((InProcessSiloHandle)Cluster.Primary!).SiloHost.Services.GetRequiredService<ReservationPlacer>();
+    public ReservationPlacer Placer => Service<ReservationPlacer>();
+
+    /// <summary>A service of the primary silo (the API of that silo calls the same).</summary>
+    public T Service<T>() where T : notnull => ((InProcessSiloHandle)Cluster.Primary!).SiloHost.Services.GetRequiredService<T>();
 
     public static Task<GridCluster> StartAsync(params (string Key, string Value)[] settings) => StartCoreAsync(1, null, settings);
 

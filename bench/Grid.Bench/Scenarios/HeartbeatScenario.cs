@@ -43,7 +43,7 @@ public static class HeartbeatScenario
             });
             progress.Done();
 
-            var empty = JsonSerializer.SerializeToUtf8Bytes(new HeartbeatRequest(100, []), GridJson.Options);
+            var empty = Body(new HeartbeatRequest(100, []));
             var bodies = Enumerable.Repeat(empty, nodes.Length).ToArray();
             var emptyCase = $"{nodes.Length} nodes, {scale.Concurrency} clients";
             var outcomes = await BeatAsync(host, scale, nodes, bodies, "heartbeat", ceiling.PostAsync);
@@ -52,7 +52,8 @@ public static class HeartbeatScenario
 
             // As many nodes as clients: each node's rate stays far below its own limit (1,000 requests/s).
             var busy = nodes[..Math.Min(nodes.Length, scale.Concurrency)];
-            var (reports, versions) = await DeployAsync(host, key, busy);
+            var requests = await DeployAsync(host, key, busy);
+            var reports = Array.ConvertAll(requests, Body);
 
             // What HTTP alone costs for a request of that size: the minimal endpoint again, each request carrying the same
             // body (read to its end and nothing more). Informative; the goal stays the ratio to the plain minimal endpoint.
@@ -69,7 +70,7 @@ public static class HeartbeatScenario
 
             // The same nodes once the controller acknowledged a version of their reports: while their workloads run on,
             // a heartbeat says "as version v" and carries none.
-            var acknowledged = await AcknowledgeAsync(host, busy, reports, versions);
+            var acknowledged = await AcknowledgeAsync(host, busy, requests);
             var acknowledgedCase = $"{busy.Length} nodes × {ReportsPerNode} workloads, reports acknowledged (none changed), {scale.Concurrency} clients";
             outcomes = await BeatAsync(host, scale, busy, acknowledged, $"heartbeat: {ReportsPerNode} workloads, reports acknowledged", ceiling.PostAsync);
             MinimalEndpoint.Report("heartbeat", $"{MinimalEndpoint.Case}, {scale.Concurrency} clients, beside the acknowledged reports", outcomes[1], rows);
@@ -112,14 +113,12 @@ public static class HeartbeatScenario
     /// <summary>
     /// Gives each node one reservation pinned to it with <see cref="ReportsPerNode"/> workloads, and answers each node's
     /// heartbeat body reporting them all running at the epoch its desired list holds. One heartbeat with those
-    /// reports is sent first, so the measured ones are the steady state: the same reports again. Also answers the
-    /// desired version each node holds.
+    /// reports is sent first, so the measured ones are the steady state: the same reports again.
     /// </summary>
-    private static async Task<(byte[][] Bodies, long[] DesiredVersions)> DeployAsync(BenchHost host, string key, (long NodeId, string NodeKey)[] nodes)
+    private static async Task<HeartbeatRequest[]> DeployAsync(BenchHost host, string key, (long NodeId, string NodeKey)[] nodes)
     {
         var progress = new Progress($"heartbeat: {nodes.Length} nodes × {ReportsPerNode} workloads", nodes.Length);
-        var bodies = new byte[nodes.Length][];
-        var versions = new long[nodes.Length];
+        var requests = new HeartbeatRequest[nodes.Length];
         await Parallel.ForEachAsync(Enumerable.Range(0, nodes.Length), new ParallelOptions { MaxDegreeOfParallelism = 8 }, async (i, _) =>
         {
             var (nodeId, nodeKey) = nodes[i];
@@ -141,9 +140,8 @@ public static class HeartbeatScenario
             var reports = desired.Select(d => new WorkloadReportRequest(
                 d!["workloadId"]!.GetValue<long>(), d["epoch"]!.GetValue<long>(), WorkloadState.Running, 0, null)).ToImmutableArray();
             // As an agent does: it holds the list it was answered, and says which version that is.
-            versions[i] = whole["desiredVersion"]!.GetValue<long>();
-            bodies[i] = JsonSerializer.SerializeToUtf8Bytes(new HeartbeatRequest(100, reports, DesiredVersion: versions[i]), GridJson.Options);
-            using var first = Beat(nodeId, nodeKey, bodies[i]);
+            requests[i] = new HeartbeatRequest(100, reports, DesiredVersion: whole["desiredVersion"]!.GetValue<long>());
+            using var first = Beat(nodeId, nodeKey, Body(requests[i]));
             using var answer = await host.Client.SendAsync(first);
             if (!answer.IsSuccessStatusCode)
             {
@@ -158,21 +156,20 @@ public static class HeartbeatScenario
             progress.Add();
         });
         progress.Done();
-        return (bodies, versions);
+        return requests;
     }
 
     /// <summary>
     /// Sends each node's reports once more with a version, as an agent does, and checks the controller acknowledged it;
     /// answers each node's heartbeat body from then on while nothing changes: that version, no report.
     /// </summary>
-    private static async Task<byte[][]> AcknowledgeAsync(BenchHost host, (long NodeId, string NodeKey)[] nodes, byte[][] reports, long[] desiredVersions)
+    private static async Task<byte[][]> AcknowledgeAsync(BenchHost host, (long NodeId, string NodeKey)[] nodes, HeartbeatRequest[] requests)
     {
         const long Version = 1;
         var bodies = new byte[nodes.Length][];
         await Parallel.ForEachAsync(Enumerable.Range(0, nodes.Length), new ParallelOptions { MaxDegreeOfParallelism = 8 }, async (i, _) =>
         {
-            var versioned = JsonSerializer.Deserialize<HeartbeatRequest>(reports[i], GridJson.Options)! with { ReportsVersion = Version };
-            using var request = Beat(nodes[i].NodeId, nodes[i].NodeKey, JsonSerializer.SerializeToUtf8Bytes(versioned, GridJson.Options));
+            using var request = Beat(nodes[i].NodeId, nodes[i].NodeKey, Body(requests[i] with { ReportsVersion = Version }));
             using var answer = await host.Client.SendAsync(request);
             var acknowledged = answer.IsSuccessStatusCode
                 ? System.Text.Json.Nodes.JsonNode.Parse(await answer.Content.ReadAsStringAsync())!["reportsAcknowledged"]?.GetValue<long>()
@@ -182,8 +179,7 @@ public static class HeartbeatScenario
                 throw new BenchFailedException($"node {nodes[i].NodeId}'s {ReportsPerNode} reports at version {Version}: {(int)answer.StatusCode}, acknowledged {acknowledged?.ToString(CultureInfo.InvariantCulture) ?? "none"}");
             }
 
-            bodies[i] = JsonSerializer.SerializeToUtf8Bytes(
-                new HeartbeatRequest(100, [], DesiredVersion: desiredVersions[i], ReportsVersion: Version, ReportsBase: Version), GridJson.Options);
+            bodies[i] = Body(requests[i] with { Workloads = [], ReportsVersion = Version, ReportsBase = Version });
         });
         return bodies;
     }
@@ -215,6 +211,8 @@ public static class HeartbeatScenario
             return response.IsSuccessStatusCode;
         }
     }
+
+    private static byte[] Body(HeartbeatRequest request) => JsonSerializer.SerializeToUtf8Bytes(request, GridJson.Options);
 
     private static HttpRequestMessage Beat(long nodeId, string nodeKey, byte[] body)
     {

@@ -296,16 +296,13 @@ public sealed class ReservationScheduler(IGrainFactory grains, CapacityView view
     private bool FitsUntried(ReservationRequest request, IReadOnlySet<long>? excluded, Dictionary<long, string> refused, HashSet<long> shortFarms)
     {
         var now = clock.UtcNow;
-        foreach (var node in Candidates(request))
-        {
-            if (!refused.ContainsKey(node.NodeId) && !shortFarms.Contains(node.FarmId) && Reject(node, request, now, excluded) is null)
-            {
-                return true;
-            }
-        }
-
-        return false;
+        return Candidates(request).Any(node => Passes(node, request, now, excluded, refused, shortFarms));
     }
+
+    /// <summary>A pass's filter: <paramref name="node"/> did not refuse, its farm has the addresses asked, and it fits.</summary>
+    private bool Passes(
+        NodeSummary node, ReservationRequest request, DateTimeOffset now, IReadOnlySet<long>? excluded, Dictionary<long, string> refused, HashSet<long> shortFarms) =>
+        !refused.ContainsKey(node.NodeId) && !shortFarms.Contains(node.FarmId) && Reject(node, request, now, excluded) is null;
 
     private async Task<List<NodeSummary>> ShortlistAsync(
         ReservationRequest request, IReadOnlySet<long>? excluded, Dictionary<long, string> refused, HashSet<long> shortFarms,
@@ -317,7 +314,7 @@ public sealed class ReservationScheduler(IGrainFactory grains, CapacityView view
         foreach (var seen in Candidates(request))
         {
             var node = Counting(seen, tentative);
-            if (refused.ContainsKey(node.NodeId) || shortFarms.Contains(node.FarmId) || Reject(node, request, now, excluded) is not null)
+            if (!Passes(node, request, now, excluded, refused, shortFarms))
             {
                 continue;
             }

@@ -158,9 +158,9 @@ public static class NodesApi
             validation.Add("agentVersion", $"must be 1 to {GridRelease.MaxLength} characters (the agent's release, e.g. 0.3.0).");
         }
 
-        var desiredVersion = request.DesiredVersion is { } held ? validation.Amount("desiredVersion", held, 0, long.MaxValue, required: false) : (long?)null;
-        var reportsVersion = request.ReportsVersion is { } version ? validation.Amount("reportsVersion", version, 0, long.MaxValue, required: false) : (long?)null;
-        var reportsBase = request.ReportsBase is { } changeOf ? validation.Amount("reportsBase", changeOf, 0, long.MaxValue, required: false) : (long?)null;
+        var desiredVersion = validation.OptionalAmount("desiredVersion", request.DesiredVersion, 0, long.MaxValue);
+        var reportsVersion = validation.OptionalAmount("reportsVersion", request.ReportsVersion, 0, long.MaxValue);
+        var reportsBase = validation.OptionalAmount("reportsBase", request.ReportsBase, 0, long.MaxValue);
         if (reportsBase is not null && reportsVersion is null)
         {
             validation.Add("reportsBase", "needs reportsVersion: the version the changed reports bring the controller to.");

@@ -205,7 +205,7 @@ public static class ReservationsApi
             body.Certified,
             body.NodeId,
             validation.OptionalName("constraints.antiAffinityGroup", body.AntiAffinityGroup),
-            body.MaxPricePerHour is { } max ? validation.Amount("constraints.maxPricePerHour", max, 0, long.MaxValue / 2, required: false) : null)
+            validation.OptionalAmount("constraints.maxPricePerHour", body.MaxPricePerHour, 0, long.MaxValue / 2))
         {
             Features = [.. features.Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal)],
             GpuModels = validation.GpuModels("constraints.gpuModels", body.GpuModels),

@@ -73,6 +73,10 @@ public sealed partial class Validation
 
     public long Amount(string field, long? value, long min, long max, bool required) => Part(field, null, value, min, max, required);
 
+    /// <summary><see cref="Amount"/> of a field that may be left out: null then.</summary>
+    public long? OptionalAmount(string field, long? value, long min, long max) =>
+        value is { } given ? Amount(field, given, min, max, required: false) : null;
+
     /// <summary><see cref="Amount"/> of <c>field.part</c>, whose name is only spelled out for an error (every reservation passes here).</summary>
     private long Part(string field, string? part, long? value, long min, long max, bool required)
     {

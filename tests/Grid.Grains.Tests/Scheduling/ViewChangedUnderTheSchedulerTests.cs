@@ -1,7 +1,5 @@
 using Grid.Scheduling;
 using Grid.Testing;
-using Microsoft.Extensions.DependencyInjection;
-using Orleans.TestingHost;
 
 namespace Grid.Grains.Tests.Scheduling;
 
@@ -51,7 +49,7 @@ public sealed class ViewChangedUnderTheSchedulerTests
         var node = grid.Grains.GetGrain<INodeGrain>(nodeId);
         await node.MarkDownAsync((await node.GetAsync())!.LastHeartbeat!.Value);
         await grid.BeatAsync(nodeId);
-        var scheduler = ((InProcessSiloHandle)grid.Cluster.Primary!).SiloHost.Services.GetRequiredService<ReservationScheduler>();
+        var scheduler = grid.Service<ReservationScheduler>();
         var request = new ReservationRequest(twin, Small, PlacementConstraints.None, PlacementStrategy.Binpack);
         await Poll.UntilAsync(async () => (await scheduler.ChooseAsync(request)).Report?.Describe().Contains(PlacementFilter.Rejoining) == true,
             TimeSpan.FromSeconds(20), "the silo's view has the node back up, rejoining");
