@@ -48,6 +48,29 @@ public sealed class SignedRequestTests(GridAppFixture fixture)
     }
 
     [Fact]
+    public async Task ASignedRequestReplayedUnderAnotherSpellingOfItsSignerIsRefused()
+    {
+        // The signer is not part of what is signed (the key it names is): "twin:042" names the same twin and key as
+        // "twin:42", so its nonce must be the same signer's nonce, or a captured request could be replayed once per
+        // spelling within its minute.
+        var (twinId, key) = await _grid.CreateTwinAsync("respelled signer");
+        var (privateKey, publicKey) = RequestSignature.NewKeyPair();
+        await _grid.SendOkAsync(HttpMethod.Put, "/api/v1/twins/me/public-key", key, new { publicKey }, HttpStatusCode.NoContent);
+        var farm = Encoding.UTF8.GetBytes("""{"name":"signed once"}""");
+        var headers = RequestSignature.Sign(privateKey, $"twin:{twinId}", "POST", "/api/v1/farms", farm, DateTimeOffset.UtcNow);
+        var (created, json) = await SendAsync(HttpMethod.Post, "/api/v1/farms", farm, headers);
+        Assert.True(created == HttpStatusCode.Created, json?.ToJsonString());
+
+        foreach (var spelling in new[] { $"twin:0{twinId}", $"twin:00{twinId}" })
+        {
+            var replayed = headers.Select(h => h.Key == RequestSignature.SignerHeader ? new KeyValuePair<string, string>(h.Key, spelling) : h).ToList();
+            await AssertRefusedAsync(HttpMethod.Post, "/api/v1/farms", farm, replayed, "already used");
+        }
+
+        Assert.Single((await _grid.GetAsync("/api/v1/farms", key)).AsArray());
+    }
+
+    [Fact]
     public async Task ATwinWithoutAPublicKeyCannotSign()
     {
         var (twinId, _) = await _grid.CreateTwinAsync("no key");

@@ -89,13 +89,16 @@ public sealed class GridAuthenticationHandler(
     private async Task<AuthenticateResult> SignedAsync()
     {
         var headers = Request.Headers;
-        var signer = headers[RequestSignature.SignerHeader].ToString();
-        var parts = signer.Split(':');
+        var parts = headers[RequestSignature.SignerHeader].ToString().Split(':');
         if (parts is not [var kind and (SignerKind.Twin or SignerKind.Node), var idText]
             || !long.TryParse(idText, NumberStyles.None, CultureInfo.InvariantCulture, out var id) || id <= 0)
         {
             return AuthenticateResult.Fail($"{RequestSignature.SignerHeader} must be twin:<id> or node:<id>.");
         }
+
+        // The signer as one spelling: the header is not signed, so "twin:042" must use up the nonces of "twin:42", or a
+        // captured request could be replayed once per spelling of its signer within its window.
+        var signer = $"{kind}:{id.ToString(CultureInfo.InvariantCulture)}";
 
         if (!long.TryParse(headers[RequestSignature.TimeHeader], NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var unixSeconds))
         {
