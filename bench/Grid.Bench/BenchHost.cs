@@ -54,10 +54,11 @@ public sealed class BenchHost : IAsyncDisposable
     public async Task<long> CreateFarmAsync(string key) =>
         (await SendAsync(HttpMethod.Post, "/api/v1/farms", key, new { name = "bench" }))["farmId"]!.GetValue<long>();
 
-    public async Task<(long NodeId, string NodeKey)> RegisterUpNodeAsync(string key, long farm, Capacity size)
+    /// <summary>Registers a node (with <paramref name="publicKey"/>: its Ed25519 key, as an agent's) and heartbeats it once.</summary>
+    public async Task<(long NodeId, string NodeKey)> RegisterUpNodeAsync(string key, long farm, Capacity size, string? publicKey = null)
     {
         var node = await SendAsync(HttpMethod.Post, "/api/v1/nodes", key,
-            new { farmId = farm, resources = new { cru = size.Cru, mru = size.Mru, sru = size.Sru, hru = size.Hru }, location = new { country = "Belgium" } });
+            new { farmId = farm, resources = new { cru = size.Cru, mru = size.Mru, sru = size.Sru, hru = size.Hru }, location = new { country = "Belgium" }, publicKey });
         var (nodeId, nodeKey) = (node["nodeId"]!.GetValue<long>(), node["nodeKey"]!.GetValue<string>());
         await SendAsync(HttpMethod.Post, $"/api/v1/nodes/{nodeId}/heartbeat", nodeKey, new { uptime = 1 });
         return (nodeId, nodeKey);

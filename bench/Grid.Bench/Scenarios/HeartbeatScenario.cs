@@ -2,6 +2,7 @@ using System.Collections.Immutable;
 using System.Globalization;
 using System.Text.Json;
 using Grid.Client;
+using Grid.Security;
 
 namespace Grid.Bench.Scenarios;
 
@@ -10,8 +11,10 @@ namespace Grid.Bench.Scenarios;
 /// key and rate limit: nodes that report no workload; nodes that report 100 each (all of their workloads every heartbeat,
 /// as agents older than the reports' versions do and as every agent does until the controller acknowledges a version,
 /// holding the desired list they were answered: answered "unchanged"); then the same nodes once the controller has
-/// acknowledged their reports, while nothing changes (an agent sends only the reports that changed: none). All as
-/// ratios to the <see cref="MinimalEndpoint"/>, measured in windows taken in turn with theirs.
+/// acknowledged their reports, while nothing changes (an agent sends only the reports that changed: none); and the
+/// first case's nodes signing each heartbeat with their Ed25519 key instead of sending their node key, as agents
+/// registered with <c>grid agent register</c> do. All as ratios to the <see cref="MinimalEndpoint"/>, measured in
+/// windows taken in turn with theirs.
 /// </summary>
 public static class HeartbeatScenario
 {
@@ -35,10 +38,13 @@ public static class HeartbeatScenario
             var key = await host.CreateTwinAsync();
             var farm = await host.CreateFarmAsync(key);
             var nodes = new (long NodeId, string NodeKey)[scale.HeartbeatNodes];
+
+            // Each node registers an Ed25519 public key, as an agent does; it may send its node key or sign (last case).
+            var signing = Array.ConvertAll(nodes, _ => RequestSignature.NewKeyPair());
             var progress = new Progress($"heartbeat: {scale.HeartbeatNodes} nodes", scale.HeartbeatNodes);
             await Parallel.ForEachAsync(Enumerable.Range(0, nodes.Length), new ParallelOptions { MaxDegreeOfParallelism = 32 }, async (i, _) =>
             {
-                nodes[i] = await host.RegisterUpNodeAsync(key, farm, new Capacity(8, 8L << 30, 0, 0));
+                nodes[i] = await host.RegisterUpNodeAsync(key, farm, new Capacity(8, 8L << 30, 0, 0), signing[i].PublicKey);
                 progress.Add();
             });
             progress.Done();
@@ -46,9 +52,10 @@ public static class HeartbeatScenario
             var empty = Body(new HeartbeatRequest(100, []));
             var bodies = Enumerable.Repeat(empty, nodes.Length).ToArray();
             var emptyCase = $"{nodes.Length} nodes, {scale.Concurrency} clients";
-            var outcomes = await BeatAsync(host, scale, nodes, bodies, "heartbeat", ceiling.PostAsync);
+            var outcomes = await BeatAsync(host, scale, Keyed(nodes, bodies, scale.Concurrency), "heartbeat", ceiling.PostAsync);
             MinimalEndpoint.Report("heartbeat", $"{MinimalEndpoint.Case}, {scale.Concurrency} clients", outcomes[1], rows);
             Report(rows, emptyCase, outcomes[0], baseline, outcomes[1], alone);
+            var keyedRate = outcomes[0].PerSecond;
 
             // As many nodes as clients: each node's rate stays far below its own limit (1,000 requests/s).
             var busy = nodes[..Math.Min(nodes.Length, scale.Concurrency)];
@@ -61,7 +68,7 @@ public static class HeartbeatScenario
             await sameBody.WarmUpAsync(warm, scale.Concurrency);
             var reportsCase = $"{busy.Length} nodes × {ReportsPerNode} workload reports, {scale.Concurrency} clients";
             var sized = $"{MinimalEndpoint.Case}, {reports[0].Length:N0}-byte body, {scale.Concurrency} clients";
-            outcomes = await BeatAsync(host, scale, busy, reports, $"heartbeat: {ReportsPerNode} workload reports", ceiling.PostAsync, sameBody.PostAsync);
+            outcomes = await BeatAsync(host, scale, Keyed(busy, reports, scale.Concurrency), $"heartbeat: {ReportsPerNode} workload reports", ceiling.PostAsync, sameBody.PostAsync);
             MinimalEndpoint.Report("heartbeat", $"{MinimalEndpoint.Case}, {scale.Concurrency} clients, beside the workload reports", outcomes[1], rows);
             Report(rows, reportsCase, outcomes[0], baseline, outcomes[1], alone);
             MinimalEndpoint.Report("heartbeat", sized, outcomes[2], rows);
@@ -72,9 +79,23 @@ public static class HeartbeatScenario
             // a heartbeat says "as version v" and carries none.
             var acknowledged = await AcknowledgeAsync(host, busy, requests);
             var acknowledgedCase = $"{busy.Length} nodes × {ReportsPerNode} workloads, reports acknowledged (none changed), {scale.Concurrency} clients";
-            outcomes = await BeatAsync(host, scale, busy, acknowledged, $"heartbeat: {ReportsPerNode} workloads, reports acknowledged", ceiling.PostAsync);
+            outcomes = await BeatAsync(host, scale, Keyed(busy, acknowledged, scale.Concurrency), $"heartbeat: {ReportsPerNode} workloads, reports acknowledged", ceiling.PostAsync);
             MinimalEndpoint.Report("heartbeat", $"{MinimalEndpoint.Case}, {scale.Concurrency} clients, beside the acknowledged reports", outcomes[1], rows);
             Report(rows, acknowledgedCase, outcomes[0], baseline, outcomes[1], alone);
+
+            // The first case's nodes and bodies, each heartbeat signed with its node's key (X-Grid-Signature) instead of
+            // carrying the node key: what an agent sends. The controller checks the body's hash, the Ed25519 signature and
+            // that the nonce is new (a grain call), per heartbeat. Signed before the case starts (the client's signing is
+            // not the controller's cost), enough for the case at the first case's rate; signatures are good for a minute.
+            using var signed = SignedBeats.Create(nodes, Array.ConvertAll(signing, k => k.PrivateKey), empty, (int)(keyedRate * scale.HeartbeatDuration.TotalSeconds * 1.2 * 1.25));
+            var signedCase = $"{nodes.Length} nodes, signed (Ed25519), {scale.Concurrency} clients";
+            outcomes = await BeatAsync(host, scale, signed.Next, "heartbeat: signed", ceiling.PostAsync);
+            MinimalEndpoint.Report("heartbeat", $"{MinimalEndpoint.Case}, {scale.Concurrency} clients, beside the signed heartbeats", outcomes[1], rows);
+            Report(rows, signedCase, outcomes[0], baseline, outcomes[1], alone);
+            if (signed.SignedLate > 0)
+            {
+                rows.Add(new BenchRow("heartbeat", signedCase, "signed during the case (more than prepared)", signed.SignedLate, ""));
+            }
         }
         finally
         {
@@ -185,12 +206,12 @@ public static class HeartbeatScenario
     }
 
     /// <summary>
-    /// Heartbeats of <paramref name="nodes"/> (node i sends <paramref name="bodies"/>[i]) for the scale's duration, after a
+    /// Heartbeats made by <paramref name="beat"/> (from the worker and its count) for the scale's duration, after a
     /// warm-up, in windows interleaved with those of each of <paramref name="ceilings"/>: the heartbeats' outcome first,
     /// then each ceiling's.
     /// </summary>
     private static async Task<Measure.Outcome[]> BeatAsync(
-        BenchHost host, BenchScale scale, (long NodeId, string NodeKey)[] nodes, byte[][] bodies, string what, params Func<int, long, Task<bool>>[] ceilings)
+        BenchHost host, BenchScale scale, Func<int, long, HttpRequestMessage> beat, string what, params Func<int, long, Task<bool>>[] ceilings)
     {
         var concurrency = scale.Concurrency;
 
@@ -205,22 +226,108 @@ public static class HeartbeatScenario
 
         async Task<bool> SendAsync(int worker, long n)
         {
-            var i = (int)((worker + (n * concurrency)) % nodes.Length);
-            using var request = Beat(nodes[i].NodeId, nodes[i].NodeKey, bodies[i]);
+            using var request = beat(worker, n);
             using var response = await host.Client.SendAsync(request);
             return response.IsSuccessStatusCode;
         }
     }
 
+    /// <summary>Node i sends <paramref name="bodies"/>[i] with its node key; the workers take the nodes in turn.</summary>
+    private static Func<int, long, HttpRequestMessage> Keyed((long NodeId, string NodeKey)[] nodes, byte[][] bodies, int concurrency) =>
+        (worker, n) =>
+        {
+            var i = (int)((worker + (n * concurrency)) % nodes.Length);
+            return Beat(nodes[i].NodeId, nodes[i].NodeKey, bodies[i]);
+        };
+
     private static byte[] Body(HeartbeatRequest request) => JsonSerializer.SerializeToUtf8Bytes(request, GridJson.Options);
 
     private static HttpRequestMessage Beat(long nodeId, string nodeKey, byte[] body)
     {
-        var request = new HttpRequestMessage(HttpMethod.Post, $"/api/v1/nodes/{nodeId.ToString(CultureInfo.InvariantCulture)}/heartbeat")
-        {
-            Content = new ByteArrayContent(body) { Headers = { ContentType = new("application/json") } },
-        };
+        var request = Unsigned(nodeId, body);
         request.Headers.Authorization = new("Bearer", nodeKey);
         return request;
+    }
+
+    private static string PathOf(long nodeId) => $"/api/v1/nodes/{nodeId.ToString(CultureInfo.InvariantCulture)}/heartbeat";
+
+    private static HttpRequestMessage Unsigned(long nodeId, byte[] body) => new(HttpMethod.Post, PathOf(nodeId))
+    {
+        Content = new ByteArrayContent(body) { Headers = { ContentType = new("application/json") } },
+    };
+
+    /// <summary>
+    /// Heartbeats signed ahead, the nodes in turn, each with a fresh nonce: <see cref="Next"/> hands out the next one,
+    /// and signs one then (counted in <see cref="SignedLate"/>) only if all were taken.
+    /// </summary>
+    private sealed class SignedBeats : IDisposable
+    {
+        private readonly (long NodeId, string Signer)[] _nodes;
+        private readonly NSec.Cryptography.Key[] _keys;
+        private readonly byte[] _body;
+        private readonly IReadOnlyList<KeyValuePair<string, string>>[] _headers;
+        private long _next = -1;
+        private long _late;
+
+        private SignedBeats((long NodeId, string Signer)[] nodes, NSec.Cryptography.Key[] keys, byte[] body, int count)
+        {
+            (_nodes, _keys, _body) = (nodes, keys, body);
+            _headers = new IReadOnlyList<KeyValuePair<string, string>>[count];
+            // On threads of their own: signing on the thread pool's threads for seconds starved the silo beside it (its
+            // health check reported the pool stalled).
+            var progress = new Progress($"heartbeat: signing {count:N0} heartbeats", count);
+            var signers = Enumerable.Range(0, Environment.ProcessorCount).Select(first => new Thread(() =>
+            {
+                for (var k = first; k < count; k += Environment.ProcessorCount)
+                {
+                    _headers[k] = Sign(k);
+                }
+            })).ToList();
+            signers.ForEach(t => t.Start());
+            signers.ForEach(t => t.Join());
+            progress.Done();
+        }
+
+        public long SignedLate => Interlocked.Read(ref _late);
+
+        public void Dispose()
+        {
+            foreach (var key in _keys)
+            {
+                key.Dispose();
+            }
+        }
+
+        public static SignedBeats Create((long NodeId, string NodeKey)[] nodes, string[] keys, byte[] body, int count) =>
+            new(Array.ConvertAll(nodes, n => (n.NodeId, $"node:{n.NodeId.ToString(CultureInfo.InvariantCulture)}")), Array.ConvertAll(keys, RequestSignature.ImportPrivateKey), body, count);
+
+        public HttpRequestMessage Next(int worker, long n)
+        {
+            var k = Interlocked.Increment(ref _next);
+            IReadOnlyList<KeyValuePair<string, string>> headers;
+            if (k < _headers.Length)
+            {
+                headers = _headers[k];
+            }
+            else
+            {
+                Interlocked.Increment(ref _late);
+                headers = Sign(k);
+            }
+
+            var request = Unsigned(_nodes[k % _nodes.Length].NodeId, _body);
+            foreach (var (name, value) in headers)
+            {
+                request.Headers.TryAddWithoutValidation(name, value);
+            }
+
+            return request;
+        }
+
+        private IReadOnlyList<KeyValuePair<string, string>> Sign(long k)
+        {
+            var i = (int)(k % _nodes.Length);
+            return RequestSignature.Sign(_keys[i], _nodes[i].Signer, "POST", PathOf(_nodes[i].NodeId), _body, DateTimeOffset.UtcNow);
+        }
     }
 }
