@@ -29,10 +29,7 @@ public sealed partial class DemoFarm(
     /// <summary>The demo twin's starting balance: 1,000 currency units.</summary>
     public const long DemoBalance = 1_000 * Money.MinorUnitsPerUnit;
 
-    private readonly ConcurrentDictionary<long, ImmutableArray<WorkloadReport>> _running = new();
-
-    // Per simulated node, which reports its heartbeats carry: as an agent, only what changed once the grid acknowledged them.
-    private readonly ConcurrentDictionary<long, ReportChanges> _reports = new();
+    private readonly ConcurrentDictionary<long, SimulatedNode> _nodes = new();
 
     /// <summary>What the demo twin rents of its own grid (it is tenant and farmer at once: it pays and earns).</summary>
     private static readonly Capacity[] DemoReservations =
@@ -75,13 +72,11 @@ public sealed partial class DemoFarm(
     {
         try
         {
-            var reports = _reports.GetOrAdd(node.NodeId, static _ => new ReportChanges(DateTimeOffset.UtcNow.ToUnixTimeMilliseconds()));
-            var (workloads, version, changeOf) = reports.Next(_running.GetValueOrDefault(node.NodeId, []));
+            var simulated = _nodes.GetOrAdd(node.NodeId, static _ => new SimulatedNode());
+            var (workloads, version, changeOf) = simulated.Reports.Next(simulated.Running);
             var answer = await heartbeats.BeatAsync(node.NodeId, node.Key, new Heartbeat(uptime, workloads) { ReportsVersion = version, ReportsBase = changeOf });
-            reports.Answered(answer?.ReportsAcknowledged);
-            _running[node.NodeId] = answer is null
-                ? []
-                : [.. answer.Desired.Select(Simulate)];
+            simulated.Reports.Answered(answer?.ReportsAcknowledged);
+            simulated.Running = answer is null ? [] : [.. answer.Desired.Select(Simulate)];
         }
         catch (Exception exception)
         {
@@ -181,4 +176,15 @@ public sealed partial class DemoFarm(
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Demo node {NodeId} heartbeat failed: {Error}")]
     private static partial void LogBeatFailed(ILogger logger, long nodeId, string error);
+
+    /// <summary>
+    /// A simulated node's reports: what it runs (every workload its last answer asked for), and which of those its
+    /// heartbeats carry (as an agent, only what changed once the grid acknowledged them). One heartbeat at a time.
+    /// </summary>
+    private sealed class SimulatedNode
+    {
+        public ReportChanges Reports { get; } = new(DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
+
+        public ImmutableArray<WorkloadReport> Running { get; set; } = [];
+    }
 }

@@ -96,9 +96,9 @@ public sealed class GridAuthenticationHandler(
             return AuthenticateResult.Fail($"{RequestSignature.SignerHeader} must be twin:<id> or node:<id>.");
         }
 
-        // The signer as one spelling: the header is not signed, so "twin:042" must use up the nonces of "twin:42", or a
-        // captured request could be replayed once per spelling of its signer within its window.
-        var signer = $"{kind}:{id.ToString(CultureInfo.InvariantCulture)}";
+        // One spelling (SignerKind.Name): "twin:042" must use up the nonces of "twin:42", or a captured request could be
+        // replayed once per spelling of its signer within its window.
+        var signer = SignerKind.Name(kind, id);
 
         if (!long.TryParse(headers[RequestSignature.TimeHeader], NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var unixSeconds))
         {

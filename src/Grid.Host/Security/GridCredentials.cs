@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Globalization;
 using System.Security.Claims;
 using System.Security.Cryptography;
 using Grid.Grains;
@@ -77,7 +78,7 @@ public sealed class GridCredentials(IGrainFactory grains, NodeHeartbeats heartbe
     /// <summary>The Ed25519 public key registered by a twin (<c>twin:42</c>) or node (<c>node:7</c>).</summary>
     public async ValueTask<string?> PublicKeyAsync(string kind, long id)
     {
-        var signer = $"{kind}:{id}";
+        var signer = SignerKind.Name(kind, id);
         var now = clock.UtcNow;
         if (_publicKeys.TryGetValue(signer, out var known) && known.Until > now)
         {
@@ -98,7 +99,7 @@ public sealed class GridCredentials(IGrainFactory grains, NodeHeartbeats heartbe
     /// <summary>Forgets this silo's cached answers for a twin's keys after they changed.</summary>
     public void Forget(long twinId)
     {
-        _publicKeys.TryRemove($"{SignerKind.Twin}:{twinId}", out _);
+        _publicKeys.TryRemove(SignerKind.Name(SignerKind.Twin, twinId), out _);
         foreach (var entry in _apiKeys.Where(e => e.Value.TwinId == twinId))
         {
             _apiKeys.TryRemove(entry.Key, out _);
@@ -115,4 +116,10 @@ public static class SignerKind
 {
     public const string Twin = "twin";
     public const string Node = "node";
+
+    /// <summary>
+    /// The signer as one spelling (<c>twin:42</c>), whatever the header said (<c>twin:042</c>): what its public key is
+    /// cached and its nonces are remembered by. The header is not signed, so two spellings must be one signer.
+    /// </summary>
+    public static string Name(string kind, long id) => string.Create(CultureInfo.InvariantCulture, $"{kind}:{id}");
 }
