@@ -41,6 +41,32 @@ public sealed class GridRateLimiterTests
     }
 
     [Fact]
+    public void AskingWhetherABucketIsEmptyTakesNothingAndMakesNoBucket()
+    {
+        var clock = new FakeTimeProvider();
+        var limiter = new GridRateLimiter(clock);
+        var failures = new Caller(CallerKind.FailedAuthentication, 0, IPAddress.Loopback);
+
+        // A caller nothing was taken from has no bucket, and asking makes none (callers that succeed never get one).
+        Assert.False(limiter.IsEmpty(failures, 1, 2, out _));
+        Assert.Equal(0, limiter.Count);
+
+        Assert.True(limiter.TryAcquire(failures, 1, 2, out _));
+        Assert.False(limiter.IsEmpty(failures, 1, 2, out _));
+        Assert.False(limiter.IsEmpty(failures, 1, 2, out _));
+        Assert.True(limiter.TryAcquire(failures, 1, 2, out _));
+        Assert.True(limiter.IsEmpty(failures, 1, 2, out var wait));
+        Assert.Equal(TimeSpan.FromSeconds(1), wait);
+
+        // Refilled by the rate as for a take; the failures of another address are its own.
+        clock.Advance(TimeSpan.FromSeconds(1));
+        Assert.False(limiter.IsEmpty(failures, 1, 2, out _));
+        Assert.False(limiter.IsEmpty(failures with { Address = IPAddress.IPv6Loopback }, 1, 2, out _));
+        Assert.True(limiter.TryAcquire(failures, 1, 2, out _));
+        Assert.True(limiter.IsEmpty(failures, 1, 2, out _));
+    }
+
+    [Fact]
     public void CallersHaveBucketsOfTheirOwn()
     {
         var limiter = new GridRateLimiter(new FakeTimeProvider());

@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Globalization;
+using System.Net;
 using System.Security.Cryptography;
 using System.Text.Encodings.Web;
 using Grid.Host.Api;
@@ -36,22 +37,49 @@ public sealed class GridAuthenticationHandler(
     ILoggerFactory logger,
     UrlEncoder encoder,
     GridCredentials credentials,
-    IProblemDetailsService problems) : AuthenticationHandler<GridAuthenticationOptions>(options, logger, encoder)
+    IProblemDetailsService problems,
+    GridRateLimiter limiter,
+    IOptionsMonitor<GridLimitsOptions> limitsMonitor) : AuthenticationHandler<GridAuthenticationOptions>(options, logger, encoder)
 {
     public const string SchemeName = "Grid";
 
+    /// <summary>Where a request refused for its address's failed authentications keeps its wait (seconds) for the challenge.</summary>
+    private static readonly object TooManyFailuresKey = new();
+
     protected override async Task<AuthenticateResult> HandleAuthenticateAsync()
     {
-        if (Request.Headers.ContainsKey(RequestSignature.SignatureHeader))
-        {
-            return await SignedAsync();
-        }
-
-        if (TwinAuthentication.BearerToken(Context) is not { Length: > 0 } key)
+        var signed = Request.Headers.ContainsKey(RequestSignature.SignatureHeader);
+        var bearer = signed ? null : TwinAuthentication.BearerToken(Context);
+        if (!signed && bearer is not { Length: > 0 })
         {
             return AuthenticateResult.NoResult();
         }
 
+        // An address whose credentials keep failing has them refused unchecked until its budget refills: checking is
+        // the expensive part (a signature, a signed body's hash, an unknown key's lookup), and it comes before the rate
+        // limiter, which needs to know who the caller is. Only failures are charged, so callers that prove who they
+        // are never spend it.
+        var limits = limitsMonitor.CurrentValue;
+        var budget = new GridRateLimiter.Caller(GridRateLimiter.CallerKind.FailedAuthentication, 0, Context.Connection.RemoteIpAddress ?? IPAddress.None);
+        if (limits.RateLimiting && limiter.IsEmpty(budget, limits.FailedAuthenticationsPerSecondPerIp, limits.FailedAuthenticationBurstPerIp, out var retryAfter))
+        {
+            var seconds = GridRateLimiter.RetryAfterSeconds(retryAfter);
+            Context.Items[TooManyFailuresKey] = seconds;
+            return AuthenticateResult.Fail(
+                $"Too many failed authentications from {budget.Address}: its credentials are not checked for the next {seconds} s.");
+        }
+
+        var result = signed ? await SignedAsync() : await BearerAsync(bearer!);
+        if (result.Failure is not null && limits.RateLimiting)
+        {
+            limiter.TryAcquire(budget, limits.FailedAuthenticationsPerSecondPerIp, limits.FailedAuthenticationBurstPerIp, out _);
+        }
+
+        return result;
+    }
+
+    private async Task<AuthenticateResult> BearerAsync(string key)
+    {
         if (key.StartsWith(KeyHash.TwinPrefix + "_", StringComparison.Ordinal))
         {
             return await credentials.TwinKeyAsync(key) is { } twin
@@ -74,6 +102,13 @@ public sealed class GridAuthenticationHandler(
     protected override async Task HandleChallengeAsync(AuthenticationProperties properties)
     {
         var result = await HandleAuthenticateOnceSafeAsync();
+        if (Context.Items.TryGetValue(TooManyFailuresKey, out var wait) && wait is int seconds)
+        {
+            Response.Headers.RetryAfter = seconds.ToString(CultureInfo.InvariantCulture);
+            await WriteProblemAsync(StatusCodes.Status429TooManyRequests, "Too many failed authentications", result.Failure!.Message);
+            return;
+        }
+
         Response.Headers.WWWAuthenticate = "Bearer";
         await WriteProblemAsync(StatusCodes.Status401Unauthorized, "Unauthorized", result.Failure?.Message
             ?? "Credentials are required: Authorization: Bearer <apiKey>, or a request signed with the twin's Ed25519 key (X-Grid-Signature).");

@@ -43,6 +43,17 @@ public sealed class GridRateLimiter(TimeProvider time)
         return bucket.TryTake(now, perSecond, burst, time.TimestampFrequency, out retryAfter);
     }
 
+    /// <summary>
+    /// Whether <paramref name="caller"/>'s bucket is empty now, without taking from it: false when the caller has no
+    /// bucket (nothing was taken from it lately), so asking makes nothing. When it is empty, how long until a token is there.
+    /// </summary>
+    public bool IsEmpty(Caller caller, int perSecond, int burst, out TimeSpan retryAfter)
+    {
+        retryAfter = TimeSpan.Zero;
+        return _buckets.TryGetValue(caller, out var bucket)
+            && !bucket.Has(time.GetTimestamp(), Math.Max(1, perSecond), Math.Max(1, burst), time.TimestampFrequency, out retryAfter);
+    }
+
     /// <summary>Forgets the buckets nobody used for <see cref="IdleAfter"/>; one request does it when it is due.</summary>
     private void Sweep(long now)
     {
@@ -63,6 +74,9 @@ public sealed class GridRateLimiter(TimeProvider time)
         }
     }
 
+    /// <summary>A wait as the whole seconds of a <c>Retry-After</c> header: rounded up, at least 1.</summary>
+    public static int RetryAfterSeconds(TimeSpan wait) => Math.Max(1, (int)Math.Ceiling(wait.TotalSeconds));
+
     private static long Ticks(TimeSpan span, TimeProvider time) => (long)(span.TotalSeconds * time.TimestampFrequency);
 
     /// <summary>One caller's tokens, counted in millionths so a slow rate still refills a little at each request.</summary>
@@ -75,6 +89,21 @@ public sealed class GridRateLimiter(TimeProvider time)
         public long LastUsed => Volatile.Read(ref _counted);
 
         public bool TryTake(long now, int perSecond, int burst, long frequency, out TimeSpan retryAfter)
+        {
+            lock (this)
+            {
+                if (!Has(now, perSecond, burst, frequency, out retryAfter))
+                {
+                    return false;
+                }
+
+                _tokens -= Unit;
+                return true;
+            }
+        }
+
+        /// <summary>Counts what the rate gave since the last count; whether a whole token is there, else how long until one is.</summary>
+        public bool Has(long now, int perSecond, int burst, long frequency, out TimeSpan retryAfter)
         {
             lock (this)
             {
@@ -91,7 +120,6 @@ public sealed class GridRateLimiter(TimeProvider time)
 
                 if (_tokens >= Unit)
                 {
-                    _tokens -= Unit;
                     retryAfter = TimeSpan.Zero;
                     return true;
                 }
@@ -103,7 +131,10 @@ public sealed class GridRateLimiter(TimeProvider time)
         }
     }
 
-    /// <summary>Who a bucket is for: a twin, node or the operator by id, an anonymous caller by address.</summary>
+    /// <summary>
+    /// Who a bucket is for: a twin, node or the operator by id, an anonymous caller by address, and the failed
+    /// authentications of an address (<see cref="CallerKind.FailedAuthentication"/>).
+    /// </summary>
     public readonly record struct Caller(CallerKind Kind, long Id, System.Net.IPAddress? Address);
 
     public enum CallerKind : byte
@@ -112,5 +143,8 @@ public sealed class GridRateLimiter(TimeProvider time)
         Node,
         Operator,
         Ip,
+
+        /// <summary>Credentials from an address that did not prove who sent them: charged only when that happens.</summary>
+        FailedAuthentication,
     }
 }
