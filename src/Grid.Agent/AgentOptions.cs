@@ -22,6 +22,21 @@ public sealed class AgentOptions
     public required string WorkDir { get; init; }
 
     /// <summary>
+    /// What this agent's containers, pod networks and cgroups are named by (<c>grid-&lt;agent&gt;-n&lt;node&gt;-…</c>): eight
+    /// hex digits of the SHA-256 of its work directory's full path. The node id alone is not unique on a machine: two
+    /// grids number their nodes alike (each from 1), and their agents deleted each other's containers and pod networks
+    /// as strays, and ran a workload of one grid in the cgroup of the other's. Two agents never share a work directory
+    /// (it holds their state files), so this is the agent's own.
+    /// </summary>
+    public string Agent => _agent ??= AgentOf(WorkDir);
+
+    private string? _agent;
+
+    /// <summary>The <see cref="Agent"/> of an agent whose work directory is <paramref name="workDir"/>.</summary>
+    public static string AgentOf(string workDir) => Convert.ToHexStringLower(
+        System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(Path.GetFullPath(workDir))))[..8];
+
+    /// <summary>
     /// Whether <c>process</c> workloads run for real on this machine. They run as the agent's user with its
     /// rights, so a farmer opts in explicitly. When false they are reported <c>failed</c>. Default: false.
     /// </summary>

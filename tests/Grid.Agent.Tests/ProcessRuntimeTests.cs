@@ -8,7 +8,7 @@ namespace Grid.Agent.Tests;
 /// <summary>The <c>process</c> runtime through the runtime interface, with real child processes and a real PID file.</summary>
 public sealed class ProcessRuntimeTests(ITestOutputHelper output) : IDisposable
 {
-    // Its own node id: cgroups are named by node, and other test classes run agents at the same time.
+    // Its own node id: cgroups are named by node (and agent), and other test classes run agents at the same time.
     private const long NodeId = 77;
 
     private readonly TestWorkDir _dir = new();
@@ -83,6 +83,43 @@ public sealed class ProcessRuntimeTests(ITestOutputHelper output) : IDisposable
         await second.StopAsync(new WorkloadKey(3, 1), default);
         Assert.False(ProcessProbe.IsAlive(kept.Pid, kept.StartMarker));
         Assert.Empty(_dir.Pids());
+    }
+
+    [Fact]
+    public async Task AWorkloadsCgroupsAreNamedByItsAgentAndThoseOfAnAgentBefore050AreStillRemoved()
+    {
+        var limits = Grid.Agent.Runtimes.Processes.CgroupLimits.Detect();
+        var first = await NewRuntimeAsync();
+        var key = new WorkloadKey(6, 1);
+        await first.StartAsync(Script(key, "sleep 30"), default);
+        var named = $"{AgentOptions.AgentOf(_dir.Path)}-n{NodeId}-w6-e1";
+        var entry = Assert.Single(_dir.Pids());
+        Assert.Equal(named, entry.Cgroup);
+        if (limits.Unavailable is { } why)
+        {
+            output.WriteLine($"cgroups not checked on this machine: {why}");
+            return;
+        }
+
+        // As a 0.4.0 agent left it: a PID file without the name, the cgroups named by node and workload only.
+        var legacy = $"n{NodeId}-w6-e1";
+        try
+        {
+            first.Dispose();
+            var legacyDir = Path.GetDirectoryName(limits.Create(legacy, 1, 64 << 20)[0])!;
+            Grid.Agent.Runtimes.Processes.PidFile.Save(_dir.Path, [entry with { Cgroup = null }]);
+            var second = await NewRuntimeAsync();
+            Assert.Equal([key], await second.AdoptAsync(default));
+            ProcessProbe.Signal(entry.Pid, group: false, ProcessProbe.SigKill);
+            await Poll.UntilAsync(async () => (await second.InspectAsync(key, default)).Condition != WorkloadCondition.Running, TimeSpan.FromSeconds(10), "the exit is noticed");
+
+            Assert.False(Directory.Exists(legacyDir), $"{legacyDir} is left behind");
+        }
+        finally
+        {
+            limits.Remove(legacy);
+            limits.Remove(named);
+        }
     }
 
     [Theory]

@@ -20,9 +20,10 @@ internal sealed class ContainerHost : IAsyncDisposable
     private readonly List<ContainerRuntime> _runtimes = [];
     private readonly List<PortPublisher> _publishers = [];
 
-    public ContainerHost(ILogger logger, long imageCacheBytes = 10L << 30, string runc = "runc")
+    public ContainerHost(ILogger logger, long imageCacheBytes = 10L << 30, string runc = "runc", long? nodeId = null)
     {
         _logger = logger;
+        NodeId = nodeId ?? Random.Shared.Next(100_000, 499_999);
         Options = new AgentOptions
         {
             ApiUrl = new Uri("http://127.0.0.1:1"),
@@ -37,14 +38,18 @@ internal sealed class ContainerHost : IAsyncDisposable
         };
     }
 
-    /// <summary>A node id of its own per test: names never meet another test's or an earlier run's.</summary>
-    public long NodeId { get; } = Random.Shared.Next(100_000, 499_999);
+    /// <summary>A node id of its own per test unless given (names are the agent's too, by its folder: see <see cref="AgentOptions.Agent"/>).</summary>
+    public long NodeId { get; }
 
     public string Dir { get; } = Directory.CreateTempSubdirectory("grid-container-test-").FullName;
 
     public AgentOptions Options { get; }
 
-    public string Prefix => $"grid-n{NodeId}-";
+    /// <summary>What the names of this host's containers and pod namespaces start with.</summary>
+    public string Prefix => PrefixOf(NodeId, Dir);
+
+    /// <summary>What the container and pod names of the agent of node <paramref name="nodeId"/> working in <paramref name="dir"/> start with.</summary>
+    public static string PrefixOf(long nodeId, string dir) => $"grid-{AgentOptions.AgentOf(dir)}-n{nodeId}-";
 
     /// <summary>The volume runtime of the last runtime made (its volumes are the containers' mounts).</summary>
     public VolumeRuntime? Volumes { get; private set; }
@@ -119,12 +124,12 @@ internal sealed class ContainerHost : IAsyncDisposable
     }
 
     /// <summary>
-    /// Removes what containers of node <paramref name="nodeId"/> left on this machine, whatever the test reached: runc
+    /// Removes what containers of node <paramref name="nodeId"/>'s agent in <paramref name="dir"/> left on this machine, whatever the test reached: runc
     /// containers, overlay mounts under <paramref name="dir"/>, pod namespaces and veths, cgroups.
     /// </summary>
     public static async Task CleanUpNodeAsync(long nodeId, string dir)
     {
-        var prefix = $"grid-n{nodeId}-";
+        var prefix = PrefixOf(nodeId, dir);
         foreach (var id in (await Tools.RuncListAsync()).Where(i => i.StartsWith(prefix, StringComparison.Ordinal)))
         {
             await Tools.TryRunAsync("runc", "delete", "-f", id);

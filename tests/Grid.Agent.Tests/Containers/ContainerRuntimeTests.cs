@@ -192,6 +192,37 @@ public sealed class ContainerRuntimeTests(ITestOutputHelper output) : IAsyncLife
     }
 
     [Fact]
+    public async Task TheAgentsOfTwoGridsWhoseNodesHaveTheSameIdKeepTheirContainersApart()
+    {
+        // Two grids number their nodes alike: node N of each on one machine, each running its workload 15 at epoch 1 of
+        // reservation 515. Named by node alone, the second's runc run failed (the id was taken) while its agent, asking
+        // runc about the id, saw the first's container running and reported it as its own; restarted, it cleaned up
+        // its "ended" container by that id, deleting the first's (measured against the old names).
+        await using var other = new ContainerHost(new XunitLogger<ContainerRuntimeTests>(output), nodeId: _host.NodeId);
+        var image = await _registry!.PushAsync(await TestImages.ShellAsync(), "shop/shell");
+        var key = new WorkloadKey(15, 1);
+        var mine = await _host.NewRuntimeAsync();
+        var theirs = await other.NewRuntimeAsync();
+        Assert.Equal(WorkloadCondition.Running, (await mine.StartAsync(ContainerHost.Assignment(key, image, args: ["sleep 300"]), default)).Condition);
+        var started = await theirs.StartAsync(ContainerHost.Assignment(key, image, args: ["sleep 300"]), default);
+        Assert.True(started.Condition == WorkloadCondition.Running, $"the other grid's container: {started}");
+
+        // The other agent restarts: it adopts its own container and leaves this one's alone.
+        await other.CrashAsync(theirs);
+        var restarted = await other.NewRuntimeAsync();
+        Assert.Equal([key], await restarted.AdoptAsync(default));
+        Assert.Contains($"{_host.Prefix}w15-e1", await Tools.RuncListAsync());
+        Assert.Equal(WorkloadCondition.Running, (await mine.InspectAsync(key, default)).Condition);
+
+        // Stopping one stops only that one.
+        await restarted.StopAsync(key, default);
+        Assert.DoesNotContain($"{other.Prefix}w15-e1", await Tools.RuncListAsync());
+        Assert.Equal(WorkloadCondition.Running, (await mine.InspectAsync(key, default)).Condition);
+        await mine.StopAsync(key, default);
+        Assert.DoesNotContain($"{_host.Prefix}w15-e1", await Tools.RuncListAsync());
+    }
+
+    [Fact]
     public async Task AdoptionAsksRuncAgainWhenItsListingFailsAndNeverCleansUpWhatItCouldNotSee()
     {
         // A runc whose listing fails on cue, as runc list does when a container it found is deleted before it reads

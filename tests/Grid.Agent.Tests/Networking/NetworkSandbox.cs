@@ -57,7 +57,7 @@ internal sealed class NetworkSandbox : IAsyncDisposable
             process.Dispose();
         }
 
-        var prefix = string.Create(CultureInfo.InvariantCulture, $"grid-n{NodeId}-");
+        var prefix = string.Create(CultureInfo.InvariantCulture, $"grid-{AgentOptions.AgentOf(Dir.Path)}-n{NodeId}-");
         foreach (var ns in (await NamespacesAsync()).Where(n => n.StartsWith(prefix, StringComparison.Ordinal)))
         {
             await HostCommand.RunAsync("ip", ["netns", "delete", ns]);

@@ -2,9 +2,9 @@ namespace Grid.Testing.Containers;
 
 /// <summary>
 /// Removes what agents killed with -9 leave behind (their containers keep running): the runc containers of given
-/// workloads (<c>grid-n&lt;node&gt;-w&lt;workload&gt;-e&lt;epoch&gt;</c>), the mounts under the run's folder, the loop
+/// workloads (<c>grid-&lt;agent&gt;-n&lt;node&gt;-w&lt;workload&gt;-e&lt;epoch&gt;</c>), the mounts under the run's folder, the loop
 /// devices of the volumes there (an agent attaches them without autoclear: unmounting frees none) and the pods'
-/// network namespaces (<c>grid-n&lt;node&gt;-r&lt;reservation&gt;-e&lt;epoch&gt;</c>; their veths go with them). Only
+/// network namespaces (<c>grid-&lt;agent&gt;-n&lt;node&gt;-r&lt;reservation&gt;-e&lt;epoch&gt;</c>; their veths go with them). Only
 /// names of the given nodes and workloads are touched: other runs on the machine may use the same node ids.
 /// </summary>
 public static class ContainerLeftovers
@@ -16,7 +16,7 @@ public static class ContainerLeftovers
         var workloadIds = workloads.ToList();
         var reservationIds = reservations.ToList();
         var containers = (await Tools.RunAsync("runc", "list", "-q")).Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-        foreach (var id in containers.Where(c => nodeIds.Any(n => workloadIds.Any(w => c.StartsWith($"grid-n{n}-w{w}-", StringComparison.Ordinal)))))
+        foreach (var id in containers.Where(c => nodeIds.Any(n => workloadIds.Any(w => Named(c, n, $"w{w}")))))
         {
             await Tools.TryRunAsync("runc", "delete", "-f", id);
         }
@@ -35,11 +35,15 @@ public static class ContainerLeftovers
         }
 
         var namespaces = (await Tools.RunAsync("ip", "netns", "list")).Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(line => line.Split(' ')[0]);
-        foreach (var ns in namespaces.Where(n => nodeIds.Any(node => reservationIds.Any(r => n.StartsWith($"grid-n{node}-r{r}-", StringComparison.Ordinal)))))
+        foreach (var ns in namespaces.Where(n => nodeIds.Any(node => reservationIds.Any(r => Named(n, node, $"r{r}")))))
         {
             await Tools.TryRunAsync("ip", "netns", "delete", ns);
         }
     }
+
+    /// <summary>Whether <paramref name="name"/> is an agent's (any agent's: its part is 8 hex digits) for node <paramref name="node"/> and <paramref name="what"/>.</summary>
+    private static bool Named(string name, long node, string what) =>
+        System.Text.RegularExpressions.Regex.IsMatch(name, $"^grid-[0-9a-f]{{8}}-n{node}-{what}-");
 
     /// <summary>The loop devices whose backing file lies under <paramref name="root"/> (also once that file was deleted).</summary>
     private static IEnumerable<string> LoopDevicesUnder(string root) =>

@@ -64,11 +64,14 @@ internal sealed partial class PodNetworks : IPodNetworks
         _state = new StateFile<PodEntry>(Path.Combine(options.WorkDir, StateFileName));
     }
 
-    /// <summary>The namespace's name for a reservation placement: unique per node, so two agents on one machine never share one.</summary>
+    /// <summary>
+    /// The namespace's name for a reservation placement: named by the agent (<see cref="AgentOptions.Agent"/>) and node,
+    /// so two agents on one machine never share one, even of two grids with the same node ids.
+    /// </summary>
     public string NamespaceName(long reservationId, long epoch) =>
         string.Create(CultureInfo.InvariantCulture, $"{NodePrefix}r{reservationId}-e{epoch}");
 
-    private string NodePrefix => string.Create(CultureInfo.InvariantCulture, $"grid-n{_options.NodeId}-");
+    private string NodePrefix => string.Create(CultureInfo.InvariantCulture, $"grid-{_options.Agent}-n{_options.NodeId}-");
 
     /// <inheritdoc/>
     public async Task<PodNetwork> AcquireAsync(long reservationId, long epoch, WorkloadKey user, CancellationToken cancellationToken)

@@ -12,7 +12,7 @@ internal sealed record VethLink(string Name, string? Alias)
         var links = new List<VethLink>();
         foreach (var line in output.Split('\n', StringSplitOptions.RemoveEmptyEntries))
         {
-            // "12: gv1234@if11: <BROADCAST,…> mtu 1500 … \    link/ether … \    alias grid-n7-r1-e1"
+            // "12: gv1234@if11: <BROADCAST,…> mtu 1500 … \    link/ether … \    alias grid-1a2b3c4d-n7-r1-e1"
             var parts = line.Split(':', 3);
             if (parts.Length < 3)
             {

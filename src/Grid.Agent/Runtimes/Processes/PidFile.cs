@@ -9,7 +9,11 @@ namespace Grid.Agent.Runtimes.Processes;
 /// <param name="Pid">Operating-system process id.</param>
 /// <param name="StartMarker">Start time of the process, so a reused PID is never taken for ours.</param>
 /// <param name="ProcessGroup">Whether the process leads its own process group (signals go to the group).</param>
-public sealed record PidEntry(long WorkloadId, long Epoch, int Pid, string StartMarker, bool ProcessGroup);
+public sealed record PidEntry(long WorkloadId, long Epoch, int Pid, string StartMarker, bool ProcessGroup)
+{
+    /// <summary>The name of its cgroups; null in a file of an agent before 0.5.0, which named them by node and workload only.</summary>
+    public string? Cgroup { get; init; }
+}
 
 /// <summary>
 /// The agent's record of the processes it started (<c>&lt;workdir&gt;/pids.json</c>): after a crash the next agent

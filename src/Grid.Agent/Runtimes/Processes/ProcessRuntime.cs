@@ -108,8 +108,9 @@ internal sealed partial class ProcessRuntime(AgentOptions options, TimeProvider 
         WorkloadProcess process;
         try
         {
-            var cgroups = _limits is { Unavailable: null } limits ? limits.Create(CgroupName(key), spec.Resources.Cru, spec.Resources.Mru) : [];
-            process = WorkloadProcess.Start(key.WorkloadId, key.Epoch, WithGpus(spec.Process!, assignment), folder, new WorkloadSandbox(_user, cgroups));
+            var cgroup = CgroupName(key);
+            var cgroups = _limits is { Unavailable: null } limits ? limits.Create(cgroup, spec.Resources.Cru, spec.Resources.Mru) : [];
+            process = WorkloadProcess.Start(key.WorkloadId, key.Epoch, WithGpus(spec.Process!, assignment), folder, new WorkloadSandbox(_user, cgroups, cgroup));
         }
         catch (Exception e) when (e is Win32Exception or IOException or InvalidOperationException or UnauthorizedAccessException)
         {
@@ -150,9 +151,10 @@ internal sealed partial class ProcessRuntime(AgentOptions options, TimeProvider 
         var code = process.ExitCode;
         Forget(key, process);
 
-        // The memory limit is read before its cgroup goes.
-        var oomKilled = _limits is { Unavailable: null } limits && limits.WasOomKilled(CgroupName(key));
-        _limits?.Remove(CgroupName(key));
+        // The memory limit is read before its cgroup goes (named as when it started: an agent before 0.5.0 left no name).
+        var cgroup = process.Entry.Cgroup ?? $"n{options.NodeId}-w{key.WorkloadId}-e{key.Epoch}";
+        var oomKilled = _limits is { Unavailable: null } limits && limits.WasOomKilled(cgroup);
+        _limits?.Remove(cgroup);
         return Task.FromResult(oomKilled ? new WorkloadStatus(WorkloadCondition.OomKilled) : new WorkloadStatus(WorkloadCondition.Exited, ExitCode: code));
     }
 
@@ -212,8 +214,8 @@ internal sealed partial class ProcessRuntime(AgentOptions options, TimeProvider 
         }
     }
 
-    // Named by node too: two agents on one machine (or tests) must never share a workload's cgroup.
-    private string CgroupName(WorkloadKey key) => $"n{options.NodeId}-w{key.WorkloadId}-e{key.Epoch}";
+    // Named by agent and node too (AgentOptions.Agent): two agents on one machine, of one grid or two, never share a workload's cgroup.
+    private string CgroupName(WorkloadKey key) => $"{options.Agent}-n{options.NodeId}-w{key.WorkloadId}-e{key.Epoch}";
 
     /// <summary>Lets the workload user traverse (not list) the folders above its own, which root may have made 0700.</summary>
     [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]

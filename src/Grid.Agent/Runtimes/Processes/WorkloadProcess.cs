@@ -84,7 +84,7 @@ internal sealed class WorkloadProcess : IDisposable
 
         // setsid(1) execs in place (the child of a non-leader), so the PID stays the workload's PID.
         var marker = ProcessProbe.StartMarker(child.Id) ?? "exited-at-start";
-        return new WorkloadProcess(new PidEntry(workloadId, epoch, child.Id, marker, s_setsid is not null), child);
+        return new WorkloadProcess(new PidEntry(workloadId, epoch, child.Id, marker, s_setsid is not null) { Cgroup = sandbox?.Cgroup }, child);
     }
 
     /// <summary>Takes over a process remembered in the PID file, or null when it is no longer alive.</summary>

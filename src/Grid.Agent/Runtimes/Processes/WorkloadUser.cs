@@ -3,7 +3,7 @@ using System.Diagnostics;
 namespace Grid.Agent.Runtimes.Processes;
 
 /// <summary>Where and as whom a <c>process</c> workload runs: its user (null: the agent's own) and the cgroups it joins.</summary>
-internal sealed record WorkloadSandbox(WorkloadUser? User, IReadOnlyList<string> CgroupProcs);
+internal sealed record WorkloadSandbox(WorkloadUser? User, IReadOnlyList<string> CgroupProcs, string? Cgroup = null);
 
 /// <summary>
 /// The unprivileged user <c>process</c> workloads run as. An agent running as root must use one (created on
