@@ -67,6 +67,29 @@ public sealed class GridRateLimiterTests
     }
 
     [Fact]
+    public void ARateBelowOneASecondRefillsByItsShareAndItsBucketIsKeptUntilFull()
+    {
+        var clock = new FakeTimeProvider();
+        var limiter = new GridRateLimiter(clock);
+        var failures = new Caller(CallerKind.FailedAuthentication, 0, IPAddress.Loopback);
+
+        // 6 a minute: a token every 10 s.
+        Assert.True(limiter.TryAcquire(failures, 0.1, 2, out _));
+        Assert.True(limiter.TryAcquire(failures, 0.1, 2, out _));
+        Assert.False(limiter.TryAcquire(failures, 0.1, 2, out var wait));
+        Assert.Equal(TimeSpan.FromSeconds(10), wait);
+
+        // Quiet past IdleAfter but not yet full (20 s from empty): the bucket is kept, not forgotten as full. 11 s gave
+        // it 1.1 tokens: one more, then empty again for 9 s.
+        clock.Advance(GridRateLimiter.IdleAfter + TimeSpan.FromSeconds(1));
+        Assert.True(limiter.TryAcquire(new Caller(CallerKind.Node, 1, null), 1, 1, out _), "a request that sweeps");
+        Assert.Equal(2, limiter.Count);
+        Assert.True(limiter.TryAcquire(failures, 0.1, 2, out _));
+        Assert.True(limiter.IsEmpty(failures, 0.1, 2, out wait));
+        Assert.Equal(9.0, wait.TotalSeconds, 3);
+    }
+
+    [Fact]
     public void CallersHaveBucketsOfTheirOwn()
     {
         var limiter = new GridRateLimiter(new FakeTimeProvider());

@@ -55,24 +55,31 @@ public sealed class GridAuthenticationHandler(
             return AuthenticateResult.NoResult();
         }
 
-        // An address whose credentials keep failing has them refused unchecked until its budget refills: checking is
-        // the expensive part (a signature, a signed body's hash, an unknown key's lookup), and it comes before the rate
-        // limiter, which needs to know who the caller is. Only failures are charged, so callers that prove who they
-        // are never spend it.
+        // Checking is the expensive part (a signature, a signed body's hash, an unknown key's lookup), and it comes
+        // before the rate limiter, which needs to know who the caller is. An address whose credentials keep failing (its
+        // budget of failures spent) has them checked at a bounded rate only; beyond it they are refused unchecked. Only
+        // failures spend the budget, so addresses whose callers prove who they are never get there.
         var limits = limitsMonitor.CurrentValue;
-        var budget = new GridRateLimiter.Caller(GridRateLimiter.CallerKind.FailedAuthentication, 0, Context.Connection.RemoteIpAddress ?? IPAddress.None);
-        if (limits.RateLimiting && limiter.IsEmpty(budget, limits.FailedAuthenticationsPerSecondPerIp, limits.FailedAuthenticationBurstPerIp, out var retryAfter))
+        var address = Context.Connection.RemoteIpAddress ?? IPAddress.None;
+        var failures = new GridRateLimiter.Caller(GridRateLimiter.CallerKind.FailedAuthentication, 0, address);
+        var failuresPerSecond = limits.FailedAuthenticationsPerMinutePerIp / 60.0;
+        if (limits.RateLimiting && limiter.IsEmpty(failures, failuresPerSecond, limits.FailedAuthenticationBurstPerIp, out _))
         {
-            var seconds = GridRateLimiter.RetryAfterSeconds(retryAfter);
-            Context.Items[TooManyFailuresKey] = seconds;
-            return AuthenticateResult.Fail(
-                $"Too many failed authentications from {budget.Address}: its credentials are not checked for the next {seconds} s.");
+            var checks = new GridRateLimiter.Caller(GridRateLimiter.CallerKind.FailingIpCheck, 0, address);
+            var checksPerSecond = limits.ChecksPerMinutePerFailingIp / 60.0;
+            if (!limiter.TryAcquire(checks, checksPerSecond, (int)Math.Max(1, Math.Ceiling(checksPerSecond)), out var retryAfter))
+            {
+                var seconds = GridRateLimiter.RetryAfterSeconds(retryAfter);
+                Context.Items[TooManyFailuresKey] = seconds;
+                return AuthenticateResult.Fail(
+                    $"Too many failed authentications from {address}: its credentials are not checked for the next {seconds} s.");
+            }
         }
 
         var result = signed ? await SignedAsync() : await BearerAsync(bearer!);
         if (result.Failure is not null && limits.RateLimiting)
         {
-            limiter.TryAcquire(budget, limits.FailedAuthenticationsPerSecondPerIp, limits.FailedAuthenticationBurstPerIp, out _);
+            limiter.TryAcquire(failures, failuresPerSecond, limits.FailedAuthenticationBurstPerIp, out _);
         }
 
         return result;

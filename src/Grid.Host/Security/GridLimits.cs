@@ -31,15 +31,23 @@ public sealed class GridLimitsOptions
     public int AnonymousBurstPerIp { get; set; } = 500;
 
     /// <summary>
-    /// Failed authentications (a wrong key, a signature that does not verify, a replayed or expired one) an IP address
-    /// may sustain per second. Once its budget is spent, credentials from that address are refused with 429 before they
-    /// are checked: checking costs the controller (a signature ≈ 64 µs of CPU, a signed body's hash, an unknown key's
-    /// lookup), and wrong ones would otherwise cost it that without end. Default: 20.
+    /// Failed authentications (a wrong or revoked key, a signature that does not verify, an expired or replayed one) an IP
+    /// address may sustain per minute before it counts as failing. Checking credentials costs the controller (a signature
+    /// ≈ 64 µs of CPU, a signed body's hash, an unknown key's lookup) and comes before the rate limit, which needs to know
+    /// the caller; only failures count. Default: 600 (10 a second).
     /// </summary>
-    public int FailedAuthenticationsPerSecondPerIp { get; set; } = 20;
+    public int FailedAuthenticationsPerMinutePerIp { get; set; } = 600;
 
     /// <summary>Failed authentications one IP address may have at once above its rate. Default: 200.</summary>
     public int FailedAuthenticationBurstPerIp { get; set; } = 200;
+
+    /// <summary>
+    /// Credentials checked per minute from an IP address while it counts as failing; beyond that they are answered 429
+    /// with <c>Retry-After</c> without being checked. The callers behind the address that prove who they are keep being
+    /// served up to this rate (an agent heartbeats every 3 s: 6,000 a minute is enough for 300 of them behind one
+    /// address), and one that keeps sending wrong credentials costs at most this many checks. Default: 6,000 (100 a second).
+    /// </summary>
+    public int ChecksPerMinutePerFailingIp { get; set; } = 6_000;
 
     /// <summary>Reservations a twin may hold (cancelled ones do not count; checked against a count at most 5 s old). Default: 1,000,000.</summary>
     public int MaxReservationsPerTwin { get; set; } = 1_000_000;

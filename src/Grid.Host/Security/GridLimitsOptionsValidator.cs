@@ -13,8 +13,9 @@ public sealed class GridLimitsOptionsValidator() : SettingsValidator<GridLimitsO
             .AtLeast(nameof(options.TwinBurst), options.TwinBurst, 1)
             .AtLeast(nameof(options.AnonymousRequestsPerSecondPerIp), options.AnonymousRequestsPerSecondPerIp, 1)
             .AtLeast(nameof(options.AnonymousBurstPerIp), options.AnonymousBurstPerIp, 1)
-            .AtLeast(nameof(options.FailedAuthenticationsPerSecondPerIp), options.FailedAuthenticationsPerSecondPerIp, 1)
+            .AtLeast(nameof(options.FailedAuthenticationsPerMinutePerIp), options.FailedAuthenticationsPerMinutePerIp, 1)
             .AtLeast(nameof(options.FailedAuthenticationBurstPerIp), options.FailedAuthenticationBurstPerIp, 1)
+            .AtLeast(nameof(options.ChecksPerMinutePerFailingIp), options.ChecksPerMinutePerFailingIp, 1)
             .AtLeast(nameof(options.MaxReservationsPerTwin), options.MaxReservationsPerTwin, 0)
             .AtLeast(nameof(options.MaxWorkloadsPerReservation), options.MaxWorkloadsPerReservation, 0);
     }

@@ -11,13 +11,17 @@ namespace Grid.Host.Security;
 /// System.Threading.RateLimiting's partitioned limiter refills every partition on a timer of its own, whether the
 /// caller sends anything or not: with every node a partition (each heartbeats, so none is ever idle long enough to be
 /// dropped), 100k nodes cost 11–14 % of a core on that timer alone, measured. Here a bucket idle for
-/// <see cref="IdleAfter"/> is full again and is forgotten by the next sweep (at most one per <see cref="IdleAfter"/>,
-/// made by the request that finds it due); a caller that comes back gets a full bucket, as it would have had.
+/// <see cref="IdleAfter"/>, or for as long as its rate takes to fill it if that is longer, is full again and is forgotten
+/// by the next sweep (at most one per <see cref="IdleAfter"/>, made by the request that finds it due); a caller that
+/// comes back gets a full bucket, as it would have had.
 /// </remarks>
 /// <param name="time">The clock buckets are refilled by.</param>
 public sealed class GridRateLimiter(TimeProvider time)
 {
-    /// <summary>A bucket not used for this long is forgotten (it is full again by then, at every rate the grid allows).</summary>
+    /// <summary>The slowest rate a bucket refills at: one request a day (a rate of 0 would never refill).</summary>
+    private const double MinimumRate = 1.0 / 86_400;
+
+    /// <summary>A bucket not used for this long is forgotten, unless its rate takes longer to fill it.</summary>
     public static readonly TimeSpan IdleAfter = TimeSpan.FromSeconds(10);
 
     private readonly ConcurrentDictionary<Caller, Bucket> _buckets = new();
@@ -30,7 +34,7 @@ public sealed class GridRateLimiter(TimeProvider time)
     /// Takes one request from <paramref name="caller"/>'s bucket, which sustains <paramref name="perSecond"/> requests a
     /// second and holds at most <paramref name="burst"/>. When it is empty: false, and how long until a token is there.
     /// </summary>
-    public bool TryAcquire(Caller caller, int perSecond, int burst, out TimeSpan retryAfter)
+    public bool TryAcquire(Caller caller, double perSecond, int burst, out TimeSpan retryAfter)
     {
         var now = time.GetTimestamp();
         if (now >= Volatile.Read(ref _nextSweep))
@@ -38,7 +42,7 @@ public sealed class GridRateLimiter(TimeProvider time)
             Sweep(now);
         }
 
-        (perSecond, burst) = (Math.Max(1, perSecond), Math.Max(1, burst));
+        (perSecond, burst) = (Math.Max(MinimumRate, perSecond), Math.Max(1, burst));
         var bucket = _buckets.GetOrAdd(caller, static (_, start) => new Bucket(start.Burst, start.Now), (Burst: burst, Now: now));
         return bucket.TryTake(now, perSecond, burst, time.TimestampFrequency, out retryAfter);
     }
@@ -47,14 +51,14 @@ public sealed class GridRateLimiter(TimeProvider time)
     /// Whether <paramref name="caller"/>'s bucket is empty now, without taking from it: false when the caller has no
     /// bucket (nothing was taken from it lately), so asking makes nothing. When it is empty, how long until a token is there.
     /// </summary>
-    public bool IsEmpty(Caller caller, int perSecond, int burst, out TimeSpan retryAfter)
+    public bool IsEmpty(Caller caller, double perSecond, int burst, out TimeSpan retryAfter)
     {
         retryAfter = TimeSpan.Zero;
         return _buckets.TryGetValue(caller, out var bucket)
-            && !bucket.Has(time.GetTimestamp(), Math.Max(1, perSecond), Math.Max(1, burst), time.TimestampFrequency, out retryAfter);
+            && !bucket.Has(time.GetTimestamp(), Math.Max(MinimumRate, perSecond), Math.Max(1, burst), time.TimestampFrequency, out retryAfter);
     }
 
-    /// <summary>Forgets the buckets nobody used for <see cref="IdleAfter"/>; one request does it when it is due.</summary>
+    /// <summary>Forgets the buckets nobody used since they became full again; one request does it when it is due.</summary>
     private void Sweep(long now)
     {
         var due = Volatile.Read(ref _nextSweep);
@@ -66,7 +70,7 @@ public sealed class GridRateLimiter(TimeProvider time)
 
         foreach (var (caller, bucket) in _buckets)
         {
-            if (now - bucket.LastUsed >= idle)
+            if (now - bucket.LastUsed >= Math.Max(idle, bucket.FillTicks))
             {
                 // Only if still that bucket (a caller that came back meanwhile made or used a new one).
                 _buckets.TryRemove(new KeyValuePair<Caller, Bucket>(caller, bucket));
@@ -86,9 +90,14 @@ public sealed class GridRateLimiter(TimeProvider time)
         private long _tokens = burst * Unit;
         private long _counted = now;
 
+        private long _fillTicks;
+
         public long LastUsed => Volatile.Read(ref _counted);
 
-        public bool TryTake(long now, int perSecond, int burst, long frequency, out TimeSpan retryAfter)
+        /// <summary>How long its rate takes to fill it from empty, in timestamp ticks.</summary>
+        public long FillTicks => Volatile.Read(ref _fillTicks);
+
+        public bool TryTake(long now, double perSecond, int burst, long frequency, out TimeSpan retryAfter)
         {
             lock (this)
             {
@@ -103,15 +112,16 @@ public sealed class GridRateLimiter(TimeProvider time)
         }
 
         /// <summary>Counts what the rate gave since the last count; whether a whole token is there, else how long until one is.</summary>
-        public bool Has(long now, int perSecond, int burst, long frequency, out TimeSpan retryAfter)
+        public bool Has(long now, double perSecond, int burst, long frequency, out TimeSpan retryAfter)
         {
             lock (this)
             {
+                _fillTicks = (long)Math.Min(long.MaxValue / 2, frequency * (double)burst / perSecond);
                 if (now > _counted)
                 {
                     // What the rate gave since the last count, capped at the burst (a full bucket stays full).
                     var elapsed = now - _counted;
-                    var given = elapsed >= frequency * (long)burst / perSecond
+                    var given = elapsed >= frequency * (double)burst / perSecond
                         ? burst * Unit
                         : (long)((double)elapsed * perSecond * Unit / frequency);
                     _tokens = Math.Min(burst * Unit, _tokens + given);
@@ -133,7 +143,8 @@ public sealed class GridRateLimiter(TimeProvider time)
 
     /// <summary>
     /// Who a bucket is for: a twin, node or the operator by id, an anonymous caller by address, and the failed
-    /// authentications of an address (<see cref="CallerKind.FailedAuthentication"/>).
+    /// authentications of an address and its checks while it fails (<see cref="CallerKind.FailedAuthentication"/>,
+    /// <see cref="CallerKind.FailingIpCheck"/>).
     /// </summary>
     public readonly record struct Caller(CallerKind Kind, long Id, System.Net.IPAddress? Address);
 
@@ -146,5 +157,8 @@ public sealed class GridRateLimiter(TimeProvider time)
 
         /// <summary>Credentials from an address that did not prove who sent them: charged only when that happens.</summary>
         FailedAuthentication,
+
+        /// <summary>Credentials checked from an address while its <see cref="FailedAuthentication"/> bucket is empty.</summary>
+        FailingIpCheck,
     }
 }
