@@ -32,9 +32,18 @@ public sealed class AgentOptions
 
     private string? _agent;
 
+    /// <summary>What this agent's container ids and pod namespace names begin with: <c>grid-&lt;agent&gt;-n&lt;node&gt;-</c>.</summary>
+    public string NamePrefix => _namePrefix ??= NamePrefixOf(NodeId, WorkDir);
+
+    private string? _namePrefix;
+
     /// <summary>The <see cref="Agent"/> of an agent whose work directory is <paramref name="workDir"/>.</summary>
     public static string AgentOf(string workDir) => Convert.ToHexStringLower(
         System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(Path.GetFullPath(workDir))))[..8];
+
+    /// <summary>The <see cref="NamePrefix"/> of the agent of node <paramref name="nodeId"/> working in <paramref name="workDir"/>.</summary>
+    public static string NamePrefixOf(long nodeId, string workDir) =>
+        string.Create(System.Globalization.CultureInfo.InvariantCulture, $"grid-{AgentOf(workDir)}-n{nodeId}-");
 
     /// <summary>
     /// Whether <c>process</c> workloads run for real on this machine. They run as the agent's user with its

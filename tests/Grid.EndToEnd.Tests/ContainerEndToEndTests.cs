@@ -262,7 +262,7 @@ public sealed class ContainerEndToEndTests(ITestOutputHelper output)
 
     /// <summary>The node's runc containers.</summary>
     private static async Task<List<string>> RuncIdsAsync(long nodeId) =>
-        [.. (await Tools.RuncListAsync()).Where(id => System.Text.RegularExpressions.Regex.IsMatch(id, $"^grid-[0-9a-f]{{8}}-n{nodeId}-"))];
+        [.. (await Tools.RuncListAsync()).Where(id => ContainerLeftovers.Named(id, nodeId))];
 
     private static async Task<int> ContainerPidAsync(long nodeId, long workloadId)
     {

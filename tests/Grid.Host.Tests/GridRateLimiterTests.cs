@@ -9,6 +9,7 @@ namespace Grid.Host.Tests;
 public sealed class GridRateLimiterTests
 {
     private static readonly Caller Node = new(CallerKind.Node, 7, null);
+    private static readonly Caller Failures = new(CallerKind.FailedAuthentication, 0, IPAddress.Loopback);
 
     [Fact]
     public void ABurstIsServedThenRefusedWithTheTimeUntilTheNextTokenAndTheRateRefillsIt()
@@ -45,25 +46,24 @@ public sealed class GridRateLimiterTests
     {
         var clock = new FakeTimeProvider();
         var limiter = new GridRateLimiter(clock);
-        var failures = new Caller(CallerKind.FailedAuthentication, 0, IPAddress.Loopback);
 
         // A caller nothing was taken from has no bucket, and asking makes none (callers that succeed never get one).
-        Assert.False(limiter.IsEmpty(failures, 1, 2, out _));
+        Assert.False(limiter.IsEmpty(Failures, 1, 2, out _));
         Assert.Equal(0, limiter.Count);
 
-        Assert.True(limiter.TryAcquire(failures, 1, 2, out _));
-        Assert.False(limiter.IsEmpty(failures, 1, 2, out _));
-        Assert.False(limiter.IsEmpty(failures, 1, 2, out _));
-        Assert.True(limiter.TryAcquire(failures, 1, 2, out _));
-        Assert.True(limiter.IsEmpty(failures, 1, 2, out var wait));
+        Assert.True(limiter.TryAcquire(Failures, 1, 2, out _));
+        Assert.False(limiter.IsEmpty(Failures, 1, 2, out _));
+        Assert.False(limiter.IsEmpty(Failures, 1, 2, out _));
+        Assert.True(limiter.TryAcquire(Failures, 1, 2, out _));
+        Assert.True(limiter.IsEmpty(Failures, 1, 2, out var wait));
         Assert.Equal(TimeSpan.FromSeconds(1), wait);
 
         // Refilled by the rate as for a take; the failures of another address are its own.
         clock.Advance(TimeSpan.FromSeconds(1));
-        Assert.False(limiter.IsEmpty(failures, 1, 2, out _));
-        Assert.False(limiter.IsEmpty(failures with { Address = IPAddress.IPv6Loopback }, 1, 2, out _));
-        Assert.True(limiter.TryAcquire(failures, 1, 2, out _));
-        Assert.True(limiter.IsEmpty(failures, 1, 2, out _));
+        Assert.False(limiter.IsEmpty(Failures, 1, 2, out _));
+        Assert.False(limiter.IsEmpty(Failures with { Address = IPAddress.IPv6Loopback }, 1, 2, out _));
+        Assert.True(limiter.TryAcquire(Failures, 1, 2, out _));
+        Assert.True(limiter.IsEmpty(Failures, 1, 2, out _));
     }
 
     [Fact]
@@ -71,12 +71,11 @@ public sealed class GridRateLimiterTests
     {
         var clock = new FakeTimeProvider();
         var limiter = new GridRateLimiter(clock);
-        var failures = new Caller(CallerKind.FailedAuthentication, 0, IPAddress.Loopback);
 
         // 6 a minute: a token every 10 s.
-        Assert.True(limiter.TryAcquire(failures, 0.1, 2, out _));
-        Assert.True(limiter.TryAcquire(failures, 0.1, 2, out _));
-        Assert.False(limiter.TryAcquire(failures, 0.1, 2, out var wait));
+        Assert.True(limiter.TryAcquire(Failures, 0.1, 2, out _));
+        Assert.True(limiter.TryAcquire(Failures, 0.1, 2, out _));
+        Assert.False(limiter.TryAcquire(Failures, 0.1, 2, out var wait));
         Assert.Equal(TimeSpan.FromSeconds(10), wait);
 
         // Quiet past IdleAfter but not yet full (20 s from empty): the bucket is kept, not forgotten as full. 11 s gave
@@ -84,8 +83,8 @@ public sealed class GridRateLimiterTests
         clock.Advance(GridRateLimiter.IdleAfter + TimeSpan.FromSeconds(1));
         Assert.True(limiter.TryAcquire(new Caller(CallerKind.Node, 1, null), 1, 1, out _), "a request that sweeps");
         Assert.Equal(2, limiter.Count);
-        Assert.True(limiter.TryAcquire(failures, 0.1, 2, out _));
-        Assert.True(limiter.IsEmpty(failures, 0.1, 2, out wait));
+        Assert.True(limiter.TryAcquire(Failures, 0.1, 2, out _));
+        Assert.True(limiter.IsEmpty(Failures, 0.1, 2, out wait));
         Assert.Equal(9.0, wait.TotalSeconds, 3);
     }
 

@@ -112,8 +112,7 @@ public sealed class GridAuthenticationHandler(
         var result = await HandleAuthenticateOnceSafeAsync();
         if (Context.Items.TryGetValue(TooManyFailuresKey, out var wait) && wait is int seconds)
         {
-            Response.Headers.RetryAfter = seconds.ToString(CultureInfo.InvariantCulture);
-            await WriteProblemAsync(StatusCodes.Status429TooManyRequests, "Too many failed authentications", result.Failure!.Message);
+            await GridLimits.TooManyRequestsAsync(Context, seconds, "Too many failed authentications", result.Failure!.Message);
             return;
         }
 

@@ -115,20 +115,21 @@ public static class GridLimits
             : new(GridRateLimiter.CallerKind.Ip, 0, http.Connection.RemoteIpAddress ?? IPAddress.None);
     }
 
-    private static async Task RejectAsync(HttpContext http, TimeSpan wait)
+    private static Task RejectAsync(HttpContext http, TimeSpan wait)
     {
         var retryAfter = GridRateLimiter.RetryAfterSeconds(wait);
+        return TooManyRequestsAsync(http, retryAfter, "Too many requests", $"The rate limit of this caller is exceeded; retry after {retryAfter} s.");
+    }
+
+    /// <summary>Answers 429 with <c>Retry-After</c> (whole seconds) and a problem: the limiter's refusals and the authentication's.</summary>
+    internal static async Task TooManyRequestsAsync(HttpContext http, int retryAfterSeconds, string title, string detail)
+    {
         http.Response.StatusCode = StatusCodes.Status429TooManyRequests;
-        http.Response.Headers.RetryAfter = retryAfter.ToString(CultureInfo.InvariantCulture);
+        http.Response.Headers.RetryAfter = retryAfterSeconds.ToString(CultureInfo.InvariantCulture);
         await http.RequestServices.GetRequiredService<IProblemDetailsService>().WriteAsync(new ProblemDetailsContext
         {
             HttpContext = http,
-            ProblemDetails = new ProblemDetails
-            {
-                Status = StatusCodes.Status429TooManyRequests,
-                Title = "Too many requests",
-                Detail = $"The rate limit of this caller is exceeded; retry after {retryAfter} s.",
-            },
+            ProblemDetails = new ProblemDetails { Status = StatusCodes.Status429TooManyRequests, Title = title, Detail = detail },
         });
     }
 }

@@ -79,7 +79,7 @@ public sealed class ContainerAgentTests(ITestOutputHelper output) : IAsyncLifeti
 
         _controller.Desired = [];
         await Poll.UntilAsync(() => _controller.LastReportOf(1, 1)?.State == WorkloadState.Stopped, Soon, "the web container is stopped");
-        Assert.DoesNotContain(await Tools.RuncListAsync(), id => id.StartsWith(ContainerHost.PrefixOf(_nodeId, _dir.Path), StringComparison.Ordinal));
+        Assert.DoesNotContain(await Tools.RuncListAsync(), id => id.StartsWith(AgentOptions.NamePrefixOf(_nodeId, _dir.Path), StringComparison.Ordinal));
     }
 
     [Fact]

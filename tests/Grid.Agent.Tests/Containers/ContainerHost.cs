@@ -46,10 +46,7 @@ internal sealed class ContainerHost : IAsyncDisposable
     public AgentOptions Options { get; }
 
     /// <summary>What the names of this host's containers and pod namespaces start with.</summary>
-    public string Prefix => PrefixOf(NodeId, Dir);
-
-    /// <summary>What the container and pod names of the agent of node <paramref name="nodeId"/> working in <paramref name="dir"/> start with.</summary>
-    public static string PrefixOf(long nodeId, string dir) => $"grid-{AgentOptions.AgentOf(dir)}-n{nodeId}-";
+    public string Prefix => Options.NamePrefix;
 
     /// <summary>The volume runtime of the last runtime made (its volumes are the containers' mounts).</summary>
     public VolumeRuntime? Volumes { get; private set; }
@@ -129,7 +126,7 @@ internal sealed class ContainerHost : IAsyncDisposable
     /// </summary>
     public static async Task CleanUpNodeAsync(long nodeId, string dir)
     {
-        var prefix = PrefixOf(nodeId, dir);
+        var prefix = AgentOptions.NamePrefixOf(nodeId, dir);
         foreach (var id in (await Tools.RuncListAsync()).Where(i => i.StartsWith(prefix, StringComparison.Ordinal)))
         {
             await Tools.TryRunAsync("runc", "delete", "-f", id);

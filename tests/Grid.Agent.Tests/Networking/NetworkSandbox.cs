@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Globalization;
 using Grid.Agent.Runtimes;
 using Grid.Agent.Runtimes.Networking;
 
@@ -57,7 +56,7 @@ internal sealed class NetworkSandbox : IAsyncDisposable
             process.Dispose();
         }
 
-        var prefix = string.Create(CultureInfo.InvariantCulture, $"grid-{AgentOptions.AgentOf(Dir.Path)}-n{NodeId}-");
+        var prefix = AgentOptions.NamePrefixOf(NodeId, Dir.Path);
         foreach (var ns in (await NamespacesAsync()).Where(n => n.StartsWith(prefix, StringComparison.Ordinal)))
         {
             await HostCommand.RunAsync("ip", ["netns", "delete", ns]);

@@ -41,9 +41,12 @@ public static class ContainerLeftovers
         }
     }
 
-    /// <summary>Whether <paramref name="name"/> is an agent's (any agent's: its part is 8 hex digits) for node <paramref name="node"/> and <paramref name="what"/>.</summary>
-    private static bool Named(string name, long node, string what) =>
-        System.Text.RegularExpressions.Regex.IsMatch(name, $"^grid-[0-9a-f]{{8}}-n{node}-{what}-");
+    /// <summary>
+    /// Whether <paramref name="name"/> is a container id or pod namespace an agent (any agent's: its part is 8 hex digits)
+    /// made for node <paramref name="node"/>, and for <paramref name="what"/> (<c>w&lt;workload&gt;</c>, <c>r&lt;reservation&gt;</c>) when given.
+    /// </summary>
+    public static bool Named(string name, long node, string? what = null) =>
+        System.Text.RegularExpressions.Regex.IsMatch(name, what is null ? $"^grid-[0-9a-f]{{8}}-n{node}-" : $"^grid-[0-9a-f]{{8}}-n{node}-{what}-");
 
     /// <summary>The loop devices whose backing file lies under <paramref name="root"/> (also once that file was deleted).</summary>
     private static IEnumerable<string> LoopDevicesUnder(string root) =>

@@ -299,8 +299,8 @@ internal sealed partial class ContainerRuntime(
     /// <summary>Lets go of the containers as a crash would: they keep running, listed in the state file.</summary>
     public void Dispose() => _instances.Clear();
 
-    /// <summary>The start of this agent's container ids (<see cref="AgentOptions.Agent"/>): its strays are the unknown ids with it.</summary>
-    private string IdPrefix => $"grid-{options.Agent}-n{options.NodeId}-";
+    /// <summary>The start of this agent's container ids (<see cref="AgentOptions.NamePrefix"/>): its strays are the unknown ids with it.</summary>
+    private string IdPrefix => options.NamePrefix;
 
     private static string ExitFile(ContainerInstance instance) => Path.Combine(instance.Folder, "exit");
 

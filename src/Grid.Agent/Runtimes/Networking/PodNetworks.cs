@@ -71,7 +71,7 @@ internal sealed partial class PodNetworks : IPodNetworks
     public string NamespaceName(long reservationId, long epoch) =>
         string.Create(CultureInfo.InvariantCulture, $"{NodePrefix}r{reservationId}-e{epoch}");
 
-    private string NodePrefix => string.Create(CultureInfo.InvariantCulture, $"grid-{_options.Agent}-n{_options.NodeId}-");
+    private string NodePrefix => _options.NamePrefix;
 
     /// <inheritdoc/>
     public async Task<PodNetwork> AcquireAsync(long reservationId, long epoch, WorkloadKey user, CancellationToken cancellationToken)
