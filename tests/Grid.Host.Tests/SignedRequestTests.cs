@@ -115,6 +115,35 @@ public sealed class SignedRequestTests(GridAppFixture fixture)
         }
     }
 
+    [Theory]
+    [InlineData(40, 1)] // a heartbeat's size, in one piece
+    [InlineData(12_000, 3)] // hashed where it lies in the server's pipe, in several pieces (its buffers are 4 KiB)
+    [InlineData(40_000, 3)] // beyond that (GridAuthenticationHandler.InPipeBodyBytes): hashed from a rewindable copy
+    public async Task ASignedBodyIsHashedAndThenReadWholeByTheEndpoint(int size, int pieces)
+    {
+        var (twinId, key) = await _grid.CreateTwinAsync($"signs {size} bytes");
+        var (privateKey, publicKey) = RequestSignature.NewKeyPair();
+        await _grid.SendOkAsync(HttpMethod.Put, "/api/v1/twins/me/public-key", key, new { publicKey }, HttpStatusCode.NoContent);
+
+        // JSON padded with spaces to the size: the farm is made only if the endpoint read the body to its end.
+        var name = $"farm of {size}";
+        var json = $$"""{"name":"{{name}}"}""";
+        var body = Encoding.UTF8.GetBytes(json[..^1] + new string(' ', Math.Max(0, size - json.Length)) + "}");
+        var headers = RequestSignature.Sign(privateKey, $"twin:{twinId}", "POST", "/api/v1/farms", body, DateTimeOffset.UtcNow);
+        var (created, farm) = await SendAsync(HttpMethod.Post, "/api/v1/farms", body, headers, pieces);
+        Assert.True(created == HttpStatusCode.Created, farm?.ToJsonString());
+        Assert.Equal(name, farm!["name"]!.GetValue<string>());
+
+        // The same size with one byte changed after signing is refused, and makes nothing.
+        var tampered = (byte[])body.Clone();
+        tampered[^2] = (byte)'\n';
+        var fresh = RequestSignature.Sign(privateKey, $"twin:{twinId}", "POST", "/api/v1/farms", body, DateTimeOffset.UtcNow);
+        var (status, problem) = await SendAsync(HttpMethod.Post, "/api/v1/farms", tampered, fresh, pieces);
+        Assert.Equal(HttpStatusCode.Unauthorized, status);
+        Assert.Contains("SHA-256", problem!["detail"]!.GetValue<string>(), StringComparison.Ordinal);
+        Assert.Single((await _grid.GetAsync("/api/v1/farms", key)).AsArray());
+    }
+
     private async Task AssertRefusedAsync(HttpMethod method, string path, byte[] body, IReadOnlyList<KeyValuePair<string, string>> headers, string reason)
     {
         var (status, problem) = await SendAsync(method, path, body, headers);
@@ -123,12 +152,13 @@ public sealed class SignedRequestTests(GridAppFixture fixture)
     }
 
     private async Task<(HttpStatusCode Status, JsonNode? Body)> SendAsync(
-        HttpMethod method, string path, byte[] body, IReadOnlyList<KeyValuePair<string, string>> headers)
+        HttpMethod method, string path, byte[] body, IReadOnlyList<KeyValuePair<string, string>> headers, int pieces = 1)
     {
         using var request = new HttpRequestMessage(method, path);
         if (body.Length > 0)
         {
-            request.Content = new ByteArrayContent(body) { Headers = { ContentType = new("application/json") } };
+            request.Content = pieces == 1 ? new ByteArrayContent(body) : new PiecesContent(body, pieces);
+            request.Content.Headers.ContentType = new("application/json");
         }
 
         foreach (var (name, value) in headers)
@@ -139,5 +169,29 @@ public sealed class SignedRequestTests(GridAppFixture fixture)
         using var response = await fixture.App.Client.SendAsync(request);
         var text = await response.Content.ReadAsStringAsync();
         return (response.StatusCode, text.Length == 0 ? null : JsonNode.Parse(text));
+    }
+
+    /// <summary>
+    /// A body with its length, sent in <paramref name="pieces"/> flushed writes, a moment apart, so the server's reads
+    /// see it arrive in parts.
+    /// </summary>
+    private sealed class PiecesContent(byte[] body, int pieces) : HttpContent
+    {
+        protected override async Task SerializeToStreamAsync(Stream stream, System.Net.TransportContext? context)
+        {
+            var size = (body.Length + pieces - 1) / pieces;
+            for (var start = 0; start < body.Length; start += size)
+            {
+                await stream.WriteAsync(body.AsMemory(start, Math.Min(size, body.Length - start)));
+                await stream.FlushAsync();
+                await Task.Delay(20);
+            }
+        }
+
+        protected override bool TryComputeLength(out long length)
+        {
+            length = body.Length;
+            return true;
+        }
     }
 }
