@@ -102,20 +102,16 @@ public sealed class NodeSnapshot
     public static NodeSnapshot Build(CapacityView view, NodeSnapshot? previous = null)
     {
         var changes = view.Changes;
-        var order = view.InsertionOrder.Span;
+        var order = view.InsertionOrder;
         var before = previous?.Entries ?? [];
         var countries = new Names.Builder(previous?.Countries);
         var cities = new Names.Builder(previous?.Cities);
-        var entries = new NodeEntry[order.Length];
-        var kept = new bool[order.Length];
+        var entries = new NodeEntry[order.Count];
+        var kept = new bool[order.Count];
         var count = 0;
-        for (var i = 0; i < order.Length; i++)
+        for (var i = 0; i < order.Count; i++)
         {
-            if (!view.TryGet(order[i], out var node))
-            {
-                continue; // listed in the order only after it is added, so never
-            }
-
+            var node = order[i];
             var same = count < before.Length && ReferenceEquals(before[count].Node, node);
             entries[count] = same ? before[count] : new NodeEntry(node, countries.Id(node.Location.Country), cities.Id(node.Location.City));
             kept[count++] = same;

@@ -14,12 +14,15 @@ public sealed class CapacityView
     // placement profile). The dictionary itself changes only when a node is first seen.
     private readonly ConcurrentDictionary<long, Slot> _nodes = new();
     private readonly Lock _orderLock = new();
-    private long[] _order = [];
-    private int _count;
+
+    // The slots in the order their nodes were first seen, for walks without a dictionary lookup per node. Nodes are
+    // only ever added, so a prefix never changes: an addition writes past the published count, then publishes a longer
+    // one (the array doubles when full, so adding n nodes copies O(n) slots, not O(n²) as a copy per addition did).
+    private Order _order = new([], 0);
     private long _changes;
 
     /// <summary>Known nodes (read without taking the dictionary's locks).</summary>
-    public int Count => Volatile.Read(ref _count);
+    public int Count => Volatile.Read(ref _order).Count;
 
     /// <summary>How many summaries were added or replaced so far: a reader's copy built at one value is current while it holds.</summary>
     public long Changes => Interlocked.Read(ref _changes);
@@ -29,9 +32,10 @@ public sealed class CapacityView
     {
         get
         {
-            foreach (var (_, slot) in _nodes)
+            var order = Volatile.Read(ref _order);
+            for (var i = 0; i < order.Count; i++)
             {
-                yield return slot.Summary;
+                yield return order.Slots[i].Summary;
             }
         }
     }
@@ -42,24 +46,31 @@ public sealed class CapacityView
     /// </summary>
     public IEnumerable<NodeSummary> FromRandomStart()
     {
+        // Each candidate was a dictionary lookup by id, a fifth of the scheduler's time per placement over HTTP.
         var order = Volatile.Read(ref _order);
-        if (order.Length == 0)
+        var (slots, count) = (order.Slots, order.Count);
+        if (count == 0)
         {
             yield break;
         }
 
-        var start = Random.Shared.Next(order.Length);
-        for (var i = 0; i < order.Length; i++)
+        var start = Random.Shared.Next(count);
+        for (var i = start; i < count; i++)
         {
-            if (_nodes.TryGetValue(order[(start + i) % order.Length], out var slot))
-            {
-                yield return slot.Summary;
-            }
+            yield return slots[i].Summary;
+        }
+
+        for (var i = 0; i < start; i++)
+        {
+            yield return slots[i].Summary;
         }
     }
 
-    /// <summary>Every node id in the order it was first added (nodes are never removed, so a prefix never changes).</summary>
-    public ReadOnlyMemory<long> InsertionOrder => Volatile.Read(ref _order);
+    /// <summary>
+    /// The summaries in the order their nodes were first added, as they are now (nodes are never removed, so a prefix
+    /// never changes; a summary read later may be newer).
+    /// </summary>
+    public InsertionOrdered InsertionOrder => new(Volatile.Read(ref _order));
 
     public bool TryGet(long nodeId, out NodeSummary summary)
     {
@@ -73,16 +84,24 @@ public sealed class CapacityView
     {
         if (!_nodes.TryGetValue(summary.NodeId, out var slot))
         {
-            if (_nodes.TryAdd(summary.NodeId, new Slot(summary)))
+            var added = new Slot(summary);
+            if (_nodes.TryAdd(summary.NodeId, added))
             {
-                Interlocked.Increment(ref _count);
-                Interlocked.Increment(ref _changes);
                 lock (_orderLock)
                 {
-                    // Copy-on-write: readers walk a stable array without locks; nodes are only ever added.
-                    _order = [.. _order, summary.NodeId];
+                    // Readers hold an (array, count) pair: slots below their count are never written again.
+                    var order = _order;
+                    var slots = order.Slots;
+                    if (order.Count == slots.Length)
+                    {
+                        Array.Resize(ref slots, Math.Max(16, slots.Length * 2));
+                    }
+
+                    slots[order.Count] = added;
+                    Volatile.Write(ref _order, new Order(slots, order.Count + 1));
                 }
 
+                Interlocked.Increment(ref _changes);
                 return;
             }
 
@@ -105,8 +124,25 @@ public sealed class CapacityView
         }
     }
 
-    private sealed class Slot(NodeSummary summary)
+    /// <summary>The summaries in insertion order, as a copy of the view's published count of them.</summary>
+    public readonly struct InsertionOrdered
+    {
+        private readonly Order _order;
+
+        internal InsertionOrdered(Order order) => _order = order;
+
+        public int Count => _order.Count;
+
+        /// <summary>The summary of the <paramref name="index"/>-th node added, as it is now.</summary>
+        public NodeSummary this[int index] =>
+            (uint)index < (uint)_order.Count ? _order.Slots[index].Summary : throw new ArgumentOutOfRangeException(nameof(index));
+    }
+
+    internal sealed class Slot(NodeSummary summary)
     {
         public NodeSummary Summary = summary;
     }
+
+    /// <summary>The first <see cref="Count"/> slots of <see cref="Slots"/>: what readers may walk.</summary>
+    internal sealed record Order(Slot[] Slots, int Count);
 }
