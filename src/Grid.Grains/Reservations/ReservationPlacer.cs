@@ -70,7 +70,12 @@ public sealed partial class ReservationPlacer : IReservationPlacement
         // writes are shared with the rest of its batch. Started here, in the caller's context, not left current.
         var caller = Activity.Current;
         var span = GridTelemetry.Source.StartActivity("grid.place");
-        Activity.Current = caller;
+        if (span is not null)
+        {
+            // Only a started span became current. Setting the caller back regardless made it spell out its id (a
+            // string per placement over HTTP, the request's activity) to check it may be made current.
+            Activity.Current = caller;
+        }
         span?.SetTag("grid.reservation.id", reservationId);
         span?.SetTag("grid.reservation.epoch", 1);
         var pending = new Request(reservationId, request, new TaskCompletionSource<ReservationOutcome>(TaskCreationOptions.RunContinuationsAsynchronously), span);
