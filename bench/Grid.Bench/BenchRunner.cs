@@ -8,7 +8,7 @@ namespace Grid.Bench;
 
 /// <summary>
 /// <c>Grid.Bench [all|baseline|placement|durable|failover|heartbeat|memory|proxy|billing|ledger|healing|containers|gateway|marketplace|a,comma,list] [--scale tiny|default|large] [--json FILE]
-/// [--report DIR] [--postgres auto|off|CONNSTRING] [--billing-size RESERVATIONS/NODES] [--nodes N] [--placements N] [--http-placements N] [--memory-size NODES/RESERVATIONS] [--memory-stores memory|postgres|both] [--concurrency N]
+/// [--report DIR] [--postgres auto|off|CONNSTRING] [--billing-size RESERVATIONS/NODES] [--nodes N] [--placements N] [--http-placements N] [--memory-size NODES/RESERVATIONS] [--memory-stores memory|postgres|both] [--concurrency N] [--windows FILE]
 /// [--http off]</c>. Exits non-zero when a correctness check fails.
 /// </summary>
 public static class BenchRunner
@@ -45,6 +45,10 @@ public static class BenchRunner
         {
             scale = scale with { Concurrency = int.Parse(concurrency, CultureInfo.InvariantCulture) };
         }
+
+        // The interleaved measurements' windows, for splitting a perf profile of the run by case (Measure.WindowLog).
+        await using var windows = Option(args, "--windows") is { } windowFile ? new StreamWriter(windowFile) : null;
+        Measure.WindowLog = windows;
 
         var json = Option(args, "--json");
         var report = Option(args, "--report");

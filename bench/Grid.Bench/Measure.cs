@@ -30,6 +30,28 @@ public static class Measure
         }
     }
 
+    /// <summary>
+    /// Where the windows of interleaved measurements are written when set (<c>--windows FILE</c>): one line per window,
+    /// <c>window &lt;label&gt;#&lt;operation&gt; &lt;start&gt; &lt;end&gt; &lt;operations&gt;</c>, times in nanoseconds of the
+    /// monotonic clock (what <c>perf record -k CLOCK_MONOTONIC</c> stamps its samples with), so a profile of a run can
+    /// be split by window and each case's samples counted per operation (<c>bench/Grid.Bench/windows.py</c>).
+    /// </summary>
+    public static TextWriter? WindowLog { get; set; }
+
+    private static void LogWindow(Progress progress, int operation, long started, long count)
+    {
+        if (WindowLog is { } log)
+        {
+            var ns = 1e9 / Stopwatch.Frequency;
+            lock (log)
+            {
+                log.WriteLine(FormattableString.Invariant(
+                    $"window {progress.Label.Replace(' ', '_')}#{operation} {(long)(started * ns)} {(long)(Stopwatch.GetTimestamp() * ns)} {count}"));
+                log.Flush();
+            }
+        }
+    }
+
     /// <summary><paramref name="operation"/> returns false for a failure that the scenario counts.</summary>
     public static async Task<Outcome> RunAsync(int count, int concurrency, Func<long, Task<bool>> operation, Progress progress)
     {
@@ -62,7 +84,9 @@ public static class Measure
         {
             for (var i = 0; i < operations.Count; i++)
             {
+                var (started, before) = (Stopwatch.GetTimestamp(), tallies[i].Count);
                 await RunWindowAsync(window, concurrency, operations[i], tallies[i]);
+                LogWindow(progress, i, started, tallies[i].Count - before);
             }
 
             progress.Add();
@@ -84,9 +108,13 @@ public static class Measure
         for (var round = 0; round < rounds; round++)
         {
             var slice = (count - next) / (rounds - round);
+            var started = Stopwatch.GetTimestamp();
             var took = await RunCountAsync(next, next + slice, concurrency, counted, first);
+            LogWindow(progress, 0, started, slice);
             next += slice;
+            (started, var before) = (Stopwatch.GetTimestamp(), second.Count);
             await RunWindowAsync(took, concurrency, timed, second);
+            LogWindow(progress, 1, started, second.Count - before);
             progress.Add();
         }
 
@@ -98,6 +126,9 @@ public static class Measure
     private sealed class Tally
     {
         private readonly List<double> _latencies = [];
+
+        /// <summary>Operations measured so far.</summary>
+        public int Count => _latencies.Count;
         private TimeSpan _elapsed, _cpu, _paused;
         private long _allocated, _failures;
 

@@ -14,6 +14,9 @@ public sealed class Progress
     private long _done;
     private long _lastDraw;
 
+    /// <summary>What is being done (the window log names windows by it).</summary>
+    public string Label => _label;
+
     public Progress(string label, long total)
     {
         _label = label;
