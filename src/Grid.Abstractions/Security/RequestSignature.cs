@@ -75,17 +75,36 @@ public static class RequestSignature
     }
 
     /// <summary>Checks an Ed25519 signature of <paramref name="canonical"/>; false for any malformed input.</summary>
-    public static bool Verify(string publicKey, string canonical, string signatureBase64)
+    public static bool Verify(string publicKey, string canonical, string signatureBase64) =>
+        ImportPublicKey(publicKey) is { } key && Verify(key, canonical, signatureBase64);
+
+    /// <summary>
+    /// <see cref="Verify(string, string, string)"/> with a key imported once (<see cref="ImportPublicKey"/>), for a
+    /// verifier of many requests: the signature is decoded on the stack and the text encoded into a pooled buffer.
+    /// </summary>
+    public static bool Verify(PublicKey publicKey, string canonical, string signatureBase64)
     {
-        if (!TryImportPublicKey(publicKey, out var key))
+        ArgumentNullException.ThrowIfNull(publicKey);
+        Span<byte> signature = stackalloc byte[64];
+        if (!Convert.TryFromBase64String(signatureBase64, signature, out var written) || written != 64)
         {
             return false;
         }
 
-        var signature = new byte[64];
-        return Convert.TryFromBase64String(signatureBase64, signature, out var written) && written == 64
-            && s_ed25519.Verify(key!, Encoding.UTF8.GetBytes(canonical), signature);
+        var text = System.Buffers.ArrayPool<byte>.Shared.Rent(Encoding.UTF8.GetMaxByteCount(canonical.Length));
+        try
+        {
+            var length = Encoding.UTF8.GetBytes(canonical, text);
+            return s_ed25519.Verify(publicKey, text.AsSpan(0, length), signature);
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<byte>.Shared.Return(text);
+        }
     }
+
+    /// <summary>A registered public key (base64 of 32 bytes) imported for <see cref="Verify(PublicKey, string, string)"/>; null if it is not one.</summary>
+    public static PublicKey? ImportPublicKey(string? publicKey) => TryImportPublicKey(publicKey, out var key) ? key : null;
 
     private static bool TryImportPublicKey(string? publicKey, out PublicKey? key)
     {

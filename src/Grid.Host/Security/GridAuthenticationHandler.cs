@@ -171,13 +171,13 @@ public sealed class GridAuthenticationHandler(
             return AuthenticateResult.Fail($"{RequestSignature.ContentHashHeader} does not match the body's SHA-256.");
         }
 
-        if (await credentials.PublicKeyAsync(kind, id) is not { } publicKey)
+        if (await credentials.PublicKeyAsync(signer, kind, id) is not { } publicKey)
         {
             return AuthenticateResult.Fail($"{signer} has no registered Ed25519 public key.");
         }
 
         var canonical = RequestSignature.Canonical(Request.Method, PathAndQuery(), bodyHash, unixSeconds, nonce);
-        if (!RequestSignature.Verify(publicKey, canonical, headers[RequestSignature.SignatureHeader].ToString()))
+        if (publicKey.Imported is not { } key || !RequestSignature.Verify(key, canonical, headers[RequestSignature.SignatureHeader].ToString()))
         {
             return AuthenticateResult.Fail($"The signature does not verify with the public key of {signer}.");
         }
