@@ -106,18 +106,17 @@ public sealed class NodeSnapshot
         var before = previous?.Entries ?? [];
         var countries = new Names.Builder(previous?.Countries);
         var cities = new Names.Builder(previous?.Cities);
-        var entries = new NodeEntry[order.Count];
-        var kept = new bool[order.Count];
-        var count = 0;
-        for (var i = 0; i < order.Count; i++)
+        var count = order.Count;
+        var entries = new NodeEntry[count];
+        var kept = new bool[count];
+        for (var i = 0; i < count; i++)
         {
             var node = order[i];
-            var same = count < before.Length && ReferenceEquals(before[count].Node, node);
-            entries[count] = same ? before[count] : new NodeEntry(node, countries.Id(node.Location.Country), cities.Id(node.Location.City));
-            kept[count++] = same;
+            var same = i < before.Length && ReferenceEquals(before[i].Node, node);
+            entries[i] = same ? before[i] : new NodeEntry(node, countries.Id(node.Location.Country), cities.Id(node.Location.City));
+            kept[i] = same;
         }
 
-        Array.Resize(ref entries, count);
         var snapshot = new NodeSnapshot(entries, countries.Build(), cities.Build(), changes);
         foreach (var (name, column) in previous?._columns ?? [])
         {

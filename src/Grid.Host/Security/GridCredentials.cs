@@ -91,7 +91,7 @@ public sealed class GridCredentials(IGrainFactory grains, NodeHeartbeats heartbe
         var text = kind == SignerKind.Twin
             ? await grains.GetGrain<ITwinGrain>(id).GetPublicKeyAsync()
             : await grains.GetGrain<INodeGrain>(id).GetPublicKeyAsync();
-        var key = text is null ? null : new SignerKey(text, RequestSignature.ImportPublicKey(text));
+        var key = text is null ? null : new SignerKey(RequestSignature.ImportPublicKey(text));
         if (key is not null)
         {
             _publicKeys[signer] = (key, now + CacheFor);
@@ -128,5 +128,5 @@ public static class SignerKind
     public static string Name(string kind, long id) => string.Create(CultureInfo.InvariantCulture, $"{kind}:{id}");
 }
 
-/// <summary>A signer's registered public key: its text, and the key imported from it (null if the text is not one).</summary>
-public sealed record SignerKey(string Text, NSec.Cryptography.PublicKey? Imported);
+/// <summary>A signer's registered public key, imported (null if the registered text is not one: its signatures never verify).</summary>
+public sealed record SignerKey(NSec.Cryptography.PublicKey? Imported);
