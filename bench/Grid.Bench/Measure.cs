@@ -7,10 +7,26 @@ public static class Measure
 {
     /// <summary>
     /// A run's rate and latencies, and what the process spent on it: CPU time per operation (every thread, the
-    /// workers' calls too), managed bytes allocated per operation, and the share of wall time paused for GC.
+    /// workers' calls too), managed bytes allocated per operation, and the share of wall time paused for GC. An
+    /// interleaved run also has the rate of each of its windows (<see cref="TurnRates"/>).
     /// </summary>
     public sealed record Outcome(long Count, TimeSpan Elapsed, double PerSecond, double P50Ms, double P99Ms, long Failures,
-        double CpuMicroseconds = 0, double AllocatedBytes = 0, double GcPauseShare = 0);
+        double CpuMicroseconds = 0, double AllocatedBytes = 0, double GcPauseShare = 0)
+    {
+        /// <summary>Operations per second in each window of the run, in order (one window for a run that is not interleaved).</summary>
+        public IReadOnlyList<double> TurnRates { get; init; } = [];
+    }
+
+    /// <summary>
+    /// The lowest and the highest ratio of <paramref name="case"/> to <paramref name="ceiling"/> over the turns of one
+    /// interleaved run (turn i of the one against turn i of the other): how far one turn's ratio strays from the run's,
+    /// which is what separates a change from this machine's noise.
+    /// </summary>
+    public static (double Lowest, double Highest) TurnRatios(Outcome @case, Outcome ceiling)
+    {
+        var ratios = @case.TurnRates.Zip(ceiling.TurnRates, (a, b) => b > 0 ? a / b : 0).ToArray();
+        return ratios.Length == 0 ? (0, 0) : (ratios.Min(), ratios.Max());
+    }
 
     /// <summary>What the process spent while a run went on: CPU, allocation and GC pauses.</summary>
     private readonly record struct Spent(TimeSpan Cpu, long Allocated, TimeSpan Paused)
@@ -126,6 +142,7 @@ public static class Measure
     private sealed class Tally
     {
         private readonly List<double> _latencies = [];
+        private readonly List<double> _rates = [];
 
         /// <summary>Operations measured so far.</summary>
         public int Count => _latencies.Count;
@@ -135,7 +152,9 @@ public static class Measure
         public void Add(IEnumerable<double> latencies, TimeSpan elapsed, long failures, Spent before)
         {
             var after = Spent.Now();
+            var first = _latencies.Count;
             _latencies.AddRange(latencies);
+            _rates.Add(elapsed > TimeSpan.Zero ? (_latencies.Count - first) / elapsed.TotalSeconds : 0);
             (_elapsed, _failures) = (_elapsed + elapsed, _failures + failures);
             (_cpu, _allocated, _paused) = (_cpu + (after.Cpu - before.Cpu), _allocated + (after.Allocated - before.Allocated), _paused + (after.Paused - before.Paused));
         }
@@ -148,6 +167,7 @@ public static class Measure
                 CpuMicroseconds = _cpu.TotalMicroseconds / count,
                 AllocatedBytes = (double)_allocated / count,
                 GcPauseShare = _elapsed > TimeSpan.Zero ? _paused / _elapsed : 0,
+                TurnRates = [.. _rates],
             };
         }
     }

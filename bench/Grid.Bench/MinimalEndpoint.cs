@@ -55,6 +55,20 @@ public sealed class MinimalEndpoint : IAsyncDisposable
         rows.Add(new BenchRow(scenario, name, "p99 latency", ceiling.P99Ms, "ms"));
     }
 
+    /// <summary>
+    /// The ratio of <paramref name="outcome"/> to the <paramref name="ceiling"/> interleaved with it (the goal's row),
+    /// and its lowest and highest over the run's turns: a turn is under a second here, and this machine's speed moves
+    /// from one to the next, so the spread says how far a single run's ratio can be trusted.
+    /// </summary>
+    public static void ReportRatio(string scenario, string name, Measure.Outcome outcome, Measure.Outcome ceiling, List<BenchRow> rows)
+    {
+        var ratio = outcome.PerSecond / ceiling.PerSecond;
+        var (lowest, highest) = Measure.TurnRatios(outcome, ceiling);
+        rows.Add(new BenchRow(scenario, name, "ratio to minimal endpoint", ratio, "×", "≥ 0.5 ×", ratio >= 0.5));
+        rows.Add(new BenchRow(scenario, name, "ratio to minimal endpoint, lowest turn", lowest, "×"));
+        rows.Add(new BenchRow(scenario, name, "ratio to minimal endpoint, highest turn", highest, "×"));
+    }
+
     /// <summary>One request (the operation a measurement runs); false for an answer other than 200.</summary>
     public async Task<bool> PostAsync(int worker, long n)
     {

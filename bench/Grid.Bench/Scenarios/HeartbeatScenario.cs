@@ -121,9 +121,8 @@ public static class HeartbeatScenario
 
     private static void Report(List<BenchRow> rows, string scenario, Measure.Outcome outcome, double baseline, Measure.Outcome ceiling, Measure.Outcome alone)
     {
-        var ratio = outcome.PerSecond / ceiling.PerSecond;
         rows.Add(new BenchRow("heartbeat", scenario, "heartbeats/s (HTTP)", outcome.PerSecond, "1/s"));
-        rows.Add(new BenchRow("heartbeat", scenario, "ratio to minimal endpoint", ratio, "×", "≥ 0.5 ×", ratio >= 0.5));
+        MinimalEndpoint.ReportRatio("heartbeat", scenario, outcome, ceiling, rows);
         rows.Add(new BenchRow("heartbeat", scenario, "ratio to baseline", outcome.PerSecond / baseline, "×"));
         rows.Add(new BenchRow("heartbeat", scenario, "p99 latency", outcome.P99Ms, "ms", "< 10 ms", outcome.P99Ms < 10));
         rows.Add(new BenchRow("heartbeat", scenario, "CPU per heartbeat", outcome.CpuMicroseconds, "µs"));

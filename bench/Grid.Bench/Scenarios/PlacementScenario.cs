@@ -207,8 +207,7 @@ public static class PlacementScenario
         MinimalEndpoint.Report("placement", $"{MinimalEndpoint.Case}, {scale.Concurrency} clients, beside HTTP placement", ceiling, rows);
         rows.Add(new BenchRow("placement", scenario, "placements/s (HTTP)", outcome.PerSecond, "1/s"));
         rows.Add(new BenchRow("placement", scenario, "ratio to baseline", outcome.PerSecond / baseline, "×"));
-        var ratio = outcome.PerSecond / ceiling.PerSecond;
-        rows.Add(new BenchRow("placement", scenario, "ratio to minimal endpoint", ratio, "×", "≥ 0.5 ×", ratio >= 0.5));
+        MinimalEndpoint.ReportRatio("placement", scenario, outcome, ceiling, rows);
         rows.Add(new BenchRow("placement", scenario, "p50 latency", outcome.P50Ms, "ms"));
         rows.Add(new BenchRow("placement", scenario, "p99 latency", outcome.P99Ms, "ms"));
         rows.Add(new BenchRow("placement", scenario, "CPU per placement", outcome.CpuMicroseconds, "µs"));
