@@ -104,6 +104,34 @@ public sealed class GridRateLimiterTests
     }
 
     [Fact]
+    public void AnIpv6CallerCountsByItsSlash64AndAnIpv4MappedOneAsItsIpv4Address()
+    {
+        var limiter = new GridRateLimiter(new FakeTimeProvider());
+        Caller From(CallerKind kind, string address) => new(kind, 0, IPAddress.Parse(address));
+
+        // One site holds a /64: a new address in it (2^64 of them) brings no new bucket, for requests without
+        // credentials and for failed authentications alike.
+        foreach (var kind in new[] { CallerKind.Ip, CallerKind.FailedAuthentication })
+        {
+            Assert.True(limiter.TryAcquire(From(kind, "2001:db8:1:2::1"), 1, 1, out _), $"{kind}: the first address of the /64");
+            Assert.False(limiter.TryAcquire(From(kind, "2001:db8:1:2:ffff:eeee:dddd:5"), 1, 1, out _), $"{kind}: another address of the same /64");
+            Assert.False(limiter.TryAcquire(From(kind, "2001:db8:1:2::1") with { Address = IPAddress.Parse("2001:db8:1:2::7") }, 1, 1, out _),
+                $"{kind}: an address set afterwards counts by its /64 too");
+            Assert.True(limiter.TryAcquire(From(kind, "2001:db8:1:3::1"), 1, 1, out _), $"{kind}: the next /64 is another site");
+        }
+
+        Assert.Equal(IPAddress.Parse("2001:db8:1:2::"), From(CallerKind.Ip, "2001:db8:1:2:aaaa:bbbb:cccc:dddd").Address);
+        Assert.Equal("2001:db8:1:2::/64", Describe(From(CallerKind.Ip, "2001:db8:1:2::9").Address!));
+
+        // A dual-stack listener sees an IPv4 caller as ::ffff:a.b.c.d: the same bucket as on an IPv4 listener. IPv4
+        // addresses count one by one.
+        Assert.True(limiter.TryAcquire(From(CallerKind.Ip, "::ffff:192.0.2.1"), 1, 1, out _));
+        Assert.False(limiter.TryAcquire(From(CallerKind.Ip, "192.0.2.1"), 1, 1, out _));
+        Assert.True(limiter.TryAcquire(From(CallerKind.Ip, "192.0.2.2"), 1, 1, out _));
+        Assert.Equal("192.0.2.1", Describe(From(CallerKind.Ip, "::ffff:192.0.2.1").Address!));
+    }
+
+    [Fact]
     public void QuietCallersAreForgottenAndComeBackWithAFullBucket()
     {
         // Nothing refills a bucket between requests, so nothing needs to keep a quiet caller's: the buckets of 1,001

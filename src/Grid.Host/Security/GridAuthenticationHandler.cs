@@ -72,7 +72,7 @@ public sealed class GridAuthenticationHandler(
                 var seconds = GridRateLimiter.RetryAfterSeconds(retryAfter);
                 Context.Items[TooManyFailuresKey] = seconds;
                 return AuthenticateResult.Fail(
-                    $"Too many failed authentications from {address}: while they keep failing, its credentials are checked "
+                    $"Too many failed authentications from {GridRateLimiter.Describe(failures.Address!)}: while they keep failing, its credentials are checked "
                     + $"{limits.ChecksPerMinutePerFailingIp} times a minute at most, and this request's were not; retry after {seconds} s.");
             }
         }

@@ -1,4 +1,6 @@
 using System.Collections.Concurrent;
+using System.Net;
+using System.Net.Sockets;
 
 namespace Grid.Host.Security;
 
@@ -146,7 +148,62 @@ public sealed class GridRateLimiter(TimeProvider time)
     /// authentications of an address and its checks while it fails (<see cref="CallerKind.FailedAuthentication"/>,
     /// <see cref="CallerKind.FailingIpCheck"/>).
     /// </summary>
-    public readonly record struct Caller(CallerKind Kind, long Id, System.Net.IPAddress? Address);
+    /// <remarks>
+    /// An address counts by the network it is in (<see cref="NetworkOf"/>): an IPv6 address by its /64, since one site
+    /// (and so one attacker) is handed at least a /64 and can send from any of its 2^64 addresses; an IPv4 address, also
+    /// as it arrives on a dual-stack socket (<c>::ffff:a.b.c.d</c>), by itself.
+    /// </remarks>
+    public readonly record struct Caller
+    {
+        private readonly IPAddress? _network;
+
+        public Caller(CallerKind kind, long id, IPAddress? address)
+        {
+            Kind = kind;
+            Id = id;
+            Address = address;
+        }
+
+        public CallerKind Kind { get; init; }
+
+        public long Id { get; init; }
+
+        /// <summary>The network of the address the caller came from (<see cref="NetworkOf"/>); null for a signed-in caller.</summary>
+        public IPAddress? Address
+        {
+            get => _network;
+            init => _network = value is null ? null : NetworkOf(value);
+        }
+    }
+
+    /// <summary>Bits of an IPv6 address that name its network: a /64 (<see cref="Caller"/>).</summary>
+    public const int Ipv6NetworkBits = 64;
+
+    /// <summary>
+    /// The address callers from <paramref name="address"/> are counted by: an IPv4 address itself (an IPv4-mapped IPv6
+    /// address as its IPv4 address), an IPv6 address its /64 network (the rest of its bits zero, no scope).
+    /// </summary>
+    public static IPAddress NetworkOf(IPAddress address)
+    {
+        if (address.AddressFamily != AddressFamily.InterNetworkV6)
+        {
+            return address;
+        }
+
+        if (address.IsIPv4MappedToIPv6)
+        {
+            return address.MapToIPv4();
+        }
+
+        Span<byte> bytes = stackalloc byte[16];
+        address.TryWriteBytes(bytes, out _);
+        bytes[(Ipv6NetworkBits / 8)..].Clear();
+        return new IPAddress(bytes);
+    }
+
+    /// <summary>How an address's network is named in a refusal: the IPv4 address, or the IPv6 network with its prefix.</summary>
+    public static string Describe(IPAddress network) =>
+        network.AddressFamily == AddressFamily.InterNetworkV6 ? $"{network}/{Ipv6NetworkBits}" : network.ToString();
 
     public enum CallerKind : byte
     {
