@@ -165,24 +165,9 @@ public static class BenchRunner
         return 0;
     }
 
-    private static async Task RunDurablePlacementAsync(BenchScale scale, double baseline, List<BenchRow> rows, string postgres, bool withOrleansProvider = false)
-    {
-        if (PostgresOff(postgres))
-        {
-            Console.Error.WriteLine("placement on PostgreSQL skipped (--postgres off, or no PostgreSQL server binaries)");
-            return;
-        }
-
-        if (postgres != "auto")
-        {
-            await CompareWithPeerAsync(scale, baseline, rows, postgres, postgres, postgres, withOrleansProvider);
-            return;
-        }
-
-        await using var server = await PostgresServer.StartNewAsync();
-        await CompareWithPeerAsync(scale, baseline, rows, await server.CreateDatabaseAsync("grid_peer"),
-            await server.CreateDatabaseAsync("grid_bench"), await server.CreateDatabaseAsync("grid_bench_orleans"), withOrleansProvider);
-    }
+    private static Task RunDurablePlacementAsync(BenchScale scale, double baseline, List<BenchRow> rows, string postgres, bool withOrleansProvider = false) =>
+        WithPostgresAsync(postgres, "placement on PostgreSQL", async database => await CompareWithPeerAsync(scale, baseline, rows,
+            await database("grid_peer"), await database("grid_bench"), await database("grid_bench_orleans"), withOrleansProvider));
 
     /// <summary>
     /// The SQL peer first (at 32 clients, the pgbench figure, and at the scenario's concurrency), then our
@@ -217,6 +202,30 @@ public static class BenchRunner
 
     /// <summary>Whether the PostgreSQL cases are off: <c>--postgres off</c>, or <c>auto</c> on a machine without the server binaries.</summary>
     internal static bool PostgresOff(string postgres) => postgres == "off" || (postgres == "auto" && !Directory.Exists("/usr/lib/postgresql"));
+
+    /// <summary>
+    /// Runs <paramref name="run"/> with where its databases are: given their names, the <c>--postgres</c> connection
+    /// string for each, or with <c>auto</c> new databases of those names on a throwaway server (a durable one with
+    /// <paramref name="durable"/>) started for the run and stopped after it. When the PostgreSQL cases are off
+    /// (<see cref="PostgresOff"/>), says that <paramref name="what"/> is skipped instead.
+    /// </summary>
+    internal static async Task WithPostgresAsync(string postgres, string what, Func<Func<string, Task<string>>, Task> run, bool durable = false)
+    {
+        if (PostgresOff(postgres))
+        {
+            Console.Error.WriteLine($"{what} skipped (--postgres off, or no PostgreSQL server binaries)");
+            return;
+        }
+
+        if (postgres != "auto")
+        {
+            await run(_ => Task.FromResult(postgres));
+            return;
+        }
+
+        await using var server = await PostgresServer.StartNewAsync(durable);
+        await run(server.CreateDatabaseAsync);
+    }
 
     private static string? Option(string[] args, string name)
     {

@@ -35,20 +35,8 @@ public static class BillingScenario
             await BillingCycleScenario.RunAsync(scale, rows);
         }
 
-        if (BenchRunner.PostgresOff(postgres))
-        {
-            Console.Error.WriteLine("billing: ledger on PostgreSQL skipped (--postgres off, or no PostgreSQL server binaries)");
-            return;
-        }
-
-        if (postgres != "auto")
-        {
-            await RunLedgerAppendsAsync(scale, rows, postgres);
-            return;
-        }
-
-        await using var server = await PostgresServer.StartNewAsync(durable: true);
-        await RunLedgerAppendsAsync(scale, rows, await server.CreateDatabaseAsync("grid_ledger_bench"));
+        await BenchRunner.WithPostgresAsync(postgres, "billing: ledger on PostgreSQL",
+            async database => await RunLedgerAppendsAsync(scale, rows, await database("grid_ledger_bench")), durable: true);
     }
 
     private static async Task RunLedgerAppendsAsync(BenchScale scale, List<BenchRow> rows, string database)

@@ -38,22 +38,8 @@ public static class MemoryScenario
         MemoryRows.Measure(rows);
     }
 
-    private static async Task RunOnPostgresAsync(BenchScale scale, List<BenchRow> rows, string postgres)
-    {
-        if (BenchRunner.PostgresOff(postgres))
-        {
-            Console.Error.WriteLine("memory: the PostgreSQL case skipped (--postgres off, or no PostgreSQL server binaries)");
-        }
-        else if (postgres != "auto")
-        {
-            await RunGrainsAsync(scale, rows, postgres);
-        }
-        else
-        {
-            await using var server = await PostgresServer.StartNewAsync();
-            await RunGrainsAsync(scale, rows, await server.CreateDatabaseAsync("grid_memory"));
-        }
-    }
+    private static Task RunOnPostgresAsync(BenchScale scale, List<BenchRow> rows, string postgres) =>
+        BenchRunner.WithPostgresAsync(postgres, "memory: the PostgreSQL case", async database => await RunGrainsAsync(scale, rows, await database("grid_memory")));
 
     private static async Task RunGrainsAsync(BenchScale scale, List<BenchRow> rows, string? database)
     {

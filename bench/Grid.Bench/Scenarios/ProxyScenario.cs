@@ -59,29 +59,15 @@ public static class ProxyScenario
             await MeasureContractsAsync(host, "in memory", reservations, twins, requests, rows);
         }
 
-        if (BenchRunner.PostgresOff(postgres))
+        await BenchRunner.WithPostgresAsync(postgres, "proxy: read model on PostgreSQL", async database =>
         {
-            Console.Error.WriteLine("proxy: read model on PostgreSQL skipped (--postgres off, or no PostgreSQL server binaries)");
-            return;
-        }
-
-        PostgresServer? server = postgres == "auto" ? await PostgresServer.StartNewAsync() : null;
-        try
-        {
-            var database = server is null ? postgres : await server.CreateDatabaseAsync("grid_proxy_bench");
-            var fold = await FoldAsync(server is null ? postgres : await server.CreateDatabaseAsync("grid_proxy_fold"), folded, twins);
+            var fold = await FoldAsync(await database("grid_proxy_fold"), folded, twins);
             rows.Add(new BenchRow("proxy", $"{folded} ledger entries, PostgreSQL", "projector fold, entries/s", fold, "1/s"));
-            await using var host = await BenchHost.StartAsync("--Grid:Limits:RateLimiting=false", "--Grid:Storage=postgres", $"--ConnectionStrings:Grid={database}");
-            await CopyContractsAsync(database, reservations, twins);
+            var read = await database("grid_proxy_bench");
+            await using var host = await BenchHost.StartAsync("--Grid:Limits:RateLimiting=false", "--Grid:Storage=postgres", $"--ConnectionStrings:Grid={read}");
+            await CopyContractsAsync(read, reservations, twins);
             await MeasureContractsAsync(host, "PostgreSQL", reservations, twins, requests, rows);
-        }
-        finally
-        {
-            if (server is not null)
-            {
-                await server.DisposeAsync();
-            }
-        }
+        });
     }
 
     /// <summary>
