@@ -121,6 +121,12 @@ public sealed class GridRateLimiterTests
         }
 
         Assert.Equal(IPAddress.Parse("2001:db8:1:2::"), From(CallerKind.Ip, "2001:db8:1:2:aaaa:bbbb:cccc:dddd").Address);
+
+        // Except link-local addresses: every link has fe80::/64, so each such address counts by itself.
+        Assert.True(limiter.TryAcquire(From(CallerKind.Ip, "fe80::1"), 1, 1, out _));
+        Assert.True(limiter.TryAcquire(From(CallerKind.Ip, "fe80::2"), 1, 1, out _));
+        Assert.False(limiter.TryAcquire(From(CallerKind.Ip, "fe80::1"), 1, 1, out _));
+        Assert.Equal("fe80::2", Describe(From(CallerKind.Ip, "fe80::2").Address!));
         Assert.Equal("2001:db8:1:2::/64", Describe(From(CallerKind.Ip, "2001:db8:1:2::9").Address!));
 
         // A dual-stack listener sees an IPv4 caller as ::ffff:a.b.c.d: the same bucket as on an IPv4 listener. IPv4

@@ -181,7 +181,8 @@ public sealed class GridRateLimiter(TimeProvider time)
 
     /// <summary>
     /// The address callers from <paramref name="address"/> are counted by: an IPv4 address itself (an IPv4-mapped IPv6
-    /// address as its IPv4 address), an IPv6 address its /64 network (the rest of its bits zero, no scope).
+    /// address as its IPv4 address), an IPv6 address its /64 network (the rest of its bits zero, no scope), except a
+    /// link-local one, itself.
     /// </summary>
     public static IPAddress NetworkOf(IPAddress address)
     {
@@ -195,6 +196,12 @@ public sealed class GridRateLimiter(TimeProvider time)
             return address.MapToIPv4();
         }
 
+        if (address.IsIPv6LinkLocal)
+        {
+            // fe80::/64 is every link's prefix: grouped by it, the hosts of all links would share one budget.
+            return address;
+        }
+
         Span<byte> bytes = stackalloc byte[16];
         address.TryWriteBytes(bytes, out _);
         bytes[(Ipv6NetworkBits / 8)..].Clear();
@@ -203,7 +210,7 @@ public sealed class GridRateLimiter(TimeProvider time)
 
     /// <summary>How an address's network is named in a refusal: the IPv4 address, or the IPv6 network with its prefix.</summary>
     public static string Describe(IPAddress network) =>
-        network.AddressFamily == AddressFamily.InterNetworkV6 ? $"{network}/{Ipv6NetworkBits}" : network.ToString();
+        network.AddressFamily == AddressFamily.InterNetworkV6 && !network.IsIPv6LinkLocal ? $"{network}/{Ipv6NetworkBits}" : network.ToString();
 
     public enum CallerKind : byte
     {
