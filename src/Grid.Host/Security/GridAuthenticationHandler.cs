@@ -65,7 +65,7 @@ public sealed class GridAuthenticationHandler(
         var failuresPerSecond = limits.FailedAuthenticationsPerMinutePerIp / 60.0;
         if (limits.RateLimiting && limiter.IsEmpty(failures, failuresPerSecond, limits.FailedAuthenticationBurstPerIp, out _))
         {
-            var checks = new GridRateLimiter.Caller(GridRateLimiter.CallerKind.FailingIpCheck, 0, address);
+            var checks = failures with { Kind = GridRateLimiter.CallerKind.FailingIpCheck };
             var checksPerSecond = limits.ChecksPerMinutePerFailingIp / 60.0;
             if (!limiter.TryAcquire(checks, checksPerSecond, (int)Math.Max(1, Math.Ceiling(checksPerSecond)), out var retryAfter))
             {

@@ -186,19 +186,13 @@ public sealed class GridRateLimiter(TimeProvider time)
     /// </summary>
     public static IPAddress NetworkOf(IPAddress address)
     {
-        if (address.AddressFamily != AddressFamily.InterNetworkV6)
-        {
-            return address;
-        }
-
         if (address.IsIPv4MappedToIPv6)
         {
             return address.MapToIPv4();
         }
 
-        if (address.IsIPv6LinkLocal)
+        if (!CountsByNetwork(address))
         {
-            // fe80::/64 is every link's prefix: grouped by it, the hosts of all links would share one budget.
             return address;
         }
 
@@ -209,8 +203,14 @@ public sealed class GridRateLimiter(TimeProvider time)
     }
 
     /// <summary>How an address's network is named in a refusal: the IPv4 address, or the IPv6 network with its prefix.</summary>
-    public static string Describe(IPAddress network) =>
-        network.AddressFamily == AddressFamily.InterNetworkV6 && !network.IsIPv6LinkLocal ? $"{network}/{Ipv6NetworkBits}" : network.ToString();
+    public static string Describe(IPAddress network) => CountsByNetwork(network) ? $"{network}/{Ipv6NetworkBits}" : network.ToString();
+
+    /// <summary>
+    /// Whether callers from <paramref name="address"/> count by its /64: IPv6 addresses, but not link-local ones (fe80::/64
+    /// is every link's prefix: grouped by it, the hosts of all links would share one budget) nor IPv4-mapped ones.
+    /// </summary>
+    private static bool CountsByNetwork(IPAddress address) =>
+        address.AddressFamily == AddressFamily.InterNetworkV6 && !address.IsIPv4MappedToIPv6 && !address.IsIPv6LinkLocal;
 
     public enum CallerKind : byte
     {
