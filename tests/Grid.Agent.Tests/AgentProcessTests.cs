@@ -110,18 +110,19 @@ public sealed class AgentProcessTests(ITestOutputHelper output) : IAsyncLifetime
 
     private Process StartAgent()
     {
-        var info = new ProcessStartInfo("dotnet")
+        // The SIGHUP test needs the signal's default disposition, which a run under nohup would otherwise pass on.
+        var (fileName, args) = ChildProcess.WithDefaultHangup("dotnet",
+        [
+            GridDll(), "agent", "--api", _controller.Url.ToString(),
+            "--node-id", FakeController.NodeId.ToString(System.Globalization.CultureInfo.InvariantCulture), "--node-key", FakeController.NodeKey,
+            "--workdir", _dir.Path, "--allow-process-workloads", "--heartbeat-interval", "200ms", "--stop-grace", "2s",
+        ]);
+        var info = new ProcessStartInfo(fileName)
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
         };
-        string[] args =
-        [
-            GridDll(), "agent", "--api", _controller.Url.ToString(),
-            "--node-id", FakeController.NodeId.ToString(System.Globalization.CultureInfo.InvariantCulture), "--node-key", FakeController.NodeKey,
-            "--workdir", _dir.Path, "--allow-process-workloads", "--heartbeat-interval", "200ms", "--stop-grace", "2s",
-        ];
         foreach (var arg in args)
         {
             info.ArgumentList.Add(arg);

@@ -145,12 +145,14 @@ public sealed class GridProcesses : IAsyncDisposable
             _workDirs.Add(workDir);
         }
 
-        return Track(ChildProcess.Start("dotnet",
+        // SIGHUP hands an agent's workloads over (RollingUpgradeTests): it must reach the agent however the run was started.
+        var (fileName, arguments) = ChildProcess.WithDefaultHangup("dotnet",
         [
             gridDll, "agent", "--api", api.ToString().TrimEnd('/'),
             "--node-id", nodeId.ToString(System.Globalization.CultureInfo.InvariantCulture), "--node-key", nodeKey,
             "--workdir", workDir, "--allow-process-workloads", .. options,
-        ], logPath: Path.Combine(workDir, "agent.log")));
+        ]);
+        return Track(ChildProcess.Start(fileName, arguments, logPath: Path.Combine(workDir, "agent.log")));
     }
 
     /// <summary>

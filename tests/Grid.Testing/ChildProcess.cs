@@ -97,6 +97,16 @@ public sealed class ChildProcess : IAsyncDisposable
     }
 
     /// <summary>
+    /// <paramref name="fileName"/> and <paramref name="arguments"/> started through <c>env --default-signal=HUP</c>: with
+    /// SIGHUP's default disposition whatever the test run's is. A process started with SIGHUP ignored (a run under
+    /// <c>nohup</c>, or by a service manager that ignores it) passes that on to its children, and .NET keeps an ignored
+    /// signal ignored: an agent's hand-over handler (<c>grid agent</c> on SIGHUP) would never run. For the processes a
+    /// test sends SIGHUP to.
+    /// </summary>
+    public static (string FileName, string[] Arguments) WithDefaultHangup(string fileName, IEnumerable<string> arguments) =>
+        ("env", ["--default-signal=HUP", fileName, .. arguments]);
+
+    /// <summary>
     /// Runs a short command to its end and returns its exit code and output; kills it and throws
     /// <see cref="TimeoutException"/> when it runs longer than <paramref name="timeout"/>.
     /// </summary>
